@@ -1,0 +1,244 @@
+#pragma once
+//! opara's built-in operator graph: compact CSR storage in both directions, node names, and a
+//! builder. Every planning algorithm runs on this type; any other operator_graph is converted to
+//! it once by `to_graph`, which validates it (unknown nodes, self-loops, cycles, empty graphs).
+
+#include <opara/error.hpp>
+#include <opara/graph/traits.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace opara {
+
+class graph_builder;
+
+//! An immutable, validated DAG of operators with O(1) access to successors and predecessors.
+class graph {
+public:
+  graph() = default;
+
+  //! Number of operators.
+  [[nodiscard]] std::size_t num_nodes() const noexcept { return succ_begin_.empty() ? 0 : succ_begin_.size() - 1; }
+  //! Number of (deduplicated) edges.
+  [[nodiscard]] std::size_t num_edges() const noexcept { return succ_.size(); }
+  //! Operators consuming v's output, in increasing id order.
+  [[nodiscard]] std::span<const node_id> successors(node_id v) const noexcept {
+    return {succ_.data() + succ_begin_[v], succ_.data() + succ_begin_[v + 1]};
+  }
+  //! Operators whose output v consumes, in increasing id order.
+  [[nodiscard]] std::span<const node_id> predecessors(node_id v) const noexcept {
+    return {pred_.data() + pred_begin_[v], pred_.data() + pred_begin_[v + 1]};
+  }
+  //! Name given at build time, or "n<v>".
+  [[nodiscard]] std::string name(node_id v) const {
+    if (v < names_.size() && !names_[v].empty()) return names_[v];
+    return "n" + std::to_string(v);
+  }
+  //! A topological order (Kahn's algorithm, smallest ready id first), computed at validation.
+  [[nodiscard]] std::span<const node_id> topological_order() const noexcept { return topo_; }
+  //! True when no name was given to any node.
+  [[nodiscard]] bool unnamed() const noexcept { return names_.empty(); }
+
+private:
+  friend class graph_builder;
+  std::vector<std::uint32_t> succ_begin_, pred_begin_;
+  std::vector<node_id> succ_, pred_, topo_;
+  std::vector<std::string> names_;
+};
+
+//! Builds an opara::graph from nodes and edges; `build()` validates and throws on bad input.
+class graph_builder {
+public:
+  //! Adds an operator and returns its id (ids are assigned 0, 1, 2, ... in call order).
+  node_id add_node(std::string name = {}) {
+    if (names_.size() >= std::numeric_limits<node_id>::max())
+      throw bad_graph("opara::graph_builder: too many nodes for a 32-bit node id");
+    if (!name.empty()) any_name_ = true;
+    names_.push_back(std::move(name));
+    return static_cast<node_id>(names_.size() - 1);
+  }
+  //! Adds `count` unnamed operators; returns the id of the first.
+  node_id add_nodes(std::size_t count) {
+    const auto first = static_cast<node_id>(names_.size());
+    for (std::size_t i = 0; i < count; ++i) add_node();
+    return first;
+  }
+  //! Declares that `to` consumes the output of `from`. Checked in build().
+  graph_builder& add_edge(node_id from, node_id to) {
+    edges_.emplace_back(from, to);
+    return *this;
+  }
+  //! Reserves room for `nodes` operators and `edges` edges.
+  void reserve(std::size_t nodes, std::size_t edges) {
+    names_.reserve(nodes);
+    edges_.reserve(edges);
+  }
+  //! Number of operators added so far.
+  [[nodiscard]] std::size_t num_nodes() const noexcept { return names_.size(); }
+
+  //! Validates and returns the graph. Throws bad_graph (empty graph, edge to an unknown node,
+  //! self-loop) or not_a_dag (naming the nodes of one cycle). Duplicate edges are merged.
+  [[nodiscard]] graph build() const {
+    const std::size_t n = names_.size();
+    if (n == 0) throw bad_graph("opara: the graph is empty (it has no operators to plan)");
+    auto nm = [&](node_id v) { return names_[v].empty() ? "n" + std::to_string(v) : "'" + names_[v] + "'"; };
+    std::vector<std::pair<node_id, node_id>> e = edges_;
+    for (auto [a, b] : e) {
+      if (a >= n || b >= n) {
+        const node_id bad = a >= n ? a : b;
+        const std::string known = a >= n ? std::string("<unknown>") : nm(a);
+        throw bad_graph("opara: edge " + (a >= n ? std::to_string(a) : known) + " -> " +
+                        (b >= n ? std::to_string(b) : nm(b)) + " refers to unknown node " +
+                        std::to_string(bad) + " (the graph has " + std::to_string(n) + " nodes)");
+      }
+      if (a == b) throw bad_graph("opara: self-loop on node " + nm(a) + " (an operator cannot depend on itself)");
+    }
+    std::sort(e.begin(), e.end());
+    e.erase(std::unique(e.begin(), e.end()), e.end());
+
+    graph g;
+    g.succ_begin_.assign(n + 1, 0);
+    g.pred_begin_.assign(n + 1, 0);
+    for (auto [a, b] : e) {
+      ++g.succ_begin_[a + 1];
+      ++g.pred_begin_[b + 1];
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      g.succ_begin_[i + 1] += g.succ_begin_[i];
+      g.pred_begin_[i + 1] += g.pred_begin_[i];
+    }
+    g.succ_.resize(e.size());
+    g.pred_.resize(e.size());
+    {
+      std::vector<std::uint32_t> sp(g.succ_begin_.begin(), g.succ_begin_.end() - 1);
+      std::vector<std::uint32_t> pp(g.pred_begin_.begin(), g.pred_begin_.end() - 1);
+      for (auto [a, b] : e) {  // sorted by (a, b): successor lists come out sorted
+        g.succ_[sp[a]++] = b;
+      }
+      for (auto [a, b] : e) g.pred_[pp[b]++] = a;
+      for (std::size_t v = 0; v < n; ++v)
+        std::sort(g.pred_.begin() + g.pred_begin_[v], g.pred_.begin() + g.pred_begin_[v + 1]);
+    }
+    if (any_name_) g.names_ = names_;
+    g.topo_ = kahn(g);
+    if (g.topo_.size() != n) throw_cycle(g);
+    return g;
+  }
+
+private:
+  static std::vector<node_id> kahn(const graph& g) {
+    const std::size_t n = g.num_nodes();
+    std::vector<std::uint32_t> indeg(n);
+    for (std::size_t v = 0; v < n; ++v) indeg[v] = static_cast<std::uint32_t>(g.predecessors(static_cast<node_id>(v)).size());
+    // Smallest ready id first keeps program order wherever it is already topological.
+    std::vector<node_id> heap, out;
+    out.reserve(n);
+    for (std::size_t v = 0; v < n; ++v)
+      if (indeg[v] == 0) heap.push_back(static_cast<node_id>(v));
+    std::ranges::make_heap(heap, std::greater<>{});
+    while (!heap.empty()) {
+      std::ranges::pop_heap(heap, std::greater<>{});
+      const node_id v = heap.back();
+      heap.pop_back();
+      out.push_back(v);
+      for (node_id s : g.successors(v))
+        if (--indeg[s] == 0) {
+          heap.push_back(s);
+          std::ranges::push_heap(heap, std::greater<>{});
+        }
+    }
+    return out;
+  }
+
+  [[noreturn]] static void throw_cycle(const graph& g) {
+    const std::size_t n = g.num_nodes();
+    std::vector<char> done(n, 0);
+    for (node_id v : g.topological_order()) done[v] = 1;
+    // Every node left over has a predecessor that is also left over: walk back until a repeat.
+    node_id start = 0;
+    while (done[start]) ++start;
+    std::vector<std::int64_t> seen_at(n, -1);
+    std::vector<node_id> walk;
+    node_id v = start;
+    while (seen_at[v] < 0) {
+      seen_at[v] = static_cast<std::int64_t>(walk.size());
+      walk.push_back(v);
+      for (node_id p : g.predecessors(v))
+        if (!done[p]) {
+          v = p;
+          break;
+        }
+    }
+    std::vector<node_id> cycle(walk.begin() + seen_at[v], walk.end());
+    std::ranges::reverse(cycle);  // walked backwards along edges
+    std::string msg = "opara: the graph has a cycle: ";
+    for (node_id c : cycle) msg += g.name(c) + " -> ";
+    msg += g.name(cycle.front());
+    throw not_a_dag(msg, std::move(cycle));
+  }
+
+  std::vector<std::string> names_;
+  std::vector<std::pair<node_id, node_id>> edges_;
+  bool any_name_ = false;
+};
+
+//! Converts any operator_graph into a validated opara::graph (names kept when it has them).
+//! Throws like graph_builder::build().
+template <operator_graph G>
+[[nodiscard]] graph to_graph(const G& g) {
+  if constexpr (std::same_as<G, graph>) {
+    return g;
+  } else {
+    graph_builder b;
+    const std::size_t n = graph_traits<G>::num_nodes(g);
+    if (n >= std::numeric_limits<node_id>::max())
+      throw bad_graph("opara: graph has too many nodes for a 32-bit node id");
+    b.reserve(n, 2 * n);
+    for (std::size_t v = 0; v < n; ++v) {
+      if constexpr (named_operator_graph<G>) b.add_node(graph_traits<G>::name(g, static_cast<node_id>(v)));
+      else b.add_node();
+    }
+    for (std::size_t v = 0; v < n; ++v)
+      for (auto s : graph_traits<G>::successors(g, static_cast<node_id>(v))) {
+        const auto sv = static_cast<std::size_t>(s);
+        if (sv >= n)
+          throw bad_graph("opara: edge " + node_name(g, static_cast<node_id>(v)) + " -> " + std::to_string(sv) +
+                          " refers to unknown node " + std::to_string(sv) + " (the graph has " +
+                          std::to_string(n) + " nodes)");
+        b.add_edge(static_cast<node_id>(v), static_cast<node_id>(sv));
+      }
+    return b.build();
+  }
+}
+
+//! A 64-bit FNV-1a fingerprint of the graph's structure and names, as 16 hex digits. Profiles
+//! and tuned choices are keyed by it, so a changed graph never reuses a stale profile.
+[[nodiscard]] inline std::string fingerprint(const graph& g) {
+  std::uint64_t h = 1469598103934665603ull;
+  auto mix = [&](std::uint64_t x) {
+    for (int i = 0; i < 8; ++i) {
+      h ^= (x >> (8 * i)) & 0xffu;
+      h *= 1099511628211ull;
+    }
+  };
+  mix(g.num_nodes());
+  for (node_id v = 0; v < g.num_nodes(); ++v) {
+    for (char c : g.name(v)) mix(static_cast<unsigned char>(c));
+    mix(0xfeedull);
+    for (node_id s : g.successors(v)) mix(s);
+    mix(0xbeefull);
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 0; i < 16; ++i) out[15 - i] = hex[(h >> (4 * i)) & 0xf];
+  return out;
+}
+
+} // namespace opara

@@ -1,0 +1,65 @@
+#pragma once
+//! Per-operator resource records: what the launch-order policies read, what the CUPTI profiler
+//! (opara/cuda) fills in, and what can also be written by hand or loaded from JSON.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace opara {
+
+//! Whether an operator is limited by memory bandwidth or by arithmetic (Opara's two ready queues).
+enum class boundness : std::uint8_t { unknown, memory, compute };
+
+//! One kernel launched by an operator, as CUPTI reports it.
+struct kernel_record {
+  std::string name;                             //!< demangled kernel name
+  std::array<std::uint32_t, 3> grid{1, 1, 1};   //!< blocks per grid
+  std::array<std::uint32_t, 3> block{1, 1, 1};  //!< threads per block
+  std::uint32_t registers_per_thread = 0;
+  std::uint32_t static_shared_bytes = 0;        //!< per block
+  std::uint32_t dynamic_shared_bytes = 0;       //!< per block
+  double duration_us = 0;                       //!< measured kernel duration
+  double occupancy = 0;                         //!< theoretical occupancy from device limits, 0..1 (0: unknown)
+
+  //! Total shared memory one block of this kernel needs.
+  [[nodiscard]] std::uint32_t shared_bytes() const noexcept { return static_shared_bytes + dynamic_shared_bytes; }
+  [[nodiscard]] std::uint64_t blocks() const noexcept { return std::uint64_t{grid[0]} * grid[1] * grid[2]; }
+  [[nodiscard]] std::uint64_t threads_per_block() const noexcept { return std::uint64_t{block[0]} * block[1] * block[2]; }
+};
+
+//! Everything known about one operator.
+struct operator_record {
+  std::vector<kernel_record> kernels;  //!< in launch order
+  double duration_us = 0;              //!< operator time (sum of its kernels, or event-timed)
+  boundness bound = boundness::unknown;
+};
+
+//! The limits of the device a profile was taken on (cudaDeviceProp fields).
+struct device_limits {
+  std::uint32_t sm_count = 0;
+  std::uint32_t shared_bytes_per_block = 0;  //!< opt-in maximum (sharedMemPerBlockOptin)
+  std::uint32_t shared_bytes_per_sm = 0;
+  std::uint32_t registers_per_sm = 0;
+  std::uint32_t max_threads_per_sm = 0;
+  std::uint32_t max_blocks_per_sm = 0;
+};
+
+//! Identifies the device and graph a profile belongs to; a profile is reused only on a match.
+struct profile_key {
+  std::string device_name;
+  std::uint32_t sm_count = 0;
+  std::int32_t driver_version = 0;
+  std::string graph_fingerprint;  //!< opara::fingerprint of the graph
+};
+
+//! A whole model's profile: one operator_record per node id.
+struct profile {
+  profile_key key;
+  device_limits limits;
+  std::string source = "manual";  //!< "cupti", "events" (durations only) or "manual"
+  std::vector<operator_record> ops;
+};
+
+} // namespace opara
