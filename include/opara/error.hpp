@@ -1,6 +1,7 @@
 #pragma once
 //! Exception hierarchy of opara. Everything opara throws on the host derives from opara::error.
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>

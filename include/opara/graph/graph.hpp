@@ -39,7 +39,9 @@ public:
   //! Name given at build time, or "n<v>".
   [[nodiscard]] std::string name(node_id v) const {
     if (v < names_.size() && !names_[v].empty()) return names_[v];
-    return "n" + std::to_string(v);
+    std::string s = "n";  // not "n" + to_string(v): GCC 12 -O2 gives a false -Wrestrict there
+    s += std::to_string(v);
+    return s;
   }
   //! A topological order (Kahn's algorithm, smallest ready id first), computed at validation.
   [[nodiscard]] std::span<const node_id> topological_order() const noexcept { return topo_; }
@@ -88,7 +90,11 @@ public:
   [[nodiscard]] graph build() const {
     const std::size_t n = names_.size();
     if (n == 0) throw bad_graph("opara: the graph is empty (it has no operators to plan)");
-    auto nm = [&](node_id v) { return names_[v].empty() ? "n" + std::to_string(v) : "'" + names_[v] + "'"; };
+    auto nm = [&](node_id v) {
+      std::string s = names_[v].empty() ? "n" : "'";
+      s += names_[v].empty() ? std::to_string(v) : names_[v] + "'";
+      return s;
+    };
     std::vector<std::pair<node_id, node_id>> e = edges_;
     for (auto [a, b] : e) {
       if (a >= n || b >= n) {

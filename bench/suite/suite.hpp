@@ -1,0 +1,199 @@
+#pragma once
+// The bench suite's engine: for one workload, every mode (single-stream launches, sequential CUDA
+// Graph, multi-stream eager, and a CUDA Graph per stream allocation x launch order x capture
+// policy), its replay times against the critical-path bound, and autotune's choice.
+
+#include <opara/cuda.hpp>
+#include <opara/detail/json.hpp>
+#include <opara/opara.hpp>
+#include <opara/tune/autotune.hpp>
+#include <opara/tune/measure.hpp>
+
+#include <cuda_runtime_api.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+namespace json = opara::detail::json;
+
+struct suite_options {
+  opara::tune::timing_options timing{20, 200, false};
+  bool all_modes = true;  // false: only the baselines, Opara's policies and autotune
+};
+
+// One measured mode of one workload.
+struct mode_result {
+  std::string mode;        // "single-stream", "sequential graph", "multi-stream eager" or "graph"
+  std::string label;       // policies: streams/order/capture
+  opara::tune::timing_summary t;
+  std::uint32_t streams = 0;
+  std::size_t waits = 0, pruned = 0;
+  double plan_ms = 0, capture_ms = 0, instantiate_ms = 0;
+  long long device_bytes = 0;  // device memory the compiled executable took (cudaMemGetInfo delta)
+};
+
+struct workload_result {
+  std::string name, description;
+  std::size_t nodes = 0, edges = 0;
+  double critical_path_us = 0, sum_us = 0, profile_ms = 0;
+  std::string profile_source;
+  std::vector<mode_result> modes;
+  std::string autotune_choice;
+  double autotune_us = 0;
+  [[nodiscard]] const mode_result* find(const std::string& mode) const {
+    for (const auto& m : modes)
+      if (m.mode == mode) return &m;
+    return nullptr;
+  }
+  [[nodiscard]] const mode_result* best() const {
+    const mode_result* b = nullptr;
+    for (const auto& m : modes)
+      if (!b || m.t.median_us < b->t.median_us) b = &m;
+    return b;
+  }
+};
+
+template <class... T, class F>
+void for_each_type(F&& f) {
+  (f.template operator()<T>(), ...);
+}
+
+template <class G>
+workload_result run_workload(const std::string& name, const std::string& description, const G& g, cudaStream_t s,
+                             const suite_options& o) {
+  using namespace opara;
+  workload_result r;
+  r.name = name;
+  r.description = description;
+  const opara::graph cg = to_graph(g);
+  r.nodes = cg.num_nodes();
+  r.edges = cg.num_edges();
+
+  const auto t0 = std::chrono::steady_clock::now();
+  cuda::profiler_options po;
+  po.iterations = 5;
+  const profile prof = cuda::profile_graph(g, s, po);
+  r.profile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  r.profile_source = prof.source;
+  std::vector<double> cost;
+  for (const auto& op : prof.ops) {
+    cost.push_back(op.duration_us);
+    r.sum_us += op.duration_us;
+  }
+  r.critical_path_us = critical_path(cg, cost).length;
+
+  auto measure = [&](const std::string& mode, const auto& sched) {
+    OPARA_CUDA_CHECK(cudaDeviceSynchronize());
+    std::size_t free0 = 0, free1 = 0, total = 0;
+    OPARA_CUDA_CHECK(cudaMemGetInfo(&free0, &total));
+    executable exe = sched.compile(g, s, prof);
+    OPARA_CUDA_CHECK(cudaDeviceSynchronize());
+    OPARA_CUDA_CHECK(cudaMemGetInfo(&free1, &total));
+    mode_result m;
+    m.mode = mode;
+    m.label = scheduler_label(sched);
+    m.t = tune::time_replays(exe, s, o.timing);
+    m.streams = exe.plan().num_streams;
+    m.waits = exe.plan().num_waits();
+    m.pruned = exe.plan().pruned_waits;
+    m.plan_ms = exe.stats().plan_ms;
+    m.capture_ms = exe.stats().capture_ms;
+    m.instantiate_ms = exe.stats().instantiate_ms;
+    m.device_bytes = static_cast<long long>(free0) - static_cast<long long>(free1);
+    r.modes.push_back(std::move(m));
+    std::fprintf(stderr, "  %-20s %-58s %9.1f us\n", r.modes.back().mode.c_str(), r.modes.back().label.c_str(),
+                 r.modes.back().t.median_us);
+  };
+
+  std::fprintf(stderr, "%s: %zu operators, %zu edges, critical path %.1f us, sum %.1f us\n", name.c_str(), r.nodes,
+               r.edges, r.critical_path_us, r.sum_us);
+  measure("single-stream", scheduler<streams::sequential, order::program_order, capture::eager>{});
+  measure("sequential graph", scheduler<streams::sequential, order::program_order, capture::stream_capture>{});
+  measure("multi-stream eager", scheduler<streams::opara_greedy, order::program_order, capture::eager>{});
+  measure("opara (paper)", scheduler<streams::opara_greedy, order::resource_aware, capture::stream_capture>{});
+
+  if (o.all_modes) {
+    auto per_stream_policy = [&](const auto& streams_policy) {
+      using S = std::remove_cvref_t<decltype(streams_policy)>;
+      for_each_type<order::program_order, order::resource_aware, order::critical_path_first>([&]<class O>() {
+        for_each_type<capture::stream_capture, capture::explicit_graph>([&]<class C>() {
+          scheduler<S, O, C> sched{};
+          sched.streams = streams_policy;
+          measure("graph", sched);
+        });
+      });
+    };
+    per_stream_policy(streams::opara_greedy{});
+    per_stream_policy(streams::min_path_cover{});
+    for (std::uint32_t n : {2u, 4u, 8u}) {
+      streams::round_robin rr{};
+      rr.streams = n;
+      per_stream_policy(rr);
+    }
+    for (std::uint32_t n : {4u, 8u}) {
+      streams::capped<streams::opara_greedy> c{};
+      c.max_streams = n;
+      per_stream_policy(c);
+    }
+  }
+
+  opara::autotune tuner;
+  tuner.options.timing = o.timing;
+  autotune_report rep;
+  executable best = tuner.compile(g, s, prof, &rep);
+  r.autotune_choice = rep.label;
+  r.autotune_us = tune::time_replays(best, s, o.timing).median_us;
+  std::fprintf(stderr, "  autotune chose %s: %.1f us\n", r.autotune_choice.c_str(), r.autotune_us);
+  return r;
+}
+
+inline json::value to_json(const workload_result& r) {
+  json::value w = json::object{};
+  w["name"] = r.name;
+  w["description"] = r.description;
+  w["nodes"] = r.nodes;
+  w["edges"] = r.edges;
+  w["critical_path_us"] = r.critical_path_us;
+  w["sum_of_operators_us"] = r.sum_us;
+  w["profile_source"] = r.profile_source;
+  w["profile_ms"] = r.profile_ms;
+  w["autotune_choice"] = r.autotune_choice;
+  w["autotune_median_us"] = r.autotune_us;
+  json::array modes;
+  for (const auto& m : r.modes) {
+    json::value j = json::object{};
+    j["mode"] = m.mode;
+    j["policies"] = m.label;
+    j["median_us"] = m.t.median_us;
+    j["min_us"] = m.t.min_us;
+    j["p90_us"] = m.t.p90_us;
+    j["replays"] = m.t.samples;
+    j["achieved_over_bound"] = r.critical_path_us > 0 ? m.t.median_us / r.critical_path_us : 0.0;
+    j["streams"] = m.streams;
+    j["waits"] = m.waits;
+    j["pruned_waits"] = m.pruned;
+    j["plan_ms"] = m.plan_ms;
+    j["capture_ms"] = m.capture_ms;
+    j["instantiate_ms"] = m.instantiate_ms;
+    j["device_bytes"] = m.device_bytes;
+    modes.push_back(std::move(j));
+  }
+  w["modes"] = std::move(modes);
+  return w;
+}
+
+inline void print_workload(const workload_result& r) {
+  std::printf("\n== %s (%s): %zu ops, critical-path bound %.1f us, sum of ops %.1f us\n", r.name.c_str(),
+              r.description.c_str(), r.nodes, r.critical_path_us, r.sum_us);
+  std::printf("%-20s %-58s %9s %9s %9s %7s %4s %5s %8s\n", "mode", "policies", "median", "min", "p90", "/bound",
+              "str", "waits", "inst ms");
+  for (const auto& m : r.modes)
+    std::printf("%-20s %-58s %9.1f %9.1f %9.1f %7.2f %4u %5zu %8.2f\n", m.mode.c_str(), m.label.c_str(), m.t.median_us,
+                m.t.min_us, m.t.p90_us, r.critical_path_us > 0 ? m.t.median_us / r.critical_path_us : 0.0, m.streams,
+                m.waits, m.instantiate_ms);
+}
+
+} // namespace bench

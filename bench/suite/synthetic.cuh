@@ -1,0 +1,244 @@
+#pragma once
+// Synthetic workloads for the bench suite: DAGs of calibrated kernels whose duration and resource
+// use (blocks, threads, shared memory, registers) are set per node.
+//
+// A compute node spins on clock64() for a calibrated number of cycles while holding its shared
+// memory and registers, so it occupies SM slots for a known time like a real tile-based kernel;
+// a memory node streams a buffer (read + write) sized for its target duration.
+
+#include <opara/cuda.hpp>
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+// Spins for `cycles` SM cycles, holding `dynamic` shared memory and REGS live registers per thread.
+template <int REGS>
+__global__ void spin_kernel(long long cycles, float* sink) {
+  extern __shared__ float smem[];
+  float r[REGS];
+#pragma unroll
+  for (int i = 0; i < REGS; ++i) r[i] = threadIdx.x * 0.5f + i;
+  const long long start = clock64();
+  while (clock64() - start < cycles) {
+#pragma unroll
+    for (int i = 0; i < REGS; ++i) r[i] = fmaf(r[i], 0.999f, 0.001f);
+  }
+  float acc = 0;
+#pragma unroll
+  for (int i = 0; i < REGS; ++i) acc += r[i];
+  smem[threadIdx.x] = acc;
+  __syncthreads();
+  if (smem[(threadIdx.x + 1) % blockDim.x] == -1.0f) sink[blockIdx.x] = acc;  // never true; keeps the work
+}
+
+// Streams n floats: dst = src * a + b, grid-stride.
+__global__ void stream_kernel(const float4* __restrict__ src, float4* __restrict__ dst, std::size_t n4) {
+  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n4; i += std::size_t(gridDim.x) * blockDim.x) {
+    float4 v = src[i];
+    v.x = v.x * 1.0001f + 0.5f;
+    v.y = v.y * 1.0001f + 0.5f;
+    v.z = v.z * 1.0001f + 0.5f;
+    v.w = v.w * 1.0001f + 0.5f;
+    dst[i] = v;
+  }
+}
+
+// One node's kernel.
+struct node_spec {
+  bool memory = false;           // memory-bound streaming node, else compute (spin) node
+  unsigned blocks = 1, threads = 128;
+  unsigned shared_bytes = 0;     // dynamic shared memory per block (compute nodes)
+  int regs = 8;                  // 8, 32 or 64 live registers (compute nodes)
+  double target_us = 5;          // duration when run alone
+};
+
+// Device resources shared by a workload's nodes; calibrates cycles per microsecond once.
+class calibrated_device {
+public:
+  calibrated_device() {
+    OPARA_CUDA_CHECK(cudaMalloc(&sink_, 1 << 20));
+    int dev = 0;
+    OPARA_CUDA_CHECK(cudaGetDevice(&dev));
+    for (auto* f : {(const void*)spin_kernel<8>, (const void*)spin_kernel<32>, (const void*)spin_kernel<64>})
+      OPARA_CUDA_CHECK(cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024));
+    OPARA_CUDA_CHECK(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, dev));
+    calibrate();
+  }
+  ~calibrated_device() {
+    OPARA_CUDA_CHECK_NOTHROW(cudaFree(sink_));
+    for (float* p : buffers_) OPARA_CUDA_CHECK_NOTHROW(cudaFree(p));
+  }
+  calibrated_device(const calibrated_device&) = delete;
+  calibrated_device& operator=(const calibrated_device&) = delete;
+
+  [[nodiscard]] double cycles_per_us() const noexcept { return cycles_per_us_; }
+  [[nodiscard]] double bytes_per_us_per_block() const noexcept { return bytes_per_us_per_block_; }
+  [[nodiscard]] int sm_count() const noexcept { return sms_; }
+
+  // A launcher for a node: enqueues its kernel on the stream it is given.
+  opara::cuda::task_graph::launcher make(const node_spec& s) {
+    if (s.memory) {
+      // Bytes moved (read + write) so that the node takes about target_us with s.blocks blocks.
+      const double bytes = std::max(4096.0, s.target_us * bytes_per_us_per_block_ * s.blocks);
+      const std::size_t n4 = static_cast<std::size_t>(bytes / 32.0) + 1;  // 16 B read + 16 B written per float4
+      float* src = alloc(n4 * 4);
+      float* dst = alloc(n4 * 4);
+      const unsigned blocks = s.blocks, threads = s.threads;
+      return [=](cudaStream_t st) {
+        stream_kernel<<<blocks, threads, 0, st>>>(reinterpret_cast<const float4*>(src), reinterpret_cast<float4*>(dst), n4);
+        OPARA_CUDA_CHECK(cudaGetLastError());
+      };
+    }
+    const long long cycles = static_cast<long long>(s.target_us * cycles_per_us_);
+    const unsigned blocks = s.blocks, threads = s.threads;
+    const unsigned smem = std::max<unsigned>(s.shared_bytes, threads * sizeof(float));
+    float* sink = sink_;
+    const int regs = s.regs;
+    return [=](cudaStream_t st) {
+      if (regs >= 64) spin_kernel<64><<<blocks, threads, smem, st>>>(cycles, sink);
+      else if (regs >= 32) spin_kernel<32><<<blocks, threads, smem, st>>>(cycles, sink);
+      else spin_kernel<8><<<blocks, threads, smem, st>>>(cycles, sink);
+      OPARA_CUDA_CHECK(cudaGetLastError());
+    };
+  }
+
+private:
+  float* alloc(std::size_t floats) {
+    float* p = nullptr;
+    OPARA_CUDA_CHECK(cudaMalloc(&p, floats * sizeof(float)));
+    OPARA_CUDA_CHECK(cudaMemset(p, 0x3f, floats * sizeof(float)));  // 0.75f-ish values, never zeros
+    buffers_.push_back(p);
+    return p;
+  }
+
+  void calibrate() {
+    const auto a = opara::cuda::event::create(cudaEventDefault), b = opara::cuda::event::create(cudaEventDefault);
+    // Cycles per microsecond: a one-block spin of 2M cycles.
+    const long long cyc = 2'000'000;
+    for (int rep = 0; rep < 2; ++rep) {
+      OPARA_CUDA_CHECK(cudaEventRecord(a.get(), 0));
+      spin_kernel<8><<<1, 32, 128>>>(cyc, sink_);
+      OPARA_CUDA_CHECK(cudaGetLastError());
+      OPARA_CUDA_CHECK(cudaEventRecord(b.get(), 0));
+      OPARA_CUDA_CHECK(cudaEventSynchronize(b.get()));
+    }
+    float ms = 0;
+    OPARA_CUDA_CHECK(cudaEventElapsedTime(&ms, a.get(), b.get()));
+    cycles_per_us_ = static_cast<double>(cyc) / (1000.0 * ms);
+    // Streaming rate of one 256-thread block, over 64 MiB with 4 blocks per SM.
+    const std::size_t n4 = (64u << 20) / 16;
+    float* src = alloc(n4 * 4);
+    float* dst = alloc(n4 * 4);
+    const unsigned blocks = static_cast<unsigned>(4 * sms_);
+    for (int rep = 0; rep < 3; ++rep) {
+      OPARA_CUDA_CHECK(cudaEventRecord(a.get(), 0));
+      stream_kernel<<<blocks, 256>>>(reinterpret_cast<const float4*>(src), reinterpret_cast<float4*>(dst), n4);
+      OPARA_CUDA_CHECK(cudaGetLastError());
+      OPARA_CUDA_CHECK(cudaEventRecord(b.get(), 0));
+      OPARA_CUDA_CHECK(cudaEventSynchronize(b.get()));
+    }
+    OPARA_CUDA_CHECK(cudaEventElapsedTime(&ms, a.get(), b.get()));
+    bytes_per_us_per_block_ = (32.0 * static_cast<double>(n4)) / (1000.0 * ms) / blocks;
+  }
+
+  float* sink_ = nullptr;
+  std::vector<float*> buffers_;
+  double cycles_per_us_ = 1000, bytes_per_us_per_block_ = 1;
+  int sms_ = 1;
+};
+
+// A workload: a task graph whose launchers refer to buffers held by the calibrated device.
+struct workload {
+  std::string name;
+  std::string description;
+  opara::cuda::task_graph graph;
+};
+
+inline opara::node_id add_node(workload& w, calibrated_device& dev, const std::string& name, const node_spec& s) {
+  return w.graph.add(name, dev.make(s), s.memory ? opara::boundness::memory : opara::boundness::compute);
+}
+
+// One source, `width` independent small kernels, one sink.
+inline workload wide_fanout(calibrated_device& dev, int width = 64) {
+  workload w{"fanout" + std::to_string(width), "1 -> " + std::to_string(width) + " independent 8 us kernels (2 blocks) -> 1", {}};
+  const auto src = add_node(w, dev, "src", {false, 1, 128, 0, 8, 2});
+  const auto sink = add_node(w, dev, "sink", {false, 1, 128, 0, 8, 2});
+  for (int i = 0; i < width; ++i) {
+    const auto v = add_node(w, dev, "k" + std::to_string(i), {false, 2, 128, 0, 8, 8});
+    w.graph.depends(src, v);
+    w.graph.depends(v, sink);
+  }
+  return w;
+}
+
+// A dependent chain: nothing to overlap; measures each policy's overhead.
+inline workload deep_chain(calibrated_device& dev, int length = 64) {
+  workload w{"chain" + std::to_string(length), std::to_string(length) + " dependent 4 us kernels", {}};
+  opara::node_id prev = 0;
+  for (int i = 0; i < length; ++i) {
+    const auto v = add_node(w, dev, "c" + std::to_string(i), {false, 4, 128, 0, 8, 4});
+    if (i) w.graph.depends(prev, v);
+    prev = v;
+  }
+  return w;
+}
+
+// Random layered DAG: `layers` x `width`, each node depends on 1-3 nodes of the previous layer.
+inline workload random_layered(calibrated_device& dev, int layers = 12, int width = 8, unsigned seed = 7) {
+  workload w{"layered" + std::to_string(layers) + "x" + std::to_string(width),
+             "random layered DAG, 2-20 us kernels of 1-16 blocks", {}};
+  std::mt19937 rng(seed);
+  std::vector<opara::node_id> prev, cur;
+  for (int l = 0; l < layers; ++l) {
+    cur.clear();
+    for (int i = 0; i < width; ++i) {
+      node_spec s;
+      s.blocks = 1u << std::uniform_int_distribution<int>(0, 4)(rng);
+      s.threads = 128;
+      s.target_us = std::uniform_real_distribution<double>(2, 20)(rng);
+      s.regs = 8;
+      const auto v = add_node(w, dev, "L" + std::to_string(l) + "_" + std::to_string(i), s);
+      if (!prev.empty()) {
+        const int k = std::uniform_int_distribution<int>(1, 3)(rng);
+        for (int j = 0; j < k; ++j) w.graph.depends(prev[std::uniform_int_distribution<std::size_t>(0, prev.size() - 1)(rng)], v);
+      }
+      cur.push_back(v);
+    }
+    prev = cur;
+  }
+  return w;
+}
+
+// Memory- and compute-bound kernels mixed, where launch order matters: in each stage a few heavy
+// compute kernels that fill every SM's shared memory (one block per SM) and many light memory
+// kernels. Launching the heavy ones first blocks the light ones behind them (no preemption).
+inline workload mixed_bound(calibrated_device& dev, int stages = 6) {
+  workload w{"mixed" + std::to_string(stages), "stages of 3 smem-heavy compute + 8 light memory kernels", {}};
+  const unsigned sms = static_cast<unsigned>(dev.sm_count());
+  opara::node_id join = add_node(w, dev, "input", {true, 8, 256, 0, 8, 2});
+  for (int s = 0; s < stages; ++s) {
+    std::vector<opara::node_id> stage;
+    for (int i = 0; i < 3; ++i)
+      stage.push_back(add_node(w, dev, "S" + std::to_string(s) + "_heavy" + std::to_string(i),
+                               {false, sms, 256, 160 * 1024, 64, 15}));
+    for (int i = 0; i < 8; ++i)
+      stage.push_back(add_node(w, dev, "S" + std::to_string(s) + "_mem" + std::to_string(i), {true, 8, 256, 0, 8, 6}));
+    const auto next = add_node(w, dev, "S" + std::to_string(s) + "_join", {true, 8, 256, 0, 8, 2});
+    for (auto v : stage) {
+      w.graph.depends(join, v);
+      w.graph.depends(v, next);
+    }
+    join = next;
+  }
+  return w;
+}
+
+} // namespace bench

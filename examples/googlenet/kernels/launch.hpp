@@ -1,0 +1,24 @@
+#pragma once
+//! Host-compiler view of the GoogLeNet kernels: plain function declarations, defined in
+//! kernels/launch.cu (built by nvcc), so that the engine and the programs that use opara compile
+//! with the host C++ compiler. Each returns the launch's error and never throws (it may run
+//! inside stream capture).
+
+#include <cuda_runtime_api.h>
+
+#include "shapes.hpp"
+
+namespace googlenet::launch {
+
+//! out[:, c_off:c_off+cout] = relu(conv(in, w) + bias); w is [cout][k_pad] (see conv_shape).
+cudaError_t conv_bias_relu(const kernels::conv_shape& s, kernels::conv_tile t, kernels::conv_precision p,
+                           const float* in, const float* w, const float* bias, float* out, cudaStream_t stream);
+//! Max pooling into a channel slice (PyTorch's ceil_mode and padding rules).
+cudaError_t max_pool(const kernels::pool_shape& s, const float* in, float* out, cudaStream_t stream);
+//! Adaptive average pooling to 1x1.
+cudaError_t avg_pool_1x1(int batch, int c, int hw, const float* in, float* out, cudaStream_t stream);
+//! out[b][j] = bias[j] + in[b] . w[j]; k % 4 == 0, 16-byte aligned pointers.
+cudaError_t linear(int batch, int k, int n, const float* in, const float* w, const float* bias, float* out,
+                   cudaStream_t stream);
+
+} // namespace googlenet::launch

@@ -1,0 +1,88 @@
+#pragma once
+//! Launch shapes of the GoogLeNet kernels. Plain C++ (no CUDA), shared by the kernels and the
+//! float64 CPU reference.
+
+#include <cstdint>
+
+namespace googlenet::kernels {
+
+//! Tensor-core precision of a convolution.
+enum class conv_precision : std::uint8_t { tf32, tf32x3 };
+
+inline const char* precision_name(conv_precision p) { return p == conv_precision::tf32 ? "tf32" : "tf32x3"; }
+
+//! Shape of one convolution. Weights are [cout][k_pad] with k_pad = round_up(cin*kh*kw, 32) and
+//! zeros in the padding; the output goes to channels [c_off, c_off + cout) of a c_total-channel tensor.
+struct conv_shape {
+  int batch = 1;
+  int cin = 0, h = 0, w = 0;  //!< input
+  int cout = 0, kh = 1, kw = 1;
+  int stride = 1, pad = 0;
+  int c_off = 0, c_total = 0;  //!< output channel slice; c_total == 0 means cout
+  [[nodiscard]] int ho() const { return (h + 2 * pad - kh) / stride + 1; }
+  [[nodiscard]] int wo() const { return (w + 2 * pad - kw) / stride + 1; }
+  [[nodiscard]] int k() const { return cin * kh * kw; }
+  [[nodiscard]] int k_pad() const { return (k() + 31) / 32 * 32; }
+  [[nodiscard]] int total_channels() const { return c_total == 0 ? cout : c_total; }
+  [[nodiscard]] long long flops() const { return 2LL * batch * cout * ho() * wo() * k(); }
+};
+
+//! PyTorch's pooling output size: floor or ceil, and with ceil the last window must start inside
+//! the input or its left padding (torch.nn.functional.max_pool2d's rule).
+inline int pool_out_size(int in, int k, int stride, int pad, bool ceil_mode) {
+  const int num = in + 2 * pad - k;
+  int out = (ceil_mode ? (num + stride - 1) / stride : num / stride) + 1;
+  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
+  return out;
+}
+
+//! Shape of one max-pool; writes channel slice [c_off, c_off + c) of a c_total-channel tensor.
+struct pool_shape {
+  int batch = 1, c = 0, h = 0, w = 0;
+  int k = 3, stride = 1, pad = 0;
+  bool ceil_mode = true;
+  int c_off = 0, c_total = 0;  //!< c_total == 0 means c
+  [[nodiscard]] int ho() const { return pool_out_size(h, k, stride, pad, ceil_mode); }
+  [[nodiscard]] int wo() const { return pool_out_size(w, k, stride, pad, ceil_mode); }
+  [[nodiscard]] int total_channels() const { return c_total == 0 ? c : c_total; }
+};
+
+//! A tile configuration: BM output channels x BN output pixels per block.
+enum class conv_tile : std::uint8_t { m64n64, m32n64, m64n32, m32n32, m16n64 };
+
+inline const char* tile_name(conv_tile t) {
+  switch (t) {
+    case conv_tile::m64n64: return "64x64";
+    case conv_tile::m32n64: return "32x64";
+    case conv_tile::m64n32: return "64x32";
+    case conv_tile::m32n32: return "32x32";
+    case conv_tile::m16n64: return "16x64";
+  }
+  return "?";
+}
+
+//! Blocks a tile gives for a shape.
+inline long long conv_blocks(const conv_shape& s, conv_tile t) {
+  int bm = 64, bn = 64;
+  switch (t) {
+    case conv_tile::m64n64: bm = 64; bn = 64; break;
+    case conv_tile::m32n64: bm = 32; bn = 64; break;
+    case conv_tile::m64n32: bm = 64; bn = 32; break;
+    case conv_tile::m32n32: bm = 32; bn = 32; break;
+    case conv_tile::m16n64: bm = 16; bn = 64; break;
+  }
+  const long long n = 1LL * s.batch * s.ho() * s.wo();
+  return ((n + bn - 1) / bn) * ((s.cout + bm - 1) / bm);
+}
+
+//! Per-layer tile: the largest tile that still gives at least `min_blocks` blocks (enough to fill
+//! part of the GPU and hide latency, few enough that parallel branches can share the SMs).
+inline conv_tile choose_conv_tile(const conv_shape& s, long long min_blocks = 48) {
+  for (conv_tile t : {conv_tile::m64n64, conv_tile::m64n32, conv_tile::m32n64, conv_tile::m32n32})
+    if (conv_blocks(s, t) >= min_blocks) return t;
+  const long long n = 1LL * s.batch * s.ho() * s.wo();
+  // Few pixels (7x7 at batch 1): split the channels finer rather than waste columns.
+  return n <= 64 ? conv_tile::m16n64 : conv_tile::m32n32;
+}
+
+} // namespace googlenet::kernels

@@ -1,0 +1,233 @@
+//! Checks every GoogLeNet kernel against the float64 CPU reference: GoogLeNet's own shapes and odd
+//! ones (non-square, channel counts off multiples of 4/8/16, stride 2 on odd sizes, channel slices),
+//! every conv tile and both precisions. Outputs are poisoned (NaN) first; channels outside a
+//! kernel's slice must still hold the poison afterwards. Exits 77 when there is no GPU.
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/conv.cuh"
+#include "kernels/pool.cuh"
+#include "reference.hpp"
+
+namespace k = googlenet::kernels;
+namespace ref = googlenet::reference;
+
+#define CHECK_CUDA(expr)                                                                              \
+  do {                                                                                                \
+    const cudaError_t e_ = (expr);                                                                    \
+    if (e_ != cudaSuccess) {                                                                          \
+      std::fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr, cudaGetErrorString(e_)); \
+      std::exit(1);                                                                                   \
+    }                                                                                                 \
+  } while (0)
+
+namespace {
+
+std::mt19937_64 rng(20261125);
+int failures = 0;
+int checks = 0;
+
+std::vector<float> random_vec(std::size_t n, float lo = -1.0f, float hi = 1.0f) {
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) {
+    do x = d(rng); while (x == 0.0f);
+  }
+  return v;
+}
+
+struct dev_buf {
+  float* p = nullptr;
+  std::size_t n = 0;
+  explicit dev_buf(std::size_t count) : n(count) { CHECK_CUDA(cudaMalloc(&p, count * sizeof(float) + 16)); }
+  dev_buf(const std::vector<float>& h) : dev_buf(h.size()) {
+    CHECK_CUDA(cudaMemcpy(p, h.data(), n * sizeof(float), cudaMemcpyHostToDevice));
+  }
+  ~dev_buf() { cudaFree(p); }
+  dev_buf(const dev_buf&) = delete;
+  dev_buf& operator=(const dev_buf&) = delete;
+  void poison() { CHECK_CUDA(cudaMemset(p, 0xff, n * sizeof(float))); }  // 0xffffffff is a NaN
+  std::vector<float> get() const {
+    std::vector<float> h(n);
+    CHECK_CUDA(cudaMemcpy(h.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost));
+    return h;
+  }
+};
+
+bool is_poison(float x) {
+  std::uint32_t u;
+  std::memcpy(&u, &x, 4);
+  return u == 0xffffffffu;
+}
+
+// Compares the slice [c_off, c_off+c) of a [batch][c_total][hw] tensor; the rest must be poison.
+void compare_slice(const std::string& what, const std::vector<float>& got, const std::vector<double>& want,
+                   int batch, int c_total, int c_off, int c, int hw, double tol) {
+  std::vector<float> g;
+  std::vector<double> r;
+  int untouched_bad = 0;
+  for (int b = 0; b < batch; ++b)
+    for (int ch = 0; ch < c_total; ++ch)
+      for (int i = 0; i < hw; ++i) {
+        const std::size_t idx = (static_cast<std::size_t>(b) * c_total + ch) * hw + i;
+        if (ch >= c_off && ch < c_off + c) {
+          g.push_back(got[idx]);
+          r.push_back(want[idx]);
+        } else if (!is_poison(got[idx])) {
+          ++untouched_bad;
+        }
+      }
+  const double err = ref::rel_error(g, r);
+  const bool ok = err <= tol && untouched_bad == 0;
+  ++checks;
+  if (!ok) ++failures;
+  std::printf("%-4s %-62s rel_err %.3e (tol %.0e)%s\n", ok ? "ok" : "FAIL", what.c_str(), err, tol,
+              untouched_bad ? "  [wrote outside its channel slice]" : "");
+}
+
+std::vector<float> pad_weights(const std::vector<float>& w, int cout, int kk, int k_pad) {
+  std::vector<float> p(static_cast<std::size_t>(cout) * k_pad, 0.0f);
+  for (int m = 0; m < cout; ++m)
+    std::copy(w.begin() + static_cast<std::size_t>(m) * kk, w.begin() + static_cast<std::size_t>(m + 1) * kk,
+              p.begin() + static_cast<std::size_t>(m) * k_pad);
+  return p;
+}
+
+void test_conv(k::conv_shape s) {
+  if (s.c_total == 0) s.c_total = s.cout;
+  const int ho = s.ho(), wo = s.wo();
+  const auto in = random_vec(static_cast<std::size_t>(s.batch) * s.cin * s.h * s.w);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(s.k()));
+  const auto w = random_vec(static_cast<std::size_t>(s.cout) * s.k(), -scale, scale);
+  const auto bias = random_vec(s.cout, -0.5f, 0.5f);
+  std::vector<double> want(static_cast<std::size_t>(s.batch) * s.c_total * ho * wo, 0.0);
+  ref::conv(s, in, w, bias, want);
+
+  dev_buf d_in(in), d_w(pad_weights(w, s.cout, s.k(), s.k_pad())), d_b(bias);
+  dev_buf d_out(want.size());
+  for (auto p : {k::conv_precision::tf32, k::conv_precision::tf32x3})
+    for (auto t : {k::conv_tile::m64n64, k::conv_tile::m32n64, k::conv_tile::m64n32, k::conv_tile::m32n32,
+                   k::conv_tile::m16n64}) {
+      d_out.poison();
+      CHECK_CUDA(k::conv_bias_relu(s, t, p, d_in.p, d_w.p, d_b.p, d_out.p, nullptr));
+      CHECK_CUDA(cudaDeviceSynchronize());
+      char what[160];
+      std::snprintf(what, sizeof what, "conv b%d %dx%dx%d->%d k%d s%d p%d [%d+%d/%d] %s %s", s.batch, s.cin, s.h,
+                    s.w, s.cout, s.kh, s.stride, s.pad, s.c_off, s.cout, s.c_total, k::tile_name(t),
+                    k::precision_name(p));
+      compare_slice(what, d_out.get(), want, s.batch, s.c_total, s.c_off, s.cout, ho * wo,
+                    p == k::conv_precision::tf32 ? 2e-3 : 5e-5);  // tf32x3: fp32-level, but the tensor cores accumulate in fp32 without round-to-nearest: 1.8e-5 seen at K=1728
+    }
+}
+
+void test_pool(k::pool_shape s) {
+  if (s.c_total == 0) s.c_total = s.c;
+  const auto in = random_vec(static_cast<std::size_t>(s.batch) * s.c * s.h * s.w);
+  std::vector<double> want(static_cast<std::size_t>(s.batch) * s.c_total * s.ho() * s.wo(), 0.0);
+  ref::max_pool(s, in, want);
+  dev_buf d_in(in), d_out(want.size());
+  d_out.poison();
+  CHECK_CUDA(k::max_pool(s, d_in.p, d_out.p, nullptr));
+  CHECK_CUDA(cudaDeviceSynchronize());
+  char what[160];
+  std::snprintf(what, sizeof what, "maxpool b%d c%d %dx%d k%d s%d p%d ceil%d -> %dx%d [%d/%d]", s.batch, s.c, s.h,
+                s.w, s.k, s.stride, s.pad, int(s.ceil_mode), s.ho(), s.wo(), s.c_off, s.c_total);
+  compare_slice(what, d_out.get(), want, s.batch, s.c_total, s.c_off, s.c, s.ho() * s.wo(), 1e-7);
+}
+
+void test_avg(int batch, int c, int h, int w) {
+  const auto in = random_vec(static_cast<std::size_t>(batch) * c * h * w);
+  const auto want = ref::avg_pool_1x1(batch, c, h * w, in);
+  dev_buf d_in(in), d_out(want.size());
+  d_out.poison();
+  CHECK_CUDA(k::avg_pool_1x1(batch, c, h * w, d_in.p, d_out.p, nullptr));
+  CHECK_CUDA(cudaDeviceSynchronize());
+  char what[160];
+  std::snprintf(what, sizeof what, "avgpool b%d c%d %dx%d", batch, c, h, w);
+  compare_slice(what, d_out.get(), want, batch, c, 0, c, 1, 1e-6);
+}
+
+void test_linear(int batch, int kk, int n) {
+  const auto in = random_vec(static_cast<std::size_t>(batch) * kk);
+  const auto w = random_vec(static_cast<std::size_t>(n) * kk, -0.05f, 0.05f);
+  const auto bias = random_vec(n);
+  const auto want = ref::linear(batch, kk, n, in, w, bias);
+  dev_buf d_in(in), d_w(w), d_b(bias), d_out(want.size());
+  d_out.poison();
+  CHECK_CUDA(k::linear(batch, kk, n, d_in.p, d_w.p, d_b.p, d_out.p, nullptr));
+  CHECK_CUDA(cudaDeviceSynchronize());
+  char what[160];
+  std::snprintf(what, sizeof what, "linear b%d %d->%d", batch, kk, n);
+  compare_slice(what, d_out.get(), want, batch, n, 0, n, 1, 1e-5);
+}
+
+k::conv_shape cs(int batch, int cin, int h, int w, int cout, int ks, int stride, int pad, int c_off = 0,
+                 int c_total = 0) {
+  k::conv_shape s;
+  s.batch = batch; s.cin = cin; s.h = h; s.w = w; s.cout = cout; s.kh = s.kw = ks;
+  s.stride = stride; s.pad = pad; s.c_off = c_off; s.c_total = c_total;
+  return s;
+}
+
+k::pool_shape ps(int batch, int c, int h, int w, int ks, int stride, int pad, bool ceil_mode, int c_off = 0,
+                 int c_total = 0) {
+  k::pool_shape s;
+  s.batch = batch; s.c = c; s.h = h; s.w = w; s.k = ks; s.stride = stride; s.pad = pad;
+  s.ceil_mode = ceil_mode; s.c_off = c_off; s.c_total = c_total;
+  return s;
+}
+
+} // namespace
+
+int main() {
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    std::puts("no CUDA device: skipped");
+    return 77;
+  }
+  // GoogLeNet's convolutions (batch 1 and 2).
+  test_conv(cs(1, 3, 224, 224, 64, 7, 2, 3));           // conv1
+  test_conv(cs(1, 64, 56, 56, 64, 1, 1, 0));            // conv2
+  test_conv(cs(1, 64, 56, 56, 192, 3, 1, 1));           // conv3
+  test_conv(cs(2, 192, 28, 28, 96, 1, 1, 0, 64, 256));  // inception3a.branch2.0 into a slice... (own buffer in the model)
+  test_conv(cs(1, 96, 28, 28, 128, 3, 1, 1, 64, 256));  // inception3a.branch2.1 into its slice
+  test_conv(cs(1, 480, 14, 14, 192, 1, 1, 0, 0, 512));  // inception4a.branch1
+  test_conv(cs(1, 24, 14, 14, 64, 3, 1, 1, 384, 512));  // inception4b.branch3.1
+  test_conv(cs(1, 832, 7, 7, 384, 1, 1, 0, 0, 1024));   // inception5b.branch1
+  test_conv(cs(2, 192, 7, 7, 384, 3, 1, 1, 384, 1024)); // inception5b.branch2.1
+  // Odd shapes: non-square, channels off multiples of 4/8/16, stride 2 on odd sizes, 5x5.
+  test_conv(cs(1, 5, 11, 9, 13, 3, 2, 1));
+  test_conv(cs(3, 7, 17, 13, 37, 5, 1, 2, 3, 45));
+  test_conv(cs(2, 3, 23, 19, 10, 7, 2, 3));
+  test_conv(cs(1, 33, 9, 15, 70, 1, 1, 0, 1, 71));
+  test_conv(cs(2, 17, 15, 15, 29, 3, 2, 0));
+  test_conv(cs(1, 1, 5, 3, 1, 3, 1, 1));
+  test_conv(cs(1, 65, 7, 7, 18, 1, 2, 0));
+
+  test_pool(ps(1, 64, 112, 112, 3, 2, 0, true));           // maxpool1
+  test_pool(ps(2, 192, 56, 56, 3, 2, 0, true));            // maxpool2
+  test_pool(ps(1, 192, 28, 28, 3, 1, 1, true));            // inception branch4 pool
+  test_pool(ps(1, 832, 14, 14, 2, 2, 0, true));            // maxpool4 (2x2)
+  test_pool(ps(3, 5, 13, 9, 3, 2, 0, true));               // ceil on odd sizes
+  test_pool(ps(2, 7, 12, 10, 3, 2, 1, true, 2, 11));       // padding + ceil + slice
+  test_pool(ps(1, 3, 9, 8, 3, 2, 0, false));               // floor mode
+  test_pool(ps(1, 6, 7, 7, 2, 2, 0, true));                // 2x2 ceil on odd
+
+  test_avg(1, 1024, 7, 7);
+  test_avg(8, 1024, 7, 7);
+  test_avg(3, 13, 5, 3);
+  test_avg(2, 9, 11, 10);
+
+  test_linear(1, 1024, 1000);
+  test_linear(8, 1024, 1000);
+  test_linear(11, 1024, 1000);
+  test_linear(3, 20, 37);
+
+  std::printf("%d of %d checks passed\n", checks - failures, checks);
+  return failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,88 @@
+#pragma once
+//! Transitive reduction of a DAG: the edges that no longer path implies. Nimble reduces the graph
+//! before matching; opara exposes it for analysis, tests and DOT output.
+//!
+//! Method: bitsets of reachability over topological positions. Successors of u are visited in
+//! increasing topological position; an edge u->s is redundant exactly when s is already reachable
+//! from a successor visited before it. To bound memory the target positions are processed in
+//! column blocks: one block needs (rows reaching it) x (block width) bits, so memory stays under
+//! `memory_budget` bytes at any n. Time O(e * n / 64) word operations (10,000 nodes: a few ms;
+//! 100,000 nodes: well under a second on sparse graphs).
+
+#include <opara/graph/graph.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace opara {
+
+//! Edges of the transitive reduction of g, sorted by (from, to). `memory_budget` bounds the
+//! bitset memory in bytes (at least one 64-column block is always used). Throws std::bad_alloc only.
+[[nodiscard]] inline std::vector<std::pair<node_id, node_id>>
+transitive_reduction_edges(const graph& g, std::size_t memory_budget = std::size_t{64} << 20) {
+  const std::size_t n = g.num_nodes();
+  const auto topo = g.topological_order();
+  std::vector<std::uint32_t> pos(n);
+  for (std::size_t i = 0; i < n; ++i) pos[topo[i]] = static_cast<std::uint32_t>(i);
+
+  // Successors of each position, as positions, ascending.
+  std::vector<std::uint32_t> sb(n + 1, 0), sp;
+  sp.reserve(g.num_edges());
+  for (std::size_t p = 0; p < n; ++p) {
+    const auto first = sp.size();
+    for (node_id s : g.successors(topo[p])) sp.push_back(pos[s]);
+    std::sort(sp.begin() + static_cast<std::ptrdiff_t>(first), sp.end());
+    sb[p + 1] = static_cast<std::uint32_t>(sp.size());
+  }
+  std::vector<char> redundant(sp.size(), 0);
+
+  const std::size_t max_words_total = std::max<std::size_t>(memory_budget / sizeof(std::uint64_t), 1);
+  std::size_t block_words = std::max<std::size_t>(max_words_total / std::max<std::size_t>(n, 1), 1);
+  block_words = std::min(block_words, (n + 63) / 64);
+  const std::size_t block_cols = block_words * 64;
+
+  std::vector<std::uint64_t> rows;
+  for (std::size_t c0 = 0; c0 < n; c0 += block_cols) {
+    const std::size_t c1 = std::min(n, c0 + block_cols);
+    const std::size_t w = (c1 - c0 + 63) / 64;
+    // Only positions < c1 can reach columns of this block.
+    rows.assign(c1 * w, 0);
+    for (std::size_t p = c1; p-- > 0;) {
+      std::uint64_t* acc = rows.data() + p * w;
+      for (std::uint32_t k = sb[p]; k < sb[p + 1]; ++k) {
+        const std::size_t q = sp[k];
+        if (q >= c1) break;  // ascending: the rest cannot reach this block either
+        if (q >= c0) {
+          const std::size_t b = q - c0;
+          const std::uint64_t bit = std::uint64_t{1} << (b & 63);
+          if (acc[b >> 6] & bit) redundant[k] = 1;
+          acc[b >> 6] |= bit;
+        }
+        const std::uint64_t* rq = rows.data() + q * w;
+        for (std::size_t i = 0; i < w; ++i) acc[i] |= rq[i];
+      }
+    }
+  }
+
+  std::vector<std::pair<node_id, node_id>> out;
+  out.reserve(sp.size());
+  for (std::size_t p = 0; p < n; ++p)
+    for (std::uint32_t k = sb[p]; k < sb[p + 1]; ++k)
+      if (!redundant[k]) out.emplace_back(topo[p], topo[sp[k]]);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+//! The transitive reduction of g as a graph with the same nodes and names. Throws std::bad_alloc only.
+[[nodiscard]] inline graph transitive_reduction(const graph& g) {
+  graph_builder b;
+  const auto edges = transitive_reduction_edges(g);
+  b.reserve(g.num_nodes(), edges.size());
+  for (node_id v = 0; v < g.num_nodes(); ++v) b.add_node(g.unnamed() ? std::string() : g.name(v));
+  for (auto [a, c] : edges) b.add_edge(a, c);
+  return b.build();
+}
+
+} // namespace opara

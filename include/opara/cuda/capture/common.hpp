@@ -1,0 +1,218 @@
+#pragma once
+//! What every capture policy shares: capture_options, the capture_policy concept, and the code
+//! that launches a plan on its streams (fork from one event, per-operator waits, join back).
+
+#include <opara/cuda/error.hpp>
+#include <opara/cuda/executable.hpp>
+#include <opara/cuda/handles.hpp>
+#include <opara/cuda/operator_graph.hpp>
+#include <opara/plan/plan.hpp>
+
+#include <cuda_runtime_api.h>
+#if __has_include(<nvtx3/nvToolsExt.h>)
+#include <nvtx3/nvToolsExt.h>
+#define OPARA_HAS_NVTX 1
+#else
+#define OPARA_HAS_NVTX 0
+#endif
+
+#include <chrono>
+#include <concepts>
+#include <exception>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace opara {
+
+//! Options every capture policy reads.
+struct capture_options {
+  bool nvtx = false;          //!< an NVTX range per operator around each launch
+  bool require_work = true;   //!< an operator that enqueues nothing on its stream is an error
+                              //!< (the usual sign that it launched on another stream)
+};
+
+namespace capture {
+//! A capture policy: turns a graph and its plan into an executable, launched on `s`.
+//!   executable C::capture(const G&, const plan&, cudaStream_t s, const capture_options&) const;
+//!   static constexpr std::string_view name;
+template <class C, class G>
+concept capture_policy =
+    cuda_operator_graph<G> && requires(const C& c, const G& g, const plan& p, cudaStream_t s, const capture_options& o) {
+      { c.capture(g, p, s, o) } -> std::same_as<executable>;
+      { C::name } -> std::convertible_to<std::string_view>;
+    };
+} // namespace capture
+
+namespace detail {
+
+//! Milliseconds since `t0`.
+inline double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+//! An NVTX range for one operator when asked for; nothing otherwise.
+class nvtx_range {
+public:
+  nvtx_range(bool on, const std::string& name) : on_(on && OPARA_HAS_NVTX) {
+#if OPARA_HAS_NVTX
+    if (on_) nvtxRangePushA(name.c_str());
+#else
+    (void)name;
+#endif
+  }
+  nvtx_range(const nvtx_range&) = delete;
+  nvtx_range& operator=(const nvtx_range&) = delete;
+  ~nvtx_range() {
+#if OPARA_HAS_NVTX
+    if (on_) nvtxRangePop();
+#endif
+  }
+
+private:
+  bool on_;
+};
+
+//! Streams and events to carry out one plan: side streams 1..n-1 (stream 0 is the caller's), one
+//! event after each producer that some consumer waits for, one fork event, one join per side stream.
+struct plan_resources {
+  std::vector<cuda::stream> side;
+  std::vector<cuda::event> done;  // indexed by node id; null where nobody waits
+  cuda::event fork;
+  std::vector<cuda::event> join;
+
+  //! Creates what `p` needs. Throws cuda_error.
+  static plan_resources create(const plan& p) {
+    plan_resources r;
+    for (std::uint32_t i = 1; i < p.num_streams; ++i) {
+      r.side.push_back(cuda::stream::create(cudaStreamNonBlocking));
+      r.join.push_back(cuda::event::create());
+    }
+    r.done.resize(p.num_nodes());
+    for (node_id u : p.wait_on)
+      if (!r.done[u]) r.done[u] = cuda::event::create();
+    r.fork = cuda::event::create();
+    return r;
+  }
+  [[nodiscard]] cudaStream_t stream(stream_id i, cudaStream_t caller) const noexcept {
+    return i == 0 ? caller : side[i - 1].get();
+  }
+};
+
+//! Builds the capture_error for operator v of g.
+template <class G>
+capture_error operator_failure(const G& g, node_id v, cudaError_t code, const std::string& why,
+                               std::string_view stage) {
+  const std::string name = node_name(g, v);
+  std::string msg = "opara: " + std::string(stage) + " failed in operator '" + name + "' (node " + std::to_string(v) +
+                    "): " + why;
+  if (code != cudaSuccess) msg += std::string(" [") + cudaGetErrorName(code) + "]";
+  return capture_error(msg, v, name, code);
+}
+
+//! Launches operator v on `s`, turning whatever it throws into capture_error naming it.
+template <cuda_operator_graph G>
+void launch_guarded(const G& g, node_id v, cudaStream_t s, bool nvtx, std::string_view stage) {
+  try {
+    nvtx_range range(nvtx, node_name(g, v));
+    launch_operator(g, v, s);
+  } catch (const capture_error&) {
+    throw;
+  } catch (const cuda_error& e) {
+    throw operator_failure(g, v, e.code(), std::string("a CUDA call inside it threw: ") + e.what(), stage);
+  } catch (const std::exception& e) {
+    throw operator_failure(g, v, cudaSuccess, std::string("it threw: ") + e.what(), stage);
+  } catch (...) {
+    throw operator_failure(g, v, cudaSuccess, "it threw a non-standard exception", stage);
+  }
+  if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess)
+    throw operator_failure(g, v, e, std::string("a CUDA call inside it failed: ") + cudaGetErrorString(e), stage);
+}
+
+//! The dependency set of a capturing stream (what its next node will depend on).
+struct capture_state {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  unsigned long long id = 0;
+  std::vector<cudaGraphNode_t> deps;
+};
+
+inline cudaError_t query_capture(cudaStream_t s, capture_state& out) {
+  const cudaGraphNode_t* deps = nullptr;
+  std::size_t n = 0;
+  const cudaError_t e = cudaStreamGetCaptureInfo(s, &out.status, &out.id, nullptr, &deps, nullptr, &n);
+  out.deps.assign(deps, deps + (out.status == cudaStreamCaptureStatusActive ? n : 0));
+  return e;
+}
+
+//! After operator v returned on capturing stream `s`: the capture must still be active, belong to
+//! the same sequence, and (with require_work) have gained a node on `s`.
+template <class G>
+void check_captured(const G& g, node_id v, cudaStream_t s, const capture_state& before, bool require_work,
+                    std::string_view stage) {
+  capture_state after;
+  if (const cudaError_t e = query_capture(s, after); e != cudaSuccess) {
+    (void)cudaGetLastError();
+    throw operator_failure(g, v, e, "cannot query the capture state of its stream afterwards", stage);
+  }
+  if (after.status == cudaStreamCaptureStatusInvalidated)
+    throw operator_failure(g, v, cudaErrorStreamCaptureInvalidated,
+                           "it invalidated the stream capture (it synchronized, or used the legacy default stream "
+                           "or another operation not permitted during capture)",
+                           stage);
+  if (after.status != cudaStreamCaptureStatusActive || after.id != before.id)
+    throw operator_failure(g, v, cudaErrorStreamCaptureUnmatched,
+                           "its stream is no longer in the capture opara began (did it end or restart the capture?)",
+                           stage);
+  if (require_work && after.deps == before.deps)
+    throw operator_failure(g, v, cudaErrorStreamCaptureUnmatched,
+                           "it enqueued no work on the stream it was given (did it launch on another stream?); "
+                           "set capture_options::require_work = false for operators that may do nothing",
+                           stage);
+}
+
+//! Launches the whole plan: fork side streams from `caller`, launch in plan order with the
+//! plan's waits, join back into `caller`. `capturing` adds the per-operator capture checks.
+template <cuda_operator_graph G>
+void launch_plan(const G& g, const plan& p, const plan_resources& r, cudaStream_t caller, const capture_options& o,
+                 bool capturing, std::string_view stage) {
+  OPARA_CUDA_CHECK(cudaEventRecord(r.fork, caller));
+  for (const auto& s : r.side) OPARA_CUDA_CHECK(cudaStreamWaitEvent(s, r.fork, 0));
+  for (node_id v : p.order) {
+    const cudaStream_t s = r.stream(p.stream_of[v], caller);
+    try {
+      for (node_id u : p.waits_of(v)) OPARA_CUDA_CHECK(cudaStreamWaitEvent(s, r.done[u], 0));
+    } catch (const cuda_error& e) {
+      throw operator_failure(g, v, e.code(), std::string("waiting for its producers failed: ") + e.what(), stage);
+    }
+    capture_state before;
+    if (capturing) {
+      if (const cudaError_t e = query_capture(s, before); e != cudaSuccess) {
+        (void)cudaGetLastError();
+        throw operator_failure(g, v, e, "cannot query the capture state of its stream", stage);
+      }
+    }
+    launch_guarded(g, v, s, o.nvtx, stage);
+    if (capturing) check_captured(g, v, s, before, o.require_work, stage);
+    if (r.done[v]) {
+      if (const cudaError_t e = cudaEventRecord(r.done[v], s); e != cudaSuccess) {
+        (void)cudaGetLastError();
+        throw operator_failure(g, v, e, "recording its completion event failed", stage);
+      }
+    }
+  }
+  for (std::size_t i = 0; i < r.side.size(); ++i) {
+    OPARA_CUDA_CHECK(cudaEventRecord(r.join[i], r.side[i]));
+    OPARA_CUDA_CHECK(cudaStreamWaitEvent(caller, r.join[i], 0));
+  }
+}
+
+//! Throws bad_policy unless `p` plans a graph of `n` nodes with at least one stream.
+inline void check_plan_size(const plan& p, std::size_t n, std::string_view policy) {
+  if (p.num_nodes() != n || p.order.size() != n || p.wait_begin.size() != n + 1 || p.num_streams == 0)
+    throw bad_policy("opara::capture::" + std::string(policy) + ": the plan (" + std::to_string(p.num_nodes()) +
+                     " nodes, " + std::to_string(p.num_streams) + " streams) does not fit the graph (" +
+                     std::to_string(n) + " nodes)");
+}
+
+} // namespace detail
+} // namespace opara

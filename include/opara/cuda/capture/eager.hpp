@@ -1,0 +1,53 @@
+#pragma once
+//! capture::eager — no CUDA graph: every call launches the plan on its streams with events.
+//! Useful as a baseline and for operators that cannot be captured. The executable keeps a
+//! pointer to the graph: the graph must outlive it.
+
+#include <opara/cuda/capture/common.hpp>
+
+#include <memory>
+
+namespace opara::capture {
+
+//! Launches the plan directly on each call (no graph).
+struct eager {
+  static constexpr std::string_view name = "eager";
+
+  //! Prepares streams and events for p. Nothing is launched until the executable is called.
+  //! `s` is unused here (each call names its stream). Throws bad_policy when p does not fit g,
+  //! cuda_error when streams or events cannot be created.
+  template <cuda_operator_graph G>
+  executable capture(const G& g, const plan& p, cudaStream_t /*s*/, const capture_options& o = {}) const {
+    detail::check_plan_size(p, graph_traits<G>::num_nodes(g), name);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = std::make_unique<runner<G>>(g, p, detail::plan_resources::create(p), o);
+    capture_stats st;
+    st.capture_policy = std::string(name);
+    st.capture_ms = detail::ms_since(t0);
+    st.streams = p.num_streams;
+    st.waits = p.num_waits();
+    st.pruned_waits = p.pruned_waits;
+    return executable(p, std::move(r), std::move(st));
+  }
+
+private:
+  template <class G>
+  class runner final : public executable::replayer {
+  public:
+    runner(const G& g, plan p, detail::plan_resources r, capture_options o)
+        : g_(&g), plan_(std::move(p)), res_(std::move(r)), opts_(o) {}
+    //! Throws capture_error naming a failing operator (work already enqueued stays enqueued).
+    void replay(cudaStream_t s) override {
+      (void)cudaGetLastError();
+      detail::launch_plan(*g_, plan_, res_, s, opts_, /*capturing=*/false, "eager launch");
+    }
+
+  private:
+    const G* g_;
+    plan plan_;
+    detail::plan_resources res_;
+    capture_options opts_;
+  };
+};
+
+} // namespace opara::capture

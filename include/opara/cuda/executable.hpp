@@ -1,0 +1,107 @@
+#pragma once
+//! opara::executable: what scheduler::compile and the capture policies return. Calling it replays
+//! the captured CUDA graph (or, for capture::eager, launches the plan again) on a stream. It owns
+//! every CUDA resource a replay needs and is movable, not copyable.
+
+#include <opara/cuda/error.hpp>
+#include <opara/cuda/handles.hpp>
+#include <opara/plan/plan.hpp>
+#include <opara/profile/profile.hpp>
+
+#include <cuda_runtime_api.h>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace opara {
+
+//! What building an executable cost and produced.
+struct capture_stats {
+  std::string capture_policy;     //!< name of the capture policy
+  double profile_ms = 0;          //!< time spent profiling (0 when a saved profile was reused)
+  double plan_ms = 0;             //!< time spent in make_plan
+  double capture_ms = 0;          //!< building the CUDA graph (stream capture or explicit nodes)
+  double instantiate_ms = 0;      //!< cudaGraphInstantiate
+  std::uint32_t streams = 0;      //!< streams in the plan
+  std::size_t waits = 0;          //!< cross-stream waits kept
+  std::size_t pruned_waits = 0;   //!< cross-stream waits found redundant and dropped
+  std::size_t graph_nodes = 0;    //!< top-level nodes of the CUDA graph (0 for eager)
+  bool profile_reused = false;    //!< the profile came from disk
+};
+
+//! A compiled graph, ready to run. Replays are stream-ordered on the stream passed to operator().
+class executable {
+public:
+  //! For capture policies that do not build a CUDA graph: re-launches the plan on each call.
+  class replayer {
+  public:
+    virtual ~replayer() = default;
+    //! Runs the whole graph once, stream-ordered after prior work on `s`.
+    virtual void replay(cudaStream_t s) = 0;
+  };
+
+  executable() = default;
+  //! A graph-backed executable (stream_capture, explicit_graph).
+  executable(opara::plan p, cuda::graph g, cuda::graph_exec e, capture_stats st)
+      : plan_(std::move(p)), graph_(std::move(g)), exec_(std::move(e)), stats_(std::move(st)) {}
+  //! A replayer-backed executable (eager).
+  executable(opara::plan p, std::unique_ptr<replayer> r, capture_stats st)
+      : plan_(std::move(p)), replayer_(std::move(r)), stats_(std::move(st)) {}
+
+  executable(executable&&) noexcept = default;
+  executable& operator=(executable&&) noexcept = default;
+  executable(const executable&) = delete;
+  executable& operator=(const executable&) = delete;
+  ~executable() = default;
+
+  //! Runs the graph once on `s` (cudaGraphLaunch, or the eager launches). Asynchronous.
+  //! Throws cuda_error when the launch fails, capture_error when an eager operator fails,
+  //! std::logic_error on an empty (moved-from) executable.
+  void operator()(cudaStream_t s) const {
+    if (exec_) {
+      exec_.launch(s);
+    } else if (replayer_) {
+      replayer_->replay(s);
+    } else {
+      throw std::logic_error("opara::executable: called on an empty (default-constructed or moved-from) executable");
+    }
+  }
+
+  //! True when a CUDA graph backs this executable.
+  [[nodiscard]] bool is_graph() const noexcept { return static_cast<bool>(exec_); }
+  //! True when there is something to run.
+  explicit operator bool() const noexcept { return exec_ || replayer_; }
+  //! The plan it carries out.
+  [[nodiscard]] const opara::plan& plan() const noexcept { return plan_; }
+  //! The profile the plan was made from, or nullptr when none was taken.
+  [[nodiscard]] const opara::profile* profile() const noexcept { return profile_ ? &*profile_ : nullptr; }
+  //! Attaches the profile the plan was made from.
+  void set_profile(opara::profile p) { profile_ = std::move(p); }
+  //! Build costs and sizes.
+  [[nodiscard]] const capture_stats& stats() const noexcept { return stats_; }
+  //! Mutable build statistics (the scheduler adds profiling and planning times).
+  [[nodiscard]] capture_stats& stats() noexcept { return stats_; }
+  //! The CUDA graph template (null for eager).
+  [[nodiscard]] cudaGraph_t native_graph() const noexcept { return graph_.get(); }
+  //! The executable CUDA graph (null for eager).
+  [[nodiscard]] cudaGraphExec_t native_exec() const noexcept { return exec_.get(); }
+  //! Writes the CUDA graph in Graphviz form (cudaGraphDebugDotPrint). Throws cuda_error, or
+  //! std::logic_error when no graph backs this executable.
+  void write_cuda_dot(const std::filesystem::path& file) const {
+    if (!graph_) throw std::logic_error("opara::executable::write_cuda_dot: no CUDA graph (eager capture)");
+    OPARA_CUDA_CHECK(cudaGraphDebugDotPrint(graph_.get(), file.string().c_str(), cudaGraphDebugDotFlagsVerbose));
+  }
+
+private:
+  opara::plan plan_;
+  std::optional<opara::profile> profile_;
+  cuda::graph graph_;
+  cuda::graph_exec exec_;
+  std::unique_ptr<replayer> replayer_;
+  capture_stats stats_;
+};
+
+} // namespace opara

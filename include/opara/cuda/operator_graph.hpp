@@ -1,0 +1,133 @@
+#pragma once
+//! What opara needs to launch a user's operators: the cuda_operator_graph concept, its
+//! customization point opara::launch_traits<G>, and opara::cuda::task_graph, a ready-made graph
+//! of std::function launchers.
+//!
+//! Customization: opara::graph_traits<G> (CPU side, opara/graph/traits.hpp) stays the place for
+//! structure; launching lives in a separate trait, opara::launch_traits<G>, so that the CPU
+//! headers never see a cudaStream_t. Its primary template looks, in this order, for
+//!   graph_traits<G>::launch(g, v, stream)   (a user who adapted G there already),
+//!   g.launch(v, stream)                      (a member function),
+//! and for the optional boundness hint
+//!   graph_traits<G>::bound(g, v), then g.bound(v).
+//! A graph type that offers neither is adapted by specializing opara::launch_traits<G>.
+
+#include <opara/cuda/error.hpp>
+#include <opara/graph/traits.hpp>
+#include <opara/profile/profile.hpp>
+
+#include <cuda_runtime_api.h>
+
+#include <concepts>
+#include <functional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace opara {
+
+//! How to launch operator v of a G on a stream, and (optionally) whether it is memory- or
+//! compute-bound. Specialize for a graph type you cannot change.
+template <class G>
+struct launch_traits {
+  //! Enqueues operator v's work on `s`. Must not synchronize and must use no other stream.
+  static void launch(const G& g, node_id v, cudaStream_t s)
+    requires requires { graph_traits<G>::launch(g, v, s); } || requires { g.launch(v, s); }
+  {
+    if constexpr (requires { graph_traits<G>::launch(g, v, s); }) graph_traits<G>::launch(g, v, s);
+    else g.launch(v, s);
+  }
+  //! The user's hint about operator v (optional).
+  static boundness bound(const G& g, node_id v)
+    requires requires {
+      { graph_traits<G>::bound(g, v) } -> std::convertible_to<boundness>;
+    } || requires {
+      { g.bound(v) } -> std::convertible_to<boundness>;
+    }
+  {
+    if constexpr (requires { { graph_traits<G>::bound(g, v) } -> std::convertible_to<boundness>; })
+      return graph_traits<G>::bound(g, v);
+    else
+      return g.bound(v);
+  }
+};
+
+//! An operator_graph whose operators can be launched on a CUDA stream.
+template <class G>
+concept cuda_operator_graph = operator_graph<G> && requires(const G& g, node_id v, cudaStream_t s) {
+  launch_traits<G>::launch(g, v, s);
+};
+
+//! A cuda_operator_graph that also says which operators are memory- or compute-bound.
+template <class G>
+concept bound_hinted_graph = cuda_operator_graph<G> && requires(const G& g, node_id v) {
+  { launch_traits<G>::bound(g, v) } -> std::convertible_to<boundness>;
+};
+
+//! Launches operator v of g on s through launch_traits.
+template <cuda_operator_graph G>
+void launch_operator(const G& g, node_id v, cudaStream_t s) {
+  launch_traits<G>::launch(g, v, s);
+}
+
+//! The user's boundness hint for v, or boundness::unknown when G gives none.
+template <cuda_operator_graph G>
+boundness bound_hint(const G& g, node_id v) {
+  if constexpr (bound_hinted_graph<G>) return static_cast<boundness>(launch_traits<G>::bound(g, v));
+  else return boundness::unknown;
+}
+
+namespace cuda {
+
+//! A graph of named operators, each a std::function that enqueues its work on the stream it is
+//! given. Build it with add() and depends(); it models cuda_operator_graph and
+//! bidirectional_operator_graph. Structure is checked when it is planned (to_graph).
+class task_graph {
+public:
+  //! The work of one operator: enqueue on the given stream, never synchronize.
+  using launcher = std::function<void(cudaStream_t)>;
+
+  //! Adds an operator and returns its id (0, 1, 2, ... in call order).
+  node_id add(std::string name, launcher fn, boundness bound = boundness::unknown) {
+    nodes_.push_back(node{std::move(name), std::move(fn), bound, {}, {}});
+    return static_cast<node_id>(nodes_.size() - 1);
+  }
+  //! Declares that `after` consumes the output of `before`. Throws bad_graph for unknown ids
+  //! (cycles and self-loops are reported when the graph is planned).
+  task_graph& depends(node_id before, node_id after) {
+    if (before >= nodes_.size() || after >= nodes_.size())
+      throw bad_graph("opara::cuda::task_graph::depends(" + std::to_string(before) + ", " + std::to_string(after) +
+                      "): unknown node (the graph has " + std::to_string(nodes_.size()) + " nodes)");
+    nodes_[before].succ.push_back(after);
+    nodes_[after].pred.push_back(before);
+    return *this;
+  }
+
+  [[nodiscard]] std::size_t num_nodes() const noexcept { return nodes_.size(); }
+  [[nodiscard]] std::span<const node_id> successors(node_id v) const noexcept { return nodes_[v].succ; }
+  [[nodiscard]] std::span<const node_id> predecessors(node_id v) const noexcept { return nodes_[v].pred; }
+  [[nodiscard]] const std::string& name(node_id v) const noexcept { return nodes_[v].name; }
+  [[nodiscard]] boundness bound(node_id v) const noexcept { return nodes_[v].bound; }
+  //! Runs v's launcher on s. Throws bad_graph when v has no launcher.
+  void launch(node_id v, cudaStream_t s) const {
+    if (!nodes_[v].fn) throw bad_graph("opara::cuda::task_graph: operator '" + nodes_[v].name + "' has no launcher");
+    nodes_[v].fn(s);
+  }
+
+private:
+  struct node {
+    std::string name;
+    launcher fn;
+    boundness bound;
+    std::vector<node_id> succ, pred;
+  };
+  std::vector<node> nodes_;
+};
+
+static_assert(cuda_operator_graph<task_graph>);
+static_assert(bound_hinted_graph<task_graph>);
+static_assert(named_operator_graph<task_graph>);
+
+} // namespace cuda
+} // namespace opara

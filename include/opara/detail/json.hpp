@@ -1,0 +1,505 @@
+#pragma once
+//! A small JSON value, a strict RFC 8259 parser and a writer. opara needs JSON for profiles, plans
+//! and benchmark output, and the GPU machine cannot install a JSON library, so it carries its own.
+//! No stability promise (detail/).
+//!
+//! Parser: rejects everything RFC 8259 rejects (comments, trailing commas, single quotes, leading
+//! zeros, NaN, control characters and invalid UTF-8 in strings, lone surrogates, trailing text) and
+//! also duplicate object keys and nesting deeper than 512. Errors throw opara::parse_error with a
+//! message "opara: invalid JSON at <line>:<column>: ..." (1-based; the column counts bytes).
+//! Numbers are doubles; the writer prints the shortest text that reads back to the same double,
+//! so every finite number round-trips exactly. Object members keep their insertion order.
+
+#include <opara/error.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <concepts>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace opara::detail::json {
+
+//! The six JSON kinds.
+enum class kind : std::uint8_t { null, boolean, number, string, array, object };
+
+//! Name of a kind as used in error messages ("a number", "an object", ...).
+[[nodiscard]] constexpr std::string_view kind_name(kind k) noexcept {
+  switch (k) {
+    case kind::null: return "null";
+    case kind::boolean: return "a boolean";
+    case kind::number: return "a number";
+    case kind::string: return "a string";
+    case kind::array: return "an array";
+    case kind::object: return "an object";
+  }
+  return "?";
+}
+
+class value;
+//! A JSON array.
+using array = std::vector<value>;
+//! A JSON object: members in insertion (or document) order; keys are unique.
+using object = std::vector<std::pair<std::string, value>>;
+
+//! One JSON value. The accessors `as_*` throw opara::parse_error when the value has another kind.
+class value {
+public:
+  //! null
+  value() noexcept = default;
+  value(std::nullptr_t) noexcept {}
+  value(bool b) noexcept : v_(b) {}
+  value(double d) noexcept : v_(d) {}
+  //! Any integer (stored as a double: exact up to 2^53).
+  template <std::integral I>
+    requires(!std::same_as<I, bool>)
+  value(I i) noexcept : v_(static_cast<double>(i)) {}
+  value(std::string s) noexcept : v_(std::move(s)) {}
+  value(std::string_view s) : v_(std::string(s)) {}
+  value(const char* s) : v_(std::string(s)) {}
+  value(array a) noexcept : v_(std::move(a)) {}
+  value(object o) noexcept : v_(std::move(o)) {}
+
+  [[nodiscard]] kind type() const noexcept { return static_cast<kind>(v_.index()); }
+  [[nodiscard]] bool is_null() const noexcept { return type() == kind::null; }
+  [[nodiscard]] bool is_bool() const noexcept { return type() == kind::boolean; }
+  [[nodiscard]] bool is_number() const noexcept { return type() == kind::number; }
+  [[nodiscard]] bool is_string() const noexcept { return type() == kind::string; }
+  [[nodiscard]] bool is_array() const noexcept { return type() == kind::array; }
+  [[nodiscard]] bool is_object() const noexcept { return type() == kind::object; }
+
+  //! The boolean; throws parse_error if this is not a boolean.
+  [[nodiscard]] bool as_bool() const { return get<bool>(kind::boolean); }
+  //! The number; throws parse_error if this is not a number.
+  [[nodiscard]] double as_number() const { return get<double>(kind::number); }
+  //! The string; throws parse_error if this is not a string.
+  [[nodiscard]] const std::string& as_string() const { return get<std::string>(kind::string); }
+  [[nodiscard]] std::string& as_string() { return get<std::string>(kind::string); }
+  //! The elements; throws parse_error if this is not an array.
+  [[nodiscard]] const array& as_array() const { return get<array>(kind::array); }
+  [[nodiscard]] array& as_array() { return get<array>(kind::array); }
+  //! The members; throws parse_error if this is not an object.
+  [[nodiscard]] const object& as_object() const { return get<object>(kind::object); }
+  [[nodiscard]] object& as_object() { return get<object>(kind::object); }
+
+  //! The member named `key`, or nullptr when absent; throws parse_error if this is not an object.
+  [[nodiscard]] const value* find(std::string_view key) const {
+    for (const auto& [k, v] : as_object())
+      if (k == key) return &v;
+    return nullptr;
+  }
+  //! The member named `key`, inserted as null when absent (a null value becomes an empty object
+  //! first); throws parse_error if this is neither null nor an object.
+  value& operator[](std::string_view key) {
+    if (is_null()) v_ = object{};
+    auto& o = as_object();
+    for (auto& [k, v] : o)
+      if (k == key) return v;
+    o.emplace_back(std::string(key), value{});
+    return o.back().second;
+  }
+  //! Appends to an array (a null value becomes an empty array first); throws parse_error otherwise.
+  value& push_back(value v) {
+    if (is_null()) v_ = array{};
+    auto& a = as_array();
+    a.push_back(std::move(v));
+    return a.back();
+  }
+
+  // Defined after the class: nvcc's front end needs value complete to compare objects.
+  friend bool operator==(const value& a, const value& b);
+
+private:
+  template <class T>
+  const T& get(kind k) const {
+    if (const T* p = std::get_if<T>(&v_)) return *p;
+    throw parse_error("opara: JSON: expected " + std::string(kind_name(k)) + ", found " +
+                      std::string(kind_name(type())));
+  }
+  template <class T>
+  T& get(kind k) {
+    return const_cast<T&>(std::as_const(*this).get<T>(k));
+  }
+
+  // Alternative order matches `kind`.
+  std::variant<std::nullptr_t, bool, double, std::string, array, object> v_{nullptr};
+};
+
+//! Deep equality (numbers compare as doubles; object member order matters).
+inline bool operator==(const value& a, const value& b) { return a.v_ == b.v_; }
+
+namespace impl {
+
+class parser {
+public:
+  explicit parser(std::string_view text) : s_(text) {}
+
+  value parse_document() {
+    skip_ws();
+    value v = parse_value(0);
+    skip_ws();
+    if (i_ != s_.size()) fail("unexpected text after the JSON value");
+    return v;
+  }
+
+private:
+  static constexpr int max_depth = 512;
+
+  [[noreturn]] void fail(const std::string& what) const { fail_at(i_, what); }
+  [[noreturn]] void fail_at(std::size_t pos, const std::string& what) const {
+    std::size_t line = 1, col = 1;
+    for (std::size_t k = 0; k < pos && k < s_.size(); ++k) {
+      if (s_[k] == '\n') {
+        ++line;
+        col = 1;
+      } else {
+        ++col;
+      }
+    }
+    throw parse_error("opara: invalid JSON at " + std::to_string(line) + ":" + std::to_string(col) + ": " + what);
+  }
+  std::string describe_here() const {
+    if (i_ >= s_.size()) return "end of input";
+    const auto c = static_cast<unsigned char>(s_[i_]);
+    if (c >= 0x20 && c < 0x7f) return std::string("'") + static_cast<char>(c) + "'";
+    static constexpr char hex[] = "0123456789abcdef";
+    return std::string("byte 0x") + hex[c >> 4] + hex[c & 15];
+  }
+
+  void skip_ws() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+  }
+
+  value parse_value(int depth) {
+    if (i_ >= s_.size()) fail("expected a value, found end of input");
+    switch (s_[i_]) {
+      case '{': return parse_object(depth + 1);
+      case '[': return parse_array(depth + 1);
+      case '"': return value(parse_string());
+      case 't': literal("true"); return value(true);
+      case 'f': literal("false"); return value(false);
+      case 'n': literal("null"); return value(nullptr);
+      default:
+        if (s_[i_] == '-' || (s_[i_] >= '0' && s_[i_] <= '9')) return value(parse_number());
+        fail("expected a value, found " + describe_here());
+    }
+  }
+
+  void literal(std::string_view word) {
+    if (s_.substr(i_, word.size()) != word) fail("invalid literal (expected '" + std::string(word) + "')");
+    i_ += word.size();
+  }
+
+  value parse_object(int depth) {
+    if (depth > max_depth) fail("nesting deeper than " + std::to_string(max_depth));
+    ++i_;  // {
+    object o;
+    skip_ws();
+    if (i_ < s_.size() && s_[i_] == '}') {
+      ++i_;
+      return value(std::move(o));
+    }
+    for (;;) {
+      skip_ws();
+      if (i_ >= s_.size() || s_[i_] != '"') fail("expected a string key, found " + describe_here());
+      const std::size_t key_pos = i_;
+      std::string key = parse_string();
+      for (const auto& m : o)
+        if (m.first == key) fail_at(key_pos, "duplicate key \"" + key + "\"");
+      skip_ws();
+      if (i_ >= s_.size() || s_[i_] != ':') fail("expected ':' after object key, found " + describe_here());
+      ++i_;
+      skip_ws();
+      value v = parse_value(depth);
+      o.emplace_back(std::move(key), std::move(v));
+      skip_ws();
+      if (i_ < s_.size() && s_[i_] == ',') {
+        ++i_;
+        continue;
+      }
+      if (i_ < s_.size() && s_[i_] == '}') {
+        ++i_;
+        return value(std::move(o));
+      }
+      fail("expected ',' or '}' in object, found " + describe_here());
+    }
+  }
+
+  value parse_array(int depth) {
+    if (depth > max_depth) fail("nesting deeper than " + std::to_string(max_depth));
+    ++i_;  // [
+    array a;
+    skip_ws();
+    if (i_ < s_.size() && s_[i_] == ']') {
+      ++i_;
+      return value(std::move(a));
+    }
+    for (;;) {
+      skip_ws();
+      a.push_back(parse_value(depth));
+      skip_ws();
+      if (i_ < s_.size() && s_[i_] == ',') {
+        ++i_;
+        continue;
+      }
+      if (i_ < s_.size() && s_[i_] == ']') {
+        ++i_;
+        return value(std::move(a));
+      }
+      fail("expected ',' or ']' in array, found " + describe_here());
+    }
+  }
+
+  double parse_number() {
+    const std::size_t start = i_;
+    auto digit = [&] { return i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9'; };
+    if (s_[i_] == '-') ++i_;
+    if (!digit()) fail("expected a digit in number, found " + describe_here());
+    if (s_[i_] == '0') {
+      ++i_;
+      if (digit()) fail_at(i_ - 1, "leading zeros are not allowed in numbers");
+    } else {
+      while (digit()) ++i_;
+    }
+    if (i_ < s_.size() && s_[i_] == '.') {
+      ++i_;
+      if (!digit()) fail("expected a digit after the decimal point, found " + describe_here());
+      while (digit()) ++i_;
+    }
+    if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
+      ++i_;
+      if (i_ < s_.size() && (s_[i_] == '+' || s_[i_] == '-')) ++i_;
+      if (!digit()) fail("expected a digit in the exponent, found " + describe_here());
+      while (digit()) ++i_;
+    }
+    double d = 0;
+    const auto [ptr, ec] = std::from_chars(s_.data() + start, s_.data() + i_, d);
+    if (ec == std::errc::result_out_of_range) {
+      // Underflow is harmless (reads as 0 or a denormal); overflow is not representable.
+      bool tiny = false;
+      for (std::size_t k = start; k < i_; ++k)
+        if (s_[k] == 'e' || s_[k] == 'E') tiny = s_[k + 1] == '-';
+      if (!tiny) fail_at(start, "number out of range of a double");
+      return s_[start] == '-' ? -0.0 : 0.0;
+    }
+    if (ec != std::errc{} || ptr != s_.data() + i_) fail_at(start, "malformed number");
+    return d;
+  }
+
+  unsigned hex4() {
+    if (s_.size() - i_ < 4) fail("expected 4 hex digits after \\u");
+    unsigned u = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char c = s_[i_];
+      u <<= 4;
+      if (c >= '0' && c <= '9') u |= static_cast<unsigned>(c - '0');
+      else if (c >= 'a' && c <= 'f') u |= static_cast<unsigned>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F') u |= static_cast<unsigned>(c - 'A' + 10);
+      else fail("expected a hex digit in \\u escape, found " + describe_here());
+      ++i_;
+    }
+    return u;
+  }
+
+  static void put_utf8(std::string& out, unsigned cp) {
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xc0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xe0 | (cp >> 12));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+      out += static_cast<char>(0x80 | (cp & 0x3f));
+    } else {
+      out += static_cast<char>(0xf0 | (cp >> 18));
+      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+      out += static_cast<char>(0x80 | (cp & 0x3f));
+    }
+  }
+
+  // Checks one UTF-8 sequence starting at i_ (lead byte >= 0x80) and copies it.
+  void copy_utf8(std::string& out) {
+    const std::size_t start = i_;
+    const auto b0 = static_cast<unsigned char>(s_[i_]);
+    int len = 0;
+    unsigned cp = 0, min = 0;
+    if (b0 >= 0xc2 && b0 <= 0xdf) len = 2, cp = b0 & 0x1fu, min = 0x80;
+    else if (b0 >= 0xe0 && b0 <= 0xef) len = 3, cp = b0 & 0x0fu, min = 0x800;
+    else if (b0 >= 0xf0 && b0 <= 0xf4) len = 4, cp = b0 & 0x07u, min = 0x10000;
+    else fail("invalid UTF-8 in string");
+    for (int k = 1; k < len; ++k) {
+      if (start + k >= s_.size()) fail_at(start, "invalid UTF-8 in string (truncated sequence)");
+      const auto b = static_cast<unsigned char>(s_[start + k]);
+      if ((b & 0xc0) != 0x80) fail_at(start, "invalid UTF-8 in string");
+      cp = (cp << 6) | (b & 0x3fu);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) fail_at(start, "invalid UTF-8 in string");
+    out.append(s_.substr(start, static_cast<std::size_t>(len)));
+    i_ = start + static_cast<std::size_t>(len);
+  }
+
+  std::string parse_string() {
+    const std::size_t open = i_;
+    ++i_;  // "
+    std::string out;
+    for (;;) {
+      if (i_ >= s_.size()) fail_at(open, "unterminated string");
+      const auto c = static_cast<unsigned char>(s_[i_]);
+      if (c == '"') {
+        ++i_;
+        return out;
+      }
+      if (c < 0x20) fail("control character in string (escape it)");
+      if (c >= 0x80) {
+        copy_utf8(out);
+        continue;
+      }
+      if (c != '\\') {
+        out += static_cast<char>(c);
+        ++i_;
+        continue;
+      }
+      ++i_;
+      if (i_ >= s_.size()) fail_at(open, "unterminated string");
+      const char e = s_[i_++];
+      switch (e) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '/': out += '/'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': {
+          const std::size_t esc = i_ - 2;
+          unsigned cp = hex4();
+          if (cp >= 0xdc00 && cp <= 0xdfff) fail_at(esc, "lone low surrogate in \\u escape");
+          if (cp >= 0xd800 && cp <= 0xdbff) {
+            if (s_.substr(i_, 2) != "\\u") fail_at(esc, "high surrogate not followed by a low surrogate");
+            i_ += 2;
+            const unsigned lo = hex4();
+            if (lo < 0xdc00 || lo > 0xdfff) fail_at(esc, "high surrogate not followed by a low surrogate");
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+          }
+          put_utf8(out, cp);
+          break;
+        }
+        default:
+          i_ -= 2;
+          fail("invalid escape '\\" + std::string(1, e) + "' in string");
+      }
+    }
+  }
+
+  std::string_view s_;
+  std::size_t i_ = 0;
+};
+
+inline void write_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += hex[c >> 4];
+          out += hex[c & 15];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+}
+
+inline void write_number(std::string& out, double d) {
+  if (!std::isfinite(d)) throw error("opara: JSON cannot represent the number " + std::to_string(d));
+  if (d == 0) {  // keep -0.0 distinguishable, print 0 as "0"
+    out += std::signbit(d) ? "-0" : "0";
+    return;
+  }
+  char buf[32];
+  // Shortest representation that reads back to the same double.
+  const auto r = std::to_chars(buf, buf + sizeof buf, d);
+  out.append(buf, r.ptr);
+}
+
+inline bool scalar(const value& v) { return !v.is_array() && !v.is_object(); }
+
+inline void write(std::string& out, const value& v, int indent, int level) {
+  auto newline = [&](int lvl) {
+    out += '\n';
+    out.append(static_cast<std::size_t>(indent) * static_cast<std::size_t>(lvl), ' ');
+  };
+  switch (v.type()) {
+    case kind::null: out += "null"; break;
+    case kind::boolean: out += v.as_bool() ? "true" : "false"; break;
+    case kind::number: write_number(out, v.as_number()); break;
+    case kind::string: write_string(out, v.as_string()); break;
+    case kind::array: {
+      const auto& a = v.as_array();
+      bool flat = indent < 0 || a.empty();
+      if (!flat) {  // arrays of scalars stay on one line ([x, y, z] reads better than a column)
+        flat = true;
+        for (const auto& e : a) flat = flat && scalar(e);
+      }
+      out += '[';
+      for (std::size_t k = 0; k < a.size(); ++k) {
+        if (k) out += indent < 0 ? "," : ", ";
+        if (!flat) newline(level + 1);
+        write(out, a[k], indent, level + 1);
+      }
+      if (!flat) newline(level);
+      out += ']';
+      break;
+    }
+    case kind::object: {
+      const auto& o = v.as_object();
+      out += '{';
+      for (std::size_t k = 0; k < o.size(); ++k) {
+        if (k) out += ',';
+        if (indent >= 0) newline(level + 1);
+        write_string(out, o[k].first);
+        out += indent < 0 ? ":" : ": ";
+        write(out, o[k].second, indent, level + 1);
+      }
+      if (indent >= 0 && !o.empty()) newline(level);
+      out += '}';
+      break;
+    }
+  }
+}
+
+} // namespace impl
+
+//! Parses one JSON document (surrounding whitespace allowed). Throws opara::parse_error
+//! "opara: invalid JSON at <line>:<column>: <what>".
+[[nodiscard]] inline value parse(std::string_view text) { return impl::parser(text).parse_document(); }
+
+//! Writes `v` as JSON: compact when indent < 0, else pretty with `indent` spaces per level (arrays
+//! of scalars stay on one line). Throws opara::error for a NaN or infinite number.
+[[nodiscard]] inline std::string write(const value& v, int indent = -1) {
+  std::string out;
+  impl::write(out, v, indent, 0);
+  if (indent >= 0) out += '\n';
+  return out;
+}
+
+} // namespace opara::detail::json

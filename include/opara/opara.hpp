@@ -1,0 +1,36 @@
+#pragma once
+//! Everything opara plans with, on any host: graphs, analyses, policies, plans, profiles, export.
+//! Never includes CUDA (that is <opara/cuda.hpp>) nor Boost (<opara/graph/boost.hpp> adapts
+//! Boost.Graph types and is included on its own by those who use them).
+
+#include <opara/error.hpp>
+
+#include <opara/graph/graph.hpp>
+#include <opara/graph/traits.hpp>
+
+#include <opara/analysis/critical_path.hpp>
+#include <opara/analysis/topological.hpp>
+#include <opara/analysis/transitive_reduction.hpp>
+#include <opara/analysis/width.hpp>
+
+#include <opara/profile/json.hpp>
+#include <opara/profile/profile.hpp>
+
+#include <opara/order/concept.hpp>
+#include <opara/order/critical_path_first.hpp>
+#include <opara/order/program_order.hpp>
+#include <opara/order/resource_aware.hpp>
+
+#include <opara/streams/capped.hpp>
+#include <opara/streams/concept.hpp>
+#include <opara/streams/min_path_cover.hpp>
+#include <opara/streams/opara_greedy.hpp>
+#include <opara/streams/round_robin.hpp>
+#include <opara/streams/sequential.hpp>
+
+#include <opara/plan/dot.hpp>
+#include <opara/plan/json.hpp>
+#include <opara/plan/make_plan.hpp>
+#include <opara/plan/plan.hpp>
+#include <opara/plan/validate.hpp>
+#include <opara/plan/waits.hpp>

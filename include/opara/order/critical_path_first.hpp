@@ -1,0 +1,56 @@
+#pragma once
+//! Critical-path-first list scheduling: among ready operators, launch the one with the longest
+//! remaining path to a sink (its bottom level under profiled durations). Operators on the
+//! critical path then never wait behind work that has slack.
+
+#include <opara/analysis/critical_path.hpp>
+#include <opara/order/concept.hpp>
+
+#include <cmath>
+#include <queue>
+#include <string_view>
+#include <vector>
+
+namespace opara::order {
+
+//! Kahn's algorithm taking the ready operator with the largest bottom level (by the profile's
+//! duration_us), ties to the smaller id. O((n + e) log n). Throws opara::bad_policy without a
+//! profile of one record per node, or when a duration is negative or not finite (naming the node).
+struct critical_path_first {
+  static constexpr bool needs_profile = true;
+  static constexpr std::string_view name = "critical_path_first";
+
+  //! A launch order for g (a topological order). Throws bad_policy as described above.
+  [[nodiscard]] std::vector<node_id> order(const graph& g, const profile* p) const {
+    require_profile(name, g, p);
+    const std::size_t n = g.num_nodes();
+    std::vector<double> cost(n);
+    for (node_id v = 0; v < n; ++v) {
+      cost[v] = p->ops[v].duration_us;
+      if (!std::isfinite(cost[v]) || cost[v] < 0)
+        throw bad_policy("opara: launch order policy 'critical_path_first': node " + g.name(v) + " has duration_us " +
+                         std::to_string(cost[v]) + " (durations must be finite and non-negative)");
+    }
+    const auto bl = bottom_levels(g, cost);
+
+    auto later = [&](node_id a, node_id b) { return bl[a] < bl[b] || (bl[a] == bl[b] && a > b); };
+    std::priority_queue<node_id, std::vector<node_id>, decltype(later)> ready(later);
+    std::vector<std::uint32_t> indeg(n);
+    for (node_id v = 0; v < n; ++v) {
+      indeg[v] = static_cast<std::uint32_t>(g.predecessors(v).size());
+      if (indeg[v] == 0) ready.push(v);
+    }
+    std::vector<node_id> out;
+    out.reserve(n);
+    while (!ready.empty()) {
+      const node_id v = ready.top();
+      ready.pop();
+      out.push_back(v);
+      for (node_id s : g.successors(v))
+        if (--indeg[s] == 0) ready.push(s);
+    }
+    return out;
+  }
+};
+
+} // namespace opara::order

@@ -1,0 +1,320 @@
+#pragma once
+//! Profiles as JSON files, so a profile taken once on a device is reused (and can be written or
+//! edited by hand). Format, version 1:
+//!
+//!   {
+//!     "opara_profile": 1,                       // format version; anything else is rejected
+//!     "key": {"device_name": "NVIDIA H100 80GB HBM3", "sm_count": 132,
+//!             "driver_version": 13000, "graph_fingerprint": "0123456789abcdef"},
+//!     "limits": {"sm_count": 132, "shared_bytes_per_block": 232448, "shared_bytes_per_sm": 233472,
+//!                "registers_per_sm": 65536, "max_threads_per_sm": 2048, "max_blocks_per_sm": 32},
+//!     "source": "cupti",                        // "cupti", "events" or "manual"
+//!     "ops": [                                  // one entry per node id, in id order
+//!       {"duration_us": 12.5, "bound": "memory",   // "memory" | "compute" | "unknown"
+//!        "kernels": [{"name": "relu_kernel", "grid": [64, 1, 1], "block": [256, 1, 1],
+//!                     "registers_per_thread": 32, "static_shared_bytes": 0,
+//!                     "dynamic_shared_bytes": 0, "duration_us": 12.5, "occupancy": 1}]}
+//!     ]
+//!   }
+//!
+//! "opara_profile" and "ops" are required. Any other member may be left out and then takes the
+//! default of the corresponding C++ field (profile.hpp), which makes hand-written profiles short.
+//! Unknown members are rejected, so a misspelt field is an error rather than silently ignored.
+//! Numbers are written with the shortest text that reads back exactly: save then load gives back
+//! an identical profile.
+
+#include <opara/detail/json.hpp>
+#include <opara/error.hpp>
+#include <opara/profile/profile.hpp>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <initializer_list>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace opara {
+
+//! Version of the profile JSON format this opara reads and writes.
+inline constexpr int profile_format_version = 1;
+
+//! Name of a boundness in the profile format: "memory", "compute" or "unknown".
+[[nodiscard]] constexpr std::string_view to_string(boundness b) noexcept {
+  switch (b) {
+    case boundness::memory: return "memory";
+    case boundness::compute: return "compute";
+    case boundness::unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+namespace detail::profile_json {
+
+namespace js = detail::json;
+
+inline js::value u32_triple(const std::array<std::uint32_t, 3>& a) { return js::array{a[0], a[1], a[2]}; }
+
+// Reads one JSON object field by field; every error names the JSON path of the offending value.
+class reader {
+public:
+  reader(const js::value& v, std::string path) : v_(v), path_(std::move(path)) {
+    if (!v.is_object()) fail(path_, "expected an object, found " + std::string(js::kind_name(v.type())));
+  }
+
+  [[noreturn]] static void fail(const std::string& path, const std::string& what) {
+    throw parse_error("opara: profile JSON: " + path + ": " + what);
+  }
+
+  // Rejects members not in `known`.
+  void only(std::initializer_list<std::string_view> known) const {
+    for (const auto& [k, _] : v_.as_object()) {
+      bool ok = false;
+      for (auto n : known) ok = ok || n == k;
+      if (!ok) fail(path_, "unknown member \"" + k + "\"");
+    }
+  }
+  [[nodiscard]] const js::value* get(std::string_view key) const { return v_.find(key); }
+  [[nodiscard]] std::string sub(std::string_view key) const { return path_ + "." + std::string(key); }
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+
+  void read(std::string_view key, std::string& out) const {
+    if (const auto* m = get(key)) {
+      if (!m->is_string()) fail(sub(key), "expected a string, found " + std::string(js::kind_name(m->type())));
+      out = m->as_string();
+    }
+  }
+  void read(std::string_view key, double& out, bool unit_interval = false) const {
+    if (const auto* m = get(key)) out = number(*m, sub(key), unit_interval);
+  }
+  template <class I>
+  void read_int(std::string_view key, I& out) const {
+    if (const auto* m = get(key)) out = integer<I>(*m, sub(key));
+  }
+
+  static double number(const js::value& m, const std::string& path, bool unit_interval) {
+    if (!m.is_number()) fail(path, "expected a number, found " + std::string(js::kind_name(m.type())));
+    const double d = m.as_number();
+    if (d < 0) fail(path, "expected a non-negative number, found " + js::write(m));
+    if (unit_interval && d > 1) fail(path, "expected a number between 0 and 1, found " + js::write(m));
+    return d;
+  }
+  template <class I>
+  static I integer(const js::value& m, const std::string& path) {
+    if (!m.is_number()) fail(path, "expected an integer, found " + std::string(js::kind_name(m.type())));
+    const double d = m.as_number();
+    if (std::trunc(d) != d || d < static_cast<double>(std::numeric_limits<I>::min()) ||
+        d > static_cast<double>(std::numeric_limits<I>::max()))
+      fail(path, "expected an integer in [" + std::to_string(std::numeric_limits<I>::min()) + ", " +
+                     std::to_string(std::numeric_limits<I>::max()) + "], found " + js::write(m));
+    return static_cast<I>(d);
+  }
+  void read_triple(std::string_view key, std::array<std::uint32_t, 3>& out) const {
+    const auto* m = get(key);
+    if (!m) return;
+    if (!m->is_array() || m->as_array().size() != 3)
+      fail(sub(key), "expected an array of 3 unsigned integers, found " +
+                         (m->is_array() ? "an array of " + std::to_string(m->as_array().size())
+                                        : std::string(js::kind_name(m->type()))));
+    for (std::size_t k = 0; k < 3; ++k)
+      out[k] = integer<std::uint32_t>(m->as_array()[k], sub(key) + "[" + std::to_string(k) + "]");
+  }
+
+private:
+  const js::value& v_;
+  std::string path_;
+};
+
+inline std::string errno_message(int e) { return std::generic_category().message(e); }
+
+} // namespace detail::profile_json
+
+//! The profile as pretty-printed JSON (format in this header). Throws opara::error if a duration
+//! is NaN or infinite (JSON cannot hold it).
+[[nodiscard]] inline std::string to_json(const profile& p) {
+  namespace js = detail::json;
+  js::value root;
+  root["opara_profile"] = profile_format_version;
+  auto& key = root["key"];
+  key["device_name"] = p.key.device_name;
+  key["sm_count"] = p.key.sm_count;
+  key["driver_version"] = p.key.driver_version;
+  key["graph_fingerprint"] = p.key.graph_fingerprint;
+  auto& lim = root["limits"];
+  lim["sm_count"] = p.limits.sm_count;
+  lim["shared_bytes_per_block"] = p.limits.shared_bytes_per_block;
+  lim["shared_bytes_per_sm"] = p.limits.shared_bytes_per_sm;
+  lim["registers_per_sm"] = p.limits.registers_per_sm;
+  lim["max_threads_per_sm"] = p.limits.max_threads_per_sm;
+  lim["max_blocks_per_sm"] = p.limits.max_blocks_per_sm;
+  root["source"] = p.source;
+  js::array ops;
+  ops.reserve(p.ops.size());
+  for (const auto& op : p.ops) {
+    js::value o;
+    o["duration_us"] = op.duration_us;
+    o["bound"] = to_string(op.bound);
+    js::array ks;
+    ks.reserve(op.kernels.size());
+    for (const auto& k : op.kernels) {
+      js::value kv;
+      kv["name"] = k.name;
+      kv["grid"] = detail::profile_json::u32_triple(k.grid);
+      kv["block"] = detail::profile_json::u32_triple(k.block);
+      kv["registers_per_thread"] = k.registers_per_thread;
+      kv["static_shared_bytes"] = k.static_shared_bytes;
+      kv["dynamic_shared_bytes"] = k.dynamic_shared_bytes;
+      kv["duration_us"] = k.duration_us;
+      kv["occupancy"] = k.occupancy;
+      ks.push_back(std::move(kv));
+    }
+    o["kernels"] = std::move(ks);
+    ops.push_back(std::move(o));
+  }
+  root["ops"] = std::move(ops);
+  return js::write(root, 2);
+}
+
+//! Reads a profile written by to_json (or by hand). Throws opara::parse_error for malformed JSON
+//! (with line:column), a missing or unsupported "opara_profile" version, a missing "ops", an
+//! unknown member, or a value of the wrong type or range (naming its JSON path, e.g.
+//! "ops[3].kernels[0].grid[1]").
+[[nodiscard]] inline profile profile_from_json(std::string_view text) {
+  namespace js = detail::json;
+  using detail::profile_json::reader;
+  const js::value root = js::parse(text);
+  const reader r(root, "(root)");
+  const auto* ver = r.get("opara_profile");
+  if (!ver)
+    reader::fail("(root)", "missing \"opara_profile\" (not an opara profile, or written by an older opara)");
+  if (!ver->is_number() || ver->as_number() != profile_format_version)
+    reader::fail("opara_profile", "unsupported profile format version " + js::write(*ver) + " (this opara reads version " +
+                                      std::to_string(profile_format_version) + ")");
+  r.only({"opara_profile", "key", "limits", "source", "ops"});
+
+  profile p;
+  if (const auto* k = r.get("key")) {
+    const reader kr(*k, "key");
+    kr.only({"device_name", "sm_count", "driver_version", "graph_fingerprint"});
+    kr.read("device_name", p.key.device_name);
+    kr.read_int("sm_count", p.key.sm_count);
+    kr.read_int("driver_version", p.key.driver_version);
+    kr.read("graph_fingerprint", p.key.graph_fingerprint);
+  }
+  if (const auto* l = r.get("limits")) {
+    const reader lr(*l, "limits");
+    lr.only({"sm_count", "shared_bytes_per_block", "shared_bytes_per_sm", "registers_per_sm", "max_threads_per_sm",
+             "max_blocks_per_sm"});
+    lr.read_int("sm_count", p.limits.sm_count);
+    lr.read_int("shared_bytes_per_block", p.limits.shared_bytes_per_block);
+    lr.read_int("shared_bytes_per_sm", p.limits.shared_bytes_per_sm);
+    lr.read_int("registers_per_sm", p.limits.registers_per_sm);
+    lr.read_int("max_threads_per_sm", p.limits.max_threads_per_sm);
+    lr.read_int("max_blocks_per_sm", p.limits.max_blocks_per_sm);
+  }
+  r.read("source", p.source);
+
+  const auto* ops = r.get("ops");
+  if (!ops) reader::fail("(root)", "missing \"ops\" (one entry per operator)");
+  if (!ops->is_array()) reader::fail("ops", "expected an array, found " + std::string(js::kind_name(ops->type())));
+  p.ops.reserve(ops->as_array().size());
+  for (std::size_t i = 0; i < ops->as_array().size(); ++i) {
+    const reader o(ops->as_array()[i], "ops[" + std::to_string(i) + "]");
+    o.only({"duration_us", "bound", "kernels"});
+    operator_record rec;
+    o.read("duration_us", rec.duration_us);
+    std::string bound = "unknown";
+    o.read("bound", bound);
+    if (bound == "memory") rec.bound = boundness::memory;
+    else if (bound == "compute") rec.bound = boundness::compute;
+    else if (bound == "unknown") rec.bound = boundness::unknown;
+    else reader::fail(o.sub("bound"), "expected \"memory\", \"compute\" or \"unknown\", found \"" + bound + "\"");
+    if (const auto* ks = o.get("kernels")) {
+      if (!ks->is_array())
+        reader::fail(o.sub("kernels"), "expected an array, found " + std::string(js::kind_name(ks->type())));
+      rec.kernels.reserve(ks->as_array().size());
+      for (std::size_t j = 0; j < ks->as_array().size(); ++j) {
+        const reader kr(ks->as_array()[j], o.sub("kernels") + "[" + std::to_string(j) + "]");
+        kr.only({"name", "grid", "block", "registers_per_thread", "static_shared_bytes", "dynamic_shared_bytes",
+                 "duration_us", "occupancy"});
+        kernel_record k;
+        kr.read("name", k.name);
+        kr.read_triple("grid", k.grid);
+        kr.read_triple("block", k.block);
+        kr.read_int("registers_per_thread", k.registers_per_thread);
+        kr.read_int("static_shared_bytes", k.static_shared_bytes);
+        kr.read_int("dynamic_shared_bytes", k.dynamic_shared_bytes);
+        kr.read("duration_us", k.duration_us);
+        kr.read("occupancy", k.occupancy, /*unit_interval=*/true);
+        rec.kernels.push_back(std::move(k));
+      }
+    }
+    p.ops.push_back(std::move(rec));
+  }
+  return p;
+}
+
+//! Writes the profile to `path` as JSON (through a temporary file renamed into place, so a crash
+//! never leaves half a profile). Throws opara::error naming the path and the OS error.
+inline void save_profile(const profile& p, const std::filesystem::path& path) {
+  const std::string text = to_json(p);
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  auto fail = [&](const std::filesystem::path& which, const char* doing, int e) {
+    throw error("opara: cannot " + std::string(doing) + " profile '" + which.string() +
+                "': " + detail::profile_json::errno_message(e));
+  };
+  {
+    errno = 0;
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(tmp.c_str(), "wb"), &std::fclose);
+    if (!f) fail(path, "write", errno);
+    if (std::fwrite(text.data(), 1, text.size(), f.get()) != text.size()) {
+      const int e = errno;
+      f.reset();
+      std::remove(tmp.c_str());
+      fail(path, "write", e);
+    }
+    if (std::fclose(f.release()) != 0) {
+      const int e = errno;
+      std::remove(tmp.c_str());
+      fail(path, "write", e);
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    throw error("opara: cannot write profile '" + path.string() + "': " + ec.message());
+  }
+}
+
+//! Reads a profile saved by save_profile. Throws opara::error naming the path and the OS error if
+//! the file cannot be read, and opara::parse_error (message prefixed with the path) if its
+//! content is not a valid profile.
+[[nodiscard]] inline profile load_profile(const std::filesystem::path& path) {
+  std::string text;
+  {
+    errno = 0;
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+    if (!f) throw error("opara: cannot read profile '" + path.string() + "': " + detail::profile_json::errno_message(errno));
+    char buf[65536];
+    std::size_t got = 0;
+    while ((got = std::fread(buf, 1, sizeof buf, f.get())) > 0) text.append(buf, got);
+    if (std::ferror(f.get()))
+      throw error("opara: cannot read profile '" + path.string() + "': " + detail::profile_json::errno_message(errno));
+  }
+  try {
+    return profile_from_json(text);
+  } catch (const parse_error& e) {
+    std::string msg = e.what();
+    constexpr std::string_view prefix = "opara: ";
+    if (msg.starts_with(prefix)) msg.erase(0, prefix.size());
+    throw parse_error("opara: " + path.string() + ": " + msg);
+  }
+}
+
+} // namespace opara

@@ -1,0 +1,75 @@
+#pragma once
+//! What a stream allocation policy is: a type that maps every operator to a stream.
+//!
+//!   stream_assignment P::assign(const opara::graph& g, std::span<const node_id> order) const;
+//!   static constexpr std::string_view P::name;
+//!
+//! `order` is the launch order (a topological order of g). The answer's stream ids are dense
+//! (0..num_streams-1) and stream 0 is the stream of order[0], the caller's stream; make_plan
+//! renumbers a policy's answer by first use to guarantee it.
+
+#include <opara/error.hpp>
+#include <opara/graph/graph.hpp>
+#include <opara/plan/plan.hpp>
+
+#include <array>
+#include <concepts>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace opara {
+
+//! A stream allocation policy (see the header comment for the interface).
+template <class P>
+concept stream_allocation_policy =
+    requires(const P& p, const graph& g, std::span<const node_id> order) {
+      { p.assign(g, order) } -> std::same_as<stream_assignment>;
+      { P::name } -> std::convertible_to<std::string_view>;
+    };
+
+namespace detail {
+
+//! Renumbers streams in order of first use along `order` (stream 0 = stream of order[0]) and drops
+//! unused ids. Throws bad_policy naming `who` when a node has no stream or an id >= num_streams.
+inline void renumber_by_first_use(stream_assignment& a, std::span<const node_id> order, std::string_view who) {
+  const std::size_t n = order.size();
+  if (a.stream_of.size() != n)
+    throw bad_policy("opara: stream policy " + std::string(who) + " assigned " + std::to_string(a.stream_of.size()) +
+                     " streams for " + std::to_string(n) + " nodes");
+  constexpr std::uint32_t none = std::numeric_limits<std::uint32_t>::max();
+  std::vector<std::uint32_t> map(a.num_streams, none);
+  std::uint32_t next = 0;
+  for (node_id v : order) {
+    const stream_id s = a.stream_of[v];
+    if (s >= a.num_streams)
+      throw bad_policy("opara: stream policy " + std::string(who) + " put node " + std::to_string(v) +
+                       " on stream " + std::to_string(s) + " but reported " + std::to_string(a.num_streams) +
+                       " streams");
+    if (map[s] == none) map[s] = next++;
+  }
+  for (auto& s : a.stream_of) s = map[s];
+  a.num_streams = next;
+}
+
+//! A compile-time "<prefix><P::name><suffix>" for names of policy adaptors such as capped<P>.
+template <class P>
+struct adaptor_name {
+  static constexpr std::string_view prefix = "capped<";
+  static constexpr std::size_t size = prefix.size() + P::name.size() + 1;
+  static constexpr std::array<char, size> chars = [] {
+    std::array<char, size> out{};
+    std::size_t i = 0;
+    for (char c : prefix) out[i++] = c;
+    for (char c : P::name) out[i++] = c;
+    out[i] = '>';
+    return out;
+  }();
+  static constexpr std::string_view value{chars.data(), size};
+};
+
+} // namespace detail
+} // namespace opara

@@ -1,0 +1,41 @@
+# Packaging tests (label cpu): build and run tests/consumer/ against opara
+#   consumer_find_package:     after `cmake --install` of this build tree into a temporary prefix;
+#   consumer_add_subdirectory: with add_subdirectory(<opara source tree>).
+# Both use this build's generator and C++ compiler. Also: compile-fail checks that the errors a
+# user meets for a non-graph are readable (diagnostic_*).
+set(_opara_consumer_common
+  -DOPARA_SOURCE_DIR=${PROJECT_SOURCE_DIR}
+  -DOPARA_BUILD_DIR=${PROJECT_BINARY_DIR}
+  "-DGENERATOR=${CMAKE_GENERATOR}"
+  "-DMAKE_PROGRAM=${CMAKE_MAKE_PROGRAM}"
+  "-DCXX_COMPILER=${CMAKE_CXX_COMPILER}"
+  "-DBUILD_TYPE=${CMAKE_BUILD_TYPE}"
+  "-DENABLE_CUDA=${OPARA_HAS_CUDA}")
+foreach(_mode IN ITEMS find_package add_subdirectory)
+  add_test(NAME consumer_${_mode}
+           COMMAND ${CMAKE_COMMAND} -DMODE=${_mode} ${_opara_consumer_common}
+                   -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/consumer_${_mode}
+                   -P ${CMAKE_CURRENT_SOURCE_DIR}/consumer/run.cmake)
+  set_tests_properties(consumer_${_mode} PROPERTIES LABELS cpu TIMEOUT 600)
+endforeach()
+
+# Compile-fail checks: each snippet must fail to compile with a message naming the problem.
+function(_opara_diagnostic name regex code)
+  set(src ${CMAKE_CURRENT_BINARY_DIR}/diagnostics/${name}.cpp)
+  file(WRITE ${src} "${code}\n")
+  add_test(NAME diagnostic_${name}
+           COMMAND ${CMAKE_CXX_COMPILER} -std=c++20 -fsyntax-only -I${PROJECT_SOURCE_DIR}/include ${ARGN} ${src})
+  set_tests_properties(diagnostic_${name} PROPERTIES LABELS cpu WILL_FAIL OFF
+                       PASS_REGULAR_EXPRESSION "${regex}" TIMEOUT 300)
+endfunction()
+if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+  _opara_diagnostic(make_plan_non_graph "operator_graph"
+    "#include <opara/opara.hpp>\nstruct engine_net { int layers; };\nint main() { engine_net n{3}; (void)opara::make_plan(n); }")
+  _opara_diagnostic(make_plan_order_as_streams "stream_allocation_policy"
+    "#include <opara/opara.hpp>\nint main() { opara::graph_builder b; b.add_node(); auto g = b.build();\n  (void)opara::make_plan<opara::order::program_order>(g); }")
+  if(Boost_FOUND)
+    _opara_diagnostic(boost_undirected "undirected boost::adjacency_list has no edge direction"
+      "#include <opara/graph/boost.hpp>\n#include <opara/graph/graph.hpp>\nusing G = boost::adjacency_list<boost::vecS, boost::vecS, boost::undirectedS>;\nint main() { G g(2); (void)opara::to_graph(g); }"
+      -I${Boost_INCLUDE_DIRS})
+  endif()
+endif()

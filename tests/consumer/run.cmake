@@ -1,0 +1,55 @@
+# Driver for the consumer_* CTest cases (cmake -P). Installs opara (find_package mode) or points at
+# its source tree (add_subdirectory mode), then configures, builds and runs tests/consumer/ with the
+# same generator and compiler as the enclosing build.
+#   -DMODE=find_package|add_subdirectory -DOPARA_SOURCE_DIR= -DOPARA_BUILD_DIR= -DWORK_DIR=
+#   -DGENERATOR= -DMAKE_PROGRAM= -DCXX_COMPILER= -DBUILD_TYPE= -DENABLE_CUDA=
+foreach(v MODE OPARA_SOURCE_DIR OPARA_BUILD_DIR WORK_DIR GENERATOR CXX_COMPILER)
+  if(NOT DEFINED ${v} OR "${${v}}" STREQUAL "")
+    message(FATAL_ERROR "consumer test: ${v} not set")
+  endif()
+endforeach()
+if(NOT BUILD_TYPE)
+  set(BUILD_TYPE Release)
+endif()
+
+function(step)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    string(REPLACE ";" " " cmd "${ARGN}")
+    message(FATAL_ERROR "consumer test: step failed (${rc}): ${cmd}\n${out}\n${err}")
+  endif()
+  message(STATUS "${out}")
+endfunction()
+
+file(REMOVE_RECURSE "${WORK_DIR}")
+file(MAKE_DIRECTORY "${WORK_DIR}")
+set(prefix "${WORK_DIR}/prefix")
+set(build "${WORK_DIR}/build")
+
+set(args -S "${OPARA_SOURCE_DIR}/tests/consumer" -B "${build}" -G "${GENERATOR}"
+         "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}" "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}")
+if(MAKE_PROGRAM)
+  list(APPEND args "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
+endif()
+
+if(MODE STREQUAL "find_package")
+  step(${CMAKE_COMMAND} --install "${OPARA_BUILD_DIR}" --prefix "${prefix}")
+  if(NOT EXISTS "${prefix}/include/opara/opara.hpp")
+    message(FATAL_ERROR "consumer test: install did not put the headers under ${prefix}/include")
+  endif()
+  # Only the install prefix may provide opara (not the build tree, not the user package registry).
+  list(APPEND args "-DCMAKE_PREFIX_PATH=${prefix}" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
+       -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON -DOPARA_CONSUMER_MODE=find_package)
+elseif(MODE STREQUAL "add_subdirectory")
+  list(APPEND args -DOPARA_CONSUMER_MODE=add_subdirectory "-DOPARA_SOURCE_DIR=${OPARA_SOURCE_DIR}")
+  if(DEFINED ENABLE_CUDA)
+    list(APPEND args "-DOPARA_ENABLE_CUDA=${ENABLE_CUDA}")
+  endif()
+else()
+  message(FATAL_ERROR "consumer test: unknown MODE '${MODE}'")
+endif()
+
+step(${CMAKE_COMMAND} ${args})
+step(${CMAKE_COMMAND} --build "${build}" -j2)
+find_program(exe consumer PATHS "${build}" "${build}/${BUILD_TYPE}" NO_DEFAULT_PATH REQUIRED)
+step("${exe}")

@@ -1,0 +1,144 @@
+// DOT and JSON export of plans.
+#include <opara/detail/json.hpp>
+#include <opara/graph/graph.hpp>
+#include <opara/plan/dot.hpp>
+#include <opara/plan/json.hpp>
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+using opara::node_id;
+
+namespace {
+
+std::size_t count(const std::string& s, const std::string& what) {
+  std::size_t c = 0;
+  for (auto p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++c;
+  return c;
+}
+
+// 0 -> 1, 0 -> 2, 1 -> 2, 1 -> 3, 2 -> 3; streams 0:{0, 3}, 1:{1, 2}.
+// Kept waits: 1 waits for 0, 3 waits for 2. Pruned: 0 -> 2 (1 already waited for 0 on stream 1),
+// 1 -> 3 (3 waits for 2, which follows 1 on stream 1).
+opara::graph diamond() {
+  opara::graph_builder b;
+  b.add_node("input");
+  b.add_node("conv \"3x3\"");
+  b.add_node("relu\\x");
+  b.add_node("concat");
+  b.add_edge(0, 1).add_edge(0, 2).add_edge(1, 2).add_edge(1, 3).add_edge(2, 3);
+  return b.build();
+}
+
+opara::plan diamond_plan() {
+  opara::plan p;
+  p.order = {0, 1, 2, 3};
+  p.stream_of = {0, 1, 1, 0};
+  p.num_streams = 2;
+  p.wait_begin = {0, 0, 1, 1, 2};
+  p.wait_on = {0, 2};
+  p.pruned_waits = 2;
+  p.stream_policy = "opara_greedy";
+  p.order_policy = "program_order";
+  return p;
+}
+
+} // namespace
+
+TEST_CASE("dot.one_cluster_per_stream_with_every_node") {
+  const auto g = diamond();
+  const auto dot = opara::to_dot(diamond_plan(), g);
+  CHECK(dot.starts_with("digraph opara_plan {"));
+  CHECK(dot.ends_with("}\n"));
+  CHECK(count(dot, "subgraph cluster_s") == 2);
+  CHECK(count(dot, "label=\"stream 0\"") == 1);
+  CHECK(count(dot, "label=\"stream 1\"") == 1);
+  CHECK(dot.find("n0 [label=\"input\\n#0\"]") != std::string::npos);
+  CHECK(dot.find("n1 [label=\"conv \\\"3x3\\\"\\n#1\"]") != std::string::npos);  // quotes escaped
+  CHECK(dot.find("n2 [label=\"relu\\\\x\\n#2\"]") != std::string::npos);         // backslash escaped
+  CHECK(dot.find("n3 [label=\"concat\\n#3\"]") != std::string::npos);
+  // Nodes sit inside their stream's cluster.
+  const auto s0 = dot.find("subgraph cluster_s0"), s1 = dot.find("subgraph cluster_s1");
+  CHECK(s0 < dot.find("n3 [label"));
+  CHECK(dot.find("n3 [label") < s1);
+  CHECK(s1 < dot.find("n1 [label"));
+  CHECK(dot.find("opara_greedy") != std::string::npos);
+  CHECK(dot.find("2 waits (2 pruned)") != std::string::npos);
+}
+
+TEST_CASE("dot.edge_styles_show_streams_kept_and_pruned_waits") {
+  const auto dot = opara::to_dot(diamond_plan(), diamond());
+  CHECK(count(dot, " -> ") == 5);
+  CHECK(dot.find("n1 -> n2;") != std::string::npos);                  // same stream: solid
+  CHECK(dot.find("n0 -> n1 [style=dashed, color=\"#1f77b4\"") != std::string::npos);  // kept, stream 0's colour
+  CHECK(dot.find("n2 -> n3 [style=dashed, color=\"#ff7f0e\"") != std::string::npos);  // kept, stream 1's colour
+  CHECK(dot.find("n0 -> n2 [style=dotted, color=grey]") != std::string::npos);       // pruned
+  CHECK(dot.find("n1 -> n3 [style=dotted, color=grey]") != std::string::npos);       // pruned
+  CHECK(count(dot, "style=dashed") == 2);
+  CHECK(count(dot, "style=dotted") == 2);
+}
+
+TEST_CASE("dot.rejects_a_plan_for_another_graph") {
+  auto p = diamond_plan();
+  p.stream_of.pop_back();
+  CHECK_THROWS_WITH_AS((void)opara::to_dot(p, diamond()), "opara::to_dot: the plan has 3 nodes, the graph has 4",
+                       opara::invalid_plan);
+  p = diamond_plan();
+  p.stream_of[2] = 5;
+  CHECK_THROWS_WITH_AS((void)opara::to_dot(p, diamond()), doctest::Contains("node 2 is on stream 5"), opara::invalid_plan);
+  p = diamond_plan();
+  p.order[3] = 0;
+  CHECK_THROWS_AS((void)opara::to_json(p, diamond()), opara::invalid_plan);
+}
+
+TEST_CASE("plan_json.parses_back") {
+  const auto g = diamond();
+  const auto p = diamond_plan();
+  const auto text = opara::to_json(p, g);
+  const auto v = opara::detail::json::parse(text);
+  CHECK(v.find("opara_plan")->as_number() == 1);
+  CHECK(v.find("stream_policy")->as_string() == "opara_greedy");
+  CHECK(v.find("order_policy")->as_string() == "program_order");
+  CHECK(v.find("num_streams")->as_number() == 2);
+  CHECK(v.find("num_waits")->as_number() == 2);
+  const auto& nodes = v.find("nodes")->as_array();
+  REQUIRE(nodes.size() == 4);
+  CHECK(nodes[1].find("name")->as_string() == "conv \"3x3\"");
+  CHECK(nodes[1].find("stream")->as_number() == 1);
+  CHECK(nodes[3].find("waits")->as_array() == opara::detail::json::array{2});
+
+  const auto q = opara::plan_from_json(text);
+  CHECK(q.order == p.order);
+  CHECK(q.stream_of == p.stream_of);
+  CHECK(q.num_streams == p.num_streams);
+  CHECK(q.wait_begin == p.wait_begin);
+  CHECK(q.wait_on == p.wait_on);
+  CHECK(q.pruned_waits == p.pruned_waits);
+  CHECK(q.stream_policy == p.stream_policy);
+  CHECK(q.order_policy == p.order_policy);
+  CHECK(opara::to_json(q, g) == text);
+}
+
+TEST_CASE("plan_json.rejects_inconsistent_plans") {
+  const auto text = opara::to_json(diamond_plan(), diamond());
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string t = text;
+    const auto at = t.find(from);
+    REQUIRE(at != std::string::npos);
+    return t.replace(at, from.size(), to);
+  };
+  CHECK_THROWS_WITH_AS((void)opara::plan_from_json(replaced("\"opara_plan\": 1", "\"opara_plan\": 7")),
+                       doctest::Contains("unsupported plan format version 7"), opara::parse_error);
+  CHECK_THROWS_WITH_AS((void)opara::plan_from_json(replaced("\"order\": [0, 1, 2, 3]", "\"order\": [0, 1, 1, 3]")),
+                       "opara: plan JSON: order[2]: node 1 appears twice", opara::parse_error);
+  CHECK_THROWS_WITH_AS((void)opara::plan_from_json(replaced("\"stream\": 1", "\"stream\": 2")),
+                       "opara: plan JSON: nodes[1].stream: expected an integer in [0, 2), found 2", opara::parse_error);
+  CHECK_THROWS_WITH_AS((void)opara::plan_from_json(replaced("\"waits\": [2]", "\"waits\": [9]")),
+                       "opara: plan JSON: nodes[3].waits[0]: expected an integer in [0, 4), found 9", opara::parse_error);
+  CHECK_THROWS_WITH_AS((void)opara::plan_from_json(replaced("\"num_waits\": 2", "\"num_waits\": 3")),
+                       doctest::Contains("num_waits: 3 disagrees"), opara::parse_error);
+  CHECK_THROWS_WITH_AS((void)opara::plan_from_json("{\"opara_plan\": 1,"),
+                       doctest::Contains("invalid JSON at 1:18"), opara::parse_error);
+}

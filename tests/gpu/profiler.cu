@@ -1,0 +1,223 @@
+// CUPTI records the launch shape of known kernels and ties each to the operator that launched it;
+// profiles save and load, and a profile of another device or graph is refused.
+#include "gpu_test.hpp"
+
+#include <opara/order/program_order.hpp>
+#include <opara/order/resource_aware.hpp>
+#include <opara/streams/opara_greedy.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <unistd.h>
+
+using namespace gpu_test;
+
+namespace {
+
+__global__ void static_shared_kernel(float* out) {
+  __shared__ float tile[256];  // 1024 bytes
+  const int t = threadIdx.y * blockDim.x + threadIdx.x;
+  tile[t % 256] = float(t);
+  __syncthreads();
+  out[(blockIdx.y * gridDim.x + blockIdx.x) * blockDim.x * blockDim.y + t] = tile[(t + 1) % 256];
+}
+
+__global__ void dynamic_shared_kernel(float* out) {
+  extern __shared__ float dyn[];
+  dyn[threadIdx.x] = float(threadIdx.x);
+  __syncthreads();
+  out[blockIdx.x * blockDim.x + threadIdx.x] = dyn[(threadIdx.x + 1) % blockDim.x];
+}
+
+__global__ void plain_kernel(float* out, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = 2.f * i;
+}
+
+// a (static shared, grid 7x3, block 64x2) -> b (dynamic shared 2048 B) ; a -> c (two kernels)
+struct known_graph {
+  device_buffer<float> buf{7 * 3 * 128 + 5 * 128 + 3 * 256 + 1000};
+  opara::cuda::task_graph g;
+  known_graph() {
+    float* p = buf.get();
+    const auto a = g.add("a_static", [p](cudaStream_t s) {
+      static_shared_kernel<<<dim3(7, 3, 1), dim3(64, 2, 1), 0, s>>>(p);
+      OPARA_CUDA_CHECK(cudaGetLastError());
+    }, opara::boundness::memory);  // a hint that must win over the heuristic
+    const auto b = g.add("b_dynamic", [p](cudaStream_t s) {
+      dynamic_shared_kernel<<<5, 128, 2048, s>>>(p + 7 * 3 * 128);
+      OPARA_CUDA_CHECK(cudaGetLastError());
+    });
+    const auto c = g.add("c_two_kernels", [p](cudaStream_t s) {
+      plain_kernel<<<3, 256, 0, s>>>(p + 7 * 3 * 128 + 5 * 128, 3 * 256);
+      plain_kernel<<<4, 250, 0, s>>>(p + 7 * 3 * 128 + 5 * 128 + 3 * 256, 1000);
+      OPARA_CUDA_CHECK(cudaGetLastError());
+    });
+    g.depends(a, b).depends(a, c);
+  }
+};
+
+std::string c_summary(const opara::profile& p) {
+  std::string out;
+  for (const auto& k : p.ops[2].kernels) out += k.name + " " + std::to_string(k.duration_us) + " us; ";
+  return out;
+}
+
+bool cupti_required() {
+  const char* e = std::getenv("OPARA_ALLOW_EVENT_PROFILER");
+  return !sanitizer() && !(e && *e && *e != '0');
+}
+
+} // namespace
+
+TEST_CASE("profiler.cupti_records_kernels_per_operator") {
+  auto s = opara::cuda::stream::create();
+  known_graph k;
+  const auto p = opara::cuda::profile_graph(k.g, s.get());
+  REQUIRE(p.ops.size() == 3);
+  if (p.source != "cupti") {
+    CHECK_MESSAGE(!cupti_required(), "CUPTI did not initialize: ", p.source);
+    return;
+  }
+  cudaDeviceProp prop{};
+  OPARA_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+  CHECK(p.key.device_name == prop.name);
+  CHECK(p.key.sm_count == static_cast<std::uint32_t>(prop.multiProcessorCount));
+  CHECK(p.key.driver_version > 0);
+  CHECK(p.key.graph_fingerprint == opara::fingerprint(opara::to_graph(k.g)));
+  CHECK(p.limits.sm_count == static_cast<std::uint32_t>(prop.multiProcessorCount));
+
+  const auto& a = p.ops[0];
+  REQUIRE(a.kernels.size() == 1);
+  CHECK(a.kernels[0].name.find("static_shared_kernel") != std::string::npos);
+  CHECK(a.kernels[0].grid == std::array<std::uint32_t, 3>{7, 3, 1});
+  CHECK(a.kernels[0].block == std::array<std::uint32_t, 3>{64, 2, 1});
+  CHECK(a.kernels[0].static_shared_bytes == 1024);
+  CHECK(a.kernels[0].dynamic_shared_bytes == 0);
+  cudaFuncAttributes fa{};
+  OPARA_CUDA_CHECK(cudaFuncGetAttributes(&fa, static_shared_kernel));
+  // CUPTI reports the registers allocated per thread; the attribute may be the compiler's count.
+  INFO("CUPTI registers ", a.kernels[0].registers_per_thread, ", cudaFuncGetAttributes ", fa.numRegs);
+  CHECK(a.kernels[0].registers_per_thread >= static_cast<std::uint32_t>(fa.numRegs));
+  CHECK(a.kernels[0].registers_per_thread <= static_cast<std::uint32_t>((fa.numRegs + 7) / 8 * 8));
+  MESSAGE("a_static: registers ", a.kernels[0].registers_per_thread, " (attribute ", fa.numRegs, "), occupancy ",
+          a.kernels[0].occupancy, ", ", a.kernels[0].duration_us, " us; op c: ", c_summary(p));
+  int blocks = 0;
+  OPARA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, static_shared_kernel, 128, 0));
+  CHECK(a.kernels[0].occupancy == doctest::Approx(blocks * 4.0 / (prop.maxThreadsPerMultiProcessor / 32)));
+  CHECK(a.bound == opara::boundness::memory);  // the user's hint
+
+  const auto& b = p.ops[1];
+  REQUIRE(b.kernels.size() == 1);
+  CHECK(b.kernels[0].name.find("dynamic_shared_kernel") != std::string::npos);
+  CHECK(b.kernels[0].grid == std::array<std::uint32_t, 3>{5, 1, 1});
+  CHECK(b.kernels[0].block == std::array<std::uint32_t, 3>{128, 1, 1});
+  CHECK(b.kernels[0].dynamic_shared_bytes == 2048);
+  CHECK(b.bound == opara::boundness::compute);  // heuristic: its kernel uses shared memory
+
+  const auto& c = p.ops[2];
+  REQUIRE(c.kernels.size() == 2);
+  CHECK(c.kernels[0].grid[0] == 3);
+  CHECK(c.kernels[0].block[0] == 256);
+  CHECK(c.kernels[1].grid[0] == 4);
+  CHECK(c.kernels[1].block[0] == 250);
+  CHECK(c.bound == opara::boundness::memory);
+  for (const auto& op : p.ops) {
+    double sum = 0;
+    for (const auto& kr : op.kernels) {
+      CHECK(kr.duration_us > 0);
+      CHECK(kr.occupancy > 0);
+      CHECK(kr.occupancy <= 1);
+      sum += kr.duration_us;
+    }
+    CHECK(op.duration_us == doctest::Approx(sum).epsilon(0.5));  // averaged over runs
+    CHECK(op.duration_us > 0);
+  }
+}
+
+TEST_CASE("profiler.event_fallback_reports_durations_only") {
+  auto s = opara::cuda::stream::create();
+  known_graph k;
+  opara::cuda::profiler_options o;
+  o.use_cupti = false;
+  const auto p = opara::cuda::profile_graph(k.g, s.get(), o);
+  CHECK(p.source == "events");
+  REQUIRE(p.ops.size() == 3);
+  for (const auto& op : p.ops) {
+    CHECK(op.kernels.empty());
+    CHECK(op.duration_us > 0);
+  }
+  CHECK(p.ops[0].bound == opara::boundness::memory);   // hint
+  CHECK(p.ops[1].bound == opara::boundness::unknown);  // nothing to classify by
+}
+
+TEST_CASE("profiler.save_load_round_trip_and_mismatch_refused") {
+  auto s = opara::cuda::stream::create();
+  known_graph k;
+  const auto p = opara::cuda::profile_graph(k.g, s.get());
+  const auto dir = std::filesystem::temp_directory_path() / ("opara-gpu-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "profile.json";
+  opara::save_profile(p, file);
+  const auto q = opara::cuda::load_profile_for(file, k.g);
+  CHECK(q.key.device_name == p.key.device_name);
+  CHECK(q.key.graph_fingerprint == p.key.graph_fingerprint);
+  CHECK(q.source == p.source);
+  REQUIRE(q.ops.size() == p.ops.size());
+  for (std::size_t v = 0; v < p.ops.size(); ++v) {
+    CHECK(q.ops[v].bound == p.ops[v].bound);
+    CHECK(q.ops[v].duration_us == doctest::Approx(p.ops[v].duration_us));
+    REQUIRE(q.ops[v].kernels.size() == p.ops[v].kernels.size());
+    for (std::size_t i = 0; i < p.ops[v].kernels.size(); ++i) {
+      CHECK(q.ops[v].kernels[i].grid == p.ops[v].kernels[i].grid);
+      CHECK(q.ops[v].kernels[i].dynamic_shared_bytes == p.ops[v].kernels[i].dynamic_shared_bytes);
+    }
+  }
+  // Another device: refused, naming the field.
+  auto other = p;
+  other.key.device_name = "NVIDIA Imaginary GPU";
+  const auto other_file = dir / "other.json";
+  opara::save_profile(other, other_file);
+  try {
+    (void)opara::cuda::load_profile_for(other_file, k.g);
+    FAIL("mismatched device accepted");
+  } catch (const opara::profile_mismatch& e) {
+    CHECK(e.field() == "device_name");
+    CHECK(std::string(e.what()).find("NVIDIA Imaginary GPU") != std::string::npos);
+  }
+  // Another graph: refused.
+  opara::cuda::task_graph g2;
+  g2.add("x", [](cudaStream_t) {});
+  CHECK_THROWS_AS((void)opara::cuda::load_profile_for(file, g2), opara::profile_mismatch);
+
+  // The scheduler saves, then reuses the saved profile; a stale one is replaced.
+  const auto sched_file = dir / "sched.json";
+  opara::scheduler<> sched;
+  sched.options.profile_path = sched_file;
+  const auto e1 = sched.compile(k.g, s.get());
+  CHECK_FALSE(e1.stats().profile_reused);
+  CHECK(std::filesystem::exists(sched_file));
+  const auto e2 = sched.compile(k.g, s.get());
+  CHECK(e2.stats().profile_reused);
+  opara::save_profile(other, sched_file);
+  const auto e3 = sched.compile(k.g, s.get());
+  CHECK_FALSE(e3.stats().profile_reused);
+  CHECK(opara::cuda::load_profile_for(sched_file, k.g).key.device_name == p.key.device_name);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("profiler.nvtx_option_runs") {
+  auto s = opara::cuda::stream::create();
+  known_graph k;
+  opara::scheduler<opara::streams::opara_greedy, opara::order::resource_aware> sched;
+  sched.options.nvtx = true;
+  sched.options.profile = opara::profiling::always;
+  const auto exe = sched.compile(k.g, s.get());
+  REQUIRE(exe.profile() != nullptr);
+  exe(s.get());
+  OPARA_CUDA_CHECK(cudaStreamSynchronize(s.get()));
+  const auto h = k.buf.download();
+  CHECK(h[7 * 3 * 128 + 5 * 128 + 10] == 20.f);
+}

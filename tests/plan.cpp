@@ -1,0 +1,244 @@
+// make_plan and validate, on good and bad input.
+
+#include <doctest/doctest.h>
+
+#include <opara/plan/make_plan.hpp>
+#include <opara/plan/validate.hpp>
+#include <opara/streams/capped.hpp>
+#include <opara/streams/min_path_cover.hpp>
+#include <opara/streams/round_robin.hpp>
+#include <opara/streams/sequential.hpp>
+
+#include "support/dags.hpp"
+#include "support/googlenet.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+using namespace opara;
+using opara::test::rng_t;
+
+namespace {
+// A user's own graph type: adjacency lists with names, adapted through member functions.
+struct user_graph {
+  std::vector<std::vector<int>> succ;
+  std::vector<std::string> names;
+  std::size_t num_nodes() const { return succ.size(); }
+  const std::vector<int>& successors(node_id v) const { return succ[v]; }
+  std::string name(node_id v) const { return names[v]; }
+};
+
+// A local launch order: reverse-id Kahn (largest ready id first).
+struct largest_first {
+  static constexpr bool needs_profile = false;
+  static constexpr std::string_view name = "largest_first";
+  std::vector<node_id> order(const graph& g, const profile*) const {
+    std::vector<std::uint32_t> indeg(g.num_nodes());
+    std::vector<node_id> ready, out;
+    for (node_id v = 0; v < g.num_nodes(); ++v)
+      if ((indeg[v] = static_cast<std::uint32_t>(g.predecessors(v).size())) == 0) ready.push_back(v);
+    while (!ready.empty()) {
+      auto it = std::max_element(ready.begin(), ready.end());
+      const node_id v = *it;
+      ready.erase(it);
+      out.push_back(v);
+      for (node_id s : g.successors(v))
+        if (--indeg[s] == 0) ready.push_back(s);
+    }
+    return out;
+  }
+};
+
+struct backwards {  // returns a non-topological order
+  static constexpr bool needs_profile = false;
+  static constexpr std::string_view name = "backwards";
+  std::vector<node_id> order(const graph& g, const profile*) const {
+    auto t = g.topological_order();
+    return {t.rbegin(), t.rend()};
+  }
+};
+
+struct wants_profile {
+  static constexpr bool needs_profile = true;
+  static constexpr std::string_view name = "wants_profile";
+  std::vector<node_id> order(const graph& g, const profile*) const {
+    auto t = g.topological_order();
+    return {t.begin(), t.end()};
+  }
+};
+
+user_graph diamond_user() { return {{{1, 2}, {3}, {3}, {}}, {"in", "left", "right", "out"}}; }
+} // namespace
+
+static_assert(launch_order_policy<largest_first>);
+
+TEST_CASE("make_plan.defaults_fill_policy_names") {
+  const graph g = test::googlenet();
+  const plan p = make_plan(g);
+  CHECK(p.stream_policy == "opara_greedy");
+  CHECK(p.order_policy == "program_order");
+  CHECK(p.num_nodes() == g.num_nodes());
+  CHECK(p.stream_of[p.order[0]] == 0);
+  validate(p, g);
+  const plan q = make_plan<streams::capped<streams::min_path_cover>>(g, nullptr, {}, {{}, 2});
+  CHECK(q.stream_policy == "capped<min_path_cover>");
+  CHECK(q.num_streams == 2);
+  validate(q, g);
+}
+
+TEST_CASE("make_plan.adapts_a_user_graph") {
+  const user_graph u = diamond_user();
+  const plan p = make_plan(u);
+  CHECK(p.num_streams == 2);
+  CHECK(p.num_waits() == 2);
+  validate(p, u);
+}
+
+TEST_CASE("make_plan.uses_the_given_order_policy") {
+  rng_t rng(31);
+  for (int i = 0; i < 100; ++i) {
+    const graph g = test::random_small(rng, i % 5, 30);
+    const plan p = make_plan<streams::opara_greedy, largest_first>(g);
+    CHECK(p.order == largest_first{}.order(g, nullptr));
+    CHECK(p.order_policy == "largest_first");
+    CHECK(p.stream_of[p.order[0]] == 0);
+    validate(p, g);
+  }
+}
+
+TEST_CASE("make_plan.profile_by_reference") {
+  const graph g = test::inception_block();
+  profile prof;
+  prof.ops.resize(g.num_nodes());
+  const plan p = make_plan<streams::min_path_cover, wants_profile>(g, prof);
+  CHECK(p.num_streams == 4);
+  validate(p, g);
+}
+
+TEST_CASE("make_plan.rejects_bad_policies") {
+  const graph g = test::inception_block();
+  auto with_backwards = [&] { return make_plan<streams::opara_greedy, backwards>(g); };
+  auto without_profile = [&] { return make_plan<streams::opara_greedy, wants_profile>(g); };
+  profile wrong;
+  wrong.ops.resize(3);
+  auto wrong_profile = [&] { return make_plan<streams::opara_greedy, wants_profile>(g, wrong); };
+  auto no_streams = [&] { return make_plan<streams::round_robin>(g, nullptr, {}, {.streams = 0}); };
+  CHECK_THROWS_WITH_AS((void)with_backwards(), doctest::Contains("backwards"), bad_policy);
+  CHECK_THROWS_WITH_AS((void)without_profile(), doctest::Contains("wants_profile"), bad_policy);
+  CHECK_THROWS_WITH_AS((void)wrong_profile(), doctest::Contains("3 operator records"), bad_policy);
+  CHECK_THROWS_WITH_AS((void)no_streams(), doctest::Contains("round_robin"), bad_policy);
+  const streams::capped<streams::opara_greedy> zero{{}, 0};
+  CHECK_THROWS_WITH_AS((void)make_plan(g, nullptr, {}, zero), doctest::Contains("max_streams == 0"), bad_policy);
+}
+
+TEST_CASE("make_plan.bad_graphs") {
+  user_graph cyc{{{1}, {2}, {0}}, {"a", "b", "c"}};
+  CHECK_THROWS_AS((void)make_plan(cyc), not_a_dag);
+  CHECK_THROWS_WITH((void)make_plan(cyc), doctest::Contains("b -> c -> a -> b"));
+  user_graph self{{{0}}, {"me"}};
+  CHECK_THROWS_WITH_AS((void)make_plan(self), doctest::Contains("self-loop"), bad_graph);
+  user_graph unknown{{{5}}, {"x"}};
+  CHECK_THROWS_WITH_AS((void)make_plan(unknown), doctest::Contains("unknown node"), bad_graph);
+  user_graph empty{};
+  CHECK_THROWS_WITH_AS((void)make_plan(empty), doctest::Contains("empty"), bad_graph);
+}
+
+TEST_CASE("make_plan.unpruned_keeps_one_wait_per_cross_stream_edge") {
+  rng_t rng(32);
+  for (int i = 0; i < 100; ++i) {
+    const graph g = test::random_small(rng, i % 5, 30);
+    const plan p = make_plan(g);
+    const plan u = make_plan(g, nullptr, {.prune_waits = false});
+    std::size_t cross = 0;
+    for (node_id a = 0; a < g.num_nodes(); ++a)
+      for (node_id b : g.successors(a)) cross += u.stream_of[a] != u.stream_of[b];
+    CHECK(u.num_waits() == cross);
+    CHECK(u.pruned_waits == 0);
+    CHECK(p.num_waits() + p.pruned_waits == cross);
+    validate(u, g);
+  }
+}
+
+TEST_CASE("validate.names_the_broken_dependency") {
+  const user_graph u = diamond_user();
+  plan p = make_plan(u);
+  // Drop the wait of "out" (on in's stream) for "right" (on its own stream).
+  p.wait_on.clear();
+  std::fill(p.wait_begin.begin(), p.wait_begin.end(), 0);
+  CHECK_THROWS_AS(validate(p, u), invalid_plan);
+  CHECK_THROWS_WITH(validate(p, u), doctest::Contains("'right'"));
+  CHECK_THROWS_WITH(validate(p, u), doctest::Contains("not honoured"));
+}
+
+TEST_CASE("validate.rejects_malformed_plans") {
+  const graph g = test::inception_block();
+  const plan good = make_plan(g);
+  validate(good, g);
+  {
+    plan p = good;
+    p.order.pop_back();
+    CHECK_THROWS_AS(validate(p, g), invalid_plan);
+  }
+  {
+    plan p = good;
+    p.order[1] = p.order[0];
+    CHECK_THROWS_WITH_AS(validate(p, g), doctest::Contains("twice"), invalid_plan);
+  }
+  {
+    plan p = good;
+    std::swap(p.order[0], p.order[1]);  // launches a branch before the input
+    CHECK_THROWS_WITH_AS(validate(p, g), doctest::Contains("'input'"), invalid_plan);
+  }
+  {
+    plan p = good;
+    p.stream_of[3] = p.num_streams;
+    CHECK_THROWS_WITH_AS(validate(p, g), doctest::Contains("streams"), invalid_plan);
+  }
+  {
+    plan p = good;
+    p.wait_begin.pop_back();
+    CHECK_THROWS_AS(validate(p, g), invalid_plan);
+  }
+  {  // a wait on an operator launched later can never be met
+    plan p = good;
+    const node_id first = p.order[0], last = p.order.back();
+    p.wait_on.push_back(last);
+    for (std::size_t v = first + 1; v < p.wait_begin.size(); ++v) ++p.wait_begin[v];
+    std::rotate(p.wait_on.begin() + p.wait_begin[first], p.wait_on.end() - 1, p.wait_on.end());
+    CHECK_THROWS_WITH_AS(validate(p, g), doctest::Contains("launched after it"), invalid_plan);
+  }
+  {  // everything on one stream needs no wait at all
+    plan p = make_plan<streams::sequential>(g);
+    CHECK(p.num_waits() == 0);
+    validate(p, g);
+  }
+}
+
+namespace {
+template <class S>
+void plan_100k(const graph& g, const std::string& shape, S s = {}) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const plan p = make_plan(g, nullptr, {}, s);
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  MESSAGE(shape << " " << g.num_nodes() << " nodes, " << S::name << ": " << p.num_streams << " streams, "
+                << p.num_waits() << " waits, " << ms << " ms");
+  validate(p, g);
+}
+template <class... S>
+void plan_all(const graph& g, const std::string& shape) {
+  plan_100k<streams::sequential>(g, shape);
+  plan_100k<streams::opara_greedy>(g, shape);
+  plan_100k<streams::min_path_cover>(g, shape);
+  plan_100k<streams::round_robin>(g, shape);
+  plan_100k(g, shape, streams::capped<streams::opara_greedy>{{}, 8});
+}
+} // namespace
+
+TEST_CASE("make_plan.100k_nodes_every_policy") {
+  rng_t rng(33);
+  plan_all(test::layered(rng, 4000, 50, 2, 0.05), "layered");
+  plan_all(test::series_parallel(rng, 100000), "series-parallel");
+  plan_all(test::random_dag(rng, 100000, 2, 64, true), "random (window 64)");
+  plan_all(test::fan_out(100000), "fan-out");
+  plan_all(test::fan_out(100000, true), "fan-out-in");
+}
