@@ -9,7 +9,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${WORK:-/tmp/opara-cuda-tests}
 JOBS=${JOBS:-16}
 LOG=${OUT:-$WORK}
-TESTS=(capture concurrency capture_errors profiler)
+TESTS=(capture concurrency capture_errors profiler autotune)
 mkdir -p "$WORK" "$LOG"
 rm -f "$LOG/tests.log" "$LOG/sanitizer.log"
 rm -rf "$WORK/src" && mkdir -p "$WORK/src"

@@ -98,7 +98,9 @@ std::vector<float> pad_weights(const std::vector<float>& w, int cout, int kk, in
   return p;
 }
 
-void test_conv(k::conv_shape s) {
+// splits: 0 = the default rule (k::conv_splits), n = split-K over a cluster of n blocks. A split
+// result must also be bit-identical on a second launch (fixed order of summation).
+void test_conv(k::conv_shape s, std::vector<int> splits = {0}) {
   if (s.c_total == 0) s.c_total = s.cout;
   const int ho = s.ho(), wo = s.wo();
   const auto in = random_vec(static_cast<std::size_t>(s.batch) * s.cin * s.h * s.w);
@@ -112,17 +114,30 @@ void test_conv(k::conv_shape s) {
   dev_buf d_out(want.size());
   for (auto p : {k::conv_precision::tf32, k::conv_precision::tf32x3})
     for (auto t : {k::conv_tile::m64n64, k::conv_tile::m32n64, k::conv_tile::m64n32, k::conv_tile::m32n32,
-                   k::conv_tile::m16n64}) {
-      d_out.poison();
-      CHECK_CUDA(k::conv_bias_relu(s, t, p, d_in.p, d_w.p, d_b.p, d_out.p, nullptr));
-      CHECK_CUDA(cudaDeviceSynchronize());
-      char what[160];
-      std::snprintf(what, sizeof what, "conv b%d %dx%dx%d->%d k%d s%d p%d [%d+%d/%d] %s %s", s.batch, s.cin, s.h,
-                    s.w, s.cout, s.kh, s.stride, s.pad, s.c_off, s.cout, s.c_total, k::tile_name(t),
-                    k::precision_name(p));
-      compare_slice(what, d_out.get(), want, s.batch, s.c_total, s.c_off, s.cout, ho * wo,
-                    p == k::conv_precision::tf32 ? 2e-3 : 5e-5);  // tf32x3: fp32-level, but the tensor cores accumulate in fp32 without round-to-nearest: 1.8e-5 seen at K=1728
-    }
+                   k::conv_tile::m16n64})
+      for (int sp : splits) {
+        const int eff = sp == 0 ? k::conv_splits(s, t) : sp;
+        d_out.poison();
+        CHECK_CUDA(k::conv_bias_relu(s, t, p, d_in.p, d_w.p, d_b.p, d_out.p, nullptr, sp));
+        CHECK_CUDA(cudaDeviceSynchronize());
+        const auto got = d_out.get();
+        char what[160];
+        std::snprintf(what, sizeof what, "conv b%d %dx%dx%d->%d k%d s%d p%d [%d+%d/%d] %s %s split%d%s", s.batch,
+                      s.cin, s.h, s.w, s.cout, s.kh, s.stride, s.pad, s.c_off, s.cout, s.c_total, k::tile_name(t),
+                      k::precision_name(p), eff, sp == 0 ? "(auto)" : "");
+        compare_slice(what, got, want, s.batch, s.c_total, s.c_off, s.cout, ho * wo,
+                      p == k::conv_precision::tf32 ? 2e-3 : 5e-5);  // tf32x3: fp32-level, but the tensor cores accumulate in fp32 without round-to-nearest: 1.8e-5 seen at K=1728
+        if (eff > 1) {  // deterministic: a second launch gives the same bits
+          CHECK_CUDA(k::conv_bias_relu(s, t, p, d_in.p, d_w.p, d_b.p, d_out.p, nullptr, sp));
+          CHECK_CUDA(cudaDeviceSynchronize());
+          const auto again = d_out.get();
+          ++checks;
+          if (std::memcmp(got.data(), again.data(), got.size() * sizeof(float)) != 0) {
+            ++failures;
+            std::printf("FAIL %s: second launch not bit-identical\n", what);
+          }
+        }
+      }
 }
 
 void test_pool(k::pool_shape s) {
@@ -208,6 +223,15 @@ int main() {
   test_conv(cs(2, 17, 15, 15, 29, 3, 2, 0));
   test_conv(cs(1, 1, 5, 3, 1, 3, 1, 1));
   test_conv(cs(1, 65, 7, 7, 18, 1, 2, 0));
+  // Split-K across a cluster: GoogLeNet's 7x7 and 14x14 layers, odd shapes, uneven splits, more
+  // splits than K steps (clamped), 8 (the largest portable cluster).
+  test_conv(cs(1, 832, 7, 7, 128, 1, 1, 0, 896, 1024), {1, 2, 3, 4});  // inception5b.branch4.1
+  test_conv(cs(1, 160, 7, 7, 320, 3, 1, 1, 256, 832), {2, 4});         // inception5a.branch2.1
+  test_conv(cs(2, 48, 7, 7, 128, 5, 1, 2, 832, 1024), {3, 8});         // inception5b.branch3.1, batch 2
+  test_conv(cs(1, 160, 14, 14, 320, 3, 1, 1, 256, 832), {2, 3});       // inception4e.branch2.1
+  test_conv(cs(2, 67, 9, 11, 45, 3, 1, 1, 5, 53), {2, 3, 5, 7});
+  test_conv(cs(1, 37, 5, 7, 19, 5, 2, 2), {3, 4, 6});
+  test_conv(cs(3, 9, 5, 5, 7, 3, 1, 1, 1, 9), {4, 8});                  // 3 K steps: clamped to 3
 
   test_pool(ps(1, 64, 112, 112, 3, 2, 0, true));           // maxpool1
   test_pool(ps(2, 192, 56, 56, 3, 2, 0, true));            // maxpool2

@@ -15,9 +15,16 @@
 //! 4-byte copies with zero-fill for padding, its (ci, r, s) decomposition read from a per-block
 //! table), 256 threads: two groups of 4 warps each multiply one half of every BK slice (in-block
 //! split-K, for latency hiding at batch 1 where a layer has few blocks) and are summed in the
-//! epilogue. Tile BM x BN chosen per layer. No split-K across blocks: grids stay small so that
-//! parallel branches can share the GPU.
+//! epilogue. Tile BM x BN chosen per layer.
+//!
+//! Split-K across blocks (layers with few blocks and a long K loop, chosen by conv_splits): the grid
+//! gets a z dimension of `splits` blocks launched as one thread-block cluster (sm_90); block z runs
+//! the K steps [z*T/splits, (z+1)*T/splits), keeps its partial tile in shared memory, and after a
+//! cluster barrier every block reduces a share of the tile's rows by reading all the partial tiles
+//! through distributed shared memory in rank order (deterministic), adds the bias and applies ReLU.
+//! One launch, no workspace, no counters: graph-capturable and replay-safe.
 
+#include <cooperative_groups.h>
 #include <cuda_runtime.h>
 #include <mma.h>
 
@@ -70,8 +77,8 @@ struct conv_layout {
 // The im2col table: for k = (ci, r, s), (r << 27) | (s << 24) | (ci*h*w + r*w + s); -1 past K.
 // Built once per block so the gather needs no division (needs cin*h*w < 2^24, r, s < 8).
 template <int KS>
-__device__ __forceinline__ void build_k_table(int* tab, int k, int k_pad, int hw, int w) {
-  for (int kk = threadIdx.x; kk < k_pad; kk += conv_threads) {
+__device__ __forceinline__ void build_k_table(int* tab, int k, int k_begin, int k_end, int hw, int w) {
+  for (int kk = k_begin + static_cast<int>(threadIdx.x); kk < k_end; kk += conv_threads) {
     int t = -1;
     if (kk < k) {
       const int ci = kk / (KS * KS);
@@ -107,7 +114,15 @@ conv_bias_relu_kernel(const float* __restrict__ in, const float* __restrict__ wg
   const int hw = h * w;
   (void)cin;
 
-  if constexpr (KS != 1) build_k_table<KS>(k_tab, k, k_pad, hw, w);
+  // Split-K: this block's share of the K steps (gridDim.z == 1: all of them).
+  const int splits = static_cast<int>(gridDim.z);
+  const int rank = static_cast<int>(blockIdx.z);
+  const int k_tiles_all = k_pad / conv_bk;
+  const int kt_begin = static_cast<int>(1LL * rank * k_tiles_all / splits);
+  const int kt_end = static_cast<int>(1LL * (rank + 1) * k_tiles_all / splits);
+
+  // Only the entries of this block's K steps (indices stay absolute).
+  if constexpr (KS != 1) build_k_table<KS>(k_tab, k, kt_begin * conv_bk, kt_end * conv_bk, hw, w);
 
   // Each thread gathers B for one fixed column n (an output pixel) and rows bk0, bk0 + rows_per_pass, ...
   constexpr int b_rows_per_pass = conv_threads / BN;
@@ -176,12 +191,12 @@ conv_bias_relu_kernel(const float* __restrict__ in, const float* __restrict__ wg
 
   const int wm = (wl / L::warps_n) * (L::fm * 16);
   const int wn = (wl % L::warps_n) * (L::fn * 16);
-  const int k_tiles = k_pad / conv_bk;
+  const int k_tiles = kt_end - kt_begin;
 
   if constexpr (KS != 1) __syncthreads();  // the k table is read by the gather
 #pragma unroll
   for (int s = 0; s < conv_stages - 1; ++s) {
-    if (s < k_tiles) load_stage(s, s);
+    if (s < k_tiles) load_stage(s, kt_begin + s);
     cp_async_commit();
   }
 
@@ -190,7 +205,7 @@ conv_bias_relu_kernel(const float* __restrict__ in, const float* __restrict__ wg
     __syncthreads();
     // Refill the stage consumed in the previous iteration (every warp is past it now).
     const int next = kt + conv_stages - 1;
-    if (next < k_tiles) load_stage(next % conv_stages, next);
+    if (next < k_tiles) load_stage(next % conv_stages, kt_begin + next);
     cp_async_commit();
 
     const float* as = a_s + (kt % conv_stages) * L::a_stage;
@@ -245,28 +260,54 @@ conv_bias_relu_kernel(const float* __restrict__ in, const float* __restrict__ wg
 #pragma unroll
     for (int j = 0; j < L::fn; ++j)
       wmma::store_matrix_sync(c_s + (wm + i * 16) * L::ldc + wn + j * 16, acc[i][j], L::ldc, wmma::mem_row_major);
-  __syncthreads();
+  if (splits == 1) {
+    __syncthreads();
+    if (n_ok) {
+      const int b = n / hwo;
+      const int p = n - b * hwo;
+      float* dst = out + (static_cast<long long>(b) * c_total + c_off) * hwo + p;
+      const float* c0 = smem;
+      const float* c1 = smem + BM * L::ldc;
+#pragma unroll 4
+      for (int mr = bk0; mr < BM; mr += b_rows_per_pass) {
+        const int m = m0 + mr;
+        if (m < cout) {
+          const float v = c0[mr * L::ldc + bn] + c1[mr * L::ldc + bn] + __ldg(bias + m);
+          dst[static_cast<long long>(m) * hwo] = v > 0.0f ? v : 0.0f;
+        }
+      }
+    }
+    return;
+  }
 
+  // Split-K: every block of the cluster holds its partial tile; block `rank` reduces the row passes
+  // rank, rank + splits, ... reading the partial tiles of ranks 0..splits-1 in that order.
+  namespace cg = cooperative_groups;
+  cg::cluster_group cluster = cg::this_cluster();
+  cluster.sync();  // all partial tiles written (and visible across the cluster)
   if (n_ok) {
     const int b = n / hwo;
     const int p = n - b * hwo;
     float* dst = out + (static_cast<long long>(b) * c_total + c_off) * hwo + p;
-    const float* c0 = smem;
-    const float* c1 = smem + BM * L::ldc;
-#pragma unroll 4
-    for (int mr = bk0; mr < BM; mr += b_rows_per_pass) {
+    for (int mr = bk0 + rank * b_rows_per_pass; mr < BM; mr += splits * b_rows_per_pass) {
       const int m = m0 + mr;
       if (m < cout) {
-        const float v = c0[mr * L::ldc + bn] + c1[mr * L::ldc + bn] + __ldg(bias + m);
+        float v = 0.0f;
+        for (int q = 0; q < splits; ++q) {
+          const float* c = cluster.map_shared_rank(smem, static_cast<unsigned>(q));
+          v += c[mr * L::ldc + bn] + c[BM * L::ldc + mr * L::ldc + bn];
+        }
+        v += __ldg(bias + m);
         dst[static_cast<long long>(m) * hwo] = v > 0.0f ? v : 0.0f;
       }
     }
   }
+  cluster.sync();  // no block leaves while another still reads its shared memory
 }
 
 template <int BM, int BN, int KS, conv_precision P>
-inline cudaError_t launch_conv_t(const conv_shape& s, const float* in, const float* w, const float* bias,
-                                 float* out, cudaStream_t stream) {
+inline cudaError_t launch_conv_t(const conv_shape& s, int splits, const float* in, const float* w,
+                                 const float* bias, float* out, cudaStream_t stream) {
   using L = conv_layout<BM, BN>;
   auto* fn = &conv_bias_relu_kernel<BM, BN, KS, P>;
   static const cudaError_t attr =
@@ -275,34 +316,52 @@ inline cudaError_t launch_conv_t(const conv_shape& s, const float* in, const flo
   if (s.k_pad() > L::max_k_table || 1LL * s.cin * s.h * s.w >= (1LL << 24)) return cudaErrorInvalidValue;
   const int ho = s.ho(), wo = s.wo();
   const int n_total = s.batch * ho * wo;
-  const dim3 grid((n_total + BN - 1) / BN, (s.cout + BM - 1) / BM);
   const int smem = 4 * (L::main_floats + (KS == 1 ? 0 : s.k_pad()));
-  fn<<<grid, conv_threads, smem, stream>>>(in, w, bias, out, s.cin, s.h, s.w, s.cout, s.stride, s.pad, ho, wo,
-                                           s.c_off, s.total_channels(), n_total, s.k(), s.k_pad());
-  return cudaGetLastError();
+  if (splits > s.k_pad() / conv_bk) splits = s.k_pad() / conv_bk;
+  if (splits <= 1) {
+    const dim3 grid((n_total + BN - 1) / BN, (s.cout + BM - 1) / BM);
+    fn<<<grid, conv_threads, smem, stream>>>(in, w, bias, out, s.cin, s.h, s.w, s.cout, s.stride, s.pad, ho, wo,
+                                             s.c_off, s.total_channels(), n_total, s.k(), s.k_pad());
+    return cudaGetLastError();
+  }
+  if (splits > 8) return cudaErrorInvalidValue;  // portable cluster size
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3((n_total + BN - 1) / BN, (s.cout + BM - 1) / BM, splits);
+  cfg.blockDim = dim3(conv_threads);
+  cfg.dynamicSmemBytes = static_cast<std::size_t>(smem);
+  cfg.stream = stream;
+  cudaLaunchAttribute cluster[1];
+  cluster[0].id = cudaLaunchAttributeClusterDimension;
+  cluster[0].val.clusterDim.x = 1;
+  cluster[0].val.clusterDim.y = 1;
+  cluster[0].val.clusterDim.z = static_cast<unsigned>(splits);
+  cfg.attrs = cluster;
+  cfg.numAttrs = 1;
+  return cudaLaunchKernelEx(&cfg, fn, in, w, bias, out, s.cin, s.h, s.w, s.cout, s.stride, s.pad, ho, wo, s.c_off,
+                            s.total_channels(), n_total, s.k(), s.k_pad());
 }
 
 template <int BM, int BN, conv_precision P>
-inline cudaError_t launch_conv_ks(const conv_shape& s, const float* in, const float* w, const float* bias,
-                                  float* out, cudaStream_t stream) {
+inline cudaError_t launch_conv_ks(const conv_shape& s, int splits, const float* in, const float* w,
+                                  const float* bias, float* out, cudaStream_t stream) {
   switch (s.kh) {
-    case 1: return launch_conv_t<BM, BN, 1, P>(s, in, w, bias, out, stream);
-    case 3: return launch_conv_t<BM, BN, 3, P>(s, in, w, bias, out, stream);
-    case 5: return launch_conv_t<BM, BN, 5, P>(s, in, w, bias, out, stream);
-    case 7: return launch_conv_t<BM, BN, 7, P>(s, in, w, bias, out, stream);
+    case 1: return launch_conv_t<BM, BN, 1, P>(s, splits, in, w, bias, out, stream);
+    case 3: return launch_conv_t<BM, BN, 3, P>(s, splits, in, w, bias, out, stream);
+    case 5: return launch_conv_t<BM, BN, 5, P>(s, splits, in, w, bias, out, stream);
+    case 7: return launch_conv_t<BM, BN, 7, P>(s, splits, in, w, bias, out, stream);
     default: return cudaErrorInvalidValue;
   }
 }
 
 template <conv_precision P>
-inline cudaError_t launch_conv_p(const conv_shape& s, conv_tile t, const float* in, const float* w,
+inline cudaError_t launch_conv_p(const conv_shape& s, conv_tile t, int splits, const float* in, const float* w,
                                  const float* bias, float* out, cudaStream_t stream) {
   switch (t) {
-    case conv_tile::m64n64: return launch_conv_ks<64, 64, P>(s, in, w, bias, out, stream);
-    case conv_tile::m32n64: return launch_conv_ks<32, 64, P>(s, in, w, bias, out, stream);
-    case conv_tile::m64n32: return launch_conv_ks<64, 32, P>(s, in, w, bias, out, stream);
-    case conv_tile::m32n32: return launch_conv_ks<32, 32, P>(s, in, w, bias, out, stream);
-    case conv_tile::m16n64: return launch_conv_ks<16, 64, P>(s, in, w, bias, out, stream);
+    case conv_tile::m64n64: return launch_conv_ks<64, 64, P>(s, splits, in, w, bias, out, stream);
+    case conv_tile::m32n64: return launch_conv_ks<32, 64, P>(s, splits, in, w, bias, out, stream);
+    case conv_tile::m64n32: return launch_conv_ks<64, 32, P>(s, splits, in, w, bias, out, stream);
+    case conv_tile::m32n32: return launch_conv_ks<32, 32, P>(s, splits, in, w, bias, out, stream);
+    case conv_tile::m16n64: return launch_conv_ks<16, 64, P>(s, splits, in, w, bias, out, stream);
   }
   return cudaErrorInvalidValue;
 }
@@ -310,12 +369,16 @@ inline cudaError_t launch_conv_p(const conv_shape& s, conv_tile t, const float* 
 } // namespace detail
 
 //! Launches out[:, c_off:c_off+cout] = relu(conv(in, w) + bias). Kernel sizes 1, 3, 5, 7 (square).
-//! Returns the launch's error (never throws: it may run inside stream capture).
+//! `splits`: split-K over a cluster of that many blocks (1 to 8; 0: conv_splits(s, t) with the
+//! default rule). Returns the launch's error (never throws: it may run inside stream capture).
 inline cudaError_t conv_bias_relu(const conv_shape& s, conv_tile t, conv_precision p, const float* in,
-                                  const float* w, const float* bias, float* out, cudaStream_t stream) {
-  if (s.kh != s.kw) return cudaErrorInvalidValue;
-  return p == conv_precision::tf32 ? detail::launch_conv_p<conv_precision::tf32>(s, t, in, w, bias, out, stream)
-                                   : detail::launch_conv_p<conv_precision::tf32x3>(s, t, in, w, bias, out, stream);
+                                  const float* w, const float* bias, float* out, cudaStream_t stream,
+                                  int splits = 0) {
+  if (s.kh != s.kw || splits < 0) return cudaErrorInvalidValue;
+  if (splits == 0) splits = conv_splits(s, t);
+  return p == conv_precision::tf32
+             ? detail::launch_conv_p<conv_precision::tf32>(s, t, splits, in, w, bias, out, stream)
+             : detail::launch_conv_p<conv_precision::tf32x3>(s, t, splits, in, w, bias, out, stream);
 }
 
 } // namespace googlenet::kernels

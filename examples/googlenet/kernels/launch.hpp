@@ -10,7 +10,12 @@
 
 namespace googlenet::launch {
 
+//! The split-K rule conv_bias_relu applies (kernels::split_k_rule's defaults; the environment
+//! variables GOOGLENET_SPLITK (max splits, 1 = off), GOOGLENET_SPLITK_BLOCKS (blocks * splits cap)
+//! and GOOGLENET_SPLITK_PIXELS (pixel cap) override them, read once).
+const kernels::split_k_rule& split_rule();
 //! out[:, c_off:c_off+cout] = relu(conv(in, w) + bias); w is [cout][k_pad] (see conv_shape).
+//! Split-K (kernels::conv_splits under split_rule()) for layers with few blocks and a long K.
 cudaError_t conv_bias_relu(const kernels::conv_shape& s, kernels::conv_tile t, kernels::conv_precision p,
                            const float* in, const float* w, const float* bias, float* out, cudaStream_t stream);
 //! Max pooling into a channel slice (PyTorch's ceil_mode and padding rules).

@@ -85,4 +85,29 @@ inline conv_tile choose_conv_tile(const conv_shape& s, long long min_blocks = 48
   return n <= 64 ? conv_tile::m16n64 : conv_tile::m32n32;
 }
 
+//! Split-K across a thread-block cluster (see conv.cuh): for layers with few blocks and a long K
+//! loop (the 7x7 and 14x14 layers at batch 1), `splits` blocks of one cluster each run a contiguous
+//! part of the K loop and reduce through distributed shared memory, in a fixed order. Measured on
+//! an H100 (RESULTS.md): at batch 1 the parallel graph gains most with max_blocks 200; at batch 8
+//! splitting the 7x7 layers (392 pixels) made the parallel graph slower (the branches already fill
+//! the GPU), hence max_pixels.
+struct split_k_rule {
+  int max_splits = 4;           //!< 1 turns split-K off; at most 8 (portable cluster size)
+  long long max_blocks = 200;   //!< blocks * splits stays at or under this
+  long long max_pixels = 256;   //!< only layers with batch * ho * wo at or under this (thin GEMMs)
+  int min_k = 512;              //!< only K = cin*kh*kw at or over this
+  int min_tiles_per_split = 6;  //!< each split keeps at least this many BK = 32 steps
+};
+
+//! Split count for a layer and tile under `r` (1: no split).
+inline int conv_splits(const conv_shape& s, conv_tile t, const split_k_rule& r = {}) {
+  if (s.k() < r.min_k || 1LL * s.batch * s.ho() * s.wo() > r.max_pixels) return 1;
+  const long long blocks = conv_blocks(s, t);
+  const int k_tiles = s.k_pad() / 32;
+  const int cap = r.max_splits < 8 ? r.max_splits : 8;
+  int n = 1;
+  while (n < cap && blocks * (n + 1) <= r.max_blocks && k_tiles / (n + 1) >= r.min_tiles_per_split) ++n;
+  return n;
+}
+
 } // namespace googlenet::kernels

@@ -1,0 +1,119 @@
+// autotune: measures its candidates, picks the fastest, remembers the choice per device and graph,
+// re-measures when the candidates change, refuses a corrupt cache, and its winner computes right.
+#include "gpu_test.hpp"
+
+#include <opara/opara.hpp>
+#include <opara/tune/autotune.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+using namespace gpu_test;
+
+namespace {
+
+__global__ void spin_ns(unsigned long long ns, float* out) {
+  unsigned long long t0, t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+  do {
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  } while (t - t0 < ns);
+  if (threadIdx.x == 0) *out = 1.0f;
+}
+
+std::filesystem::path temp_cache(const char* tag) {
+  auto p = std::filesystem::temp_directory_path() /
+           ("opara-autotune-" + std::string(tag) + "-" + std::to_string(::getpid()) + ".json");
+  std::filesystem::remove(p);
+  return p;
+}
+
+} // namespace
+
+TEST_CASE("autotune.picks_fastest_and_remembers_per_device_and_graph") {
+  std::mt19937 rng(42);
+  const random_dag d = make_random_dag(rng, 24, 32);
+  const int elems = 2048;
+  device_buffer<float> out(d.n * elems), x0(elems);
+  std::vector<float> hx(elems);
+  for (auto& v : hx) v = std::uniform_real_distribution<float>(0.1f, 1.0f)(rng);
+  OPARA_CUDA_CHECK(cudaMemcpy(x0.get(), hx.data(), elems * sizeof(float), cudaMemcpyHostToDevice));
+  const auto tg = make_task_graph(d, out.get(), x0.get(), elems);
+  const auto prof = make_profile(tg, rng);
+  auto s = opara::cuda::stream::create();
+
+  const auto cache = temp_cache("a");
+  opara::autotune tuner;
+  tuner.options.cache_path = cache;
+  tuner.options.timing = {2, 10, false};
+  opara::autotune_report first;
+  {
+    auto exe = tuner.compile(tg, s.get(), prof, &first);
+    CHECK_FALSE(first.reused);
+    REQUIRE(first.labels.size() == 7);
+    REQUIRE(first.median_us.size() == 7);
+    for (double t : first.median_us) CHECK(t > 0);
+    CHECK(first.median_us[first.choice] == *std::min_element(first.median_us.begin(), first.median_us.end()));
+    CHECK(first.label == first.labels[first.choice]);
+    CHECK(std::filesystem::exists(cache));
+    // The winner computes the graph.
+    OPARA_CUDA_CHECK(cudaMemset(out.get(), 0xff, d.n * elems * sizeof(float)));  // NaN poison
+    exe(s.get());
+    OPARA_CUDA_CHECK(cudaStreamSynchronize(s.get()));
+    std::vector<float> got(d.n * elems);
+    OPARA_CUDA_CHECK(cudaMemcpy(got.data(), out.get(), got.size() * sizeof(float), cudaMemcpyDeviceToHost));
+    CHECK(relative_error(got, reference(d, hx, elems)) < 1e-5);
+  }
+  // Second start: the cached choice, nothing measured.
+  opara::autotune_report second;
+  (void)tuner.compile(tg, s.get(), prof, &second);
+  CHECK(second.reused);
+  CHECK(second.choice == first.choice);
+  CHECK(second.median_us.empty());
+
+  // Other candidates: the cached entry does not apply, so they are measured and stored too.
+  opara::autotune_of<opara::scheduler<opara::streams::sequential, opara::order::program_order>,
+                     opara::scheduler<opara::streams::opara_greedy, opara::order::program_order>>
+      other;
+  other.options.cache_path = cache;
+  other.options.timing = {2, 10, false};
+  opara::autotune_report third;
+  (void)other.compile(tg, s.get(), prof, &third);
+  CHECK_FALSE(third.reused);
+  CHECK(third.median_us.size() == 2);
+  // Same graph and device: the other candidate list's entry replaced the first one.
+  opara::autotune_report fourth;
+  (void)other.compile(tg, s.get(), prof, &fourth);
+  CHECK(fourth.reused);
+
+  // A corrupt cache is an error, not a silent re-measure.
+  { std::ofstream(cache) << "{ not json"; }
+  CHECK_THROWS_AS((void)tuner.compile(tg, s.get(), prof), opara::parse_error);
+  std::filesystem::remove(cache);
+}
+
+TEST_CASE("autotune.prefers_parallel_streams_for_independent_work") {
+  if (sanitizer()) return;  // timings mean nothing under compute-sanitizer
+  device_buffer<float> flag(8);
+  opara::cuda::task_graph tg;
+  for (int i = 0; i < 8; ++i) {
+    float* f = flag.get() + i;
+    tg.add("spin" + std::to_string(i), [f](cudaStream_t s) {
+      spin_ns<<<1, 32, 0, s>>>(20'000, f);
+      OPARA_CUDA_CHECK(cudaGetLastError());
+    });
+  }
+  std::mt19937 rng(1);
+  const auto prof = make_profile(tg, rng);
+  auto s = opara::cuda::stream::create();
+  opara::autotune_of<opara::scheduler<opara::streams::sequential, opara::order::program_order>,
+                     opara::scheduler<opara::streams::opara_greedy, opara::order::program_order>>
+      tuner;
+  tuner.options.timing = {3, 20, false};
+  opara::autotune_report rep;
+  (void)tuner.compile(tg, s.get(), prof, &rep);
+  // 8 x 20 us one after another against 8 at once: the parallel plan must win clearly.
+  CHECK(rep.choice == 1);
+  CHECK(rep.median_us[0] > 3 * rep.median_us[1]);
+}
