@@ -51,6 +51,27 @@ inline double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
+//! Build statistics of plan `p` captured by `policy`, capture having started at `t0`.
+inline capture_stats plan_stats(const plan& p, std::string policy, std::chrono::steady_clock::time_point t0) {
+  capture_stats st;
+  st.capture_policy = std::move(policy);
+  st.capture_ms = ms_since(t0);
+  st.streams = p.num_streams;
+  st.waits = p.num_waits();
+  st.pruned_waits = p.pruned_waits;
+  return st;
+}
+
+//! Instantiates a captured graph and wraps it, with its plan and statistics, as an executable.
+//! Throws cuda_error.
+inline executable instantiate_executable(const plan& p, cuda::graph g, capture_stats st) {
+  const auto t1 = std::chrono::steady_clock::now();
+  auto exec = cuda::graph_exec::instantiate(g.get());
+  st.instantiate_ms = ms_since(t1);
+  st.graph_nodes = g.num_nodes();
+  return executable(p, std::move(g), std::move(exec), std::move(st));
+}
+
 //! An NVTX range for one operator when asked for; nothing otherwise.
 class nvtx_range {
 public:

@@ -21,12 +21,7 @@ struct eager {
     detail::check_plan_size(p, graph_traits<G>::num_nodes(g), name);
     const auto t0 = std::chrono::steady_clock::now();
     auto r = std::make_unique<runner<G>>(g, p, detail::plan_resources::create(p), o);
-    capture_stats st;
-    st.capture_policy = std::string(name);
-    st.capture_ms = detail::ms_since(t0);
-    st.streams = p.num_streams;
-    st.waits = p.num_waits();
-    st.pruned_waits = p.pruned_waits;
+    capture_stats st = detail::plan_stats(p, std::string(name), t0);
     return executable(p, std::move(r), std::move(st));
   }
 

@@ -60,17 +60,8 @@ struct explicit_graph {
       node_of[v] = node;
       last_on[p.stream_of[v]] = node;
     }
-    capture_stats st;
-    st.capture_policy = std::string(name) + (edges == edge_source::dag ? "(dag)" : "(plan)");
-    st.capture_ms = detail::ms_since(t0);
-    const auto t1 = std::chrono::steady_clock::now();
-    auto exec = cuda::graph_exec::instantiate(top.get());
-    st.instantiate_ms = detail::ms_since(t1);
-    st.streams = p.num_streams;
-    st.waits = p.num_waits();
-    st.pruned_waits = p.pruned_waits;
-    st.graph_nodes = top.num_nodes();
-    return executable(p, std::move(top), std::move(exec), std::move(st));
+    return detail::instantiate_executable(
+        p, std::move(top), detail::plan_stats(p, std::string(name) + (edges == edge_source::dag ? "(dag)" : "(plan)"), t0));
   }
 
 private:

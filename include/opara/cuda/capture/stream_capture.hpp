@@ -42,17 +42,7 @@ struct stream_capture {
                           static_cast<node_id>(p.num_nodes()), "", e);
     }
     cuda::graph graph(raw);
-    capture_stats st;
-    st.capture_policy = std::string(name);
-    st.capture_ms = detail::ms_since(t0);
-    const auto t1 = std::chrono::steady_clock::now();
-    auto exec = cuda::graph_exec::instantiate(graph.get());
-    st.instantiate_ms = detail::ms_since(t1);
-    st.streams = p.num_streams;
-    st.waits = p.num_waits();
-    st.pruned_waits = p.pruned_waits;
-    st.graph_nodes = graph.num_nodes();
-    return executable(p, std::move(graph), std::move(exec), std::move(st));
+    return detail::instantiate_executable(p, std::move(graph), detail::plan_stats(p, std::string(name), t0));
   }
 
 private:
