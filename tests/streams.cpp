@@ -200,6 +200,25 @@ TEST_CASE("capped.reuses_finished_streams_without_losing_concurrency") {
   CHECK(a.stream_of[2] == a.stream_of[5]);
 }
 
+TEST_CASE("capped.spreads_a_wide_fan_out_evenly") {
+  // Greedy opens one stream per branch of a fan-out; under a cap the branches that overflow must be
+  // spread over every bucket, not piled onto one (which would run them one after another).
+  for (std::uint32_t width : {64u, 100u, 1000u}) {
+    for (bool join : {false, true}) {
+      const graph f = test::fan_out(width, join);
+      for (std::uint32_t cap : {2u, 4u, 8u, 16u}) {
+        const auto a = streams::capped<streams::opara_greedy>{{}, cap}.assign(f, topo(f));
+        REQUIRE(a.num_streams == cap);
+        std::vector<std::uint32_t> work(cap, 0);  // operators after the source: branches and the join
+        for (node_id v = 1; v < f.num_nodes(); ++v) ++work[a.stream_of[v]];
+        const auto [lo, hi] = std::minmax_element(work.begin(), work.end());
+        INFO("width ", width, " join ", join, " cap ", cap);
+        CHECK(*hi - *lo <= 1);
+      }
+    }
+  }
+}
+
 TEST_CASE("capped.zero_cap_throws") {
   const graph g = diamond();
   const streams::capped<streams::sequential> zero{{}, 0};

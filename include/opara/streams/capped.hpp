@@ -10,8 +10,11 @@
 //! unit-time operators share a bucket (a heuristic: with real durations two such streams could
 //! still have overlapped), and under the cap this uses exactly as many buckets as streams overlap at the
 //! busiest level (interval colouring). Only when every bucket is busy and none is left to open are
-//! overlapping streams merged, into the bucket that frees up first. Buckets are then numbered by
-//! first use, so stream 0 stays the caller's. O(n + e + S log S).
+//! overlapping streams merged: into the bucket with the fewest operators still to run from the
+//! stream's first level on (ties: the one that frees up first, then the lowest number), so that a
+//! wide fan-out is spread evenly over the buckets instead of piling onto one. Buckets are then
+//! numbered by first use, so stream 0 stays the caller's. O(n log n + e + M·B) for M merges into
+//! B <= max_streams buckets.
 
 #include <opara/analysis/topological.hpp>
 #include <opara/streams/concept.hpp>
@@ -19,6 +22,7 @@
 #include <algorithm>
 
 #include <functional>
+#include <limits>
 #include <queue>
 #include <utility>
 
@@ -41,7 +45,8 @@ struct capped {
     if (a.num_streams <= max_streams) return a;
 
     const auto level = depth_levels(g);
-    std::vector<std::uint32_t> first(a.num_streams, no_first), last(a.num_streams, 0), first_pos(a.num_streams, 0);
+    const std::uint32_t S = a.num_streams;
+    std::vector<std::uint32_t> first(S, no_first), last(S, 0), first_pos(S, 0), size(S + 1, 0);
     for (std::uint32_t i = 0; i < order.size(); ++i) {
       const node_id v = order[i];
       const stream_id s = a.stream_of[v];
@@ -50,33 +55,60 @@ struct capped {
         first_pos[s] = i;
       }
       last[s] = std::max(last[s], level[v]);
+      ++size[s + 1];
     }
-    std::vector<std::uint32_t> by_start(a.num_streams);
-    for (std::uint32_t s = 0; s < a.num_streams; ++s) by_start[s] = s;
+    // Levels of each stream's operators, grouped by stream (CSR).
+    for (std::uint32_t s = 0; s < S; ++s) size[s + 1] += size[s];
+    std::vector<std::uint32_t> levels_of(order.size()), fill(size.begin(), size.end() - 1);
+    for (node_id v : order) levels_of[fill[a.stream_of[v]]++] = level[v];
+
+    std::vector<std::uint32_t> by_start(S);
+    for (std::uint32_t s = 0; s < S; ++s) by_start[s] = s;
     std::sort(by_start.begin(), by_start.end(), [&](std::uint32_t x, std::uint32_t y) {
       return first[x] != first[y] ? first[x] < first[y] : first_pos[x] < first_pos[y];
     });
-    std::vector<std::uint32_t> bucket_of(a.num_streams);
-    using entry = std::pair<std::uint32_t, std::uint32_t>;  // (last level, bucket)
+
+    // Per bucket: the level it frees up at, and the levels of its operators (a min-heap, from which
+    // levels below the current stream's start are dropped: streams come by start level).
+    using min_heap = std::priority_queue<std::uint32_t, std::vector<std::uint32_t>, std::greater<>>;
+    std::vector<std::uint32_t> end_of;
+    std::vector<min_heap> pending;
+    using entry = std::pair<std::uint32_t, std::uint32_t>;  // (end level, bucket); stale when end differs
     std::priority_queue<entry, std::vector<entry>, std::greater<>> free_at;
-    std::uint32_t buckets = 0;
+    std::vector<std::uint32_t> bucket_of(S);
     for (std::uint32_t s : by_start) {
+      while (!free_at.empty() && free_at.top().first != end_of[free_at.top().second]) free_at.pop();
       std::uint32_t b;
+      bool queued = false;  // whether b already has a valid entry in free_at
       if (!free_at.empty() && free_at.top().first < first[s]) {
         b = free_at.top().second;  // done before s starts: no concurrency lost
         free_at.pop();
-        free_at.push({last[s], b});
-      } else if (buckets < max_streams) {
-        b = buckets++;
-        free_at.push({last[s], b});
-      } else {
-        auto [end, bb] = free_at.top();  // all busy: merge into the one that frees up first
-        free_at.pop();
-        b = bb;
-        free_at.push({std::max(end, last[s]), b});
+      } else if (end_of.size() < max_streams) {
+        b = static_cast<std::uint32_t>(end_of.size());
+        end_of.push_back(0);
+        pending.emplace_back();
+      } else {  // all busy: merge into the bucket with the least work left from s's start on
+        b = 0;
+        queued = true;
+        std::size_t best_left = std::numeric_limits<std::size_t>::max();
+        for (std::uint32_t c = 0; c < end_of.size(); ++c) {
+          while (!pending[c].empty() && pending[c].top() < first[s]) pending[c].pop();
+          const std::size_t left = pending[c].size();
+          if (left < best_left || (left == best_left && end_of[c] < end_of[b])) {
+            best_left = left;
+            b = c;
+          }
+        }
       }
+      if (last[s] > end_of[b]) {
+        end_of[b] = last[s];
+        queued = false;  // its entry went stale
+      }
+      if (!queued) free_at.push({end_of[b], b});
+      for (std::uint32_t i = size[s]; i < size[s + 1]; ++i) pending[b].push(levels_of[i]);
       bucket_of[s] = b;
     }
+    const auto buckets = static_cast<std::uint32_t>(end_of.size());
     for (auto& s : a.stream_of) s = bucket_of[s];
     a.num_streams = buckets;
     detail::renumber_by_first_use(a, order, name);
