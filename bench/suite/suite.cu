@@ -113,7 +113,8 @@ int main(int argc, char** argv) try {
     doc["suite"] = "opara bench_suite";
     doc["gpu"] = prop.name;
     doc["sm_count"] = prop.multiProcessorCount;
-    doc["driver_version"] = driver;
+    doc["driver_version"] = driver;  // the CUDA version the driver supports (13000 = 13.0)
+    doc["driver"] = opara::cuda::driver_release();
     doc["date"] = utc_now();
     const char* commit = std::getenv("OPARA_COMMIT");
     doc["commit"] = commit ? commit : "unknown";

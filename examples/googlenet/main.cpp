@@ -9,15 +9,20 @@
 //! PyTorch check (file from scripts/export_googlenet_weights.py): opara's output must match
 //! PyTorch's within 1e-3 relative. Exits 77 when there is no GPU.
 
-// Standard headers first: some opara headers rely on transitive includes that libstdc++ 13 no
-// longer provides (e.g. opara/error.hpp uses std::uint32_t without <cstdint>).
+#include <opara/cuda.hpp>
+#include <opara/opara.hpp>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
@@ -26,27 +31,12 @@
 #include <optional>
 #include <queue>
 #include <span>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
-#include <vector>
-
-#include <opara/cuda.hpp>
-#include <opara/opara.hpp>
-
-#include <chrono>
-#include <cmath>
-#include <cstdio>
-#include <cstring>
-#include <ctime>
-#include <fstream>
-#include <functional>
-#include <map>
-#include <memory>
-#include <sstream>
-#include <string>
 #include <vector>
 
 #include "bench_util.hpp"
@@ -126,7 +116,8 @@ struct batch_result {
   std::vector<variant_result> variants;
   double ref_err_seq = -1, ref_err_opara = -1;
   double setup_ms = 0;
-  long long min_blocks = 0;
+  long long min_blocks = 0;      // tile policy of the eager and sequential-graph baselines
+  long long par_min_blocks = 0;  // tile policy of the opara variants
 };
 
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
@@ -186,24 +177,36 @@ int main(int argc, char** argv) try {
   for (int batch : a.batches) {
     batch_result br;
     br.batch = batch;
-    // Tile policy: the largest tile per layer that still gives `min_blocks` blocks. Auto: the value
-    // whose sequential graph is fastest (the baseline gets the same kernels as opara).
+    // Tile policy: the largest tile per layer that still gives `min_blocks` blocks. Auto: each mode
+    // gets its own, the sequential graph the value that makes it fastest, opara the value that makes
+    // Opara's policies fastest (on one stream a kernel must fill the GPU alone; in parallel, fewer and
+    // larger tiles waste less and the other streams fill the gaps).
     long long min_blocks = a.min_blocks ? a.min_blocks : (a.check_only ? 96 : 0);
+    long long par_min_blocks = min_blocks;
     if (min_blocks == 0) {
-      double best = INFINITY;
+      double best = INFINITY, par_best = INFINITY;
       for (long long mb : {32LL, 64LL, 96LL, 132LL, 200LL}) {
         engine trial(net_desc, w, batch, {a.precision, mb});
         trial.upload_input(random_input(trial.tensor_floats(net_desc.input), 5));
         sequential_graph g(trial, s);
         const double t = time_runs([&](cudaStream_t st) { g(st); }, s, 100, 10).median_ms;
-        std::printf("  batch %d: tile policy min_blocks %3lld: sequential graph %.4f ms\n", batch, mb, t);
+        const opara::executable par =
+            opara::scheduler<opara::streams::opara_greedy, opara::order::resource_aware>{}.compile(trial, s);
+        const double tp = time_runs([&](cudaStream_t st) { par(st); }, s, 100, 10).median_ms;
+        std::printf("  batch %d: tile policy min_blocks %3lld: sequential graph %.4f ms, opara (Opara's policies) %.4f ms\n",
+                    batch, mb, t, tp);
         if (t < best) {
           best = t;
           min_blocks = mb;
         }
+        if (tp < par_best) {
+          par_best = tp;
+          par_min_blocks = mb;
+        }
       }
     }
     br.min_blocks = min_blocks;
+    br.par_min_blocks = par_min_blocks;
     engine net(net_desc, w, batch, {a.precision, min_blocks});
     const auto input = random_input(net.tensor_floats(net_desc.input), 7 + batch);
 
@@ -236,28 +239,51 @@ int main(int argc, char** argv) try {
                   batch, br.ref_err_seq, model_tolerance(a.precision));
     }
 
+    // The engine the opara variants run on: the same one unless opara's tile policy differs, then its
+    // own, whose sequential graph gives the output every variant must reproduce bit for bit.
+    std::unique_ptr<engine> own;
+    std::vector<float> par_expect = expect;
+    if (par_min_blocks != min_blocks) {
+      own = std::make_unique<engine>(net_desc, w, batch, engine_options{a.precision, par_min_blocks});
+      own->poison();
+      own->upload_input(input);
+      sequential_graph pseq(*own, s);
+      pseq(s);
+      engine_check(cudaStreamSynchronize(s), "sequential graph (opara's tile policy)");
+      par_expect = own->download(net_desc.output);
+      if (a.check) {
+        const auto ref = run_reference(net_desc, w, input, batch);
+        const double err = reference::rel_error(par_expect, ref);
+        const bool ok = err <= model_tolerance(a.precision);
+        if (!ok) ++failures;
+        std::printf("%s batch %d: sequential graph (tile policy %lld) vs float64 reference rel_err %.3e (tol %.0e)\n",
+                    ok ? "ok  " : "FAIL", batch, par_min_blocks, err, model_tolerance(a.precision));
+      }
+    }
+    engine& pnet = own ? *own : net;
+
     // Runs an opara variant: compile, check its output against the sequential graph, time it.
     opara::profile saved;
     bool have_profile = false;
     auto try_variant = [&](const std::string& name, auto sched) -> variant_result {
       try {
       const auto t0 = std::chrono::steady_clock::now();
-      opara::executable exe = have_profile ? sched.compile(net, s, saved) : sched.compile(net, s);
+      opara::executable exe = have_profile ? sched.compile(pnet, s, saved) : sched.compile(pnet, s);
       const double setup = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       if (!have_profile && exe.profile()) {
         saved = *exe.profile();
         have_profile = true;
         br.setup_ms = setup;
       }
-      net.poison();
-      net.upload_input(input);
+      pnet.poison();
+      pnet.upload_input(input);
       exe(s);
       engine_check(cudaStreamSynchronize(s), "opara variant " + name);
       variant_result r;
       r.name = name;
       r.streams = exe.plan().num_streams;
       r.waits = exe.plan().num_waits();
-      r.max_diff = max_abs_diff(net.download(net_desc.output), expect);
+      r.max_diff = max_abs_diff(pnet.download(net_desc.output), par_expect);
       if (r.max_diff != 0) {
         ++failures;
         std::printf("FAIL batch %d: %s output differs from the sequential graph (max |diff| %.3e)\n", batch,
@@ -304,14 +330,14 @@ int main(int argc, char** argv) try {
   }
 
   if (!a.check_only) {
-    std::printf("\n%-6s %-10s %-10s %-20s %-44s %-9s %-9s\n", "batch", "eager ms", "seq graph", "opara (Opara pol.)",
-                "opara best policy", "x seq", "x eager");
+    std::printf("\n%-6s %-10s %-10s %-20s %-44s %-9s %-9s %s\n", "batch", "eager ms", "seq graph", "opara (Opara pol.)",
+                "opara best policy", "x seq", "x eager", "tiles seq/opara");
     for (const auto& r : results) {
       char op[64], best[96];
       std::snprintf(op, sizeof op, "%.4f (%u str)", r.opara.ms, r.opara.streams);
       std::snprintf(best, sizeof best, "%.4f %s (%u str)", r.best.ms, r.best.name.c_str(), r.best.streams);
-      std::printf("%-6d %-10.4f %-10.4f %-20s %-44s %-9.2f %-9.2f\n", r.batch, r.eager.median_ms, r.seq.median_ms, op,
-                  best, r.seq.median_ms / r.best.ms, r.eager.median_ms / r.best.ms);
+      std::printf("%-6d %-10.4f %-10.4f %-20s %-44s %-9.2f %-9.2f %lld/%lld\n", r.batch, r.eager.median_ms, r.seq.median_ms,
+                  op, best, r.seq.median_ms / r.best.ms, r.eager.median_ms / r.best.ms, r.min_blocks, r.par_min_blocks);
     }
   }
 
@@ -321,7 +347,10 @@ int main(int argc, char** argv) try {
     const std::time_t now = std::time(nullptr);
     char date[32];
     std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-    f << "{\n  \"gpu\": \"" << prop.name << "\",\n  \"date\": \"" << date << "\",\n  \"precision\": \""
+    const char* commit = std::getenv("OPARA_COMMIT");
+    f << "{\n  \"gpu\": \"" << prop.name << "\",\n  \"driver\": \"" << opara::cuda::driver_release()
+      << "\",\n  \"commit\": \"" << (commit ? commit : "unknown") << "\",\n  \"date\": \"" << date
+      << "\",\n  \"precision\": \""
       << k::precision_name(a.precision) << "\",\n  \"reps\": " << a.reps << ",\n  \"results\": [\n";
     for (std::size_t i = 0; i < results.size(); ++i) {
       const auto& r = results[i];
@@ -330,7 +359,7 @@ int main(int argc, char** argv) try {
         << ", \"opara_streams\": " << r.opara.streams << ", \"best_policy\": \"" << r.best.name
         << "\", \"best_ms\": " << r.best.ms << ", \"best_streams\": " << r.best.streams
         << ", \"speedup_vs_sequential_graph\": " << r.seq.median_ms / r.best.ms
-        << ", \"opara_setup_ms\": " << r.setup_ms << ", \"tile_min_blocks\": " << r.min_blocks << ", \"ref_rel_err\": " << r.ref_err_seq << ",\n     \"variants\": [";
+        << ", \"opara_setup_ms\": " << r.setup_ms << ", \"tile_min_blocks\": " << r.min_blocks << ", \"opara_tile_min_blocks\": " << r.par_min_blocks << ", \"ref_rel_err\": " << r.ref_err_seq << ",\n     \"variants\": [";
       for (std::size_t j = 0; j < r.variants.size(); ++j)
         f << (j ? ", " : "") << "{\"name\": \"" << r.variants[j].name << "\", \"ms\": " << r.variants[j].ms
           << ", \"streams\": " << r.variants[j].streams << ", \"waits\": " << r.variants[j].waits << "}";

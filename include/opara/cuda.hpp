@@ -5,6 +5,7 @@
 //! Never included by opara.hpp: the CPU planner builds without CUDA.
 
 #include <opara/cuda/capture.hpp>
+#include <opara/cuda/device.hpp>
 #include <opara/cuda/error.hpp>
 #include <opara/cuda/executable.hpp>
 #include <opara/cuda/handles.hpp>
