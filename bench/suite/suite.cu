@@ -97,15 +97,15 @@ int main(int argc, char** argv) try {
 
   // Summary: each workload's best mode against the sequential graph and the critical-path bound.
   std::printf("\n== summary on %s: best mode per workload (median of %d replays)\n", prop.name, o.timing.replays);
-  std::printf("%-16s %10s %10s %-56s %10s %8s %8s  %s\n", "workload", "seq graph", "best", "best policies", "cp bound",
-              "vs seq", "/bound", "autotune");
+  std::printf("%-16s %10s %10s %-56s %10s %10s %8s %8s  %s\n", "workload", "seq graph", "best", "best policies",
+              "cp bound", "work bound", "vs seq", "/bound", "autotune");
   for (const auto& r : results) {
     const auto* seq = r.find("sequential graph");
     const auto* b = r.best();
-    std::printf("%-16s %10.1f %10.1f %-56s %10.1f %7.2fx %8.2f  %s (%.1f us)\n", r.name.c_str(), seq->t.median_us,
-                b->t.median_us, (b->mode == "graph" ? b->label : b->mode + " " + b->label).c_str(), r.critical_path_us,
-                seq->t.median_us / b->t.median_us, b->t.median_us / r.critical_path_us, r.autotune_choice.c_str(),
-                r.autotune_us);
+    std::printf("%-16s %10.1f %10.1f %-56s %10.1f %10.1f %7.2fx %8.2f  %s (%.1f us)\n", r.name.c_str(),
+                seq->t.median_us, b->t.median_us, (b->mode == "graph" ? b->label : b->mode + " " + b->label).c_str(),
+                r.critical_path_us, r.work_bound_us, seq->t.median_us / b->t.median_us, r.over_bound(*b),
+                r.autotune_choice.c_str(), r.autotune_us);
   }
 
   if (!json_path.empty()) {

@@ -13,6 +13,7 @@
 #include <opara/analysis/transitive_reduction.hpp>
 #include <opara/analysis/width.hpp>
 
+#include <opara/profile/bounds.hpp>
 #include <opara/profile/json.hpp>
 #include <opara/profile/profile.hpp>
 
