@@ -3,6 +3,9 @@
 // the GoogLeNet example) on an inception block and GoogLeNet at batch 1 and 8.
 //
 //   bench_suite [--json FILE] [--replays N] [--flush-l2] [--quick] [--only NAME[,NAME...]]
+//               [--instances K]
+// --instances K: instead of the suite, compile K instances of a few schedules per workload and time
+// each twice (does a schedule's time depend on its instance?).
 // Exits 77 when no CUDA device is present.
 
 #include "suite.hpp"
@@ -43,6 +46,7 @@ bool wanted(const std::string& only, const std::string& name) {
 
 int main(int argc, char** argv) try {
   std::string json_path, only;
+  int instances = 0;
   bench::suite_options o;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -55,8 +59,9 @@ int main(int argc, char** argv) try {
     else if (a == "--flush-l2") o.timing.flush_l2 = true;
     else if (a == "--quick") o.all_modes = false;
     else if (a == "--only") only = next();
+    else if (a == "--instances") instances = std::stoi(next());
     else if (a == "--help" || a == "-h") {
-      std::puts("bench_suite [--json FILE] [--replays N] [--flush-l2] [--quick] [--only NAME[,NAME...]]");
+      std::puts("bench_suite [--json FILE] [--replays N] [--flush-l2] [--quick] [--only NAME[,NAME...]] [--instances K]");
       return 0;
     } else throw std::invalid_argument("unknown argument " + a + " (see --help)");
   }
@@ -81,6 +86,7 @@ int main(int argc, char** argv) try {
   std::vector<bench::workload_result> results;
   auto run = [&](const std::string& name, const std::string& desc, const auto& g) {
     if (!wanted(only, name)) return;
+    if (instances > 0) return bench::instance_spread(name, g, stream.get(), o, instances);
     results.push_back(bench::run_workload(name, desc, g, stream.get(), o));
     bench::print_workload(results.back());
   };
@@ -94,6 +100,8 @@ int main(int argc, char** argv) try {
 #if OPARA_BENCH_HAS_GOOGLENET
   bench::run_googlenet_workloads(run);
 #endif
+
+  if (instances > 0) return 0;
 
   // Summary: each workload's best mode against the sequential graph and the critical-path bound.
   std::printf("\n== summary on %s: best mode per workload (median of %d replays)\n", prop.name, o.timing.replays);

@@ -156,6 +156,33 @@ workload_result run_workload(const std::string& name, const std::string& descrip
   return r;
 }
 
+// Does a schedule's replay time depend on the instance? Compiles `instances` executables of each of
+// a few schedulers from one profile and times every instance in two rounds (all instances, then
+// all again), so that a spread between instances can be told from drift over time.
+template <class G>
+void instance_spread(const std::string& name, const G& g, cudaStream_t s, const suite_options& o, int instances) {
+  using namespace opara;
+  cuda::profiler_options po;
+  po.iterations = 5;
+  const profile prof = cuda::profile_graph(g, s, po);
+  std::printf("\n== %s: %d instances per schedule, median of %d replays, two rounds\n", name.c_str(), instances,
+              o.timing.replays);
+  auto spread = [&](const auto& sched) {
+    std::vector<executable> exes;
+    for (int i = 0; i < instances; ++i) exes.push_back(sched.compile(g, s, prof));
+    std::vector<double> first, second;
+    for (auto& e : exes) first.push_back(tune::time_replays(e, s, o.timing).median_us);
+    for (auto& e : exes) second.push_back(tune::time_replays(e, s, o.timing).median_us);
+    std::printf("%-56s", scheduler_label(sched).c_str());
+    for (std::size_t i = 0; i < exes.size(); ++i) std::printf(" %7.1f/%-7.1f", first[i], second[i]);
+    std::printf("\n");
+  };
+  spread(scheduler<streams::opara_greedy, order::resource_aware, capture::stream_capture>{});
+  spread(scheduler<streams::min_path_cover, order::critical_path_first, capture::stream_capture>{});
+  spread(scheduler<streams::min_path_cover, order::critical_path_first, capture::explicit_graph>{});
+  spread(scheduler<streams::sequential, order::program_order, capture::stream_capture>{});
+}
+
 inline json::value to_json(const workload_result& r) {
   json::value w = json::object{};
   w["name"] = r.name;

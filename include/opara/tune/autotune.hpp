@@ -97,14 +97,25 @@ struct autotune_of {
       rep.choice = *cached;
       rep.reused = true;
     } else {
+      // The winner is the very executable that was measured, not a fresh compile of it: no second
+      // capture and instantiation, and the instance that was timed is the one the caller runs.
+      executable best;
       rep.median_us.assign(rep.labels.size(), 0.0);
       std::size_t i = 0;
-      std::apply([&](const auto&... c) {
-        ((rep.median_us[i++] = tune::time_replays(c.compile(g, s, prof), s, options.timing).median_us), ...);
-      }, candidates);
-      for (std::size_t k = 1; k < rep.median_us.size(); ++k)
-        if (rep.median_us[k] < rep.median_us[rep.choice]) rep.choice = k;
+      auto measure = [&](const auto& c) {
+        executable exe = c.compile(g, s, prof);
+        rep.median_us[i] = tune::time_replays(exe, s, options.timing).median_us;
+        if (i == 0 || rep.median_us[i] < rep.median_us[rep.choice]) {
+          rep.choice = i;
+          best = std::move(exe);
+        }
+        ++i;
+      };
+      std::apply([&](const auto&... c) { (measure(c), ...); }, candidates);
       if (!options.cache_path.empty()) store(key, rep);
+      rep.label = rep.labels[rep.choice];
+      if (report) *report = std::move(rep);
+      return best;
     }
     rep.label = rep.labels[rep.choice];
     executable winner = compile_index(g, s, prof, rep.choice, std::index_sequence_for<Candidates...>{});
