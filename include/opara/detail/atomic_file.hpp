@@ -1,0 +1,114 @@
+#pragma once
+//! The one way opara writes a file (profiles, autotune caches, anything else): the whole text goes
+//! to a temporary file with a unique name in the target's directory, which is flushed to disk and
+//! then renamed over the target, and the directory is flushed too. A reader therefore sees the old
+//! file or the new one, never half of one, even after a crash or with two writers at once (the
+//! last rename wins). POSIX only, like the rest of opara's host code. No stability promise
+//! (detail/).
+
+#include <opara/error.hpp>
+
+#include <atomic>
+#include <cerrno>
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace opara::detail {
+
+namespace atomic_file_impl {
+
+//! A file descriptor closed on scope exit (errors on that close are ignored: callers that care
+//! close it themselves first).
+class descriptor {
+public:
+  explicit descriptor(int fd) noexcept : fd_(fd) {}
+  descriptor(const descriptor&) = delete;
+  descriptor& operator=(const descriptor&) = delete;
+  ~descriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  [[nodiscard]] int get() const noexcept { return fd_; }
+  //! Closes now and reports close's result (0 or -1 with errno).
+  int close() noexcept { return ::close(std::exchange(fd_, -1)); }
+
+private:
+  int fd_;
+};
+
+inline std::string os_message(int code) { return std::generic_category().message(code); }
+
+//! "<dir>/.<name>.tmp.<pid>.<n>": unique per process and call; O_EXCL catches the rest.
+inline std::filesystem::path temporary_name(const std::filesystem::path& target) {
+  static std::atomic<unsigned long> counter{0};
+  std::filesystem::path tmp = target.parent_path();
+  tmp /= "." + target.filename().string() + ".tmp." + std::to_string(::getpid()) + "." +
+         std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+  return tmp;
+}
+
+} // namespace atomic_file_impl
+
+//! Replaces the file at `path` by `contents`, atomically (see the file comment). `what` names the
+//! kind of file in error messages ("profile", "autotune cache"). The new file gets mode 0666
+//! minus the process umask, like a file std::ofstream creates. Throws opara::error naming the
+//! path, the step that failed and the OS error; the temporary file is removed on every failure.
+inline void write_file_atomically(const std::filesystem::path& path, std::string_view contents,
+                                  std::string_view what = "file") {
+  namespace impl = atomic_file_impl;
+  auto fail = [&](const std::string& step, int code) -> void {
+    throw error("opara: cannot write " + std::string(what) + " '" + path.string() + "': " + step + ": " +
+                impl::os_message(code));
+  };
+  if (path.empty()) throw error("opara: cannot write " + std::string(what) + ": the path is empty");
+  if (!path.has_filename()) fail("the path names a directory", EISDIR);
+
+  std::filesystem::path tmp;
+  int fd = -1;
+  for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
+    tmp = impl::temporary_name(path);
+    do {
+      fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0 && errno != EEXIST) fail("creating a temporary file in its directory", errno);
+  }
+  if (fd < 0) fail("creating a temporary file in its directory", EEXIST);
+  impl::descriptor file(fd);
+
+  // From here on, a failure removes the temporary file before throwing.
+  auto fail_and_remove = [&](const std::string& step, int code) {
+    if (file.get() >= 0) (void)file.close();
+    (void)::unlink(tmp.c_str());
+    fail(step, code);
+  };
+  const char* data = contents.data();
+  std::size_t left = contents.size();
+  while (left > 0) {
+    const ::ssize_t wrote = ::write(file.get(), data, left);
+    if (wrote < 0) {
+      if (errno == EINTR) continue;
+      fail_and_remove("writing", errno);
+    }
+    data += wrote;
+    left -= static_cast<std::size_t>(wrote);
+  }
+  if (::fsync(file.get()) != 0) fail_and_remove("flushing to disk", errno);
+  if (file.close() != 0) fail_and_remove("closing", errno);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) fail_and_remove("renaming the temporary file over it", errno);
+
+  // The rename is durable once the directory is flushed. Some file systems refuse fsync on a
+  // directory (EINVAL); the file itself is in place by then, so only real I/O errors count.
+  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  impl::descriptor dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.get() < 0) fail("opening its directory to flush it", errno);
+  if (::fsync(dir_fd.get()) != 0 && errno != EINVAL && errno != EROFS) fail("flushing its directory", errno);
+}
+
+} // namespace opara::detail
