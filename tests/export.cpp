@@ -3,6 +3,10 @@
 #include <opara/graph/graph.hpp>
 #include <opara/plan/dot.hpp>
 #include <opara/plan/json.hpp>
+#include <opara/plan/make_plan.hpp>
+#include <opara/plan/shape.hpp>
+#include <opara/plan/validate.hpp>
+#include <opara/streams/opara_greedy.hpp>
 
 #include <doctest/doctest.h>
 
@@ -83,11 +87,11 @@ TEST_CASE("dot.edge_styles_show_streams_kept_and_pruned_waits") {
 TEST_CASE("dot.rejects_a_plan_for_another_graph") {
   auto p = diamond_plan();
   p.stream_of.pop_back();
-  CHECK_THROWS_WITH_AS((void)opara::to_dot(p, diamond()), "opara::to_dot: the plan has 3 nodes, the graph has 4",
+  CHECK_THROWS_WITH_AS((void)opara::to_dot(p, diamond()), "opara: to_dot: the plan has 3 nodes, the graph has 4",
                        opara::invalid_plan);
   p = diamond_plan();
   p.stream_of[2] = 5;
-  CHECK_THROWS_WITH_AS((void)opara::to_dot(p, diamond()), doctest::Contains("node 2 is on stream 5"), opara::invalid_plan);
+  CHECK_THROWS_WITH_AS((void)opara::to_dot(p, diamond()), doctest::Contains("puts node 2 on stream 5"), opara::invalid_plan);
   p = diamond_plan();
   p.order[3] = 0;
   CHECK_THROWS_AS((void)opara::to_json(p, diamond()), opara::invalid_plan);
@@ -131,14 +135,99 @@ TEST_CASE("plan_json.rejects_inconsistent_plans") {
   };
   CHECK_THROWS_WITH_AS((void)opara::plan_from_json(replaced("\"opara_plan\": 1", "\"opara_plan\": 7")),
                        doctest::Contains("unsupported plan format version 7"), opara::parse_error);
+  // Well-formed JSON whose values are not a plan: the one plan-shape check, the one exception type.
   CHECK_THROWS_WITH_AS((void)opara::plan_from_json(replaced("\"order\": [0, 1, 2, 3]", "\"order\": [0, 1, 1, 3]")),
-                       "opara: plan JSON: order[2]: node 1 appears twice", opara::parse_error);
+                       "opara: plan_from_json: the plan order names node 1 twice (at positions 1 and 2)",
+                       opara::invalid_plan);
   CHECK_THROWS_WITH_AS((void)opara::plan_from_json(replaced("\"stream\": 1", "\"stream\": 2")),
-                       "opara: plan JSON: nodes[1].stream: expected an integer in [0, 2), found 2", opara::parse_error);
+                       "opara: plan_from_json: the plan puts node 1 on stream 2 but has 2 streams", opara::invalid_plan);
   CHECK_THROWS_WITH_AS((void)opara::plan_from_json(replaced("\"waits\": [2]", "\"waits\": [9]")),
-                       "opara: plan JSON: nodes[3].waits[0]: expected an integer in [0, 4), found 9", opara::parse_error);
+                       "opara: plan_from_json: the plan makes node 3 wait for node 9 but has 4 nodes",
+                       opara::invalid_plan);
+  CHECK_THROWS_WITH_AS((void)opara::plan_from_json(replaced("\"waits\": [2]", "\"waits\": [-1]")),
+                       "opara: plan JSON: nodes[3].waits[0]: expected an integer in [0, 4294967294], found -1",
+                       opara::parse_error);
+  CHECK_THROWS_WITH_AS((void)opara::plan_from_json(replaced("\"position\": 3", "\"position\": 2")),
+                       doctest::Contains("nodes[3].position: 2 disagrees with \"order\""), opara::parse_error);
   CHECK_THROWS_WITH_AS((void)opara::plan_from_json(replaced("\"num_waits\": 2", "\"num_waits\": 3")),
                        doctest::Contains("num_waits: 3 disagrees"), opara::parse_error);
   CHECK_THROWS_WITH_AS((void)opara::plan_from_json("{\"opara_plan\": 1,"),
                        doctest::Contains("invalid JSON at 1:18"), opara::parse_error);
+}
+
+TEST_CASE("plan_json.huge_num_streams_is_bounded_by_the_node_count") {
+  const auto text = opara::to_json(diamond_plan(), diamond());
+  std::string t = text;
+  const std::string from = "\"num_streams\": 2";
+  t.replace(t.find(from), from.size(), "\"num_streams\": 4294967294");
+  CHECK_THROWS_WITH_AS((void)opara::plan_from_json(t), doctest::Contains("has 4294967294 streams for 4 nodes"),
+                       opara::invalid_plan);
+  t = text;
+  t.replace(t.find(from), from.size(), "\"num_streams\": 1e300");
+  CHECK_THROWS_WITH_AS((void)opara::plan_from_json(t), doctest::Contains("num_streams: expected an integer"),
+                       opara::parse_error);
+}
+
+TEST_CASE("plan_json.names_with_invalid_utf8_round_trip") {
+  opara::graph_builder b;
+  b.add_node("conv\xff\xfe");
+  b.add_node("relu\xc3");
+  b.add_edge(0, 1);
+  const auto g = b.build();
+  const auto p = opara::make_plan(g);
+  const auto text = opara::to_json(p, g);
+  const auto q = opara::plan_from_json(text);  // opara reads what opara writes
+  CHECK(q.order == p.order);
+  CHECK(opara::detail::json::parse(text).find("nodes")->as_array()[0].find("name")->as_string() ==
+        "conv\xef\xbf\xbd\xef\xbf\xbd");
+}
+
+TEST_CASE("dot.is_linear_in_fan_in") {
+  // 20,000 producers feeding one join: each edge's "is this wait kept" is one lookup.
+  const std::size_t n = 20002;
+  opara::graph_builder b;
+  b.add_nodes(n);
+  for (node_id i = 1; i + 1 < n; ++i) b.add_edge(0, i).add_edge(i, static_cast<node_id>(n - 1));
+  const auto g = b.build();
+  const auto p = opara::make_plan<opara::streams::opara_greedy>(g);
+  const auto dot = opara::to_dot(p, g);
+  CHECK(count(dot, "style=dashed") == p.num_waits());
+  CHECK(count(dot, " -> ") == g.num_edges());
+}
+
+TEST_CASE("plan_shape.one_check_for_every_consumer") {
+  const auto g = diamond();
+  CHECK_NOTHROW(opara::check_plan_shape(diamond_plan(), 4));
+  CHECK(opara::order_positions(diamond_plan()) == std::vector<std::uint32_t>{0, 1, 2, 3});
+  auto p = diamond_plan();
+  p.order = {3, 1, 2, 0};
+  CHECK(opara::order_positions(p) == std::vector<std::uint32_t>{3, 1, 2, 0});
+  p.order = {0, 1, 1, 3};
+  CHECK_THROWS_WITH_AS((void)opara::order_positions(p, "capture"),
+                       "opara: capture: the plan's order names node 1 twice (at positions 1 and 2)", opara::invalid_plan);
+  CHECK_THROWS_WITH_AS(opara::check_plan_shape(p, 4, "capture"),
+                       "opara: capture: the plan order names node 1 twice (at positions 1 and 2)", opara::invalid_plan);
+  p = diamond_plan();
+  p.order.push_back(4);
+  CHECK_THROWS_WITH_AS(opara::check_plan_shape(p, 4), doctest::Contains("order has 5 entries for 4 nodes"),
+                       opara::invalid_plan);
+  p = diamond_plan();
+  p.num_streams = 0;
+  CHECK_THROWS_AS(opara::check_plan_shape(p, 4), opara::invalid_plan);
+  p.num_streams = 5;
+  CHECK_THROWS_WITH_AS(opara::check_plan_shape(p, 4), doctest::Contains("5 streams for 4 nodes"), opara::invalid_plan);
+  p = diamond_plan();
+  p.wait_begin = {0, 0, 1, 1};
+  CHECK_THROWS_WITH_AS(opara::check_plan_shape(p, 4), doctest::Contains("malformed wait table"), opara::invalid_plan);
+  p = diamond_plan();
+  p.wait_begin = {0, 1, 0, 1, 2};
+  CHECK_THROWS_WITH_AS(opara::check_plan_shape(p, 4), doctest::Contains("decrease at node 1"), opara::invalid_plan);
+  p = diamond_plan();
+  p.wait_on[1] = 7;
+  CHECK_THROWS_WITH_AS(opara::check_plan_shape(p, 4), "opara: plan: the plan makes node 3 wait for node 7 but has 4 nodes",
+                       opara::invalid_plan);
+  // validate runs the same check, whatever else it would read.
+  CHECK_THROWS_WITH_AS(opara::validate(p, g), doctest::Contains("validate: the plan makes node 3 wait for node 7"),
+                       opara::invalid_plan);
+  CHECK_THROWS_AS((void)opara::to_json(p, g), opara::invalid_plan);
 }

@@ -260,3 +260,83 @@ TEST_CASE("profile_json.rejects_wrong_version_and_bad_fields") {
   CHECK(profile_message("[]").find("expected an object") != std::string::npos);
   CHECK(profile_message("{\"opara_profile\": 1,\n \"ops\": [1,]}").find("2:12") != std::string::npos);
 }
+
+TEST_CASE("json.overflowing_number_is_rejected_not_read_as_zero") {
+  // 1 followed by 400 zeros, times 10^-5: about 1e395, far beyond a double.
+  const std::string huge = "1" + std::string(400, '0') + "e-5";
+  CHECK(parse_message(huge) == "opara: invalid JSON at 1:1: number out of range of a double");
+  CHECK(parse_message("-" + huge) == "opara: invalid JSON at 1:1: number out of range of a double");
+  // Leading zeros after the point count: 0.<400 zeros>1e500 is 1e99, a double.
+  CHECK(js::parse("0." + std::string(400, '0') + "1e500").as_number() == doctest::Approx(1e99));
+  CHECK(parse_message("0." + std::string(400, '0') + "1e800") ==
+        "opara: invalid JSON at 1:1: number out of range of a double");  // 1e399
+  CHECK(parse_message("1e99999999999999999999999").find("out of range") != std::string::npos);
+  CHECK(js::parse("1e-99999999999999999999999").as_number() == 0);  // underflow still reads as 0
+  CHECK(js::parse("0e99999").as_number() == 0);
+}
+
+TEST_CASE("json.duplicate_keys_are_found_in_a_large_object_quickly") {
+  // 512k distinct keys, then one repeat: a quadratic check needs about 10^11 string comparisons
+  // here (hours; ctest's timeout fails it), sorting about 10^7.
+  std::string text = "{";
+  for (int i = 0; i < (1 << 19); ++i) text += "\"k" + std::to_string(i) + "\":0,";
+  std::string dup = text + "\"k70000\":1}";
+  text.back() = '}';
+  CHECK(js::parse(text).as_object().size() == (1u << 19));
+  const auto msg = parse_message(dup);
+  CHECK(msg.find("duplicate key \"k70000\"") != std::string::npos);
+  CHECK(msg.find("at 1:" + std::to_string(dup.size() - 10)) != std::string::npos);  // at the repeat
+  // The first repeat in document order is the one named.
+  CHECK(parse_message("{\"b\":1,\"a\":2,\"a\":3,\"b\":4}") == "opara: invalid JSON at 1:14: duplicate key \"a\"");
+}
+
+TEST_CASE("json.invalid_utf8_is_replaced_so_the_round_trip_holds") {
+  const std::string bad = std::string("conv\xff") + "\xc0\xaf" + "ok\xe2\x82" + "\xe2\x82\xac";  // ...€ stays
+  const std::string text = js::write(js::value(bad));
+  CHECK(text == "\"conv\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdok\xef\xbf\xbd\xef\xbf\xbd\xe2\x82\xac\"");
+  CHECK(parse_message(text).empty());
+  CHECK(js::parse(text).as_string() == "conv\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdok\xef\xbf\xbd\xef\xbf\xbd\xe2\x82\xac");
+  const std::string good = "caf\xc3\xa9 \xf0\x9f\x98\x80";
+  CHECK(js::parse(js::write(js::value(good))).as_string() == good);
+}
+
+TEST_CASE("json.deep_values_neither_write_nor_destroy_by_unbounded_recursion") {
+  // A million nested arrays: recursive destruction or writing would overflow the stack.
+  js::value deep;
+  for (int i = 0; i < 1000000; ++i) {
+    js::array a;
+    a.push_back(std::move(deep));
+    deep = js::value(std::move(a));
+  }
+  CHECK_THROWS_WITH_AS((void)js::write(deep), doctest::Contains("nesting deeper than 512"), opara::error);
+  deep = js::value();  // the old tree is destroyed here, without recursion
+  CHECK(deep.is_null());
+
+  js::value ok;  // 512 levels write and read back
+  for (int i = 0; i < js::max_depth; ++i) ok = js::value(js::array{std::move(ok)});
+  CHECK(js::parse(js::write(ok)) == ok);
+  ok = js::value(js::array{std::move(ok)});
+  CHECK_THROWS_AS((void)js::write(ok), opara::error);
+}
+
+TEST_CASE("json.object_reader_names_paths_and_reads_integers_exactly") {
+  const auto v = js::parse(R"({"a": {"n": 4294967295, "m": 4294967296, "f": 1.5, "neg": -1, "s": "x"}})");
+  const js::object_reader r(v, "(root)", "opara: test JSON: ");
+  const auto a = r.child("a");
+  CHECK(a.path() == "a");
+  CHECK(a.integer<std::uint32_t>(*a.get("n"), a.sub("n")) == 4294967295u);
+  CHECK_THROWS_WITH_AS((void)a.integer<std::uint32_t>(*a.get("m"), a.sub("m")),
+                       "opara: test JSON: a.m: expected an integer in [0, 4294967295], found 4294967296",
+                       opara::parse_error);
+  CHECK_THROWS_WITH_AS((void)a.integer<std::uint32_t>(*a.get("f"), a.sub("f")), doctest::Contains("found 1.5"),
+                       opara::parse_error);
+  CHECK_THROWS_WITH_AS((void)a.integer<std::uint32_t>(*a.get("neg"), a.sub("neg")), doctest::Contains("a.neg"),
+                       opara::parse_error);
+  CHECK(a.integer<std::uint32_t>(*a.get("n"), a.sub("n"), 4294967295u) == 4294967295u);
+  CHECK_THROWS_AS((void)a.integer<std::uint32_t>(*a.get("n"), a.sub("n"), 10u), opara::parse_error);
+  CHECK_THROWS_WITH_AS((void)a.require("t", js::kind::string), "opara: test JSON: a: missing \"t\"", opara::parse_error);
+  CHECK_THROWS_WITH_AS((void)a.require("s", js::kind::number), "opara: test JSON: a.s: expected a number, found a string",
+                       opara::parse_error);
+  CHECK_THROWS_WITH_AS(a.only({"n", "m", "f", "neg"}), "opara: test JSON: a: unknown member \"s\"", opara::parse_error);
+  CHECK_THROWS_AS((void)r.child("b"), opara::parse_error);
+}

@@ -167,7 +167,7 @@ TEST_CASE("validate.names_the_broken_dependency") {
   std::fill(p.wait_begin.begin(), p.wait_begin.end(), 0);
   CHECK_THROWS_AS(validate(p, u), invalid_plan);
   CHECK_THROWS_WITH(validate(p, u), doctest::Contains("'right'"));
-  CHECK_THROWS_WITH(validate(p, u), doctest::Contains("not honoured"));
+  CHECK_THROWS_WITH(validate(p, u), doctest::Contains("does not honour the dependency 'in' -> 'right'"));
 }
 
 TEST_CASE("validate.rejects_malformed_plans") {

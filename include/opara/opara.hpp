@@ -31,7 +31,9 @@
 
 #include <opara/plan/dot.hpp>
 #include <opara/plan/json.hpp>
+#include <opara/plan/label.hpp>
 #include <opara/plan/make_plan.hpp>
 #include <opara/plan/plan.hpp>
+#include <opara/plan/shape.hpp>
 #include <opara/plan/validate.hpp>
 #include <opara/plan/waits.hpp>

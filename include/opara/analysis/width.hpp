@@ -20,9 +20,6 @@
 
 namespace opara {
 
-//! Sentinel for "no node".
-inline constexpr node_id no_node = static_cast<node_id>(-1);
-
 //! A partition of a DAG's nodes into chains (each chain a path in the transitive closure).
 struct chain_cover {
   std::vector<node_id> next;  //!< next[v]: the node after v on its chain (v reaches it), or no_node

@@ -5,17 +5,30 @@
 //!
 //! Parser: rejects everything RFC 8259 rejects (comments, trailing commas, single quotes, leading
 //! zeros, NaN, control characters and invalid UTF-8 in strings, lone surrogates, trailing text) and
-//! also duplicate object keys and nesting deeper than 512. Errors throw opara::parse_error with a
-//! message "opara: invalid JSON at <line>:<column>: ..." (1-based; the column counts bytes).
+//! also duplicate object keys (found in O(k log k) for k keys), numbers too large for a double, and
+//! nesting deeper than max_depth. Errors throw opara::parse_error with a message
+//! "opara: invalid JSON at <line>:<column>: ..." (1-based; the column counts bytes).
 //! Numbers are doubles; the writer prints the shortest text that reads back to the same double,
-//! so every finite number round-trips exactly. Object members keep their insertion order.
+//! so every finite number round-trips exactly. Strings are written as valid UTF-8: a byte that is
+//! not part of a valid sequence becomes U+FFFD, so whatever opara writes, it reads back. The writer
+//! refuses nesting deeper than max_depth (what it writes, the parser reads), and a value is
+//! destroyed without recursion, so no document depth can exhaust the stack.
+//! Object members keep their insertion order.
+//!
+//! object_reader reads one object member by member with errors that name the JSON path; the
+//! profile, plan and autotune-cache readers are built on it.
 
 #include <opara/error.hpp>
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <concepts>
 #include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <numeric>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -24,6 +37,9 @@
 #include <vector>
 
 namespace opara::detail::json {
+
+//! Deepest nesting of arrays and objects the parser accepts and the writer writes.
+inline constexpr int max_depth = 512;
 
 //! The six JSON kinds.
 enum class kind : std::uint8_t { null, boolean, number, string, array, object };
@@ -64,6 +80,13 @@ public:
   value(const char* s) : v_(std::string(s)) {}
   value(array a) noexcept : v_(std::move(a)) {}
   value(object o) noexcept : v_(std::move(o)) {}
+
+  value(const value&) = default;
+  value(value&&) noexcept = default;
+  value& operator=(const value&) = default;
+  value& operator=(value&&) noexcept = default;
+  //! Destroys nested arrays and objects with an explicit stack, not recursion (see the file comment).
+  ~value() { release_children(); }
 
   [[nodiscard]] kind type() const noexcept { return static_cast<kind>(v_.index()); }
   [[nodiscard]] bool is_null() const noexcept { return type() == kind::null; }
@@ -115,6 +138,43 @@ public:
   friend bool operator==(const value& a, const value& b);
 
 private:
+  // Moves this value's elements or member values to the end of `out`, leaving it empty.
+  void move_children_to(std::vector<value>& out) {
+    if (auto* a = std::get_if<array>(&v_)) {
+      for (auto& e : *a) out.push_back(std::move(e));
+      a->clear();
+    } else if (auto* o = std::get_if<object>(&v_)) {
+      for (auto& m : *o) out.push_back(std::move(m.second));
+      o->clear();
+    }
+  }
+  [[nodiscard]] bool has_nested() const noexcept {
+    if (const auto* a = std::get_if<array>(&v_)) {
+      for (const auto& e : *a)
+        if (e.is_array() || e.is_object()) return true;
+    } else if (const auto* o = std::get_if<object>(&v_)) {
+      for (const auto& m : *o)
+        if (m.second.is_array() || m.second.is_object()) return true;
+    }
+    return false;
+  }
+  // Flattens the tree below this value into a work list so that each value is destroyed with no
+  // container children left (each destructor then does O(1) nested work). Out of memory, the
+  // rest is destroyed the ordinary way.
+  void release_children() noexcept {
+    if (!has_nested()) return;
+    try {
+      std::vector<value> pending;
+      move_children_to(pending);
+      while (!pending.empty()) {
+        value v = std::move(pending.back());
+        pending.pop_back();
+        v.move_children_to(pending);
+      }
+    } catch (...) {  // std::bad_alloc from the work list
+    }
+  }
+
   template <class T>
   const T& get(kind k) const {
     if (const T* p = std::get_if<T>(&v_)) return *p;
@@ -135,6 +195,27 @@ inline bool operator==(const value& a, const value& b) { return a.v_ == b.v_; }
 
 namespace impl {
 
+//! Length of the valid UTF-8 sequence (shortest form, no surrogates, at most U+10FFFF) starting at
+//! s[i], a byte >= 0x80; 0 when the bytes there are not one. The rule the parser enforces and the
+//! writer repairs by.
+inline std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  std::size_t len = 0;
+  unsigned cp = 0, min = 0;
+  if (b0 >= 0xc2 && b0 <= 0xdf) len = 2, cp = b0 & 0x1fu, min = 0x80;
+  else if (b0 >= 0xe0 && b0 <= 0xef) len = 3, cp = b0 & 0x0fu, min = 0x800;
+  else if (b0 >= 0xf0 && b0 <= 0xf4) len = 4, cp = b0 & 0x07u, min = 0x10000;
+  else return 0;
+  if (s.size() - i < len) return 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    if ((b & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (b & 0x3fu);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return len;
+}
+
 class parser {
 public:
   explicit parser(std::string_view text) : s_(text) {}
@@ -148,8 +229,6 @@ public:
   }
 
 private:
-  static constexpr int max_depth = 512;
-
   [[noreturn]] void fail(const std::string& what) const { fail_at(i_, what); }
   [[noreturn]] void fail_at(std::size_t pos, const std::string& what) const {
     std::size_t line = 1, col = 1;
@@ -199,6 +278,7 @@ private:
     if (depth > max_depth) fail("nesting deeper than " + std::to_string(max_depth));
     ++i_;  // {
     object o;
+    std::vector<std::size_t> key_pos;  // text position of each member's key
     skip_ws();
     if (i_ < s_.size() && s_[i_] == '}') {
       ++i_;
@@ -207,10 +287,8 @@ private:
     for (;;) {
       skip_ws();
       if (i_ >= s_.size() || s_[i_] != '"') fail("expected a string key, found " + describe_here());
-      const std::size_t key_pos = i_;
+      key_pos.push_back(i_);
       std::string key = parse_string();
-      for (const auto& m : o)
-        if (m.first == key) fail_at(key_pos, "duplicate key \"" + key + "\"");
       skip_ws();
       if (i_ >= s_.size() || s_[i_] != ':') fail("expected ':' after object key, found " + describe_here());
       ++i_;
@@ -224,10 +302,26 @@ private:
       }
       if (i_ < s_.size() && s_[i_] == '}') {
         ++i_;
+        check_unique_keys(o, key_pos);
         return value(std::move(o));
       }
       fail("expected ',' or '}' in object, found " + describe_here());
     }
+  }
+
+  // Sorting member indices by key finds every duplicate in O(k log k); the error points at the
+  // first key (in document order) that repeats an earlier one.
+  void check_unique_keys(const object& o, const std::vector<std::size_t>& key_pos) const {
+    if (o.size() < 2) return;
+    std::vector<std::uint32_t> idx(o.size());
+    std::iota(idx.begin(), idx.end(), std::uint32_t{0});
+    std::sort(idx.begin(), idx.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return o[a].first != o[b].first ? o[a].first < o[b].first : a < b;
+    });
+    std::size_t worst = o.size();
+    for (std::size_t k = 1; k < idx.size(); ++k)
+      if (o[idx[k]].first == o[idx[k - 1]].first) worst = std::min<std::size_t>(worst, idx[k]);
+    if (worst < o.size()) fail_at(key_pos[worst], "duplicate key \"" + o[worst].first + "\"");
   }
 
   value parse_array(int depth) {
@@ -280,15 +374,34 @@ private:
     double d = 0;
     const auto [ptr, ec] = std::from_chars(s_.data() + start, s_.data() + i_, d);
     if (ec == std::errc::result_out_of_range) {
-      // Underflow is harmless (reads as 0 or a denormal); overflow is not representable.
-      bool tiny = false;
-      for (std::size_t k = start; k < i_; ++k)
-        if (s_[k] == 'e' || s_[k] == 'E') tiny = s_[k + 1] == '-';
-      if (!tiny) fail_at(start, "number out of range of a double");
+      // Underflow is harmless (reads as 0); overflow is not representable.
+      if (decimal_magnitude(s_.substr(start, i_ - start)) > 0) fail_at(start, "number out of range of a double");
       return s_[start] == '-' ? -0.0 : 0.0;
     }
     if (ec != std::errc{} || ptr != s_.data() + i_) fail_at(start, "malformed number");
     return d;
+  }
+
+  // For a valid JSON number with a nonzero digit, e such that its absolute value lies in
+  // [10^(e-1), 10^e); the exponent is read with saturation, so any length of digits is safe.
+  static long long decimal_magnitude(std::string_view num) {
+    std::size_t k = num.front() == '-' ? 1 : 0;
+    long long int_digits = 0, first_nonzero = -1, digits = 0;
+    for (; k < num.size() && num[k] >= '0' && num[k] <= '9'; ++k, ++digits, ++int_digits)
+      if (first_nonzero < 0 && num[k] != '0') first_nonzero = digits;
+    if (k < num.size() && num[k] == '.')
+      for (++k; k < num.size() && num[k] >= '0' && num[k] <= '9'; ++k, ++digits)
+        if (first_nonzero < 0 && num[k] != '0') first_nonzero = digits;
+    long long exp = 0;
+    if (k < num.size() && (num[k] == 'e' || num[k] == 'E')) {
+      ++k;
+      const bool negative = num[k] == '-';
+      if (num[k] == '-' || num[k] == '+') ++k;
+      for (; k < num.size(); ++k) exp = std::min<long long>(exp * 10 + (num[k] - '0'), 1'000'000'000);
+      if (negative) exp = -exp;
+    }
+    if (first_nonzero < 0) return std::numeric_limits<long long>::min();  // zero
+    return int_digits - first_nonzero + exp;
   }
 
   unsigned hex4() {
@@ -326,23 +439,10 @@ private:
 
   // Checks one UTF-8 sequence starting at i_ (lead byte >= 0x80) and copies it.
   void copy_utf8(std::string& out) {
-    const std::size_t start = i_;
-    const auto b0 = static_cast<unsigned char>(s_[i_]);
-    int len = 0;
-    unsigned cp = 0, min = 0;
-    if (b0 >= 0xc2 && b0 <= 0xdf) len = 2, cp = b0 & 0x1fu, min = 0x80;
-    else if (b0 >= 0xe0 && b0 <= 0xef) len = 3, cp = b0 & 0x0fu, min = 0x800;
-    else if (b0 >= 0xf0 && b0 <= 0xf4) len = 4, cp = b0 & 0x07u, min = 0x10000;
-    else fail("invalid UTF-8 in string");
-    for (int k = 1; k < len; ++k) {
-      if (start + k >= s_.size()) fail_at(start, "invalid UTF-8 in string (truncated sequence)");
-      const auto b = static_cast<unsigned char>(s_[start + k]);
-      if ((b & 0xc0) != 0x80) fail_at(start, "invalid UTF-8 in string");
-      cp = (cp << 6) | (b & 0x3fu);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) fail_at(start, "invalid UTF-8 in string");
-    out.append(s_.substr(start, static_cast<std::size_t>(len)));
-    i_ = start + static_cast<std::size_t>(len);
+    const std::size_t len = utf8_sequence_length(s_, i_);
+    if (len == 0) fail("invalid UTF-8 in string");
+    out.append(s_.substr(i_, len));
+    i_ += len;
   }
 
   std::string parse_string() {
@@ -406,8 +506,19 @@ private:
 inline void write_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
-  for (char ch : s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
     const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x80) {  // valid UTF-8 is copied; any other byte becomes U+FFFD
+      const std::size_t len = utf8_sequence_length(s, i);
+      if (len == 0) {
+        out += "\xef\xbf\xbd";
+      } else {
+        out.append(s.substr(i, len));
+        i += len - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -444,6 +555,9 @@ inline void write_number(std::string& out, double d) {
 inline bool scalar(const value& v) { return !v.is_array() && !v.is_object(); }
 
 inline void write(std::string& out, const value& v, int indent, int level) {
+  if (level >= max_depth && (v.is_array() || v.is_object()))
+    throw error("opara: JSON: cannot write nesting deeper than " + std::to_string(max_depth) +
+                " (opara's parser would refuse it)");
   auto newline = [&](int lvl) {
     out += '\n';
     out.append(static_cast<std::size_t>(indent) * static_cast<std::size_t>(lvl), ' ');
@@ -494,12 +608,121 @@ inline void write(std::string& out, const value& v, int indent, int level) {
 [[nodiscard]] inline value parse(std::string_view text) { return impl::parser(text).parse_document(); }
 
 //! Writes `v` as JSON: compact when indent < 0, else pretty with `indent` spaces per level (arrays
-//! of scalars stay on one line). Throws opara::error for a NaN or infinite number.
+//! of scalars stay on one line). Strings that are not valid UTF-8 are repaired (see the file
+//! comment). Throws opara::error for a NaN or infinite number or nesting deeper than max_depth.
 [[nodiscard]] inline std::string write(const value& v, int indent = -1) {
   std::string out;
   impl::write(out, v, indent, 0);
   if (indent >= 0) out += '\n';
   return out;
 }
+
+//! Reads one JSON object member by member. Every error is a parse_error
+//! "<prefix><path>: <what>", e.g. "opara: profile JSON: ops[3].kernels[0].grid[1]: expected an
+//! integer in [0, 4294967295], found -1". Integers are read exactly or refused: a number that is
+//! not a whole number in the target type's range never becomes another value.
+class object_reader {
+public:
+  //! Reads `v`, found at `path`; throws unless it is an object. `prefix` must outlive the reader.
+  object_reader(const value& v, std::string path, std::string_view prefix)
+      : v_(v), path_(std::move(path)), prefix_(prefix) {
+    if (!v.is_object()) fail(path_, "expected an object, found " + std::string(kind_name(v.type())));
+  }
+
+  //! Throws parse_error "<prefix><path>: <what>".
+  [[noreturn]] void fail(const std::string& path, const std::string& what) const {
+    throw parse_error(std::string(prefix_) + path + ": " + what);
+  }
+  //! Throws parse_error naming the member `key` of this object.
+  [[noreturn]] void fail_member(std::string_view key, const std::string& what) const { fail(sub(key), what); }
+
+  //! Rejects members not in `known` (a misspelt field is an error, not silently ignored).
+  void only(std::initializer_list<std::string_view> known) const {
+    for (const auto& [k, unused] : v_.as_object())
+      if (std::find(known.begin(), known.end(), k) == known.end()) fail(path_, "unknown member \"" + k + "\"");
+  }
+  //! The member `key`, or nullptr.
+  [[nodiscard]] const value* get(std::string_view key) const { return v_.find(key); }
+  //! The member `key`, which must be present and of kind `k`.
+  [[nodiscard]] const value& require(std::string_view key, kind k) const {
+    const value* m = get(key);
+    if (!m) fail(path_, "missing \"" + std::string(key) + "\"");
+    expect(*m, sub(key), k);
+    return *m;
+  }
+  //! A reader of the object member `key` (which must be present).
+  [[nodiscard]] object_reader child(std::string_view key) const {
+    return object_reader(require(key, kind::object), sub(key), prefix_);
+  }
+  //! The path of member `key` ("ops[3].kernels" for key "kernels" of "ops[3]"; a member of the
+  //! root, whose path is "(root)", is named alone).
+  [[nodiscard]] std::string sub(std::string_view key) const {
+    return path_ == root_path ? std::string(key) : path_ + "." + std::string(key);
+  }
+  //! The path of the document's root object.
+  static constexpr std::string_view root_path = "(root)";
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  [[nodiscard]] std::string_view prefix() const noexcept { return prefix_; }
+
+  //! Reads string member `key` into `out` when present.
+  void read(std::string_view key, std::string& out) const {
+    if (const auto* m = get(key)) {
+      expect(*m, sub(key), kind::string);
+      out = m->as_string();
+    }
+  }
+  //! Reads non-negative number member `key` into `out` when present (in [0, 1] with unit_interval).
+  void read(std::string_view key, double& out, bool unit_interval = false) const {
+    if (const auto* m = get(key)) out = number(*m, sub(key), unit_interval);
+  }
+  //! Reads integer member `key` into `out` when present.
+  template <class I>
+  void read_int(std::string_view key, I& out) const {
+    if (const auto* m = get(key)) out = integer<I>(*m, sub(key));
+  }
+  //! Reads an array of exactly 3 unsigned 32-bit integers into `out` when present.
+  void read_triple(std::string_view key, std::array<std::uint32_t, 3>& out) const {
+    const auto* m = get(key);
+    if (!m) return;
+    if (!m->is_array() || m->as_array().size() != 3)
+      fail(sub(key), "expected an array of 3 unsigned integers, found " +
+                         (m->is_array() ? "an array of " + std::to_string(m->as_array().size())
+                                        : std::string(kind_name(m->type()))));
+    for (std::size_t k = 0; k < 3; ++k)
+      out[k] = integer<std::uint32_t>(m->as_array()[k], sub(key) + "[" + std::to_string(k) + "]");
+  }
+
+  //! Throws unless `m` (at `path`) is of kind `k`.
+  void expect(const value& m, const std::string& path, kind k) const {
+    if (m.type() != k)
+      fail(path, "expected " + std::string(kind_name(k)) + ", found " + std::string(kind_name(m.type())));
+  }
+  //! `m` as a finite non-negative number (in [0, 1] with unit_interval).
+  [[nodiscard]] double number(const value& m, const std::string& path, bool unit_interval = false) const {
+    expect(m, path, kind::number);
+    const double d = m.as_number();
+    if (d < 0) fail(path, "expected a non-negative number, found " + write(m));
+    if (unit_interval && d > 1) fail(path, "expected a number between 0 and 1, found " + write(m));
+    return d;
+  }
+  //! `m` as an integer of type I, exactly (no rounding, no wrap-around), at most `max`.
+  template <class I>
+  [[nodiscard]] I integer(const value& m, const std::string& path,
+                          I max = std::numeric_limits<I>::max()) const {
+    if (!m.is_number()) fail(path, "expected an integer, found " + std::string(kind_name(m.type())));
+    const double d = m.as_number();
+    constexpr I lo = std::numeric_limits<I>::min();
+    // d <= max as doubles can round up; compare against max + 1 (a power of two away) instead.
+    if (std::trunc(d) != d || d < static_cast<double>(lo) || !(d < static_cast<double>(max) + 1.0))
+      fail(path, "expected an integer in [" + std::to_string(lo) + ", " + std::to_string(max) + "], found " +
+                     write(m));
+    return static_cast<I>(d);
+  }
+
+private:
+  const value& v_;
+  std::string path_;
+  std::string_view prefix_;
+};
 
 } // namespace opara::detail::json

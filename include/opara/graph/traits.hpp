@@ -12,6 +12,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <ranges>
 #include <string>
 
@@ -19,6 +20,10 @@ namespace opara {
 
 //! Dense index of an operator in a graph.
 using node_id = std::uint32_t;
+
+//! The one sentinel for "no node" (and "no position", "no stream" where a 32-bit index is meant):
+//! never a valid id, since graphs hold fewer than 2^32 - 1 nodes.
+inline constexpr node_id no_node = std::numeric_limits<node_id>::max();
 
 //! Specialize to adapt a graph type you cannot change. The primary template forwards to members.
 template <class G>

@@ -5,6 +5,7 @@
 
 #include <opara/error.hpp>
 #include <opara/graph/graph.hpp>
+#include <opara/plan/label.hpp>
 #include <opara/profile/profile.hpp>
 
 #include <concepts>
@@ -19,6 +20,7 @@ namespace opara {
 //!   std::vector<node_id> O::order(const opara::graph&, const opara::profile*) const;  // topological
 //!   static constexpr bool needs_profile;      // true: order() throws bad_policy without a profile
 //!   static constexpr std::string_view name;   // recorded in the plan, printed in DOT/JSON
+//!   std::string label() const;                 // optional: name plus parameters (policy_label)
 template <class O>
 concept launch_order_policy = requires(const O& o, const graph& g, const profile* p) {
   { o.order(g, p) } -> std::same_as<std::vector<node_id>>;

@@ -19,6 +19,8 @@ namespace opara::order {
 struct critical_path_first {
   static constexpr bool needs_profile = true;
   static constexpr std::string_view name = "critical_path_first";
+  //! "critical_path_first" (no parameters).
+  [[nodiscard]] std::string label() const { return std::string(name); }
 
   //! A launch order for g (a topological order). Throws bad_policy as described above.
   [[nodiscard]] std::vector<node_id> order(const graph& g, const profile* p) const {

@@ -14,6 +14,8 @@ namespace opara::order {
 struct program_order {
   static constexpr bool needs_profile = false;
   static constexpr std::string_view name = "program_order";
+  //! "program_order" (no parameters).
+  [[nodiscard]] std::string label() const { return std::string(name); }
 
   //! g.topological_order(); the profile is ignored.
   [[nodiscard]] std::vector<node_id> order(const graph& g, const profile* = nullptr) const {

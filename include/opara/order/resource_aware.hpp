@@ -27,6 +27,8 @@ namespace opara::order {
 struct resource_aware {
   static constexpr bool needs_profile = true;
   static constexpr std::string_view name = "resource_aware";
+  //! "resource_aware" (no parameters).
+  [[nodiscard]] std::string label() const { return std::string(name); }
 
   //! The queue an operator goes to, after the rule above for unknown bounds.
   [[nodiscard]] static boundness classify(const operator_record& op) noexcept {

@@ -8,9 +8,10 @@
 #include <opara/error.hpp>
 #include <opara/graph/traits.hpp>
 #include <opara/plan/plan.hpp>
+#include <opara/plan/shape.hpp>
 
-#include <algorithm>
 #include <array>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,36 +20,23 @@ namespace opara {
 
 namespace detail::plan_export {
 
-// Throws invalid_plan unless `p` has the shape of a plan for a graph of n nodes.
-inline void check_shape(const plan& p, std::size_t n, const char* who) {
-  auto fail = [&](const std::string& what) { throw invalid_plan(std::string("opara::") + who + ": " + what); };
-  if (p.stream_of.size() != n)
-    fail("the plan has " + std::to_string(p.stream_of.size()) + " nodes, the graph has " + std::to_string(n));
-  if (p.order.size() != n)
-    fail("the plan's order has " + std::to_string(p.order.size()) + " entries, the graph has " + std::to_string(n) + " nodes");
-  if (p.wait_begin.size() != n + 1 || p.wait_begin.back() != p.wait_on.size())
-    fail("the plan's wait table does not match its " + std::to_string(n) + " nodes");
-  for (std::size_t v = 0; v < n; ++v) {
-    if (p.stream_of[v] >= p.num_streams)
-      fail("node " + std::to_string(v) + " is on stream " + std::to_string(p.stream_of[v]) + " but the plan has " +
-           std::to_string(p.num_streams) + " streams");
-    if (p.wait_begin[v] > p.wait_begin[v + 1]) fail("the plan's wait table is not monotonic");
+// waited_by[u]: the consumers that wait for u's event (the plan's wait table transposed, CSR), so
+// that "does v wait for u" is one mark per edge instead of a search through v's wait list.
+struct waiters {
+  std::vector<std::uint32_t> begin;
+  std::vector<node_id> consumer;
+  explicit waiters(const plan& p) : begin(p.num_nodes() + 1, 0), consumer(p.wait_on.size()) {
+    const std::size_t n = p.num_nodes();
+    for (node_id u : p.wait_on) ++begin[u + 1];
+    for (std::size_t u = 0; u < n; ++u) begin[u + 1] += begin[u];
+    std::vector<std::uint32_t> fill(begin.begin(), begin.end() - 1);
+    for (node_id v = 0; v < n; ++v)
+      for (node_id u : p.waits_of(v)) consumer[fill[u]++] = v;
   }
-  for (node_id w : p.wait_on)
-    if (w >= n) fail("a wait names node " + std::to_string(w) + " but the graph has " + std::to_string(n) + " nodes");
-  std::vector<char> seen(n, 0);
-  for (node_id v : p.order) {
-    if (v >= n || seen[v]) fail("the plan's order is not a permutation of the graph's nodes (node " + std::to_string(v) + ")");
-    seen[v] = 1;
+  [[nodiscard]] std::span<const node_id> of(node_id u) const noexcept {
+    return {consumer.data() + begin[u], consumer.data() + begin[u + 1]};
   }
-}
-
-// Launch position of every node.
-inline std::vector<std::uint32_t> launch_positions(const plan& p) {
-  std::vector<std::uint32_t> pos(p.order.size());
-  for (std::size_t i = 0; i < p.order.size(); ++i) pos[p.order[i]] = static_cast<std::uint32_t>(i);
-  return pos;
-}
+};
 
 // A DOT double-quoted string body: quotes and backslashes escaped, newlines as \n.
 inline std::string dot_escape(std::string_view s) {
@@ -79,14 +67,15 @@ inline std::string_view stream_colour(stream_id s) {
 //! "stream k"), nodes labelled with their name and launch position ("#i"); for every edge u -> v
 //! of g: solid if u and v share a stream, dashed in the colour of u's stream if v's stream waits
 //! for u's event, dotted grey if the wait was pruned (implied by other waits and stream order).
-//! Throws invalid_plan when `p` does not fit g (sizes, stream ids, order), bad_graph for an edge
-//! to an unknown node.
+//! O(n + e + waits) time. Throws invalid_plan when `p` does not have the shape of a plan for g
+//! (check_plan_shape), bad_graph for an edge to an unknown node.
 template <operator_graph G>
 [[nodiscard]] std::string to_dot(const plan& p, const G& g) {
   namespace pe = detail::plan_export;
   const std::size_t n = graph_traits<G>::num_nodes(g);
-  pe::check_shape(p, n, "to_dot");
-  const auto pos = pe::launch_positions(p);
+  const auto pos = detail::plan_shape_positions(p, n, "to_dot");
+  const pe::waiters waited(p);
+  std::vector<node_id> waits_for(n, no_node);  // waits_for[v] == u: v's stream waits for u
 
   std::string out;
   out += "digraph opara_plan {\n";
@@ -112,6 +101,7 @@ template <operator_graph G>
   }
 
   for (node_id u = 0; u < n; ++u) {
+    for (node_id v : waited.of(u)) waits_for[v] = u;
     for (auto raw : graph_traits<G>::successors(g, u)) {
       const auto v = static_cast<std::size_t>(raw);
       if (v >= n)
@@ -122,8 +112,7 @@ template <operator_graph G>
         out += ";\n";
         continue;
       }
-      const auto waits = p.waits_of(static_cast<node_id>(v));
-      if (std::find(waits.begin(), waits.end(), u) != waits.end())
+      if (waits_for[v] == u)
         out += " [style=dashed, color=\"" + std::string(pe::stream_colour(p.stream_of[u])) + "\", penwidth=1.5];\n";
       else
         out += " [style=dotted, color=grey];\n";

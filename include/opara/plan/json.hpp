@@ -19,33 +19,26 @@
 #include <opara/detail/json.hpp>
 #include <opara/error.hpp>
 #include <opara/graph/traits.hpp>
-#include <opara/plan/dot.hpp>
 #include <opara/plan/plan.hpp>
+#include <opara/plan/shape.hpp>
 
-#include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
 #include <string_view>
 
 namespace opara {
 
-namespace detail::plan_export {
-[[noreturn]] inline void plan_json_fail(const std::string& path, const std::string& what) {
-  throw parse_error("opara: plan JSON: " + path + ": " + what);
-}
-} // namespace detail::plan_export
-
 //! Version of the plan JSON format.
 inline constexpr int plan_format_version = 1;
 
-//! Plan `p` for graph `g` as pretty-printed JSON (format in this header). Throws invalid_plan
-//! when `p` does not fit g (like to_dot).
+//! Plan `p` for graph `g` as pretty-printed JSON (format in this header). O(n + waits). Throws
+//! invalid_plan when `p` does not have the shape of a plan for g (check_plan_shape).
 template <operator_graph G>
 [[nodiscard]] std::string to_json(const plan& p, const G& g) {
   namespace js = detail::json;
   const std::size_t n = graph_traits<G>::num_nodes(g);
-  detail::plan_export::check_shape(p, n, "to_json");
-  const auto pos = detail::plan_export::launch_positions(p);
+  const auto pos = detail::plan_shape_positions(p, n, "to_json");
   js::value root;
   root["opara_plan"] = plan_format_version;
   root["stream_policy"] = p.stream_policy;
@@ -71,68 +64,56 @@ template <operator_graph G>
 }
 
 //! Reads a plan written by to_json(plan, g). Throws opara::parse_error for malformed JSON (with
-//! line:column), another format version, a missing member, or values that do not form a plan
-//! (naming the JSON path). It does not check the plan against a graph: use validate for that.
+//! line:column), another format version, a missing member or a value of the wrong type (naming
+//! the JSON path), and opara::invalid_plan when the values do not form a plan (check_plan_shape:
+//! an order that is not a permutation, a stream or wait index out of range, more streams than
+//! nodes). It does not check the plan against a graph: use validate for that.
 [[nodiscard]] inline plan plan_from_json(std::string_view text) {
   namespace js = detail::json;
-  auto& fail = detail::plan_export::plan_json_fail;
-  auto member = [&](const js::value& obj, const std::string& path, std::string_view key, js::kind k) -> const js::value& {
-    const js::value* m = obj.find(key);
-    if (!m) fail(path, "missing \"" + std::string(key) + "\"");
-    if (m->type() != k)
-      fail(path + "." + std::string(key),
-           "expected " + std::string(js::kind_name(k)) + ", found " + std::string(js::kind_name(m->type())));
-    return *m;
-  };
-  auto index = [&](const js::value& v, const std::string& path, std::size_t bound) -> std::uint32_t {
-    if (!v.is_number() || std::trunc(v.as_number()) != v.as_number() || v.as_number() < 0 ||
-        v.as_number() >= static_cast<double>(bound))
-      fail(path, "expected an integer in [0, " + std::to_string(bound) + "), found " + js::write(v));
-    return static_cast<std::uint32_t>(v.as_number());
-  };
-
+  constexpr std::string_view prefix = "opara: plan JSON: ";
   const js::value root = js::parse(text);
-  if (!root.is_object()) fail("(root)", "expected an object, found " + std::string(js::kind_name(root.type())));
-  const auto* ver = root.find("opara_plan");
-  if (!ver) fail("(root)", "missing \"opara_plan\" (not an opara plan)");
+  const js::object_reader r(root, std::string(js::object_reader::root_path), prefix);
+  const auto* ver = r.get("opara_plan");
+  if (!ver) r.fail(r.path(), "missing \"opara_plan\" (not an opara plan)");
   if (!ver->is_number() || ver->as_number() != plan_format_version)
-    fail("opara_plan", "unsupported plan format version " + js::write(*ver) + " (this opara reads version " +
-                           std::to_string(plan_format_version) + ")");
+    r.fail("opara_plan", "unsupported plan format version " + js::write(*ver) + " (this opara reads version " +
+                             std::to_string(plan_format_version) + ")");
+  constexpr auto u32_max = std::numeric_limits<std::uint32_t>::max();
 
   plan p;
-  p.stream_policy = member(root, "(root)", "stream_policy", js::kind::string).as_string();
-  p.order_policy = member(root, "(root)", "order_policy", js::kind::string).as_string();
-  const auto limit = static_cast<std::size_t>(std::numeric_limits<std::uint32_t>::max());
-  p.num_streams = index(member(root, "(root)", "num_streams", js::kind::number), "num_streams", limit);
-  p.pruned_waits = index(member(root, "(root)", "pruned_waits", js::kind::number), "pruned_waits", limit);
-  const auto& nodes = member(root, "(root)", "nodes", js::kind::array).as_array();
+  p.stream_policy = r.require("stream_policy", js::kind::string).as_string();
+  p.order_policy = r.require("order_policy", js::kind::string).as_string();
+  p.num_streams = r.integer<std::uint32_t>(r.require("num_streams", js::kind::number), "num_streams");
+  p.pruned_waits = r.integer<std::size_t>(r.require("pruned_waits", js::kind::number), "pruned_waits");
+  const auto& nodes = r.require("nodes", js::kind::array).as_array();
+  const auto& order = r.require("order", js::kind::array).as_array();
   const std::size_t n = nodes.size();
-  const auto& order = member(root, "(root)", "order", js::kind::array).as_array();
-  if (order.size() != n)
-    fail("order", "has " + std::to_string(order.size()) + " entries but there are " + std::to_string(n) + " nodes");
-  std::vector<char> seen(n, 0);
-  for (std::size_t i = 0; i < n; ++i) {
-    const node_id v = index(order[i], "order[" + std::to_string(i) + "]", n);
-    if (seen[v]) fail("order[" + std::to_string(i) + "]", "node " + std::to_string(v) + " appears twice");
-    seen[v] = 1;
-    p.order.push_back(v);
-  }
+  if (n >= u32_max) r.fail("nodes", "has " + std::to_string(n) + " entries, more than 32-bit node ids can name");
+  p.order.reserve(order.size());
+  for (std::size_t i = 0; i < order.size(); ++i)
+    p.order.push_back(r.integer<node_id>(order[i], "order[" + std::to_string(i) + "]", u32_max - 1));
   p.stream_of.resize(n);
   p.wait_begin.assign(1, 0);
+  std::vector<std::uint32_t> claimed(n, no_position);  // "position" members, checked against "order" below
   for (std::size_t v = 0; v < n; ++v) {
-    const std::string path = "nodes[" + std::to_string(v) + "]";
-    if (!nodes[v].is_object()) fail(path, "expected an object, found " + std::string(js::kind_name(nodes[v].type())));
-    p.stream_of[v] = index(member(nodes[v], path, "stream", js::kind::number), path + ".stream", p.num_streams);
-    if (const auto* posv = nodes[v].find("position"))
-      if (p.order[index(*posv, path + ".position", n)] != v) fail(path + ".position", "disagrees with \"order\"");
-    const auto& w = member(nodes[v], path, "waits", js::kind::array).as_array();
+    const js::object_reader nr(nodes[v], "nodes[" + std::to_string(v) + "]", prefix);
+    p.stream_of[v] = nr.integer<stream_id>(nr.require("stream", js::kind::number), nr.sub("stream"));
+    if (const auto* at = nr.get("position")) claimed[v] = nr.integer<std::uint32_t>(*at, nr.sub("position"));
+    const auto& w = nr.require("waits", js::kind::array).as_array();
     for (std::size_t k = 0; k < w.size(); ++k)
-      p.wait_on.push_back(index(w[k], path + ".waits[" + std::to_string(k) + "]", n));
+      p.wait_on.push_back(nr.integer<node_id>(w[k], nr.sub("waits") + "[" + std::to_string(k) + "]", u32_max - 1));
+    if (p.wait_on.size() >= u32_max) r.fail("nodes", "lists more waits than 32-bit offsets can hold");
     p.wait_begin.push_back(static_cast<std::uint32_t>(p.wait_on.size()));
   }
-  if (const auto* nw = root.find("num_waits"))
+  const auto pos = detail::plan_shape_positions(p, n, "plan_from_json");
+  for (std::size_t v = 0; v < n; ++v)
+    if (claimed[v] != no_position && claimed[v] != pos[v])
+      r.fail("nodes[" + std::to_string(v) + "].position",
+             std::to_string(claimed[v]) + " disagrees with \"order\", which launches node " + std::to_string(v) +
+                 " at " + std::to_string(pos[v]));
+  if (const auto* nw = r.get("num_waits"))
     if (!nw->is_number() || nw->as_number() != static_cast<double>(p.wait_on.size()))
-      fail("num_waits", js::write(*nw) + " disagrees with the " + std::to_string(p.wait_on.size()) + " waits listed");
+      r.fail("num_waits", js::write(*nw) + " disagrees with the " + std::to_string(p.wait_on.size()) + " waits listed");
   return p;
 }
 

@@ -6,6 +6,7 @@
 #include <opara/error.hpp>
 #include <opara/graph/graph.hpp>
 #include <opara/plan/plan.hpp>
+#include <opara/plan/shape.hpp>
 #include <opara/plan/waits.hpp>
 
 #include <string>
@@ -16,42 +17,20 @@ namespace detail {
 
 inline void validate_plan(const plan& p, const graph& g) {
   const std::size_t n = g.num_nodes();
-  auto fail = [](const std::string& m) { throw invalid_plan("opara: invalid plan: " + m); };
+  auto fail = [](const std::string& m) { throw invalid_plan("opara: validate: the plan " + m); };
   auto nm = [&](node_id v) {  // appended piecewise: "'" + string trips GCC 12's -Wrestrict (PR105651)
     std::string s(1, '\'');
     s += g.name(v);
     s += '\'';
     return s;
   };
-  if (p.order.size() != n || p.stream_of.size() != n)
-    fail("it covers " + std::to_string(p.order.size()) + " launches and " + std::to_string(p.stream_of.size()) +
-         " stream entries for a graph of " + std::to_string(n) + " operators");
-  if (p.wait_begin.size() != n + 1 || p.wait_begin.front() != 0 || p.wait_begin.back() != p.wait_on.size())
-    fail("its wait lists are malformed (wait_begin must have n+1 offsets from 0 to the number of waits)");
-  std::vector<std::uint32_t> pos(n, no_position);
-  for (std::size_t i = 0; i < n; ++i) {
-    const node_id v = p.order[i];
-    if (v >= n) fail("its order names unknown node " + std::to_string(v));
-    if (pos[v] != no_position) fail("its order launches " + nm(v) + " twice");
-    pos[v] = static_cast<std::uint32_t>(i);
-  }
-  if (p.num_streams == 0) fail("it has no streams");
-  for (node_id v = 0; v < n; ++v) {
-    if (p.stream_of[v] >= p.num_streams)
-      fail(nm(v) + " is on stream " + std::to_string(p.stream_of[v]) + " but the plan has " +
-           std::to_string(p.num_streams) + " streams");
-    if (p.wait_begin[v] > p.wait_begin[v + 1]) fail("its wait offsets decrease at " + nm(v));
-  }
-  for (node_id u = 0; u < n; ++u)
-    for (node_id s : g.successors(u))
-      if (pos[s] < pos[u]) fail("its order launches " + nm(s) + " before " + nm(u) + ", which it depends on");
+  const auto pos = plan_shape_positions(p, n, "validate");
+  if (const auto [u, s] = first_backward_edge(g, pos); u != no_node)
+    fail("launches " + nm(s) + " before " + nm(u) + ", which it depends on");
 
   detail::exec_clocks clocks(p.order, p.stream_of, p.num_streams);
   std::vector<std::uint32_t> waiters(n, 0);
-  for (node_id w : p.wait_on) {
-    if (w >= n) fail("it waits on unknown node " + std::to_string(w));
-    ++waiters[w];
-  }
+  for (node_id w : p.wait_on) ++waiters[w];
   for (node_id v = 0; v < n; ++v) {
     clocks.set_uses(v, waiters[v]);
     std::uint32_t k = 0;
@@ -62,14 +41,14 @@ inline void validate_plan(const plan& p, const graph& g) {
     clocks.begin(v);
     for (node_id u : p.waits_of(v)) {
       if (pos[u] >= pos[v])
-        fail(nm(v) + " waits for " + nm(u) + ", which is launched after it (the wait could never be met)");
+        fail("makes " + nm(v) + " wait for " + nm(u) + ", which is launched after it (the wait could never be met)");
       clocks.add_wait(u);
       clocks.release(u);
     }
     for (node_id u : g.predecessors(v)) {
       if (p.stream_of[u] == p.stream_of[v]) continue;  // launch order already checked
       if (!clocks.reaches(u))
-        fail("the dependency " + nm(u) + " -> " + nm(v) + " is not honoured: " + nm(v) + " (stream " +
+        fail("does not honour the dependency " + nm(u) + " -> " + nm(v) + ": " + nm(v) + " (stream " +
              std::to_string(p.stream_of[v]) + ") neither follows " + nm(u) + " (stream " +
              std::to_string(p.stream_of[u]) + ") on one stream nor waits for it through events");
       clocks.done_query(u);

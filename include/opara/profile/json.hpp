@@ -59,75 +59,10 @@ namespace js = detail::json;
 
 inline js::value u32_triple(const std::array<std::uint32_t, 3>& a) { return js::array{a[0], a[1], a[2]}; }
 
-// Reads one JSON object field by field; every error names the JSON path of the offending value.
-class reader {
-public:
-  reader(const js::value& v, std::string path) : v_(v), path_(std::move(path)) {
-    if (!v.is_object()) fail(path_, "expected an object, found " + std::string(js::kind_name(v.type())));
-  }
-
-  [[noreturn]] static void fail(const std::string& path, const std::string& what) {
-    throw parse_error("opara: profile JSON: " + path + ": " + what);
-  }
-
-  // Rejects members not in `known`.
-  void only(std::initializer_list<std::string_view> known) const {
-    for (const auto& [k, _] : v_.as_object()) {
-      bool ok = false;
-      for (auto n : known) ok = ok || n == k;
-      if (!ok) fail(path_, "unknown member \"" + k + "\"");
-    }
-  }
-  [[nodiscard]] const js::value* get(std::string_view key) const { return v_.find(key); }
-  [[nodiscard]] std::string sub(std::string_view key) const { return path_ + "." + std::string(key); }
-  [[nodiscard]] const std::string& path() const noexcept { return path_; }
-
-  void read(std::string_view key, std::string& out) const {
-    if (const auto* m = get(key)) {
-      if (!m->is_string()) fail(sub(key), "expected a string, found " + std::string(js::kind_name(m->type())));
-      out = m->as_string();
-    }
-  }
-  void read(std::string_view key, double& out, bool unit_interval = false) const {
-    if (const auto* m = get(key)) out = number(*m, sub(key), unit_interval);
-  }
-  template <class I>
-  void read_int(std::string_view key, I& out) const {
-    if (const auto* m = get(key)) out = integer<I>(*m, sub(key));
-  }
-
-  static double number(const js::value& m, const std::string& path, bool unit_interval) {
-    if (!m.is_number()) fail(path, "expected a number, found " + std::string(js::kind_name(m.type())));
-    const double d = m.as_number();
-    if (d < 0) fail(path, "expected a non-negative number, found " + js::write(m));
-    if (unit_interval && d > 1) fail(path, "expected a number between 0 and 1, found " + js::write(m));
-    return d;
-  }
-  template <class I>
-  static I integer(const js::value& m, const std::string& path) {
-    if (!m.is_number()) fail(path, "expected an integer, found " + std::string(js::kind_name(m.type())));
-    const double d = m.as_number();
-    if (std::trunc(d) != d || d < static_cast<double>(std::numeric_limits<I>::min()) ||
-        d > static_cast<double>(std::numeric_limits<I>::max()))
-      fail(path, "expected an integer in [" + std::to_string(std::numeric_limits<I>::min()) + ", " +
-                     std::to_string(std::numeric_limits<I>::max()) + "], found " + js::write(m));
-    return static_cast<I>(d);
-  }
-  void read_triple(std::string_view key, std::array<std::uint32_t, 3>& out) const {
-    const auto* m = get(key);
-    if (!m) return;
-    if (!m->is_array() || m->as_array().size() != 3)
-      fail(sub(key), "expected an array of 3 unsigned integers, found " +
-                         (m->is_array() ? "an array of " + std::to_string(m->as_array().size())
-                                        : std::string(js::kind_name(m->type()))));
-    for (std::size_t k = 0; k < 3; ++k)
-      out[k] = integer<std::uint32_t>(m->as_array()[k], sub(key) + "[" + std::to_string(k) + "]");
-  }
-
-private:
-  const js::value& v_;
-  std::string path_;
-};
+//! The reader of profile JSON: errors read "opara: profile JSON: <path>: <what>".
+inline js::object_reader reader(const js::value& v, std::string path) {
+  return js::object_reader(v, std::move(path), "opara: profile JSON: ");
+}
 
 inline std::string errno_message(int e) { return std::generic_category().message(e); }
 
@@ -187,26 +122,25 @@ inline std::string errno_message(int e) { return std::generic_category().message
   namespace js = detail::json;
   using detail::profile_json::reader;
   const js::value root = js::parse(text);
-  const reader r(root, "(root)");
+  const auto r = reader(root, "(root)");
   const auto* ver = r.get("opara_profile");
-  if (!ver)
-    reader::fail("(root)", "missing \"opara_profile\" (not an opara profile, or written by an older opara)");
+  if (!ver) r.fail("(root)", "missing \"opara_profile\" (not an opara profile, or written by an older opara)");
   if (!ver->is_number() || ver->as_number() != profile_format_version)
-    reader::fail("opara_profile", "unsupported profile format version " + js::write(*ver) + " (this opara reads version " +
-                                      std::to_string(profile_format_version) + ")");
+    r.fail("opara_profile", "unsupported profile format version " + js::write(*ver) + " (this opara reads version " +
+                                std::to_string(profile_format_version) + ")");
   r.only({"opara_profile", "key", "limits", "source", "ops"});
 
   profile p;
-  if (const auto* k = r.get("key")) {
-    const reader kr(*k, "key");
+  if (r.get("key")) {
+    const auto kr = r.child("key");
     kr.only({"device_name", "sm_count", "driver_version", "graph_fingerprint"});
     kr.read("device_name", p.key.device_name);
     kr.read_int("sm_count", p.key.sm_count);
     kr.read_int("driver_version", p.key.driver_version);
     kr.read("graph_fingerprint", p.key.graph_fingerprint);
   }
-  if (const auto* l = r.get("limits")) {
-    const reader lr(*l, "limits");
+  if (r.get("limits")) {
+    const auto lr = r.child("limits");
     lr.only({"sm_count", "shared_bytes_per_block", "shared_bytes_per_sm", "registers_per_sm", "max_threads_per_sm",
              "max_blocks_per_sm"});
     lr.read_int("sm_count", p.limits.sm_count);
@@ -218,12 +152,11 @@ inline std::string errno_message(int e) { return std::generic_category().message
   }
   r.read("source", p.source);
 
-  const auto* ops = r.get("ops");
-  if (!ops) reader::fail("(root)", "missing \"ops\" (one entry per operator)");
-  if (!ops->is_array()) reader::fail("ops", "expected an array, found " + std::string(js::kind_name(ops->type())));
-  p.ops.reserve(ops->as_array().size());
-  for (std::size_t i = 0; i < ops->as_array().size(); ++i) {
-    const reader o(ops->as_array()[i], "ops[" + std::to_string(i) + "]");
+  if (!r.get("ops")) r.fail("(root)", "missing \"ops\" (one entry per operator)");
+  const auto& ops = r.require("ops", js::kind::array).as_array();
+  p.ops.reserve(ops.size());
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const auto o = reader(ops[i], "ops[" + std::to_string(i) + "]");
     o.only({"duration_us", "bound", "kernels"});
     operator_record rec;
     o.read("duration_us", rec.duration_us);
@@ -232,13 +165,12 @@ inline std::string errno_message(int e) { return std::generic_category().message
     if (bound == "memory") rec.bound = boundness::memory;
     else if (bound == "compute") rec.bound = boundness::compute;
     else if (bound == "unknown") rec.bound = boundness::unknown;
-    else reader::fail(o.sub("bound"), "expected \"memory\", \"compute\" or \"unknown\", found \"" + bound + "\"");
-    if (const auto* ks = o.get("kernels")) {
-      if (!ks->is_array())
-        reader::fail(o.sub("kernels"), "expected an array, found " + std::string(js::kind_name(ks->type())));
-      rec.kernels.reserve(ks->as_array().size());
-      for (std::size_t j = 0; j < ks->as_array().size(); ++j) {
-        const reader kr(ks->as_array()[j], o.sub("kernels") + "[" + std::to_string(j) + "]");
+    else o.fail_member("bound", "expected \"memory\", \"compute\" or \"unknown\", found \"" + bound + "\"");
+    if (o.get("kernels")) {
+      const auto& ks = o.require("kernels", js::kind::array).as_array();
+      rec.kernels.reserve(ks.size());
+      for (std::size_t j = 0; j < ks.size(); ++j) {
+        const auto kr = reader(ks[j], o.sub("kernels") + "[" + std::to_string(j) + "]");
         kr.only({"name", "grid", "block", "registers_per_thread", "static_shared_bytes", "dynamic_shared_bytes",
                  "duration_us", "occupancy"});
         kernel_record k;

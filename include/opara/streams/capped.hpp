@@ -36,6 +36,11 @@ struct capped {
   [[no_unique_address]] P base{};
   std::uint32_t max_streams = 16;  //!< the cap (at least 1)
 
+  //! "capped<<inner label>>[<max_streams>]", e.g. "capped<round_robin[4]>[8]".
+  [[nodiscard]] std::string label() const {
+    return "capped<" + policy_label(base) + ">[" + std::to_string(max_streams) + "]";
+  }
+
   [[nodiscard]] stream_assignment assign(const graph& g, std::span<const node_id> order) const {
     if (max_streams == 0)
       throw bad_policy("opara: " + std::string(name) +

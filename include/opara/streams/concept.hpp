@@ -3,6 +3,7 @@
 //!
 //!   stream_assignment P::assign(const opara::graph& g, std::span<const node_id> order) const;
 //!   static constexpr std::string_view P::name;
+//!   std::string label() const;   // optional: name plus parameters (plan/label.hpp, policy_label)
 //!
 //! `order` is the launch order (a topological order of g). The answer's stream ids are dense
 //! (0..num_streams-1) and stream 0 is the stream of order[0], the caller's stream; make_plan
@@ -10,6 +11,7 @@
 
 #include <opara/error.hpp>
 #include <opara/graph/graph.hpp>
+#include <opara/plan/label.hpp>
 #include <opara/plan/plan.hpp>
 
 #include <array>

@@ -20,6 +20,8 @@ namespace opara::streams {
 //! Minimum path cover (Nimble): width(g) streams. Never throws except std::bad_alloc.
 struct min_path_cover {
   static constexpr std::string_view name = "min_path_cover";
+  //! "min_path_cover" (no parameters).
+  [[nodiscard]] std::string label() const { return std::string(name); }
 
   [[nodiscard]] stream_assignment assign(const graph& g, std::span<const node_id> order) const {
     const std::size_t n = g.num_nodes();

@@ -13,6 +13,9 @@ struct round_robin {
   static constexpr std::string_view name = "round_robin";
   std::uint32_t streams = 4;  //!< number of streams to spread each level over (Taskflow: 4)
 
+  //! "round_robin[<streams>]", e.g. "round_robin[4]".
+  [[nodiscard]] std::string label() const { return std::string(name) + "[" + std::to_string(streams) + "]"; }
+
   [[nodiscard]] stream_assignment assign(const graph& g, std::span<const node_id> order) const {
     if (streams == 0)
       throw bad_policy("opara: round_robin needs at least one stream (streams == 0 leaves nowhere to launch)");
