@@ -1,54 +1,77 @@
 #!/usr/bin/env bash
-# GPU run of the GoogLeNet kernels (owner: kernels). One lean command on the GPU machine:
-#   scripts/gpu-kernels.sh [build-dir]
-# configure (sm_90), build googlenet_test_kernels + googlenet_bench, kernel tests, whole-model check
-# (batch 1, 8; tf32 and tf32x3) against the float64 CPU reference, per-layer times at batch 1 with
-# split-K off (GOOGLENET_SPLITK=1) and on, googlenet_bench --batch 1,8 with split-K off and on; tables last.
+# GPU run of the GoogLeNet kernels (owner: kernels). One command on the GPU machine:
+#   scripts/gpu-kernels.sh [quick|full|pytorch] [build-dir]
+# quick: configure (sm_90 + sm_90a), build, both kernel tests (portable and sm_90 paths), whole-model
+#        checks against the float64 reference (batch 1 and 8; sm90, portable tf32, portable tf32x3),
+#        per-layer tables (--layers) at batch 1 and 8 on both paths, googlenet_bench --quick on sm90.
+# full:  build, googlenet_bench on the portable path and on the sm90 path (JSON), the PyTorch
+#        comparison (scripts/pytorch_googlenet.py, embedded in the sm90 JSON) and the PyTorch-weights
+#        check; tables last. Results under $OUT (or /tmp/gpu-kernels-out).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-B=${1:-/tmp/build-kernels}
+what=${1:-quick}
+B=${2:-/tmp/build-kernels}
 OUTDIR=${OUT:-/tmp/gpu-kernels-out}
 mkdir -p "$OUTDIR"
 T=$(mktemp -d)
 status=0
 step() { echo; echo "=== $*"; }
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '-')
+day=$(date -u +%Y-%m-%d)
+export OPARA_COMMIT=${OPARA_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
 
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader || true
-step configure
+step configure and build
 cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
   -DOPARA_BUILD_TESTS=OFF -DOPARA_BUILD_BENCH=OFF -DOPARA_INSTALL=OFF > "$T/configure.log" 2>&1 \
   || { tail -30 "$T/configure.log"; exit 1; }
-step build
-cmake --build "$B" -j16 --target googlenet_test_kernels googlenet_bench > "$T/build.log" 2>&1 \
+cmake --build "$B" -j16 --target googlenet_test_kernels googlenet_test_kernels_sm90 googlenet_bench > "$T/build.log" 2>&1 \
   || { grep -E "error|Error" -A5 "$T/build.log" | head -60; exit 1; }
 E="$B/examples/googlenet"
 
-step kernel tests
-"$E/googlenet_test_kernels" > "$OUTDIR/test_kernels.log" 2>&1; rc=$?
-grep -v "^ok " "$OUTDIR/test_kernels.log" | tail -30; [ $rc -eq 0 ] || status=1
-grep "^ok .*split[2-8]" "$OUTDIR/test_kernels.log" | sort -k12 -g | tail -3
+if [ "$what" = quick ]; then
+  step kernel tests
+  for t in googlenet_test_kernels googlenet_test_kernels_sm90; do
+    "$E/$t" > "$OUTDIR/$t.log" 2>&1; rc=$?
+    grep -v "^ok " "$OUTDIR/$t.log" | tail -8; [ $rc -eq 0 ] || status=1
+  done
+  step whole model vs float64 reference, batch 1 and 8
+  for cfg in "sm90 tf32" "portable tf32" "portable tf32x3"; do
+    set -- $cfg
+    "$E/googlenet_bench" --check-only --batch 1,8 --path $1 --precision $2 2>&1 | grep -E "^ok|FAIL|error|operators" || status=1
+  done
+  step per-layer times, isolated
+  for p in portable sm90; do
+    for b in 1 8; do
+      "$E/googlenet_bench" --layers --batch $b --reps 20 --check-only --path $p --min-blocks ${MINB:-132} > "$OUTDIR/layers-$p-b$b.log" 2>&1 || status=1
+      grep -E "ceilings|sum of conv" "$OUTDIR/layers-$p-b$b.log" | sed "s/^/[$p b$b] /"
+    done
+  done
+  echo "slowest sm90 layers, batch 8:"; grep " layer " "$OUTDIR/layers-sm90-b8.log" | awk '{for(i=1;i<=NF;i++) if($i=="us"){print $(i-1) "\t" $0; break}}' | sort -g -r | head -14 | cut -f2
+  step googlenet_bench --quick, sm90
+  timeout 240 "$E/googlenet_bench" --batch 1,8 --quick --path sm90 > "$OUTDIR/bench-quick.log" 2>&1 || status=1
+  sed -n '/^batch  /,$p' "$OUTDIR/bench-quick.log"; grep -E "tile policy" "$OUTDIR/bench-quick.log"
+fi
 
-step whole model vs float64 reference, batch 1 and 8
-for p in tf32 tf32x3; do
-  "$E/googlenet_bench" --check-only --batch 1,8 --precision $p 2>&1 | grep -E "ok|FAIL|error" || status=1
-done
-
-step per-layer times, batch 1, split-K off / on
-GOOGLENET_SPLITK=1 "$E/googlenet_bench" --layers --batch 1 --reps 20 --check-only --min-blocks 96 > "$T/layers_off.log" 2>&1
-"$E/googlenet_bench" --layers --batch 1 --reps 20 --check-only --min-blocks 96 > "$T/layers_on.log" 2>&1
-join <(grep " layer " "$T/layers_off.log" | awk '{print $2, $10}' | sort) \
-     <(grep " layer " "$T/layers_on.log" | awk '{print $2, $10}' | sort) | sort -k2 -g -r | head -24 \
-  | awk '{printf "  %-26s off %7.2f us  on %7.2f us\n", $1, $2, $3}'
-for f in off on; do
-  awk -v f=$f '/ layer /{s+=$10} END{printf "sum of conv layer times (isolated, batch 1), split-K %s: %.1f us\n", f, s}' "$T/layers_$f.log"
-done
-
-step googlenet_bench
-GOOGLENET_SPLITK=1 timeout 120 "$E/googlenet_bench" --batch 1,8 > "$OUTDIR/bench_off.log" 2>&1 || status=1
-timeout 120 "$E/googlenet_bench" --batch 1,8 --json "$OUTDIR/bench_on.json" > "$OUTDIR/bench_on.log" 2>&1 || status=1
-GOOGLENET_SPLITK_BLOCKS=132 timeout 60 "$E/googlenet_bench" --batch 1 > "$OUTDIR/bench_on132.log" 2>&1
-GOOGLENET_SPLITK_PIXELS=100000 timeout 60 "$E/googlenet_bench" --batch 8 > "$OUTDIR/bench_onpix.log" 2>&1
-GOOGLENET_SPLITK=1 timeout 60 "$E/googlenet_bench" --batch 1 --precision tf32x3 > "$OUTDIR/bench_x3off.log" 2>&1 || status=1
-timeout 60 "$E/googlenet_bench" --batch 1 --precision tf32x3 > "$OUTDIR/bench_x3on.log" 2>&1 || status=1
-for f in on132 onpix x3off x3on off on; do echo; echo "--- split-K $f"; grep -E "^batch|^[0-9]" "$OUTDIR/bench_$f.log"; done
+if [ "$what" = full ]; then
+  step PyTorch
+  PYTHONUNBUFFERED=1 timeout 300 python3 scripts/pytorch_googlenet.py --batch 1,8 --json "$OUTDIR/pytorch.json" \
+    > "$OUTDIR/pytorch.log" 2>&1 || { tail -5 "$OUTDIR/pytorch.log"; status=1; }
+  cat "$OUTDIR/pytorch.log" | grep batch
+  step googlenet_bench, portable path then sm90 path
+  timeout 150 "$E/googlenet_bench" --batch 1,8 --path portable --json "$OUTDIR/googlenet-portable-$gpu-$day.json" \
+    > "$OUTDIR/bench-portable.log" 2>&1 || status=1
+  py=(); [ -f "$OUTDIR/pytorch.json" ] && py=(--pytorch "$OUTDIR/pytorch.json")
+  timeout 150 "$E/googlenet_bench" --batch 1,8 --path sm90 --json "$OUTDIR/googlenet-$gpu-$day.json" "${py[@]}" \
+    > "$OUTDIR/bench-sm90.log" 2>&1 || status=1
+  step PyTorch weights check
+  if PYTHONUNBUFFERED=1 python3 scripts/export_googlenet_weights.py /tmp/googlenet.bin --batch 2 > "$T/export.log" 2>&1; then
+    for p in sm90 portable; do
+      "$E/googlenet_bench" --weights /tmp/googlenet.bin --check-only --batch none --path $p 2>&1 | grep -E "PyTorch weights|FAIL|error" || status=1
+    done
+  else
+    tail -5 "$T/export.log"; status=1
+  fi
+  for p in portable sm90; do echo "--- $p"; sed -n '/^batch  /,$p' "$OUTDIR/bench-$p.log"; done
+fi
 exit $status

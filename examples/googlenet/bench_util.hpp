@@ -22,8 +22,13 @@ struct timing {
   int runs = 0;
 };
 
+//! back_to_back: runs are enqueued one after another (the GPU never idles; what a server under load
+//! sees). isolated: the host waits for each run before launching the next (the GPU starts idle and
+//! the launch latency is included; what a single request sees).
+enum class timing_mode { back_to_back, isolated };
+
 inline timing time_runs(const std::function<void(cudaStream_t)>& run, cudaStream_t s, int reps = 300,
-                        int warmup = 30) {
+                        int warmup = 30, timing_mode mode = timing_mode::back_to_back) {
   for (int i = 0; i < warmup; ++i) run(s);
   engine_check(cudaStreamSynchronize(s), "warm-up");
   std::vector<cudaEvent_t> ev(2 * static_cast<std::size_t>(reps));
@@ -32,6 +37,7 @@ inline timing time_runs(const std::function<void(cudaStream_t)>& run, cudaStream
     engine_check(cudaEventRecord(ev[2 * i], s), "cudaEventRecord");
     run(s);
     engine_check(cudaEventRecord(ev[2 * i + 1], s), "cudaEventRecord");
+    if (mode == timing_mode::isolated) engine_check(cudaStreamSynchronize(s), "isolated run");
   }
   engine_check(cudaStreamSynchronize(s), "timed runs");
   std::vector<double> t(reps);

@@ -2,12 +2,17 @@
 //! single-stream launches (eager), a sequential CUDA Graph, opara with Opara's policies
 //! (opara_greedy + resource_aware + stream_capture), and opara with the fastest of several policies.
 //!
-//!   googlenet_bench [--batch 1,8] [--precision tf32|tf32x3] [--reps 300] [--check] [--check-only]
-//!                   [--json FILE] [--weights FILE] [--min-blocks N] [--layers] [--quick]
+//!   googlenet_bench [--batch 1,8] [--precision tf32|tf32x3] [--path auto|sm90|portable] [--no-fuse]
+//!                   [--reps 300] [--check] [--check-only] [--json FILE] [--weights FILE]
+//!                   [--min-blocks N] [--layers] [--quick] [--pytorch FILE]
 //!
 //! --check compares every variant's output with the float64 CPU reference; --weights FILE runs the
 //! PyTorch check (file from scripts/export_googlenet_weights.py): opara's output must match
-//! PyTorch's within 1e-3 relative. Exits 77 when there is no GPU.
+//! PyTorch's within 1e-3 relative. --layers times every operator alone against its own floor,
+//! max(FLOPs / tensor rate, bytes / bandwidth), with both ceilings measured first (cuBLAS TF32 GEMM,
+//! device-to-device copy). --pytorch FILE embeds scripts/pytorch_googlenet.py's JSON in --json's.
+//! Every whole-model figure is given in two timing modes: back to back and isolated (bench_util.hpp).
+//! Exits 77 when there is no GPU.
 
 #include <opara/cuda.hpp>
 #include <opara/opara.hpp>
@@ -39,6 +44,8 @@
 #include <utility>
 #include <vector>
 
+#include <cublas_v2.h>
+
 #include "bench_util.hpp"
 #include "engine.hpp"
 #include "model.hpp"
@@ -52,9 +59,11 @@ namespace {
 struct args {
   std::vector<int> batches{1, 8};
   k::conv_precision precision = k::conv_precision::tf32;
+  k::conv_path path = k::conv_path::automatic;
+  bool fuse = true;
   int reps = 300;
   bool check = false, check_only = false, layers = false, quick = false;
-  std::string json, weights;
+  std::string json, weights, pytorch;
   long long min_blocks = 0;  // 0: auto (fastest sequential graph among a few)
 };
 
@@ -76,7 +85,15 @@ args parse(int argc, char** argv) {
       if (p == "tf32") a.precision = k::conv_precision::tf32;
       else if (p == "tf32x3") a.precision = k::conv_precision::tf32x3;
       else throw std::invalid_argument("--precision must be tf32 or tf32x3");
-    } else if (s == "--reps") a.reps = std::stoi(next());
+    } else if (s == "--path") {
+      const std::string p = next();
+      if (p == "auto") a.path = k::conv_path::automatic;
+      else if (p == "sm90") a.path = k::conv_path::sm90;
+      else if (p == "portable") a.path = k::conv_path::portable;
+      else throw std::invalid_argument("--path must be auto, sm90 or portable");
+    } else if (s == "--no-fuse") a.fuse = false;
+    else if (s == "--pytorch") a.pytorch = next();
+    else if (s == "--reps") a.reps = std::stoi(next());
     else if (s == "--check") a.check = true;
     else if (s == "--check-only") a.check = a.check_only = true;
     else if (s == "--layers") a.layers = true;
@@ -88,8 +105,9 @@ args parse(int argc, char** argv) {
       a.min_blocks = v == "auto" ? 0 : std::stoll(v);
     }
     else if (s == "--help" || s == "-h") {
-      std::puts("googlenet_bench [--batch 1,8] [--precision tf32|tf32x3] [--reps N] [--check] [--check-only] "
-                "[--json FILE] [--weights FILE] [--min-blocks N] [--layers]");
+      std::puts("googlenet_bench [--batch 1,8] [--precision tf32|tf32x3] [--path auto|sm90|portable] [--no-fuse] "
+                "[--reps N] [--check] [--check-only] [--json FILE] [--weights FILE] [--min-blocks N] [--layers] "
+                "[--quick] [--pytorch FILE]");
       std::exit(0);
     } else throw std::invalid_argument("unknown argument " + s);
   }
@@ -102,19 +120,28 @@ double model_tolerance(k::conv_precision p) { return p == k::conv_precision::tf3
 
 struct variant_result {
   std::string name;
-  double ms = 0;
+  double ms = 0, isolated_ms = 0;
   std::uint32_t streams = 0;
   std::size_t waits = 0;
   double max_diff = 0;  // vs the sequential graph's output (same kernels: should be exactly 0)
 };
 
+struct layer_result {
+  std::string name, config;
+  long long blocks = 0;
+  double us = 0, tflops = 0, floor_us = 0;
+};
+
 struct batch_result {
   int batch = 0;
-  timing eager, seq;
+  std::size_t ops = 0;
+  timing eager, seq, eager_isolated, seq_isolated;
   variant_result opara;
   variant_result best;
   std::vector<variant_result> variants;
-  double ref_err_seq = -1, ref_err_opara = -1;
+  std::vector<layer_result> layers;
+  double conv_sum_us = 0;
+  double ref_err_seq = -1;
   double setup_ms = 0;
   long long min_blocks = 0;      // tile policy of the eager and sequential-graph baselines
   long long par_min_blocks = 0;  // tile policy of the opara variants
@@ -128,6 +155,57 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
     m = std::max(m, d);
   }
   return m;
+}
+
+//! The two ceilings of a layer's floor, measured on this GPU: the TF32 tensor rate of a large cuBLAS
+//! GEMM (8192^3, CUBLAS_COMPUTE_32F_FAST_TF32) and the bandwidth of a 1 GiB device-to-device copy
+//! (bytes read + bytes written).
+struct ceilings {
+  double tflops = 0, gbps = 0;
+};
+
+ceilings measure_ceilings(cudaStream_t s) {
+  ceilings c;
+  const int n = 8192;
+  float *a = nullptr, *b = nullptr, *d = nullptr;
+  const std::size_t bytes = static_cast<std::size_t>(n) * n * sizeof(float);
+  engine_check(cudaMalloc(reinterpret_cast<void**>(&a), bytes), "cudaMalloc(ceiling A)");
+  engine_check(cudaMalloc(reinterpret_cast<void**>(&b), bytes), "cudaMalloc(ceiling B)");
+  engine_check(cudaMalloc(reinterpret_cast<void**>(&d), bytes), "cudaMalloc(ceiling D)");
+  const auto init = random_input(static_cast<std::size_t>(n) * n, 99);
+  engine_check(cudaMemcpy(a, init.data(), bytes, cudaMemcpyHostToDevice), "ceiling init");
+  engine_check(cudaMemcpy(b, init.data(), bytes, cudaMemcpyHostToDevice), "ceiling init");
+  cublasHandle_t h = nullptr;
+  if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) throw engine_error("cublasCreate failed");
+  cublasSetStream(h, s);
+  const float one = 1.0f, zero = 0.0f;
+  cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+  const timing g = time_runs(
+      [&](cudaStream_t) {
+        const cublasStatus_t r = cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a, CUDA_R_32F, n, b,
+                                              CUDA_R_32F, n, &zero, d, CUDA_R_32F, n, CUBLAS_COMPUTE_32F_FAST_TF32,
+                                              CUBLAS_GEMM_DEFAULT);
+        if (r != CUBLAS_STATUS_SUCCESS) st = r;
+      },
+      s, 10, 3);
+  cublasDestroy(h);
+  if (st != CUBLAS_STATUS_SUCCESS) throw engine_error("cublasGemmEx (TF32 ceiling) failed");
+  c.tflops = 2.0 * n * n * n / (g.median_ms * 1e-3) / 1e12;
+  const timing m = time_runs(
+      [&](cudaStream_t st2) { engine_check(cudaMemcpyAsync(d, a, bytes, cudaMemcpyDeviceToDevice, st2), "copy"); },
+      s, 20, 3);
+  c.gbps = 2.0 * bytes / (m.median_ms * 1e-3) / 1e9;
+  cudaFree(a);
+  cudaFree(b);
+  cudaFree(d);
+  return c;
+}
+
+//! A convolution's floor: max(FLOPs / tensor rate, bytes / bandwidth), bytes = input, weights and
+//! output each moved once (fp32).
+double conv_floor_us(const k::conv_shape& s, const ceilings& c) {
+  const double bytes = 4.0 * (1.0 * s.batch * s.cin * s.h * s.w + 1.0 * s.cout * s.k() + 1.0 * s.batch * s.cout * s.ho() * s.wo());
+  return std::max(s.flops() / (c.tflops * 1e12), bytes / (c.gbps * 1e9)) * 1e6;
 }
 
 } // namespace
@@ -147,14 +225,22 @@ int main(int argc, char** argv) try {
   const topology net_desc = make_googlenet();
   const weights w = make_random_weights(net_desc, 2024);
   int failures = 0;
+  auto options = [&](long long min_blocks) {
+    engine_options o;
+    o.precision = a.precision;
+    o.min_conv_blocks = min_blocks;
+    o.path = a.path;
+    o.fuse_pools = a.fuse;
+    return o;
+  };
 
-  std::printf("GoogLeNet (torchvision layout, %zu fused operators) on %s, conv precision %s\n", net_desc.ops.size(),
-              prop.name, k::precision_name(a.precision));
+  std::printf("GoogLeNet (torchvision layout, %zu operators in the topology) on %s, conv precision %s, path %s\n",
+              net_desc.ops.size(), prop.name, k::precision_name(a.precision), k::path_name(a.path));
 
   // --- PyTorch weights check ---------------------------------------------------------------------
   if (!a.weights.empty()) {
     const pytorch_export ex = load_pytorch_export(net_desc, a.weights);
-    engine net(net_desc, ex.w, ex.batch, {a.precision, a.min_blocks ? a.min_blocks : 96});
+    engine net(net_desc, ex.w, ex.batch, options(a.min_blocks ? a.min_blocks : 96));
     opara::executable exe = opara::scheduler<>{}.compile(net, s);
     net.poison();
     net.upload_input(ex.input);
@@ -168,12 +254,20 @@ int main(int argc, char** argv) try {
     const double err_ref = reference::rel_error(got, ref);
     const bool ok = err <= 1e-3;
     if (!ok) ++failures;
-    std::printf("%s PyTorch weights (%s, batch %d): opara vs PyTorch rel_err %.3e (tol 1e-3); "
+    std::printf("%s PyTorch weights (%s, batch %d, path %s): opara vs PyTorch rel_err %.3e (tol 1e-3); "
                 "opara vs float64 reference %.3e; PyTorch vs float64 reference %.3e\n",
-                ok ? "ok  " : "FAIL", a.weights.c_str(), ex.batch, err, err_ref, ref_vs_torch);
+                ok ? "ok  " : "FAIL", a.weights.c_str(), ex.batch, k::path_name(net.path()), err, err_ref, ref_vs_torch);
+  }
+
+  ceilings ceil;
+  if (a.layers) {
+    ceil = measure_ceilings(s);
+    std::printf("ceilings: TF32 tensor rate %.1f TFLOP/s (cuBLAS 8192^3), bandwidth %.0f GB/s (D2D copy)\n", ceil.tflops,
+                ceil.gbps);
   }
 
   std::vector<batch_result> results;
+  k::conv_path used_path = a.path;
   for (int batch : a.batches) {
     batch_result br;
     br.batch = batch;
@@ -185,8 +279,8 @@ int main(int argc, char** argv) try {
     long long par_min_blocks = min_blocks;
     if (min_blocks == 0) {
       double best = INFINITY, par_best = INFINITY;
-      for (long long mb : {32LL, 64LL, 96LL, 132LL, 200LL}) {
-        engine trial(net_desc, w, batch, {a.precision, mb});
+      for (long long mb : {32LL, 64LL, 96LL, 132LL, 200LL, 264LL}) {
+        engine trial(net_desc, w, batch, options(mb));
         trial.upload_input(random_input(trial.tensor_floats(net_desc.input), 5));
         sequential_graph g(trial, s);
         const double t = time_runs([&](cudaStream_t st) { g(st); }, s, 100, 10).median_ms;
@@ -207,58 +301,81 @@ int main(int argc, char** argv) try {
     }
     br.min_blocks = min_blocks;
     br.par_min_blocks = par_min_blocks;
-    engine net(net_desc, w, batch, {a.precision, min_blocks});
+    engine net(net_desc, w, batch, options(min_blocks));
+    used_path = net.path();
+    br.ops = net.op_count();
+    std::printf("batch %d: path %s, %zu engine operators (%zu in the topology)\n", batch, k::path_name(net.path()),
+                net.op_count(), net_desc.ops.size());
     const auto input = random_input(net.tensor_floats(net_desc.input), 7 + batch);
 
     if (a.layers) {
-      for (std::size_t i = 0; i < net_desc.ops.size(); ++i) {
-        const auto& op = net_desc.ops[i];
-        if (op.kind != op_kind::conv) continue;
-        const auto cs = net_desc.conv_shape_of(op, batch);
-        const timing t = time_runs([&](cudaStream_t st) { net.enqueue(static_cast<int>(i), st); }, s, 50, 5);
-        std::printf("  layer %-24s %4d->%-4d k%d %3dx%-3d tile %-5s blocks %4lld  %7.2f us  %6.2f TFLOP/s\n",
-                    op.name.c_str(), cs.cin, cs.cout, cs.kh, cs.ho(), cs.wo(), k::tile_name(net.tile(static_cast<int>(i))),
-                    net.blocks(static_cast<int>(i)), t.median_ms * 1e3, cs.flops() / (t.median_ms * 1e-3) / 1e12);
+      net.upload_input(input);
+      for (int i = 0; i < static_cast<int>(net.op_count()); ++i) {
+        const op_desc& op = net.desc(i);
+        // 20 launches of the operator captured in one graph, replayed: the kernel's own time plus a
+        // graph's launch gap, without the host's launch cost of a single eager launch.
+        constexpr int per_graph = 20;
+        cudaGraph_t g = nullptr;
+        cudaGraphExec_t ge = nullptr;
+        engine_check(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "layer capture");
+        for (int r = 0; r < per_graph; ++r) net.enqueue(i, s);
+        engine_check(cudaStreamEndCapture(s, &g), "layer capture");
+        engine_check(cudaGraphInstantiate(&ge, g, 0), "layer graph instantiate");
+        timing t = time_runs([&](cudaStream_t st) { engine_check(cudaGraphLaunch(ge, st), "layer graph"); }, s, 20, 3);
+        t.median_ms /= per_graph;
+        cudaGraphExecDestroy(ge);
+        cudaGraphDestroy(g);
+        layer_result l;
+        l.name = net.op_name(i);
+        l.config = net.config_name(i);
+        l.blocks = net.blocks(i);
+        l.us = t.median_ms * 1e3;
+        if (op.kind == op_kind::conv) {
+          const auto cs = net_desc.conv_shape_of(op, batch);
+          l.tflops = cs.flops() / (l.us * 1e-6) / 1e12;
+          l.floor_us = conv_floor_us(cs, ceil);
+          br.conv_sum_us += l.us;
+          std::printf("  layer %-34s %4d->%-4d k%d %3dx%-3d %-16s blocks %5lld %8.2f us %7.2f TFLOP/s  floor %6.2f us (x%.1f)\n",
+                      l.name.c_str(), cs.cin, cs.cout, cs.kh, cs.ho(), cs.wo(), l.config.c_str(), l.blocks, l.us,
+                      l.tflops, l.floor_us, l.us / l.floor_us);
+        } else {
+          std::printf("  layer %-34s %-42s %8.2f us\n", l.name.c_str(), "", l.us);
+        }
+        br.layers.push_back(l);
       }
+      std::printf("  sum of convolution kernel times (isolated, batch %d): %.1f us\n", batch, br.conv_sum_us);
     }
 
-    // Sequential graph: its output is the one every opara variant must reproduce bit for bit.
-    net.poison();
-    net.upload_input(input);
+    // Checks an engine's sequential graph against the float64 reference and returns its output,
+    // the one every opara variant on that engine must reproduce bit for bit.
+    std::optional<std::vector<double>> reference_out;
+    auto sequential_output = [&](engine& e, const char* what) {
+      e.poison();
+      e.upload_input(input);
+      sequential_graph g(e, s);
+      g(s);
+      engine_check(cudaStreamSynchronize(s), what);
+      auto out = e.download(net_desc.output);
+      if (a.check) {
+        if (!reference_out) reference_out = run_reference(net_desc, w, input, batch);
+        const double err = reference::rel_error(out, *reference_out);
+        if (br.ref_err_seq < 0) br.ref_err_seq = err;
+        const bool ok = err <= model_tolerance(a.precision);
+        if (!ok) ++failures;
+        std::printf("%s batch %d: %s vs float64 reference rel_err %.3e (tol %.0e)\n", ok ? "ok  " : "FAIL", batch, what,
+                    err, model_tolerance(a.precision));
+      }
+      return out;
+    };
     sequential_graph seq(net, s);
-    seq(s);
-    engine_check(cudaStreamSynchronize(s), "sequential graph");
-    const auto expect = net.download(net_desc.output);
+    const auto expect = sequential_output(net, "sequential graph");
 
-    if (a.check) {
-      const auto ref = run_reference(net_desc, w, input, batch);
-      br.ref_err_seq = reference::rel_error(expect, ref);
-      const bool ok = br.ref_err_seq <= model_tolerance(a.precision);
-      if (!ok) ++failures;
-      std::printf("%s batch %d: sequential graph vs float64 reference rel_err %.3e (tol %.0e)\n", ok ? "ok  " : "FAIL",
-                  batch, br.ref_err_seq, model_tolerance(a.precision));
-    }
-
-    // The engine the opara variants run on: the same one unless opara's tile policy differs, then its
-    // own, whose sequential graph gives the output every variant must reproduce bit for bit.
+    // The engine the opara variants run on: the same one unless opara's tile policy differs.
     std::unique_ptr<engine> own;
     std::vector<float> par_expect = expect;
     if (par_min_blocks != min_blocks) {
-      own = std::make_unique<engine>(net_desc, w, batch, engine_options{a.precision, par_min_blocks});
-      own->poison();
-      own->upload_input(input);
-      sequential_graph pseq(*own, s);
-      pseq(s);
-      engine_check(cudaStreamSynchronize(s), "sequential graph (opara's tile policy)");
-      par_expect = own->download(net_desc.output);
-      if (a.check) {
-        const auto ref = run_reference(net_desc, w, input, batch);
-        const double err = reference::rel_error(par_expect, ref);
-        const bool ok = err <= model_tolerance(a.precision);
-        if (!ok) ++failures;
-        std::printf("%s batch %d: sequential graph (tile policy %lld) vs float64 reference rel_err %.3e (tol %.0e)\n",
-                    ok ? "ok  " : "FAIL", batch, par_min_blocks, err, model_tolerance(a.precision));
-      }
+      own = std::make_unique<engine>(net_desc, w, batch, options(par_min_blocks));
+      par_expect = sequential_output(*own, "sequential graph (opara's tile policy)");
     }
     engine& pnet = own ? *own : net;
 
@@ -267,36 +384,39 @@ int main(int argc, char** argv) try {
     bool have_profile = false;
     auto try_variant = [&](const std::string& name, auto sched) -> variant_result {
       try {
-      const auto t0 = std::chrono::steady_clock::now();
-      opara::executable exe = have_profile ? sched.compile(pnet, s, saved) : sched.compile(pnet, s);
-      const double setup = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      if (!have_profile && exe.profile()) {
-        saved = *exe.profile();
-        have_profile = true;
-        br.setup_ms = setup;
-      }
-      pnet.poison();
-      pnet.upload_input(input);
-      exe(s);
-      engine_check(cudaStreamSynchronize(s), "opara variant " + name);
-      variant_result r;
-      r.name = name;
-      r.streams = exe.plan().num_streams;
-      r.waits = exe.plan().num_waits();
-      r.max_diff = max_abs_diff(pnet.download(net_desc.output), par_expect);
-      if (r.max_diff != 0) {
-        ++failures;
-        std::printf("FAIL batch %d: %s output differs from the sequential graph (max |diff| %.3e)\n", batch,
-                    name.c_str(), r.max_diff);
-      }
-      if (!a.check_only) r.ms = time_runs([&](cudaStream_t st) { exe(st); }, s, a.reps).median_ms;
-      return r;
+        const auto t0 = std::chrono::steady_clock::now();
+        opara::executable exe = have_profile ? sched.compile(pnet, s, saved) : sched.compile(pnet, s);
+        const double setup = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        if (!have_profile && exe.profile()) {
+          saved = *exe.profile();
+          have_profile = true;
+          br.setup_ms = setup;
+        }
+        pnet.poison();
+        pnet.upload_input(input);
+        exe(s);
+        engine_check(cudaStreamSynchronize(s), "opara variant " + name);
+        variant_result r;
+        r.name = name;
+        r.streams = exe.plan().num_streams;
+        r.waits = exe.plan().num_waits();
+        r.max_diff = max_abs_diff(pnet.download(net_desc.output), par_expect);
+        if (r.max_diff != 0) {
+          ++failures;
+          std::printf("FAIL batch %d: %s output differs from the sequential graph (max |diff| %.3e)\n", batch,
+                      name.c_str(), r.max_diff);
+        }
+        if (!a.check_only) {
+          r.ms = time_runs([&](cudaStream_t st) { exe(st); }, s, a.reps).median_ms;
+          r.isolated_ms = time_runs([&](cudaStream_t st) { exe(st); }, s, a.reps, 30, timing_mode::isolated).median_ms;
+        }
+        return r;
       } catch (const std::exception& e) {
         ++failures;
         std::printf("FAIL batch %d: %s: %s\n", batch, name.c_str(), e.what());
         variant_result r;
         r.name = name + " (failed)";
-        r.ms = INFINITY;
+        r.ms = r.isolated_ms = INFINITY;
         return r;
       }
     };
@@ -323,21 +443,27 @@ int main(int argc, char** argv) try {
         if (v.ms < br.best.ms) br.best = v;
       br.eager = time_runs([&](cudaStream_t st) { net.enqueue_all(st); }, s, a.reps);
       br.seq = time_runs([&](cudaStream_t st) { seq(st); }, s, a.reps);
+      br.eager_isolated = time_runs([&](cudaStream_t st) { net.enqueue_all(st); }, s, a.reps, 30, timing_mode::isolated);
+      br.seq_isolated = time_runs([&](cudaStream_t st) { seq(st); }, s, a.reps, 30, timing_mode::isolated);
       for (const auto& v : br.variants)
-        std::printf("  batch %d  %-44s %2u streams %3zu waits  %.4f ms\n", batch, v.name.c_str(), v.streams, v.waits, v.ms);
+        std::printf("  batch %d  %-44s %2u streams %3zu waits  %.4f ms (isolated %.4f ms)\n", batch, v.name.c_str(),
+                    v.streams, v.waits, v.ms, v.isolated_ms);
     }
     results.push_back(br);
   }
 
   if (!a.check_only) {
-    std::printf("\n%-6s %-10s %-10s %-20s %-44s %-9s %-9s %s\n", "batch", "eager ms", "seq graph", "opara (Opara pol.)",
-                "opara best policy", "x seq", "x eager", "tiles seq/opara");
+    std::printf("\n%-6s %-5s %-8s %-17s %-17s %-17s %-58s %-6s %s\n", "batch", "ops", "path", "eager ms", "seq graph ms",
+                "opara (Opara pol.)", "opara best policy (back to back / isolated ms)", "x seq", "tiles seq/opara");
     for (const auto& r : results) {
-      char op[64], best[96];
-      std::snprintf(op, sizeof op, "%.4f (%u str)", r.opara.ms, r.opara.streams);
-      std::snprintf(best, sizeof best, "%.4f %s (%u str)", r.best.ms, r.best.name.c_str(), r.best.streams);
-      std::printf("%-6d %-10.4f %-10.4f %-20s %-44s %-9.2f %-9.2f %lld/%lld\n", r.batch, r.eager.median_ms, r.seq.median_ms,
-                  op, best, r.seq.median_ms / r.best.ms, r.eager.median_ms / r.best.ms, r.min_blocks, r.par_min_blocks);
+      char eg[32], sq[32], op[40], best[96];
+      std::snprintf(eg, sizeof eg, "%.4f/%.4f", r.eager.median_ms, r.eager_isolated.median_ms);
+      std::snprintf(sq, sizeof sq, "%.4f/%.4f", r.seq.median_ms, r.seq_isolated.median_ms);
+      std::snprintf(op, sizeof op, "%.4f/%.4f", r.opara.ms, r.opara.isolated_ms);
+      std::snprintf(best, sizeof best, "%.4f/%.4f %s (%u str)", r.best.ms, r.best.isolated_ms, r.best.name.c_str(),
+                    r.best.streams);
+      std::printf("%-6d %-5zu %-8s %-17s %-17s %-17s %-58s %-6.2f %lld/%lld\n", r.batch, r.ops, k::path_name(used_path),
+                  eg, sq, op, best, r.seq.median_ms / r.best.ms, r.min_blocks, r.par_min_blocks);
     }
   }
 
@@ -350,22 +476,41 @@ int main(int argc, char** argv) try {
     const char* commit = std::getenv("OPARA_COMMIT");
     f << "{\n  \"gpu\": \"" << prop.name << "\",\n  \"driver\": \"" << opara::cuda::driver_release()
       << "\",\n  \"commit\": \"" << (commit ? commit : "unknown") << "\",\n  \"date\": \"" << date
-      << "\",\n  \"precision\": \""
-      << k::precision_name(a.precision) << "\",\n  \"reps\": " << a.reps << ",\n  \"results\": [\n";
+      << "\",\n  \"precision\": \"" << k::precision_name(a.precision) << "\",\n  \"path\": \"" << k::path_name(used_path)
+      << "\",\n  \"fused_pools\": " << (a.fuse ? "true" : "false") << ",\n  \"reps\": " << a.reps;
+    if (a.layers) f << ",\n  \"ceilings\": {\"tf32_tflops\": " << ceil.tflops << ", \"copy_gbps\": " << ceil.gbps << "}";
+    f << ",\n  \"results\": [\n";
     for (std::size_t i = 0; i < results.size(); ++i) {
       const auto& r = results[i];
-      f << "    {\"batch\": " << r.batch << ", \"eager_ms\": " << r.eager.median_ms
-        << ", \"sequential_graph_ms\": " << r.seq.median_ms << ", \"opara_ms\": " << r.opara.ms
-        << ", \"opara_streams\": " << r.opara.streams << ", \"best_policy\": \"" << r.best.name
-        << "\", \"best_ms\": " << r.best.ms << ", \"best_streams\": " << r.best.streams
-        << ", \"speedup_vs_sequential_graph\": " << r.seq.median_ms / r.best.ms
-        << ", \"opara_setup_ms\": " << r.setup_ms << ", \"tile_min_blocks\": " << r.min_blocks << ", \"opara_tile_min_blocks\": " << r.par_min_blocks << ", \"ref_rel_err\": " << r.ref_err_seq << ",\n     \"variants\": [";
+      f << "    {\"batch\": " << r.batch << ", \"operators\": " << r.ops << ", \"eager_ms\": " << r.eager.median_ms
+        << ", \"eager_isolated_ms\": " << r.eager_isolated.median_ms << ", \"sequential_graph_ms\": " << r.seq.median_ms
+        << ", \"sequential_graph_isolated_ms\": " << r.seq_isolated.median_ms << ", \"opara_ms\": " << r.opara.ms
+        << ", \"opara_isolated_ms\": " << r.opara.isolated_ms << ", \"opara_streams\": " << r.opara.streams
+        << ", \"best_policy\": \"" << r.best.name << "\", \"best_ms\": " << r.best.ms
+        << ", \"best_isolated_ms\": " << r.best.isolated_ms << ", \"best_streams\": " << r.best.streams
+        << ", \"speedup_vs_sequential_graph\": " << r.seq.median_ms / r.best.ms << ", \"opara_setup_ms\": " << r.setup_ms
+        << ", \"tile_min_blocks\": " << r.min_blocks << ", \"opara_tile_min_blocks\": " << r.par_min_blocks
+        << ", \"ref_rel_err\": " << r.ref_err_seq << ", \"conv_sum_us\": " << r.conv_sum_us << ",\n     \"variants\": [";
       for (std::size_t j = 0; j < r.variants.size(); ++j)
         f << (j ? ", " : "") << "{\"name\": \"" << r.variants[j].name << "\", \"ms\": " << r.variants[j].ms
-          << ", \"streams\": " << r.variants[j].streams << ", \"waits\": " << r.variants[j].waits << "}";
+          << ", \"isolated_ms\": " << r.variants[j].isolated_ms << ", \"streams\": " << r.variants[j].streams
+          << ", \"waits\": " << r.variants[j].waits << "}";
+      f << "],\n     \"layers\": [";
+      for (std::size_t j = 0; j < r.layers.size(); ++j)
+        f << (j ? ", " : "") << "{\"name\": \"" << r.layers[j].name << "\", \"config\": \"" << r.layers[j].config
+          << "\", \"blocks\": " << r.layers[j].blocks << ", \"us\": " << r.layers[j].us << ", \"tflops\": "
+          << r.layers[j].tflops << ", \"floor_us\": " << r.layers[j].floor_us << "}";
       f << "]}" << (i + 1 < results.size() ? "," : "") << "\n";
     }
-    f << "  ]\n}\n";
+    f << "  ]";
+    if (!a.pytorch.empty()) {
+      std::ifstream p(a.pytorch);
+      if (!p) throw std::runtime_error("cannot read " + a.pytorch);
+      std::stringstream text;
+      text << p.rdbuf();
+      f << ",\n  \"pytorch\": " << text.str();
+    }
+    f << "\n}\n";
     std::printf("wrote %s\n", a.json.c_str());
   }
   cudaStreamDestroy(s);

@@ -13,82 +13,14 @@
 #include "kernels/conv.cuh"
 #include "kernels/pool.cuh"
 #include "reference.hpp"
+#include "test_util.hpp"
 
 namespace k = googlenet::kernels;
 namespace ref = googlenet::reference;
 
-#define CHECK_CUDA(expr)                                                                              \
-  do {                                                                                                \
-    const cudaError_t e_ = (expr);                                                                    \
-    if (e_ != cudaSuccess) {                                                                          \
-      std::fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                                   \
-    }                                                                                                 \
-  } while (0)
+using namespace googlenet::test;
 
 namespace {
-
-std::mt19937_64 rng(20261125);
-int failures = 0;
-int checks = 0;
-
-std::vector<float> random_vec(std::size_t n, float lo = -1.0f, float hi = 1.0f) {
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) {
-    do x = d(rng); while (x == 0.0f);
-  }
-  return v;
-}
-
-struct dev_buf {
-  float* p = nullptr;
-  std::size_t n = 0;
-  explicit dev_buf(std::size_t count) : n(count) { CHECK_CUDA(cudaMalloc(&p, count * sizeof(float) + 16)); }
-  dev_buf(const std::vector<float>& h) : dev_buf(h.size()) {
-    CHECK_CUDA(cudaMemcpy(p, h.data(), n * sizeof(float), cudaMemcpyHostToDevice));
-  }
-  ~dev_buf() { cudaFree(p); }
-  dev_buf(const dev_buf&) = delete;
-  dev_buf& operator=(const dev_buf&) = delete;
-  void poison() { CHECK_CUDA(cudaMemset(p, 0xff, n * sizeof(float))); }  // 0xffffffff is a NaN
-  std::vector<float> get() const {
-    std::vector<float> h(n);
-    CHECK_CUDA(cudaMemcpy(h.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost));
-    return h;
-  }
-};
-
-bool is_poison(float x) {
-  std::uint32_t u;
-  std::memcpy(&u, &x, 4);
-  return u == 0xffffffffu;
-}
-
-// Compares the slice [c_off, c_off+c) of a [batch][c_total][hw] tensor; the rest must be poison.
-void compare_slice(const std::string& what, const std::vector<float>& got, const std::vector<double>& want,
-                   int batch, int c_total, int c_off, int c, int hw, double tol) {
-  std::vector<float> g;
-  std::vector<double> r;
-  int untouched_bad = 0;
-  for (int b = 0; b < batch; ++b)
-    for (int ch = 0; ch < c_total; ++ch)
-      for (int i = 0; i < hw; ++i) {
-        const std::size_t idx = (static_cast<std::size_t>(b) * c_total + ch) * hw + i;
-        if (ch >= c_off && ch < c_off + c) {
-          g.push_back(got[idx]);
-          r.push_back(want[idx]);
-        } else if (!is_poison(got[idx])) {
-          ++untouched_bad;
-        }
-      }
-  const double err = ref::rel_error(g, r);
-  const bool ok = err <= tol && untouched_bad == 0;
-  ++checks;
-  if (!ok) ++failures;
-  std::printf("%-4s %-62s rel_err %.3e (tol %.0e)%s\n", ok ? "ok" : "FAIL", what.c_str(), err, tol,
-              untouched_bad ? "  [wrote outside its channel slice]" : "");
-}
 
 std::vector<float> pad_weights(const std::vector<float>& w, int cout, int kk, int k_pad) {
   std::vector<float> p(static_cast<std::size_t>(cout) * k_pad, 0.0f);
@@ -200,11 +132,7 @@ k::pool_shape ps(int batch, int c, int h, int w, int ks, int stride, int pad, bo
 } // namespace
 
 int main() {
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    std::puts("no CUDA device: skipped");
-    return 77;
-  }
+  devices_or_skip();
   // GoogLeNet's convolutions (batch 1 and 2).
   test_conv(cs(1, 3, 224, 224, 64, 7, 2, 3));           // conv1
   test_conv(cs(1, 64, 56, 56, 64, 1, 1, 0));            // conv2

@@ -26,4 +26,23 @@ cudaError_t avg_pool_1x1(int batch, int c, int hw, const float* in, float* out, 
 cudaError_t linear(int batch, int k, int n, const float* in, const float* w, const float* bias, float* out,
                    cudaStream_t stream);
 
+// --- The sm_90 path (NHWC tensors; kernels/launch_sm90.cu, built for sm_90a) ---------------------
+
+//! True when `device` has compute capability 9.0 (the sm_90a kernels run there and nowhere else).
+inline bool sm90_supported(int device) {
+  int major = 0, minor = 0;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess)
+    return false;
+  return major == 9 && minor == 0;
+}
+//! out[p, c_off:c_off+cout] = relu(conv(in, w) + bias) over NHWC tensors on the wgmma kernel; w is
+//! [cout][kh][kw][cin4] padded to k_pad_nhwc(). fused_pool: 3x3/s1/p1 max pool of `in` first.
+cudaError_t conv_bias_relu_nhwc(const kernels::conv_shape& s, kernels::sm90_config c, bool fused_pool,
+                                const float* in, const float* w, const float* bias, float* out, cudaStream_t stream);
+//! Max pooling of an NHWC tensor into a channel slice (channels multiples of 4).
+cudaError_t max_pool_nhwc(const kernels::pool_shape& s, const float* in, float* out, cudaStream_t stream);
+//! Adaptive average pooling of an NHWC tensor to 1x1 ([batch][c]).
+cudaError_t avg_pool_1x1_nhwc(int batch, int c, int hw, const float* in, float* out, cudaStream_t stream);
+
 } // namespace googlenet::launch

@@ -25,6 +25,11 @@ struct conv_shape {
   [[nodiscard]] int k_pad() const { return (k() + 31) / 32 * 32; }
   [[nodiscard]] int total_channels() const { return c_total == 0 ? cout : c_total; }
   [[nodiscard]] long long flops() const { return 2LL * batch * cout * ho() * wo() * k(); }
+  // The sm_90 path (NHWC, kernels/conv_sm90.cuh): each input pixel stores cin4 channels (zeros past
+  // cin), K runs over (r, s, ci), and the weights are [cout][kh][kw][cin4], zero-padded to k_pad_nhwc().
+  [[nodiscard]] int cin4() const { return (cin + 3) / 4 * 4; }
+  [[nodiscard]] int k_nhwc() const { return kh * kw * cin4(); }
+  [[nodiscard]] int k_pad_nhwc() const { return (k_nhwc() + 31) / 32 * 32; }
 };
 
 //! PyTorch's pooling output size: floor or ceil, and with ceil the last window must start inside
@@ -108,6 +113,78 @@ inline int conv_splits(const conv_shape& s, conv_tile t, const split_k_rule& r =
   int n = 1;
   while (n < cap && blocks * (n + 1) <= r.max_blocks && k_tiles / (n + 1) >= r.min_tiles_per_split) ++n;
   return n;
+}
+
+//! Which convolution kernels an engine runs: the Hopper path (NHWC, wgmma, sm_90a only) or the
+//! portable one (NCHW, mma.sync through WMMA, any GPU the binary is built for). automatic: sm90 on a
+//! compute-capability-9.0 device with TF32 precision, portable otherwise.
+enum class conv_path : std::uint8_t { automatic, sm90, portable };
+
+inline const char* path_name(conv_path p) {
+  return p == conv_path::sm90 ? "sm90" : p == conv_path::portable ? "portable" : "automatic";
+}
+
+//! A tile of the sm_90 kernel: BM output pixels (one warpgroup per 64) x BN output channels.
+enum class sm90_tile : std::uint8_t { m128n128, m128n64, m64n128, m64n64, m64n32, m64n16 };
+
+inline int sm90_bm(sm90_tile t) { return t == sm90_tile::m128n128 || t == sm90_tile::m128n64 ? 128 : 64; }
+inline int sm90_bn(sm90_tile t) {
+  switch (t) {
+    case sm90_tile::m128n128: case sm90_tile::m64n128: return 128;
+    case sm90_tile::m128n64: case sm90_tile::m64n64: return 64;
+    case sm90_tile::m64n32: return 32;
+    case sm90_tile::m64n16: return 16;
+  }
+  return 64;
+}
+inline const char* tile_name(sm90_tile t) {
+  switch (t) {
+    case sm90_tile::m128n128: return "128x128";
+    case sm90_tile::m128n64: return "128x64";
+    case sm90_tile::m64n128: return "64x128";
+    case sm90_tile::m64n64: return "64x64";
+    case sm90_tile::m64n32: return "64x32";
+    case sm90_tile::m64n16: return "64x16";
+  }
+  return "?";
+}
+
+//! Blocks of one split of an sm_90 launch.
+inline long long sm90_blocks(const conv_shape& s, sm90_tile t) {
+  const long long m = 1LL * s.batch * s.ho() * s.wo();
+  return ((m + sm90_bm(t) - 1) / sm90_bm(t)) * ((s.cout + sm90_bn(t) - 1) / sm90_bn(t));
+}
+
+//! An sm_90 launch configuration: tile and split-K count.
+struct sm90_config {
+  sm90_tile tile = sm90_tile::m64n64;
+  int splits = 1;
+};
+
+//! Per-layer sm_90 configuration. Among the tiles that give at least `min_blocks` blocks, the one
+//! that computes the least padding (cout rounded up to BN, pixels to BM), larger tiles first on a
+//! tie; when no tile gives that many, the one with the most blocks, and split-K over a cluster of up
+//! to 8 blocks (each split keeping >= 4 K steps) to get closer to min_blocks.
+inline sm90_config choose_sm90_config(const conv_shape& s, long long min_blocks = 132) {
+  const long long m = 1LL * s.batch * s.ho() * s.wo();
+  sm90_config best;
+  long long best_work = -1;
+  for (sm90_tile t : {sm90_tile::m128n128, sm90_tile::m128n64, sm90_tile::m64n128, sm90_tile::m64n64,
+                      sm90_tile::m64n32}) {
+    if (sm90_blocks(s, t) < min_blocks) continue;
+    const long long work = ((m + sm90_bm(t) - 1) / sm90_bm(t) * sm90_bm(t)) *
+                           ((s.cout + sm90_bn(t) - 1) / sm90_bn(t) * sm90_bn(t));
+    if (best_work < 0 || work < best_work) {
+      best_work = work;
+      best.tile = t;
+    }
+  }
+  if (best_work >= 0) return best;
+  best.tile = s.cout <= 16 ? sm90_tile::m64n16 : sm90_tile::m64n32;
+  const long long blocks = sm90_blocks(s, best.tile);
+  const int k_tiles = s.k_pad_nhwc() / 32;
+  while (best.splits < 8 && blocks * best.splits < min_blocks && k_tiles / (best.splits + 1) >= 4) ++best.splits;
+  return best;
 }
 
 } // namespace googlenet::kernels

@@ -1,0 +1,77 @@
+#pragma once
+//! Pooling over NHWC fp32 tensors for the sm_90 path: max pooling (any window, stride, padding,
+//! PyTorch's ceil_mode) into a channel slice, and adaptive average pooling to 1x1. One thread per
+//! output pixel and group of 4 channels, 16-byte loads and stores (channels, c_off and c_total must be
+//! multiples of 4). Exact in fp32 (the max) and up to summation order (the mean).
+
+#include <cuda_runtime.h>
+
+#include <cmath>
+
+#include "shapes.hpp"
+
+namespace googlenet::kernels::nhwc {
+
+namespace detail {
+
+__global__ void max_pool_kernel(const float* __restrict__ in, float* __restrict__ out, int c4, int h, int w, int k,
+                                int stride, int pad, int ho, int wo, int c_off, int c_total, long long total) {
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const int c = static_cast<int>(i % c4) * 4;
+    long long t = i / c4;
+    const int ow = static_cast<int>(t % wo);
+    t /= wo;
+    const int oh = static_cast<int>(t % ho);
+    const int b = static_cast<int>(t / ho);
+    const int h0 = oh * stride - pad, w0 = ow * stride - pad;
+    const int h1 = min(h0 + k, h), w1 = min(w0 + k, w);
+    float4 m = make_float4(-INFINITY, -INFINITY, -INFINITY, -INFINITY);
+    for (int y = max(h0, 0); y < h1; ++y)
+      for (int x = max(w0, 0); x < w1; ++x) {
+        const float4 v = __ldg(reinterpret_cast<const float4*>(in + ((static_cast<long long>(b) * h + y) * w + x) * c4 * 4 + c));
+        m.x = fmaxf(m.x, v.x); m.y = fmaxf(m.y, v.y); m.z = fmaxf(m.z, v.z); m.w = fmaxf(m.w, v.w);
+      }
+    *reinterpret_cast<float4*>(out + ((static_cast<long long>(b) * ho + oh) * wo + ow) * c_total + c_off + c) = m;
+  }
+}
+
+// out[b][c] = mean over the hw pixels of in[b][:][c]; one thread per (b, 4 channels).
+__global__ void avg_pool_kernel(const float* __restrict__ in, float* __restrict__ out, int batch, int c4, int hw) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= batch * c4) return;
+  const int b = i / c4, c = (i % c4) * 4;
+  const float* src = in + static_cast<long long>(b) * hw * c4 * 4 + c;
+  float4 s = make_float4(0.f, 0.f, 0.f, 0.f);
+  for (int p = 0; p < hw; ++p) {
+    const float4 v = __ldg(reinterpret_cast<const float4*>(src + static_cast<long long>(p) * c4 * 4));
+    s.x += v.x; s.y += v.y; s.z += v.z; s.w += v.w;
+  }
+  const float inv = 1.0f / static_cast<float>(hw);
+  *reinterpret_cast<float4*>(out + static_cast<long long>(b) * c4 * 4 + c) = make_float4(s.x * inv, s.y * inv, s.z * inv, s.w * inv);
+}
+
+} // namespace detail
+
+//! Max pooling of an NHWC tensor into a channel slice. Never throws; returns the launch's error.
+inline cudaError_t max_pool(const pool_shape& s, const float* in, float* out, cudaStream_t stream) {
+  if (s.c % 4 != 0 || s.c_off % 4 != 0 || s.total_channels() % 4 != 0) return cudaErrorInvalidValue;
+  const long long total = 1LL * s.batch * s.ho() * s.wo() * (s.c / 4);
+  const int threads = 256;
+  const long long want = (total + threads - 1) / threads;
+  const int blocks = static_cast<int>(want < 8192 ? want : 8192);
+  detail::max_pool_kernel<<<blocks, threads, 0, stream>>>(in, out, s.c / 4, s.h, s.w, s.k, s.stride, s.pad, s.ho(),
+                                                          s.wo(), s.c_off, s.total_channels(), total);
+  return cudaGetLastError();
+}
+
+//! Adaptive average pooling of an NHWC tensor to 1x1: out[b][c] = mean(in[b][:][:][c]).
+inline cudaError_t avg_pool_1x1(int batch, int c, int hw, const float* in, float* out, cudaStream_t stream) {
+  if (c % 4 != 0) return cudaErrorInvalidValue;
+  const int items = batch * (c / 4);
+  const int threads = 128;
+  detail::avg_pool_kernel<<<(items + threads - 1) / threads, threads, 0, stream>>>(in, out, batch, c / 4, hw);
+  return cudaGetLastError();
+}
+
+} // namespace googlenet::kernels::nhwc

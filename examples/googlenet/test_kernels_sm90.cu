@@ -1,0 +1,186 @@
+//! Checks the sm_90 path (NHWC tensors, wgmma convolutions, kernels/conv_sm90.cuh and pool_nhwc.cuh)
+//! against the float64 CPU reference: GoogLeNet's shapes and odd ones (channels off multiples of the
+//! tile and of 4, 1-pixel images, batch 1/3/8, stride 2, 5x5 and 7x7), every tile, split-K off and on
+//! (a split result must also be bit-identical on a second launch), and the fused 3x3 max pool.
+//! Operands are TF32-rounded first, as the engine stores them. Outputs are poisoned (NaN) first and
+//! channels outside a kernel's slice must still hold the poison. Exits 77 without a GPU and reports
+//! (and exits 77) when the GPU is not compute capability 9.0, where these kernels cannot run.
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "kernels/conv_sm90.cuh"
+#include "kernels/launch.hpp"
+#include "kernels/layout.hpp"
+#include "kernels/pool_nhwc.cuh"
+#include "reference.hpp"
+#include "test_util.hpp"
+
+namespace k = googlenet::kernels;
+namespace ref = googlenet::reference;
+using namespace googlenet::test;
+
+namespace {
+
+constexpr k::sm90_tile all_tiles[] = {k::sm90_tile::m128n128, k::sm90_tile::m128n64, k::sm90_tile::m64n128,
+                                      k::sm90_tile::m64n64,   k::sm90_tile::m64n32,  k::sm90_tile::m64n16};
+
+std::vector<float> rounded(std::vector<float> v) {
+  for (auto& x : v) x = k::round_tf32(x);
+  return v;
+}
+
+k::pool_shape pool3x3(int batch, int c, int h, int w) {
+  k::pool_shape p;
+  p.batch = batch; p.c = c; p.h = h; p.w = w; p.k = 3; p.stride = 1; p.pad = 1; p.ceil_mode = true;
+  return p;
+}
+
+// splits: 0 = the rule's choice (choose_sm90_config), n = split-K over a cluster of n blocks.
+void test_conv(k::conv_shape s, std::vector<int> splits = {1, 0}, bool fused_pool = false) {
+  if (s.c_total == 0) s.c_total = (s.cout + 3) / 4 * 4;
+  const int ho = s.ho(), wo = s.wo(), hw_in = s.h * s.w;
+  const auto in = rounded(random_vec(static_cast<std::size_t>(s.batch) * s.cin * hw_in));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(s.k()));
+  const auto w = rounded(random_vec(static_cast<std::size_t>(s.cout) * s.k(), -scale, scale));
+  const auto bias = random_vec(s.cout, -0.5f, 0.5f);
+  std::vector<double> want(static_cast<std::size_t>(s.batch) * s.c_total * ho * wo, 0.0);
+  if (fused_pool) {
+    std::vector<double> pooled(in.size());
+    ref::max_pool(pool3x3(s.batch, s.cin, s.h, s.w), in, pooled);
+    ref::conv(s, pooled, w, bias, want);
+  } else {
+    ref::conv(s, in, w, bias, want);
+  }
+
+  dev_buf d_in(k::nchw_to_nhwc(in, s.batch, s.cin, hw_in, s.cin4()));
+  dev_buf d_w(k::pack_weights_nhwc(s, w.data(), false)), d_b(bias);
+  dev_buf d_out(want.size());
+  const k::sm90_config rule = k::choose_sm90_config(s);
+  for (auto t : all_tiles)
+    for (int sp : splits) {
+      k::sm90_config c{t, sp == 0 ? rule.splits : sp};
+      if (sp == 0 && t != rule.tile) continue;  // the rule's own pick, once
+      d_out.poison();
+      CHECK_CUDA(k::sm90::conv_bias_relu_nhwc(s, c.tile, c.splits, fused_pool, d_in.p, d_w.p, d_b.p, d_out.p, nullptr));
+      CHECK_CUDA(cudaDeviceSynchronize());
+      const auto got = d_out.get();
+      char what[200];
+      std::snprintf(what, sizeof what, "sm90 %sconv b%d %dx%dx%d->%d k%d s%d p%d [%d+%d/%d] %s split%d%s",
+                    fused_pool ? "pool+" : "", s.batch, s.cin, s.h, s.w, s.cout, s.kh, s.stride, s.pad, s.c_off,
+                    s.cout, s.c_total, k::tile_name(t), c.splits, sp == 0 ? "(rule)" : "");
+      compare_slice(what, k::nhwc_to_nchw(got, s.batch, s.c_total, ho * wo, s.c_total), want, s.batch, s.c_total,
+                    s.c_off, s.cout, ho * wo, 2e-3);
+      if (c.splits > 1) {  // deterministic: a second launch gives the same bits
+        CHECK_CUDA(k::sm90::conv_bias_relu_nhwc(s, c.tile, c.splits, fused_pool, d_in.p, d_w.p, d_b.p, d_out.p, nullptr));
+        CHECK_CUDA(cudaDeviceSynchronize());
+        const auto again = d_out.get();
+        ++checks;
+        if (std::memcmp(got.data(), again.data(), got.size() * sizeof(float)) != 0) {
+          ++failures;
+          std::printf("FAIL %s: second launch not bit-identical\n", what);
+        }
+      }
+    }
+}
+
+void test_pool(k::pool_shape s) {
+  if (s.c_total == 0) s.c_total = s.c;
+  const int hw = s.h * s.w, hwo = s.ho() * s.wo();
+  const auto in = random_vec(static_cast<std::size_t>(s.batch) * s.c * hw);
+  std::vector<double> want(static_cast<std::size_t>(s.batch) * s.c_total * hwo, 0.0);
+  ref::max_pool(s, in, want);
+  dev_buf d_in(k::nchw_to_nhwc(in, s.batch, s.c, hw, s.c)), d_out(want.size());
+  d_out.poison();
+  CHECK_CUDA(k::nhwc::max_pool(s, d_in.p, d_out.p, nullptr));
+  CHECK_CUDA(cudaDeviceSynchronize());
+  char what[160];
+  std::snprintf(what, sizeof what, "nhwc maxpool b%d c%d %dx%d k%d s%d p%d ceil%d -> %dx%d [%d/%d]", s.batch, s.c,
+                s.h, s.w, s.k, s.stride, s.pad, int(s.ceil_mode), s.ho(), s.wo(), s.c_off, s.c_total);
+  compare_slice(what, k::nhwc_to_nchw(d_out.get(), s.batch, s.c_total, hwo, s.c_total), want, s.batch, s.c_total,
+                s.c_off, s.c, hwo, 1e-7);
+}
+
+void test_avg(int batch, int c, int h, int w) {
+  const auto in = random_vec(static_cast<std::size_t>(batch) * c * h * w);
+  const auto want = ref::avg_pool_1x1(batch, c, h * w, in);
+  dev_buf d_in(k::nchw_to_nhwc(in, batch, c, h * w, c)), d_out(want.size());
+  d_out.poison();
+  CHECK_CUDA(k::nhwc::avg_pool_1x1(batch, c, h * w, d_in.p, d_out.p, nullptr));
+  CHECK_CUDA(cudaDeviceSynchronize());
+  char what[160];
+  std::snprintf(what, sizeof what, "nhwc avgpool b%d c%d %dx%d", batch, c, h, w);
+  compare_slice(what, d_out.get(), want, batch, c, 0, c, 1, 1e-6);
+}
+
+k::conv_shape cs(int batch, int cin, int h, int w, int cout, int ks, int stride, int pad, int c_off = 0,
+                 int c_total = 0) {
+  k::conv_shape s;
+  s.batch = batch; s.cin = cin; s.h = h; s.w = w; s.cout = cout; s.kh = s.kw = ks;
+  s.stride = stride; s.pad = pad; s.c_off = c_off; s.c_total = c_total;
+  return s;
+}
+
+k::pool_shape ps(int batch, int c, int h, int w, int ks, int stride, int pad, bool ceil_mode, int c_off = 0,
+                 int c_total = 0) {
+  k::pool_shape s;
+  s.batch = batch; s.c = c; s.h = h; s.w = w; s.k = ks; s.stride = stride; s.pad = pad;
+  s.ceil_mode = ceil_mode; s.c_off = c_off; s.c_total = c_total;
+  return s;
+}
+
+} // namespace
+
+int main() {
+  devices_or_skip();
+  if (!googlenet::launch::sm90_supported(0)) {
+    std::puts("GPU is not compute capability 9.0: the sm_90a kernels cannot run here; skipped");
+    return 77;
+  }
+  // GoogLeNet's convolutions at batch 1, 3 and 8 (into their concat slices).
+  test_conv(cs(1, 3, 224, 224, 64, 7, 2, 3));              // conv1 (cin 3: pixels store 4 channels)
+  test_conv(cs(1, 64, 56, 56, 64, 1, 1, 0));               // conv2
+  test_conv(cs(1, 64, 56, 56, 192, 3, 1, 1));              // conv3
+  test_conv(cs(3, 192, 28, 28, 96, 1, 1, 0));              // inception3a.branch2.0
+  test_conv(cs(1, 96, 28, 28, 128, 3, 1, 1, 64, 256));     // inception3a.branch2.1 into its slice
+  test_conv(cs(8, 16, 28, 28, 32, 3, 1, 1, 192, 256));     // inception3a.branch3.1, batch 8
+  test_conv(cs(1, 480, 14, 14, 192, 1, 1, 0, 0, 512));     // inception4a.branch1
+  test_conv(cs(1, 24, 14, 14, 64, 3, 1, 1, 384, 512));     // inception4b.branch3.1
+  test_conv(cs(1, 832, 7, 7, 384, 1, 1, 0, 0, 1024), {1, 0, 2, 4, 8});    // inception5b.branch1
+  test_conv(cs(8, 192, 7, 7, 384, 3, 1, 1, 384, 1024), {1, 0, 3});         // inception5b.branch2.1, batch 8
+  test_conv(cs(1, 160, 14, 14, 320, 3, 1, 1, 256, 832), {1, 0, 2, 5});     // inception4e.branch2.1
+  // Odd shapes: cin and cout off multiples of 4 and of the tile, non-square, stride 2, 5x5, 7x7.
+  test_conv(cs(1, 5, 11, 9, 13, 3, 2, 1));
+  test_conv(cs(3, 7, 17, 13, 37, 5, 1, 2, 4, 44), {1, 0, 3});
+  test_conv(cs(2, 3, 23, 19, 10, 7, 2, 3));
+  test_conv(cs(1, 33, 9, 15, 70, 1, 1, 0, 4, 76), {1, 0, 2});
+  test_conv(cs(3, 17, 15, 15, 29, 3, 2, 0));
+  test_conv(cs(1, 65, 7, 7, 18, 1, 2, 0));
+  test_conv(cs(3, 130, 10, 6, 200, 3, 1, 1, 8, 212), {1, 0, 4, 7});
+  // 1-pixel images.
+  test_conv(cs(1, 64, 1, 1, 48, 3, 1, 1), {1, 0, 2});
+  test_conv(cs(3, 20, 1, 1, 13, 1, 1, 0), {1, 0});
+  test_conv(cs(8, 1, 1, 1, 1, 1, 1, 0));
+  // Fused 3x3/s1/p1 max pool + 1x1 conv (an inception block's pool projection).
+  test_conv(cs(1, 192, 28, 28, 32, 1, 1, 0, 224, 256), {1, 0}, true);     // inception3a.branch4
+  test_conv(cs(8, 832, 7, 7, 128, 1, 1, 0, 896, 1024), {1, 0, 4}, true);  // inception5b.branch4, batch 8
+  test_conv(cs(3, 20, 5, 7, 13, 1, 1, 0, 4, 20), {1, 0, 2}, true);
+  test_conv(cs(1, 8, 1, 1, 9, 1, 1, 0), {1}, true);
+
+  test_pool(ps(1, 64, 112, 112, 3, 2, 0, true));   // maxpool1
+  test_pool(ps(8, 192, 56, 56, 3, 2, 0, true));    // maxpool2, batch 8
+  test_pool(ps(1, 192, 28, 28, 3, 1, 1, true));    // inception branch4 pool (unfused)
+  test_pool(ps(1, 832, 14, 14, 2, 2, 0, true));    // maxpool4 (2x2)
+  test_pool(ps(3, 4, 13, 9, 3, 2, 0, true));       // ceil on odd sizes
+  test_pool(ps(2, 8, 12, 10, 3, 2, 1, true, 4, 16)); // padding + ceil + slice
+  test_pool(ps(1, 12, 9, 8, 3, 2, 0, false));      // floor mode
+  test_pool(ps(1, 4, 7, 7, 2, 2, 0, true));        // 2x2 ceil on odd
+
+  test_avg(1, 1024, 7, 7);
+  test_avg(8, 1024, 7, 7);
+  test_avg(3, 12, 5, 3);
+
+  std::printf("%d of %d checks passed\n", checks - failures, checks);
+  return failures == 0 ? 0 : 1;
+}
