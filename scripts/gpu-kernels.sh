@@ -48,9 +48,10 @@ if [ "$what" = quick ]; then
     done
   done
   echo "slowest sm90 layers, batch 8:"; grep " layer " "$OUTDIR/layers-sm90-b8.log" | awk '{for(i=1;i<=NF;i++) if($i=="us"){print $(i-1) "\t" $0; break}}' | sort -g -r | head -14 | cut -f2
-  step googlenet_bench --quick, sm90
+  step googlenet_bench --quick, sm90, pools fused into their 1x1 conv or not
   timeout 240 "$E/googlenet_bench" --batch 1,8 --quick --path sm90 > "$OUTDIR/bench-quick.log" 2>&1 || status=1
-  sed -n '/^batch  /,$p' "$OUTDIR/bench-quick.log"; grep -E "tile policy" "$OUTDIR/bench-quick.log"
+  timeout 240 "$E/googlenet_bench" --batch 1,8 --quick --path sm90 --fuse > "$OUTDIR/bench-quick-fused.log" 2>&1 || status=1
+  for f in bench-quick bench-quick-fused; do echo "--- $f"; sed -n '/^batch  /,$p' "$OUTDIR/$f.log"; done
 fi
 
 if [ "$what" = full ]; then

@@ -46,8 +46,10 @@ struct engine_options {
   //! TF32 precision, the portable path (NCHW) otherwise. Asking for sm90 where it cannot run throws.
   kernels::conv_path path = kernels::conv_path::automatic;
   //! sm_90 path: fold each 3x3/s1/p1 max pool that feeds a single 1x1 convolution into that
-  //! convolution (the pool operator disappears from the graph).
-  bool fuse_pools = true;
+  //! convolution (the pool operator disappears from the graph). Off by default: measured on an H200
+  //! the fused kernel (synchronous 3x3 gathers) is slower than pool + conv, and the whole model too
+  //! (examples/googlenet/RESULTS.md).
+  bool fuse_pools = false;
 };
 
 //! A network loaded on the GPU for a fixed batch size: folded weights, one buffer per activation.

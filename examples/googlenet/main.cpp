@@ -2,7 +2,7 @@
 //! single-stream launches (eager), a sequential CUDA Graph, opara with Opara's policies
 //! (opara_greedy + resource_aware + stream_capture), and opara with the fastest of several policies.
 //!
-//!   googlenet_bench [--batch 1,8] [--precision tf32|tf32x3] [--path auto|sm90|portable] [--no-fuse]
+//!   googlenet_bench [--batch 1,8] [--precision tf32|tf32x3] [--path auto|sm90|portable] [--fuse]
 //!                   [--reps 300] [--check] [--check-only] [--json FILE] [--weights FILE]
 //!                   [--min-blocks N] [--layers] [--quick] [--pytorch FILE]
 //!
@@ -60,7 +60,7 @@ struct args {
   std::vector<int> batches{1, 8};
   k::conv_precision precision = k::conv_precision::tf32;
   k::conv_path path = k::conv_path::automatic;
-  bool fuse = true;
+  bool fuse = false;
   int reps = 300;
   bool check = false, check_only = false, layers = false, quick = false;
   std::string json, weights, pytorch;
@@ -91,7 +91,7 @@ args parse(int argc, char** argv) {
       else if (p == "sm90") a.path = k::conv_path::sm90;
       else if (p == "portable") a.path = k::conv_path::portable;
       else throw std::invalid_argument("--path must be auto, sm90 or portable");
-    } else if (s == "--no-fuse") a.fuse = false;
+    } else if (s == "--fuse") a.fuse = true;
     else if (s == "--pytorch") a.pytorch = next();
     else if (s == "--reps") a.reps = std::stoi(next());
     else if (s == "--check") a.check = true;
@@ -105,7 +105,7 @@ args parse(int argc, char** argv) {
       a.min_blocks = v == "auto" ? 0 : std::stoll(v);
     }
     else if (s == "--help" || s == "-h") {
-      std::puts("googlenet_bench [--batch 1,8] [--precision tf32|tf32x3] [--path auto|sm90|portable] [--no-fuse] "
+      std::puts("googlenet_bench [--batch 1,8] [--precision tf32|tf32x3] [--path auto|sm90|portable] [--fuse] "
                 "[--reps N] [--check] [--check-only] [--json FILE] [--weights FILE] [--min-blocks N] [--layers] "
                 "[--quick] [--pytorch FILE]");
       std::exit(0);

@@ -179,6 +179,7 @@ int main() {
   test_linear(8, 1024, 1000);
   test_linear(11, 1024, 1000);
   test_linear(3, 20, 37);
+  test_linear(5, 1032, 70);  // input staged in slices of 512 features: a partial last slice
 
   std::printf("%d of %d checks passed\n", checks - failures, checks);
   return failures == 0 ? 0 : 1;

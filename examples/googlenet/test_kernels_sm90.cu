@@ -180,6 +180,7 @@ int main() {
   test_avg(1, 1024, 7, 7);
   test_avg(8, 1024, 7, 7);
   test_avg(3, 12, 5, 3);
+  test_avg(2, 1040, 3, 5);  // 260 channel groups: a partial block of 32
 
   std::printf("%d of %d checks passed\n", checks - failures, checks);
   return failures == 0 ? 0 : 1;

@@ -157,6 +157,7 @@ conv_nhwc_kernel(const conv_args a) {
   int a_pix[T::a_per_thread];  // (b * h + ih0) * w + iw0 of the output pixel's window corner
   int a_ih0[T::a_per_thread], a_iw0[T::a_per_thread];
   bool a_ok[T::a_per_thread];
+  const float* a_src[T::a_per_thread];  // that corner's channel 0 (only dereferenced in range)
 #pragma unroll
   for (int i = 0; i < T::a_per_thread; ++i) {
     const int row = tid / 8 + i * (T::threads / 8);
@@ -171,50 +172,59 @@ conv_nhwc_kernel(const conv_args a) {
     a_ih0[i] = oh * a.stride - a.pad;
     a_iw0[i] = ow * a.stride - a.pad;
     a_pix[i] = (b * a.h + a_ih0[i]) * a.w + a_iw0[i];
+    a_src[i] = a.in + static_cast<long long>(a_pix[i]) * a.cin4;
+  }
+  const float* b_src[T::b_per_thread];
+  bool b_ok[T::b_per_thread];
+#pragma unroll
+  for (int i = 0; i < T::b_per_thread; ++i) {
+    const int n = n0 + tid / 8 + i * (T::threads / 8);
+    b_ok[i] = n < a.cout && (BN * 8 % T::threads == 0 || tid / 8 + i * (T::threads / 8) < BN);
+    b_src[i] = a.wgt + static_cast<long long>(b_ok[i] ? n : 0) * a.k_pad + kt_begin * bk + j * 4;
+  }
+  // The A cursor: this thread's k = (r, c, ci) of the next k-tile to load and its offset
+  // (r * w + c) * cin4 + ci from the window corner, advanced by bk per tile (no division in the loop).
+  int cur_k = kt_begin * bk + j * 4, cur_ci = cur_k, cur_r = 0, cur_c = 0, cur_off = cur_k;
+  if constexpr (KS != 1) {
+    const int rs = cur_k / a.cin4;
+    cur_ci = cur_k - rs * a.cin4;
+    cur_r = rs / KS;
+    cur_c = rs - cur_r * KS;
+    cur_off = (cur_r * a.w + cur_c) * a.cin4 + cur_ci;
   }
 
   auto stage_a = [&](int s) { return smem_base + static_cast<std::uint32_t>(s * T::stage_bytes); };
   auto stage_b = [&](int s) { return smem_base + static_cast<std::uint32_t>(s * T::stage_bytes + T::a_bytes); };
 
-  auto load_b = [&](int s, int kt) {
+  // Loads the next weight tile (tiles are loaded in order) into stage s.
+  auto load_b = [&](int s) {
     const std::uint32_t base = stage_b(s);
-    const int kcol = kt * bk + j * 4;
 #pragma unroll
     for (int i = 0; i < T::b_per_thread; ++i) {
-      const int row = tid / 8 + i * (T::threads / 8);
-      if (BN * 8 % T::threads == 0 || row < BN) {
-        const int n = n0 + row;
-        const bool ok = n < a.cout;
-        const float* src = ok ? a.wgt + static_cast<long long>(n) * a.k_pad + kcol : a.wgt;
-        cp_async16(base + swz(row, j), src, ok);
-      }
+      if (BN * 8 % T::threads == 0 || tid / 8 + i * (T::threads / 8) < BN)
+        cp_async16(base + swz(tid / 8 + i * (T::threads / 8), j), b_src[i], b_ok[i]);
+      b_src[i] += bk;
     }
   };
-  auto load_a = [&](int s, int kt) {
+  // Gathers the next activation tile (tiles are loaded in order) into stage s.
+  auto load_a = [&](int s) {
     const std::uint32_t base = stage_a(s);
-    const int kk = kt * bk + j * 4;
-    int r = 0, c = 0, ci = kk;
-    if constexpr (KS != 1) {
-      const int rs = kk / a.cin4;
-      ci = kk - rs * a.cin4;
-      r = rs / KS;
-      c = rs - r * KS;
-    }
-    const bool k_ok = kk < a.k;
+    const bool k_ok = cur_k < a.k;
 #pragma unroll
     for (int i = 0; i < T::a_per_thread; ++i) {
       const int row = tid / 8 + i * (T::threads / 8);
       const std::uint32_t dst = base + swz(row, j);
       if constexpr (POOL) {
         // The 3x3 window's 9 loads go out together: out-of-image taps read the clamped (valid) pixel
-        // and are replaced by -inf afterwards, so no load waits behind a branch.
+        // and are left out of the maximum afterwards, so no load waits behind a branch.
         const bool ok = a_ok[i] && k_ok;
         float4 x[9];
 #pragma unroll
         for (int t = 0; t < 9; ++t) {
-          const int ih = min(max(a_ih0[i] + t / 3 - 1, 0), a.h - 1), iw = min(max(a_iw0[i] + t % 3 - 1, 0), a.w - 1);
-          const long long off = static_cast<long long>(a_pix[i] + (ih - a_ih0[i]) * a.w + (iw - a_iw0[i])) * a.cin4 + ci;
-          x[t] = ok ? __ldg(reinterpret_cast<const float4*>(a.in + off)) : make_float4(0.f, 0.f, 0.f, 0.f);
+          const int dy = min(max(a_ih0[i] + t / 3 - 1, 0), a.h - 1) - a_ih0[i];
+          const int dx = min(max(a_iw0[i] + t % 3 - 1, 0), a.w - 1) - a_iw0[i];
+          x[t] = ok ? __ldg(reinterpret_cast<const float4*>(a_src[i] + (dy * a.w + dx) * a.cin4 + cur_ci))
+                    : make_float4(0.f, 0.f, 0.f, 0.f);
         }
         float4 v = x[4];  // the centre tap is always inside the image
 #pragma unroll
@@ -227,10 +237,22 @@ conv_nhwc_kernel(const conv_args a) {
         asm volatile("st.shared.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"r"(dst), "f"(v.x), "f"(v.y), "f"(v.z), "f"(v.w)
                      : "memory");
       } else {
-        const int ih = a_ih0[i] + r, iw = a_iw0[i] + c;
+        const int ih = a_ih0[i] + cur_r, iw = a_iw0[i] + cur_c;
         const bool ok = a_ok[i] && k_ok && (unsigned)ih < (unsigned)a.h && (unsigned)iw < (unsigned)a.w;
-        const float* src = ok ? a.in + static_cast<long long>(a_pix[i] + r * a.w + c) * a.cin4 + ci : a.in;
-        cp_async16(dst, src, ok);
+        cp_async16(dst, ok ? a_src[i] + cur_off : a.in, ok);
+      }
+    }
+    cur_k += bk;
+    cur_off += bk;
+    cur_ci += bk;
+    if constexpr (KS != 1) {
+      while (cur_ci >= a.cin4) {
+        cur_ci -= a.cin4;
+        if (++cur_c == KS) {
+          cur_c = 0;
+          ++cur_r;
+          cur_off += (a.w - KS) * a.cin4;
+        }
       }
     }
   };
@@ -243,10 +265,10 @@ conv_nhwc_kernel(const conv_args a) {
   constexpr int ahead = T::stages - 2;  // stages in flight while one is being multiplied
 #pragma unroll
   for (int s = 0; s < ahead; ++s)
-    if (s < k_tiles) load_b(s, kt_begin + s);
+    if (s < k_tiles) load_b(s);
 #pragma unroll
   for (int s = 0; s < ahead; ++s) {
-    if (s < k_tiles) load_a(s, kt_begin + s);
+    if (s < k_tiles) load_a(s);
     cp_async_commit();
   }
 
@@ -266,8 +288,8 @@ conv_nhwc_kernel(const conv_args a) {
     // Refill the stage read two iterations ago (retired everywhere before this iteration's barrier).
     const int next = kt + ahead;
     if (next < k_tiles) {
-      load_b(next % T::stages, kt_begin + next);
-      load_a(next % T::stages, kt_begin + next);
+      load_b(next % T::stages);
+      load_a(next % T::stages);
     }
     cp_async_commit();
     wg_wait<1>();

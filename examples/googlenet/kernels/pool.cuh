@@ -46,26 +46,42 @@ __global__ void avg_pool_kernel(const float* __restrict__ in, float* __restrict_
   if (lane == 0) out[warp] = s / static_cast<float>(hw);
 }
 
-// One warp per output feature j, all batch rows at once (the weight row is read once).
+// One warp per output feature j, all batch rows at once (the weight row is read once). The block's
+// warps share the input: it is staged through shared memory in slices of `slice` features, so each
+// input element is read from L2 once per block instead of once per warp.
 // in: [batch][k], w: [n][k] (k % 4 == 0, 16-byte aligned), out: [batch][n].
 template <int MAXB>
 __global__ void linear_kernel(const float* __restrict__ in, const float* __restrict__ wgt,
                               const float* __restrict__ bias, float* __restrict__ out, int batch, int k, int n) {
+  constexpr int slice = 512;
+  __shared__ __align__(16) float x_s[MAXB][slice];
   const int j = (blockIdx.x * blockDim.x + threadIdx.x) / 32;
   const int lane = threadIdx.x % 32;
-  if (j >= n) return;
-  const float4* wrow = reinterpret_cast<const float4*>(wgt + static_cast<long long>(j) * k);
+  const bool active = j < n;
+  const float4* wrow = reinterpret_cast<const float4*>(wgt + static_cast<long long>(active ? j : 0) * k);
   for (int b0 = 0; b0 < batch; b0 += MAXB) {
     float acc[MAXB];
 #pragma unroll
     for (int b = 0; b < MAXB; ++b) acc[b] = 0.0f;
-    for (int i = lane; i < k / 4; i += 32) {
-      const float4 wv = __ldg(wrow + i);
+    for (int k0 = 0; k0 < k; k0 += slice) {
+      const int len = min(slice, k - k0);
+      __syncthreads();  // the previous slice is consumed
+      for (int e = threadIdx.x; e < MAXB * (len / 4); e += blockDim.x) {
+        const int b = e / (len / 4), q = e % (len / 4);
+        const float4 v = b0 + b < batch
+                             ? __ldg(reinterpret_cast<const float4*>(in + static_cast<long long>(b0 + b) * k + k0) + q)
+                             : make_float4(0.f, 0.f, 0.f, 0.f);
+        reinterpret_cast<float4*>(x_s[b])[q] = v;
+      }
+      __syncthreads();
+      if (active) {
+        for (int i = lane; i < len / 4; i += 32) {
+          const float4 wv = __ldg(wrow + k0 / 4 + i);
 #pragma unroll
-      for (int b = 0; b < MAXB; ++b) {
-        if (b0 + b < batch) {
-          const float4 x = __ldg(reinterpret_cast<const float4*>(in + static_cast<long long>(b0 + b) * k) + i);
-          acc[b] += wv.x * x.x + wv.y * x.y + wv.z * x.z + wv.w * x.w;
+          for (int b = 0; b < MAXB; ++b) {
+            const float4 x = reinterpret_cast<const float4*>(x_s[b])[i];
+            acc[b] += wv.x * x.x + wv.y * x.y + wv.z * x.z + wv.w * x.w;
+          }
         }
       }
     }
@@ -73,7 +89,7 @@ __global__ void linear_kernel(const float* __restrict__ in, const float* __restr
     for (int b = 0; b < MAXB; ++b) {
 #pragma unroll
       for (int o = 16; o > 0; o /= 2) acc[b] += __shfl_xor_sync(0xffffffffu, acc[b], o);
-      if (lane == 0 && b0 + b < batch) out[static_cast<long long>(b0 + b) * n + j] = acc[b] + bias[j];
+      if (active && lane == 0 && b0 + b < batch) out[static_cast<long long>(b0 + b) * n + j] = acc[b] + bias[j];
     }
   }
 }

@@ -36,19 +36,34 @@ __global__ void max_pool_kernel(const float* __restrict__ in, float* __restrict_
   }
 }
 
-// out[b][c] = mean over the hw pixels of in[b][:][c]; one thread per (b, 4 channels).
+// out[b][c] = mean over the hw pixels of in[b][:][c]. A block takes 32 groups of 4 channels of one
+// image and 8 pixel lanes: each thread sums every 8th pixel (independent loads in flight), then the
+// 8 partial sums are added in a fixed order through shared memory (deterministic).
 __global__ void avg_pool_kernel(const float* __restrict__ in, float* __restrict__ out, int batch, int c4, int hw) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= batch * c4) return;
-  const int b = i / c4, c = (i % c4) * 4;
-  const float* src = in + static_cast<long long>(b) * hw * c4 * 4 + c;
+  __shared__ float4 part[8][32];
+  const int g = threadIdx.x % 32, lane = threadIdx.x / 32;
+  const int blocks_per_image = (c4 + 31) / 32;
+  const int b = blockIdx.x / blocks_per_image;
+  const int cg = (blockIdx.x % blocks_per_image) * 32 + g;
   float4 s = make_float4(0.f, 0.f, 0.f, 0.f);
-  for (int p = 0; p < hw; ++p) {
-    const float4 v = __ldg(reinterpret_cast<const float4*>(src + static_cast<long long>(p) * c4 * 4));
-    s.x += v.x; s.y += v.y; s.z += v.z; s.w += v.w;
+  if (cg < c4) {
+    const float* src = in + static_cast<long long>(b) * hw * c4 * 4 + cg * 4;
+    for (int p = lane; p < hw; p += 8) {
+      const float4 v = __ldg(reinterpret_cast<const float4*>(src + static_cast<long long>(p) * c4 * 4));
+      s.x += v.x; s.y += v.y; s.z += v.z; s.w += v.w;
+    }
   }
-  const float inv = 1.0f / static_cast<float>(hw);
-  *reinterpret_cast<float4*>(out + static_cast<long long>(b) * c4 * 4 + c) = make_float4(s.x * inv, s.y * inv, s.z * inv, s.w * inv);
+  part[lane][g] = s;
+  __syncthreads();
+  if (lane == 0 && cg < c4) {
+    for (int l = 1; l < 8; ++l) {
+      const float4 v = part[l][g];
+      s.x += v.x; s.y += v.y; s.z += v.z; s.w += v.w;
+    }
+    const float inv = 1.0f / static_cast<float>(hw);
+    *reinterpret_cast<float4*>(out + static_cast<long long>(b) * c4 * 4 + cg * 4) =
+        make_float4(s.x * inv, s.y * inv, s.z * inv, s.w * inv);
+  }
 }
 
 } // namespace detail
@@ -68,9 +83,8 @@ inline cudaError_t max_pool(const pool_shape& s, const float* in, float* out, cu
 //! Adaptive average pooling of an NHWC tensor to 1x1: out[b][c] = mean(in[b][:][:][c]).
 inline cudaError_t avg_pool_1x1(int batch, int c, int hw, const float* in, float* out, cudaStream_t stream) {
   if (c % 4 != 0) return cudaErrorInvalidValue;
-  const int items = batch * (c / 4);
-  const int threads = 128;
-  detail::avg_pool_kernel<<<(items + threads - 1) / threads, threads, 0, stream>>>(in, out, batch, c / 4, hw);
+  const int blocks = batch * ((c / 4 + 31) / 32);
+  detail::avg_pool_kernel<<<blocks, 256, 0, stream>>>(in, out, batch, c / 4, hw);
   return cudaGetLastError();
 }
 
