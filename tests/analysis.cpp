@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <opara/analysis/critical_path.hpp>
 #include <opara/analysis/topological.hpp>
 #include <opara/analysis/transitive_reduction.hpp>
 #include <opara/analysis/width.hpp>
@@ -166,4 +167,24 @@ TEST_CASE("width.100k_nodes") {
   const auto c = min_chain_cover(l);
   CHECK(c.antichain.size() == c.num_chains);
   CHECK(c.num_chains >= 1);
+}
+
+TEST_CASE("analyses.accept_any_operator_graph") {
+  // A user's adjacency lists (no opara::graph in sight), as make_plan accepts them.
+  struct adjacency {
+    std::vector<std::vector<int>> succ;
+    std::size_t num_nodes() const { return succ.size(); }
+    const std::vector<int>& successors(node_id v) const { return succ[v]; }
+  };
+  const adjacency diamond_user{{{1, 2}, {3}, {3}, {}}};
+  CHECK(width(diamond_user) == 2);
+  CHECK(max_antichain(diamond_user) == std::vector<node_id>{1, 2});
+  CHECK(min_chain_cover(diamond_user).num_chains == 2);
+  CHECK(depth_levels(diamond_user) == std::vector<std::uint32_t>{0, 1, 1, 2});
+  const std::vector<double> cost{1, 5, 2, 1};
+  CHECK(critical_path(diamond_user, cost).length == 7);
+  CHECK(bottom_levels(diamond_user, cost) == std::vector<double>{7, 6, 3, 1});
+  CHECK(top_levels(diamond_user, cost) == std::vector<double>{0, 1, 1, 6});
+  const adjacency cyclic{{{1}, {0}}};
+  CHECK_THROWS_AS((void)width(cyclic), not_a_dag);
 }

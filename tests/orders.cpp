@@ -1,5 +1,6 @@
 // Launch order policies and the critical path analysis they use.
 #include <opara/analysis/critical_path.hpp>
+#include <opara/graph/list_schedule.hpp>
 #include <opara/order/concept.hpp>
 #include <opara/order/critical_path_first.hpp>
 #include <opara/order/program_order.hpp>
@@ -8,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -316,4 +318,38 @@ TEST_CASE("order.ten_thousand_nodes_in_well_under_10ms") {
 #else
   (void)a, (void)b, (void)c;
 #endif
+}
+
+TEST_CASE("orders.label_is_the_name") {
+  CHECK(opara::order::program_order{}.label() == "program_order");
+  CHECK(opara::order::critical_path_first{}.label() == "critical_path_first");
+  CHECK(opara::order::resource_aware{}.label() == "resource_aware");
+  CHECK(opara::policy_label(opara::order::resource_aware{}) == "resource_aware");
+}
+
+TEST_CASE("list_schedule.pluggable_ready_queue") {
+  // 0 -> 2, 1 -> 2, 3 alone.
+  opara::graph_builder b;
+  b.add_nodes(4);
+  b.add_edge(0, 2).add_edge(1, 2);
+  const auto g = b.build();
+  CHECK(opara::list_schedule(g, opara::ready_heap<>{}) == std::vector<node_id>{0, 1, 2, 3});
+  CHECK(opara::list_schedule(g, opara::ready_heap<std::greater<node_id>>{}) == std::vector<node_id>{3, 1, 0, 2});
+  // A FIFO queue is a ready_queue too.
+  struct fifo {
+    std::vector<node_id> items;
+    std::size_t head = 0;
+    void push(node_id v) { items.push_back(v); }
+    node_id pop() { return items[head++]; }
+    bool empty() const { return head == items.size(); }
+  };
+  static_assert(opara::ready_queue<fifo>);
+  CHECK(opara::list_schedule(g, fifo{}) == std::vector<node_id>{0, 1, 3, 2});
+  // The scheduler stops short on a cycle: that is how graph_builder::build detects one.
+  struct cyclic {
+    std::size_t num_nodes() const { return 2; }
+    std::vector<node_id> successors(node_id v) const { return {static_cast<node_id>(1 - v)}; }
+    std::vector<node_id> predecessors(node_id v) const { return {static_cast<node_id>(1 - v)}; }
+  };
+  CHECK(opara::list_schedule(cyclic{}, opara::ready_heap<>{}).empty());
 }

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 
 using namespace opara;
 using opara::test::rng_t;
@@ -33,19 +34,7 @@ struct largest_first {
   static constexpr bool needs_profile = false;
   static constexpr std::string_view name = "largest_first";
   std::vector<node_id> order(const graph& g, const profile*) const {
-    std::vector<std::uint32_t> indeg(g.num_nodes());
-    std::vector<node_id> ready, out;
-    for (node_id v = 0; v < g.num_nodes(); ++v)
-      if ((indeg[v] = static_cast<std::uint32_t>(g.predecessors(v).size())) == 0) ready.push_back(v);
-    while (!ready.empty()) {
-      auto it = std::max_element(ready.begin(), ready.end());
-      const node_id v = *it;
-      ready.erase(it);
-      out.push_back(v);
-      for (node_id s : g.successors(v))
-        if (--indeg[s] == 0) ready.push_back(s);
-    }
-    return out;
+    return list_schedule(g, ready_heap<std::greater<node_id>>{});  // a goes before b when a > b
   }
 };
 
@@ -241,4 +230,70 @@ TEST_CASE("make_plan.100k_nodes_every_policy") {
   plan_all(test::random_dag(rng, 100000, 2, 64, true), "random (window 64)");
   plan_all(test::fan_out(100000), "fan-out");
   plan_all(test::fan_out(100000, true), "fan-out-in");
+}
+
+TEST_CASE("make_plan.cycle_message_is_capped") {
+  // A 100,000-node cycle: the message names its first and last nodes and its length, not all of it.
+  graph_builder b;
+  const std::size_t n = 100000;
+  b.add_nodes(n);
+  for (node_id v = 0; v < n; ++v) b.add_edge(v, static_cast<node_id>((v + 1) % n));
+  try {
+    (void)b.build();
+    FAIL("a cycle was accepted");
+  } catch (const not_a_dag& e) {
+    const std::string msg = e.what();
+    CHECK(msg.size() < 300);
+    CHECK(msg.find("cycle of 100000 nodes") != std::string::npos);
+    CHECK(msg.find("(99992 more)") != std::string::npos);
+    CHECK(e.cycle().size() == n);  // the full cycle is still there for programs
+    // First nodes, then the last ones, then back to the first.
+    const auto& c = e.cycle();
+    CHECK(msg.find("n" + std::to_string(c[0]) + " -> n" + std::to_string(c[1])) != std::string::npos);
+    CHECK(msg.ends_with("n" + std::to_string(c[n - 1]) + " -> n" + std::to_string(c[0])));
+  }
+  // Short cycles are listed whole, as before.
+  user_graph cyc{{{1}, {2}, {0}}, {"a", "b", "c"}};
+  CHECK_THROWS_WITH((void)make_plan(cyc), doctest::Contains("cycle: "));
+}
+
+TEST_CASE("make_plan.refuses_a_profile_of_another_graph") {
+  const auto g = to_graph(diamond_user());
+  profile p;
+  p.ops.resize(4);
+  p.key.graph_fingerprint = fingerprint(g);
+  CHECK_NOTHROW((void)make_plan<streams::opara_greedy, wants_profile>(g, p));
+  user_graph other = diamond_user();
+  other.names[3] = "sink";  // same size, another graph
+  auto plan_other = [&] { return make_plan<streams::opara_greedy, wants_profile>(other, p); };
+  CHECK_THROWS_WITH_AS((void)plan_other(), doctest::Contains("graph_fingerprint"), profile_mismatch);
+  try {
+    (void)make_plan(other, p);  // even when the order does not read it
+    FAIL("a profile of another graph was accepted");
+  } catch (const profile_mismatch& e) {
+    CHECK(e.field() == "graph_fingerprint");
+  }
+  p.key.graph_fingerprint.clear();  // a hand-written profile names no graph: taken as g's
+  CHECK_NOTHROW((void)make_plan<streams::opara_greedy, wants_profile>(other, p));
+}
+
+TEST_CASE("check_profile.names_the_first_differing_field") {
+  profile p;
+  p.key = {"H100", 132, 13000, "abc"};
+  p.ops.resize(2);
+  CHECK_NOTHROW(check_profile(p, p.key, 2));
+  auto expect = [&](profile_key k, std::size_t n, const std::string& field) {
+    try {
+      check_profile(p, k, n, "the saved profile x.json");
+      FAIL("no mismatch found");
+    } catch (const profile_mismatch& e) {
+      CHECK(e.field() == field);
+      CHECK(std::string(e.what()).starts_with("opara: the saved profile x.json does not match: " + field));
+    }
+  };
+  expect({"A100", 132, 13000, "abc"}, 2, "device_name");
+  expect({"H100", 108, 13000, "abc"}, 2, "sm_count");
+  expect({"H100", 132, 12000, "abc"}, 2, "driver_version");
+  expect({"H100", 132, 13000, "abd"}, 2, "graph_fingerprint");
+  expect(p.key, 3, "ops");
 }

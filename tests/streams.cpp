@@ -237,3 +237,38 @@ TEST_CASE("streams.stream_zero_is_the_first_launched_node") {
     check_shape(streams::capped<streams::min_path_cover>{{}, 2}.assign(g, order), g, order);
   }
 }
+
+namespace {
+struct plain_policy {  // a user's policy with a name and no label()
+  static constexpr std::string_view name = "plain";
+};
+} // namespace
+
+TEST_CASE("policies.label_names_the_policy_and_its_parameters") {
+  CHECK(streams::sequential{}.label() == "sequential");
+  CHECK(streams::opara_greedy{}.label() == "opara_greedy");
+  CHECK(streams::min_path_cover{}.label() == "min_path_cover");
+  CHECK(streams::round_robin{.streams = 4}.label() == "round_robin[4]");
+  CHECK(streams::capped<streams::opara_greedy>{{}, 8}.label() == "capped<opara_greedy>[8]");
+  CHECK(streams::capped<streams::round_robin>{{.streams = 3}, 2}.label() == "capped<round_robin[3]>[2]");
+  CHECK(streams::capped<streams::capped<streams::min_path_cover>>{{{}, 4}, 2}.label() ==
+        "capped<capped<min_path_cover>[4]>[2]");
+  // Two configurations of one policy are told apart; a policy without label() falls back to its name.
+  CHECK(policy_label(streams::round_robin{.streams = 2}) != policy_label(streams::round_robin{.streams = 8}));
+  CHECK(policy_label(plain_policy{}) == "plain");
+  CHECK(policy_label(streams::capped<streams::opara_greedy>{{}, 16}) == "capped<opara_greedy>[16]");
+}
+
+TEST_CASE("min_path_cover.invalid_order_throws_instead_of_reading_out_of_bounds") {
+  const graph g = test::fan_out(5, true);
+  const std::vector<node_id> unknown{0, 1, 2, 9, 4};
+  CHECK_THROWS_WITH_AS((void)streams::min_path_cover{}.assign(g, unknown), doctest::Contains("names node 9"),
+                       bad_policy);
+  const std::vector<node_id> repeated{0, 1, 1, 3, 4};
+  CHECK_THROWS_WITH_AS((void)streams::min_path_cover{}.assign(g, repeated), doctest::Contains("twice"), bad_policy);
+  const std::vector<node_id> short_order{0, 1};
+  CHECK_THROWS_AS((void)streams::min_path_cover{}.assign(g, short_order), bad_policy);
+  const std::vector<node_id> backwards{4, 3, 2, 1, 0};
+  CHECK_THROWS_WITH_AS((void)min_chain_cover(g, backwards), doctest::Contains("launches"), bad_policy);
+  CHECK(streams::min_path_cover{}.assign(g, {}).num_streams == 3);  // empty: g's own order
+}

@@ -6,6 +6,7 @@
 #include <opara/error.hpp>
 
 #include <opara/graph/graph.hpp>
+#include <opara/graph/list_schedule.hpp>
 #include <opara/graph/traits.hpp>
 
 #include <opara/analysis/critical_path.hpp>
@@ -14,6 +15,7 @@
 #include <opara/analysis/width.hpp>
 
 #include <opara/profile/bounds.hpp>
+#include <opara/profile/check.hpp>
 #include <opara/profile/json.hpp>
 #include <opara/profile/profile.hpp>
 

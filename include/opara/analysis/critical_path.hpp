@@ -79,6 +79,20 @@ inline void check_costs(const graph& g, std::span<const double> cost, const char
   return r;
 }
 
+//! bottom_levels for any operator_graph (converted with to_graph; throws like it too).
+template <operator_graph G>
+  requires(!std::same_as<G, graph>)
+[[nodiscard]] std::vector<double> bottom_levels(const G& g, std::span<const double> cost) {
+  return bottom_levels(to_graph(g), cost);
+}
+
+//! top_levels for any operator_graph (converted with to_graph; throws like it too).
+template <operator_graph G>
+  requires(!std::same_as<G, graph>)
+[[nodiscard]] std::vector<double> top_levels(const G& g, std::span<const double> cost) {
+  return top_levels(to_graph(g), cost);
+}
+
 //! critical_path for any operator_graph (converted with to_graph; throws like it too).
 template <operator_graph G>
   requires(!std::same_as<G, graph>)

@@ -4,6 +4,7 @@
 //! it once by `to_graph`, which validates it (unknown nodes, self-loops, cycles, empty graphs).
 
 #include <opara/error.hpp>
+#include <opara/graph/list_schedule.hpp>
 #include <opara/graph/traits.hpp>
 
 #include <algorithm>
@@ -133,34 +134,30 @@ public:
         std::sort(g.pred_.begin() + g.pred_begin_[v], g.pred_.begin() + g.pred_begin_[v + 1]);
     }
     if (any_name_) g.names_ = names_;
-    g.topo_ = kahn(g);
+    g.topo_ = list_schedule(g, ready_heap<>{});  // smallest ready id first: keeps program order
     if (g.topo_.size() != n) throw_cycle(g);
     return g;
   }
 
 private:
-  static std::vector<node_id> kahn(const graph& g) {
-    const std::size_t n = g.num_nodes();
-    std::vector<std::uint32_t> indeg(n);
-    for (std::size_t v = 0; v < n; ++v) indeg[v] = static_cast<std::uint32_t>(g.predecessors(static_cast<node_id>(v)).size());
-    // Smallest ready id first keeps program order wherever it is already topological.
-    std::vector<node_id> heap, out;
-    out.reserve(n);
-    for (std::size_t v = 0; v < n; ++v)
-      if (indeg[v] == 0) heap.push_back(static_cast<node_id>(v));
-    std::ranges::make_heap(heap, std::greater<>{});
-    while (!heap.empty()) {
-      std::ranges::pop_heap(heap, std::greater<>{});
-      const node_id v = heap.back();
-      heap.pop_back();
-      out.push_back(v);
-      for (node_id s : g.successors(v))
-        if (--indeg[s] == 0) {
-          heap.push_back(s);
-          std::ranges::push_heap(heap, std::greater<>{});
-        }
+  //! "opara: the graph has a cycle: a -> b -> c -> a"; a cycle of more than max_listed nodes is
+  //! shown by its first and last few nodes and its length, so the message stays short at any size
+  //! (not_a_dag::cycle() has every node).
+  static std::string cycle_message(const graph& g, const std::vector<node_id>& cycle) {
+    constexpr std::size_t max_listed = 8;
+    std::string msg = "opara: the graph has a cycle";
+    if (cycle.size() > max_listed) msg += " of " + std::to_string(cycle.size()) + " nodes";
+    msg += ": ";
+    for (std::size_t i = 0; i < cycle.size(); ++i) {
+      if (cycle.size() > max_listed && i == max_listed / 2) {
+        msg += "... (" + std::to_string(cycle.size() - max_listed) + " more) -> ";
+        i = cycle.size() - max_listed / 2;
+      }
+      msg += g.name(cycle[i]);
+      msg += " -> ";
     }
-    return out;
+    msg += g.name(cycle.front());
+    return msg;
   }
 
   [[noreturn]] static void throw_cycle(const graph& g) {
@@ -184,9 +181,7 @@ private:
     }
     std::vector<node_id> cycle(walk.begin() + seen_at[v], walk.end());
     std::ranges::reverse(cycle);  // walked backwards along edges
-    std::string msg = "opara: the graph has a cycle: ";
-    for (node_id c : cycle) msg += g.name(c) + " -> ";
-    msg += g.name(cycle.front());
+    std::string msg = cycle_message(g, cycle);  // before the move below: argument order is unspecified
     throw not_a_dag(msg, std::move(cycle));
   }
 

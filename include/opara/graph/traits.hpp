@@ -6,7 +6,8 @@
 //! By default graph_traits reads natural member functions:
 //!   g.num_nodes()          -> integral
 //!   g.successors(v)        -> a range of integral node ids
-//!   g.predecessors(v)      -> optional; derived from successors when absent
+//!   g.predecessors(v)      -> optional; opara never reads it (to_graph builds both directions
+//!                             from the successor lists), it is there for the user's own algorithms
 //!   g.name(v)              -> optional; something convertible to std::string (used in messages, DOT)
 
 #include <concepts>
@@ -67,7 +68,9 @@ concept operator_graph = requires(const G& g, node_id v) {
   { graph_traits<G>::successors(g, v) } -> detail::node_range;
 };
 
-//! An operator_graph that also lists each node's predecessors (saves one pass when adapting).
+//! An operator_graph that also lists each node's predecessors. opara's algorithms do not need them
+//! (to_graph derives predecessors from successors in the same pass that sorts the edges); the
+//! concept is for code that walks a user's graph backwards without converting it.
 template <class G>
 concept bidirectional_operator_graph =
     operator_graph<G> && requires(const G& g, node_id v) {

@@ -6,8 +6,9 @@
 #include <opara/analysis/critical_path.hpp>
 #include <opara/order/concept.hpp>
 
+#include <opara/graph/list_schedule.hpp>
+
 #include <cmath>
-#include <queue>
 #include <string_view>
 #include <vector>
 
@@ -33,25 +34,10 @@ struct critical_path_first {
         throw bad_policy("opara: launch order policy 'critical_path_first': node " + g.name(v) + " has duration_us " +
                          std::to_string(cost[v]) + " (durations must be finite and non-negative)");
     }
-    const auto bl = bottom_levels(g, cost);
-
-    auto later = [&](node_id a, node_id b) { return bl[a] < bl[b] || (bl[a] == bl[b] && a > b); };
-    std::priority_queue<node_id, std::vector<node_id>, decltype(later)> ready(later);
-    std::vector<std::uint32_t> indeg(n);
-    for (node_id v = 0; v < n; ++v) {
-      indeg[v] = static_cast<std::uint32_t>(g.predecessors(v).size());
-      if (indeg[v] == 0) ready.push(v);
-    }
-    std::vector<node_id> out;
-    out.reserve(n);
-    while (!ready.empty()) {
-      const node_id v = ready.top();
-      ready.pop();
-      out.push_back(v);
-      for (node_id s : g.successors(v))
-        if (--indeg[s] == 0) ready.push(s);
-    }
-    return out;
+    const auto level = bottom_levels(g, cost);
+    return list_schedule(g, ready_heap{[&](node_id a, node_id b) {
+                           return level[a] > level[b] || (level[a] == level[b] && a < b);
+                         }});
   }
 };
 

@@ -1,6 +1,7 @@
 #pragma once
-//! The default launch order: the graph's own topological order (Kahn's algorithm, smallest ready
-//! id first), so a graph whose ids are already in program order is launched in that order.
+//! The default launch order: the graph's own topological order (list_schedule with the smallest
+//! ready id first, computed once when the graph is built), so a graph whose ids are already in
+//! program order is launched in that order.
 
 #include <opara/order/concept.hpp>
 

@@ -13,6 +13,7 @@
 #include <opara/order/program_order.hpp>
 #include <opara/plan/plan.hpp>
 #include <opara/plan/waits.hpp>
+#include <opara/profile/check.hpp>
 #include <opara/profile/profile.hpp>
 #include <opara/streams/concept.hpp>
 #include <opara/streams/opara_greedy.hpp>
@@ -36,6 +37,7 @@ plan make_plan_on(const graph& g, const profile* prof, plan_options opt, const S
     if (prof == nullptr || prof->ops.size() != n)
       order::require_profile(O::name, g, prof);  // throws bad_policy naming the policy
   }
+  if (prof != nullptr) check_profile_graph(*prof, g, "make_plan: the profile");
   plan p;
   p.order = o.order(g, prof);
   require_topological_order(g, p.order, "launch order policy '" + std::string(O::name) + "'");
@@ -58,7 +60,8 @@ plan make_plan_on(const graph& g, const profile* prof, plan_options opt, const S
 //! cross-stream waits (pruned when options.prune_waits). Stream 0 is the stream of the first
 //! operator launched (the caller's stream). G is converted with to_graph unless it is
 //! opara::graph. Throws bad_graph / not_a_dag for a malformed graph, bad_policy when a policy
-//! cannot plan it (missing profile, cap of zero, an order that is not topological).
+//! cannot plan it (missing profile, a profile of another size, cap of zero, an order that is not
+//! topological), profile_mismatch when `prof` names another graph's fingerprint.
 template <stream_allocation_policy S = streams::opara_greedy, launch_order_policy O = order::program_order,
           operator_graph G>
 [[nodiscard]] plan make_plan(const G& g, const profile* prof = nullptr, plan_options options = {}, S s = {},

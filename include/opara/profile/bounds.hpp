@@ -11,41 +11,75 @@
 //!   is a bound, not a prediction. Kernels whose occupancy is unknown (0) count nothing, and an
 //!   event-timed profile (no kernel records) gives a work bound of 0: what is unknown never raises
 //!   the bound.
-//! The larger of the two is the bound a schedule is measured against.
+//! The larger of the two is the bound a schedule is measured against: lower_bound_us.
+//! Hand-written profiles may hold any 32-bit grid, block and limits: products saturate instead of
+//! wrapping and every share stays in [0, 1], so the bound is finite for finite durations.
 
+#include <opara/analysis/critical_path.hpp>
+#include <opara/graph/graph.hpp>
 #include <opara/profile/profile.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace opara {
 
 //! Resident blocks of kernel `k` per SM, from its theoretical occupancy (0 when unknown). Assumes
 //! 32-thread warps.
 [[nodiscard]] inline std::uint32_t resident_blocks_per_sm(const kernel_record& k, const device_limits& l) {
-  const std::uint64_t warps_per_block = (k.threads_per_block() + 31) / 32;
-  if (k.occupancy <= 0 || warps_per_block == 0 || l.max_threads_per_sm == 0) return 0;
+  const std::uint64_t threads = k.threads_per_block();
+  const std::uint64_t warps_per_block = threads / 32 + (threads % 32 != 0);  // no overflow near 2^64
+  if (!(k.occupancy > 0) || warps_per_block == 0 || l.max_threads_per_sm == 0) return 0;
   const double max_warps = l.max_threads_per_sm / 32.0;
-  return static_cast<std::uint32_t>(std::lround(k.occupancy * max_warps / static_cast<double>(warps_per_block)));
+  const double resident = std::round(std::min(k.occupancy, 1.0) * max_warps / static_cast<double>(warps_per_block));
+  return static_cast<std::uint32_t>(std::min(resident, max_warps));  // <= 2^27: fits
 }
 
 //! Average share of the GPU's block slots that kernel `k` holds while it runs, 0..1 (0 when its
 //! occupancy or the device's limits are unknown).
 [[nodiscard]] inline double gpu_share(const kernel_record& k, const device_limits& l) {
-  const std::uint64_t slots = std::uint64_t{resident_blocks_per_sm(k, l)} * l.sm_count;
+  const std::uint64_t slots = std::uint64_t{resident_blocks_per_sm(k, l)} * l.sm_count;  // < 2^59
   const std::uint64_t blocks = k.blocks();
   if (slots == 0 || blocks == 0) return 0;
-  const std::uint64_t waves = (blocks + slots - 1) / slots;
-  return static_cast<double>(blocks) / static_cast<double>(waves * slots);
+  const std::uint64_t waves = blocks / slots + (blocks % slots != 0);  // no overflow near 2^64
+  // waves * slots >= blocks, computed in double: it may exceed 2^64.
+  return std::min(1.0, static_cast<double>(blocks) / (static_cast<double>(waves) * static_cast<double>(slots)));
 }
 
-//! The work bound of profile `p` in microseconds (see above).
+//! The work bound of profile `p` in microseconds (see above). Throws opara::error naming the
+//! operator and kernel when a kernel's duration is negative or not finite.
 [[nodiscard]] inline double work_bound_us(const profile& p) {
   double us = 0;
-  for (const auto& op : p.ops)
-    for (const auto& k : op.kernels) us += k.duration_us * gpu_share(k, p.limits);
+  for (std::size_t v = 0; v < p.ops.size(); ++v)
+    for (std::size_t i = 0; i < p.ops[v].kernels.size(); ++i) {
+      const auto& k = p.ops[v].kernels[i];
+      if (!std::isfinite(k.duration_us) || k.duration_us < 0)
+        throw error("opara::work_bound_us: kernel " + std::to_string(i) + " ('" + k.name + "') of operator " +
+                    std::to_string(v) + " has duration_us " + std::to_string(k.duration_us) +
+                    " (durations must be finite and non-negative)");
+      us += k.duration_us * gpu_share(k, p.limits);
+    }
   return us;
+}
+
+//! The best latency any schedule of g can reach under profile `p`, in microseconds:
+//! max(critical path under the operators' duration_us, work_bound_us(p)). Throws opara::error when
+//! p does not hold one record per node or a duration is negative or not finite (naming the node),
+//! and like to_graph for a malformed graph.
+[[nodiscard]] inline double lower_bound_us(const graph& g, const profile& p) {
+  std::vector<double> cost(p.ops.size());
+  for (std::size_t v = 0; v < cost.size(); ++v) cost[v] = p.ops[v].duration_us;
+  return std::max(critical_path(g, cost).length, work_bound_us(p));
+}
+
+//! lower_bound_us for any operator_graph (converted with to_graph).
+template <operator_graph G>
+  requires(!std::same_as<G, graph>)
+[[nodiscard]] double lower_bound_us(const G& g, const profile& p) {
+  return lower_bound_us(to_graph(g), p);
 }
 
 } // namespace opara

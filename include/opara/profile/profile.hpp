@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -23,10 +24,21 @@ struct kernel_record {
   double duration_us = 0;                       //!< measured kernel duration
   double occupancy = 0;                         //!< theoretical occupancy from device limits, 0..1 (0: unknown)
 
-  //! Total shared memory one block of this kernel needs.
-  [[nodiscard]] std::uint32_t shared_bytes() const noexcept { return static_shared_bytes + dynamic_shared_bytes; }
-  [[nodiscard]] std::uint64_t blocks() const noexcept { return std::uint64_t{grid[0]} * grid[1] * grid[2]; }
-  [[nodiscard]] std::uint64_t threads_per_block() const noexcept { return std::uint64_t{block[0]} * block[1] * block[2]; }
+  //! Total shared memory one block of this kernel needs (64-bit: two 32-bit fields never wrap).
+  [[nodiscard]] std::uint64_t shared_bytes() const noexcept {
+    return std::uint64_t{static_shared_bytes} + dynamic_shared_bytes;
+  }
+  //! Blocks in the grid (saturates at 2^64 - 1 instead of wrapping, for hand-written profiles).
+  [[nodiscard]] std::uint64_t blocks() const noexcept { return volume(grid); }
+  //! Threads in one block (saturates like blocks()).
+  [[nodiscard]] std::uint64_t threads_per_block() const noexcept { return volume(block); }
+
+private:
+  static std::uint64_t volume(const std::array<std::uint32_t, 3>& d) noexcept {
+    const std::uint64_t xy = std::uint64_t{d[0]} * d[1];  // < 2^64 for 32-bit factors
+    if (d[2] != 0 && xy > std::numeric_limits<std::uint64_t>::max() / d[2]) return std::numeric_limits<std::uint64_t>::max();
+    return xy * d[2];
+  }
 };
 
 //! Everything known about one operator.
