@@ -60,10 +60,10 @@ if [ "$what" = full ]; then
     > "$OUTDIR/pytorch.log" 2>&1 || { tail -5 "$OUTDIR/pytorch.log"; status=1; }
   cat "$OUTDIR/pytorch.log" | grep batch
   step googlenet_bench, portable path then sm90 path
-  timeout 150 "$E/googlenet_bench" --batch 1,8 --path portable --json "$OUTDIR/googlenet-portable-$gpu-$day.json" \
+  timeout 150 "$E/googlenet_bench" --batch 1,8 --layers --path portable --json "$OUTDIR/googlenet-portable-$gpu-$day.json" \
     > "$OUTDIR/bench-portable.log" 2>&1 || status=1
   py=(); [ -f "$OUTDIR/pytorch.json" ] && py=(--pytorch "$OUTDIR/pytorch.json")
-  timeout 150 "$E/googlenet_bench" --batch 1,8 --path sm90 --json "$OUTDIR/googlenet-$gpu-$day.json" "${py[@]}" \
+  timeout 150 "$E/googlenet_bench" --batch 1,8 --layers --path sm90 --json "$OUTDIR/googlenet-$gpu-$day.json" "${py[@]}" \
     > "$OUTDIR/bench-sm90.log" 2>&1 || status=1
   step PyTorch weights check
   if PYTHONUNBUFFERED=1 python3 scripts/export_googlenet_weights.py /tmp/googlenet.bin --batch 2 > "$T/export.log" 2>&1; then
