@@ -22,7 +22,7 @@ namespace {
 struct scratch_dir {
   fs::path path;
   explicit scratch_dir(const char* tag) {
-    path = fs::temp_directory_path() / ("opara-atomic-" + std::string(tag) + "-" + std::to_string(::getpid()));
+    path = fs::temp_directory_path() / (std::string("opara-atomic-").append(tag).append("-").append(std::to_string(::getpid())));
     fs::remove_all(path);
     fs::create_directories(path);
   }

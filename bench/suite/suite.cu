@@ -77,7 +77,7 @@ int main(int argc, char** argv) try {
   OPARA_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
   int driver = 0;
   OPARA_CUDA_CHECK(cudaDriverGetVersion(&driver));
-  auto stream = opara::cuda::stream::create();
+  auto stream = opara::cuda::stream_handle::create();
 
   bench::calibrated_device dev;
   std::fprintf(stderr, "bench_suite on %s (%d SMs, driver %d): %.0f cycles/us, %.1f bytes/us per streaming block\n",

@@ -7,8 +7,8 @@
 #include <opara/cuda.hpp>
 #include <opara/detail/json.hpp>
 #include <opara/opara.hpp>
-#include <opara/tune/autotune.hpp>
-#include <opara/tune/measure.hpp>
+#include <opara/cuda/tune/autotune.hpp>
+#include <opara/cuda/tune/measure.hpp>
 
 #include <cuda_runtime_api.h>
 
@@ -78,9 +78,9 @@ workload_result run_workload(const std::string& name, const std::string& descrip
   r.edges = cg.num_edges();
 
   const auto t0 = std::chrono::steady_clock::now();
-  cuda::profiler_options po;
-  po.iterations = 5;
-  const profile prof = cuda::profile_graph(g, s, po);
+  cuda::profiler_options profiler_settings;
+  profiler_settings.iterations = 5;
+  const profile prof = cuda::profile_graph(g, s, profiler_settings);
   r.profile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   r.profile_source = prof.source;
   std::vector<double> cost;
@@ -100,7 +100,7 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     OPARA_CUDA_CHECK(cudaMemGetInfo(&free1, &total));
     mode_result m;
     m.mode = mode;
-    m.label = scheduler_label(sched);
+    m.label = sched.label();
     m.t = tune::time_replays(exe, s, o.timing);
     m.streams = exe.plan().num_streams;
     m.waits = exe.plan().num_waits();
@@ -162,9 +162,9 @@ workload_result run_workload(const std::string& name, const std::string& descrip
 template <class G>
 void instance_spread(const std::string& name, const G& g, cudaStream_t s, const suite_options& o, int instances) {
   using namespace opara;
-  cuda::profiler_options po;
-  po.iterations = 5;
-  const profile prof = cuda::profile_graph(g, s, po);
+  cuda::profiler_options profiler_settings;
+  profiler_settings.iterations = 5;
+  const profile prof = cuda::profile_graph(g, s, profiler_settings);
   std::printf("\n== %s: %d instances per schedule, median of %d replays, two rounds\n", name.c_str(), instances,
               o.timing.replays);
   auto spread = [&](const auto& sched) {
@@ -173,7 +173,7 @@ void instance_spread(const std::string& name, const G& g, cudaStream_t s, const 
     std::vector<double> first, second;
     for (auto& e : exes) first.push_back(tune::time_replays(e, s, o.timing).median_us);
     for (auto& e : exes) second.push_back(tune::time_replays(e, s, o.timing).median_us);
-    std::printf("%-56s", scheduler_label(sched).c_str());
+    std::printf("%-56s", sched.label().c_str());
     for (std::size_t i = 0; i < exes.size(); ++i) std::printf(" %7.1f/%-7.1f", first[i], second[i]);
     std::printf("\n");
   };

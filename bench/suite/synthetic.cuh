@@ -120,7 +120,7 @@ private:
   }
 
   void calibrate() {
-    const auto a = opara::cuda::event::create(cudaEventDefault), b = opara::cuda::event::create(cudaEventDefault);
+    const auto a = opara::cuda::event_handle::create(cudaEventDefault), b = opara::cuda::event_handle::create(cudaEventDefault);
     // Cycles per microsecond: a one-block spin of 2M cycles.
     const long long cyc = 2'000'000;
     for (int rep = 0; rep < 2; ++rep) {

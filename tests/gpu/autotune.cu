@@ -3,7 +3,7 @@
 #include "gpu_test.hpp"
 
 #include <opara/opara.hpp>
-#include <opara/tune/autotune.hpp>
+#include <opara/cuda/tune/autotune.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -41,7 +41,7 @@ TEST_CASE("autotune.picks_fastest_and_remembers_per_device_and_graph") {
   OPARA_CUDA_CHECK(cudaMemcpy(x0.get(), hx.data(), elems * sizeof(float), cudaMemcpyHostToDevice));
   const auto tg = make_task_graph(d, out.get(), x0.get(), elems);
   const auto prof = make_profile(tg, rng);
-  auto s = opara::cuda::stream::create();
+  auto s = opara::cuda::stream_handle::create();
 
   const auto cache = temp_cache("a");
   opara::autotune tuner;
@@ -106,7 +106,7 @@ TEST_CASE("autotune.prefers_parallel_streams_for_independent_work") {
   }
   std::mt19937 rng(1);
   const auto prof = make_profile(tg, rng);
-  auto s = opara::cuda::stream::create();
+  auto s = opara::cuda::stream_handle::create();
   opara::autotune_of<opara::scheduler<opara::streams::sequential, opara::order::program_order>,
                      opara::scheduler<opara::streams::opara_greedy, opara::order::program_order>>
       tuner;

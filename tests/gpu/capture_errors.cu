@@ -105,28 +105,28 @@ void all_cases(cudaStream_t s, float* scratch, cudaStream_t other) {
 } // namespace
 
 TEST_CASE("capture_errors.stream_capture_names_the_operator_nonblocking_stream") {
-  auto s = opara::cuda::stream::create(cudaStreamNonBlocking);
+  auto s = opara::cuda::stream_handle::create(cudaStreamNonBlocking);
   device_buffer<float> scratch(elems);
-  auto other = opara::cuda::stream::create();
+  auto other = opara::cuda::stream_handle::create();
   all_cases<opara::capture::stream_capture>(s.get(), scratch.get(), other.get());
 }
 
 TEST_CASE("capture_errors.stream_capture_names_the_operator_blocking_stream") {
-  auto s = opara::cuda::stream::create(cudaStreamDefault);  // synchronizes with the legacy stream
+  auto s = opara::cuda::stream_handle::create(cudaStreamDefault);  // synchronizes with the legacy stream
   device_buffer<float> scratch(elems);
-  auto other = opara::cuda::stream::create();
+  auto other = opara::cuda::stream_handle::create();
   all_cases<opara::capture::stream_capture>(s.get(), scratch.get(), other.get());
 }
 
 TEST_CASE("capture_errors.explicit_graph_names_the_operator") {
-  auto s = opara::cuda::stream::create();
+  auto s = opara::cuda::stream_handle::create();
   device_buffer<float> scratch(elems);
-  auto other = opara::cuda::stream::create();
+  auto other = opara::cuda::stream_handle::create();
   all_cases<opara::capture::explicit_graph>(s.get(), scratch.get(), other.get());
 }
 
 TEST_CASE("capture_errors.eager_names_a_throwing_operator") {
-  auto s = opara::cuda::stream::create();
+  auto s = opara::cuda::stream_handle::create();
   device_buffer<float> buf(3 * elems);
   const auto g = make_graph(buf.get(), [](cudaStream_t) { throw std::runtime_error("boom"); });
   opara::scheduler<opara::streams::opara_greedy, opara::order::program_order, opara::capture::eager> sched;

@@ -27,8 +27,8 @@ __global__ void spin_kernel(unsigned long long ns, float* out, float value) {
 }
 
 float median_ms(const opara::executable& exe, cudaStream_t s, int reps) {
-  auto a = opara::cuda::event::create(cudaEventDefault);
-  auto b = opara::cuda::event::create(cudaEventDefault);
+  auto a = opara::cuda::event_handle::create(cudaEventDefault);
+  auto b = opara::cuda::event_handle::create(cudaEventDefault);
   for (int i = 0; i < 3; ++i) exe(s);  // warm-up
   std::vector<float> t;
   for (int i = 0; i < reps; ++i) {
@@ -47,7 +47,7 @@ float median_ms(const opara::executable& exe, cudaStream_t s, int reps) {
 } // namespace
 
 TEST_CASE("concurrency.independent_operators_overlap") {
-  auto stream = opara::cuda::stream::create();
+  auto stream = opara::cuda::stream_handle::create();
   device_buffer<float> flags(2);
   constexpr unsigned long long ns = 50'000;
   opara::cuda::task_graph one, two;

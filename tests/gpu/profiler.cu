@@ -73,7 +73,7 @@ bool cupti_required() {
 } // namespace
 
 TEST_CASE("profiler.cupti_records_kernels_per_operator") {
-  auto s = opara::cuda::stream::create();
+  auto s = opara::cuda::stream_handle::create();
   known_graph k;
   const auto p = opara::cuda::profile_graph(k.g, s.get());
   REQUIRE(p.ops.size() == 3);
@@ -138,11 +138,9 @@ TEST_CASE("profiler.cupti_records_kernels_per_operator") {
 }
 
 TEST_CASE("profiler.event_fallback_reports_durations_only") {
-  auto s = opara::cuda::stream::create();
+  auto s = opara::cuda::stream_handle::create();
   known_graph k;
-  opara::cuda::profiler_options o;
-  o.use_cupti = false;
-  const auto p = opara::cuda::profile_graph(k.g, s.get(), o);
+  const auto p = opara::cuda::profile_with_events(k.g, s.get());
   CHECK(p.source == "events");
   REQUIRE(p.ops.size() == 3);
   for (const auto& op : p.ops) {
@@ -154,7 +152,7 @@ TEST_CASE("profiler.event_fallback_reports_durations_only") {
 }
 
 TEST_CASE("profiler.save_load_round_trip_and_mismatch_refused") {
-  auto s = opara::cuda::stream::create();
+  auto s = opara::cuda::stream_handle::create();
   known_graph k;
   const auto p = opara::cuda::profile_graph(k.g, s.get());
   const auto dir = std::filesystem::temp_directory_path() / ("opara-gpu-test-" + std::to_string(::getpid()));
@@ -209,10 +207,11 @@ TEST_CASE("profiler.save_load_round_trip_and_mismatch_refused") {
 }
 
 TEST_CASE("profiler.nvtx_option_runs") {
-  auto s = opara::cuda::stream::create();
+  auto s = opara::cuda::stream_handle::create();
   known_graph k;
   opara::scheduler<opara::streams::opara_greedy, opara::order::resource_aware> sched;
-  sched.options.nvtx = true;
+  sched.options.capture.nvtx = true;
+  sched.options.profiler.nvtx = true;
   sched.options.profile = opara::profiling::always;
   const auto exe = sched.compile(k.g, s.get());
   REQUIRE(exe.profile() != nullptr);

@@ -4,6 +4,8 @@
 //! every CUDA resource a replay needs and is movable, not copyable.
 
 #include <opara/cuda/error.hpp>
+#include <opara/detail/atomic_file.hpp>
+#include <opara/error.hpp>
 #include <opara/cuda/handles.hpp>
 #include <opara/plan/plan.hpp>
 #include <opara/profile/profile.hpp>
@@ -11,9 +13,12 @@
 #include <cuda_runtime_api.h>
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <system_error>
 #include <utility>
 
 namespace opara {
@@ -45,11 +50,11 @@ public:
 
   executable() = default;
   //! A graph-backed executable (stream_capture, explicit_graph).
-  executable(opara::plan p, cuda::graph g, cuda::graph_exec e, capture_stats st)
-      : plan_(std::move(p)), graph_(std::move(g)), exec_(std::move(e)), stats_(std::move(st)) {}
+  executable(opara::plan p, cuda::graph_handle graph, cuda::graph_exec_handle instance, capture_stats stats)
+      : plan_(std::move(p)), graph_(std::move(graph)), exec_(std::move(instance)), stats_(std::move(stats)) {}
   //! A replayer-backed executable (eager).
-  executable(opara::plan p, std::unique_ptr<replayer> r, capture_stats st)
-      : plan_(std::move(p)), replayer_(std::move(r)), stats_(std::move(st)) {}
+  executable(opara::plan p, std::unique_ptr<replayer> launcher, capture_stats stats)
+      : plan_(std::move(p)), replayer_(std::move(launcher)), stats_(std::move(stats)) {}
 
   executable(executable&&) noexcept = default;
   executable& operator=(executable&&) noexcept = default;
@@ -59,14 +64,14 @@ public:
 
   //! Runs the graph once on `s` (cudaGraphLaunch, or the eager launches). Asynchronous.
   //! Throws cuda_error when the launch fails, capture_error when an eager operator fails,
-  //! std::logic_error on an empty (moved-from) executable.
+  //! opara::error on an empty (moved-from) executable.
   void operator()(cudaStream_t s) const {
     if (exec_) {
       exec_.launch(s);
     } else if (replayer_) {
       replayer_->replay(s);
     } else {
-      throw std::logic_error("opara::executable: called on an empty (default-constructed or moved-from) executable");
+      throw error("opara::executable: called on an empty (default-constructed or moved-from) executable");
     }
   }
 
@@ -88,18 +93,34 @@ public:
   [[nodiscard]] cudaGraph_t native_graph() const noexcept { return graph_.get(); }
   //! The executable CUDA graph (null for eager).
   [[nodiscard]] cudaGraphExec_t native_exec() const noexcept { return exec_.get(); }
-  //! Writes the CUDA graph in Graphviz form (cudaGraphDebugDotPrint). Throws cuda_error, or
-  //! std::logic_error when no graph backs this executable.
+  //! Writes the CUDA graph in Graphviz form (cudaGraphDebugDotPrint) to `file`, atomically like
+  //! every file opara writes. Throws cuda_error, opara::error naming the file when it cannot be
+  //! written or when no graph backs this executable (eager capture).
   void write_cuda_dot(const std::filesystem::path& file) const {
-    if (!graph_) throw std::logic_error("opara::executable::write_cuda_dot: no CUDA graph (eager capture)");
-    OPARA_CUDA_CHECK(cudaGraphDebugDotPrint(graph_.get(), file.string().c_str(), cudaGraphDebugDotFlagsVerbose));
+    if (!graph_) throw error("opara::executable::write_cuda_dot('" + file.string() + "'): no CUDA graph (eager capture)");
+    // cudaGraphDebugDotPrint only writes to a path: a scratch file beside the target, whose text
+    // the atomic writer then puts in place.
+    const std::filesystem::path scratch = detail::atomic_file_impl::temporary_name(file);
+    struct remover {
+      const std::filesystem::path& path;
+      ~remover() {
+        std::error_code ignored;
+        std::filesystem::remove(path, ignored);
+      }
+    } cleanup{scratch};
+    OPARA_CUDA_CHECK(cudaGraphDebugDotPrint(graph_.get(), scratch.c_str(), cudaGraphDebugDotFlagsVerbose));
+    std::ifstream in(scratch, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in) throw error("opara::executable::write_cuda_dot: cannot read back '" + scratch.string() + "'");
+    detail::write_file_atomically(file, text.str(), "CUDA graph DOT file");
   }
 
 private:
   opara::plan plan_;
   std::optional<opara::profile> profile_;
-  cuda::graph graph_;
-  cuda::graph_exec exec_;
+  cuda::graph_handle graph_;
+  cuda::graph_exec_handle exec_;
   std::unique_ptr<replayer> replayer_;
   capture_stats stats_;
 };

@@ -1,7 +1,9 @@
 #pragma once
 //! RAII owners for CUDA streams, events, graphs and executable graphs (unique_ptr-style: movable,
 //! not copyable, destroyed with the matching cudaXxxDestroy), and stream_ref, a non-owning view.
-//! Destructors never throw: a failing destroy is logged to stderr.
+//! Each owner is named after what it owns plus `_handle` (graph_handle owns a cudaGraph_t), so that
+//! opara::graph, the planner's operator graph, has no namesake here. Destructors never throw: a
+//! failing destroy is logged to stderr.
 
 #include <opara/cuda/error.hpp>
 
@@ -18,29 +20,29 @@ class unique_handle {
 public:
   unique_handle() noexcept = default;
   //! Adopts `h` (which may be null).
-  explicit unique_handle(Handle h) noexcept : h_(h) {}
+  explicit unique_handle(Handle raw) noexcept : raw_(raw) {}
   unique_handle(const unique_handle&) = delete;
   unique_handle& operator=(const unique_handle&) = delete;
-  unique_handle(unique_handle&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
-  unique_handle& operator=(unique_handle&& o) noexcept {
-    if (this != &o) reset(std::exchange(o.h_, nullptr));
+  unique_handle(unique_handle&& other) noexcept : raw_(std::exchange(other.raw_, nullptr)) {}
+  unique_handle& operator=(unique_handle&& other) noexcept {
+    if (this != &other) reset(std::exchange(other.raw_, nullptr));
     return *this;
   }
   ~unique_handle() { reset(); }
 
   //! The raw handle (still owned).
-  [[nodiscard]] Handle get() const noexcept { return h_; }
+  [[nodiscard]] Handle get() const noexcept { return raw_; }
   //! Gives up ownership and returns the raw handle.
-  [[nodiscard]] Handle release() noexcept { return std::exchange(h_, nullptr); }
-  //! Destroys the owned handle (if any) and adopts `h`.
-  void reset(Handle h = nullptr) noexcept {
-    if (Handle old = std::exchange(h_, h)) Derived::destroy(old);
+  [[nodiscard]] Handle release() noexcept { return std::exchange(raw_, nullptr); }
+  //! Destroys the owned handle (if any) and adopts `raw`.
+  void reset(Handle raw = nullptr) noexcept {
+    if (Handle old = std::exchange(raw_, raw)) Derived::destroy(old);
   }
-  explicit operator bool() const noexcept { return h_ != nullptr; }
-  operator Handle() const noexcept { return h_; }  // NOLINT: handles pass straight into the CUDA API
+  explicit operator bool() const noexcept { return raw_ != nullptr; }
+  operator Handle() const noexcept { return raw_; }  // NOLINT: handles pass straight into the CUDA API
 
 private:
-  Handle h_ = nullptr;
+  Handle raw_ = nullptr;
 };
 } // namespace detail
 
@@ -49,84 +51,84 @@ private:
 class stream_ref {
 public:
   constexpr stream_ref() noexcept = default;
-  constexpr stream_ref(cudaStream_t s) noexcept : s_(s) {}  // NOLINT: implicit by design
-  [[nodiscard]] constexpr cudaStream_t get() const noexcept { return s_; }
-  constexpr operator cudaStream_t() const noexcept { return s_; }  // NOLINT
+  constexpr stream_ref(cudaStream_t stream) noexcept : stream_(stream) {}  // NOLINT: implicit by design
+  [[nodiscard]] constexpr cudaStream_t get() const noexcept { return stream_; }
+  constexpr operator cudaStream_t() const noexcept { return stream_; }  // NOLINT
   //! Blocks until all work on the stream is done. Throws cuda_error.
-  void synchronize() const { OPARA_CUDA_CHECK(cudaStreamSynchronize(s_)); }
+  void synchronize() const { OPARA_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
 private:
-  cudaStream_t s_ = nullptr;
+  cudaStream_t stream_ = nullptr;
 };
 
 //! An owned stream. Non-blocking by default, so it never synchronizes implicitly with the legacy
 //! default stream. Throws cuda_error when creation fails.
-class stream : public detail::unique_handle<cudaStream_t, stream> {
+class stream_handle : public detail::unique_handle<cudaStream_t, stream_handle> {
 public:
   using unique_handle::unique_handle;
   //! Creates a stream with `flags` (cudaStreamNonBlocking or cudaStreamDefault).
-  [[nodiscard]] static stream create(unsigned flags = cudaStreamNonBlocking) {
-    cudaStream_t s = nullptr;
-    OPARA_CUDA_CHECK(cudaStreamCreateWithFlags(&s, flags));
-    return stream(s);
+  [[nodiscard]] static stream_handle create(unsigned flags = cudaStreamNonBlocking) {
+    cudaStream_t raw = nullptr;
+    OPARA_CUDA_CHECK(cudaStreamCreateWithFlags(&raw, flags));
+    return stream_handle(raw);
   }
   //! A non-owning view of this stream.
   [[nodiscard]] stream_ref ref() const noexcept { return stream_ref(get()); }
   //! Blocks until all work on the stream is done. Throws cuda_error.
   void synchronize() const { OPARA_CUDA_CHECK(cudaStreamSynchronize(get())); }
-  static void destroy(cudaStream_t s) noexcept { OPARA_CUDA_CHECK_NOTHROW(cudaStreamDestroy(s)); }
+  static void destroy(cudaStream_t raw) noexcept { OPARA_CUDA_CHECK_NOTHROW(cudaStreamDestroy(raw)); }
 };
 
 //! An owned event. cudaEventDisableTiming by default: ordering events are cheaper without
 //! timestamps. Throws cuda_error when creation fails.
-class event : public detail::unique_handle<cudaEvent_t, event> {
+class event_handle : public detail::unique_handle<cudaEvent_t, event_handle> {
 public:
   using unique_handle::unique_handle;
   //! Creates an event with `flags`; pass cudaEventDefault for one that can time.
-  [[nodiscard]] static event create(unsigned flags = cudaEventDisableTiming) {
-    cudaEvent_t e = nullptr;
-    OPARA_CUDA_CHECK(cudaEventCreateWithFlags(&e, flags));
-    return event(e);
+  [[nodiscard]] static event_handle create(unsigned flags = cudaEventDisableTiming) {
+    cudaEvent_t raw = nullptr;
+    OPARA_CUDA_CHECK(cudaEventCreateWithFlags(&raw, flags));
+    return event_handle(raw);
   }
-  //! Records the event on `s`. Throws cuda_error.
-  void record(cudaStream_t s) const { OPARA_CUDA_CHECK(cudaEventRecord(get(), s)); }
+  //! Records the event on `stream`. Throws cuda_error.
+  void record(cudaStream_t stream) const { OPARA_CUDA_CHECK(cudaEventRecord(get(), stream)); }
   //! Blocks until the event has completed. Throws cuda_error.
   void synchronize() const { OPARA_CUDA_CHECK(cudaEventSynchronize(get())); }
-  static void destroy(cudaEvent_t e) noexcept { OPARA_CUDA_CHECK_NOTHROW(cudaEventDestroy(e)); }
+  static void destroy(cudaEvent_t raw) noexcept { OPARA_CUDA_CHECK_NOTHROW(cudaEventDestroy(raw)); }
 };
 
 //! An owned CUDA graph (the template, before instantiation).
-class graph : public detail::unique_handle<cudaGraph_t, graph> {
+class graph_handle : public detail::unique_handle<cudaGraph_t, graph_handle> {
 public:
   using unique_handle::unique_handle;
   //! Creates an empty graph. Throws cuda_error.
-  [[nodiscard]] static graph create() {
-    cudaGraph_t g = nullptr;
-    OPARA_CUDA_CHECK(cudaGraphCreate(&g, 0));
-    return graph(g);
+  [[nodiscard]] static graph_handle create() {
+    cudaGraph_t raw = nullptr;
+    OPARA_CUDA_CHECK(cudaGraphCreate(&raw, 0));
+    return graph_handle(raw);
   }
   //! Number of nodes at the top level. Throws cuda_error.
   [[nodiscard]] std::size_t num_nodes() const {
-    std::size_t n = 0;
-    OPARA_CUDA_CHECK(cudaGraphGetNodes(get(), nullptr, &n));
-    return n;
+    std::size_t count = 0;
+    OPARA_CUDA_CHECK(cudaGraphGetNodes(get(), nullptr, &count));
+    return count;
   }
-  static void destroy(cudaGraph_t g) noexcept { OPARA_CUDA_CHECK_NOTHROW(cudaGraphDestroy(g)); }
+  static void destroy(cudaGraph_t raw) noexcept { OPARA_CUDA_CHECK_NOTHROW(cudaGraphDestroy(raw)); }
 };
 
-//! An owned executable graph.
-class graph_exec : public detail::unique_handle<cudaGraphExec_t, graph_exec> {
+//! An owned executable graph (cudaGraphExec_t), instantiated from a graph_handle's graph.
+class graph_exec_handle : public detail::unique_handle<cudaGraphExec_t, graph_exec_handle> {
 public:
   using unique_handle::unique_handle;
-  //! Instantiates `g`. Throws cuda_error.
-  [[nodiscard]] static graph_exec instantiate(cudaGraph_t g, unsigned long long flags = 0) {
-    cudaGraphExec_t e = nullptr;
-    OPARA_CUDA_CHECK(cudaGraphInstantiateWithFlags(&e, g, flags));
-    return graph_exec(e);
+  //! Instantiates `graph`. Throws cuda_error.
+  [[nodiscard]] static graph_exec_handle instantiate(cudaGraph_t graph, unsigned long long flags = 0) {
+    cudaGraphExec_t raw = nullptr;
+    OPARA_CUDA_CHECK(cudaGraphInstantiateWithFlags(&raw, graph, flags));
+    return graph_exec_handle(raw);
   }
-  //! Launches the graph on `s`. Throws cuda_error.
-  void launch(cudaStream_t s) const { OPARA_CUDA_CHECK(cudaGraphLaunch(get(), s)); }
-  static void destroy(cudaGraphExec_t e) noexcept { OPARA_CUDA_CHECK_NOTHROW(cudaGraphExecDestroy(e)); }
+  //! Launches the graph on `stream`. Throws cuda_error.
+  void launch(cudaStream_t stream) const { OPARA_CUDA_CHECK(cudaGraphLaunch(get(), stream)); }
+  static void destroy(cudaGraphExec_t raw) noexcept { OPARA_CUDA_CHECK_NOTHROW(cudaGraphExecDestroy(raw)); }
 };
 
 } // namespace opara::cuda

@@ -3,23 +3,36 @@
 //! profile it (or reuse a saved profile of the same device and graph), plan streams and launch
 //! order, capture, instantiate. Policies are template parameters with defaults; state-holding
 //! policies are members, so `scheduler<streams::round_robin>{.streams{.streams = 8}}` works.
+//!
+//! The profiler is the fourth policy. The default, profiler::cupti, needs CUPTI: include
+//! <opara/cuda.hpp> (or <opara/cuda/profiler/cupti.hpp>) and link opara::cupti. A program that
+//! links opara::cuda alone names another profiler, e.g.
+//!   opara::scheduler<opara::streams::opara_greedy, opara::order::resource_aware,
+//!                    opara::capture::stream_capture, opara::profiler::events>
 
 #include <opara/cuda/capture.hpp>
 #include <opara/cuda/executable.hpp>
 #include <opara/cuda/operator_graph.hpp>
-#include <opara/cuda/profiler.hpp>
+#include <opara/cuda/profiler/common.hpp>
+#include <opara/cuda/profiler/events.hpp>
 #include <opara/graph/graph.hpp>
 #include <opara/order/resource_aware.hpp>
+#include <opara/plan/label.hpp>
 #include <opara/plan/make_plan.hpp>
 #include <opara/plan/validate.hpp>
+#include <opara/profile/json.hpp>
 #include <opara/streams/opara_greedy.hpp>
 
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <string>
 
 namespace opara {
+
+namespace profiler {
+struct cupti;  // opara/cuda/profiler/cupti.hpp (link opara::cupti)
+}
 
 template <class>
 inline constexpr bool dependent_false = false;
@@ -31,36 +44,63 @@ enum class profiling : std::uint8_t {
   never,        //!< never; an order policy that needs one throws bad_policy
 };
 
-//! What scheduler::compile does besides planning.
+//! What scheduler::compile does besides choosing policies. Each step's options are its own struct.
 struct scheduler_options {
+  plan_options plan{};                //!< how make_plan plans (wait pruning)
+  capture_options capture{};          //!< what the capture checks and marks (require_work, NVTX ranges)
+  cuda::profiler_options profiler{};  //!< how the profiler runs the graph (warm-up, runs, NVTX ranges)
+  profiling profile = profiling::when_needed;
   std::filesystem::path profile_path;  //!< where to save the profile (empty: keep it in memory only)
   bool reuse_profile = true;           //!< load profile_path when it exists and matches device and graph
-  profiling profile = profiling::when_needed;
-  cuda::profiler_options profiler{};   //!< how to profile
-  bool nvtx = false;                   //!< NVTX ranges per operator (profiling, capture, eager launches)
-  bool prune_waits = true;             //!< drop waits implied by other waits and stream order
-  bool require_work = true;            //!< an operator that enqueues nothing on its stream is an error
   bool validate = true;                //!< check the plan against the graph before capturing
 };
 
-//! Plans and captures a cuda_operator_graph with the given stream, order and capture policies.
+namespace detail {
+//! True when T is a complete type here (the default profiler is declared above, defined elsewhere).
+template <class T>
+concept complete_type = requires { sizeof(T); };
+
+//! Calls `body(compact)` with g as an opara::graph: g itself when it is one, else to_graph(g).
+template <class G, class Body>
+decltype(auto) with_compact_graph(const G& g, Body&& body) {
+  if constexpr (std::same_as<G, opara::graph>) return body(g);
+  else return body(to_graph(g));
+}
+
+} // namespace detail
+
+//! Plans and captures a cuda_operator_graph with the given stream, order, capture and profiler
+//! policies.
 template <stream_allocation_policy S = streams::opara_greedy, launch_order_policy O = order::resource_aware,
-          class C = capture::stream_capture>
+          class C = capture::stream_capture, class P = profiler::cupti>
 struct scheduler {
+  using stream_policy = S;
+  using order_policy = O;
+  using capture_policy = C;
+  using profiler_policy = P;
+
   [[no_unique_address]] S streams{};
   [[no_unique_address]] O order{};
   [[no_unique_address]] C capture{};
   scheduler_options options{};
 
-  //! Profiles (or loads the saved profile), plans, captures on `stream` and instantiates.
-  //! Throws capture_error naming a failing operator, bad_policy, invalid_plan, bad_graph or
-  //! not_a_dag for a malformed graph, cuda_error, parse_error for an unreadable saved profile.
+  //! The policies' labels, "streams/order/capture" (e.g. "round_robin[4]/program_order/stream_capture"):
+  //! what autotune and the bench suite call this scheduler.
+  [[nodiscard]] std::string label() const {
+    return policy_label(streams) + "/" + policy_label(order) + "/" + policy_label(capture);
+  }
+
+  //! Profiles (or loads the saved profile), plans, captures on `stream` and instantiates. The
+  //! graph is converted to opara::graph once. Throws capture_error naming a failing operator,
+  //! bad_policy, invalid_plan, bad_graph or not_a_dag for a malformed graph, cuda_error,
+  //! parse_error for an unreadable saved profile, opara::error when the profile path cannot be
+  //! examined or written.
   template <class G>
   [[nodiscard]] executable compile(const G& g, cudaStream_t stream) const {
     return compile_impl(g, stream, nullptr);
   }
 
-  //! Like compile(g, stream), with a profile the caller already has (checked against g's size).
+  //! Like compile(g, stream), with a profile the caller already has (nothing is measured).
   template <class G>
   [[nodiscard]] executable compile(const G& g, cudaStream_t stream, const profile& given) const {
     return compile_impl(g, stream, &given);
@@ -78,46 +118,63 @@ private:
                     "opara::scheduler: the capture policy C cannot capture this graph type (it needs "
                     "`executable capture(const G&, const plan&, cudaStream_t, const capture_options&) const` "
                     "and a static `name`)");
+    } else if constexpr (!detail::complete_type<P>) {
+      static_assert(dependent_false<G>,
+                    "opara::scheduler: the default profiler, opara::profiler::cupti, is not defined here: "
+                    "include <opara/cuda.hpp> or <opara/cuda/profiler/cupti.hpp> and link opara::cupti, or "
+                    "name a profiler that needs no CUPTI as the fourth template argument "
+                    "(opara::profiler::events or opara::profiler::none)");
+    } else if constexpr (!profiler::profiler_policy<P, G>) {
+      static_assert(dependent_false<G>,
+                    "opara::scheduler: P is not a profiler policy (it needs a static `name`, a static "
+                    "`measures`, and when it measures `static profile measure(const G&, const opara::graph&, "
+                    "cudaStream_t, const cuda::profiler_options&)`)");
     } else {
-      const opara::graph cg = to_graph(g);
-      std::optional<profile> prof;
-      double profile_ms = 0;
-      bool reused = false;
-      if (given) {
-        prof = *given;
-      } else if (options.profile != profiling::never && (O::needs_profile || options.profile == profiling::always)) {
-        if (options.reuse_profile && !options.profile_path.empty() && std::filesystem::exists(options.profile_path)) {
-          try {
-            prof = cuda::load_profile_for(options.profile_path, cg);
-            reused = true;
-          } catch (const profile_mismatch& e) {
-            std::fprintf(stderr, "%s; profiling again\n", e.what());
-          }
-        }
-        if (!prof) {
-          const auto t0 = std::chrono::steady_clock::now();
-          auto po = options.profiler;
-          po.nvtx = po.nvtx || options.nvtx;
-          prof = cuda::profile_graph(g, stream, po);
-          profile_ms = opara::detail::ms_since(t0);
-          if (!options.profile_path.empty()) save_profile(*prof, options.profile_path);
+      return detail::with_compact_graph(g, [&](const opara::graph& compact) {
+        return compile_on(g, compact, stream, given);
+      });
+    }
+  }
+
+  //! The profile to plan with: the caller's, the saved one, a new measurement, or none.
+  template <class G>
+  std::optional<profile> profile_for(const G& g, const opara::graph& compact, cudaStream_t stream,
+                                     const profile* given, capture_stats& stats) const {
+    if (given) return *given;
+    const bool wanted = options.profile == profiling::always || (options.profile == profiling::when_needed && O::needs_profile);
+    if (!wanted) return std::nullopt;
+    if constexpr (!P::measures) {
+      return std::nullopt;
+    } else {
+      const bool saved = !options.profile_path.empty();
+      if (saved && options.reuse_profile) {
+        if (auto loaded = cuda::load_saved_profile(options.profile_path, compact)) {
+          stats.profile_reused = true;
+          return loaded;
         }
       }
-      const auto t1 = std::chrono::steady_clock::now();
-      plan p = make_plan(cg, prof ? &*prof : static_cast<const profile*>(nullptr), plan_options{options.prune_waits},
-                         streams, order);
-      const double plan_ms = opara::detail::ms_since(t1);
-      if (options.validate) validate(p, cg);
-      capture_options co;
-      co.nvtx = options.nvtx;
-      co.require_work = options.require_work;
-      executable exe = capture.capture(g, p, stream, co);
-      exe.stats().profile_ms = profile_ms;
-      exe.stats().plan_ms = plan_ms;
-      exe.stats().profile_reused = reused;
-      if (prof) exe.set_profile(std::move(*prof));
-      return exe;
+      const auto start = std::chrono::steady_clock::now();
+      profile measured = P::measure(g, compact, stream, options.profiler);
+      stats.profile_ms = opara::detail::ms_since(start);
+      if (saved) save_profile(measured, options.profile_path);
+      return measured;
     }
+  }
+
+  template <class G>
+  executable compile_on(const G& g, const opara::graph& compact, cudaStream_t stream, const profile* given) const {
+    capture_stats stats;
+    std::optional<profile> measured = profile_for(g, compact, stream, given, stats);
+    const auto start = std::chrono::steady_clock::now();
+    plan planned = make_plan(compact, measured ? &*measured : nullptr, options.plan, streams, order);
+    stats.plan_ms = opara::detail::ms_since(start);
+    if (options.validate) validate(planned, compact);
+    executable result = capture.capture(g, planned, stream, options.capture);
+    result.stats().profile_ms = stats.profile_ms;
+    result.stats().plan_ms = stats.plan_ms;
+    result.stats().profile_reused = stats.profile_reused;
+    if (measured) result.set_profile(std::move(*measured));
+    return result;
   }
 };
 

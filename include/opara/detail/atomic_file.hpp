@@ -48,10 +48,13 @@ inline std::string os_message(int code) { return std::generic_category().message
 //! "<dir>/.<name>.tmp.<pid>.<n>": unique per process and call; O_EXCL catches the rest.
 inline std::filesystem::path temporary_name(const std::filesystem::path& target) {
   static std::atomic<unsigned long> counter{0};
-  std::filesystem::path tmp = target.parent_path();
-  tmp /= "." + target.filename().string() + ".tmp." + std::to_string(::getpid()) + "." +
-         std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
-  return tmp;
+  std::string name = ".";
+  name += target.filename().string();
+  name += ".tmp.";
+  name += std::to_string(::getpid());
+  name += ".";
+  name += std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+  return target.parent_path() / name;
 }
 
 } // namespace atomic_file_impl

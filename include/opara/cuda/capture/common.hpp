@@ -7,6 +7,7 @@
 #include <opara/cuda/handles.hpp>
 #include <opara/cuda/operator_graph.hpp>
 #include <opara/plan/plan.hpp>
+#include <opara/plan/shape.hpp>
 
 #include <cuda_runtime_api.h>
 #if __has_include(<nvtx3/nvToolsExt.h>)
@@ -46,30 +47,30 @@ concept capture_policy =
 
 namespace detail {
 
-//! Milliseconds since `t0`.
-inline double ms_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+//! Milliseconds since `start`.
+inline double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
-//! Build statistics of plan `p` captured by `policy`, capture having started at `t0`.
-inline capture_stats plan_stats(const plan& p, std::string policy, std::chrono::steady_clock::time_point t0) {
-  capture_stats st;
-  st.capture_policy = std::move(policy);
-  st.capture_ms = ms_since(t0);
-  st.streams = p.num_streams;
-  st.waits = p.num_waits();
-  st.pruned_waits = p.pruned_waits;
-  return st;
+//! Build statistics of plan `p` captured by `policy`, capture having started at `start`.
+inline capture_stats plan_stats(const plan& p, std::string policy, std::chrono::steady_clock::time_point start) {
+  capture_stats stats;
+  stats.capture_policy = std::move(policy);
+  stats.capture_ms = ms_since(start);
+  stats.streams = p.num_streams;
+  stats.waits = p.num_waits();
+  stats.pruned_waits = p.pruned_waits;
+  return stats;
 }
 
 //! Instantiates a captured graph and wraps it, with its plan and statistics, as an executable.
 //! Throws cuda_error.
-inline executable instantiate_executable(const plan& p, cuda::graph g, capture_stats st) {
-  const auto t1 = std::chrono::steady_clock::now();
-  auto exec = cuda::graph_exec::instantiate(g.get());
-  st.instantiate_ms = ms_since(t1);
-  st.graph_nodes = g.num_nodes();
-  return executable(p, std::move(g), std::move(exec), std::move(st));
+inline executable instantiate_executable(const plan& p, cuda::graph_handle captured, capture_stats stats) {
+  const auto start = std::chrono::steady_clock::now();
+  auto instance = cuda::graph_exec_handle::instantiate(captured.get());
+  stats.instantiate_ms = ms_since(start);
+  stats.graph_nodes = captured.num_nodes();
+  return executable(p, std::move(captured), std::move(instance), std::move(stats));
 }
 
 //! An NVTX range for one operator when asked for; nothing otherwise.
@@ -97,23 +98,23 @@ private:
 //! Streams and events to carry out one plan: side streams 1..n-1 (stream 0 is the caller's), one
 //! event after each producer that some consumer waits for, one fork event, one join per side stream.
 struct plan_resources {
-  std::vector<cuda::stream> side;
-  std::vector<cuda::event> done;  // indexed by node id; null where nobody waits
-  cuda::event fork;
-  std::vector<cuda::event> join;
+  std::vector<cuda::stream_handle> side;
+  std::vector<cuda::event_handle> done;  // indexed by node id; null where nobody waits
+  cuda::event_handle fork;
+  std::vector<cuda::event_handle> join;
 
   //! Creates what `p` needs. Throws cuda_error.
   static plan_resources create(const plan& p) {
-    plan_resources r;
+    plan_resources created;
     for (std::uint32_t i = 1; i < p.num_streams; ++i) {
-      r.side.push_back(cuda::stream::create(cudaStreamNonBlocking));
-      r.join.push_back(cuda::event::create());
+      created.side.push_back(cuda::stream_handle::create(cudaStreamNonBlocking));
+      created.join.push_back(cuda::event_handle::create());
     }
-    r.done.resize(p.num_nodes());
+    created.done.resize(p.num_nodes());
     for (node_id u : p.wait_on)
-      if (!r.done[u]) r.done[u] = cuda::event::create();
-    r.fork = cuda::event::create();
-    return r;
+      if (!created.done[u]) created.done[u] = cuda::event_handle::create();
+    created.fork = cuda::event_handle::create();
+    return created;
   }
   [[nodiscard]] cudaStream_t stream(stream_id i, cudaStream_t caller) const noexcept {
     return i == 0 ? caller : side[i - 1].get();
@@ -159,10 +160,10 @@ struct capture_state {
 
 inline cudaError_t query_capture(cudaStream_t s, capture_state& out) {
   const cudaGraphNode_t* deps = nullptr;
-  std::size_t n = 0;
-  const cudaError_t e = cudaStreamGetCaptureInfo(s, &out.status, &out.id, nullptr, &deps, nullptr, &n);
-  out.deps.assign(deps, deps + (out.status == cudaStreamCaptureStatusActive ? n : 0));
-  return e;
+  std::size_t count = 0;
+  const cudaError_t status = cudaStreamGetCaptureInfo(s, &out.status, &out.id, nullptr, &deps, nullptr, &count);
+  out.deps.assign(deps, deps + (out.status == cudaStreamCaptureStatusActive ? count : 0));
+  return status;
 }
 
 //! After operator v returned on capturing stream `s`: the capture must still be active, belong to
@@ -227,12 +228,12 @@ void launch_plan(const G& g, const plan& p, const plan_resources& r, cudaStream_
   }
 }
 
-//! Throws bad_policy unless `p` plans a graph of `n` nodes with at least one stream.
-inline void check_plan_size(const plan& p, std::size_t n, std::string_view policy) {
-  if (p.num_nodes() != n || p.order.size() != n || p.wait_begin.size() != n + 1 || p.num_streams == 0)
-    throw bad_policy("opara::capture::" + std::string(policy) + ": the plan (" + std::to_string(p.num_nodes()) +
-                     " nodes, " + std::to_string(p.num_streams) + " streams) does not fit the graph (" +
-                     std::to_string(n) + " nodes)");
+//! Throws invalid_plan (naming the capture policy and the node or stream) unless `p` has the shape
+//! of a plan for a graph of `num_nodes` operators: the one plan-shape check (plan/shape.hpp), run
+//! before anything is indexed by node or stream, so that a hand-made plan captured without
+//! validate can never index past the capture's arrays.
+inline void check_plan_fits(const plan& p, std::size_t num_nodes, std::string_view policy) {
+  check_plan_shape(p, num_nodes, "opara::capture::" + std::string(policy));
 }
 
 } // namespace detail

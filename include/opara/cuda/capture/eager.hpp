@@ -12,25 +12,27 @@ namespace opara::capture {
 //! Launches the plan directly on each call (no graph).
 struct eager {
   static constexpr std::string_view name = "eager";
+  //! Its label, for autotune and reports: the name.
+  [[nodiscard]] static constexpr std::string_view label() noexcept { return name; }
 
   //! Prepares streams and events for p. Nothing is launched until the executable is called.
-  //! `s` is unused here (each call names its stream). Throws bad_policy when p does not fit g,
-  //! cuda_error when streams or events cannot be created.
+  //! `s` is unused here (each call names its stream). Throws invalid_plan when p does not have
+  //! the shape of a plan for g, cuda_error when streams or events cannot be created.
   template <cuda_operator_graph G>
   executable capture(const G& g, const plan& p, cudaStream_t /*s*/, const capture_options& o = {}) const {
-    detail::check_plan_size(p, graph_traits<G>::num_nodes(g), name);
-    const auto t0 = std::chrono::steady_clock::now();
-    auto r = std::make_unique<runner<G>>(g, p, detail::plan_resources::create(p), o);
-    capture_stats st = detail::plan_stats(p, std::string(name), t0);
-    return executable(p, std::move(r), std::move(st));
+    detail::check_plan_fits(p, graph_traits<G>::num_nodes(g), name);
+    const auto start = std::chrono::steady_clock::now();
+    auto runner_ptr = std::make_unique<runner<G>>(g, p, detail::plan_resources::create(p), o);
+    capture_stats stats = detail::plan_stats(p, std::string(name), start);
+    return executable(p, std::move(runner_ptr), std::move(stats));
   }
 
 private:
   template <class G>
   class runner final : public executable::replayer {
   public:
-    runner(const G& g, plan p, detail::plan_resources r, capture_options o)
-        : g_(&g), plan_(std::move(p)), res_(std::move(r)), opts_(o) {}
+    runner(const G& g, plan p, detail::plan_resources resources, capture_options o)
+        : g_(&g), plan_(std::move(p)), res_(std::move(resources)), opts_(o) {}
     //! Throws capture_error naming a failing operator (work already enqueued stays enqueued).
     void replay(cudaStream_t s) override {
       (void)cudaGetLastError();

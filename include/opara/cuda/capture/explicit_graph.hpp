@@ -4,9 +4,10 @@
 //! explicit dependency edges; the runtime maps the nodes onto hardware queues itself.
 
 #include <opara/cuda/capture/common.hpp>
-#include <opara/graph/graph.hpp>
+#include <opara/error.hpp>
 
-#include <optional>
+#include <string>
+#include <vector>
 
 namespace opara::capture {
 
@@ -21,35 +22,40 @@ struct explicit_graph {
   static constexpr std::string_view name = "explicit_graph";
   edge_source edges = edge_source::plan;  //!< which dependencies become graph edges
 
+  //! Its label, for autotune and reports: "explicit_graph", or "explicit_graph(dag)" with the
+  //! graph's own edges.
+  [[nodiscard]] std::string label() const { return std::string(name) + (edges == edge_source::dag ? "(dag)" : ""); }
+
   //! Builds and instantiates the graph for g as planned by p. `s` is not captured (each operator
   //! is captured alone on an internal stream). Throws capture_error naming a failing operator
-  //! (everything built so far is released), bad_policy when p does not fit g, cuda_error otherwise.
+  //! (everything built so far is released), invalid_plan when p does not have the shape of a plan
+  //! for g or launches an operator before one of its producers, cuda_error otherwise.
   template <cuda_operator_graph G>
   executable capture(const G& g, const plan& p, cudaStream_t /*s*/, const capture_options& o = {}) const {
     const std::size_t n = graph_traits<G>::num_nodes(g);
-    detail::check_plan_size(p, n, name);
-    const auto t0 = std::chrono::steady_clock::now();
+    detail::check_plan_fits(p, n, name);
+    const auto start = std::chrono::steady_clock::now();
     (void)cudaGetLastError();
-    std::optional<opara::graph> cg;
-    if (edges == edge_source::dag) cg.emplace(to_graph(g));
+    const std::vector<std::vector<node_id>> producers =
+        edges == edge_source::dag ? predecessor_lists(g, n) : std::vector<std::vector<node_id>>{};
 
-    auto top = cuda::graph::create();
-    auto cs = cuda::stream::create();
+    auto top = cuda::graph_handle::create();
+    auto capture_stream = cuda::stream_handle::create();
     std::vector<cudaGraphNode_t> node_of(n, nullptr);
     std::vector<cudaGraphNode_t> last_on(p.num_streams, nullptr);
     std::vector<cudaGraphNode_t> deps;
     for (node_id v : p.order) {
-      cuda::graph child = capture_alone(g, v, cs.get(), o);
+      cuda::graph_handle child = capture_alone(g, v, capture_stream.get(), o);
       deps.clear();
       if (edges == edge_source::plan) {
-        if (cudaGraphNode_t prev = last_on[p.stream_of[v]]) deps.push_back(prev);
+        if (cudaGraphNode_t previous = last_on[p.stream_of[v]]) deps.push_back(previous);
         for (node_id u : p.waits_of(v)) deps.push_back(node_of[u]);
       } else {
-        for (node_id u : cg->predecessors(v)) deps.push_back(node_of[u]);
+        for (node_id u : producers[v]) deps.push_back(node_of[u]);
       }
-      for (cudaGraphNode_t d : deps)
-        if (d == nullptr)
-          throw bad_policy("opara::capture::explicit_graph: the plan launches '" + node_name(g, v) +
+      for (cudaGraphNode_t dep : deps)
+        if (dep == nullptr)
+          throw invalid_plan("opara::capture::explicit_graph: the plan launches '" + node_name(g, v) +
                            "' before one of its producers (the order is not topological)");
       cudaGraphNode_t node = nullptr;
       if (child.num_nodes() == 0) {
@@ -61,37 +67,56 @@ struct explicit_graph {
       last_on[p.stream_of[v]] = node;
     }
     return detail::instantiate_executable(
-        p, std::move(top), detail::plan_stats(p, std::string(name) + (edges == edge_source::dag ? "(dag)" : "(plan)"), t0));
+        p, std::move(top),
+        detail::plan_stats(p, std::string(name) + (edges == edge_source::dag ? "(dag)" : "(plan)"), start));
   }
 
 private:
-  //! Captures operator v alone on `cs` into its own graph.
+  //! Each node's producers, read from the graph's successor lists (no conversion to opara::graph:
+  //! the scheduler has already converted and checked it once). Throws bad_graph for a successor
+  //! id outside the graph; cycles and self-loops surface as a launch before a producer.
   template <class G>
-  static cuda::graph capture_alone(const G& g, node_id v, cudaStream_t cs, const capture_options& o) {
+  static std::vector<std::vector<node_id>> predecessor_lists(const G& g, std::size_t n) {
+    std::vector<std::vector<node_id>> producers(n);
+    for (node_id u = 0; u < n; ++u) {
+      for (auto successor : graph_traits<G>::successors(g, u)) {
+        const auto id = static_cast<std::size_t>(successor);
+        if (id >= n)
+          throw bad_graph("opara::capture::explicit_graph: operator '" + node_name(g, u) + "' has successor " +
+                          std::to_string(id) + ", but the graph has " + std::to_string(n) + " operators");
+        producers[id].push_back(u);
+      }
+    }
+    return producers;
+  }
+
+  //! Captures operator v alone on `capture_stream` into its own graph.
+  template <class G>
+  static cuda::graph_handle capture_alone(const G& g, node_id v, cudaStream_t capture_stream, const capture_options& o) {
     constexpr std::string_view stage = "explicit graph capture";
-    OPARA_CUDA_CHECK(cudaStreamBeginCapture(cs, cudaStreamCaptureModeGlobal));
+    OPARA_CUDA_CHECK(cudaStreamBeginCapture(capture_stream, cudaStreamCaptureModeGlobal));
     try {
       detail::capture_state before;
-      if (const cudaError_t e = detail::query_capture(cs, before); e != cudaSuccess) {
+      if (const cudaError_t e = detail::query_capture(capture_stream, before); e != cudaSuccess) {
         (void)cudaGetLastError();
         throw detail::operator_failure(g, v, e, "cannot query the capture state of its stream", stage);
       }
-      detail::launch_guarded(g, v, cs, o.nvtx, stage);
-      detail::check_captured(g, v, cs, before, o.require_work, stage);
+      detail::launch_guarded(g, v, capture_stream, o.nvtx, stage);
+      detail::check_captured(g, v, capture_stream, before, o.require_work, stage);
     } catch (...) {
       cudaGraph_t partial = nullptr;
-      (void)cudaStreamEndCapture(cs, &partial);
+      (void)cudaStreamEndCapture(capture_stream, &partial);
       if (partial) (void)cudaGraphDestroy(partial);
       (void)cudaGetLastError();
       throw;
     }
     cudaGraph_t child = nullptr;
-    if (const cudaError_t e = cudaStreamEndCapture(cs, &child); e != cudaSuccess) {
+    if (const cudaError_t e = cudaStreamEndCapture(capture_stream, &child); e != cudaSuccess) {
       (void)cudaGetLastError();
       if (child) (void)cudaGraphDestroy(child);
       throw detail::operator_failure(g, v, e, "ending its capture failed", stage);
     }
-    return cuda::graph(child);
+    return cuda::graph_handle(child);
   }
 };
 

@@ -10,20 +10,22 @@ namespace opara::capture {
 //! Builds the CUDA graph by stream capture across the plan's streams.
 struct stream_capture {
   static constexpr std::string_view name = "stream_capture";
+  //! Its label, for autotune and reports: the name.
+  [[nodiscard]] static constexpr std::string_view label() noexcept { return name; }
 
   //! Captures g as planned by p, starting on `s` (an internal stream is used when `s` is the
   //! legacy default stream, which cannot be captured). Throws capture_error naming the operator
   //! when one fails (the capture is ended, every resource released, `s` is left usable),
-  //! bad_policy when p does not fit g, cuda_error for other CUDA failures.
+  //! invalid_plan when p does not have the shape of a plan for g, cuda_error for other CUDA failures.
   template <cuda_operator_graph G>
   executable capture(const G& g, const plan& p, cudaStream_t s, const capture_options& o = {}) const {
-    detail::check_plan_size(p, graph_traits<G>::num_nodes(g), name);
-    const auto t0 = std::chrono::steady_clock::now();
+    detail::check_plan_fits(p, graph_traits<G>::num_nodes(g), name);
+    const auto start = std::chrono::steady_clock::now();
     (void)cudaGetLastError();  // an earlier, unrelated failure must not be blamed on an operator
     auto res = detail::plan_resources::create(p);
-    cuda::stream own;
+    cuda::stream_handle own;
     if (s == nullptr || s == cudaStreamLegacy) {
-      own = cuda::stream::create();
+      own = cuda::stream_handle::create();
       s = own.get();
     }
     OPARA_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
@@ -34,15 +36,14 @@ struct stream_capture {
       abort(s, res);
       throw;
     }
-    if (const cudaError_t e = cudaStreamEndCapture(s, &raw); e != cudaSuccess) {
+    if (const cudaError_t status = cudaStreamEndCapture(s, &raw); status != cudaSuccess) {
       (void)cudaGetLastError();
       if (raw) OPARA_CUDA_CHECK_NOTHROW(cudaGraphDestroy(raw));
-      throw capture_error(std::string("opara: cudaStreamEndCapture failed: ") + cudaGetErrorName(e) + " (" +
-                              cudaGetErrorString(e) + ")",
-                          static_cast<node_id>(p.num_nodes()), "", e);
+      throw capture_error(std::string("opara: cudaStreamEndCapture failed: ") + cudaGetErrorName(status) + " (" +
+                              cudaGetErrorString(status) + ")",
+                          static_cast<node_id>(p.num_nodes()), "", status);
     }
-    cuda::graph graph(raw);
-    return detail::instantiate_executable(p, std::move(graph), detail::plan_stats(p, std::string(name), t0));
+    return detail::instantiate_executable(p, cuda::graph_handle(raw), detail::plan_stats(p, std::string(name), start));
   }
 
 private:
@@ -56,8 +57,8 @@ private:
     (void)cudaStreamEndCapture(s, &partial);
     if (partial) (void)cudaGraphDestroy(partial);
     (void)cudaGetLastError();
-    cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
-    if (cudaStreamIsCapturing(s, &st) == cudaSuccess && st != cudaStreamCaptureStatusNone)
+    cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+    if (cudaStreamIsCapturing(s, &status) == cudaSuccess && status != cudaStreamCaptureStatusNone)
       std::fputs("opara: stream_capture: the caller's stream is still capturing after an aborted capture\n", stderr);
     (void)cudaGetLastError();
   }
