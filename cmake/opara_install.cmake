@@ -1,19 +1,24 @@
 # Install rules and package config, so that find_package(opara) works after `cmake --install`.
+# Two export sets: opara-targets (opara::opara, the CPU planner: needs nothing) and, when CUDA was
+# found at build time, opara-cuda-targets (opara::cuda, opara::cupti: need the CUDA toolkit). The
+# package config loads the second only where the toolkit is found, so a CPU-only consumer can use
+# an install made on a machine with nvcc.
 include(CMakePackageConfigHelpers)
 
 install(DIRECTORY include/opara DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-set(_opara_targets opara)
+set(_opara_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/opara)
+install(TARGETS opara EXPORT opara-targets)
+install(EXPORT opara-targets NAMESPACE opara:: DESTINATION ${_opara_cmake_dir})
 if(OPARA_HAS_CUDA)
-  list(APPEND _opara_targets opara_cuda opara_cupti)
+  install(TARGETS opara_cuda opara_cupti EXPORT opara-cuda-targets)
+  install(EXPORT opara-cuda-targets NAMESPACE opara:: DESTINATION ${_opara_cmake_dir})
 endif()
-install(TARGETS ${_opara_targets} EXPORT opara-targets)
-install(EXPORT opara-targets NAMESPACE opara:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/opara)
 
 configure_package_config_file(cmake/opara-config.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/opara-config.cmake
-  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/opara)
+  INSTALL_DESTINATION ${_opara_cmake_dir})
 write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/opara-config-version.cmake
   COMPATIBILITY SameMinorVersion ARCH_INDEPENDENT)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/opara-config.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/opara-config-version.cmake
-        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/opara)
+        DESTINATION ${_opara_cmake_dir})

@@ -1,7 +1,10 @@
 # Packaging tests (label cpu): build and run tests/consumer/ against opara
-#   consumer_find_package:     after `cmake --install` of this build tree into a temporary prefix;
-#   consumer_add_subdirectory: with add_subdirectory(<opara source tree>).
-# Both use this build's generator and C++ compiler. Also: compile-fail checks that the errors a
+#   consumer_find_package:         after `cmake --install` of this build tree into a temporary prefix;
+#   consumer_find_package_no_cuda: the same install, seen from a machine without a CUDA toolkit
+#                                  (only when this build has the CUDA targets);
+#   consumer_cuda_only:            the scheduler linked with opara::cuda alone (no CUPTI);
+#   consumer_add_subdirectory:     with add_subdirectory(<opara source tree>), exporting its own target.
+# All use this build's generator and C++ compiler. Also: compile-fail checks that the errors a
 # user meets for a non-graph are readable (diagnostic_*).
 set(_opara_consumer_common
   -DOPARA_SOURCE_DIR=${PROJECT_SOURCE_DIR}
@@ -11,13 +14,19 @@ set(_opara_consumer_common
   "-DCXX_COMPILER=${CMAKE_CXX_COMPILER}"
   "-DBUILD_TYPE=${CMAKE_BUILD_TYPE}"
   "-DENABLE_CUDA=${OPARA_HAS_CUDA}")
-foreach(_mode IN ITEMS find_package add_subdirectory)
-  add_test(NAME consumer_${_mode}
-           COMMAND ${CMAKE_COMMAND} -DMODE=${_mode} ${_opara_consumer_common}
-                   -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/consumer_${_mode}
+function(_opara_consumer_test name mode)
+  add_test(NAME consumer_${name}
+           COMMAND ${CMAKE_COMMAND} -DMODE=${mode} ${_opara_consumer_common} ${ARGN}
+                   -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/consumer_${name}
                    -P ${CMAKE_CURRENT_SOURCE_DIR}/consumer/run.cmake)
-  set_tests_properties(consumer_${_mode} PROPERTIES LABELS cpu TIMEOUT 600)
-endforeach()
+  set_tests_properties(consumer_${name} PROPERTIES LABELS cpu TIMEOUT 600)
+endfunction()
+_opara_consumer_test(find_package find_package)
+_opara_consumer_test(add_subdirectory add_subdirectory)
+if(OPARA_HAS_CUDA)
+  _opara_consumer_test(find_package_no_cuda find_package -DHIDE_CUDA=ON)
+  _opara_consumer_test(cuda_only cuda_only)
+endif()
 
 # Compile-fail checks: each snippet must fail to compile with a message naming the problem.
 function(_opara_diagnostic name regex code)

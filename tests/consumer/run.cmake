@@ -1,8 +1,9 @@
-# Driver for the consumer_* CTest cases (cmake -P). Installs opara (find_package mode) or points at
-# its source tree (add_subdirectory mode), then configures, builds and runs tests/consumer/ with the
-# same generator and compiler as the enclosing build.
-#   -DMODE=find_package|add_subdirectory -DOPARA_SOURCE_DIR= -DOPARA_BUILD_DIR= -DWORK_DIR=
+# Driver for the consumer_* CTest cases (cmake -P). Installs opara (find_package and cuda_only
+# modes) or points at its source tree (add_subdirectory mode), then configures, builds and runs
+# tests/consumer/ with the same generator and compiler as the enclosing build.
+#   -DMODE=find_package|cuda_only|add_subdirectory -DOPARA_SOURCE_DIR= -DOPARA_BUILD_DIR= -DWORK_DIR=
 #   -DGENERATOR= -DMAKE_PROGRAM= -DCXX_COMPILER= -DBUILD_TYPE= -DENABLE_CUDA=
+#   -DHIDE_CUDA=ON   configure the consumer as if the machine had no CUDA toolkit
 foreach(v MODE OPARA_SOURCE_DIR OPARA_BUILD_DIR WORK_DIR GENERATOR CXX_COMPILER)
   if(NOT DEFINED ${v} OR "${${v}}" STREQUAL "")
     message(FATAL_ERROR "consumer test: ${v} not set")
@@ -32,14 +33,18 @@ if(MAKE_PROGRAM)
   list(APPEND args "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
 endif()
 
-if(MODE STREQUAL "find_package")
+if(MODE STREQUAL "find_package" OR MODE STREQUAL "cuda_only")
   step(${CMAKE_COMMAND} --install "${OPARA_BUILD_DIR}" --prefix "${prefix}")
   if(NOT EXISTS "${prefix}/include/opara/opara.hpp")
     message(FATAL_ERROR "consumer test: install did not put the headers under ${prefix}/include")
   endif()
   # Only the install prefix may provide opara (not the build tree, not the user package registry).
   list(APPEND args "-DCMAKE_PREFIX_PATH=${prefix}" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
-       -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON -DOPARA_CONSUMER_MODE=find_package)
+       -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON -DOPARA_CONSUMER_MODE=${MODE})
+  if(HIDE_CUDA)
+    # As on a machine without nvcc: find_package(CUDAToolkit) finds nothing.
+    list(APPEND args -DCMAKE_DISABLE_FIND_PACKAGE_CUDAToolkit=ON)
+  endif()
 elseif(MODE STREQUAL "add_subdirectory")
   list(APPEND args -DOPARA_CONSUMER_MODE=add_subdirectory "-DOPARA_SOURCE_DIR=${OPARA_SOURCE_DIR}")
   if(DEFINED ENABLE_CUDA)
@@ -53,3 +58,13 @@ step(${CMAKE_COMMAND} ${args})
 step(${CMAKE_COMMAND} --build "${build}" -j2)
 find_program(exe consumer PATHS "${build}" "${build}/${BUILD_TYPE}" NO_DEFAULT_PATH REQUIRED)
 step("${exe}")
+
+if(MODE STREQUAL "add_subdirectory")
+  # The consumer's export of its own target works, and installs opara beside it (its users need it).
+  step(${CMAKE_COMMAND} --install "${build}" --prefix "${prefix}")
+  foreach(f lib/cmake/consumer/consumer-targets.cmake include/opara/opara.hpp lib/cmake/opara/opara-config.cmake)
+    if(NOT EXISTS "${prefix}/${f}")
+      message(FATAL_ERROR "consumer test: installing the embedding project did not install ${f}")
+    endif()
+  endforeach()
+endif()
