@@ -7,6 +7,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
+
 #include <unistd.h>
 
 using namespace gpu_test;
@@ -116,4 +119,62 @@ TEST_CASE("autotune.prefers_parallel_streams_for_independent_work") {
   // 8 x 20 us one after another against 8 at once: the parallel plan must win clearly.
   CHECK(rep.choice == 1);
   CHECK(rep.median_us[0] > 3 * rep.median_us[1]);
+}
+
+TEST_CASE("autotune.cache_choice_that_names_no_candidate_is_a_parse_error") {
+  std::mt19937 rng(7);
+  const random_dag d = make_random_dag(rng, 6, 8);
+  const int elems = 256;
+  device_buffer<float> out(d.n * elems), x0(elems);
+  OPARA_CUDA_CHECK(cudaMemset(x0.get(), 0, elems * sizeof(float)));
+  const auto tg = make_task_graph(d, out.get(), x0.get(), elems);
+  const auto prof = make_profile(tg, rng);
+  auto s = opara::cuda::stream_handle::create();
+  const auto cache = temp_cache("choice");
+  opara::autotune_of<opara::scheduler<opara::streams::sequential, opara::order::program_order>,
+                     opara::scheduler<opara::streams::opara_greedy, opara::order::program_order>>
+      tuner;
+  tuner.options.cache_path = cache;
+  tuner.options.timing = {1, 3, false};
+  opara::autotune_report first;
+  (void)tuner.compile(tg, s.get(), prof, &first);
+  // Rewrite the stored choice: -1 and 1e300 were cast from a double (undefined behaviour).
+  std::string text;
+  {
+    std::ifstream in(cache);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const auto at = text.find("\"choice\": ");
+  REQUIRE(at != std::string::npos);
+  const auto end = text.find_first_of(",\n}", at + 10);
+  for (const char* bad : {"-1", "1e300", "2"}) {
+    { std::ofstream(cache) << text.substr(0, at + 10) + bad + text.substr(end); }
+    INFO("choice ", bad);
+    try {
+      (void)tuner.compile(tg, s.get(), prof);
+      FAIL("a cache whose choice names no candidate was used");
+    } catch (const opara::parse_error& e) {
+      CHECK(std::string(e.what()).find("choice") != std::string::npos);
+    }
+  }
+  std::filesystem::remove(cache);
+}
+
+TEST_CASE("autotune.negative_replay_count_is_bad_policy") {
+  opara::cuda::task_graph tg;
+  device_buffer<float> flag(1);
+  float* f = flag.get();
+  tg.add("spin", [f](cudaStream_t s) {
+    spin_ns<<<1, 32, 0, s>>>(1000, f);
+    OPARA_CUDA_CHECK(cudaGetLastError());
+  });
+  std::mt19937 rng(3);
+  const auto prof = make_profile(tg, rng);
+  auto s = opara::cuda::stream_handle::create();
+  opara::autotune tuner;
+  tuner.options.timing = {0, -1, false};
+  CHECK_THROWS_AS((void)tuner.compile(tg, s.get(), prof), opara::bad_policy);
+  // And time_replays itself, before anything runs.
+  const auto exe = opara::scheduler<opara::streams::sequential, opara::order::program_order>{}.compile(tg, s.get());
+  CHECK_THROWS_AS((void)opara::tune::time_replays(exe, s.get(), {-1, 10, false}), opara::bad_policy);
 }

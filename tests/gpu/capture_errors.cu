@@ -159,3 +159,46 @@ TEST_CASE("capture_errors.cuda_check_reports_expression_and_clears_last_error") 
   OPARA_CUDA_CHECK(count());
   CHECK(calls == 1);  // evaluated once
 }
+
+// A hand-made plan that does not fit the graph is refused by every capture policy before anything
+// is indexed (the scheduler's validate step may be off, and users call capture policies directly).
+template <class C>
+void refuses_misshapen_plans(cudaStream_t s, float* scratch) {
+  const auto g = make_graph(scratch, [scratch](cudaStream_t st) {
+    fill_kernel<<<(elems + 255) / 256, 256, 0, st>>>(scratch + 2 * elems, 1.f, elems);
+    OPARA_CUDA_CHECK(cudaGetLastError());
+  });
+  const opara::plan good = opara::make_plan<opara::streams::opara_greedy, opara::order::program_order>(g);
+  CHECK_NOTHROW((void)C{}.capture(g, good, s, {}));
+  auto expect_refused = [&](opara::plan bad, const char* what) {
+    INFO(what);
+    try {
+      (void)C{}.capture(g, bad, s, {});
+      FAIL("a misshapen plan was captured");
+    } catch (const opara::invalid_plan& e) {
+      CHECK(std::string(e.what()).find(std::string("opara::capture::") + std::string(C::name)) != std::string::npos);
+    }
+    check_usable(s);
+  };
+  opara::plan p = good;
+  p.stream_of[1] = p.num_streams + 3;  // a stream the plan does not have
+  expect_refused(p, "stream id out of range");
+  p = good;
+  p.wait_on.push_back(99);  // the last node waits for a producer that does not exist
+  p.wait_begin.back() = static_cast<std::uint32_t>(p.wait_on.size());
+  expect_refused(p, "wait on an unknown node");
+  p = good;
+  p.order[0] = p.order[1];  // not a permutation
+  expect_refused(p, "order repeats a node");
+  p = good;
+  p.num_streams = 1000;  // more streams than nodes: would allocate streams for nothing
+  expect_refused(p, "too many streams");
+}
+
+TEST_CASE("capture_errors.misshapen_plan_is_invalid_plan_for_every_policy") {
+  auto s = opara::cuda::stream_handle::create();
+  device_buffer<float> scratch(3 * elems);
+  refuses_misshapen_plans<opara::capture::stream_capture>(s.get(), scratch.get());
+  refuses_misshapen_plans<opara::capture::explicit_graph>(s.get(), scratch.get());
+  refuses_misshapen_plans<opara::capture::eager>(s.get(), scratch.get());
+}

@@ -220,3 +220,50 @@ TEST_CASE("profiler.nvtx_option_runs") {
   const auto h = k.buf.download();
   CHECK(h[7 * 3 * 128 + 5 * 128 + 10] == 20.f);
 }
+
+TEST_CASE("profiler.policies_events_and_none") {
+  auto s = opara::cuda::stream_handle::create();
+  known_graph k;
+  // Event timing as the scheduler's profiler: durations only, hints kept.
+  opara::scheduler<opara::streams::opara_greedy, opara::order::resource_aware, opara::capture::stream_capture,
+                   opara::profiler::events>
+      timed;
+  const auto exe = timed.compile(k.g, s.get());
+  REQUIRE(exe.profile() != nullptr);
+  CHECK(exe.profile()->source == "events");
+  CHECK(exe.profile()->ops[0].bound == opara::boundness::memory);
+  CHECK(exe.stats().profile_ms > 0);
+  // No profiler: an order that needs a profile is refused, one that does not plans without.
+  opara::scheduler<opara::streams::opara_greedy, opara::order::resource_aware, opara::capture::stream_capture,
+                   opara::profiler::none>
+      unprofiled;
+  CHECK_THROWS_AS((void)unprofiled.compile(k.g, s.get()), opara::bad_policy);
+  const auto given = unprofiled.compile(k.g, s.get(), *exe.profile());  // a profile the caller has
+  CHECK(given.profile() != nullptr);
+  opara::scheduler<opara::streams::opara_greedy, opara::order::program_order, opara::capture::stream_capture,
+                   opara::profiler::none>
+      plain;
+  const auto plain_exe = plain.compile(k.g, s.get());
+  CHECK(plain_exe.profile() == nullptr);
+  plain_exe(s.get());
+  OPARA_CUDA_CHECK(cudaStreamSynchronize(s.get()));
+  // Unusable profiler options are refused before anything runs.
+  opara::cuda::profiler_options bad;
+  bad.iterations = 0;
+  CHECK_THROWS_AS((void)opara::cuda::profile_with_events(k.g, s.get(), bad), opara::bad_policy);
+}
+
+TEST_CASE("profiler.profile_path_errors_are_opara_errors") {
+  auto s = opara::cuda::stream_handle::create();
+  known_graph k;
+  opara::scheduler<> sched;
+  // A file name longer than the file system allows: std::filesystem::exists threw
+  // std::filesystem::filesystem_error before; now an opara::error naming the path.
+  sched.options.profile_path = std::filesystem::temp_directory_path() / std::string(300, 'p');
+  try {
+    (void)sched.compile(k.g, s.get());
+    FAIL("an unusable profile path was accepted");
+  } catch (const opara::error& e) {
+    CHECK(std::string(e.what()).find(std::string(300, 'p')) != std::string::npos);
+  }
+}
