@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # GPU run of the GoogLeNet kernels (owner: kernels). One command on the GPU machine:
-#   scripts/gpu-kernels.sh [quick|full|pytorch] [build-dir]
+#   scripts/gpu-kernels.sh [quick|full|sanitize] [build-dir]
 # quick: configure (sm_90 + sm_90a), build, both kernel tests (portable and sm_90 paths), whole-model
 #        checks against the float64 reference (batch 1 and 8; sm90, portable tf32, portable tf32x3),
 #        per-layer tables (--layers) at batch 1 and 8 on both paths, googlenet_bench --quick on sm90.
 # full:  build, googlenet_bench on the portable path and on the sm90 path (JSON), the PyTorch
 #        comparison (scripts/pytorch_googlenet.py, embedded in the sm90 JSON) and the PyTorch-weights
 #        check; tables last. Results under $OUT (or /tmp/gpu-kernels-out).
+# sanitize: compute-sanitizer memcheck and racecheck on both kernel tests.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-quick}
@@ -52,6 +53,17 @@ if [ "$what" = quick ]; then
   timeout 240 "$E/googlenet_bench" --batch 1,8 --quick --path sm90 > "$OUTDIR/bench-quick.log" 2>&1 || status=1
   timeout 240 "$E/googlenet_bench" --batch 1,8 --quick --path sm90 --fuse > "$OUTDIR/bench-quick-fused.log" 2>&1 || status=1
   for f in bench-quick bench-quick-fused; do echo "--- $f"; sed -n '/^batch  /,$p' "$OUTDIR/$f.log"; done
+fi
+
+if [ "$what" = sanitize ]; then
+  step compute-sanitizer memcheck and racecheck on the kernel tests
+  for tool in memcheck racecheck; do
+    for t in googlenet_test_kernels_sm90 googlenet_test_kernels; do
+      timeout 280 compute-sanitizer --tool $tool --error-exitcode 9 "$E/$t" > "$OUTDIR/$tool-$t.log" 2>&1; rc=$?
+      echo "$tool $t: rc=$rc $(grep -E 'checks passed' "$OUTDIR/$tool-$t.log" | tail -1) $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUTDIR/$tool-$t.log" | tail -1)"
+      [ $rc -eq 0 ] || status=1
+    done
+  done
 fi
 
 if [ "$what" = full ]; then
