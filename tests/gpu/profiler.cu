@@ -140,7 +140,7 @@ TEST_CASE("profiler.cupti_records_kernels_per_operator") {
 TEST_CASE("profiler.event_fallback_reports_durations_only") {
   auto s = opara::cuda::stream_handle::create();
   known_graph k;
-  const auto p = opara::cuda::profile_with_events(k.g, s.get());
+  const auto p = opara::cuda::measure<opara::profiler::events>(k.g, s.get());
   CHECK(p.source == "events");
   REQUIRE(p.ops.size() == 3);
   for (const auto& op : p.ops) {
@@ -250,7 +250,7 @@ TEST_CASE("profiler.policies_events_and_none") {
   // Unusable profiler options are refused before anything runs.
   opara::cuda::profiler_options bad;
   bad.iterations = 0;
-  CHECK_THROWS_AS((void)opara::cuda::profile_with_events(k.g, s.get(), bad), opara::bad_policy);
+  CHECK_THROWS_AS((void)opara::cuda::measure<opara::profiler::events>(k.g, s.get(), bad), opara::bad_policy);
 }
 
 TEST_CASE("profiler.profile_path_errors_are_opara_errors") {

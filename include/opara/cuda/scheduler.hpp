@@ -60,13 +60,6 @@ namespace detail {
 template <class T>
 concept complete_type = requires { sizeof(T); };
 
-//! Calls `body(compact)` with g as an opara::graph: g itself when it is one, else to_graph(g).
-template <class G, class Body>
-decltype(auto) with_compact_graph(const G& g, Body&& body) {
-  if constexpr (std::same_as<G, opara::graph>) return body(g);
-  else return body(to_graph(g));
-}
-
 } // namespace detail
 
 //! Plans and captures a cuda_operator_graph with the given stream, order, capture and profiler
@@ -130,7 +123,7 @@ private:
                     "`measures`, and when it measures `static profile measure(const G&, const opara::graph&, "
                     "cudaStream_t, const cuda::profiler_options&)`)");
     } else {
-      return detail::with_compact_graph(g, [&](const opara::graph& compact) {
+      return cuda::detail::with_compact_graph(g, [&](const opara::graph& compact) {
         return compile_on(g, compact, stream, given);
       });
     }

@@ -12,8 +12,6 @@ namespace opara::capture {
 //! Launches the plan directly on each call (no graph).
 struct eager {
   static constexpr std::string_view name = "eager";
-  //! Its label, for autotune and reports: the name.
-  [[nodiscard]] static constexpr std::string_view label() noexcept { return name; }
 
   //! Prepares streams and events for p. Nothing is launched until the executable is called.
   //! `s` is unused here (each call names its stream). Throws invalid_plan when p does not have

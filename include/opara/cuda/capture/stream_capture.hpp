@@ -10,8 +10,6 @@ namespace opara::capture {
 //! Builds the CUDA graph by stream capture across the plan's streams.
 struct stream_capture {
   static constexpr std::string_view name = "stream_capture";
-  //! Its label, for autotune and reports: the name.
-  [[nodiscard]] static constexpr std::string_view label() noexcept { return name; }
 
   //! Captures g as planned by p, starting on `s` (an internal stream is used when `s` is the
   //! legacy default stream, which cannot be captured). Throws capture_error naming the operator

@@ -58,6 +58,14 @@ inline void check_profiler_options(const profiler_options& options) {
 
 namespace detail {
 
+//! Calls `body(compact)` with g as an opara::graph: g itself when it is one, else to_graph(g), so
+//! that a compile (or a profiling call) converts the user's graph once.
+template <class G, class Body>
+decltype(auto) with_compact_graph(const G& g, Body&& body) {
+  if constexpr (std::same_as<G, opara::graph>) return body(g);
+  else return body(to_graph(g));
+}
+
 //! The operator runs of one profiling session: `warm_up` first, then `run` launches every
 //! operator of g once, alone, in topological order on `stream`, and waits for the stream.
 template <cuda_operator_graph G>
@@ -119,6 +127,15 @@ void assign_boundness(profile& measured, const G& g) {
 }
 
 } // namespace detail
+
+//! Profiles g with profiler policy P (converting g to opara::graph once), e.g.
+//! `cuda::measure<profiler::events>(g, stream)`. Throws what P::measure throws.
+template <class P, cuda_operator_graph G>
+  requires(P::measures)
+[[nodiscard]] opara::profile measure(const G& g, cudaStream_t stream, const profiler_options& options = {}) {
+  return detail::with_compact_graph(
+      g, [&](const opara::graph& compact) { return P::measure(g, compact, stream, options); });
+}
 
 //! Loads a saved profile and checks that it belongs to the current device and to `compact` (the
 //! converted graph). Throws profile_mismatch naming the differing field, opara::error when the file

@@ -252,74 +252,72 @@ private:
   bool finished_ = false;
 };
 
-//! Profiles g (whose converted form is `compact`) by running its operators one at a time, in
-//! topological order, on `stream`, with CUPTI; falls back to event timing (said on stderr) when
-//! CUPTI cannot be used. Returns one record per operator. Throws bad_policy for unusable options,
-//! capture_error naming an operator that fails, cuda_error for other CUDA failures.
-template <cuda_operator_graph G>
-[[nodiscard]] opara::profile profile_graph(const G& g, const opara::graph& compact, cudaStream_t stream,
-                                           const profiler_options& options = {}) {
-  const detail::profiling_runs<G> runs(g, compact, stream, options);
-  runs.warm_up();
-  std::vector<kernel_activity> seen;
-  std::size_t dropped = 0;
-  {
-    cupti_session session;
-    if (!session.active()) {
-      std::fprintf(stderr, "opara: profiler: CUPTI unavailable (%s); timing operators with CUDA events instead "
-                           "(durations only, no kernel records)\n", session.unavailable_reason().c_str());
-      profiler_options warmed_up = options;
-      warmed_up.warmup = 0;
-      return profile_with_events(g, compact, stream, warmed_up);
-    }
-    const std::size_t num_nodes = compact.num_nodes();
-    for (int run = 0; run < runs.iterations(); ++run) {
-      runs.run([&](node_id v, auto&& launch) {
-        const cupti_session::tag_scope scope(operator_tag{static_cast<std::uint32_t>(run), v}.encode(num_nodes));
-        launch();
-      });
-    }
-    auto finished = session.finish();
-    seen = std::move(finished.kernels);
-    dropped = finished.dropped;
-  }
-  kernel_aggregate aggregate =
-      aggregate_kernels(std::move(seen), compact.num_nodes(), static_cast<std::size_t>(runs.iterations()));
-  if (aggregate.unattributed > 0 || dropped > 0)
-    std::fprintf(stderr, "opara: profiler: %zu kernel(s) could not be tied to an operator, %zu record(s) dropped\n",
-                 aggregate.unattributed, dropped);
-  const cudaDeviceProp properties = current_device_properties();
-  for (auto& op : aggregate.ops)
-    for (auto& kernel : op.kernels) kernel.occupancy = theoretical_occupancy(kernel, properties);
-  opara::profile measured = detail::empty_profile(compact);
-  measured.ops = std::move(aggregate.ops);
-  measured.source = "cupti";
-  detail::assign_boundness(measured, g);
-  return measured;
-}
-
-//! As above, converting g with to_graph first.
-template <cuda_operator_graph G>
-[[nodiscard]] opara::profile profile_graph(const G& g, cudaStream_t stream, const profiler_options& options = {}) {
-  return profile_graph(g, to_graph(g), stream, options);
-}
-
 } // namespace cuda
 
 namespace profiler {
 
 //! CUPTI: every kernel of every operator, with event timing as the fallback (see the file comment).
-//! Link opara::cupti.
+//! Link opara::cupti. From the user's graph alone: cuda::profile_graph(g, stream).
 struct cupti {
   static constexpr std::string_view name = "cupti";
   static constexpr bool measures = true;
-  //! Throws like cuda::profile_graph.
+
+  //! Profiles g (whose converted form is `compact`) by running its operators one at a time, in
+  //! topological order, on `stream`, with CUPTI; falls back to event timing (said on stderr) when
+  //! CUPTI cannot be used. Returns one record per operator. Throws bad_policy for unusable
+  //! options, capture_error naming an operator that fails, cuda_error for other CUDA failures.
   template <cuda_operator_graph G>
   static opara::profile measure(const G& g, const opara::graph& compact, cudaStream_t stream,
                                 const cuda::profiler_options& options) {
-    return cuda::profile_graph(g, compact, stream, options);
+    const cuda::detail::profiling_runs<G> runs(g, compact, stream, options);
+    runs.warm_up();
+    std::vector<kernel_activity> seen;
+    std::size_t dropped = 0;
+    {
+      cuda::cupti_session session;
+      if (!session.active()) {
+        std::fprintf(stderr, "opara: profiler: CUPTI unavailable (%s); timing operators with CUDA events instead "
+                             "(durations only, no kernel records)\n", session.unavailable_reason().c_str());
+        cuda::profiler_options warmed_up = options;
+        warmed_up.warmup = 0;
+        return events::measure(g, compact, stream, warmed_up);
+      }
+      const std::size_t num_nodes = compact.num_nodes();
+      for (int run = 0; run < runs.iterations(); ++run) {
+        runs.run([&](node_id v, auto&& launch) {
+          const operator_tag tag{static_cast<std::uint32_t>(run), v};
+          const cuda::cupti_session::tag_scope scope(tag.encode(num_nodes));
+          launch();
+        });
+      }
+      auto finished = session.finish();
+      seen = std::move(finished.kernels);
+      dropped = finished.dropped;
+    }
+    kernel_aggregate aggregate =
+        aggregate_kernels(std::move(seen), compact.num_nodes(), static_cast<std::size_t>(runs.iterations()));
+    if (aggregate.unattributed > 0 || dropped > 0)
+      std::fprintf(stderr, "opara: profiler: %zu kernel(s) could not be tied to an operator, %zu record(s) dropped\n",
+                   aggregate.unattributed, dropped);
+    const cudaDeviceProp properties = cuda::current_device_properties();
+    for (auto& op : aggregate.ops)
+      for (auto& kernel : op.kernels) kernel.occupancy = cuda::theoretical_occupancy(kernel, properties);
+    opara::profile measured = cuda::detail::empty_profile(compact);
+    measured.ops = std::move(aggregate.ops);
+    measured.source = "cupti";
+    cuda::detail::assign_boundness(measured, g);
+    return measured;
   }
 };
 
 } // namespace profiler
+
+namespace cuda {
+//! Profiles g with CUPTI (the event-timing fallback included), converting it once:
+//! cuda::measure<profiler::cupti>.
+template <cuda_operator_graph G>
+[[nodiscard]] opara::profile profile_graph(const G& g, cudaStream_t stream, const profiler_options& options = {}) {
+  return measure<profiler::cupti>(g, stream, options);
+}
+} // namespace cuda
 } // namespace opara

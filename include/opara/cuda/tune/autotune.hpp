@@ -69,7 +69,7 @@ struct autotune_of {
   template <class G>
   [[nodiscard]] executable compile(const G& g, cudaStream_t stream, autotune_report* report = nullptr) const {
     using profiler_type = typename std::tuple_element_t<0, std::tuple<Candidates...>>::profiler_policy;
-    return detail::with_compact_graph(g, [&](const opara::graph& compact) {
+    return cuda::detail::with_compact_graph(g, [&](const opara::graph& compact) {
       if constexpr (profiler_type::measures) {
         const opara::profile measured = profiler_type::measure(g, compact, stream, options.profiler);
         return choose(g, compact, stream, &measured, report);
@@ -83,7 +83,7 @@ struct autotune_of {
   template <class G>
   [[nodiscard]] executable compile(const G& g, cudaStream_t stream, const opara::profile& given,
                                    autotune_report* report = nullptr) const {
-    return detail::with_compact_graph(
+    return cuda::detail::with_compact_graph(
         g, [&](const opara::graph& compact) { return choose(g, compact, stream, &given, report); });
   }
 
