@@ -12,6 +12,8 @@
 #include <random>
 #include <string>
 
+#include <unistd.h>
+
 namespace js = opara::detail::json;
 
 namespace {
@@ -339,4 +341,29 @@ TEST_CASE("json.object_reader_names_paths_and_reads_integers_exactly") {
                        opara::parse_error);
   CHECK_THROWS_WITH_AS(a.only({"n", "m", "f", "neg"}), "opara: test JSON: a: unknown member \"s\"", opara::parse_error);
   CHECK_THROWS_AS((void)r.child("b"), opara::parse_error);
+}
+
+TEST_CASE("profile_json.file_errors_surface_as_opara_errors") {
+  const auto dir = std::filesystem::temp_directory_path() / ("opara_a_profile_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto message = [](auto&& call) -> std::string {
+    try {
+      call();
+    } catch (const opara::error& e) {
+      return e.what();
+    } catch (const std::exception& e) {
+      return std::string("not an opara::error: ") + e.what();
+    }
+    return "no exception";
+  };
+  opara::profile p;
+  p.ops.resize(1);
+  // A directory where a file is expected, a name longer than the file system allows, an empty path.
+  CHECK(message([&] { (void)opara::load_profile(dir); }).starts_with("opara: cannot read profile"));
+  CHECK(message([&] { opara::save_profile(p, dir / std::string(300, 'n')); }).starts_with("opara: cannot write profile"));
+  CHECK(message([&] { (void)opara::load_profile(dir / std::string(300, 'n')); }).starts_with("opara: cannot read profile"));
+  CHECK(message([&] { opara::save_profile(p, ""); }).starts_with("opara: cannot write profile"));
+  opara::save_profile(p, dir / "p.json");  // and a good one still works, through the atomic writer
+  CHECK(opara::load_profile(dir / "p.json").ops.size() == 1);
+  std::filesystem::remove_all(dir);
 }

@@ -293,31 +293,22 @@ TEST_CASE("critical_path.matches_brute_force_on_random_dags") {
   }
 }
 
-TEST_CASE("order.ten_thousand_nodes_in_well_under_10ms") {
+TEST_CASE("order.ten_thousand_nodes_topological_and_deterministic") {
+  // Timing lives in bench/planning; here every order on a 10,000-node graph is a topological order
+  // and the same on a second run (ties are broken by id, never by addresses or hashing).
   const auto g = random_dag(10000, 4, 7);
   const auto p = random_profile(10000, 7);
-  auto time_ms = [&](auto policy) {
-    double best = 1e9;
-    for (int rep = 0; rep < 5; ++rep) {
-      const auto t0 = std::chrono::steady_clock::now();
-      const auto o = policy.order(g, &p);
-      const auto t1 = std::chrono::steady_clock::now();
-      CHECK(is_topological(g, o));
-      best = std::min(best, std::chrono::duration<double, std::milli>(t1 - t0).count());
-    }
-    MESSAGE(std::string(decltype(policy)::name) << ": " << best << " ms for 10000 nodes, " << g.num_edges() << " edges");
-    return best;
+  auto check = [&](auto policy) {
+    const auto o = policy.order(g, &p);
+    CHECK(is_topological(g, o));
+    CHECK(policy.order(g, &p) == o);
+    return o;
   };
-  const double a = time_ms(opara::order::program_order{});
-  const double b = time_ms(opara::order::resource_aware{});
-  const double c = time_ms(opara::order::critical_path_first{});
-#if !defined(__SANITIZE_ADDRESS__) && defined(NDEBUG)
-  CHECK(a < 5);
-  CHECK(b < 5);
-  CHECK(c < 5);
-#else
-  (void)a, (void)b, (void)c;
-#endif
+  const auto a = check(opara::order::program_order{});
+  const auto b = check(opara::order::resource_aware{});
+  const auto c = check(opara::order::critical_path_first{});
+  CHECK(a != b);  // the profile changes the order
+  CHECK(a != c);
 }
 
 TEST_CASE("orders.label_is_the_name") {

@@ -36,44 +36,44 @@ inline void check_costs(const graph& g, std::span<const double> cost, const char
 //! cost.size() != g.num_nodes() or a cost is negative or not finite (naming the node).
 [[nodiscard]] inline std::vector<double> bottom_levels(const graph& g, std::span<const double> cost) {
   detail::check_costs(g, cost, "bottom_levels");
-  std::vector<double> bl(g.num_nodes(), 0.0);
+  std::vector<double> level(g.num_nodes(), 0.0);
   const auto topo = g.topological_order();
   for (auto it = topo.rbegin(); it != topo.rend(); ++it) {
     double best = 0;
-    for (node_id s : g.successors(*it)) best = std::max(best, bl[s]);
-    bl[*it] = cost[*it] + best;
+    for (node_id s : g.successors(*it)) best = std::max(best, level[s]);
+    level[*it] = cost[*it] + best;
   }
-  return bl;
+  return level;
 }
 
 //! Top level of every node: the length of the longest path from a source up to, but excluding,
 //! the node (its earliest start with unlimited streams). O(n + e). Throws like bottom_levels.
 [[nodiscard]] inline std::vector<double> top_levels(const graph& g, std::span<const double> cost) {
   detail::check_costs(g, cost, "top_levels");
-  std::vector<double> tl(g.num_nodes(), 0.0);
+  std::vector<double> level(g.num_nodes(), 0.0);
   for (node_id v : g.topological_order())
-    for (node_id s : g.successors(v)) tl[s] = std::max(tl[s], tl[v] + cost[v]);
-  return tl;
+    for (node_id s : g.successors(v)) level[s] = std::max(level[s], level[v] + cost[v]);
+  return level;
 }
 
 //! A longest source-to-sink path under `cost` (indexed by node id). Among equally long choices the
 //! smaller node id wins, so the result is deterministic. O(n + e). Throws like bottom_levels.
 [[nodiscard]] inline critical_path_result critical_path(const graph& g, std::span<const double> cost) {
-  const auto bl = bottom_levels(g, cost);
+  const auto level = bottom_levels(g, cost);
   critical_path_result r;
   const std::size_t n = g.num_nodes();
   node_id v = static_cast<node_id>(n);
   for (node_id u = 0; u < n; ++u)  // start at a source: with zero costs a non-source may tie
-    if (g.predecessors(u).empty() && (v == n || bl[u] > bl[v])) v = u;
+    if (g.predecessors(u).empty() && (v == n || level[u] > level[v])) v = u;
   if (v == n) return r;
-  r.length = bl[v];
+  r.length = level[v];
   for (;;) {
     r.nodes.push_back(v);
     const auto succ = g.successors(v);
     if (succ.empty()) break;
     node_id next = succ.front();
     for (node_id s : succ)
-      if (bl[s] > bl[next]) next = s;  // successors are sorted by id: ties keep the smaller
+      if (level[s] > level[next]) next = s;  // successors are sorted by id: ties keep the smaller
     v = next;
   }
   return r;

@@ -18,25 +18,25 @@
 
 namespace opara {
 
-//! Edges of the transitive reduction of g, sorted by (from, to). `memory_budget` bounds the
-//! bitset memory in bytes (at least one 64-column block is always used). Throws std::bad_alloc only.
-[[nodiscard]] inline std::vector<std::pair<node_id, node_id>>
-transitive_reduction_edges(const graph& g, std::size_t memory_budget = std::size_t{64} << 20) {
+namespace detail {
+//! transitive_reduction_edges, also reporting the largest bitset allocation in bytes.
+inline std::vector<std::pair<node_id, node_id>> transitive_reduction_edges(const graph& g, std::size_t memory_budget,
+                                                                          std::size_t* peak_bitset_bytes) {
   const std::size_t n = g.num_nodes();
   const auto topo = g.topological_order();
   std::vector<std::uint32_t> pos(n);
   for (std::size_t i = 0; i < n; ++i) pos[topo[i]] = static_cast<std::uint32_t>(i);
 
   // Successors of each position, as positions, ascending.
-  std::vector<std::uint32_t> sb(n + 1, 0), sp;
-  sp.reserve(g.num_edges());
+  std::vector<std::uint32_t> succ_begin(n + 1, 0), succ_pos;
+  succ_pos.reserve(g.num_edges());
   for (std::size_t p = 0; p < n; ++p) {
-    const auto first = sp.size();
-    for (node_id s : g.successors(topo[p])) sp.push_back(pos[s]);
-    std::sort(sp.begin() + static_cast<std::ptrdiff_t>(first), sp.end());
-    sb[p + 1] = static_cast<std::uint32_t>(sp.size());
+    const auto first = succ_pos.size();
+    for (node_id s : g.successors(topo[p])) succ_pos.push_back(pos[s]);
+    std::sort(succ_pos.begin() + static_cast<std::ptrdiff_t>(first), succ_pos.end());
+    succ_begin[p + 1] = static_cast<std::uint32_t>(succ_pos.size());
   }
-  std::vector<char> redundant(sp.size(), 0);
+  std::vector<char> redundant(succ_pos.size(), 0);
 
   const std::size_t max_words_total = std::max<std::size_t>(memory_budget / sizeof(std::uint64_t), 1);
   std::size_t block_words = std::max<std::size_t>(max_words_total / std::max<std::size_t>(n, 1), 1);
@@ -44,18 +44,19 @@ transitive_reduction_edges(const graph& g, std::size_t memory_budget = std::size
   const std::size_t block_cols = block_words * 64;
 
   std::vector<std::uint64_t> rows;
-  for (std::size_t c0 = 0; c0 < n; c0 += block_cols) {
-    const std::size_t c1 = std::min(n, c0 + block_cols);
-    const std::size_t w = (c1 - c0 + 63) / 64;
-    // Only positions < c1 can reach columns of this block.
-    rows.assign(c1 * w, 0);
-    for (std::size_t p = c1; p-- > 0;) {
+  for (std::size_t first_col = 0; first_col < n; first_col += block_cols) {
+    const std::size_t end_col = std::min(n, first_col + block_cols);
+    const std::size_t w = (end_col - first_col + 63) / 64;
+    // Only positions < end_col can reach columns of this block.
+    rows.assign(end_col * w, 0);
+    if (peak_bitset_bytes) *peak_bitset_bytes = std::max(*peak_bitset_bytes, rows.size() * sizeof(std::uint64_t));
+    for (std::size_t p = end_col; p-- > 0;) {
       std::uint64_t* acc = rows.data() + p * w;
-      for (std::uint32_t k = sb[p]; k < sb[p + 1]; ++k) {
-        const std::size_t q = sp[k];
-        if (q >= c1) break;  // ascending: the rest cannot reach this block either
-        if (q >= c0) {
-          const std::size_t b = q - c0;
+      for (std::uint32_t k = succ_begin[p]; k < succ_begin[p + 1]; ++k) {
+        const std::size_t q = succ_pos[k];
+        if (q >= end_col) break;  // ascending: the rest cannot reach this block either
+        if (q >= first_col) {
+          const std::size_t b = q - first_col;
           const std::uint64_t bit = std::uint64_t{1} << (b & 63);
           if (acc[b >> 6] & bit) redundant[k] = 1;
           acc[b >> 6] |= bit;
@@ -67,12 +68,20 @@ transitive_reduction_edges(const graph& g, std::size_t memory_budget = std::size
   }
 
   std::vector<std::pair<node_id, node_id>> out;
-  out.reserve(sp.size());
+  out.reserve(succ_pos.size());
   for (std::size_t p = 0; p < n; ++p)
-    for (std::uint32_t k = sb[p]; k < sb[p + 1]; ++k)
-      if (!redundant[k]) out.emplace_back(topo[p], topo[sp[k]]);
+    for (std::uint32_t k = succ_begin[p]; k < succ_begin[p + 1]; ++k)
+      if (!redundant[k]) out.emplace_back(topo[p], topo[succ_pos[k]]);
   std::sort(out.begin(), out.end());
   return out;
+}
+} // namespace detail
+
+//! Edges of the transitive reduction of g, sorted by (from, to). `memory_budget` bounds the
+//! bitset memory in bytes (at least one 64-column block is always used). Throws std::bad_alloc only.
+[[nodiscard]] inline std::vector<std::pair<node_id, node_id>>
+transitive_reduction_edges(const graph& g, std::size_t memory_budget = std::size_t{64} << 20) {
+  return detail::transitive_reduction_edges(g, memory_budget, nullptr);
 }
 
 //! The transitive reduction of g as a graph with the same nodes and names. Throws std::bad_alloc only.

@@ -199,12 +199,12 @@ namespace impl {
 //! s[i], a byte >= 0x80; 0 when the bytes there are not one. The rule the parser enforces and the
 //! writer repairs by.
 inline std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
-  const auto b0 = static_cast<unsigned char>(s[i]);
+  const auto lead = static_cast<unsigned char>(s[i]);
   std::size_t len = 0;
   unsigned cp = 0, min = 0;
-  if (b0 >= 0xc2 && b0 <= 0xdf) len = 2, cp = b0 & 0x1fu, min = 0x80;
-  else if (b0 >= 0xe0 && b0 <= 0xef) len = 3, cp = b0 & 0x0fu, min = 0x800;
-  else if (b0 >= 0xf0 && b0 <= 0xf4) len = 4, cp = b0 & 0x07u, min = 0x10000;
+  if (lead >= 0xc2 && lead <= 0xdf) len = 2, cp = lead & 0x1fu, min = 0x80;
+  else if (lead >= 0xe0 && lead <= 0xef) len = 3, cp = lead & 0x0fu, min = 0x800;
+  else if (lead >= 0xf0 && lead <= 0xf4) len = 4, cp = lead & 0x07u, min = 0x10000;
   else return 0;
   if (s.size() - i < len) return 0;
   for (std::size_t k = 1; k < len; ++k) {
@@ -507,8 +507,8 @@ inline void write_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
   for (std::size_t i = 0; i < s.size(); ++i) {
-    const char ch = s[i];
-    const auto c = static_cast<unsigned char>(ch);
+    const char byte = s[i];
+    const auto c = static_cast<unsigned char>(byte);
     if (c >= 0x80) {  // valid UTF-8 is copied; any other byte becomes U+FFFD
       const std::size_t len = utf8_sequence_length(s, i);
       if (len == 0) {
@@ -533,7 +533,7 @@ inline void write_string(std::string& out, std::string_view s) {
           out += hex[c >> 4];
           out += hex[c & 15];
         } else {
-          out += ch;
+          out += byte;
         }
     }
   }

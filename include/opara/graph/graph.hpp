@@ -91,7 +91,7 @@ public:
   [[nodiscard]] graph build() const {
     const std::size_t n = names_.size();
     if (n == 0) throw bad_graph("opara: the graph is empty (it has no operators to plan)");
-    auto nm = [&](node_id v) {
+    auto quoted = [&](node_id v) {
       std::string s = names_[v].empty() ? "n" : "'";
       s += names_[v].empty() ? std::to_string(v) : names_[v] + "'";
       return s;
@@ -100,12 +100,12 @@ public:
     for (auto [a, b] : e) {
       if (a >= n || b >= n) {
         const node_id bad = a >= n ? a : b;
-        const std::string known = a >= n ? std::string("<unknown>") : nm(a);
+        const std::string known = a >= n ? std::string("<unknown>") : quoted(a);
         throw bad_graph("opara: edge " + (a >= n ? std::to_string(a) : known) + " -> " +
-                        (b >= n ? std::to_string(b) : nm(b)) + " refers to unknown node " +
+                        (b >= n ? std::to_string(b) : quoted(b)) + " refers to unknown node " +
                         std::to_string(bad) + " (the graph has " + std::to_string(n) + " nodes)");
       }
-      if (a == b) throw bad_graph("opara: self-loop on node " + nm(a) + " (an operator cannot depend on itself)");
+      if (a == b) throw bad_graph("opara: self-loop on node " + quoted(a) + " (an operator cannot depend on itself)");
     }
     std::sort(e.begin(), e.end());
     e.erase(std::unique(e.begin(), e.end()), e.end());
@@ -124,12 +124,12 @@ public:
     g.succ_.resize(e.size());
     g.pred_.resize(e.size());
     {
-      std::vector<std::uint32_t> sp(g.succ_begin_.begin(), g.succ_begin_.end() - 1);
-      std::vector<std::uint32_t> pp(g.pred_begin_.begin(), g.pred_begin_.end() - 1);
+      std::vector<std::uint32_t> succ_fill(g.succ_begin_.begin(), g.succ_begin_.end() - 1);
+      std::vector<std::uint32_t> pred_fill(g.pred_begin_.begin(), g.pred_begin_.end() - 1);
       for (auto [a, b] : e) {  // sorted by (a, b): successor lists come out sorted
-        g.succ_[sp[a]++] = b;
+        g.succ_[succ_fill[a]++] = b;
       }
-      for (auto [a, b] : e) g.pred_[pp[b]++] = a;
+      for (auto [a, b] : e) g.pred_[pred_fill[b]++] = a;
       for (std::size_t v = 0; v < n; ++v)
         std::sort(g.pred_.begin() + g.pred_begin_[v], g.pred_.begin() + g.pred_begin_[v + 1]);
     }
@@ -208,12 +208,12 @@ template <operator_graph G>
     }
     for (std::size_t v = 0; v < n; ++v)
       for (auto s : graph_traits<G>::successors(g, static_cast<node_id>(v))) {
-        const auto sv = static_cast<std::size_t>(s);
-        if (sv >= n)
-          throw bad_graph("opara: edge " + node_name(g, static_cast<node_id>(v)) + " -> " + std::to_string(sv) +
-                          " refers to unknown node " + std::to_string(sv) + " (the graph has " +
+        const auto target = static_cast<std::size_t>(s);
+        if (target >= n)
+          throw bad_graph("opara: edge " + node_name(g, static_cast<node_id>(v)) + " -> " + std::to_string(target) +
+                          " refers to unknown node " + std::to_string(target) + " (the graph has " +
                           std::to_string(n) + " nodes)");
-        b.add_edge(static_cast<node_id>(v), static_cast<node_id>(sv));
+        b.add_edge(static_cast<node_id>(v), static_cast<node_id>(target));
       }
     return b.build();
   }

@@ -40,10 +40,10 @@ plan make_plan_on(const graph& g, const profile* prof, plan_options opt, const S
   if (prof != nullptr) check_profile_graph(*prof, g, "make_plan: the profile");
   plan p;
   p.order = o.order(g, prof);
-  require_topological_order(g, p.order, "launch order policy '" + std::string(O::name) + "'");
+  const auto pos = require_topological_order(g, p.order, "launch order policy '" + std::string(O::name) + "' returned an order that");
   stream_assignment a = s.assign(g, p.order);
-  renumber_by_first_use(a, p.order, S::name);
-  wait_lists w = compute_waits(g, p.order, a, opt.prune_waits);
+  renumber_by_first_use(a, p.order, S::name);  // checks every stream id; dense, so <= n streams
+  wait_lists w = compute_waits_unchecked(g, p.order, pos, a, opt.prune_waits);
   p.stream_of = std::move(a.stream_of);
   p.num_streams = a.num_streams;
   p.wait_begin = std::move(w.wait_begin);

@@ -9,7 +9,10 @@
 #include <opara/plan/shape.hpp>
 #include <opara/plan/waits.hpp>
 
+#include <algorithm>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace opara {
 
@@ -18,7 +21,7 @@ namespace detail {
 inline void validate_plan(const plan& p, const graph& g) {
   const std::size_t n = g.num_nodes();
   auto fail = [](const std::string& m) { throw invalid_plan("opara: validate: the plan " + m); };
-  auto nm = [&](node_id v) {  // appended piecewise: "'" + string trips GCC 12's -Wrestrict (PR105651)
+  auto quoted = [&](node_id v) {  // appended piecewise: "'" + string trips GCC 12's -Wrestrict (PR105651)
     std::string s(1, '\'');
     s += g.name(v);
     s += '\'';
@@ -26,30 +29,54 @@ inline void validate_plan(const plan& p, const graph& g) {
   };
   const auto pos = plan_shape_positions(p, n, "validate");
   if (const auto [u, s] = first_backward_edge(g, pos); u != no_node)
-    fail("launches " + nm(s) + " before " + nm(u) + ", which it depends on");
+    fail("launches " + quoted(s) + " before " + quoted(u) + ", which it depends on");
 
-  detail::exec_clocks clocks(p.order, p.stream_of, p.num_streams);
+  // An edge whose consumer waits for its producer directly is honoured. The others are first
+  // put to compute_waits' bounded search (same seeds, same order: the waits it pruned are proven
+  // again at once); only what that leaves goes to the vector clocks, which then track only the
+  // streams of those producers. Every decision is exact: a search success is a proof, and the
+  // clocks decide the rest.
+  const stream_layout layout(p.order, p.stream_of, p.num_streams);
+  ancestry_search search(layout, p.stream_of, pos, search_budget);
+  auto waits_latest_first = [&](node_id x, ancestry_search& s) {
+    const auto w = p.waits_of(x);
+    for (std::size_t i = w.size(); i-- > 0;)
+      if (!s.push(w[i])) return false;
+    return true;
+  };
+  std::vector<node_id> waited_by(n, no_node);  // waited_by[u] == v: v waits for u directly
+  std::vector<std::pair<node_id, node_id>> open;  // (consumer, producer) left to the clocks
+  for (node_id v = 0; v < n; ++v) {
+    const auto w = p.waits_of(v);
+    for (node_id u : w) waited_by[u] = v;
+    for (node_id u : g.predecessors(v)) {
+      if (p.stream_of[u] == p.stream_of[v] || waited_by[u] == v) continue;
+      search.start(u, v);
+      for (std::size_t i = w.size(); i-- > 0 && pos[w[i]] > pos[u] && search.push(w[i]);) {
+      }
+      if (!search.run(waits_latest_first)) open.emplace_back(v, u);
+    }
+  }
+  std::sort(open.begin(), open.end());  // by consumer
+  exec_clocks clocks(layout, p.stream_of, p.num_streams);
   std::vector<std::uint32_t> waiters(n, 0);
   for (node_id w : p.wait_on) ++waiters[w];
-  for (node_id v = 0; v < n; ++v) {
-    clocks.set_uses(v, waiters[v]);
-    std::uint32_t k = 0;
-    for (node_id s : g.successors(v)) k += p.stream_of[s] != p.stream_of[v];
-    clocks.expect_queries(v, k);
-  }
+  for (node_id v = 0; v < n; ++v) clocks.set_uses(v, waiters[v]);
+  for (auto [v, u] : open) clocks.expect_queries(u, 1);
   for (node_id v : p.order) {
     clocks.begin(v);
     for (node_id u : p.waits_of(v)) {
       if (pos[u] >= pos[v])
-        fail("makes " + nm(v) + " wait for " + nm(u) + ", which is launched after it (the wait could never be met)");
+        fail("makes " + quoted(v) + " wait for " + quoted(u) + ", which is launched after it (the wait could never be met)");
       clocks.add_wait(u);
       clocks.release(u);
     }
-    for (node_id u : g.predecessors(v)) {
-      if (p.stream_of[u] == p.stream_of[v]) continue;  // launch order already checked
+    auto it = std::lower_bound(open.begin(), open.end(), std::pair<node_id, node_id>{v, 0});
+    for (; it != open.end() && it->first == v; ++it) {
+      const node_id u = it->second;
       if (!clocks.reaches(u))
-        fail("does not honour the dependency " + nm(u) + " -> " + nm(v) + ": " + nm(v) + " (stream " +
-             std::to_string(p.stream_of[v]) + ") neither follows " + nm(u) + " (stream " +
+        fail("does not honour the dependency " + quoted(u) + " -> " + quoted(v) + ": " + quoted(v) + " (stream " +
+             std::to_string(p.stream_of[v]) + ") neither follows " + quoted(u) + " (stream " +
              std::to_string(p.stream_of[u]) + ") on one stream nor waits for it through events");
       clocks.done_query(u);
     }

@@ -2,30 +2,25 @@
 //! Cross-stream waits of a plan. For every edge u->v on different streams, v's stream must wait
 //! for the event recorded after u. With pruning, a wait is dropped when the execution graph built
 //! so far (each stream's operators in launch order, plus the waits already kept) already makes u
-//! an ancestor of v: the dependency is then honoured anyway. The test is exact, so a needed wait is
-//! never dropped, and a kept wait is never implied by the other kept waits of the same consumer
-//! (producers are visited latest first: an earlier producer cannot have a later one as ancestor).
+//! an ancestor of v: the dependency is then honoured anyway. A needed wait is never dropped, and
+//! producers are visited latest first (an earlier producer cannot have a later one as ancestor).
 //!
-//! Representation: vector clocks over streams. clock(v)[t] = the last operator of stream t that is
-//! an ancestor of v in the execution graph, so "u is an ancestor of v" is one lookup,
-//! clock(v)[stream(u)] >= index of u on its stream. Exact at any size. What keeps it small where
-//! n and the number of streams S are both large (a 100,000-wide fan-out under opara_greedy opens
-//! ~100,000 streams; greedy on a layered graph opens a stream per handed-off branch):
-//!   * retiring streams: once no operator remains to launch on stream t and no producer on t has a
-//!     consumer left to plan, no query will ever name t, so its entries are dropped from clocks
-//!     as they are merged. Clocks hold only the streams still "live", about the graph's width at
-//!     the launch frontier, not S;
-//!   * sharing: an operator that keeps no wait shares its stream predecessor's clock (refcounted);
-//!     only operators that keep a wait build one;
-//!   * freeing: a clock is released as soon as no later operator can read it (its last
-//!     cross-stream consumer and its stream successor have been planned);
-//!   * sparse/dense hybrid: a clock is a (stream, index) list, or a dense array of S entries
-//!     when it holds more than S/2 (small S: capped, round_robin).
-//! Cost: O(n + e log d) plus, per operator with a cross-stream producer, O(L) where L is the
-//! number of live streams in the clocks it reads; memory O(n + e + S) plus the clocks alive at
-//! once (each <= L entries). Fan-outs, fan-ins, layered, series-parallel and local random graphs
-//! keep L near the width of the frontier; the worst case (every producer keeps a consumer far
-//! ahead) is O(n S) time and memory.
+//! Two ways of proving "u is already an ancestor of v", chosen by the number of streams S:
+//!   * S <= exact_prune_streams (round_robin, capped, sequential-like plans, where stream order
+//!     implies many dependencies): vector clocks, exact. clock(v)[t] = the last operator of stream t
+//!     that is an ancestor of v, so the test is one lookup. Clocks hold only streams that a later
+//!     query will still ask about (a stream retires after its last query), an operator that keeps
+//!     no wait shares its stream predecessor's clock, and a clock is freed after its last reader.
+//!     Cost O(n + e log d + S * (operators that keep a wait)), memory O(n + e + S * live clocks).
+//!   * more streams (opara_greedy, min_path_cover: a stream per branch, tens of thousands on wide
+//!     graphs, where almost every cross-stream edge needs its wait): a search backwards from v
+//!     through stream predecessors and kept waits, over operators launched after u only, that
+//!     gives up after search_budget operators. A wait it cannot prove implied is kept, so the plan
+//!     may keep a few implied waits but never drops a needed one. Cost O(n + e * search_budget),
+//!     memory O(n + e), whatever the order and the number of streams.
+//! validate (plan/validate.hpp) decides every dependency exactly: an edge whose consumer waits for
+//! the producer directly is honoured at once; clocks are kept only for the streams of the edges
+//! left, so plans with many streams and few pruned waits stay cheap to check.
 
 #include <opara/analysis/topological.hpp>
 #include <opara/error.hpp>
@@ -35,6 +30,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <span>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -42,55 +39,69 @@ namespace opara {
 
 namespace detail {
 
-//! Vector clocks of an execution graph built operator by operator in launch order.
-//! Per operator v: begin(v); reaches(u)* / add_wait(u)*; end(). release(u) after each of the
-//! clock reads announced by set_uses(u, k); done_query(u) after each of the queries about u
-//! announced by expect_queries(u, k).
-class exec_clocks {
-public:
-  exec_clocks(std::span<const node_id> order, std::span<const stream_id> stream_of, std::uint32_t num_streams)
-      : stream_of_(stream_of), num_streams_(num_streams), index_(stream_of.size(), 0),
-        has_next_(stream_of.size(), 0), clock_of_(stream_of.size(), none), uses_(stream_of.size(), 0),
-        last_(num_streams, none), pending_(num_streams, 0), retired_(num_streams, 0), scratch_(num_streams, 0) {
-    std::vector<node_id> tail(num_streams, none);
+//! Where each operator sits on its stream: its index there and the operator before it.
+struct stream_layout {
+  std::vector<std::uint32_t> index;  //!< index of each operator on its stream
+  std::vector<node_id> before;       //!< the previous operator on the same stream, or no_node
+  std::vector<char> has_next;        //!< whether a later operator follows on the same stream
+
+  stream_layout(std::span<const node_id> order, std::span<const stream_id> stream_of, std::uint32_t num_streams)
+      : index(stream_of.size(), 0), before(stream_of.size(), no_node), has_next(stream_of.size(), 0) {
+    std::vector<node_id> tail(num_streams, no_node);
+    std::vector<std::uint32_t> count(num_streams, 0);
     for (node_id v : order) {
       const stream_id s = stream_of[v];
-      index_[v] = pending_[s]++;  // each stream stays live while operators remain to launch on it
-      if (tail[s] != none) has_next_[tail[s]] = 1;
+      index[v] = count[s]++;
+      before[v] = tail[s];
+      if (tail[s] != no_node) has_next[tail[s]] = 1;
       tail[s] = v;
     }
   }
+};
+
+//! Vector clocks of an execution graph built operator by operator in launch order.
+//! Announce first: set_uses(u, k) for the k later operators that will merge u's clock (its
+//! waiters), expect_queries(u, k) for the k later reaches(u) calls. Then per operator v in launch
+//! order: begin(v); reaches(u)* / add_wait(u)*; end(). release(u) after each announced clock
+//! read, done_query(u) after each announced query. A stream no query will ask about again is
+//! retired: its entries are dropped, so clocks hold only the streams still asked about.
+class exec_clocks {
+public:
+  exec_clocks(const stream_layout& layout, std::span<const stream_id> stream_of, std::uint32_t num_streams)
+      : stream_of_(stream_of), layout_(layout), num_streams_(num_streams), clock_of_(stream_of.size(), no_node),
+        uses_(stream_of.size(), 0), last_(num_streams, no_node), pending_(num_streams, 0),
+        scratch_(num_streams, 0) {}
 
   //! Announces how many later operators will merge u's clock (its waiters).
-  void set_uses(node_id u, std::uint32_t k) { uses_[u] = k + has_next_[u]; }
-  //! Announces how many later reaches(u) calls will come; a stream none will ask about is retired.
+  void set_uses(node_id u, std::uint32_t k) { uses_[u] = k + layout_.has_next[u]; }
+  //! Announces how many later reaches(u) calls will come.
   void expect_queries(node_id u, std::uint32_t k) { pending_[stream_of_[u]] += k; }
 
   //! Starts operator v: its clock is its stream predecessor's, plus that predecessor itself.
   void begin(node_id v) {
     cur_ = v;
-    s_ = stream_of_[v];
-    const node_id p = last_[s_];
-    base_ = p == none ? none : clock_of_[p];
+    stream_ = stream_of_[v];
+    const node_id p = last_[stream_];
+    base_ = p == no_node ? no_node : clock_of_[p];
     loaded_ = modified_ = false;
   }
 
   //! True when u is already an ancestor of the current operator.
   [[nodiscard]] bool reaches(node_id u) {
     const stream_id t = stream_of_[u];
-    if (t == s_) return index_[u] < index_[cur_];
+    if (t == stream_) return layout_.index[u] < layout_.index[cur_];
     load_base();
-    return scratch_[t] > index_[u];
+    return scratch_[t] > layout_.index[u];
   }
 
   //! Makes u (and so all of u's ancestors) an ancestor of the current operator.
   void add_wait(node_id u) {
     const stream_id t = stream_of_[u];
-    if (t == s_) return;  // stream order already covers it
+    if (t == stream_) return;  // stream order already covers it
     load_base();
     modified_ = true;
-    if (clock_of_[u] != none) load(clock_of_[u]);
-    bump(t, index_[u] + 1);
+    if (clock_of_[u] != no_node) load(clock_of_[u]);
+    bump(t, layout_.index[u] + 1);
   }
 
   //! One read of u's clock is done; frees it after the last.
@@ -98,31 +109,32 @@ public:
     if (uses_[u] > 0 && --uses_[u] == 0) drop(u);
   }
   //! One query about u is done.
-  void done_query(node_id u) { retire_one(stream_of_[u]); }
+  void done_query(node_id u) {
+    std::uint32_t& left = pending_[stream_of_[u]];
+    if (left > 0) --left;
+  }
 
   //! Finishes the current operator.
   void end() {
     const node_id v = cur_;
-    const node_id p = last_[s_];
+    const node_id p = last_[stream_];
     if (modified_) {
       clock_of_[v] = store();
     } else {
       clock_of_[v] = base_;
-      if (base_ != none) ++pool_[base_].refs;
+      if (base_ != no_node) ++pool_[base_].refs;
     }
     for (stream_id t : touched_) scratch_[t] = 0;
     touched_.clear();
-    last_[s_] = v;
-    if (p != none) release(p);
+    last_[stream_] = v;
+    if (p != no_node) release(p);
     if (uses_[v] == 0) drop(v);
-    retire_one(s_);
   }
 
   //! Largest number of clock entries alive at once (the memory bound tests look at).
   [[nodiscard]] std::size_t peak_live_entries() const noexcept { return peak_live_; }
 
 private:
-  static constexpr std::uint32_t none = static_cast<std::uint32_t>(-1);
   struct clock {
     std::vector<std::pair<stream_id, std::uint32_t>> sparse;  // value = index + 1
     std::vector<std::uint32_t> dense;                           // value = index + 1, 0 = none
@@ -130,19 +142,15 @@ private:
     [[nodiscard]] std::size_t entries() const noexcept { return sparse.size() + dense.size(); }
   };
 
-  void retire_one(stream_id t) {
-    if (pending_[t] > 0 && --pending_[t] == 0) retired_[t] = 1;
-  }
-
   void load_base() {
     if (loaded_) return;
     loaded_ = true;
-    if (base_ != none) load(base_);
+    if (base_ != no_node) load(base_);
   }
 
   void bump(stream_id t, std::uint32_t value) {
     // The own stream is covered by stream order; a retired stream will never be asked about.
-    if (t == s_ || retired_[t]) return;
+    if (t == stream_ || pending_[t] == 0) return;
     std::uint32_t& d = scratch_[t];
     if (d == 0) touched_.push_back(t);
     if (d < value) d = value;
@@ -182,8 +190,8 @@ private:
 
   void drop(node_id u) {
     const std::uint32_t id = clock_of_[u];
-    clock_of_[u] = none;
-    if (id == none) return;
+    clock_of_[u] = no_node;
+    if (id == no_node) return;
     clock& c = pool_[id];
     if (--c.refs == 0) {
       live_ -= c.entries();
@@ -194,23 +202,78 @@ private:
   }
 
   std::span<const stream_id> stream_of_;
+  const stream_layout& layout_;
   std::uint32_t num_streams_;
-  std::vector<std::uint32_t> index_;     // index of each operator on its stream
-  std::vector<char> has_next_;           // whether a later operator follows on the same stream
-  std::vector<std::uint32_t> clock_of_;  // pool id, or none (empty clock / released)
+  std::vector<std::uint32_t> clock_of_;  // pool id, or no_node (empty clock / released)
   std::vector<std::uint32_t> uses_;      // reads of the clock still to come
   std::vector<node_id> last_;            // last operator begun on each stream
-  std::vector<std::uint32_t> pending_;   // launches and queries still to come, per stream
-  std::vector<char> retired_;            // no query will ever name this stream again
+  std::vector<std::uint32_t> pending_;   // queries still to come, per stream (0: retired)
   std::vector<std::uint32_t> scratch_;   // dense working clock of the current operator
   std::vector<stream_id> touched_;
   std::vector<clock> pool_;
   std::vector<std::uint32_t> free_;
   std::size_t live_ = 0, peak_live_ = 0;
   node_id cur_ = 0;
-  stream_id s_ = 0;
-  std::uint32_t base_ = none;
+  stream_id stream_ = 0;
+  std::uint32_t base_ = no_node;
   bool loaded_ = false, modified_ = false;
+};
+
+//! A bounded proof that u is an ancestor of v in an execution graph (stream order plus waits):
+//! a depth-first search backwards from v's stream predecessor and some of v's waits (the seeds)
+//! through stream predecessors and waits, over operators launched after u only, that gives up
+//! after `budget` pushes. A success is a proof; a failure proves nothing. compute_waits and
+//! validate run it with the same seeds and expansion order, so validate re-proves exactly the
+//! waits compute_waits pruned this way.
+class ancestry_search {
+public:
+  ancestry_search(const stream_layout& layout, std::span<const stream_id> stream_of,
+                  std::span<const std::uint32_t> pos, std::uint32_t budget)
+      : layout_(layout), stream_of_(stream_of), pos_(pos), seen_(stream_of.size(), 0), budget_(budget) {}
+
+  //! Starts a search for producer u of consumer v: seeds v's stream predecessor.
+  void start(node_id u, node_id v) {
+    ++stamp_;
+    stack_.clear();
+    pushes_ = 0;
+    target_ = u;
+    push(layout_.before[v]);
+  }
+  //! Adds a seed (one of v's waits); false once the budget is spent.
+  bool push(node_id x) {
+    if (pushes_ == budget_) return false;
+    ++pushes_;
+    stack_.push_back(x);
+    return true;
+  }
+  //! Runs the search; `waits(x, *this)` pushes the producers x waits for. True: u is an ancestor.
+  template <class Waits>
+  [[nodiscard]] bool run(Waits&& waits) {
+    const node_id u = target_;
+    while (!stack_.empty()) {
+      const node_id x = stack_.back();
+      stack_.pop_back();
+      if (x == no_node) continue;
+      if (stream_of_[x] == stream_of_[u]) {
+        if (layout_.index[x] >= layout_.index[u]) return true;  // u precedes x on its stream
+        continue;
+      }
+      if (pos_[x] < pos_[u] || seen_[x] == stamp_) continue;  // launched before u: u cannot reach it
+      seen_[x] = stamp_;
+      if (!push(layout_.before[x])) return false;
+      if (!waits(x, *this)) return false;
+    }
+    return false;
+  }
+
+private:
+  const stream_layout& layout_;
+  std::span<const stream_id> stream_of_;
+  std::span<const std::uint32_t> pos_;
+  std::vector<std::uint32_t> seen_;
+  std::vector<node_id> stack_;
+  std::uint32_t budget_, pushes_ = 0, stamp_ = 0;
+  node_id target_ = no_node;
 };
 
 } // namespace detail
@@ -223,42 +286,71 @@ struct wait_lists {
   std::size_t peak_clock_entries = 0;     //!< largest number of vector-clock entries alive at once
 };
 
-//! Computes the waits for g launched in `order` on `a`'s streams; `prune` drops implied waits
-//! (exactly: see the header comment). `order` must be a topological order of g and `a` must give
-//! every node a stream < a.num_streams (make_plan checks both). Throws std::bad_alloc only.
-[[nodiscard]] inline wait_lists compute_waits(const graph& g, std::span<const node_id> order,
-                                              const stream_assignment& a, bool prune = true) {
-  const std::size_t n = g.num_nodes();
-  const auto& st = a.stream_of;
+//! Plans with at most this many streams are pruned exactly, with vector clocks.
+inline constexpr std::uint32_t exact_prune_streams = 64;
+//! Above exact_prune_streams, the most operators one search for an implied wait visits (pushes).
+inline constexpr std::uint32_t search_budget = 32;
+
+namespace detail {
+
+//! (consumer, producer) pairs in processing order -> CSR by consumer, producers by ascending
+//! launch position.
+inline wait_lists to_wait_lists(std::size_t n, const std::vector<std::pair<node_id, node_id>>& kept,
+                                std::span<const std::uint32_t> pos) {
   wait_lists w;
+  w.wait_begin.assign(n + 1, 0);
+  for (auto [v, u] : kept) ++w.wait_begin[v + 1];
+  for (std::size_t i = 0; i < n; ++i) w.wait_begin[i + 1] += w.wait_begin[i];
+  w.wait_on.resize(kept.size());
+  std::vector<std::uint32_t> fill(w.wait_begin.begin(), w.wait_begin.end() - 1);
+  for (auto [v, u] : kept) w.wait_on[fill[v]++] = u;
+  for (std::size_t v = 0; v < n; ++v)
+    std::sort(w.wait_on.begin() + w.wait_begin[v], w.wait_on.begin() + w.wait_begin[v + 1],
+              [&](node_id x, node_id y) { return pos[x] < pos[y]; });
+  return w;
+}
+
+//! compute_waits without its checks: `pos` are the launch positions of `order`, a topological
+//! order of g, and every stream id in `a` is below a.num_streams <= n.
+inline wait_lists compute_waits_unchecked(const graph& g, std::span<const node_id> order,
+                                          std::span<const std::uint32_t> pos, const stream_assignment& a,
+                                          bool prune) {
+  const std::size_t n = g.num_nodes();
+  const auto& stream_of = a.stream_of;
   std::vector<std::pair<node_id, node_id>> kept;  // (consumer, producer), in processing order
   kept.reserve(n);
-
+  std::size_t pruned = 0, peak = 0;
   if (!prune) {
     for (node_id v : order)
       for (node_id u : g.predecessors(v))
-        if (st[u] != st[v]) kept.emplace_back(v, u);
-  } else {
-    const auto pos = positions(order, n);
-    detail::exec_clocks clocks(order, st, a.num_streams);
+        if (stream_of[u] != stream_of[v]) kept.emplace_back(v, u);
+    return to_wait_lists(n, kept, pos);
+  }
+
+  const stream_layout layout(order, stream_of, a.num_streams);
+  // The cross-stream producers of v, latest first: a later one may imply the earlier ones.
+  std::vector<node_id> cross;
+  auto cross_producers = [&](node_id v) {
+    cross.clear();
+    for (node_id u : g.predecessors(v))
+      if (stream_of[u] != stream_of[v]) cross.push_back(u);
+    std::sort(cross.begin(), cross.end(), [&](node_id x, node_id y) { return pos[x] > pos[y]; });
+  };
+
+  if (a.num_streams <= exact_prune_streams) {
+    exec_clocks clocks(layout, stream_of, a.num_streams);
     for (node_id u = 0; u < n; ++u) {
       std::uint32_t k = 0;
-      for (node_id s : g.successors(u)) k += st[s] != st[u];
+      for (node_id s : g.successors(u)) k += stream_of[s] != stream_of[u];
       clocks.set_uses(u, k);
       clocks.expect_queries(u, k);
     }
-    std::vector<node_id> cross;
     for (node_id v : order) {
       clocks.begin(v);
-      cross.clear();
-      for (node_id u : g.predecessors(v))
-        if (st[u] != st[v]) cross.push_back(u);
-      // Latest producer first: it may imply the earlier ones, never the other way round.
-      std::sort(cross.begin(), cross.end(), [&](node_id x, node_id y) { return pos[x] > pos[y]; });
-      const std::size_t first = kept.size();
+      cross_producers(v);
       for (node_id u : cross) {
         if (clocks.reaches(u)) {
-          ++w.pruned;
+          ++pruned;
         } else {
           clocks.add_wait(u);
           kept.emplace_back(v, u);
@@ -266,25 +358,63 @@ struct wait_lists {
         clocks.release(u);
         clocks.done_query(u);
       }
-      std::reverse(kept.begin() + static_cast<std::ptrdiff_t>(first), kept.end());
       clocks.end();
     }
-    w.peak_clock_entries = clocks.peak_live_entries();
+    peak = clocks.peak_live_entries();
+  } else {
+    // kept[first_kept[x] .. end_kept[x]) are x's kept waits, latest producer first.
+    std::vector<std::uint32_t> first_kept(n, 0), end_kept(n, 0);
+    ancestry_search search(layout, stream_of, pos, search_budget);
+    auto waits_of = [&](node_id x, ancestry_search& s) {
+      for (std::uint32_t k = first_kept[x]; k < end_kept[x]; ++k)
+        if (!s.push(kept[k].second)) return false;
+      return true;
+    };
+    for (node_id v : order) {
+      cross_producers(v);
+      const std::size_t first = kept.size();
+      for (node_id u : cross) {
+        search.start(u, v);
+        for (std::size_t k = first; k < kept.size() && search.push(kept[k].second); ++k) {
+        }
+        if (search.run(waits_of)) ++pruned;
+        else kept.emplace_back(v, u);
+      }
+      first_kept[v] = static_cast<std::uint32_t>(first);
+      end_kept[v] = static_cast<std::uint32_t>(kept.size());
+    }
   }
-
-  w.wait_begin.assign(n + 1, 0);
-  for (auto [v, u] : kept) ++w.wait_begin[v + 1];
-  for (std::size_t i = 0; i < n; ++i) w.wait_begin[i + 1] += w.wait_begin[i];
-  w.wait_on.resize(kept.size());
-  std::vector<std::uint32_t> fill(w.wait_begin.begin(), w.wait_begin.end() - 1);
-  for (auto [v, u] : kept) w.wait_on[fill[v]++] = u;
-  if (!prune) {  // ascending launch position per consumer, as in the pruned case
-    const auto pos = positions(order, n);
-    for (std::size_t v = 0; v < n; ++v)
-      std::sort(w.wait_on.begin() + w.wait_begin[v], w.wait_on.begin() + w.wait_begin[v + 1],
-                [&](node_id x, node_id y) { return pos[x] < pos[y]; });
-  }
+  wait_lists w = to_wait_lists(n, kept, pos);
+  w.pruned = pruned;
+  w.peak_clock_entries = peak;
   return w;
+}
+
+//! Throws bad_policy naming `who` unless `a` gives each of g's n nodes a stream below
+//! a.num_streams, and num_streams is at most n.
+inline void check_assignment(const stream_assignment& a, std::size_t n, std::string_view who) {
+  if (a.stream_of.size() != n)
+    throw bad_policy("opara: " + std::string(who) + " was given " + std::to_string(a.stream_of.size()) +
+                     " stream entries for " + std::to_string(n) + " nodes");
+  if (a.num_streams > n)
+    throw bad_policy("opara: " + std::string(who) + " was given " + std::to_string(a.num_streams) + " streams for " +
+                     std::to_string(n) + " nodes (stream ids must be dense)");
+  for (node_id v = 0; v < n; ++v)
+    if (a.stream_of[v] >= a.num_streams)
+      throw bad_policy("opara: " + std::string(who) + " was given node " + std::to_string(v) + " on stream " +
+                       std::to_string(a.stream_of[v]) + " of " + std::to_string(a.num_streams));
+}
+
+} // namespace detail
+
+//! Computes the waits for g launched in `order` on `a`'s streams; `prune` drops implied waits (see
+//! the header comment). Throws bad_policy when `order` is not a topological order of g or `a`
+//! puts a node on a stream >= a.num_streams (or has more streams than nodes).
+[[nodiscard]] inline wait_lists compute_waits(const graph& g, std::span<const node_id> order,
+                                              const stream_assignment& a, bool prune = true) {
+  const auto pos = require_topological_order(g, order, "compute_waits was given an order that");
+  detail::check_assignment(a, g.num_nodes(), "compute_waits");
+  return detail::compute_waits_unchecked(g, order, pos, a, prune);
 }
 
 } // namespace opara

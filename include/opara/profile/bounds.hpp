@@ -52,7 +52,7 @@ namespace opara {
 //! The work bound of profile `p` in microseconds (see above). Throws opara::error naming the
 //! operator and kernel when a kernel's duration is negative or not finite.
 [[nodiscard]] inline double work_bound_us(const profile& p) {
-  double us = 0;
+  double total_us = 0;
   for (std::size_t v = 0; v < p.ops.size(); ++v)
     for (std::size_t i = 0; i < p.ops[v].kernels.size(); ++i) {
       const auto& k = p.ops[v].kernels[i];
@@ -60,9 +60,9 @@ namespace opara {
         throw error("opara::work_bound_us: kernel " + std::to_string(i) + " ('" + k.name + "') of operator " +
                     std::to_string(v) + " has duration_us " + std::to_string(k.duration_us) +
                     " (durations must be finite and non-negative)");
-      us += k.duration_us * gpu_share(k, p.limits);
+      total_us += k.duration_us * gpu_share(k, p.limits);
     }
-  return us;
+  return total_us;
 }
 
 //! The best latency any schedule of g can reach under profile `p`, in microseconds:

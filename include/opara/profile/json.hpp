@@ -23,6 +23,7 @@
 //! Numbers are written with the shortest text that reads back exactly: save then load gives back
 //! an identical profile.
 
+#include <opara/detail/atomic_file.hpp>
 #include <opara/detail/json.hpp>
 #include <opara/error.hpp>
 #include <opara/profile/profile.hpp>
@@ -93,21 +94,21 @@ inline std::string errno_message(int e) { return std::generic_category().message
     js::value o;
     o["duration_us"] = op.duration_us;
     o["bound"] = to_string(op.bound);
-    js::array ks;
-    ks.reserve(op.kernels.size());
+    js::array kernels_json;
+    kernels_json.reserve(op.kernels.size());
     for (const auto& k : op.kernels) {
-      js::value kv;
-      kv["name"] = k.name;
-      kv["grid"] = detail::profile_json::u32_triple(k.grid);
-      kv["block"] = detail::profile_json::u32_triple(k.block);
-      kv["registers_per_thread"] = k.registers_per_thread;
-      kv["static_shared_bytes"] = k.static_shared_bytes;
-      kv["dynamic_shared_bytes"] = k.dynamic_shared_bytes;
-      kv["duration_us"] = k.duration_us;
-      kv["occupancy"] = k.occupancy;
-      ks.push_back(std::move(kv));
+      js::value kernel_json;
+      kernel_json["name"] = k.name;
+      kernel_json["grid"] = detail::profile_json::u32_triple(k.grid);
+      kernel_json["block"] = detail::profile_json::u32_triple(k.block);
+      kernel_json["registers_per_thread"] = k.registers_per_thread;
+      kernel_json["static_shared_bytes"] = k.static_shared_bytes;
+      kernel_json["dynamic_shared_bytes"] = k.dynamic_shared_bytes;
+      kernel_json["duration_us"] = k.duration_us;
+      kernel_json["occupancy"] = k.occupancy;
+      kernels_json.push_back(std::move(kernel_json));
     }
-    o["kernels"] = std::move(ks);
+    o["kernels"] = std::move(kernels_json);
     ops.push_back(std::move(o));
   }
   root["ops"] = std::move(ops);
@@ -132,23 +133,23 @@ inline std::string errno_message(int e) { return std::generic_category().message
 
   profile p;
   if (r.get("key")) {
-    const auto kr = r.child("key");
-    kr.only({"device_name", "sm_count", "driver_version", "graph_fingerprint"});
-    kr.read("device_name", p.key.device_name);
-    kr.read_int("sm_count", p.key.sm_count);
-    kr.read_int("driver_version", p.key.driver_version);
-    kr.read("graph_fingerprint", p.key.graph_fingerprint);
+    const auto key_reader = r.child("key");
+    key_reader.only({"device_name", "sm_count", "driver_version", "graph_fingerprint"});
+    key_reader.read("device_name", p.key.device_name);
+    key_reader.read_int("sm_count", p.key.sm_count);
+    key_reader.read_int("driver_version", p.key.driver_version);
+    key_reader.read("graph_fingerprint", p.key.graph_fingerprint);
   }
   if (r.get("limits")) {
-    const auto lr = r.child("limits");
-    lr.only({"sm_count", "shared_bytes_per_block", "shared_bytes_per_sm", "registers_per_sm", "max_threads_per_sm",
+    const auto limits_reader = r.child("limits");
+    limits_reader.only({"sm_count", "shared_bytes_per_block", "shared_bytes_per_sm", "registers_per_sm", "max_threads_per_sm",
              "max_blocks_per_sm"});
-    lr.read_int("sm_count", p.limits.sm_count);
-    lr.read_int("shared_bytes_per_block", p.limits.shared_bytes_per_block);
-    lr.read_int("shared_bytes_per_sm", p.limits.shared_bytes_per_sm);
-    lr.read_int("registers_per_sm", p.limits.registers_per_sm);
-    lr.read_int("max_threads_per_sm", p.limits.max_threads_per_sm);
-    lr.read_int("max_blocks_per_sm", p.limits.max_blocks_per_sm);
+    limits_reader.read_int("sm_count", p.limits.sm_count);
+    limits_reader.read_int("shared_bytes_per_block", p.limits.shared_bytes_per_block);
+    limits_reader.read_int("shared_bytes_per_sm", p.limits.shared_bytes_per_sm);
+    limits_reader.read_int("registers_per_sm", p.limits.registers_per_sm);
+    limits_reader.read_int("max_threads_per_sm", p.limits.max_threads_per_sm);
+    limits_reader.read_int("max_blocks_per_sm", p.limits.max_blocks_per_sm);
   }
   r.read("source", p.source);
 
@@ -167,21 +168,21 @@ inline std::string errno_message(int e) { return std::generic_category().message
     else if (bound == "unknown") rec.bound = boundness::unknown;
     else o.fail_member("bound", "expected \"memory\", \"compute\" or \"unknown\", found \"" + bound + "\"");
     if (o.get("kernels")) {
-      const auto& ks = o.require("kernels", js::kind::array).as_array();
-      rec.kernels.reserve(ks.size());
-      for (std::size_t j = 0; j < ks.size(); ++j) {
-        const auto kr = reader(ks[j], o.sub("kernels") + "[" + std::to_string(j) + "]");
-        kr.only({"name", "grid", "block", "registers_per_thread", "static_shared_bytes", "dynamic_shared_bytes",
+      const auto& kernels_json = o.require("kernels", js::kind::array).as_array();
+      rec.kernels.reserve(kernels_json.size());
+      for (std::size_t j = 0; j < kernels_json.size(); ++j) {
+        const auto kernel_reader = reader(kernels_json[j], o.sub("kernels") + "[" + std::to_string(j) + "]");
+        kernel_reader.only({"name", "grid", "block", "registers_per_thread", "static_shared_bytes", "dynamic_shared_bytes",
                  "duration_us", "occupancy"});
         kernel_record k;
-        kr.read("name", k.name);
-        kr.read_triple("grid", k.grid);
-        kr.read_triple("block", k.block);
-        kr.read_int("registers_per_thread", k.registers_per_thread);
-        kr.read_int("static_shared_bytes", k.static_shared_bytes);
-        kr.read_int("dynamic_shared_bytes", k.dynamic_shared_bytes);
-        kr.read("duration_us", k.duration_us);
-        kr.read("occupancy", k.occupancy, /*unit_interval=*/true);
+        kernel_reader.read("name", k.name);
+        kernel_reader.read_triple("grid", k.grid);
+        kernel_reader.read_triple("block", k.block);
+        kernel_reader.read_int("registers_per_thread", k.registers_per_thread);
+        kernel_reader.read_int("static_shared_bytes", k.static_shared_bytes);
+        kernel_reader.read_int("dynamic_shared_bytes", k.dynamic_shared_bytes);
+        kernel_reader.read("duration_us", k.duration_us);
+        kernel_reader.read("occupancy", k.occupancy, /*unit_interval=*/true);
         rec.kernels.push_back(std::move(k));
       }
     }
@@ -190,38 +191,10 @@ inline std::string errno_message(int e) { return std::generic_category().message
   return p;
 }
 
-//! Writes the profile to `path` as JSON (through a temporary file renamed into place, so a crash
-//! never leaves half a profile). Throws opara::error naming the path and the OS error.
+//! Writes the profile to `path` as JSON, atomically (detail/atomic_file.hpp: a crash never leaves
+//! half a profile). Throws opara::error naming the path, the step and the OS error.
 inline void save_profile(const profile& p, const std::filesystem::path& path) {
-  const std::string text = to_json(p);
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  auto fail = [&](const std::filesystem::path& which, const char* doing, int e) {
-    throw error("opara: cannot " + std::string(doing) + " profile '" + which.string() +
-                "': " + detail::profile_json::errno_message(e));
-  };
-  {
-    errno = 0;
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(tmp.c_str(), "wb"), &std::fclose);
-    if (!f) fail(path, "write", errno);
-    if (std::fwrite(text.data(), 1, text.size(), f.get()) != text.size()) {
-      const int e = errno;
-      f.reset();
-      std::remove(tmp.c_str());
-      fail(path, "write", e);
-    }
-    if (std::fclose(f.release()) != 0) {
-      const int e = errno;
-      std::remove(tmp.c_str());
-      fail(path, "write", e);
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw error("opara: cannot write profile '" + path.string() + "': " + ec.message());
-  }
+  detail::write_file_atomically(path, to_json(p), "profile");
 }
 
 //! Reads a profile saved by save_profile. Throws opara::error naming the path and the OS error if
@@ -233,6 +206,7 @@ inline void save_profile(const profile& p, const std::filesystem::path& path) {
     errno = 0;
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
     if (!f) throw error("opara: cannot read profile '" + path.string() + "': " + detail::profile_json::errno_message(errno));
+    errno = 0;
     char buf[65536];
     std::size_t got = 0;
     while ((got = std::fread(buf, 1, sizeof buf, f.get())) > 0) text.append(buf, got);

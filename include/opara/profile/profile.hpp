@@ -35,9 +35,9 @@ struct kernel_record {
 
 private:
   static std::uint64_t volume(const std::array<std::uint32_t, 3>& d) noexcept {
-    const std::uint64_t xy = std::uint64_t{d[0]} * d[1];  // < 2^64 for 32-bit factors
-    if (d[2] != 0 && xy > std::numeric_limits<std::uint64_t>::max() / d[2]) return std::numeric_limits<std::uint64_t>::max();
-    return xy * d[2];
+    const std::uint64_t area = std::uint64_t{d[0]} * d[1];  // < 2^64 for 32-bit factors
+    if (d[2] != 0 && area > std::numeric_limits<std::uint64_t>::max() / d[2]) return std::numeric_limits<std::uint64_t>::max();
+    return area * d[2];
   }
 };
 
