@@ -4,36 +4,14 @@
 //!
 //!   inception_block [batch] [--precision tf32|tf32x3]
 
-// Standard headers first: some opara headers rely on transitive includes that libstdc++ 13 no
-// longer provides (e.g. opara/error.hpp uses std::uint32_t without <cstdint>).
-#include <algorithm>
-#include <array>
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <filesystem>
-#include <functional>
-#include <limits>
-#include <map>
-#include <memory>
-#include <numeric>
-#include <optional>
-#include <queue>
-#include <span>
-#include <stdexcept>
-#include <string>
-#include <string_view>
-#include <unordered_map>
-#include <utility>
-#include <vector>
-
 #include <opara/cuda.hpp>
 #include <opara/opara.hpp>
 
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <string>
+#include <vector>
 
 #include "bench_util.hpp"
 #include "engine.hpp"

@@ -62,8 +62,8 @@ namespace opara::cuda {
   std::smatch match;
   // "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.159.04  Tue ..." : the first dotted number
   // after "Module" is the release.
-  const auto at = line.find("Module");
-  const std::string tail = at == std::string::npos ? line : line.substr(at);
+  const auto module_at = line.find("Module");
+  const std::string tail = module_at == std::string::npos ? line : line.substr(module_at);
   return std::regex_search(tail, match, release) ? match[1].str() : std::string{};
 }
 

@@ -109,10 +109,10 @@ public:
       }
     } cleanup{scratch};
     OPARA_CUDA_CHECK(cudaGraphDebugDotPrint(graph_.get(), scratch.c_str(), cudaGraphDebugDotFlagsVerbose));
-    std::ifstream in(scratch, std::ios::binary);
+    std::ifstream printed(scratch, std::ios::binary);
     std::ostringstream text;
-    text << in.rdbuf();
-    if (!in) throw error("opara::executable::write_cuda_dot: cannot read back '" + scratch.string() + "'");
+    text << printed.rdbuf();
+    if (!printed) throw error("opara::executable::write_cuda_dot: cannot read back '" + scratch.string() + "'");
     detail::write_file_atomically(file, text.str(), "CUDA graph DOT file");
   }
 

@@ -89,8 +89,8 @@ public:
   using launcher = std::function<void(cudaStream_t)>;
 
   //! Adds an operator and returns its id (0, 1, 2, ... in call order).
-  node_id add(std::string name, launcher fn, boundness bound = boundness::unknown) {
-    nodes_.push_back(node{std::move(name), std::move(fn), bound, {}, {}});
+  node_id add(std::string name, launcher work, boundness bound = boundness::unknown) {
+    nodes_.push_back(node{std::move(name), std::move(work), bound, {}, {}});
     return static_cast<node_id>(nodes_.size() - 1);
   }
   //! Declares that `after` consumes the output of `before`. Throws bad_graph for unknown ids
@@ -111,14 +111,14 @@ public:
   [[nodiscard]] boundness bound(node_id v) const noexcept { return nodes_[v].bound; }
   //! Runs v's launcher on s. Throws bad_graph when v has no launcher.
   void launch(node_id v, cudaStream_t s) const {
-    if (!nodes_[v].fn) throw bad_graph("opara::cuda::task_graph: operator '" + nodes_[v].name + "' has no launcher");
-    nodes_[v].fn(s);
+    if (!nodes_[v].work) throw bad_graph("opara::cuda::task_graph: operator '" + nodes_[v].name + "' has no launcher");
+    nodes_[v].work(s);
   }
 
 private:
   struct node {
     std::string name;
-    launcher fn;
+    launcher work;
     boundness bound;
     std::vector<node_id> succ, pred;
   };

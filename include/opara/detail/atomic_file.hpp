@@ -29,7 +29,7 @@ namespace atomic_file_impl {
 //! close it themselves first).
 class descriptor {
 public:
-  explicit descriptor(int fd) noexcept : fd_(fd) {}
+  explicit descriptor(int raw) noexcept : fd_(raw) {}
   descriptor(const descriptor&) = delete;
   descriptor& operator=(const descriptor&) = delete;
   ~descriptor() {
@@ -74,16 +74,16 @@ inline void write_file_atomically(const std::filesystem::path& path, std::string
   if (!path.has_filename()) fail("the path names a directory", EISDIR);
 
   std::filesystem::path tmp;
-  int fd = -1;
-  for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
+  int opened = -1;
+  for (int attempt = 0; attempt < 100 && opened < 0; ++attempt) {
     tmp = impl::temporary_name(path);
     do {
-      fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    } while (fd < 0 && errno == EINTR);
-    if (fd < 0 && errno != EEXIST) fail("creating a temporary file in its directory", errno);
+      opened = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    } while (opened < 0 && errno == EINTR);
+    if (opened < 0 && errno != EEXIST) fail("creating a temporary file in its directory", errno);
   }
-  if (fd < 0) fail("creating a temporary file in its directory", EEXIST);
-  impl::descriptor file(fd);
+  if (opened < 0) fail("creating a temporary file in its directory", EEXIST);
+  impl::descriptor file(opened);
 
   // From here on, a failure removes the temporary file before throwing.
   auto fail_and_remove = [&](const std::string& step, int code) {

@@ -34,10 +34,10 @@ struct operator_tag {
     return std::uint64_t{run} * num_nodes + node + 1;
   }
   //! The tag an id stands for, or nothing for 0 and for ids beyond `runs` runs of `num_nodes`.
-  [[nodiscard]] static constexpr std::optional<operator_tag> decode(std::uint64_t id, std::size_t num_nodes,
+  [[nodiscard]] static constexpr std::optional<operator_tag> decode(std::uint64_t encoded, std::size_t num_nodes,
                                                                     std::size_t runs) noexcept {
-    if (id == 0 || num_nodes == 0 || id > std::uint64_t{runs} * num_nodes) return std::nullopt;
-    const std::uint64_t index = id - 1;
+    if (encoded == 0 || num_nodes == 0 || encoded > std::uint64_t{runs} * num_nodes) return std::nullopt;
+    const std::uint64_t index = encoded - 1;
     return operator_tag{static_cast<std::uint32_t>(index / num_nodes), static_cast<node_id>(index % num_nodes)};
   }
 };
@@ -76,20 +76,20 @@ struct kernel_aggregate {
   }
   result.ops.resize(num_nodes);
   for (std::size_t node = 0; node < num_nodes; ++node) {
-    operator_record& op = result.ops[node];
-    op.kernels = launched[0][node];
-    for (auto& kernel : op.kernels) kernel.duration_us = 0;
+    operator_record& record = result.ops[node];
+    record.kernels = launched[0][node];
+    for (auto& kernel : record.kernels) kernel.duration_us = 0;
     double total_us = 0;
     std::size_t same_shape_runs = 0;
     for (std::size_t run = 0; run < runs; ++run) {
       const auto& seen = launched[run][node];
       for (const auto& kernel : seen) total_us += kernel.duration_us;
-      if (seen.size() != op.kernels.size()) continue;
+      if (seen.size() != record.kernels.size()) continue;
       ++same_shape_runs;
-      for (std::size_t k = 0; k < seen.size(); ++k) op.kernels[k].duration_us += seen[k].duration_us;
+      for (std::size_t k = 0; k < seen.size(); ++k) record.kernels[k].duration_us += seen[k].duration_us;
     }
-    for (auto& kernel : op.kernels) kernel.duration_us /= static_cast<double>(same_shape_runs);
-    op.duration_us = total_us / static_cast<double>(runs);
+    for (auto& kernel : record.kernels) kernel.duration_us /= static_cast<double>(same_shape_runs);
+    record.duration_us = total_us / static_cast<double>(runs);
   }
   return result;
 }

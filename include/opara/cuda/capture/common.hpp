@@ -76,7 +76,7 @@ inline executable instantiate_executable(const plan& p, cuda::graph_handle captu
 //! An NVTX range for one operator when asked for; nothing otherwise.
 class nvtx_range {
 public:
-  nvtx_range(bool on, const std::string& name) : on_(on && OPARA_HAS_NVTX) {
+  nvtx_range(bool enabled, const std::string& name) : on_(enabled && OPARA_HAS_NVTX) {
 #if OPARA_HAS_NVTX
     if (on_) nvtxRangePushA(name.c_str());
 #else

@@ -80,11 +80,11 @@ private:
     std::vector<std::vector<node_id>> producers(n);
     for (node_id u = 0; u < n; ++u) {
       for (auto successor : graph_traits<G>::successors(g, u)) {
-        const auto id = static_cast<std::size_t>(successor);
-        if (id >= n)
+        const auto consumer = static_cast<std::size_t>(successor);
+        if (consumer >= n)
           throw bad_graph("opara::capture::explicit_graph: operator '" + node_name(g, u) + "' has successor " +
-                          std::to_string(id) + ", but the graph has " + std::to_string(n) + " operators");
-        producers[id].push_back(u);
+                          std::to_string(consumer) + ", but the graph has " + std::to_string(n) + " operators");
+        producers[consumer].push_back(u);
       }
     }
     return producers;

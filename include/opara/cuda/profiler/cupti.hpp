@@ -300,8 +300,8 @@ struct cupti {
       std::fprintf(stderr, "opara: profiler: %zu kernel(s) could not be tied to an operator, %zu record(s) dropped\n",
                    aggregate.unattributed, dropped);
     const cudaDeviceProp properties = cuda::current_device_properties();
-    for (auto& op : aggregate.ops)
-      for (auto& kernel : op.kernels) kernel.occupancy = cuda::theoretical_occupancy(kernel, properties);
+    for (auto& record : aggregate.ops)
+      for (auto& kernel : record.kernels) kernel.occupancy = cuda::theoretical_occupancy(kernel, properties);
     opara::profile measured = cuda::detail::empty_profile(compact);
     measured.ops = std::move(aggregate.ops);
     measured.source = "cupti";

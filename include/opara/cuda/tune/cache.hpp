@@ -56,10 +56,10 @@ public:
     const bool present = std::filesystem::exists(path_, failure);
     if (failure) throw error("opara::autotune: cannot look for the cache '" + path_.string() + "': " + failure.message());
     if (!present) return {};
-    std::ifstream in(path_, std::ios::binary);
+    std::ifstream file(path_, std::ios::binary);
     std::ostringstream text;
-    text << in.rdbuf();
-    if (!in) throw error("opara::autotune: cannot read the cache '" + path_.string() + "'");
+    text << file.rdbuf();
+    if (!file) throw error("opara::autotune: cannot read the cache '" + path_.string() + "'");
     return parse(text.str(), path_.string());
   }
 
