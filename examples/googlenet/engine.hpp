@@ -41,7 +41,9 @@ inline void engine_check(cudaError_t e, const std::string& what) {
 //! Engine options.
 struct engine_options {
   kernels::conv_precision precision = kernels::conv_precision::tf32;
-  long long min_conv_blocks = 96;  //!< per-layer tile: the largest that still gives this many blocks
+  //! Per-layer launch shape. Portable path: the largest tile that still gives this many blocks. sm90
+  //! path: the block slots the cost model of choose_sm90_config assumes the layer has to itself.
+  long long min_conv_blocks = 96;
   //! Which kernels: automatic takes the sm_90 path (NHWC, wgmma) on a compute-capability-9.0 GPU with
   //! TF32 precision, the portable path (NCHW) otherwise. Asking for sm90 where it cannot run throws.
   kernels::conv_path path = kernels::conv_path::automatic;

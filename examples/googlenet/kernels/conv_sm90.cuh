@@ -15,8 +15,8 @@
 //!
 //! Pipeline: BK = 32 floats (one 128-byte row per pixel or channel), a STAGES-deep ring of cp.async
 //! 16-byte copies (zero-filled for padding and past K) into 128-byte-swizzled tiles, one warpgroup per
-//! 64 pixels issuing m64nBNk8 wgmmas straight from shared memory. A stage is refilled two iterations
-//! after its wgmmas were issued, once `wgmma.wait_group 1` has retired them in every warpgroup.
+//! 64 pixels issuing m64nBNk8 wgmmas straight from shared memory. A stage is refilled once
+//! `wgmma.wait_group` has retired its wgmmas in every warpgroup (one or two groups stay in flight).
 //! Everything that does not read the previous operator's output (index set-up, the weight tiles of
 //! the first stages) is issued before the first read of the input activations, so that a later
 //! programmatic dependent launch can overlap it with the producer's tail.
@@ -36,6 +36,11 @@
 #include <cstdint>
 
 #include "shapes.hpp"
+
+//! Shared memory the cp.async ring may take per block, in KB (conv_sweep builds other values).
+#ifndef GOOGLENET_SM90_PIPE_KB
+#define GOOGLENET_SM90_PIPE_KB 96
+#endif
 
 namespace googlenet::kernels::sm90 {
 
@@ -119,9 +124,10 @@ struct tile_traits {
   static constexpr int a_bytes = BM * row_bytes;
   static constexpr int b_bytes = BN * row_bytes;
   static constexpr int stage_bytes = a_bytes + b_bytes;
-  // As deep as ~96 KB allows (two blocks per SM), 4 to 8 stages: the K loop of these thin GEMMs is
-  // bound by the latency of the copies, so the more in flight the better.
-  static constexpr int stages = 96 * 1024 / stage_bytes < 4 ? 4 : 96 * 1024 / stage_bytes > 8 ? 8 : 96 * 1024 / stage_bytes;
+  // As deep as the ring budget allows (96 KB: two blocks per SM), 4 to 8 stages: the K loop of these
+  // thin GEMMs is bound by the latency of the copies, so the more in flight the better.
+  static constexpr int budget = GOOGLENET_SM90_PIPE_KB * 1024;
+  static constexpr int stages = budget / stage_bytes < 4 ? 4 : budget / stage_bytes > 8 ? 8 : budget / stage_bytes;
   static constexpr int pipe_bytes = stages * stage_bytes;
   static constexpr int part_pitch = BN + 4;  // split-K partial tile, floats per row
   static constexpr int part_bytes = BM * part_pitch * 4;
@@ -262,7 +268,10 @@ conv_nhwc_kernel(const conv_args a) {
   for (int i = 0; i < T::acc_regs; ++i) acc[i] = 0.0f;
 
   // Prologue: the weight tiles of the first stages, then (only now) the activations.
-  constexpr int ahead = T::stages - 2;  // stages in flight while one is being multiplied
+  // wgmma groups left in flight at the end of an iteration, and copies in flight: a stage is refilled
+  // only once every warpgroup has retired the wgmmas that read it (ahead <= stages - 1 - mma_in_flight).
+  constexpr int mma_in_flight = T::stages >= 6 ? 2 : 1;
+  constexpr int ahead = T::stages - 1 - mma_in_flight;
 #pragma unroll
   for (int s = 0; s < ahead; ++s)
     if (s < k_tiles) load_b(s);
@@ -285,14 +294,14 @@ conv_nhwc_kernel(const conv_args a) {
       wgmma_tf32<BN>::mma(acc, da, db);
     }
     wg_commit();
-    // Refill the stage read two iterations ago (retired everywhere before this iteration's barrier).
+    // Refill the stage whose wgmmas every warpgroup retired before this iteration's barrier.
     const int next = kt + ahead;
     if (next < k_tiles) {
       load_b(next % T::stages);
       load_a(next % T::stages);
     }
     cp_async_commit();
-    wg_wait<1>();
+    wg_wait<mma_in_flight>();
     pin(acc);
   }
   wg_wait<0>();

@@ -14,25 +14,27 @@ namespace googlenet::kernels::nhwc {
 
 namespace detail {
 
+// One thread per output pixel and group of 4 channels; 32-bit index arithmetic (the launcher checks
+// the sizes), since 64-bit division and remainder cost more than the pooling itself.
 __global__ void max_pool_kernel(const float* __restrict__ in, float* __restrict__ out, int c4, int h, int w, int k,
-                                int stride, int pad, int ho, int wo, int c_off, int c_total, long long total) {
-  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const int c = static_cast<int>(i % c4) * 4;
-    long long t = i / c4;
-    const int ow = static_cast<int>(t % wo);
-    t /= wo;
-    const int oh = static_cast<int>(t % ho);
-    const int b = static_cast<int>(t / ho);
+                                int stride, int pad, int ho, int wo, int c_off, int c_total, int total) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+    const int c = (i % c4) * 4;
+    const int pix = i / c4;  // (b * ho + oh) * wo + ow
+    const int ow = pix % wo;
+    const int boh = pix / wo;
+    const int oh = boh % ho;
+    const int b = boh / ho;
     const int h0 = oh * stride - pad, w0 = ow * stride - pad;
     const int h1 = min(h0 + k, h), w1 = min(w0 + k, w);
+    const float* src = in + static_cast<long long>(b) * h * w * c4 * 4 + c;
     float4 m = make_float4(-INFINITY, -INFINITY, -INFINITY, -INFINITY);
     for (int y = max(h0, 0); y < h1; ++y)
       for (int x = max(w0, 0); x < w1; ++x) {
-        const float4 v = __ldg(reinterpret_cast<const float4*>(in + ((static_cast<long long>(b) * h + y) * w + x) * c4 * 4 + c));
+        const float4 v = __ldg(reinterpret_cast<const float4*>(src + (y * w + x) * c4 * 4));
         m.x = fmaxf(m.x, v.x); m.y = fmaxf(m.y, v.y); m.z = fmaxf(m.z, v.z); m.w = fmaxf(m.w, v.w);
       }
-    *reinterpret_cast<float4*>(out + ((static_cast<long long>(b) * ho + oh) * wo + ow) * c_total + c_off + c) = m;
+    *reinterpret_cast<float4*>(out + static_cast<long long>(pix) * c_total + c_off + c) = m;
   }
 }
 
@@ -72,11 +74,12 @@ __global__ void avg_pool_kernel(const float* __restrict__ in, float* __restrict_
 inline cudaError_t max_pool(const pool_shape& s, const float* in, float* out, cudaStream_t stream) {
   if (s.c % 4 != 0 || s.c_off % 4 != 0 || s.total_channels() % 4 != 0) return cudaErrorInvalidValue;
   const long long total = 1LL * s.batch * s.ho() * s.wo() * (s.c / 4);
+  if (total >= (1LL << 31) || 1LL * s.h * s.w * s.c >= (1LL << 31)) return cudaErrorInvalidValue;
   const int threads = 256;
   const long long want = (total + threads - 1) / threads;
   const int blocks = static_cast<int>(want < 8192 ? want : 8192);
   detail::max_pool_kernel<<<blocks, threads, 0, stream>>>(in, out, s.c / 4, s.h, s.w, s.k, s.stride, s.pad, s.ho(),
-                                                          s.wo(), s.c_off, s.total_channels(), total);
+                                                          s.wo(), s.c_off, s.total_channels(), static_cast<int>(total));
   return cudaGetLastError();
 }
 

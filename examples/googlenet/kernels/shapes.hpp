@@ -161,29 +161,42 @@ struct sm90_config {
   int splits = 1;
 };
 
-//! Per-layer sm_90 configuration. Among the tiles that give at least `min_blocks` blocks, the one
-//! that computes the least padding (cout rounded up to BN, pixels to BM), larger tiles first on a
-//! tie; when no tile gives that many, the one with the most blocks, and split-K over a cluster of up
-//! to 8 blocks (each split keeping >= 4 K steps) to get closer to min_blocks.
-inline sm90_config choose_sm90_config(const conv_shape& s, long long min_blocks = 132) {
+//! Per-layer sm_90 configuration from a small cost model fitted to measurements (conv_sweep on an
+//! H200, examples/googlenet/RESULTS.md): a block's K loop costs 0.25 us + 2e-5 us x BM x BN per 32-wide
+//! K step (latency-bound), repeated per wave of `slots` co-resident blocks; a full GPU cannot beat the
+//! tile's measured throughput on the padded GEMM (128x128: 171, 128x64: 132, 64x128: 145, 64x64: 99,
+//! 64x32: 74 TFLOP/s); split-K adds ~1 us per doubling (the cluster reduction). The estimate's
+//! minimum over tiles and splits {1, 2, 4, 8} (each split keeping >= 3 K steps) wins. `slots`: blocks
+//! the layer may have in flight at once, 264 = 132 SMs x 2 on an H100/H200 when it runs alone; fewer
+//! when other branches share the GPU (the engine's min_conv_blocks), which favours fewer, larger blocks.
+inline sm90_config choose_sm90_config(const conv_shape& s, long long slots = 264) {
+  struct tile_cost {
+    sm90_tile tile;
+    double tflops;
+  };
+  const tile_cost tiles[] = {{sm90_tile::m128n128, 171}, {sm90_tile::m128n64, 132}, {sm90_tile::m64n128, 145},
+                             {sm90_tile::m64n64, 99},    {sm90_tile::m64n32, 74},   {sm90_tile::m64n16, 40}};
   const long long m = 1LL * s.batch * s.ho() * s.wo();
+  const int k_tiles = s.k_pad_nhwc() / 32;
+  const double slot_count = static_cast<double>(slots > 0 ? slots : 1);
   sm90_config best;
-  long long best_work = -1;
-  for (sm90_tile t : {sm90_tile::m128n128, sm90_tile::m128n64, sm90_tile::m64n128, sm90_tile::m64n64,
-                      sm90_tile::m64n32}) {
-    if (sm90_blocks(s, t) < min_blocks) continue;
-    const long long work = ((m + sm90_bm(t) - 1) / sm90_bm(t) * sm90_bm(t)) *
-                           ((s.cout + sm90_bn(t) - 1) / sm90_bn(t) * sm90_bn(t));
-    if (best_work < 0 || work < best_work) {
-      best_work = work;
-      best.tile = t;
+  double best_us = -1;
+  for (const tile_cost& t : tiles) {
+    if (t.tile == sm90_tile::m64n16 && s.cout > 16) continue;
+    const int bm = sm90_bm(t.tile), bn = sm90_bn(t.tile);
+    const long long mt = (m + bm - 1) / bm, nt = (s.cout + bn - 1) / bn;
+    for (int splits : {1, 2, 4, 8}) {
+      if (splits > 1 && k_tiles / splits < 3) break;
+      const double waves = static_cast<double>(mt * nt * splits) / slot_count;
+      const double latency = (waves > 1 ? waves : 1.0) * (static_cast<double>(k_tiles) / splits) * (0.25 + 2e-5 * bm * bn);
+      const double throughput = 2.0 * static_cast<double>(mt * bm) * static_cast<double>(nt * bn) * k_tiles * 32 / (t.tflops * 1e6);
+      const double us = (latency > throughput ? latency : throughput) + (splits == 1 ? 0.0 : splits == 2 ? 1.0 : splits == 4 ? 2.0 : 3.0);
+      if (best_us < 0 || us < best_us) {
+        best_us = us;
+        best = {t.tile, splits};
+      }
     }
   }
-  if (best_work >= 0) return best;
-  best.tile = s.cout <= 16 ? sm90_tile::m64n16 : sm90_tile::m64n32;
-  const long long blocks = sm90_blocks(s, best.tile);
-  const int k_tiles = s.k_pad_nhwc() / 32;
-  while (best.splits < 8 && blocks * best.splits < min_blocks && k_tiles / (best.splits + 1) >= 4) ++best.splits;
   return best;
 }
 

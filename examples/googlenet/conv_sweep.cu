@@ -1,0 +1,113 @@
+//! conv_sweep: times the sm_90 convolution kernel on GoogLeNet's heaviest layers for every tile and a
+//! few split-K counts, to choose the per-layer rule from measurements (a tuning tool, not a test).
+//! Each figure: 20 launches captured in one CUDA graph, median of 20 replays, divided by 20.
+//! Build variants with -DGOOGLENET_SM90_PIPE_KB=N to compare shared-memory ring sizes.
+//!   conv_sweep            prints one line per layer x config: us and TFLOP/s
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include "kernels/conv_sm90.cuh"
+#include "kernels/launch.hpp"
+#include "kernels/layout.hpp"
+#include "test_util.hpp"
+
+namespace k = googlenet::kernels;
+using namespace googlenet::test;
+
+namespace {
+
+struct layer {
+  const char* name;
+  k::conv_shape s;
+};
+
+k::conv_shape cs(int batch, int cin, int h, int cout, int ks, int stride, int pad) {
+  k::conv_shape s;
+  s.batch = batch; s.cin = cin; s.h = s.w = h; s.cout = cout; s.kh = s.kw = ks; s.stride = stride; s.pad = pad;
+  s.c_total = (cout + 3) / 4 * 4;
+  return s;
+}
+
+double time_config(const k::conv_shape& s, k::sm90_config c, const float* in, const float* w, const float* b,
+                   float* out, cudaStream_t st) {
+  constexpr int per_graph = 20;
+  cudaGraph_t g = nullptr;
+  cudaGraphExec_t ge = nullptr;
+  CHECK_CUDA(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+  for (int i = 0; i < per_graph; ++i)
+    CHECK_CUDA(k::sm90::conv_bias_relu_nhwc(s, c.tile, c.splits, false, in, w, b, out, st));
+  CHECK_CUDA(cudaStreamEndCapture(st, &g));
+  CHECK_CUDA(cudaGraphInstantiate(&ge, g, 0));
+  for (int i = 0; i < 3; ++i) CHECK_CUDA(cudaGraphLaunch(ge, st));
+  cudaEvent_t e0, e1;
+  CHECK_CUDA(cudaEventCreate(&e0));
+  CHECK_CUDA(cudaEventCreate(&e1));
+  std::vector<float> t;
+  for (int r = 0; r < 20; ++r) {
+    CHECK_CUDA(cudaEventRecord(e0, st));
+    CHECK_CUDA(cudaGraphLaunch(ge, st));
+    CHECK_CUDA(cudaEventRecord(e1, st));
+    CHECK_CUDA(cudaEventSynchronize(e1));
+    float ms = 0;
+    CHECK_CUDA(cudaEventElapsedTime(&ms, e0, e1));
+    t.push_back(ms);
+  }
+  std::sort(t.begin(), t.end());
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  cudaGraphExecDestroy(ge);
+  cudaGraphDestroy(g);
+  return t[t.size() / 2] * 1e3 / per_graph;
+}
+
+} // namespace
+
+int main() {
+  devices_or_skip();
+  if (!googlenet::launch::sm90_supported(0)) {
+    std::puts("GPU is not compute capability 9.0: skipped");
+    return 77;
+  }
+  const std::vector<layer> layers = {
+      {"b8 conv1", cs(8, 3, 224, 64, 7, 2, 3)},          {"b8 conv3", cs(8, 64, 56, 192, 3, 1, 1)},
+      {"b8 3a.b2.0", cs(8, 192, 28, 96, 1, 1, 0)},       {"b8 3a.b2.1", cs(8, 96, 28, 128, 3, 1, 1)},
+      {"b8 3b.b2.1", cs(8, 128, 28, 192, 3, 1, 1)},      {"b8 4a.b1", cs(8, 480, 14, 192, 1, 1, 0)},
+      {"b8 4e.b2.1", cs(8, 160, 14, 320, 3, 1, 1)},      {"b8 5b.b2.1", cs(8, 192, 7, 384, 3, 1, 1)},
+      {"b1 conv3", cs(1, 64, 56, 192, 3, 1, 1)},         {"b1 4e.b2.1", cs(1, 160, 14, 320, 3, 1, 1)},
+      {"b1 5b.b1", cs(1, 832, 7, 384, 1, 1, 0)},
+  };
+  const k::sm90_tile tiles[] = {k::sm90_tile::m128n128, k::sm90_tile::m128n64, k::sm90_tile::m64n128,
+                                k::sm90_tile::m64n64, k::sm90_tile::m64n32};
+  cudaStream_t st;
+  CHECK_CUDA(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+  std::printf("pipeline ring budget %d KB\n", GOOGLENET_SM90_PIPE_KB);
+  for (const layer& l : layers) {
+    const k::conv_shape& s = l.s;
+    dev_buf in(k::nchw_to_nhwc(random_vec(static_cast<std::size_t>(s.batch) * s.cin * s.h * s.w), s.batch, s.cin,
+                               s.h * s.w, s.cin4()));
+    std::vector<float> wraw = random_vec(static_cast<std::size_t>(s.cout) * s.k(), -0.05f, 0.05f);
+    dev_buf w(k::pack_weights_nhwc(s, wraw.data(), true)), b(random_vec(s.cout));
+    dev_buf out(static_cast<std::size_t>(s.batch) * s.ho() * s.wo() * s.total_channels());
+    const k::sm90_config rule = k::choose_sm90_config(s);
+    double best = 1e30;
+    k::sm90_config best_c;
+    for (auto t : tiles)
+      for (int sp : {1, 2, 4}) {
+        const k::sm90_config c{t, sp};
+        if (sp > 1 && k::sm90_blocks(s, t) > 264) continue;
+        const double us = time_config(s, c, in.p, w.p, b.p, out.p, st);
+        if (us < best) {
+          best = us;
+          best_c = c;
+        }
+        std::printf("%-12s %-8s split %d blocks %5lld  %7.2f us %7.1f TFLOP/s%s\n", l.name, k::tile_name(t), sp,
+                    k::sm90_blocks(s, t) * sp, us, s.flops() / (us * 1e-6) / 1e12,
+                    t == rule.tile && sp == rule.splits ? "  <- rule" : "");
+      }
+    std::printf("BEST %-12s %-8s split %d %7.2f us %7.1f TFLOP/s (rule: %s split %d)\n", l.name,
+                k::tile_name(best_c.tile), best_c.splits, best, s.flops() / (best * 1e-6) / 1e12,
+                k::tile_name(rule.tile), rule.splits);
+  }
+  return 0;
+}
