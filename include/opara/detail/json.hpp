@@ -216,6 +216,24 @@ inline std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexc
   return len;
 }
 
+//! JSON's two-character escapes: the letter after the backslash and the character it stands for.
+inline constexpr std::array<std::pair<char, char>, 8> short_escapes{
+    {{'"', '"'}, {'\\', '\\'}, {'/', '/'}, {'b', '\b'}, {'f', '\f'}, {'n', '\n'}, {'r', '\r'}, {'t', '\t'}}};
+
+//! The character `letter` escapes ("\n" -> newline), or nullptr when it is not a short escape.
+inline const char* unescape(char letter) noexcept {
+  for (const auto& [name, character] : short_escapes)
+    if (name == letter) return &character;
+  return nullptr;
+}
+
+//! The letter that escapes character `c` when writing (never '/', which needs no escape), or 0.
+inline char escape_letter(char c) noexcept {
+  for (const auto& [name, character] : short_escapes)
+    if (character == c && name != '/') return name;
+  return 0;
+}
+
 class parser {
 public:
   explicit parser(std::string_view text) : s_(text) {}
@@ -274,18 +292,37 @@ private:
     i_ += word.size();
   }
 
-  value parse_object(int depth) {
+  // The frame shared by arrays and objects: the opening bracket, then elements separated by
+  // commas up to `close` (none at all is fine); element() parses one.
+  template <class Element>
+  void parse_sequence(int depth, char close, std::string_view what, Element&& element) {
     if (depth > max_depth) fail("nesting deeper than " + std::to_string(max_depth));
-    ++i_;  // {
-    object o;
-    std::vector<std::size_t> key_pos;  // text position of each member's key
+    ++i_;  // [ or {
     skip_ws();
-    if (i_ < s_.size() && s_[i_] == '}') {
+    if (i_ < s_.size() && s_[i_] == close) {
       ++i_;
-      return value(std::move(o));
+      return;
     }
     for (;;) {
       skip_ws();
+      element();
+      skip_ws();
+      if (i_ < s_.size() && s_[i_] == ',') {
+        ++i_;
+        continue;
+      }
+      if (i_ < s_.size() && s_[i_] == close) {
+        ++i_;
+        return;
+      }
+      fail("expected ',' or '" + std::string(1, close) + "' in " + std::string(what) + ", found " + describe_here());
+    }
+  }
+
+  value parse_object(int depth) {
+    object o;
+    std::vector<std::size_t> key_pos;  // text position of each member's key
+    parse_sequence(depth, '}', "object", [&] {
       if (i_ >= s_.size() || s_[i_] != '"') fail("expected a string key, found " + describe_here());
       key_pos.push_back(i_);
       std::string key = parse_string();
@@ -295,18 +332,9 @@ private:
       skip_ws();
       value v = parse_value(depth);
       o.emplace_back(std::move(key), std::move(v));
-      skip_ws();
-      if (i_ < s_.size() && s_[i_] == ',') {
-        ++i_;
-        continue;
-      }
-      if (i_ < s_.size() && s_[i_] == '}') {
-        ++i_;
-        check_unique_keys(o, key_pos);
-        return value(std::move(o));
-      }
-      fail("expected ',' or '}' in object, found " + describe_here());
-    }
+    });
+    check_unique_keys(o, key_pos);
+    return value(std::move(o));
   }
 
   // Sorting member indices by key finds every duplicate in O(k log k); the error points at the
@@ -325,28 +353,9 @@ private:
   }
 
   value parse_array(int depth) {
-    if (depth > max_depth) fail("nesting deeper than " + std::to_string(max_depth));
-    ++i_;  // [
     array a;
-    skip_ws();
-    if (i_ < s_.size() && s_[i_] == ']') {
-      ++i_;
-      return value(std::move(a));
-    }
-    for (;;) {
-      skip_ws();
-      a.push_back(parse_value(depth));
-      skip_ws();
-      if (i_ < s_.size() && s_[i_] == ',') {
-        ++i_;
-        continue;
-      }
-      if (i_ < s_.size() && s_[i_] == ']') {
-        ++i_;
-        return value(std::move(a));
-      }
-      fail("expected ',' or ']' in array, found " + describe_here());
-    }
+    parse_sequence(depth, ']', "array", [&] { a.push_back(parse_value(depth)); });
+    return value(std::move(a));
   }
 
   double parse_number() {
@@ -469,15 +478,11 @@ private:
       ++i_;
       if (i_ >= s_.size()) fail_at(open, "unterminated string");
       const char e = s_[i_++];
+      if (const char* c = unescape(e)) {
+        out += *c;
+        continue;
+      }
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
         case 'u': {
           const std::size_t esc = i_ - 2;
           unsigned cp = hex4();
@@ -519,22 +524,15 @@ inline void write_string(std::string& out, std::string_view s) {
       }
       continue;
     }
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 15];
-        } else {
-          out += byte;
-        }
+    if (const char letter = escape_letter(byte)) {
+      out += '\\';
+      out += letter;
+    } else if (c < 0x20) {
+      out += "\\u00";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += byte;
     }
   }
   out += '"';

@@ -4,9 +4,8 @@
 //! critical path then never wait behind work that has slack.
 
 #include <opara/analysis/critical_path.hpp>
-#include <opara/order/concept.hpp>
-
 #include <opara/graph/list_schedule.hpp>
+#include <opara/order/concept.hpp>
 
 #include <cmath>
 #include <string_view>
@@ -14,7 +13,7 @@
 
 namespace opara::order {
 
-//! Kahn's algorithm taking the ready operator with the largest bottom level (by the profile's
+//! list_schedule (Kahn's algorithm) taking the ready operator with the largest bottom level (by the profile's
 //! duration_us), ties to the smaller id. O((n + e) log n). Throws opara::bad_policy without a
 //! profile of one record per node, or when a duration is negative or not finite (naming the node).
 struct critical_path_first {
