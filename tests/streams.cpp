@@ -272,3 +272,26 @@ TEST_CASE("min_path_cover.invalid_order_throws_instead_of_reading_out_of_bounds"
   CHECK_THROWS_WITH_AS((void)min_chain_cover(g, backwards), doctest::Contains("launches"), bad_policy);
   CHECK(streams::min_path_cover{}.assign(g, {}).num_streams == 3);  // empty: g's own order
 }
+
+namespace {
+struct far_ids {  // reports 4 billion streams and uses two of them
+  static constexpr std::string_view name = "far_ids";
+  stream_assignment assign(const graph& g, std::span<const node_id>) const {
+    stream_assignment a{std::vector<stream_id>(g.num_nodes(), 4000000000u), 4294967295u};
+    a.stream_of[0] = 7;
+    return a;
+  }
+};
+} // namespace
+
+TEST_CASE("streams.renumbering_costs_nothing_per_reported_stream") {
+  const graph g = test::fan_out(5);
+  const auto order = g.topological_order();
+  stream_assignment a = far_ids{}.assign(g, order);
+  detail::renumber_by_first_use(a, order, far_ids::name);  // no 16 GB table
+  CHECK(a.num_streams == 2);
+  CHECK(a.stream_of == std::vector<stream_id>{0, 1, 1, 1, 1});
+  const std::vector<node_id> bad{0, 1, 2, 3, 9};
+  stream_assignment b{std::vector<stream_id>(5, 0), 1};
+  CHECK_THROWS_WITH_AS(detail::renumber_by_first_use(b, bad, "x"), doctest::Contains("naming node 9"), bad_policy);
+}

@@ -51,11 +51,11 @@ struct capped {
 
     const auto level = depth_levels(g);
     const std::uint32_t S = a.num_streams;
-    std::vector<std::uint32_t> first(S, no_first), last(S, 0), first_pos(S, 0), size(S + 1, 0);
+    std::vector<std::uint32_t> first(S, no_node), last(S, 0), first_pos(S, 0), size(S + 1, 0);  // first: level
     for (std::uint32_t i = 0; i < order.size(); ++i) {
       const node_id v = order[i];
       const stream_id s = a.stream_of[v];
-      if (first[s] == no_first) {
+      if (first[s] == no_node) {
         first[s] = level[v];
         first_pos[s] = i;
       }
@@ -119,9 +119,6 @@ struct capped {
     detail::renumber_by_first_use(a, order, name);
     return a;
   }
-
-private:
-  static constexpr std::uint32_t no_first = static_cast<std::uint32_t>(-1);
 };
 
 } // namespace opara::streams

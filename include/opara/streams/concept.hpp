@@ -21,6 +21,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace opara {
@@ -42,18 +43,27 @@ inline void renumber_by_first_use(stream_assignment& a, std::span<const node_id>
   if (a.stream_of.size() != n)
     throw bad_policy("opara: stream policy " + std::string(who) + " assigned " + std::to_string(a.stream_of.size()) +
                      " streams for " + std::to_string(n) + " nodes");
-  constexpr std::uint32_t none = std::numeric_limits<std::uint32_t>::max();
-  std::vector<std::uint32_t> map(a.num_streams, none);
+  // New id of each stream, or no_node while unused. A policy may report far more streams than it
+  // uses: past a few per node the map is a hash table, so that costs no memory per reported id.
+  const bool dense = a.num_streams <= 2 * n + 64;
+  std::vector<std::uint32_t> dense_map(dense ? a.num_streams : 0, no_node);
+  std::unordered_map<stream_id, std::uint32_t> sparse_map;
+  auto new_id = [&](stream_id s) -> std::uint32_t& {
+    return dense ? dense_map[s] : sparse_map.try_emplace(s, no_node).first->second;
+  };
   std::uint32_t next = 0;
   for (node_id v : order) {
+    if (v >= n)
+      throw bad_policy("opara: stream policy " + std::string(who) + " was given an order naming node " +
+                       std::to_string(v) + " of a graph of " + std::to_string(n) + " nodes");
     const stream_id s = a.stream_of[v];
     if (s >= a.num_streams)
       throw bad_policy("opara: stream policy " + std::string(who) + " put node " + std::to_string(v) +
                        " on stream " + std::to_string(s) + " but reported " + std::to_string(a.num_streams) +
                        " streams");
-    if (map[s] == none) map[s] = next++;
+    if (std::uint32_t& id = new_id(s); id == no_node) id = next++;
   }
-  for (auto& s : a.stream_of) s = map[s];
+  for (auto& s : a.stream_of) s = new_id(s);
   a.num_streams = next;
 }
 
