@@ -77,8 +77,9 @@ int main() {
       {"b1 conv3", cs(1, 64, 56, 192, 3, 1, 1)},         {"b1 4e.b2.1", cs(1, 160, 14, 320, 3, 1, 1)},
       {"b1 5b.b1", cs(1, 832, 7, 384, 1, 1, 0)},
   };
-  const k::sm90_tile tiles[] = {k::sm90_tile::m128n128, k::sm90_tile::m128n64, k::sm90_tile::m64n128,
-                                k::sm90_tile::m64n64, k::sm90_tile::m64n32};
+  const k::sm90_tile tiles[] = {k::sm90_tile::m128n192, k::sm90_tile::m128n128, k::sm90_tile::m128n96,
+                                k::sm90_tile::m128n64,  k::sm90_tile::m64n128,  k::sm90_tile::m64n64,
+                                k::sm90_tile::m64n32};
   cudaStream_t st;
   CHECK_CUDA(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
   std::printf("pipeline ring budget %d KB\n", GOOGLENET_SM90_PIPE_KB);

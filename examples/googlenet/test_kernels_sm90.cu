@@ -23,8 +23,9 @@ using namespace googlenet::test;
 
 namespace {
 
-constexpr k::sm90_tile all_tiles[] = {k::sm90_tile::m128n128, k::sm90_tile::m128n64, k::sm90_tile::m64n128,
-                                      k::sm90_tile::m64n64,   k::sm90_tile::m64n32,  k::sm90_tile::m64n16};
+constexpr k::sm90_tile all_tiles[] = {k::sm90_tile::m128n192, k::sm90_tile::m128n128, k::sm90_tile::m128n96,
+                                      k::sm90_tile::m128n64,  k::sm90_tile::m64n128,  k::sm90_tile::m64n64,
+                                      k::sm90_tile::m64n32,   k::sm90_tile::m64n16};
 
 std::vector<float> rounded(std::vector<float> v) {
   for (auto& x : v) x = k::round_tf32(x);

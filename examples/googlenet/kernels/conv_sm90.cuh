@@ -119,7 +119,7 @@ struct conv_args {
 template <int BM, int BN>
 struct tile_traits {
   static_assert(BM == 64 || BM == 128, "one warpgroup per 64 pixels");
-  static_assert(BN % 8 == 0 && BN >= 8 && BN <= 128, "wgmma N");
+  static_assert(BN % 8 == 0 && BN >= 8 && BN <= 256, "wgmma N");
   static constexpr int threads = 2 * BM;  // 128 per warpgroup
   static constexpr int a_bytes = BM * row_bytes;
   static constexpr int b_bytes = BN * row_bytes;
@@ -348,7 +348,8 @@ conv_nhwc_kernel(const conv_args a) {
   constexpr int quads = BN / 4;
   constexpr int rows_per_pass = T::threads / quads;
   const int c4 = (tid % quads) * 4;
-  for (int row = rank + (tid / quads) * splits; row < BM; row += rows_per_pass * splits) {
+  const int first_row = tid < rows_per_pass * quads ? rank + (tid / quads) * splits : BM;  // spare threads idle
+  for (int row = first_row; row < BM; row += rows_per_pass * splits) {
     const int m = m0 + row;
     if (m >= a.m_total) continue;
     float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
@@ -436,6 +437,8 @@ inline cudaError_t conv_bias_relu_nhwc(const conv_shape& s, sm90_tile t, int spl
     case sm90_tile::m64n64: return detail::launch_ks<64, 64>(s, fused_pool, a, splits, stream);
     case sm90_tile::m64n32: return detail::launch_ks<64, 32>(s, fused_pool, a, splits, stream);
     case sm90_tile::m64n16: return detail::launch_ks<64, 16>(s, fused_pool, a, splits, stream);
+    case sm90_tile::m128n192: return detail::launch_ks<128, 192>(s, fused_pool, a, splits, stream);
+    case sm90_tile::m128n96: return detail::launch_ks<128, 96>(s, fused_pool, a, splits, stream);
   }
   return cudaErrorInvalidValue;
 }

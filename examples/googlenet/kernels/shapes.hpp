@@ -125,15 +125,19 @@ inline const char* path_name(conv_path p) {
 }
 
 //! A tile of the sm_90 kernel: BM output pixels (one warpgroup per 64) x BN output channels.
-enum class sm90_tile : std::uint8_t { m128n128, m128n64, m64n128, m64n64, m64n32, m64n16 };
+enum class sm90_tile : std::uint8_t { m128n128, m128n64, m64n128, m64n64, m64n32, m64n16, m128n192, m128n96 };
 
-inline int sm90_bm(sm90_tile t) { return t == sm90_tile::m128n128 || t == sm90_tile::m128n64 ? 128 : 64; }
+inline int sm90_bm(sm90_tile t) {
+  return t == sm90_tile::m128n128 || t == sm90_tile::m128n64 || t == sm90_tile::m128n192 || t == sm90_tile::m128n96 ? 128 : 64;
+}
 inline int sm90_bn(sm90_tile t) {
   switch (t) {
     case sm90_tile::m128n128: case sm90_tile::m64n128: return 128;
     case sm90_tile::m128n64: case sm90_tile::m64n64: return 64;
     case sm90_tile::m64n32: return 32;
     case sm90_tile::m64n16: return 16;
+    case sm90_tile::m128n192: return 192;
+    case sm90_tile::m128n96: return 96;
   }
   return 64;
 }
@@ -145,6 +149,8 @@ inline const char* tile_name(sm90_tile t) {
     case sm90_tile::m64n64: return "64x64";
     case sm90_tile::m64n32: return "64x32";
     case sm90_tile::m64n16: return "64x16";
+    case sm90_tile::m128n192: return "128x192";
+    case sm90_tile::m128n96: return "128x96";
   }
   return "?";
 }
@@ -163,31 +169,36 @@ struct sm90_config {
 
 //! Per-layer sm_90 configuration from a small cost model fitted to measurements (conv_sweep on an
 //! H200, examples/googlenet/RESULTS.md): a block's K loop costs 0.25 us + 2e-5 us x BM x BN per 32-wide
-//! K step (latency-bound), repeated per wave of `slots` co-resident blocks; a full GPU cannot beat the
-//! tile's measured throughput on the padded GEMM (128x128: 171, 128x64: 132, 64x128: 145, 64x64: 99,
-//! 64x32: 74 TFLOP/s); split-K adds ~1 us per doubling (the cluster reduction). The estimate's
-//! minimum over tiles and splits {1, 2, 4, 8} (each split keeping >= 3 K steps) wins. `slots`: blocks
-//! the layer may have in flight at once, 264 = 132 SMs x 2 on an H100/H200 when it runs alone; fewer
-//! when other branches share the GPU (the engine's min_conv_blocks), which favours fewer, larger blocks.
+//! K step (latency-bound), repeated per wave of co-resident blocks; a full GPU cannot beat the tile's
+//! measured throughput on the padded GEMM (TFLOP/s below); split-K adds ~1 us per doubling (the
+//! cluster reduction). The estimate's minimum over tiles and splits {1, 2, 4, 8} (each split keeping
+//! >= 3 K steps) wins; on the 11 layers swept it lands within 2% of the best measured total (a
+//! refit with a lower per-step latency, 0.15 us, did as well there but split the many small 1x1
+//! layers too little: +10% on their sum).
+//! `slots`: blocks of two-per-SM tiles the layer may have in flight at once, 264 = 132 SMs x 2 on an
+//! H100/H200 when it runs alone; fewer when other branches share the GPU (the engine's
+//! min_conv_blocks), which favours fewer, larger blocks. 128x192 blocks fit once per SM.
 inline sm90_config choose_sm90_config(const conv_shape& s, long long slots = 264) {
   struct tile_cost {
     sm90_tile tile;
     double tflops;
+    int per_sm;
   };
-  const tile_cost tiles[] = {{sm90_tile::m128n128, 171}, {sm90_tile::m128n64, 132}, {sm90_tile::m64n128, 145},
-                             {sm90_tile::m64n64, 99},    {sm90_tile::m64n32, 74},   {sm90_tile::m64n16, 40}};
+  const tile_cost tiles[] = {{sm90_tile::m128n192, 138, 1}, {sm90_tile::m128n128, 173, 2}, {sm90_tile::m128n96, 134, 2},
+                             {sm90_tile::m128n64, 134, 2},  {sm90_tile::m64n128, 145, 2},  {sm90_tile::m64n64, 99, 2},
+                             {sm90_tile::m64n32, 72, 2},    {sm90_tile::m64n16, 40, 2}};
   const long long m = 1LL * s.batch * s.ho() * s.wo();
   const int k_tiles = s.k_pad_nhwc() / 32;
-  const double slot_count = static_cast<double>(slots > 0 ? slots : 1);
   sm90_config best;
   double best_us = -1;
   for (const tile_cost& t : tiles) {
     if (t.tile == sm90_tile::m64n16 && s.cout > 16) continue;
     const int bm = sm90_bm(t.tile), bn = sm90_bn(t.tile);
     const long long mt = (m + bm - 1) / bm, nt = (s.cout + bn - 1) / bn;
+    const double tile_slots = static_cast<double>(slots > 1 ? slots : 2) * t.per_sm / 2;
     for (int splits : {1, 2, 4, 8}) {
       if (splits > 1 && k_tiles / splits < 3) break;
-      const double waves = static_cast<double>(mt * nt * splits) / slot_count;
+      const double waves = static_cast<double>(mt * nt * splits) / tile_slots;
       const double latency = (waves > 1 ? waves : 1.0) * (static_cast<double>(k_tiles) / splits) * (0.25 + 2e-5 * bm * bn);
       const double throughput = 2.0 * static_cast<double>(mt * bm) * static_cast<double>(nt * bn) * k_tiles * 32 / (t.tflops * 1e6);
       const double us = (latency > throughput ? latency : throughput) + (splits == 1 ? 0.0 : splits == 2 ? 1.0 : splits == 4 ? 2.0 : 3.0);
