@@ -1,6 +1,10 @@
 #pragma once
 //! validate(plan, g): proves that a plan honours every dependency of g, or names the first one it
 //! breaks. Run it on plans from custom policies, or from JSON, before launching them.
+//! Every decision is exact. Cost: O(n + e + waits) for the shape, the order and the edges a direct
+//! wait covers; the others (waits pruned as implied) are re-proven by compute_waits' bounded search
+//! and, failing that, by vector clocks kept only for the streams of those edges (plan/waits.hpp),
+//! so a plan from make_plan is checked in about the time it took to make.
 
 #include <opara/analysis/topological.hpp>
 #include <opara/error.hpp>
@@ -31,10 +35,10 @@ inline void validate_plan(const plan& p, const graph& g) {
   if (const auto [u, s] = first_backward_edge(g, pos); u != no_node)
     fail("launches " + quoted(s) + " before " + quoted(u) + ", which it depends on");
 
-  // An edge whose consumer waits for its producer directly is honoured. The others are first
-  // put to compute_waits' bounded search (same seeds, same order: the waits it pruned are proven
-  // again at once); only what that leaves goes to the vector clocks, which then track only the
-  // streams of those producers. Every decision is exact: a search success is a proof, and the
+  // An edge whose consumer waits for its producer directly is honoured. With many streams the
+  // others are first put to compute_waits' bounded search (same seeds, same order: the waits it
+  // pruned are proven again at once); only what that leaves goes to the vector clocks, which then
+  // track only the streams of those producers. Every decision is exact: a search success is a proof, and the
   // clocks decide the rest.
   const stream_layout layout(p.order, p.stream_of, p.num_streams);
   ancestry_search search(layout, p.stream_of, pos, search_budget);
@@ -44,6 +48,7 @@ inline void validate_plan(const plan& p, const graph& g) {
       if (!s.push(w[i])) return false;
     return true;
   };
+  const bool few_streams = p.num_streams <= exact_prune_streams;
   std::vector<node_id> waited_by(n, no_node);  // waited_by[u] == v: v waits for u directly
   std::vector<std::pair<node_id, node_id>> open;  // (consumer, producer) left to the clocks
   for (node_id v = 0; v < n; ++v) {
@@ -51,6 +56,10 @@ inline void validate_plan(const plan& p, const graph& g) {
     for (node_id u : w) waited_by[u] = v;
     for (node_id u : g.predecessors(v)) {
       if (p.stream_of[u] == p.stream_of[v] || waited_by[u] == v) continue;
+      if (few_streams) {  // clocks over so few streams cost less than searching first
+        open.emplace_back(v, u);
+        continue;
+      }
       search.start(u, v);
       for (std::size_t i = w.size(); i-- > 0 && pos[w[i]] > pos[u] && search.push(w[i]);) {
       }
@@ -88,8 +97,8 @@ inline void validate_plan(const plan& p, const graph& g) {
 
 //! Throws opara::invalid_plan, naming the nodes, unless `p` is a plan for g that honours every edge
 //! u->v: u before v on one stream, or v's stream waits (directly or through other waits and stream
-//! order) for u's event. Also checks sizes, that the order is a topological permutation and that
-//! stream ids are below num_streams. G is converted with to_graph (which may throw bad_graph).
+//! order) for u's event. Also checks the plan's shape (check_plan_shape) and that the order is
+//! topological. G is converted with to_graph (which may throw bad_graph).
 template <operator_graph G>
 void validate(const plan& p, const G& g) {
   if constexpr (std::same_as<G, graph>) {
