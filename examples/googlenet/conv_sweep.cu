@@ -22,13 +22,6 @@ struct layer {
   k::conv_shape s;
 };
 
-k::conv_shape cs(int batch, int cin, int h, int cout, int ks, int stride, int pad) {
-  k::conv_shape s;
-  s.batch = batch; s.cin = cin; s.h = s.w = h; s.cout = cout; s.kh = s.kw = ks; s.stride = stride; s.pad = pad;
-  s.c_total = (cout + 3) / 4 * 4;
-  return s;
-}
-
 double time_config(const k::conv_shape& s, k::sm90_config c, const float* in, const float* w, const float* b,
                    float* out, cudaStream_t st) {
   constexpr int per_graph = 20;
@@ -70,12 +63,12 @@ int main() {
     return 77;
   }
   const std::vector<layer> layers = {
-      {"b8 conv1", cs(8, 3, 224, 64, 7, 2, 3)},          {"b8 conv3", cs(8, 64, 56, 192, 3, 1, 1)},
-      {"b8 3a.b2.0", cs(8, 192, 28, 96, 1, 1, 0)},       {"b8 3a.b2.1", cs(8, 96, 28, 128, 3, 1, 1)},
-      {"b8 3b.b2.1", cs(8, 128, 28, 192, 3, 1, 1)},      {"b8 4a.b1", cs(8, 480, 14, 192, 1, 1, 0)},
-      {"b8 4e.b2.1", cs(8, 160, 14, 320, 3, 1, 1)},      {"b8 5b.b2.1", cs(8, 192, 7, 384, 3, 1, 1)},
-      {"b1 conv3", cs(1, 64, 56, 192, 3, 1, 1)},         {"b1 4e.b2.1", cs(1, 160, 14, 320, 3, 1, 1)},
-      {"b1 5b.b1", cs(1, 832, 7, 384, 1, 1, 0)},
+      {"b8 conv1", cs(8, 3, 224, 224, 64, 7, 2, 3)},      {"b8 conv3", cs(8, 64, 56, 56, 192, 3, 1, 1)},
+      {"b8 3a.b2.0", cs(8, 192, 28, 28, 96, 1, 1, 0)},    {"b8 3a.b2.1", cs(8, 96, 28, 28, 128, 3, 1, 1)},
+      {"b8 3b.b2.1", cs(8, 128, 28, 28, 192, 3, 1, 1)},   {"b8 4a.b1", cs(8, 480, 14, 14, 192, 1, 1, 0)},
+      {"b8 4e.b2.1", cs(8, 160, 14, 14, 320, 3, 1, 1)},   {"b8 5b.b2.1", cs(8, 192, 7, 7, 384, 3, 1, 1)},
+      {"b1 conv3", cs(1, 64, 56, 56, 192, 3, 1, 1)},      {"b1 4e.b2.1", cs(1, 160, 14, 14, 320, 3, 1, 1)},
+      {"b1 5b.b1", cs(1, 832, 7, 7, 384, 1, 1, 0)},
   };
   const k::sm90_tile tiles[] = {k::sm90_tile::m128n192, k::sm90_tile::m128n128, k::sm90_tile::m128n96,
                                 k::sm90_tile::m128n64,  k::sm90_tile::m64n128,  k::sm90_tile::m64n64,
@@ -84,7 +77,8 @@ int main() {
   CHECK_CUDA(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
   std::printf("pipeline ring budget %d KB\n", GOOGLENET_SM90_PIPE_KB);
   for (const layer& l : layers) {
-    const k::conv_shape& s = l.s;
+    k::conv_shape s = l.s;
+    s.c_total = (s.cout + 3) / 4 * 4;
     dev_buf in(k::nchw_to_nhwc(random_vec(static_cast<std::size_t>(s.batch) * s.cin * s.h * s.w), s.batch, s.cin,
                                s.h * s.w, s.cin4()));
     std::vector<float> wraw = random_vec(static_cast<std::size_t>(s.cout) * s.k(), -0.05f, 0.05f);

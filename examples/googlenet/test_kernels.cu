@@ -59,16 +59,12 @@ void test_conv(k::conv_shape s, std::vector<int> splits = {0}) {
                       k::precision_name(p), eff, sp == 0 ? "(auto)" : "");
         compare_slice(what, got, want, s.batch, s.c_total, s.c_off, s.cout, ho * wo,
                       p == k::conv_precision::tf32 ? 2e-3 : 5e-5);  // tf32x3: fp32-level, but the tensor cores accumulate in fp32 without round-to-nearest: 1.8e-5 seen at K=1728
-        if (eff > 1) {  // deterministic: a second launch gives the same bits
-          CHECK_CUDA(k::conv_bias_relu(s, t, p, d_in.p, d_w.p, d_b.p, d_out.p, nullptr, sp));
-          CHECK_CUDA(cudaDeviceSynchronize());
-          const auto again = d_out.get();
-          ++checks;
-          if (std::memcmp(got.data(), again.data(), got.size() * sizeof(float)) != 0) {
-            ++failures;
-            std::printf("FAIL %s: second launch not bit-identical\n", what);
-          }
-        }
+        if (eff > 1)
+          expect_same_bits(what, got, [&] {
+            CHECK_CUDA(k::conv_bias_relu(s, t, p, d_in.p, d_w.p, d_b.p, d_out.p, nullptr, sp));
+            CHECK_CUDA(cudaDeviceSynchronize());
+            return d_out.get();
+          });
       }
 }
 
@@ -111,22 +107,6 @@ void test_linear(int batch, int kk, int n) {
   char what[160];
   std::snprintf(what, sizeof what, "linear b%d %d->%d", batch, kk, n);
   compare_slice(what, d_out.get(), want, batch, n, 0, n, 1, 1e-5);
-}
-
-k::conv_shape cs(int batch, int cin, int h, int w, int cout, int ks, int stride, int pad, int c_off = 0,
-                 int c_total = 0) {
-  k::conv_shape s;
-  s.batch = batch; s.cin = cin; s.h = h; s.w = w; s.cout = cout; s.kh = s.kw = ks;
-  s.stride = stride; s.pad = pad; s.c_off = c_off; s.c_total = c_total;
-  return s;
-}
-
-k::pool_shape ps(int batch, int c, int h, int w, int ks, int stride, int pad, bool ceil_mode, int c_off = 0,
-                 int c_total = 0) {
-  k::pool_shape s;
-  s.batch = batch; s.c = c; s.h = h; s.w = w; s.k = ks; s.stride = stride; s.pad = pad;
-  s.ceil_mode = ceil_mode; s.c_off = c_off; s.c_total = c_total;
-  return s;
 }
 
 } // namespace

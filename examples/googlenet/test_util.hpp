@@ -90,6 +90,36 @@ inline void compare_slice(const std::string& what, const std::vector<float>& got
               untouched_bad ? "  [wrote outside its channel slice]" : "");
 }
 
+//! Split-K sums its partial tiles in a fixed order: launching again (`relaunch` runs the kernel and
+//! returns its output) must give the same bits as `first`.
+template <class Relaunch>
+void expect_same_bits(const char* what, const std::vector<float>& first, Relaunch&& relaunch) {
+  const std::vector<float> again = relaunch();
+  ++checks;
+  if (again.size() != first.size() || std::memcmp(first.data(), again.data(), first.size() * sizeof(float)) != 0) {
+    ++failures;
+    std::printf("FAIL %s: second launch not bit-identical\n", what);
+  }
+}
+
+//! A convolution's shape in one line (square kernel; c_total 0: the output tensor is the slice).
+inline kernels::conv_shape cs(int batch, int cin, int h, int w, int cout, int ks, int stride, int pad, int c_off = 0,
+                              int c_total = 0) {
+  kernels::conv_shape s;
+  s.batch = batch; s.cin = cin; s.h = h; s.w = w; s.cout = cout; s.kh = s.kw = ks;
+  s.stride = stride; s.pad = pad; s.c_off = c_off; s.c_total = c_total;
+  return s;
+}
+
+//! A max pool's shape in one line.
+inline kernels::pool_shape ps(int batch, int c, int h, int w, int ks, int stride, int pad, bool ceil_mode,
+                              int c_off = 0, int c_total = 0) {
+  kernels::pool_shape s;
+  s.batch = batch; s.c = c; s.h = h; s.w = w; s.k = ks; s.stride = stride; s.pad = pad;
+  s.ceil_mode = ceil_mode; s.c_off = c_off; s.c_total = c_total;
+  return s;
+}
+
 inline int devices_or_skip() {
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {

@@ -30,6 +30,7 @@
 
 #include <cstdint>
 
+#include "cluster_launch.cuh"
 #include "shapes.hpp"
 
 namespace googlenet::kernels {
@@ -318,27 +319,10 @@ inline cudaError_t launch_conv_t(const conv_shape& s, int splits, const float* i
   const int n_total = s.batch * ho * wo;
   const int smem = 4 * (L::main_floats + (KS == 1 ? 0 : s.k_pad()));
   if (splits > s.k_pad() / conv_bk) splits = s.k_pad() / conv_bk;
-  if (splits <= 1) {
-    const dim3 grid((n_total + BN - 1) / BN, (s.cout + BM - 1) / BM);
-    fn<<<grid, conv_threads, smem, stream>>>(in, w, bias, out, s.cin, s.h, s.w, s.cout, s.stride, s.pad, ho, wo,
-                                             s.c_off, s.total_channels(), n_total, s.k(), s.k_pad());
-    return cudaGetLastError();
-  }
-  if (splits > 8) return cudaErrorInvalidValue;  // portable cluster size
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3((n_total + BN - 1) / BN, (s.cout + BM - 1) / BM, splits);
-  cfg.blockDim = dim3(conv_threads);
-  cfg.dynamicSmemBytes = static_cast<std::size_t>(smem);
-  cfg.stream = stream;
-  cudaLaunchAttribute cluster[1];
-  cluster[0].id = cudaLaunchAttributeClusterDimension;
-  cluster[0].val.clusterDim.x = 1;
-  cluster[0].val.clusterDim.y = 1;
-  cluster[0].val.clusterDim.z = static_cast<unsigned>(splits);
-  cfg.attrs = cluster;
-  cfg.numAttrs = 1;
-  return cudaLaunchKernelEx(&cfg, fn, in, w, bias, out, s.cin, s.h, s.w, s.cout, s.stride, s.pad, ho, wo, s.c_off,
-                            s.total_channels(), n_total, s.k(), s.k_pad());
+  if (splits < 1) splits = 1;
+  return launch_split_k(fn, dim3((n_total + BN - 1) / BN, (s.cout + BM - 1) / BM), conv_threads, smem, splits, stream,
+                        in, w, bias, out, s.cin, s.h, s.w, s.cout, s.stride, s.pad, ho, wo, s.c_off,
+                        s.total_channels(), n_total, s.k(), s.k_pad());
 }
 
 template <int BM, int BN, conv_precision P>

@@ -35,6 +35,7 @@
 
 #include <cstdint>
 
+#include "cluster_launch.cuh"
 #include "shapes.hpp"
 
 //! Shared memory the cp.async ring may take per block, in KB (conv_sweep builds other values).
@@ -385,24 +386,8 @@ inline cudaError_t launch_t(const conv_args& a, int splits, cudaStream_t stream)
   auto* fn = &conv_nhwc_kernel<BM, BN, KS, POOL>;
   static const cudaError_t attr = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, T::smem_bytes);
   if (attr != cudaSuccess) return attr;
-  const dim3 grid((a.m_total + BM - 1) / BM, (a.cout + BN - 1) / BN, splits);
-  if (splits == 1) {
-    fn<<<grid, T::threads, T::smem_bytes, stream>>>(a);
-    return cudaGetLastError();
-  }
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = grid;
-  cfg.blockDim = dim3(T::threads);
-  cfg.dynamicSmemBytes = static_cast<std::size_t>(T::smem_bytes);
-  cfg.stream = stream;
-  cudaLaunchAttribute attrs[1];
-  attrs[0].id = cudaLaunchAttributeClusterDimension;
-  attrs[0].val.clusterDim.x = 1;
-  attrs[0].val.clusterDim.y = 1;
-  attrs[0].val.clusterDim.z = static_cast<unsigned>(splits);
-  cfg.attrs = attrs;
-  cfg.numAttrs = 1;
-  return cudaLaunchKernelEx(&cfg, fn, a);
+  return kernels::detail::launch_split_k(fn, dim3((a.m_total + BM - 1) / BM, (a.cout + BN - 1) / BN), T::threads, T::smem_bytes,
+                                         splits, stream, a);
 }
 
 template <int BM, int BN>
