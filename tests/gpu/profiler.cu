@@ -240,6 +240,16 @@ TEST_CASE("profiler.policies_events_and_none") {
   CHECK_THROWS_AS((void)unprofiled.compile(k.g, s.get()), opara::bad_policy);
   const auto given = unprofiled.compile(k.g, s.get(), *exe.profile());  // a profile the caller has
   CHECK(given.profile() != nullptr);
+  // Or one saved earlier (here by the event profiler) for this device and graph.
+  const auto saved = std::filesystem::temp_directory_path() / ("opara-none-" + std::to_string(::getpid()) + ".json");
+  timed.options.profile_path = saved;
+  (void)timed.compile(k.g, s.get());
+  unprofiled.options.profile_path = saved;
+  const auto reused = unprofiled.compile(k.g, s.get());
+  CHECK(reused.stats().profile_reused);
+  REQUIRE(reused.profile() != nullptr);
+  CHECK(reused.profile()->source == "events");
+  std::filesystem::remove(saved);
   opara::scheduler<opara::streams::opara_greedy, opara::order::program_order, opara::capture::stream_capture,
                    opara::profiler::none>
       plain;

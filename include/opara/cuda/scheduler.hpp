@@ -136,16 +136,16 @@ private:
     if (given) return *given;
     const bool wanted = options.profile == profiling::always || (options.profile == profiling::when_needed && O::needs_profile);
     if (!wanted) return std::nullopt;
+    const bool saved = !options.profile_path.empty();
+    if (saved && options.reuse_profile) {
+      if (auto loaded = cuda::load_saved_profile(options.profile_path, compact)) {
+        stats.profile_reused = true;
+        return loaded;
+      }
+    }
     if constexpr (!P::measures) {
       return std::nullopt;
     } else {
-      const bool saved = !options.profile_path.empty();
-      if (saved && options.reuse_profile) {
-        if (auto loaded = cuda::load_saved_profile(options.profile_path, compact)) {
-          stats.profile_reused = true;
-          return loaded;
-        }
-      }
       const auto start = std::chrono::steady_clock::now();
       profile measured = P::measure(g, compact, stream, options.profiler);
       stats.profile_ms = opara::detail::ms_since(start);

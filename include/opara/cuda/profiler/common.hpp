@@ -188,8 +188,9 @@ concept profiler_policy =
       { P::measure(g, compact, stream, options) } -> std::same_as<opara::profile>;
     });
 
-//! Never measures: plans use the profile the caller gives, or none (an order policy that needs one
-//! then throws bad_policy). Needs no CUPTI and no GPU time.
+//! Never measures: plans use the profile the caller gives, the one saved at
+//! scheduler_options::profile_path (taken earlier, say with CUPTI, on this device for this graph),
+//! or none (an order policy that needs one then throws bad_policy). Needs no CUPTI and no GPU time.
 struct none {
   static constexpr std::string_view name = "none";
   static constexpr bool measures = false;
