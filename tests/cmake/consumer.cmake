@@ -42,6 +42,13 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
     "#include <opara/opara.hpp>\nstruct engine_net { int layers; };\nint main() { engine_net n{3}; (void)opara::make_plan(n); }")
   _opara_diagnostic(make_plan_order_as_streams "stream_allocation_policy"
     "#include <opara/opara.hpp>\nint main() { opara::graph_builder b; b.add_node(); auto g = b.build();\n  (void)opara::make_plan<opara::order::program_order>(g); }")
+  if(OPARA_HAS_CUDA)
+    # scheduler<> needs the CUPTI profiler's definition: a program that includes only
+    # opara/cuda/scheduler.hpp is told what to include or which profiler to name instead.
+    _opara_diagnostic(scheduler_default_profiler_needs_cupti "include <opara/cuda.hpp> or <opara/cuda/profiler/cupti.hpp>"
+      "#include <opara/cuda/scheduler.hpp>\nint main() { opara::cuda::task_graph g; (void)opara::scheduler<>{}.compile(g, nullptr); }"
+      -I${CUDAToolkit_INCLUDE_DIRS})
+  endif()
   if(Boost_FOUND)
     _opara_diagnostic(boost_undirected "undirected boost::adjacency_list has no edge direction"
       "#include <opara/graph/boost.hpp>\n#include <opara/graph/graph.hpp>\nusing G = boost::adjacency_list<boost::vecS, boost::vecS, boost::undirectedS>;\nint main() { G g(2); (void)opara::to_graph(g); }"

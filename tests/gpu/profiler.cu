@@ -221,6 +221,18 @@ TEST_CASE("profiler.nvtx_option_runs") {
   CHECK(h[7 * 3 * 128 + 5 * 128 + 10] == 20.f);
 }
 
+// The profiler_policy concept: opara's three are models; a type without a name, or one that says
+// it measures but cannot, is not.
+struct claims_to_measure {
+  static constexpr std::string_view name = "claims";
+  static constexpr bool measures = true;
+};
+static_assert(opara::profiler::profiler_policy<opara::profiler::cupti, opara::cuda::task_graph>);
+static_assert(opara::profiler::profiler_policy<opara::profiler::events, opara::cuda::task_graph>);
+static_assert(opara::profiler::profiler_policy<opara::profiler::none, opara::cuda::task_graph>);
+static_assert(!opara::profiler::profiler_policy<int, opara::cuda::task_graph>);
+static_assert(!opara::profiler::profiler_policy<claims_to_measure, opara::cuda::task_graph>);
+
 TEST_CASE("profiler.policies_events_and_none") {
   auto s = opara::cuda::stream_handle::create();
   known_graph k;
