@@ -32,7 +32,8 @@ namespace opara {
 //! Version of the plan JSON format.
 inline constexpr int plan_format_version = 1;
 
-//! Plan `p` for graph `g` as pretty-printed JSON (format in this header). O(n + waits). Throws
+//! Plan `p` for graph `g` as pretty-printed JSON (format in this header). O(n + waits) time, and
+//! memory for the text plus one node at a time. Throws
 //! invalid_plan when `p` does not have the shape of a plan for g (check_plan_shape).
 template <operator_graph G>
 [[nodiscard]] std::string to_json(const plan& p, const G& g) {
@@ -48,8 +49,11 @@ template <operator_graph G>
   root["pruned_waits"] = p.pruned_waits;
   js::array order(p.order.begin(), p.order.end());
   root["order"] = std::move(order);
-  js::array nodes;
-  nodes.reserve(n);
+  // The nodes are written one at a time, each as the whole document's writer would at its depth,
+  // so no tree of n JSON objects is ever held.
+  std::string out = js::write(root, 2);
+  out.resize(out.size() - 3);  // "\n}\n": the root goes on with "nodes"
+  out += ",\n  \"nodes\": [";
   for (node_id v = 0; v < n; ++v) {
     js::value o;
     o["name"] = node_name(g, v);
@@ -57,10 +61,11 @@ template <operator_graph G>
     o["position"] = pos[v];
     const auto w = p.waits_of(v);
     o["waits"] = js::array(w.begin(), w.end());
-    nodes.push_back(std::move(o));
+    out += v == 0 ? "\n    " : ", \n    ";
+    js::impl::write(out, o, 2, 2);
   }
-  root["nodes"] = std::move(nodes);
-  return js::write(root, 2);
+  out += "\n  ]\n}\n";
+  return out;
 }
 
 //! Reads a plan written by to_json(plan, g). Throws opara::parse_error for malformed JSON (with
