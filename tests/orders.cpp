@@ -335,6 +335,9 @@ TEST_CASE("list_schedule.pluggable_ready_queue") {
     bool empty() const { return head == items.size(); }
   };
   static_assert(opara::ready_queue<fifo>);
+  static_assert(opara::ready_queue<opara::ready_heap<>>);
+  static_assert(!opara::ready_queue<std::vector<node_id>>);  // no pop() returning a node
+  static_assert(!opara::ready_queue<int>);
   CHECK(opara::list_schedule(g, fifo{}) == std::vector<node_id>{0, 1, 3, 2});
   // The scheduler stops short on a cycle: that is how graph_builder::build detects one.
   struct cyclic {

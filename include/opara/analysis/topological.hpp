@@ -47,16 +47,16 @@ inline order_problem fill_positions(std::span<const node_id> order, std::size_t 
 
 //! The end of a sentence about an order problem, to follow "the order" or "an order that":
 //! "names node 7 at position 2 but the graph has 4 nodes".
-inline std::string describe(const order_problem& pr, std::size_t num_nodes) {
-  switch (pr.what) {
+inline std::string describe(const order_problem& problem, std::size_t num_nodes) {
+  switch (problem.what) {
     case order_problem::kind::size:
-      return "has " + std::to_string(pr.index) + " entries for " + std::to_string(num_nodes) + " nodes";
+      return "has " + std::to_string(problem.index) + " entries for " + std::to_string(num_nodes) + " nodes";
     case order_problem::kind::unknown:
-      return "names node " + std::to_string(pr.node) + " at position " + std::to_string(pr.index) +
+      return "names node " + std::to_string(problem.node) + " at position " + std::to_string(problem.index) +
              " but the graph has " + std::to_string(num_nodes) + " nodes";
     case order_problem::kind::repeat:
-      return "names node " + std::to_string(pr.node) + " twice (at positions " + std::to_string(pr.first) + " and " +
-             std::to_string(pr.index) + ")";
+      return "names node " + std::to_string(problem.node) + " twice (at positions " + std::to_string(problem.first) + " and " +
+             std::to_string(problem.index) + ")";
     case order_problem::kind::none: break;
   }
   return "is a permutation";
@@ -69,8 +69,8 @@ template <class E>
 std::vector<std::uint32_t> checked_positions(std::span<const node_id> order, std::size_t num_nodes, bool complete,
                                              std::string_view subject) {
   std::vector<std::uint32_t> pos(num_nodes, no_position);
-  if (const auto pr = fill_positions(order, num_nodes, complete, pos))
-    throw E("opara: " + std::string(subject) + " " + describe(pr, num_nodes));
+  if (const auto problem = fill_positions(order, num_nodes, complete, pos))
+    throw E("opara: " + std::string(subject) + " " + describe(problem, num_nodes));
   return pos;
 }
 

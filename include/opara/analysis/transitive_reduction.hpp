@@ -61,8 +61,8 @@ inline std::vector<std::pair<node_id, node_id>> transitive_reduction_edges(const
           if (acc[b >> 6] & bit) redundant[k] = 1;
           acc[b >> 6] |= bit;
         }
-        const std::uint64_t* rq = rows.data() + q * w;
-        for (std::size_t i = 0; i < w; ++i) acc[i] |= rq[i];
+        const std::uint64_t* reach_of_q = rows.data() + q * w;
+        for (std::size_t i = 0; i < w; ++i) acc[i] |= reach_of_q[i];
       }
     }
   }

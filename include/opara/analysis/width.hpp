@@ -186,9 +186,9 @@ struct chain_cover_solver {
         // roots of this phase (keeping them closed would leave the phase's path set non-maximal).
         // A walk frame directly below a left frame is that left vertex's entry, on the path.
         for (std::size_t i = 0; i < stack.size(); ++i) {
-          const frame& fr = stack[i];
+          const frame& below = stack[i];
           const bool entry = i + 1 < stack.size() && stack[i + 1].x == stack[i + 1].owner;
-          if (fr.x != fr.owner && !entry) rvis[fr.x] = 0;
+          if (below.x != below.owner && !entry) rvis[below.x] = 0;
         }
         return true;
       }

@@ -201,18 +201,18 @@ namespace impl {
 inline std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
   const auto lead = static_cast<unsigned char>(s[i]);
   std::size_t len = 0;
-  unsigned cp = 0, min = 0;
-  if (lead >= 0xc2 && lead <= 0xdf) len = 2, cp = lead & 0x1fu, min = 0x80;
-  else if (lead >= 0xe0 && lead <= 0xef) len = 3, cp = lead & 0x0fu, min = 0x800;
-  else if (lead >= 0xf0 && lead <= 0xf4) len = 4, cp = lead & 0x07u, min = 0x10000;
+  unsigned code_point = 0, min = 0;
+  if (lead >= 0xc2 && lead <= 0xdf) len = 2, code_point = lead & 0x1fu, min = 0x80;
+  else if (lead >= 0xe0 && lead <= 0xef) len = 3, code_point = lead & 0x0fu, min = 0x800;
+  else if (lead >= 0xf0 && lead <= 0xf4) len = 4, code_point = lead & 0x07u, min = 0x10000;
   else return 0;
   if (s.size() - i < len) return 0;
   for (std::size_t k = 1; k < len; ++k) {
     const auto b = static_cast<unsigned char>(s[i + k]);
     if ((b & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3fu);
+    code_point = (code_point << 6) | (b & 0x3fu);
   }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  if (code_point < min || code_point > 0x10ffff || (code_point >= 0xd800 && code_point <= 0xdfff)) return 0;
   return len;
 }
 
@@ -428,21 +428,21 @@ private:
     return u;
   }
 
-  static void put_utf8(std::string& out, unsigned cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xc0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xe0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
+  static void put_utf8(std::string& out, unsigned code_point) {
+    if (code_point < 0x80) {
+      out += static_cast<char>(code_point);
+    } else if (code_point < 0x800) {
+      out += static_cast<char>(0xc0 | (code_point >> 6));
+      out += static_cast<char>(0x80 | (code_point & 0x3f));
+    } else if (code_point < 0x10000) {
+      out += static_cast<char>(0xe0 | (code_point >> 12));
+      out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3f));
+      out += static_cast<char>(0x80 | (code_point & 0x3f));
     } else {
-      out += static_cast<char>(0xf0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
+      out += static_cast<char>(0xf0 | (code_point >> 18));
+      out += static_cast<char>(0x80 | ((code_point >> 12) & 0x3f));
+      out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3f));
+      out += static_cast<char>(0x80 | (code_point & 0x3f));
     }
   }
 
@@ -485,16 +485,16 @@ private:
       switch (e) {
         case 'u': {
           const std::size_t esc = i_ - 2;
-          unsigned cp = hex4();
-          if (cp >= 0xdc00 && cp <= 0xdfff) fail_at(esc, "lone low surrogate in \\u escape");
-          if (cp >= 0xd800 && cp <= 0xdbff) {
+          unsigned code_point = hex4();
+          if (code_point >= 0xdc00 && code_point <= 0xdfff) fail_at(esc, "lone low surrogate in \\u escape");
+          if (code_point >= 0xd800 && code_point <= 0xdbff) {
             if (s_.substr(i_, 2) != "\\u") fail_at(esc, "high surrogate not followed by a low surrogate");
             i_ += 2;
-            const unsigned lo = hex4();
-            if (lo < 0xdc00 || lo > 0xdfff) fail_at(esc, "high surrogate not followed by a low surrogate");
-            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            const unsigned low = hex4();
+            if (low < 0xdc00 || low > 0xdfff) fail_at(esc, "high surrogate not followed by a low surrogate");
+            code_point = 0x10000 + ((code_point - 0xd800) << 10) + (low - 0xdc00);
           }
-          put_utf8(out, cp);
+          put_utf8(out, code_point);
           break;
         }
         default:
@@ -709,10 +709,10 @@ public:
                           I max = std::numeric_limits<I>::max()) const {
     if (!m.is_number()) fail(path, "expected an integer, found " + std::string(kind_name(m.type())));
     const double d = m.as_number();
-    constexpr I lo = std::numeric_limits<I>::min();
+    constexpr I low = std::numeric_limits<I>::min();
     // d <= max as doubles can round up; compare against max + 1 (a power of two away) instead.
-    if (std::trunc(d) != d || d < static_cast<double>(lo) || !(d < static_cast<double>(max) + 1.0))
-      fail(path, "expected an integer in [" + std::to_string(lo) + ", " + std::to_string(max) + "], found " +
+    if (std::trunc(d) != d || d < static_cast<double>(low) || !(d < static_cast<double>(max) + 1.0))
+      fail(path, "expected an integer in [" + std::to_string(low) + ", " + std::to_string(max) + "], found " +
                      write(m));
     return static_cast<I>(d);
   }

@@ -71,15 +71,15 @@ inline std::string_view stream_colour(stream_id s) {
 //! (check_plan_shape), bad_graph for an edge to an unknown node.
 template <operator_graph G>
 [[nodiscard]] std::string to_dot(const plan& p, const G& g) {
-  namespace pe = detail::plan_export;
+  namespace plan_export = detail::plan_export;
   const std::size_t n = graph_traits<G>::num_nodes(g);
   const auto pos = detail::plan_shape_positions(p, n, "to_dot");
-  const pe::waiters waited(p);
+  const plan_export::waiters waited(p);
   std::vector<node_id> waits_for(n, no_node);  // waits_for[v] == u: v's stream waits for u
 
   std::string out;
   out += "digraph opara_plan {\n";
-  out += "  label=\"" + pe::dot_escape("opara plan: " + std::to_string(n) + " operators on " +
+  out += "  label=\"" + plan_export::dot_escape("opara plan: " + std::to_string(n) + " operators on " +
                                        std::to_string(p.num_streams) + " streams, " + std::to_string(p.num_waits()) +
                                        " waits (" + std::to_string(p.pruned_waits) + " pruned); streams: " +
                                        (p.stream_policy.empty() ? "?" : p.stream_policy) +
@@ -93,9 +93,9 @@ template <operator_graph G>
   for (stream_id s = 0; s < p.num_streams; ++s) {
     const std::string k = std::to_string(s);
     out += "  subgraph cluster_s" + k + " {\n";
-    out += "    label=\"stream " + k + "\";\n    color=\"" + std::string(pe::stream_colour(s)) + "\";\n";
+    out += "    label=\"stream " + k + "\";\n    color=\"" + std::string(plan_export::stream_colour(s)) + "\";\n";
     for (node_id v : by_stream[s])
-      out += "    n" + std::to_string(v) + " [label=\"" + pe::dot_escape(node_name(g, v)) + "\\n#" +
+      out += "    n" + std::to_string(v) + " [label=\"" + plan_export::dot_escape(node_name(g, v)) + "\\n#" +
              std::to_string(pos[v]) + "\"];\n";
     out += "  }\n";
   }
@@ -113,7 +113,7 @@ template <operator_graph G>
         continue;
       }
       if (waits_for[v] == u)
-        out += " [style=dashed, color=\"" + std::string(pe::stream_colour(p.stream_of[u])) + "\", penwidth=1.5];\n";
+        out += " [style=dashed, color=\"" + std::string(plan_export::stream_colour(p.stream_of[u])) + "\", penwidth=1.5];\n";
       else
         out += " [style=dotted, color=grey];\n";
     }

@@ -34,7 +34,7 @@ inline std::vector<std::uint32_t> plan_shape_positions(const plan& p, std::size_
   if (p.stream_of.size() != n)
     fail("has " + std::to_string(p.stream_of.size()) + " nodes, the graph has " + std::to_string(n));
   std::vector<std::uint32_t> pos(n, no_position);
-  if (const auto pr = fill_positions(p.order, n, true, pos)) fail("order " + describe(pr, n));
+  if (const auto problem = fill_positions(p.order, n, true, pos)) fail("order " + describe(problem, n));
   if (p.num_streams == 0 || p.num_streams > n)
     fail("has " + std::to_string(p.num_streams) + " streams for " + std::to_string(n) +
          " nodes (a plan needs at least one stream and never more streams than nodes)");

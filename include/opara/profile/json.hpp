@@ -56,13 +56,13 @@ inline constexpr int profile_format_version = 1;
 
 namespace detail::profile_json {
 
-namespace js = detail::json;
+namespace json = detail::json;
 
-inline js::value u32_triple(const std::array<std::uint32_t, 3>& a) { return js::array{a[0], a[1], a[2]}; }
+inline json::value u32_triple(const std::array<std::uint32_t, 3>& a) { return json::array{a[0], a[1], a[2]}; }
 
 //! The reader of profile JSON: errors read "opara: profile JSON: <path>: <what>".
-inline js::object_reader reader(const js::value& v, std::string path) {
-  return js::object_reader(v, std::move(path), "opara: profile JSON: ");
+inline json::object_reader reader(const json::value& v, std::string path) {
+  return json::object_reader(v, std::move(path), "opara: profile JSON: ");
 }
 
 inline std::string errno_message(int e) { return std::generic_category().message(e); }
@@ -72,8 +72,8 @@ inline std::string errno_message(int e) { return std::generic_category().message
 //! The profile as pretty-printed JSON (format in this header). Throws opara::error if a duration
 //! is NaN or infinite (JSON cannot hold it).
 [[nodiscard]] inline std::string to_json(const profile& p) {
-  namespace js = detail::json;
-  js::value root;
+  namespace json = detail::json;
+  json::value root;
   root["opara_profile"] = profile_format_version;
   auto& key = root["key"];
   key["device_name"] = p.key.device_name;
@@ -88,16 +88,16 @@ inline std::string errno_message(int e) { return std::generic_category().message
   lim["max_threads_per_sm"] = p.limits.max_threads_per_sm;
   lim["max_blocks_per_sm"] = p.limits.max_blocks_per_sm;
   root["source"] = p.source;
-  js::array ops;
+  json::array ops;
   ops.reserve(p.ops.size());
   for (const auto& op : p.ops) {
-    js::value o;
+    json::value o;
     o["duration_us"] = op.duration_us;
     o["bound"] = to_string(op.bound);
-    js::array kernels_json;
+    json::array kernels_json;
     kernels_json.reserve(op.kernels.size());
     for (const auto& k : op.kernels) {
-      js::value kernel_json;
+      json::value kernel_json;
       kernel_json["name"] = k.name;
       kernel_json["grid"] = detail::profile_json::u32_triple(k.grid);
       kernel_json["block"] = detail::profile_json::u32_triple(k.block);
@@ -112,7 +112,7 @@ inline std::string errno_message(int e) { return std::generic_category().message
     ops.push_back(std::move(o));
   }
   root["ops"] = std::move(ops);
-  return js::write(root, 2);
+  return json::write(root, 2);
 }
 
 //! Reads a profile written by to_json (or by hand). Throws opara::parse_error for malformed JSON
@@ -120,14 +120,14 @@ inline std::string errno_message(int e) { return std::generic_category().message
 //! unknown member, or a value of the wrong type or range (naming its JSON path, e.g.
 //! "ops[3].kernels[0].grid[1]").
 [[nodiscard]] inline profile profile_from_json(std::string_view text) {
-  namespace js = detail::json;
+  namespace json = detail::json;
   using detail::profile_json::reader;
-  const js::value root = js::parse(text);
+  const json::value root = json::parse(text);
   const auto r = reader(root, "(root)");
   const auto* ver = r.get("opara_profile");
   if (!ver) r.fail("(root)", "missing \"opara_profile\" (not an opara profile, or written by an older opara)");
   if (!ver->is_number() || ver->as_number() != profile_format_version)
-    r.fail("opara_profile", "unsupported profile format version " + js::write(*ver) + " (this opara reads version " +
+    r.fail("opara_profile", "unsupported profile format version " + json::write(*ver) + " (this opara reads version " +
                                 std::to_string(profile_format_version) + ")");
   r.only({"opara_profile", "key", "limits", "source", "ops"});
 
@@ -154,7 +154,7 @@ inline std::string errno_message(int e) { return std::generic_category().message
   r.read("source", p.source);
 
   if (!r.get("ops")) r.fail("(root)", "missing \"ops\" (one entry per operator)");
-  const auto& ops = r.require("ops", js::kind::array).as_array();
+  const auto& ops = r.require("ops", json::kind::array).as_array();
   p.ops.reserve(ops.size());
   for (std::size_t i = 0; i < ops.size(); ++i) {
     const auto o = reader(ops[i], "ops[" + std::to_string(i) + "]");
@@ -168,7 +168,7 @@ inline std::string errno_message(int e) { return std::generic_category().message
     else if (bound == "unknown") rec.bound = boundness::unknown;
     else o.fail_member("bound", "expected \"memory\", \"compute\" or \"unknown\", found \"" + bound + "\"");
     if (o.get("kernels")) {
-      const auto& kernels_json = o.require("kernels", js::kind::array).as_array();
+      const auto& kernels_json = o.require("kernels", json::kind::array).as_array();
       rec.kernels.reserve(kernels_json.size());
       for (std::size_t j = 0; j < kernels_json.size(); ++j) {
         const auto kernel_reader = reader(kernels_json[j], o.sub("kernels") + "[" + std::to_string(j) + "]");
