@@ -11,16 +11,16 @@
 //!     that is an ancestor of v, so the test is one lookup. Clocks hold only streams that a later
 //!     query will still ask about (a stream retires after its last query), an operator that keeps
 //!     no wait shares its stream predecessor's clock, and a clock is freed after its last reader.
-//!     Cost O(n + e log d + S * (operators that keep a wait)), memory O(n + e + S * live clocks).
+//!     Cost O(n + e log d + S * waits kept), memory O(n + e + S * clocks alive at once).
 //!   * more streams (opara_greedy, min_path_cover: a stream per branch, tens of thousands on wide
 //!     graphs, where almost every cross-stream edge needs its wait): a search backwards from v
 //!     through stream predecessors and kept waits, over operators launched after u only, that
-//!     gives up after search_budget operators. A wait it cannot prove implied is kept, so the plan
+//!     gives up after search_budget pushes. A wait it cannot prove implied is kept, so the plan
 //!     may keep a few implied waits but never drops a needed one. Cost O(n + e * search_budget),
 //!     memory O(n + e), whatever the order and the number of streams.
 //! validate (plan/validate.hpp) decides every dependency exactly: an edge whose consumer waits for
-//! the producer directly is honoured at once; clocks are kept only for the streams of the edges
-//! left, so plans with many streams and few pruned waits stay cheap to check.
+//! the producer directly is honoured at once, with many streams the same bounded search re-proves
+//! what compute_waits pruned, and clocks are kept only for the streams of the edges left.
 
 #include <opara/analysis/topological.hpp>
 #include <opara/error.hpp>
