@@ -30,7 +30,7 @@
 
 #include <cstdint>
 
-#include "cluster_launch.cuh"
+#include "launch_helpers.cuh"
 #include "shapes.hpp"
 
 namespace googlenet::kernels {
@@ -311,9 +311,8 @@ inline cudaError_t launch_conv_t(const conv_shape& s, int splits, const float* i
                                  const float* bias, float* out, cudaStream_t stream) {
   using L = conv_layout<BM, BN>;
   auto* fn = &conv_bias_relu_kernel<BM, BN, KS, P>;
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, L::max_smem_bytes);
-  if (attr != cudaSuccess) return attr;
+  if (const cudaError_t e = allow_dynamic_smem<&conv_bias_relu_kernel<BM, BN, KS, P>>(L::max_smem_bytes); e != cudaSuccess)
+    return e;
   if (s.k_pad() > L::max_k_table || 1LL * s.cin * s.h * s.w >= (1LL << 24)) return cudaErrorInvalidValue;
   const int ho = s.ho(), wo = s.wo();
   const int n_total = s.batch * ho * wo;

@@ -35,7 +35,7 @@
 
 #include <cstdint>
 
-#include "cluster_launch.cuh"
+#include "launch_helpers.cuh"
 #include "shapes.hpp"
 
 //! Shared memory the cp.async ring may take per block, in KB (conv_sweep builds other values).
@@ -384,8 +384,9 @@ template <int BM, int BN, int KS, bool POOL>
 inline cudaError_t launch_t(const conv_args& a, int splits, cudaStream_t stream) {
   using T = tile_traits<BM, BN>;
   auto* fn = &conv_nhwc_kernel<BM, BN, KS, POOL>;
-  static const cudaError_t attr = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, T::smem_bytes);
-  if (attr != cudaSuccess) return attr;
+  if (const cudaError_t e = kernels::detail::allow_dynamic_smem<&conv_nhwc_kernel<BM, BN, KS, POOL>>(T::smem_bytes);
+      e != cudaSuccess)
+    return e;
   return kernels::detail::launch_split_k(fn, dim3((a.m_total + BM - 1) / BM, (a.cout + BN - 1) / BN), T::threads, T::smem_bytes,
                                          splits, stream, a);
 }
