@@ -8,11 +8,12 @@
 //! g itself. Hopcroft–Karp over that implicit graph: each phase layers it with a 0-1 BFS (walking
 //! within a reach is free, crossing a matched pair costs one) and then applies a maximal set of
 //! vertex-disjoint shortest augmenting paths by DFS along the layers. Hopcroft–Karp's argument
-//! gives O(sqrt(n)) phases. A walk node that a successful search only passed through is reopened
-//! for the phase's other roots (the path set must stay maximal), so a phase costs O(n + e) plus the
-//! depth of each successful walk; the greedy start below (which already joins chains through the
-//! closure) and trying the latest chain ends first keep those walks short: the planning
-//! benchmark measures it on chains, fan-outs, layered and random DAGs up to 10^6 operators.
+//! gives O(sqrt(n)) phases (each phase's shortest length is longer than the last). A path uses its
+//! right vertices, not the nodes it walks through, so after a success those stay open for the
+//! phase's other roots (the path set must stay maximal); a phase therefore costs O(n + e) plus the
+//! depth of each successful walk. The greedy start (which already joins chains through the
+//! closure) and trying the latest chain ends first keep those walks short: the planning benchmark
+//! measures it on chains, fan-outs, layered and random DAGs up to 10^6 operators.
 //! Memory O(n+e) at any size, no n^2 closure.
 
 #include <opara/analysis/topological.hpp>
@@ -182,14 +183,13 @@ struct chain_cover_solver {
       parent_left[w] = owner;
       if (prev[w] == no_node) {
         augment(w);
-        // Nodes the walk only passed through are not part of the path: reopen them for the other
-        // roots of this phase (keeping them closed would leave the phase's path set non-maximal).
-        // A walk frame directly below a left frame is that left vertex's entry, on the path.
-        for (std::size_t i = 0; i < stack.size(); ++i) {
-          const frame& below = stack[i];
-          const bool entry = i + 1 < stack.size() && stack[i + 1].x == stack[i + 1].owner;
-          if (below.x != below.owner && !entry) rvis[below.x] = 0;
-        }
+        // The path used its right vertices (they are matched now and never free again), not the
+        // nodes it walked through: every walk node, the path's right vertices included, stays
+        // open as a way through to the other roots of this phase; keeping any closed would hide
+        // what lies beyond it and leave the phase's path set non-maximal.
+        rvis[w] = 0;
+        for (const frame& f : stack)
+          if (f.x != f.owner) rvis[f.x] = 0;
         return true;
       }
       stack.push_back({w, 0, owner, level});  // the rest of owner's reach goes on through w
