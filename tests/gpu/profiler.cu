@@ -289,3 +289,25 @@ TEST_CASE("profiler.profile_path_errors_are_opara_errors") {
     CHECK(std::string(e.what()).find(std::string(300, 'p')) != std::string::npos);
   }
 }
+
+TEST_CASE("profiler.one_cupti_session_at_a_time") {
+  auto s = opara::cuda::stream_handle::create();
+  opara::cuda::cupti_session first;
+  if (!first.active()) {
+    CHECK_MESSAGE(!cupti_required(), "CUPTI did not initialize: ", first.unavailable_reason());
+    return;
+  }
+  opara::cuda::cupti_session second;  // CUPTI's callbacks are process-wide: refused, not shared
+  CHECK_FALSE(second.active());
+  CHECK(second.unavailable_reason().find("another cupti_session") != std::string::npos);
+  // A profile taken meanwhile falls back to event timing instead of stealing the session's records.
+  known_graph k;
+  CHECK(opara::cuda::profile_graph(k.g, s.get()).source == "events");
+  const auto seen = first.finish();
+  CHECK_FALSE(first.active());
+  CHECK(first.finish().kernels.empty());  // a second finish hands back nothing
+  // The profile_graph runs above launched kernels outside any tag scope: seen, but untagged.
+  for (const auto& kernel : seen.kernels) CHECK(kernel.tag == 0);
+  opara::cuda::cupti_session third;  // free again
+  CHECK(third.active());
+}

@@ -49,7 +49,7 @@ struct scheduler_options {
   plan_options plan{};                //!< how make_plan plans (wait pruning)
   capture_options capture{};          //!< what the capture checks and marks (require_work, NVTX ranges)
   cuda::profiler_options profiler{};  //!< how the profiler runs the graph (warm-up, runs, NVTX ranges)
-  profiling profile = profiling::when_needed;
+  profiling profile = profiling::when_needed;  //!< when to profile (the profiler policy says how)
   std::filesystem::path profile_path;  //!< where to save the profile (empty: keep it in memory only)
   bool reuse_profile = true;           //!< load profile_path when it exists and matches device and graph
   bool validate = true;                //!< check the plan against the graph before capturing
@@ -59,7 +59,6 @@ namespace detail {
 //! True when T is a complete type here (the default profiler is declared above, defined elsewhere).
 template <class T>
 concept complete_type = requires { sizeof(T); };
-
 } // namespace detail
 
 //! Plans and captures a cuda_operator_graph with the given stream, order, capture and profiler
@@ -113,7 +112,7 @@ private:
                     "and a static `name`)");
     } else if constexpr (!detail::complete_type<P>) {
       static_assert(dependent_false<G>,
-                    "opara::scheduler: the default profiler, opara::profiler::cupti, is not defined here: "
+                    "opara::scheduler: the profiler policy P (by default opara::profiler::cupti) is not defined here: "
                     "include <opara/cuda.hpp> or <opara/cuda/profiler/cupti.hpp> and link opara::cupti, or "
                     "name a profiler that needs no CUPTI as the fourth template argument "
                     "(opara::profiler::events or opara::profiler::none)");
