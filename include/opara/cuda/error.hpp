@@ -76,7 +76,8 @@ class capture_error : public error {
 public:
   capture_error(const std::string& what, node_id node, std::string node_name, cudaError_t code)
       : error(what), node_(node), node_name_(std::move(node_name)), code_(code) {}
-  //! Id of the operator that broke the capture (or the number of nodes when none did).
+  //! Id of the operator that broke the capture, or opara::no_node when no single operator did
+  //! (ending the capture failed).
   [[nodiscard]] node_id node() const noexcept { return node_; }
   //! Name of that operator.
   [[nodiscard]] const std::string& node_name() const noexcept { return node_name_; }

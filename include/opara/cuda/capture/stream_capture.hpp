@@ -39,7 +39,7 @@ struct stream_capture {
       if (raw) OPARA_CUDA_CHECK_NOTHROW(cudaGraphDestroy(raw));
       throw capture_error(std::string("opara: cudaStreamEndCapture failed: ") + cudaGetErrorName(status) + " (" +
                               cudaGetErrorString(status) + ")",
-                          static_cast<node_id>(p.num_nodes()), "", status);
+                          no_node, "", status);
     }
     return detail::instantiate_executable(p, cuda::graph_handle(raw), detail::plan_stats(p, std::string(name), start));
   }
