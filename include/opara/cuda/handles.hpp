@@ -9,6 +9,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <source_location>
 #include <utility>
 
 namespace opara::cuda {
@@ -41,6 +42,17 @@ public:
   explicit operator bool() const noexcept { return raw_ != nullptr; }
   operator Handle() const noexcept { return raw_; }  // NOLINT: handles pass straight into the CUDA API
 
+protected:
+  //! The owner of what `make(&raw)` creates. Throws cuda_error naming `expression` and the caller's
+  //! line when the CUDA call fails.
+  template <class Make>
+  static Derived created(Make&& make, const char* expression,
+                         std::source_location where = std::source_location::current()) {
+    Handle raw = nullptr;
+    opara::detail::cuda_check(make(&raw), expression, where);
+    return Derived(raw);
+  }
+
 private:
   Handle raw_ = nullptr;
 };
@@ -68,9 +80,8 @@ public:
   using unique_handle::unique_handle;
   //! Creates a stream with `flags` (cudaStreamNonBlocking or cudaStreamDefault).
   [[nodiscard]] static stream_handle create(unsigned flags = cudaStreamNonBlocking) {
-    cudaStream_t raw = nullptr;
-    OPARA_CUDA_CHECK(cudaStreamCreateWithFlags(&raw, flags));
-    return stream_handle(raw);
+    return created([&](cudaStream_t* raw) { return cudaStreamCreateWithFlags(raw, flags); },
+                   "cudaStreamCreateWithFlags(&raw, flags)");
   }
   //! A non-owning view of this stream.
   [[nodiscard]] stream_ref ref() const noexcept { return stream_ref(get()); }
@@ -86,9 +97,8 @@ public:
   using unique_handle::unique_handle;
   //! Creates an event with `flags`; pass cudaEventDefault for one that can time.
   [[nodiscard]] static event_handle create(unsigned flags = cudaEventDisableTiming) {
-    cudaEvent_t raw = nullptr;
-    OPARA_CUDA_CHECK(cudaEventCreateWithFlags(&raw, flags));
-    return event_handle(raw);
+    return created([&](cudaEvent_t* raw) { return cudaEventCreateWithFlags(raw, flags); },
+                   "cudaEventCreateWithFlags(&raw, flags)");
   }
   //! Records the event on `stream`. Throws cuda_error.
   void record(cudaStream_t stream) const { OPARA_CUDA_CHECK(cudaEventRecord(get(), stream)); }
@@ -103,9 +113,7 @@ public:
   using unique_handle::unique_handle;
   //! Creates an empty graph. Throws cuda_error.
   [[nodiscard]] static graph_handle create() {
-    cudaGraph_t raw = nullptr;
-    OPARA_CUDA_CHECK(cudaGraphCreate(&raw, 0));
-    return graph_handle(raw);
+    return created([](cudaGraph_t* raw) { return cudaGraphCreate(raw, 0); }, "cudaGraphCreate(&raw, 0)");
   }
   //! Number of nodes at the top level. Throws cuda_error.
   [[nodiscard]] std::size_t num_nodes() const {
@@ -122,9 +130,8 @@ public:
   using unique_handle::unique_handle;
   //! Instantiates `graph`. Throws cuda_error.
   [[nodiscard]] static graph_exec_handle instantiate(cudaGraph_t graph, unsigned long long flags = 0) {
-    cudaGraphExec_t raw = nullptr;
-    OPARA_CUDA_CHECK(cudaGraphInstantiateWithFlags(&raw, graph, flags));
-    return graph_exec_handle(raw);
+    return created([&](cudaGraphExec_t* raw) { return cudaGraphInstantiateWithFlags(raw, graph, flags); },
+                   "cudaGraphInstantiateWithFlags(&raw, graph, flags)");
   }
   //! Launches the graph on `stream`. Throws cuda_error.
   void launch(cudaStream_t stream) const { OPARA_CUDA_CHECK(cudaGraphLaunch(get(), stream)); }
