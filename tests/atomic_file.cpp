@@ -135,3 +135,27 @@ TEST_CASE("atomic_file.concurrent_writers_never_leave_a_mix") {
   CHECK(std::find(texts.begin(), texts.end(), got) != texts.end());
   CHECK(entries_in(dir.path) == 1);
 }
+
+TEST_CASE("atomic_file.stream_fallback_replaces_and_names_the_path") {
+  // The writer used where POSIX is missing, tested here all the same.
+  namespace impl = opara::detail::atomic_file_impl;
+  scratch_dir dir("streams");
+  const fs::path file = dir.path / "cache.json";
+  impl::write_through_streams(file, "first", "autotune cache");
+  impl::write_through_streams(file, "second, longer", "autotune cache");
+  CHECK(read_all(file) == "second, longer");
+  CHECK(entries_in(dir.path) == 1);
+  auto message = [&](const fs::path& target) {
+    try {
+      impl::write_through_streams(target, "x", "autotune cache");
+    } catch (const opara::error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  const fs::path missing = dir.path / "no" / "dir" / "c.json";
+  CHECK(message(missing).find("cannot write autotune cache '" + missing.string() + "'") != std::string::npos);
+  fs::create_directories(dir.path / "taken");
+  CHECK(message(dir.path / "taken").find("renaming") != std::string::npos);
+  CHECK(entries_in(dir.path) == 2);  // cache.json and taken/, no temporary left
+}
