@@ -89,12 +89,9 @@ public:
         const auto packed = kernels::pack_weights_nhwc(shape, f.w.data(), true);
         host.insert(host.end(), packed.begin(), packed.end());
       } else {
-        const int kk = cs.cin * cs.k * cs.k, kp = (kk + 31) / 32 * 32;
-        for (int m = 0; m < cs.cout; ++m) {
-          host.insert(host.end(), f.w.begin() + static_cast<std::ptrdiff_t>(m) * kk,
-                      f.w.begin() + static_cast<std::ptrdiff_t>(m + 1) * kk);
-          host.resize(host.size() + (kp - kk), 0.0f);
-        }
+        const int kk = cs.cin * cs.k * cs.k;
+        const auto padded = kernels::pad_weights_nchw(f.w, cs.cout, kk, (kk + 31) / 32 * 32);
+        host.insert(host.end(), padded.begin(), padded.end());
       }
       align();
       b_off_.push_back(host.size());
@@ -136,7 +133,6 @@ public:
   [[nodiscard]] std::size_t op_count() const noexcept { return ops_.size(); }
   //! The topology operator behind engine operator `op` (for a fused pool + conv: the conv).
   [[nodiscard]] const op_desc& desc(int op) const { return net_.ops[ops_[op]]; }
-  [[nodiscard]] bool fused_pool(int op) const { return fused_[op]; }
   //! Operators that read what `op` writes / that write what `op` reads.
   [[nodiscard]] std::span<const int> consumers(int op) const { return consumers_[op]; }
   [[nodiscard]] std::span<const int> producers(int op) const { return producers_[op]; }
@@ -259,22 +255,24 @@ private:
           d.c_off == 0 && readers[d.output] == 1 && writers[d.output] == 1)
         pool_feeding[d.output] = i;
     }
-    std::vector<bool> absorbed(n, false);
+    std::vector<int> fused_into(n, -1);   // conv -> the pool it absorbs
+    std::vector<bool> absorbed(n, false);  // pool -> absorbed by its one reader
     for (int i = 0; i < n; ++i) {
       const op_desc& d = net_.ops[i];
       const int pool = pool_feeding[d.input];
-      const bool fuse = pool >= 0 && d.kind == op_kind::conv && d.k == 1 && d.stride == 1 && d.pad == 0;
-      if (fuse) absorbed[pool] = true;
+      if (pool >= 0 && d.kind == op_kind::conv && d.k == 1 && d.stride == 1 && d.pad == 0) {
+        fused_into[i] = pool;
+        absorbed[pool] = true;
+      }
     }
     for (int i = 0; i < n; ++i) {
       if (absorbed[i]) continue;
       const op_desc& d = net_.ops[i];
-      const int pool = pool_feeding[d.input];
-      const bool fuse = pool >= 0 && absorbed[pool] && d.kind == op_kind::conv;
+      const int pool = fused_into[i];
       ops_.push_back(i);
-      fused_.push_back(fuse);
-      in_tensor_.push_back(fuse ? net_.ops[pool].input : d.input);
-      names_.push_back(fuse ? net_.ops[pool].name + "+" + d.name : d.name);
+      fused_.push_back(pool >= 0);
+      in_tensor_.push_back(pool >= 0 ? net_.ops[pool].input : d.input);
+      names_.push_back(pool >= 0 ? net_.ops[pool].name + "+" + d.name : d.name);
     }
   }
   void build_edges() {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/conv.cuh"
+#include "kernels/layout.hpp"
 #include "kernels/pool.cuh"
 #include "reference.hpp"
 #include "test_util.hpp"
@@ -21,14 +22,6 @@ namespace ref = googlenet::reference;
 using namespace googlenet::test;
 
 namespace {
-
-std::vector<float> pad_weights(const std::vector<float>& w, int cout, int kk, int k_pad) {
-  std::vector<float> p(static_cast<std::size_t>(cout) * k_pad, 0.0f);
-  for (int m = 0; m < cout; ++m)
-    std::copy(w.begin() + static_cast<std::size_t>(m) * kk, w.begin() + static_cast<std::size_t>(m + 1) * kk,
-              p.begin() + static_cast<std::size_t>(m) * k_pad);
-  return p;
-}
 
 // splits: 0 = the default rule (k::conv_splits), n = split-K over a cluster of n blocks. A split
 // result must also be bit-identical on a second launch (fixed order of summation).
@@ -42,7 +35,7 @@ void test_conv(k::conv_shape s, std::vector<int> splits = {0}) {
   std::vector<double> want(static_cast<std::size_t>(s.batch) * s.c_total * ho * wo, 0.0);
   ref::conv(s, in, w, bias, want);
 
-  dev_buf d_in(in), d_w(pad_weights(w, s.cout, s.k(), s.k_pad())), d_b(bias);
+  dev_buf d_in(in), d_w(k::pad_weights_nchw(w, s.cout, s.k(), s.k_pad())), d_b(bias);
   dev_buf d_out(want.size());
   for (auto p : {k::conv_precision::tf32, k::conv_precision::tf32x3})
     for (auto t : {k::conv_tile::m64n64, k::conv_tile::m32n64, k::conv_tile::m64n32, k::conv_tile::m32n32,

@@ -30,6 +30,7 @@
 
 #include <cstdint>
 
+#include "cp_async.cuh"
 #include "launch_helpers.cuh"
 #include "shapes.hpp"
 
@@ -40,20 +41,6 @@ namespace detail {
 constexpr int conv_bk = 32;
 constexpr int conv_stages = 3;
 constexpr int conv_threads = 256;  // 8 warps: 2 groups of 4, splitting each BK slice
-
-__device__ __forceinline__ void cp_async4(float* smem, const float* gmem, bool valid) {
-  const auto s = static_cast<std::uint32_t>(__cvta_generic_to_shared(smem));
-  const int n = valid ? 4 : 0;  // src-size 0: the 4 bytes are zero-filled, nothing is read
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(s), "l"(gmem), "r"(n));
-}
-__device__ __forceinline__ void cp_async16(float* smem, const float* gmem, bool valid) {
-  const auto s = static_cast<std::uint32_t>(__cvta_generic_to_shared(smem));
-  const int n = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(n));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
 template <int BM, int BN>
 struct conv_layout {
@@ -161,7 +148,7 @@ conv_bias_relu_kernel(const float* __restrict__ in, const float* __restrict__ wg
         const int col = (c % (conv_bk / 4)) * 4;
         const bool ok = m0 + row < cout;
         const float* src = ok ? wgt + static_cast<long long>(m0 + row) * k_pad + kbase + col : wgt;
-        cp_async16(as + row * L::lda + col, src, ok);
+        cp_async16(shared_address(as + row * L::lda + col), src, ok);
       }
     }
 #pragma unroll
@@ -180,7 +167,7 @@ conv_bias_relu_kernel(const float* __restrict__ in, const float* __restrict__ wg
         ok = n_ok && t >= 0 && (unsigned)ih < (unsigned)h && (unsigned)iw < (unsigned)w;
         src = ok ? in_b + (pix + (t & 0xffffff)) : in;
       }
-      cp_async4(bs + kr * L::ldb + bn, src, ok);
+      cp_async4(shared_address(bs + kr * L::ldb + bn), src, ok);
     }
   };
 

@@ -35,6 +35,7 @@
 
 #include <cstdint>
 
+#include "cp_async.cuh"
 #include "launch_helpers.cuh"
 #include "shapes.hpp"
 
@@ -46,6 +47,11 @@
 namespace googlenet::kernels::sm90 {
 
 namespace detail {
+
+using kernels::detail::cp_async16;
+using kernels::detail::cp_async16_l1;
+using kernels::detail::cp_async_commit;
+using kernels::detail::cp_async_wait;
 
 template <int N>
 struct wgmma_tf32;
@@ -78,21 +84,6 @@ __device__ __forceinline__ void pin(float (&acc)[R]) {
 }
 __device__ __forceinline__ void fence_async_shared() {
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-}
-
-// .cg: through L2 only (weights: each block reads its tile once). .ca: through L1 as well, for the
-// activation gather of 5x5 and 7x7 convolutions, which reads each input pixel up to K*K times in a
-// block (measured on an H200: conv1 at batch 8 34.4 -> 32.4 us; the 3x3 layers 2-7% slower, so .cg).
-__device__ __forceinline__ void cp_async16(std::uint32_t saddr, const void* gmem, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(saddr), "l"(gmem), "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async16_l1(std::uint32_t saddr, const void* gmem, bool valid) {
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(saddr), "l"(gmem), "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
 __device__ __forceinline__ float round_tf32(float x) {
@@ -167,7 +158,6 @@ conv_nhwc_kernel(const conv_args a) {
 
   // ---- set-up that reads no activations -------------------------------------------------------
   const int j = tid % 8;  // this thread's 16-byte chunk of every row it copies
-  int a_pix[T::a_per_thread];  // (b * h + ih0) * w + iw0 of the output pixel's window corner
   int a_ih0[T::a_per_thread], a_iw0[T::a_per_thread];
   bool a_ok[T::a_per_thread];
   const float* a_src[T::a_per_thread];  // that corner's channel 0 (only dereferenced in range)
@@ -184,8 +174,8 @@ conv_nhwc_kernel(const conv_args a) {
     const int ow = p - oh * a.wo;
     a_ih0[i] = oh * a.stride - a.pad;
     a_iw0[i] = ow * a.stride - a.pad;
-    a_pix[i] = (b * a.h + a_ih0[i]) * a.w + a_iw0[i];
-    a_src[i] = a.in + static_cast<long long>(a_pix[i]) * a.cin4;
+    const int corner = (b * a.h + a_ih0[i]) * a.w + a_iw0[i];  // may lie outside the image (padding)
+    a_src[i] = a.in + static_cast<long long>(corner) * a.cin4;
   }
   const float* b_src[T::b_per_thread];
   bool b_ok[T::b_per_thread];
@@ -252,6 +242,8 @@ conv_nhwc_kernel(const conv_args a) {
       } else {
         const int ih = a_ih0[i] + cur_r, iw = a_iw0[i] + cur_c;
         const bool ok = a_ok[i] && k_ok && (unsigned)ih < (unsigned)a.h && (unsigned)iw < (unsigned)a.w;
+        // 5x5 and 7x7 gathers read each input pixel up to K*K times in a block: through L1 (measured on
+        // an H200: conv1 at batch 8 34.4 -> 32.4 us; the 3x3 layers 2-7% slower that way, so L2 only).
         if constexpr (KS < 5) cp_async16(dst, ok ? a_src[i] + cur_off : a.in, ok);
         else cp_async16_l1(dst, ok ? a_src[i] + cur_off : a.in, ok);
       }

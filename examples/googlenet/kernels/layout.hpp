@@ -3,6 +3,8 @@
 //! and the sm_90 path (NHWC tensors whose pixels hold a padded channel count, [cout][kh][kw][cin4]
 //! weights), and TF32 rounding. Plain C++, no CUDA.
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -41,6 +43,15 @@ std::vector<T> nhwc_to_nchw(const std::vector<T>& y, int batch, int c, int hw, i
       for (int p = 0; p < hw; ++p)
         x[(static_cast<std::size_t>(b) * c + ch) * hw + p] = y[(static_cast<std::size_t>(b) * hw + p) * c_store + ch];
   return x;
+}
+
+//! Portable path: weights [cout][k] -> [cout][k_pad], each row zero-padded.
+inline std::vector<float> pad_weights_nchw(const std::vector<float>& w, int cout, int k, int k_pad) {
+  std::vector<float> p(static_cast<std::size_t>(cout) * k_pad, 0.0f);
+  for (int m = 0; m < cout; ++m)
+    std::copy(w.begin() + static_cast<std::ptrdiff_t>(m) * k, w.begin() + static_cast<std::ptrdiff_t>(m + 1) * k,
+              p.begin() + static_cast<std::ptrdiff_t>(m) * k_pad);
+  return p;
 }
 
 //! Weights [cout][cin][kh][kw] -> [cout][kh][kw][cin4], each row zero-padded to s.k_pad_nhwc().
