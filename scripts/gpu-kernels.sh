@@ -26,14 +26,15 @@ step configure and build
 cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
   -DOPARA_BUILD_TESTS=OFF -DOPARA_BUILD_BENCH=OFF -DOPARA_INSTALL=OFF > "$T/configure.log" 2>&1 \
   || { tail -30 "$T/configure.log"; exit 1; }
-cmake --build "$B" -j16 --target googlenet_test_kernels googlenet_test_kernels_sm90 googlenet_bench > "$T/build.log" 2>&1 \
+cmake --build "$B" -j16 --target convnet_test_kernels convnet_test_kernels_sm90 googlenet_bench > "$T/build.log" 2>&1 \
   || { grep -E "error|Error" -A5 "$T/build.log" | head -60; exit 1; }
 E="$B/examples/googlenet"
+C="$B/examples/common"
 
 if [ "$what" = quick ]; then
   step kernel tests
-  for t in googlenet_test_kernels googlenet_test_kernels_sm90; do
-    "$E/$t" > "$OUTDIR/$t.log" 2>&1; rc=$?
+  for t in convnet_test_kernels convnet_test_kernels_sm90; do
+    "$C/$t" > "$OUTDIR/$t.log" 2>&1; rc=$?
     grep -v "^ok " "$OUTDIR/$t.log" | tail -8; [ $rc -eq 0 ] || status=1
   done
   step whole model vs float64 reference, batch 1 and 8
@@ -58,8 +59,8 @@ fi
 if [ "$what" = sanitize ]; then
   step compute-sanitizer memcheck and racecheck on the kernel tests
   for tool in memcheck racecheck; do
-    for t in googlenet_test_kernels_sm90 googlenet_test_kernels; do
-      timeout 280 compute-sanitizer --tool $tool --error-exitcode 9 "$E/$t" > "$OUTDIR/$tool-$t.log" 2>&1; rc=$?
+    for t in convnet_test_kernels_sm90 convnet_test_kernels; do
+      timeout 280 compute-sanitizer --tool $tool --error-exitcode 9 "$C/$t" > "$OUTDIR/$tool-$t.log" 2>&1; rc=$?
       echo "$tool $t: rc=$rc $(grep -E 'checks passed' "$OUTDIR/$tool-$t.log" | tail -1) $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUTDIR/$tool-$t.log" | tail -1)"
       [ $rc -eq 0 ] || status=1
     done

@@ -1,16 +1,18 @@
-//! googlenet_bench: GoogLeNet (torchvision layout, fused kernels) run four ways at batch 1 and 8:
-//! single-stream launches (eager), a sequential CUDA Graph, opara with Opara's policies
-//! (opara_greedy + resource_aware + stream_capture), and opara with the fastest of several policies.
+#pragma once
+//! The model bench (googlenet_bench, inception_v3_bench: one driver, the model a parameter): a
+//! network (torchvision layout, fused kernels) run four ways at batch 1 and 8: single-stream
+//! launches (eager), a sequential CUDA Graph, opara with Opara's policies (opara_greedy +
+//! resource_aware + stream_capture), and opara with the fastest of several policies.
 //!
-//!   googlenet_bench [--batch 1,8] [--precision tf32|tf32x3] [--path auto|sm90|portable] [--fuse]
-//!                   [--reps 300] [--check] [--check-only] [--json FILE] [--weights FILE]
-//!                   [--min-blocks N] [--layers] [--quick] [--pytorch FILE]
+//!   <model>_bench [--batch 1,8] [--precision tf32|tf32x3] [--path auto|sm90|portable] [--fuse]
+//!                 [--reps 300] [--check] [--check-only] [--json FILE] [--weights FILE]
+//!                 [--min-blocks N] [--layers] [--quick] [--pytorch FILE]
 //!
 //! --check compares every variant's output with the float64 CPU reference; --weights FILE runs the
-//! PyTorch check (file from scripts/export_googlenet_weights.py): opara's output must match
+//! PyTorch check (file from scripts/export_torchvision_weights.py): opara's output must match
 //! PyTorch's within 1e-3 relative. --layers times every operator alone against its own floor,
 //! max(FLOPs / tensor rate, bytes / bandwidth), with both ceilings measured first (cuBLAS TF32 GEMM,
-//! device-to-device copy). --pytorch FILE embeds scripts/pytorch_googlenet.py's JSON in --json's.
+//! device-to-device copy). --pytorch FILE embeds scripts/pytorch_torchvision.py's JSON in --json's.
 //! Every whole-model figure is given in two timing modes: back to back and isolated (bench_util.hpp).
 //! Exits 77 when there is no GPU.
 
@@ -48,13 +50,21 @@
 
 #include "bench_util.hpp"
 #include "engine.hpp"
-#include "model.hpp"
+#include "network.hpp"
 #include "reference.hpp"
 
-using namespace googlenet;
-namespace k = googlenet::kernels;
+namespace convnet {
 
-namespace {
+//! What the driver needs to know about a model.
+struct bench_model {
+  const char* name;     //!< "GoogLeNet", "Inception-v3"
+  const char* program;  //!< "googlenet_bench"
+  topology (*make)();   //!< the topology, torchvision's layout
+};
+
+namespace bench_detail {
+
+namespace k = convnet::kernels;
 
 struct args {
   std::vector<int> batches{1, 8};
@@ -67,7 +77,7 @@ struct args {
   long long min_blocks = 0;  // 0: auto (fastest sequential graph among a few)
 };
 
-args parse(int argc, char** argv) {
+inline args parse(int argc, char** argv, const bench_model& model) {
   args a;
   for (int i = 1; i < argc; ++i) {
     const std::string s = argv[i];
@@ -105,9 +115,9 @@ args parse(int argc, char** argv) {
       a.min_blocks = v == "auto" ? 0 : std::stoll(v);
     }
     else if (s == "--help" || s == "-h") {
-      std::puts("googlenet_bench [--batch 1,8] [--precision tf32|tf32x3] [--path auto|sm90|portable] [--fuse] "
-                "[--reps N] [--check] [--check-only] [--json FILE] [--weights FILE] [--min-blocks N] [--layers] "
-                "[--quick] [--pytorch FILE]");
+      std::printf("%s [--batch 1,8] [--precision tf32|tf32x3] [--path auto|sm90|portable] [--fuse] "
+                  "[--reps N] [--check] [--check-only] [--json FILE] [--weights FILE] [--min-blocks N] [--layers] "
+                  "[--quick] [--pytorch FILE]\n", model.program);
       std::exit(0);
     } else throw std::invalid_argument("unknown argument " + s);
   }
@@ -116,7 +126,7 @@ args parse(int argc, char** argv) {
 
 // Tolerance of the whole model against the float64 reference: TF32 rounds both operands of
 // every product to 10 mantissa bits; the split (tf32x3) is fp32-accurate.
-double model_tolerance(k::conv_precision p) { return p == k::conv_precision::tf32 ? 1e-2 : 1e-4; }
+inline double model_tolerance(k::conv_precision p) { return p == k::conv_precision::tf32 ? 1e-2 : 1e-4; }
 
 struct variant_result {
   std::string name;
@@ -147,7 +157,7 @@ struct batch_result {
   long long par_min_blocks = 0;  // tile policy of the opara variants
 };
 
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+inline double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   double m = 0;
   for (std::size_t i = 0; i < a.size(); ++i) {
     const double d = std::fabs(static_cast<double>(a[i]) - b[i]);
@@ -164,7 +174,7 @@ struct ceilings {
   double tflops = 0, gbps = 0;
 };
 
-ceilings measure_ceilings(cudaStream_t s) {
+inline ceilings measure_ceilings(cudaStream_t s) {
   ceilings c;
   const int n = 8192;
   float *a = nullptr, *b = nullptr, *d = nullptr;
@@ -203,15 +213,17 @@ ceilings measure_ceilings(cudaStream_t s) {
 
 //! A convolution's floor: max(FLOPs / tensor rate, bytes / bandwidth), bytes = input, weights and
 //! output each moved once (fp32).
-double conv_floor_us(const k::conv_shape& s, const ceilings& c) {
+inline double conv_floor_us(const k::conv_shape& s, const ceilings& c) {
   const double bytes = 4.0 * (1.0 * s.batch * s.cin * s.h * s.w + 1.0 * s.cout * s.k() + 1.0 * s.batch * s.cout * s.ho() * s.wo());
   return std::max(s.flops() / (c.tflops * 1e12), bytes / (c.gbps * 1e9)) * 1e6;
 }
 
-} // namespace
+} // namespace bench_detail
 
-int main(int argc, char** argv) try {
-  const args a = parse(argc, argv);
+//! Runs the bench for `model` (the program's main: returns its exit status; 77 without a GPU).
+inline int bench_main(int argc, char** argv, const bench_model& model) try {
+  using namespace bench_detail;
+  const args a = parse(argc, argv, model);
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
     std::puts("no CUDA device: skipped");
@@ -222,7 +234,7 @@ int main(int argc, char** argv) try {
   cudaStream_t s = nullptr;
   engine_check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
 
-  const topology net_desc = make_googlenet();
+  const topology net_desc = model.make();
   const weights w = make_random_weights(net_desc, 2024);
   int failures = 0;
   auto options = [&](long long min_blocks) {
@@ -234,8 +246,8 @@ int main(int argc, char** argv) try {
     return o;
   };
 
-  std::printf("GoogLeNet (torchvision layout, %zu operators in the topology) on %s, conv precision %s, path %s\n",
-              net_desc.ops.size(), prop.name, k::precision_name(a.precision), k::path_name(a.path));
+  std::printf("%s (torchvision layout, %zu operators in the topology) on %s, conv precision %s, path %s\n",
+              model.name, net_desc.ops.size(), prop.name, k::precision_name(a.precision), k::path_name(a.path));
 
   // --- PyTorch weights check ---------------------------------------------------------------------
   if (!a.weights.empty()) {
@@ -335,8 +347,8 @@ int main(int argc, char** argv) try {
           l.tflops = cs.flops() / (l.us * 1e-6) / 1e12;
           l.floor_us = conv_floor_us(cs, ceil);
           br.conv_sum_us += l.us;
-          std::printf("  layer %-34s %4d->%-4d k%d %3dx%-3d %-16s blocks %5lld %8.2f us %7.2f TFLOP/s  floor %6.2f us (x%.1f)\n",
-                      l.name.c_str(), cs.cin, cs.cout, cs.kh, cs.ho(), cs.wo(), l.config.c_str(), l.blocks, l.us,
+          std::printf("  layer %-34s %4d->%-4d k%dx%d %3dx%-3d %-16s blocks %5lld %8.2f us %7.2f TFLOP/s  floor %6.2f us (x%.1f)\n",
+                      l.name.c_str(), cs.cin, cs.cout, cs.kh, cs.kw, cs.ho(), cs.wo(), l.config.c_str(), l.blocks, l.us,
                       l.tflops, l.floor_us, l.us / l.floor_us);
         } else {
           std::printf("  layer %-34s %-42s %8.2f us\n", l.name.c_str(), "", l.us);
@@ -474,7 +486,7 @@ int main(int argc, char** argv) try {
     char date[32];
     std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
     const char* commit = std::getenv("OPARA_COMMIT");
-    f << "{\n  \"gpu\": \"" << prop.name << "\",\n  \"driver\": \"" << opara::cuda::driver_release()
+    f << "{\n  \"model\": \"" << model.name << "\",\n  \"gpu\": \"" << prop.name << "\",\n  \"driver\": \"" << opara::cuda::driver_release()
       << "\",\n  \"commit\": \"" << (commit ? commit : "unknown") << "\",\n  \"date\": \"" << date
       << "\",\n  \"precision\": \"" << k::precision_name(a.precision) << "\",\n  \"path\": \"" << k::path_name(used_path)
       << "\",\n  \"fused_pools\": " << (a.fuse ? "true" : "false") << ",\n  \"reps\": " << a.reps;
@@ -516,6 +528,8 @@ int main(int argc, char** argv) try {
   cudaStreamDestroy(s);
   return failures == 0 ? 0 : 1;
 } catch (const std::exception& e) {
-  std::fprintf(stderr, "googlenet_bench: %s\n", e.what());
+  std::fprintf(stderr, "%s: %s\n", model.program, e.what());
   return 1;
 }
+
+} // namespace convnet

@@ -1,6 +1,7 @@
 #pragma once
-//! Timing helpers shared by googlenet_bench and the inception_block example: CUDA-event medians
-//! and a plain one-stream CUDA Graph (the baseline opara is compared against).
+//! Timing helpers shared by the model benches (googlenet_bench, inception_v3_bench) and the
+//! inception_block example: CUDA-event medians and a plain one-stream CUDA Graph (the baseline opara
+//! is compared against).
 
 #include <cuda_runtime_api.h>
 
@@ -14,7 +15,7 @@
 
 #include "engine.hpp"
 
-namespace googlenet {
+namespace convnet {
 
 //! Median (and spread) of per-run times, each bracketed by its own pair of CUDA events.
 struct timing {
@@ -90,4 +91,4 @@ inline std::vector<float> random_input(std::size_t n, std::uint64_t seed) {
   return v;
 }
 
-} // namespace googlenet
+} // namespace convnet

@@ -1,7 +1,8 @@
 #pragma once
-//! A small inference engine for GoogLeNet-style networks, written the way a user's engine would be
-//! (its own operator list, its own names for producers and consumers), and adapted to opara from
-//! the outside: graph_traits<googlenet::engine> gives opara the structure, launch_traits the kernels.
+//! A small inference engine for inception-style networks (examples/googlenet: GoogLeNet,
+//! examples/inception_v3: Inception-v3), written the way a user's engine would be (its own operator
+//! list, its own names for producers and consumers), and adapted to opara from the outside:
+//! graph_traits<convnet::engine> gives opara the structure, launch_traits the kernels.
 //!
 //! Why an own engine rather than opara::cuda::task_graph: it shows that opara plans a graph type it
 //! has never seen without changing it (Boost.Graph's habit), and launching needs no std::function
@@ -9,10 +10,6 @@
 //! dependencies are read-after-write ones and concurrent branches never alias.
 
 #include <cuda_runtime_api.h>
-
-#include <cstdint>
-#include <string>
-#include <vector>
 
 #include <opara/graph/traits.hpp>
 #include <opara/profile/profile.hpp>
@@ -25,9 +22,9 @@
 
 #include "kernels/launch.hpp"
 #include "kernels/layout.hpp"
-#include "model.hpp"
+#include "network.hpp"
 
-namespace googlenet {
+namespace convnet {
 
 //! Thrown when a CUDA call of the engine fails; names the call or operator.
 struct engine_error : std::runtime_error {
@@ -63,7 +60,7 @@ class engine {
 public:
   engine(topology t, const weights& w, int batch, engine_options o = {})
       : net_(std::move(t)), batch_(batch), opt_(o) {
-    if (batch <= 0) throw std::invalid_argument("googlenet::engine: batch must be positive");
+    if (batch <= 0) throw std::invalid_argument("convnet::engine: batch must be positive");
     resolve_path();
     build_ops();
     build_edges();
@@ -85,11 +82,11 @@ public:
       w_off_.push_back(host.size());
       if (nhwc()) {
         kernels::conv_shape shape;
-        shape.cin = cs.cin; shape.cout = cs.cout; shape.kh = shape.kw = cs.k;
+        shape.cin = cs.cin; shape.cout = cs.cout; shape.kh = cs.kh; shape.kw = cs.kw;
         const auto packed = kernels::pack_weights_nhwc(shape, f.w.data(), true);
         host.insert(host.end(), packed.begin(), packed.end());
       } else {
-        const int kk = cs.cin * cs.k * cs.k;
+        const int kk = cs.k();
         const auto padded = kernels::pad_weights_nchw(f.w, cs.cout, kk, (kk + 31) / 32 * 32);
         host.insert(host.end(), padded.begin(), padded.end());
       }
@@ -165,7 +162,7 @@ public:
 
   //! Copies an NCHW input to the GPU (sm_90 path: as NHWC, TF32-rounded, padding channels zero).
   void upload_input(const std::vector<float>& x) const {
-    if (x.size() != tensor_floats(net_.input)) throw std::invalid_argument("googlenet::engine: input has the wrong size");
+    if (x.size() != tensor_floats(net_.input)) throw std::invalid_argument("convnet::engine: input has the wrong size");
     std::vector<float> staged;
     const std::vector<float>* src = &x;
     if (nhwc()) {
@@ -201,12 +198,13 @@ public:
                    : launch::conv_bias_relu(shape, tiles_[op], opt_.precision, in, wgt, bias, tensor(d.output), s);
         break;
       }
-      case op_kind::max_pool: {
+      case op_kind::max_pool:
+      case op_kind::avg_pool: {
         const auto shape = net_.pool_shape_of(d, batch_);
-        e = nhwc() ? launch::max_pool_nhwc(shape, in, tensor(d.output), s) : launch::max_pool(shape, in, tensor(d.output), s);
+        e = nhwc() ? launch::pool_nhwc(shape, in, tensor(d.output), s) : launch::pool(shape, in, tensor(d.output), s);
         break;
       }
-      case op_kind::avg_pool: {
+      case op_kind::global_avg_pool: {
         const tensor_desc& td = net_.tensors[d.input];
         e = nhwc() ? launch::avg_pool_1x1_nhwc(batch_, td.c, td.h * td.w, in, tensor(d.output), s)
                    : launch::avg_pool_1x1(batch_, td.c, td.h * td.w, in, tensor(d.output), s);
@@ -231,10 +229,10 @@ private:
     const bool sm90_ok = launch::sm90_supported(dev);
     const bool tf32 = opt_.precision == kernels::conv_precision::tf32;
     if (opt_.path == kernels::conv_path::sm90 && !sm90_ok)
-      throw engine_error("googlenet::engine: the sm90 path needs a GPU of compute capability 9.0 (device " +
+      throw engine_error("convnet::engine: the sm90 path needs a GPU of compute capability 9.0 (device " +
                          std::to_string(dev) + " is not)");
     if (opt_.path == kernels::conv_path::sm90 && !tf32)
-      throw engine_error("googlenet::engine: the sm90 path runs TF32 only; tf32x3 needs the portable path");
+      throw engine_error("convnet::engine: the sm90 path runs TF32 only; tf32x3 needs the portable path");
     path_ = opt_.path != kernels::conv_path::automatic ? opt_.path
             : sm90_ok && tf32                           ? kernels::conv_path::sm90
                                                         : kernels::conv_path::portable;
@@ -260,7 +258,7 @@ private:
     for (int i = 0; i < n; ++i) {
       const op_desc& d = net_.ops[i];
       const int pool = pool_feeding[d.input];
-      if (pool >= 0 && d.kind == op_kind::conv && d.k == 1 && d.stride == 1 && d.pad == 0) {
+      if (pool >= 0 && d.kind == op_kind::conv && is_pointwise(net_.convs[d.conv])) {
         fused_into[i] = pool;
         absorbed[pool] = true;
       }
@@ -274,6 +272,9 @@ private:
       in_tensor_.push_back(pool >= 0 ? net_.ops[pool].input : d.input);
       names_.push_back(pool >= 0 ? net_.ops[pool].name + "+" + d.name : d.name);
     }
+  }
+  static bool is_pointwise(const conv_spec& c) {
+    return c.kh == 1 && c.kw == 1 && c.stride == 1 && c.pad_h == 0 && c.pad_w == 0;
   }
   void build_edges() {
     const int n = static_cast<int>(ops_.size());
@@ -315,28 +316,28 @@ private:
   std::size_t fc_w_off_ = 0, fc_b_off_ = 0;
 };
 
-} // namespace googlenet
+} // namespace convnet
 
 //! opara's view of the engine's structure (CPU side): nodes are operator indices.
 template <>
-struct opara::graph_traits<googlenet::engine> {
-  static std::size_t num_nodes(const googlenet::engine& e) { return e.op_count(); }
-  static std::span<const int> successors(const googlenet::engine& e, opara::node_id v) { return e.consumers(static_cast<int>(v)); }
-  static std::span<const int> predecessors(const googlenet::engine& e, opara::node_id v) { return e.producers(static_cast<int>(v)); }
-  static std::string name(const googlenet::engine& e, opara::node_id v) { return e.op_name(static_cast<int>(v)); }
+struct opara::graph_traits<convnet::engine> {
+  static std::size_t num_nodes(const convnet::engine& e) { return e.op_count(); }
+  static std::span<const int> successors(const convnet::engine& e, opara::node_id v) { return e.consumers(static_cast<int>(v)); }
+  static std::span<const int> predecessors(const convnet::engine& e, opara::node_id v) { return e.producers(static_cast<int>(v)); }
+  static std::string name(const convnet::engine& e, opara::node_id v) { return e.op_name(static_cast<int>(v)); }
 };
 
-static_assert(opara::bidirectional_operator_graph<googlenet::engine>);
-static_assert(opara::named_operator_graph<googlenet::engine>);
+static_assert(opara::bidirectional_operator_graph<convnet::engine>);
+static_assert(opara::named_operator_graph<convnet::engine>);
 
 #include <opara/cuda/operator_graph.hpp>
 
 //! opara's way to launch the engine's operators, and the boundness hints for Opara's launch order.
 template <>
-struct opara::launch_traits<googlenet::engine> {
-  static void launch(const googlenet::engine& e, opara::node_id v, cudaStream_t s) { e.enqueue(static_cast<int>(v), s); }
-  static opara::boundness bound(const googlenet::engine& e, opara::node_id v) { return e.bound_of(static_cast<int>(v)); }
+struct opara::launch_traits<convnet::engine> {
+  static void launch(const convnet::engine& e, opara::node_id v, cudaStream_t s) { e.enqueue(static_cast<int>(v), s); }
+  static opara::boundness bound(const convnet::engine& e, opara::node_id v) { return e.bound_of(static_cast<int>(v)); }
 };
 
-static_assert(opara::cuda_operator_graph<googlenet::engine>);
-static_assert(opara::bound_hinted_graph<googlenet::engine>);
+static_assert(opara::cuda_operator_graph<convnet::engine>);
+static_assert(opara::bound_hinted_graph<convnet::engine>);

@@ -1,17 +1,18 @@
 #pragma once
-//! GoogLeNet as torchvision builds it (transform_input=False, aux_logits=False, 224x224), as a
-//! list of fused operators over tensors, plus its weights (seeded, or read from the file written by
-//! scripts/export_googlenet_weights.py) and the float64 whole-model reference. Plain C++, no CUDA.
+//! A convolutional network as a list of fused operators over tensors (the graph both examples'
+//! engine runs: examples/googlenet builds GoogLeNet with it, examples/inception_v3 Inception-v3),
+//! its weights (seeded, or read from a file exported from torchvision) and the float64 whole-model
+//! reference. Plain C++, no CUDA.
 //!
-//! Weights file format (little-endian), written by scripts/export_googlenet_weights.py:
+//! Weights file format (little-endian), written by scripts/export_torchvision_weights.py:
 //!   char[8]  magic "OPARAGWT"
 //!   uint32   version (1)
 //!   uint32   tensor count
 //!   per tensor: uint32 name length, name bytes (UTF-8, no terminator), uint32 ndim,
 //!               int64 dims[ndim], float32 data[prod(dims)] (row-major)
-//! Names are torchvision's state_dict names ("conv1.conv.weight", "inception3a.branch2.1.bn.running_var",
-//! "fc.weight", ...) plus "<conv>.bn.eps" (one element), "input" [batch,3,224,224] and "output"
-//! [batch,1000] (PyTorch's fp32 output for that input, TF32 off).
+//! Names are torchvision's state_dict names ("conv1.conv.weight", "Mixed_6b.branch7x7_2.bn.running_var",
+//! "fc.weight", ...) plus "<conv>.bn.eps" (one element), "input" [batch,3,H,W] and "output"
+//! [batch,classes] (PyTorch's fp32 output for that input, TF32 off).
 
 #include <cmath>
 #include <cstdint>
@@ -26,7 +27,7 @@
 #include "kernels/shapes.hpp"
 #include "reference.hpp"
 
-namespace googlenet {
+namespace convnet {
 
 //! Shape of one activation tensor (per image).
 struct tensor_desc {
@@ -34,23 +35,27 @@ struct tensor_desc {
   [[nodiscard]] std::size_t size() const { return static_cast<std::size_t>(c) * h * w; }
 };
 
-enum class op_kind : std::uint8_t { conv, max_pool, avg_pool, linear };
+//! avg_pool: a k x k window averaged with the padding counted (PyTorch's count_include_pad=True);
+//! global_avg_pool: adaptive average pooling to 1x1.
+enum class op_kind : std::uint8_t { conv, max_pool, avg_pool, global_avg_pool, linear };
 
-//! One fused operator: conv(+BN folded)+bias+ReLU, max pool, global average pool or the classifier.
+//! One fused operator: conv(+BN folded)+bias+ReLU, a pool, global average pool or the classifier.
 struct op_desc {
   std::string name;
   op_kind kind = op_kind::conv;
   int input = -1, output = -1;  //!< tensor indices
   int c_off = 0;                //!< output channel slice start (the concatenation)
   int conv = -1;                //!< index into topology::convs
-  int k = 1, stride = 1, pad = 0;
-  bool ceil_mode = true;
+  int k = 1, stride = 1, pad = 0;  //!< pools: square window
+  bool ceil_mode = false;          //!< pools
 };
 
-//! A BasicConv2d: conv(bias=False) + BatchNorm(eps=1e-3) + ReLU.
+//! A BasicConv2d: conv(bias=False) + BatchNorm(eps=1e-3) + ReLU; kh x kw window, one stride,
+//! padding per dimension (Inception-v3's 1x7 / 7x1 and 1x3 / 3x1 convolutions).
 struct conv_spec {
   std::string name;  //!< torchvision module path, e.g. "inception3a.branch2.1"
-  int cin = 0, cout = 0, k = 1, stride = 1, pad = 0;
+  int cin = 0, cout = 0, kh = 1, kw = 1, stride = 1, pad_h = 0, pad_w = 0;
+  [[nodiscard]] int k() const { return cin * kh * kw; }
 };
 
 //! The whole network: tensors, operators in torchvision's forward order, convolutions.
@@ -75,7 +80,7 @@ struct topology {
     kernels::conv_shape s;
     s.batch = batch;
     s.cin = c.cin; s.h = in.h; s.w = in.w;
-    s.cout = c.cout; s.kh = s.kw = c.k; s.stride = c.stride; s.pad = c.pad;
+    s.cout = c.cout; s.kh = c.kh; s.kw = c.kw; s.stride = c.stride; s.pad_h = c.pad_h; s.pad_w = c.pad_w;
     s.c_off = op.c_off; s.c_total = tensors[op.output].c;
     return s;
   }
@@ -84,115 +89,127 @@ struct topology {
     kernels::pool_shape s;
     s.batch = batch; s.c = in.c; s.h = in.h; s.w = in.w;
     s.k = op.k; s.stride = op.stride; s.pad = op.pad; s.ceil_mode = op.ceil_mode;
+    s.average = op.kind == op_kind::avg_pool;
     s.c_off = op.c_off; s.c_total = tensors[op.output].c;
     return s;
   }
+  //! What is wrong with the bookkeeping, one sentence per problem naming the operator or tensor (empty:
+  //! none): an operator whose output size does not follow from its input and window, a channel
+  //! slice outside its tensor, or a tensor (other than the input) whose channels are not written
+  //! exactly once by its writers' slices (a concatenation with a gap or an overlap).
+  [[nodiscard]] std::vector<std::string> problems() const {
+    std::vector<std::string> r;
+    std::vector<std::vector<int>> written(tensors.size());
+    for (const tensor_desc& t : tensors) written[&t - tensors.data()].assign(t.c, 0);
+    for (const op_desc& op : ops) {
+      const tensor_desc& in = tensors[op.input];
+      const tensor_desc& out = tensors[op.output];
+      int c = 0, h = 1, w = 1;
+      switch (op.kind) {
+        case op_kind::conv: {
+          const auto s = conv_shape_of(op, 1);
+          if (convs[op.conv].cin != in.c) r.push_back("operator '" + op.name + "' reads " + std::to_string(in.c) + " channels, its conv expects " + std::to_string(convs[op.conv].cin));
+          c = s.cout; h = s.ho(); w = s.wo();
+          break;
+        }
+        case op_kind::max_pool:
+        case op_kind::avg_pool: {
+          const auto s = pool_shape_of(op, 1);
+          c = s.c; h = s.ho(); w = s.wo();
+          break;
+        }
+        case op_kind::global_avg_pool: c = in.c; break;
+        case op_kind::linear: c = num_classes; break;
+      }
+      if (h != out.h || w != out.w)
+        r.push_back("operator '" + op.name + "' makes " + std::to_string(h) + "x" + std::to_string(w) + " pixels, its output tensor has " + std::to_string(out.h) + "x" + std::to_string(out.w));
+      if (op.c_off < 0 || op.c_off + c > out.c) {
+        r.push_back("operator '" + op.name + "' writes channels [" + std::to_string(op.c_off) + ", " + std::to_string(op.c_off + c) + ") of a " + std::to_string(out.c) + "-channel tensor");
+        continue;
+      }
+      for (int ch = op.c_off; ch < op.c_off + c; ++ch) ++written[op.output][ch];
+    }
+    for (std::size_t t = 0; t < tensors.size(); ++t) {
+      if (static_cast<int>(t) == input) continue;
+      for (int ch = 0; ch < tensors[t].c; ++ch)
+        if (written[t][ch] != 1) {
+          r.push_back("tensor " + std::to_string(t) + " channel " + std::to_string(ch) + " is written " + std::to_string(written[t][ch]) + " times");
+          break;
+        }
+    }
+    return r;
+  }
+  //! Features the classifier reads (the global average pool's channels).
+  [[nodiscard]] int features() const {
+    for (const op_desc& op : ops)
+      if (op.kind == op_kind::linear) return tensors[op.input].c;
+    return 0;
+  }
 };
 
-namespace detail {
+//! A convolution's window: kh x kw, stride, padding per dimension.
+struct conv_geom {
+  int kh = 1, kw = 1, stride = 1, pad_h = 0, pad_w = 0;
+  //! k x k, one stride and padding.
+  static constexpr conv_geom square(int k, int stride = 1, int pad = 0) { return {k, k, stride, pad, pad}; }
+  //! kh x kw, stride 1.
+  static constexpr conv_geom rect(int kh, int kw, int pad_h, int pad_w) { return {kh, kw, 1, pad_h, pad_w}; }
+};
 
+//! Appends tensors and operators to a topology in program order (the model files' vocabulary).
 struct topology_builder {
   topology t;
   int tensor(int c, int h, int w) {
     t.tensors.push_back({c, h, w});
     return static_cast<int>(t.tensors.size()) - 1;
   }
-  void conv(const std::string& name, int in, int out, int c_off, int cout, int k, int stride, int pad) {
-    t.convs.push_back({name, t.tensors[in].c, cout, k, stride, pad});
+  //! A BasicConv2d writing channels [c_off, c_off + cout) of tensor out.
+  void conv(const std::string& name, int in, int out, int c_off, int cout, conv_geom g) {
+    t.convs.push_back({name, t.tensors[in].c, cout, g.kh, g.kw, g.stride, g.pad_h, g.pad_w});
     op_desc op;
     op.name = name; op.kind = op_kind::conv; op.input = in; op.output = out; op.c_off = c_off;
-    op.conv = static_cast<int>(t.convs.size()) - 1; op.k = k; op.stride = stride; op.pad = pad;
+    op.conv = static_cast<int>(t.convs.size()) - 1;
     t.ops.push_back(op);
   }
-  // A conv into a fresh tensor of its own.
-  int conv_new(const std::string& name, int in, int cout, int k, int stride, int pad) {
+  //! A BasicConv2d into a fresh tensor of its own.
+  int conv_new(const std::string& name, int in, int cout, conv_geom g) {
     const auto& s = t.tensors[in];
-    const int out = tensor(cout, (s.h + 2 * pad - k) / stride + 1, (s.w + 2 * pad - k) / stride + 1);
-    conv(name, in, out, 0, cout, k, stride, pad);
+    const int out = tensor(cout, (s.h + 2 * g.pad_h - g.kh) / g.stride + 1, (s.w + 2 * g.pad_w - g.kw) / g.stride + 1);
+    conv(name, in, out, 0, cout, g);
     return out;
   }
-  void pool(const std::string& name, int in, int out, int c_off, int k, int stride, int pad) {
+  //! A max or average pool (kind) writing channels [c_off, c_off + c) of tensor out.
+  void pool(const std::string& name, op_kind kind, int in, int out, int c_off, int k, int stride, int pad,
+            bool ceil_mode) {
     op_desc op;
-    op.name = name; op.kind = op_kind::max_pool; op.input = in; op.output = out; op.c_off = c_off;
-    op.k = k; op.stride = stride; op.pad = pad; op.ceil_mode = true;
+    op.name = name; op.kind = kind; op.input = in; op.output = out; op.c_off = c_off;
+    op.k = k; op.stride = stride; op.pad = pad; op.ceil_mode = ceil_mode;
     t.ops.push_back(op);
   }
-  int pool_new(const std::string& name, int in, int k, int stride, int pad) {
+  int pool_new(const std::string& name, op_kind kind, int in, int k, int stride, int pad, bool ceil_mode) {
     const auto& s = t.tensors[in];
-    const int out = tensor(s.c, kernels::pool_out_size(s.h, k, stride, pad, true),
-                           kernels::pool_out_size(s.w, k, stride, pad, true));
-    pool(name, in, out, 0, k, stride, pad);
+    const int out = tensor(s.c, kernels::pool_out_size(s.h, k, stride, pad, ceil_mode),
+                           kernels::pool_out_size(s.w, k, stride, pad, ceil_mode));
+    pool(name, kind, in, out, 0, k, stride, pad, ceil_mode);
     return out;
   }
-  // torchvision's Inception: four branches concatenated in channel order 1, 2, 3, 4.
-  int inception(const std::string& n, int in, int ch1, int ch3r, int ch3, int ch5r, int ch5, int pp) {
-    const auto& s = t.tensors[in];
-    const int out = tensor(ch1 + ch3 + ch5 + pp, s.h, s.w);
-    conv(n + ".branch1", in, out, 0, ch1, 1, 1, 0);
-    const int r2 = conv_new(n + ".branch2.0", in, ch3r, 1, 1, 0);
-    conv(n + ".branch2.1", r2, out, ch1, ch3, 3, 1, 1);
-    const int r3 = conv_new(n + ".branch3.0", in, ch5r, 1, 1, 0);
-    conv(n + ".branch3.1", r3, out, ch1 + ch3, ch5, 3, 1, 1);  // torchvision uses 3x3 here (known quirk)
-    const int p4 = pool_new(n + ".branch4.0", in, 3, 1, 1);
-    conv(n + ".branch4.1", p4, out, ch1 + ch3 + ch5, pp, 1, 1, 0);
-    return out;
+  //! Global average pool + fully connected layer ("avgpool", "fc"); the logits become the output.
+  void classifier(int x) {
+    const int pooled = tensor(t.tensors[x].c, 1, 1);
+    op_desc pool;
+    pool.name = "avgpool"; pool.kind = op_kind::global_avg_pool; pool.input = x; pool.output = pooled;
+    t.ops.push_back(pool);
+    const int logits = tensor(t.num_classes, 1, 1);
+    op_desc fc;
+    fc.name = "fc"; fc.kind = op_kind::linear; fc.input = pooled; fc.output = logits;
+    t.ops.push_back(fc);
+    t.output = logits;
   }
 };
 
-} // namespace detail
-
-//! torchvision.models.googlenet(aux_logits=False, transform_input=False) at 224x224.
-inline topology make_googlenet() {
-  detail::topology_builder b;
-  int x = b.tensor(3, 224, 224);
-  b.t.input = x;
-  x = b.conv_new("conv1", x, 64, 7, 2, 3);
-  x = b.pool_new("maxpool1", x, 3, 2, 0);
-  x = b.conv_new("conv2", x, 64, 1, 1, 0);
-  x = b.conv_new("conv3", x, 192, 3, 1, 1);
-  x = b.pool_new("maxpool2", x, 3, 2, 0);
-  x = b.inception("inception3a", x, 64, 96, 128, 16, 32, 32);
-  x = b.inception("inception3b", x, 128, 128, 192, 32, 96, 64);
-  x = b.pool_new("maxpool3", x, 3, 2, 0);
-  x = b.inception("inception4a", x, 192, 96, 208, 16, 48, 64);
-  x = b.inception("inception4b", x, 160, 112, 224, 24, 64, 64);
-  x = b.inception("inception4c", x, 128, 128, 256, 24, 64, 64);
-  x = b.inception("inception4d", x, 112, 144, 288, 32, 64, 64);
-  x = b.inception("inception4e", x, 256, 160, 320, 32, 128, 128);
-  x = b.pool_new("maxpool4", x, 2, 2, 0);
-  x = b.inception("inception5a", x, 256, 160, 320, 32, 128, 128);
-  x = b.inception("inception5b", x, 384, 192, 384, 48, 128, 128);
-  const int pooled = b.tensor(b.t.tensors[x].c, 1, 1);
-  {
-    op_desc op;
-    op.name = "avgpool"; op.kind = op_kind::avg_pool; op.input = x; op.output = pooled;
-    b.t.ops.push_back(op);
-  }
-  const int logits = b.tensor(b.t.num_classes, 1, 1);
-  {
-    op_desc op;
-    op.name = "fc"; op.kind = op_kind::linear; op.input = pooled; op.output = logits;
-    b.t.ops.push_back(op);
-  }
-  b.t.output = logits;
-  return b.t;
-}
-
-//! One inception block alone (for examples/inception_block): input [cin, hw, hw].
-inline topology make_inception_block(const std::string& name = "inception3a", int cin = 192, int hw = 28,
-                                     int ch1 = 64, int ch3r = 96, int ch3 = 128, int ch5r = 16, int ch5 = 32,
-                                     int pp = 32) {
-  detail::topology_builder b;
-  const int x = b.tensor(cin, hw, hw);
-  b.t.input = x;
-  b.t.output = b.inception(name, x, ch1, ch3r, ch3, ch5r, ch5, pp);
-  b.t.num_classes = 0;
-  return b.t;
-}
-
 //! Raw parameters of one BasicConv2d, as torchvision stores them.
 struct conv_params {
-  std::vector<float> w;  //!< [cout][cin][k][k]
+  std::vector<float> w;  //!< [cout][cin][kh][kw]
   std::vector<float> gamma, beta, mean, var;
   float eps = 1e-3f;
 };
@@ -212,7 +229,7 @@ inline weights make_random_weights(const topology& t, std::uint64_t seed = 2024)
   weights w;
   for (const conv_spec& c : t.convs) {
     conv_params p;
-    const int fan_in = c.cin * c.k * c.k;
+    const int fan_in = c.k();
     const double a = std::sqrt(6.0 / fan_in);
     p.w.resize(static_cast<std::size_t>(c.cout) * fan_in);
     for (auto& x : p.w) x = uni(-a, a);
@@ -225,7 +242,7 @@ inline weights make_random_weights(const topology& t, std::uint64_t seed = 2024)
     w.convs.push_back(std::move(p));
   }
   if (t.num_classes > 0) {
-    const int f = t.tensors[t.tensors.size() - 2].c;
+    const int f = t.features();
     const double a = 1.0 / std::sqrt(static_cast<double>(f));
     w.fc_w.resize(static_cast<std::size_t>(t.num_classes) * f);
     for (auto& x : w.fc_w) x = uni(-a, a);
@@ -238,14 +255,14 @@ inline weights make_random_weights(const topology& t, std::uint64_t seed = 2024)
 //! s = gamma / sqrt(var + eps).
 template <class T>
 struct folded_conv {
-  std::vector<T> w;  //!< [cout][cin*k*k]
+  std::vector<T> w;  //!< [cout][cin*kh*kw]
   std::vector<T> bias;
 };
 
 template <class T>
 folded_conv<T> fold_batch_norm(const conv_spec& c, const conv_params& p) {
   folded_conv<T> f;
-  const std::size_t kk = static_cast<std::size_t>(c.cin) * c.k * c.k;
+  const std::size_t kk = static_cast<std::size_t>(c.k());
   f.w.resize(p.w.size());
   for (int m = 0; m < c.cout; ++m) {
     const double s = static_cast<double>(p.gamma[m]) / std::sqrt(static_cast<double>(p.var[m]) + p.eps);
@@ -255,7 +272,7 @@ folded_conv<T> fold_batch_norm(const conv_spec& c, const conv_params& p) {
   return f;
 }
 
-//! Whole-model float64 reference: returns the output tensor [batch][...] (logits for GoogLeNet).
+//! Whole-model float64 reference: returns the output tensor [batch][...] (the logits).
 inline std::vector<double> run_reference(const topology& t, const weights& w, const std::vector<float>& input,
                                          int batch) {
   std::vector<std::vector<double>> act(t.tensors.size());
@@ -268,8 +285,9 @@ inline std::vector<double> run_reference(const topology& t, const weights& w, co
         reference::conv(t.conv_shape_of(op, batch), act[op.input], f.w, f.bias, act[op.output]);
         break;
       }
-      case op_kind::max_pool: reference::max_pool(t.pool_shape_of(op, batch), act[op.input], act[op.output]); break;
-      case op_kind::avg_pool: {
+      case op_kind::max_pool:
+      case op_kind::avg_pool: reference::pool(t.pool_shape_of(op, batch), act[op.input], act[op.output]); break;
+      case op_kind::global_avg_pool: {
         const auto& in = t.tensors[op.input];
         act[op.output] = reference::avg_pool_1x1(batch, in.c, in.h * in.w, act[op.input]);
         break;
@@ -351,11 +369,11 @@ inline std::vector<float> take(const std::map<std::string, file_tensor>& m, cons
 }
 } // namespace detail
 
-//! Weights plus PyTorch's input and output, from scripts/export_googlenet_weights.py.
+//! Weights plus PyTorch's input and output, from scripts/export_torchvision_weights.py.
 struct pytorch_export {
   weights w;
   int batch = 0;
-  std::vector<float> input;   //!< [batch][3][224][224]
+  std::vector<float> input;   //!< [batch][3][H][W]
   std::vector<float> output;  //!< [batch][classes]
 };
 
@@ -365,7 +383,7 @@ inline pytorch_export load_pytorch_export(const topology& t, const std::string& 
   pytorch_export e;
   for (const conv_spec& c : t.convs) {
     conv_params p;
-    p.w = detail::take(m, path, c.name + ".conv.weight", {c.cout, c.cin, c.k, c.k});
+    p.w = detail::take(m, path, c.name + ".conv.weight", {c.cout, c.cin, c.kh, c.kw});
     p.gamma = detail::take(m, path, c.name + ".bn.weight", {c.cout});
     p.beta = detail::take(m, path, c.name + ".bn.bias", {c.cout});
     p.mean = detail::take(m, path, c.name + ".bn.running_mean", {c.cout});
@@ -373,7 +391,7 @@ inline pytorch_export load_pytorch_export(const topology& t, const std::string& 
     p.eps = detail::take(m, path, c.name + ".bn.eps", {1})[0];
     e.w.convs.push_back(std::move(p));
   }
-  const int features = t.tensors[t.tensors.size() - 2].c;
+  const int features = t.features();
   e.w.fc_w = detail::take(m, path, "fc.weight", {t.num_classes, features});
   e.w.fc_b = detail::take(m, path, "fc.bias", {t.num_classes});
   const auto in = m.find("input");
@@ -386,4 +404,4 @@ inline pytorch_export load_pytorch_export(const topology& t, const std::string& 
   return e;
 }
 
-} // namespace googlenet
+} // namespace convnet

@@ -1,5 +1,5 @@
 #pragma once
-//! float64 CPU reference of every GoogLeNet kernel and of the whole model (plain C++, no CUDA).
+//! float64 CPU reference of every kernel of examples/common (plain C++, no CUDA).
 //! Inputs are float (what the GPU sees), arithmetic and outputs are double.
 
 #include <algorithm>
@@ -11,7 +11,7 @@
 
 #include "kernels/shapes.hpp"
 
-namespace googlenet::reference {
+namespace convnet::reference {
 
 using kernels::conv_shape;
 using kernels::pool_shape;
@@ -47,12 +47,12 @@ void conv(const conv_shape& s, const std::vector<T>& in, const std::vector<U>& w
         for (int q = 0; q < s.kw; ++q) {
           const double wv = w[(static_cast<std::size_t>(m) * s.cin + ci) * s.kh * s.kw + r * s.kw + q];
           for (int oh = 0; oh < ho; ++oh) {
-            const int ih = oh * s.stride - s.pad + r;
+            const int ih = oh * s.stride - s.pad_h + r;
             if (ih < 0 || ih >= s.h) continue;
             double* a = acc.data() + static_cast<std::size_t>(oh) * wo;
             const T* row = src + static_cast<std::size_t>(ih) * s.w;
             for (int ow = 0; ow < wo; ++ow) {
-              const int iw = ow * s.stride - s.pad + q;
+              const int iw = ow * s.stride - s.pad_w + q;
               if (iw >= 0 && iw < s.w) a[ow] += wv * static_cast<double>(row[iw]);
             }
           }
@@ -63,22 +63,28 @@ void conv(const conv_shape& s, const std::vector<T>& in, const std::vector<U>& w
   });
 }
 
-//! Max pooling with PyTorch's padding (-inf) and ceil_mode rules, into a channel slice.
+//! Max pooling with PyTorch's padding (-inf) and ceil_mode rules, or (s.average) average pooling
+//! with count_include_pad=True (divisor: the window clipped to the padded input), into a channel slice.
 template <class T>
-void max_pool(const pool_shape& s, const std::vector<T>& in, std::vector<double>& out) {
+void pool(const pool_shape& s, const std::vector<T>& in, std::vector<double>& out) {
   const int ho = s.ho(), wo = s.wo(), ct = s.total_channels();
   for (int b = 0; b < s.batch; ++b)
     for (int c = 0; c < s.c; ++c)
       for (int oh = 0; oh < ho; ++oh)
         for (int ow = 0; ow < wo; ++ow) {
-          double m = -std::numeric_limits<double>::infinity();
+          double m = -std::numeric_limits<double>::infinity(), sum = 0;
+          const int h0 = oh * s.stride - s.pad, w0 = ow * s.stride - s.pad;
           for (int r = 0; r < s.k; ++r)
             for (int q = 0; q < s.k; ++q) {
-              const int ih = oh * s.stride - s.pad + r, iw = ow * s.stride - s.pad + q;
-              if (ih >= 0 && ih < s.h && iw >= 0 && iw < s.w)
-                m = std::max(m, static_cast<double>(in[((static_cast<std::size_t>(b) * s.c + c) * s.h + ih) * s.w + iw]));
+              const int ih = h0 + r, iw = w0 + q;
+              if (ih >= 0 && ih < s.h && iw >= 0 && iw < s.w) {
+                const double v = static_cast<double>(in[((static_cast<std::size_t>(b) * s.c + c) * s.h + ih) * s.w + iw]);
+                m = std::max(m, v);
+                sum += v;
+              }
             }
-          out[((static_cast<std::size_t>(b) * ct + s.c_off + c) * ho + oh) * wo + ow] = m;
+          const int count = (std::min(h0 + s.k, s.h + s.pad) - h0) * (std::min(w0 + s.k, s.w + s.pad) - w0);
+          out[((static_cast<std::size_t>(b) * ct + s.c_off + c) * ho + oh) * wo + ow] = s.average ? sum / count : m;
         }
 }
 
@@ -122,4 +128,4 @@ double rel_error(const std::vector<T>& a, const std::vector<double>& ref) {
   return den > 0 ? std::sqrt(num / den) : std::numeric_limits<double>::infinity();
 }
 
-} // namespace googlenet::reference
+} // namespace convnet::reference

@@ -1,6 +1,6 @@
-//! Checks every GoogLeNet kernel against the float64 CPU reference: GoogLeNet's own shapes and odd
-//! ones (non-square, channel counts off multiples of 4/8/16, stride 2 on odd sizes, channel slices),
-//! every conv tile and both precisions. Outputs are poisoned (NaN) first; channels outside a
+//! Checks every kernel of the portable path against the float64 CPU reference: GoogLeNet's and
+//! Inception-v3's shapes (batch 1 and 8) and odd ones (non-square images and windows, channel counts
+//! off multiples of 4/8/16, stride 2 on odd sizes, channel slices), every conv tile and both precisions. Outputs are poisoned (NaN) first; channels outside a
 //! kernel's slice must still hold the poison afterwards. Exits 77 when there is no GPU.
 
 #include <cstdio>
@@ -16,10 +16,10 @@
 #include "reference.hpp"
 #include "test_util.hpp"
 
-namespace k = googlenet::kernels;
-namespace ref = googlenet::reference;
+namespace k = convnet::kernels;
+namespace ref = convnet::reference;
 
-using namespace googlenet::test;
+using namespace convnet::test;
 
 namespace {
 
@@ -46,9 +46,8 @@ void test_conv(k::conv_shape s, std::vector<int> splits = {0}) {
         CHECK_CUDA(k::conv_bias_relu(s, t, p, d_in.p, d_w.p, d_b.p, d_out.p, nullptr, sp));
         CHECK_CUDA(cudaDeviceSynchronize());
         const auto got = d_out.get();
-        char what[160];
-        std::snprintf(what, sizeof what, "conv b%d %dx%dx%d->%d k%d s%d p%d [%d+%d/%d] %s %s split%d%s", s.batch,
-                      s.cin, s.h, s.w, s.cout, s.kh, s.stride, s.pad, s.c_off, s.cout, s.c_total, k::tile_name(t),
+        char what[240];
+        std::snprintf(what, sizeof what, "conv %s %s %s split%d%s", conv_name(s).c_str(), k::tile_name(t),
                       k::precision_name(p), eff, sp == 0 ? "(auto)" : "");
         compare_slice(what, got, want, s.batch, s.c_total, s.c_off, s.cout, ho * wo,
                       p == k::conv_precision::tf32 ? 2e-3 : 5e-5);  // tf32x3: fp32-level, but the tensor cores accumulate in fp32 without round-to-nearest: 1.8e-5 seen at K=1728
@@ -65,15 +64,13 @@ void test_pool(k::pool_shape s) {
   if (s.c_total == 0) s.c_total = s.c;
   const auto in = random_vec(static_cast<std::size_t>(s.batch) * s.c * s.h * s.w);
   std::vector<double> want(static_cast<std::size_t>(s.batch) * s.c_total * s.ho() * s.wo(), 0.0);
-  ref::max_pool(s, in, want);
+  ref::pool(s, in, want);
   dev_buf d_in(in), d_out(want.size());
   d_out.poison();
-  CHECK_CUDA(k::max_pool(s, d_in.p, d_out.p, nullptr));
+  CHECK_CUDA(k::pool(s, d_in.p, d_out.p, nullptr));
   CHECK_CUDA(cudaDeviceSynchronize());
-  char what[160];
-  std::snprintf(what, sizeof what, "maxpool b%d c%d %dx%d k%d s%d p%d ceil%d -> %dx%d [%d/%d]", s.batch, s.c, s.h,
-                s.w, s.k, s.stride, s.pad, int(s.ceil_mode), s.ho(), s.wo(), s.c_off, s.c_total);
-  compare_slice(what, d_out.get(), want, s.batch, s.c_total, s.c_off, s.c, s.ho() * s.wo(), 1e-7);
+  compare_slice(pool_name(s), d_out.get(), want, s.batch, s.c_total, s.c_off, s.c, s.ho() * s.wo(),
+                s.average ? 1e-6 : 1e-7);
 }
 
 void test_avg(int batch, int c, int h, int w) {
@@ -142,6 +139,44 @@ int main() {
   test_pool(ps(2, 7, 12, 10, 3, 2, 1, true, 2, 11));       // padding + ceil + slice
   test_pool(ps(1, 3, 9, 8, 3, 2, 0, false));               // floor mode
   test_pool(ps(1, 6, 7, 7, 2, 2, 0, true));                // 2x2 ceil on odd
+
+  // Inception-v3 (batch 1 and 8): the stride-2 3x3 convolutions without padding (stem, Mixed_6a,
+  // Mixed_7a), the 147x147 and 35x35 layers, the 5x5, the 1x7 / 7x1 and 1x3 / 3x1 pairs into their
+  // concat slices; odd rectangular windows (stride 2, channels off multiples of 4, split-K).
+  for (int b : {1, 8}) {
+    test_conv(cs(b, 3, 299, 299, 32, 3, 2, 0));                           // Conv2d_1a_3x3
+    test_conv(cs(b, 32, 147, 147, 64, 3, 1, 1));                          // Conv2d_2b_3x3
+    test_conv(cs(b, 80, 73, 73, 192, 3, 1, 0));                           // Conv2d_4a_3x3
+    test_conv(cs(b, 48, 35, 35, 64, 5, 1, 2, 64, 256));                   // Mixed_5b.branch5x5_2
+    test_conv(cs(b, 288, 35, 35, 384, 3, 2, 0, 0, 768));                  // Mixed_6a.branch3x3
+    test_conv(cs_rect(b, 128, 17, 17, 128, 1, 7, 1, 0, 3));               // Mixed_6b.branch7x7_2
+    test_conv(cs_rect(b, 128, 17, 17, 192, 7, 1, 1, 3, 0, 192, 768));     // Mixed_6b.branch7x7_3
+    test_conv(cs(b, 192, 17, 17, 320, 3, 2, 0, 0, 1280));                 // Mixed_7a.branch3x3_2
+    test_conv(cs_rect(b, 384, 8, 8, 384, 1, 3, 1, 0, 1, 320, 2048));      // Mixed_7b.branch3x3_2a
+    test_conv(cs_rect(b, 384, 8, 8, 384, 3, 1, 1, 1, 0, 704, 2048));      // Mixed_7b.branch3x3_2b
+  }
+  test_conv(cs_rect(2, 7, 9, 13, 11, 1, 5, 1, 0, 2, 3, 17));
+  test_conv(cs_rect(3, 5, 11, 10, 6, 5, 3, 2, 2, 1));
+  test_conv(cs_rect(1, 33, 6, 7, 19, 7, 1, 1, 3, 0), {1, 2, 3});
+  test_conv(cs_rect(1, 160, 17, 17, 192, 1, 7, 1, 0, 3, 576, 768), {0, 2, 4});
+
+  for (int b : {1, 8}) {
+    test_pool(ps(b, 64, 147, 147, 3, 2, 0, false));           // maxpool1
+    test_pool(ps(b, 192, 71, 71, 3, 2, 0, false));            // maxpool2
+    test_pool(ps(b, 288, 35, 35, 3, 2, 0, false, 480, 768));  // Mixed_6a.branch_pool into its slice
+    test_pool(ps(b, 768, 17, 17, 3, 2, 0, false, 512, 1280)); // Mixed_7a.branch_pool
+    test_pool(avg_ps(b, 192, 35, 35, 3, 1, 1, false));        // Mixed_5b's avg_pool2d(3, 1, 1)
+    test_pool(avg_ps(b, 768, 17, 17, 3, 1, 1, false));        // Mixed_6b's
+    test_pool(avg_ps(b, 2048, 8, 8, 3, 1, 1, false));         // Mixed_7c's
+  }
+  test_pool(avg_ps(3, 5, 7, 6, 3, 1, 1, false, 2, 9));
+  test_pool(avg_ps(2, 6, 10, 9, 3, 2, 1, true));  // ceil: the last window runs past the padding (clipped divisor)
+  test_pool(avg_ps(1, 3, 5, 5, 2, 2, 0, false));
+
+  test_avg(1, 2048, 8, 8);
+  test_avg(8, 2048, 8, 8);
+  test_linear(1, 2048, 1000);
+  test_linear(8, 2048, 1000);
 
   test_avg(1, 1024, 7, 7);
   test_avg(8, 1024, 7, 7);

@@ -1,6 +1,8 @@
 //! Checks the sm_90 path (NHWC tensors, wgmma convolutions, kernels/conv_sm90.cuh and pool_nhwc.cuh)
-//! against the float64 CPU reference: GoogLeNet's shapes and odd ones (channels off multiples of the
-//! tile and of 4, 1-pixel images, batch 1/3/8, stride 2, 5x5 and 7x7), every tile, split-K off and on
+//! against the float64 CPU reference: GoogLeNet's and Inception-v3's shapes (1x7 / 7x1 and 1x3 / 3x1
+//! windows, stride 2 without padding, 147x147 to 8x8 maps, average pools) and odd ones (channels off
+//! multiples of the tile and of 4, 1-pixel images, batch 1/3/8, stride 2, 5x5 and 7x7, rectangular
+//! windows with stride 2), every tile, split-K off and on
 //! (a split result must also be bit-identical on a second launch), and the fused 3x3 max pool.
 //! Operands are TF32-rounded first, as the engine stores them. Outputs are poisoned (NaN) first and
 //! channels outside a kernel's slice must still hold the poison. Exits 77 without a GPU and reports
@@ -17,9 +19,9 @@
 #include "reference.hpp"
 #include "test_util.hpp"
 
-namespace k = googlenet::kernels;
-namespace ref = googlenet::reference;
-using namespace googlenet::test;
+namespace k = convnet::kernels;
+namespace ref = convnet::reference;
+using namespace convnet::test;
 
 namespace {
 
@@ -49,7 +51,7 @@ void test_conv(k::conv_shape s, std::vector<int> splits = {1, 0}, bool fused_poo
   std::vector<double> want(static_cast<std::size_t>(s.batch) * s.c_total * ho * wo, 0.0);
   if (fused_pool) {
     std::vector<double> pooled(in.size());
-    ref::max_pool(pool3x3(s.batch, s.cin, s.h, s.w), in, pooled);
+    ref::pool(pool3x3(s.batch, s.cin, s.h, s.w), in, pooled);
     ref::conv(s, pooled, w, bias, want);
   } else {
     ref::conv(s, in, w, bias, want);
@@ -67,10 +69,9 @@ void test_conv(k::conv_shape s, std::vector<int> splits = {1, 0}, bool fused_poo
       CHECK_CUDA(k::sm90::conv_bias_relu_nhwc(s, c.tile, c.splits, fused_pool, d_in.p, d_w.p, d_b.p, d_out.p, nullptr));
       CHECK_CUDA(cudaDeviceSynchronize());
       const auto got = d_out.get();
-      char what[200];
-      std::snprintf(what, sizeof what, "sm90 %sconv b%d %dx%dx%d->%d k%d s%d p%d [%d+%d/%d] %s split%d%s",
-                    fused_pool ? "pool+" : "", s.batch, s.cin, s.h, s.w, s.cout, s.kh, s.stride, s.pad, s.c_off,
-                    s.cout, s.c_total, k::tile_name(t), c.splits, sp == 0 ? "(rule)" : "");
+      char what[240];
+      std::snprintf(what, sizeof what, "sm90 %sconv %s %s split%d%s", fused_pool ? "pool+" : "", conv_name(s).c_str(),
+                    k::tile_name(t), c.splits, sp == 0 ? "(rule)" : "");
       compare_slice(what, k::nhwc_to_nchw(got, s.batch, s.c_total, ho * wo, s.c_total), want, s.batch, s.c_total,
                     s.c_off, s.cout, ho * wo, 2e-3);
       if (c.splits > 1)
@@ -87,16 +88,13 @@ void test_pool(k::pool_shape s) {
   const int hw = s.h * s.w, hwo = s.ho() * s.wo();
   const auto in = random_vec(static_cast<std::size_t>(s.batch) * s.c * hw);
   std::vector<double> want(static_cast<std::size_t>(s.batch) * s.c_total * hwo, 0.0);
-  ref::max_pool(s, in, want);
+  ref::pool(s, in, want);
   dev_buf d_in(k::nchw_to_nhwc(in, s.batch, s.c, hw, s.c)), d_out(want.size());
   d_out.poison();
-  CHECK_CUDA(k::nhwc::max_pool(s, d_in.p, d_out.p, nullptr));
+  CHECK_CUDA(k::nhwc::pool(s, d_in.p, d_out.p, nullptr));
   CHECK_CUDA(cudaDeviceSynchronize());
-  char what[160];
-  std::snprintf(what, sizeof what, "nhwc maxpool b%d c%d %dx%d k%d s%d p%d ceil%d -> %dx%d [%d/%d]", s.batch, s.c,
-                s.h, s.w, s.k, s.stride, s.pad, int(s.ceil_mode), s.ho(), s.wo(), s.c_off, s.c_total);
-  compare_slice(what, k::nhwc_to_nchw(d_out.get(), s.batch, s.c_total, hwo, s.c_total), want, s.batch, s.c_total,
-                s.c_off, s.c, hwo, 1e-7);
+  compare_slice("nhwc " + pool_name(s), k::nhwc_to_nchw(d_out.get(), s.batch, s.c_total, hwo, s.c_total), want,
+                s.batch, s.c_total, s.c_off, s.c, hwo, s.average ? 1e-6 : 1e-7);
 }
 
 void test_avg(int batch, int c, int h, int w) {
@@ -115,7 +113,7 @@ void test_avg(int batch, int c, int h, int w) {
 
 int main() {
   devices_or_skip();
-  if (!googlenet::launch::sm90_supported(0)) {
+  if (!convnet::launch::sm90_supported(0)) {
     std::puts("GPU is not compute capability 9.0: the sm_90a kernels cannot run here; skipped");
     return 77;
   }
@@ -148,6 +146,40 @@ int main() {
   test_conv(cs(8, 832, 7, 7, 128, 1, 1, 0, 896, 1024), {1, 0, 4}, true);  // inception5b.branch4, batch 8
   test_conv(cs(3, 20, 5, 7, 13, 1, 1, 0, 4, 20), {1, 0, 2}, true);
   test_conv(cs(1, 8, 1, 1, 9, 1, 1, 0), {1}, true);
+
+  // Inception-v3 (batch 1 and 8): stride-2 3x3 without padding (stem, Mixed_6a, Mixed_7a), the
+  // 147x147 and 35x35 layers, the 5x5, the 1x7 / 7x1 and 1x3 / 3x1 pairs into their concat slices;
+  // odd rectangular windows (stride 2, channels off multiples of 4, split-K).
+  for (int b : {1, 8}) {
+    test_conv(cs(b, 3, 299, 299, 32, 3, 2, 0));                                     // Conv2d_1a_3x3
+    test_conv(cs(b, 32, 147, 147, 64, 3, 1, 1));                                    // Conv2d_2b_3x3
+    test_conv(cs(b, 80, 73, 73, 192, 3, 1, 0));                                     // Conv2d_4a_3x3
+    test_conv(cs(b, 48, 35, 35, 64, 5, 1, 2, 64, 256));                             // Mixed_5b.branch5x5_2
+    test_conv(cs(b, 288, 35, 35, 384, 3, 2, 0, 0, 768), {1, 0, 2});                 // Mixed_6a.branch3x3
+    test_conv(cs_rect(b, 128, 17, 17, 128, 1, 7, 1, 0, 3));                         // Mixed_6b.branch7x7_2
+    test_conv(cs_rect(b, 128, 17, 17, 192, 7, 1, 1, 3, 0, 192, 768), {1, 0, 2});    // Mixed_6b.branch7x7_3
+    test_conv(cs(b, 192, 17, 17, 320, 3, 2, 0, 0, 1280), {1, 0, 4});                // Mixed_7a.branch3x3_2
+    test_conv(cs_rect(b, 384, 8, 8, 384, 1, 3, 1, 0, 1, 320, 2048), {1, 0, 4});     // Mixed_7b.branch3x3_2a
+    test_conv(cs_rect(b, 384, 8, 8, 384, 3, 1, 1, 1, 0, 704, 2048), {1, 0, 8});     // Mixed_7b.branch3x3_2b
+  }
+  test_conv(cs_rect(2, 7, 9, 13, 11, 1, 5, 1, 0, 2, 4, 16));
+  test_conv(cs_rect(3, 5, 11, 10, 6, 5, 3, 2, 2, 1), {1, 0, 2});
+  test_conv(cs_rect(1, 33, 6, 7, 19, 7, 1, 1, 3, 0), {1, 0, 3});
+  test_conv(cs_rect(3, 130, 5, 9, 70, 3, 1, 1, 1, 0, 8, 80), {1, 0, 2, 5});
+
+  for (int b : {1, 8}) {
+    test_pool(ps(b, 64, 147, 147, 3, 2, 0, false));            // maxpool1
+    test_pool(ps(b, 192, 71, 71, 3, 2, 0, false));             // maxpool2
+    test_pool(ps(b, 288, 35, 35, 3, 2, 0, false, 480, 768));   // Mixed_6a.branch_pool into its slice
+    test_pool(ps(b, 768, 17, 17, 3, 2, 0, false, 512, 1280));  // Mixed_7a.branch_pool
+    test_pool(avg_ps(b, 192, 35, 35, 3, 1, 1, false));         // Mixed_5b's avg_pool2d(3, 1, 1)
+    test_pool(avg_ps(b, 768, 17, 17, 3, 1, 1, false));         // Mixed_6b's
+    test_pool(avg_ps(b, 2048, 8, 8, 3, 1, 1, false));          // Mixed_7c's
+  }
+  test_pool(avg_ps(3, 8, 7, 6, 3, 1, 1, false, 4, 16));
+  test_pool(avg_ps(2, 12, 10, 9, 3, 2, 1, true));  // ceil: the last window runs past the padding (clipped divisor)
+  test_avg(1, 2048, 8, 8);
+  test_avg(8, 2048, 8, 8);
 
   test_pool(ps(1, 64, 112, 112, 3, 2, 0, true));   // maxpool1
   test_pool(ps(8, 192, 56, 56, 3, 2, 0, true));    // maxpool2, batch 8

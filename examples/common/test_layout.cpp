@@ -1,4 +1,4 @@
-// CPU tests of the GoogLeNet example's host-side layout code and launch rules (no GPU needed): the
+// CPU tests of examples/common's host-side layout code and launch rules (no GPU needed): the
 // sm_90 path's NHWC conversions and weight packing compute the same convolution as the float64
 // NCHW reference, TF32 rounding is round-to-nearest on 10 mantissa bits, and the per-layer rules
 // only return launch shapes the kernels accept.
@@ -13,11 +13,11 @@
 
 #include "kernels/layout.hpp"
 #include "kernels/shapes.hpp"
-#include "model.hpp"
+#include "../googlenet/model.hpp"
 #include "reference.hpp"
 
-namespace k = googlenet::kernels;
-namespace ref = googlenet::reference;
+namespace k = convnet::kernels;
+namespace ref = convnet::reference;
 
 namespace {
 
@@ -43,7 +43,7 @@ std::vector<double> nhwc_gemm(const k::conv_shape& s, const std::vector<float>& 
           double acc = bias[n];
           for (int kk = 0; kk < s.k_pad_nhwc(); ++kk) {
             const int rs = kk / c4, ci = kk % c4, r = rs / s.kw, c = rs % s.kw;
-            const int ih = oh * s.stride - s.pad + r, iw = ow * s.stride - s.pad + c;
+            const int ih = oh * s.stride - s.pad_h + r, iw = ow * s.stride - s.pad_w + c;
             if (kk >= s.k_nhwc() || ih < 0 || ih >= s.h || iw < 0 || iw >= s.w) continue;
             acc += static_cast<double>(in_nhwc[((static_cast<std::size_t>(b) * s.h + ih) * s.w + iw) * c4 + ci]) *
                    w[static_cast<std::size_t>(n) * s.k_pad_nhwc() + kk];
@@ -55,7 +55,8 @@ std::vector<double> nhwc_gemm(const k::conv_shape& s, const std::vector<float>& 
 
 k::conv_shape shape(int batch, int cin, int h, int w, int cout, int ks, int stride, int pad) {
   k::conv_shape s;
-  s.batch = batch; s.cin = cin; s.h = h; s.w = w; s.cout = cout; s.kh = s.kw = ks; s.stride = stride; s.pad = pad;
+  s.batch = batch; s.cin = cin; s.h = h; s.w = w; s.cout = cout; s.kh = s.kw = ks; s.stride = stride;
+  s.pad_h = s.pad_w = pad;
   return s;
 }
 
@@ -113,7 +114,7 @@ TEST_CASE("rules.sm90_config_is_a_launch_the_kernel_accepts") {
   for (int batch : {1, 3, 8})
     for (long long slots : {32LL, 96LL, 264LL})
       for (const auto& op : net.ops) {
-        if (op.kind != googlenet::op_kind::conv) continue;
+        if (op.kind != convnet::op_kind::conv) continue;
         const auto s = net.conv_shape_of(op, batch);
         const auto c = k::choose_sm90_config(s, slots);
         CAPTURE(op.name);

@@ -23,10 +23,9 @@
     }                                                                                                 \
   } while (0)
 
-namespace googlenet::test {
+namespace convnet::test {
 
-namespace ref = googlenet::reference;
-
+namespace ref = convnet::reference;
 
 inline std::mt19937_64 rng(20261125);
 inline int failures = 0;
@@ -107,7 +106,16 @@ inline kernels::conv_shape cs(int batch, int cin, int h, int w, int cout, int ks
                               int c_total = 0) {
   kernels::conv_shape s;
   s.batch = batch; s.cin = cin; s.h = h; s.w = w; s.cout = cout; s.kh = s.kw = ks;
-  s.stride = stride; s.pad = pad; s.c_off = c_off; s.c_total = c_total;
+  s.stride = stride; s.pad_h = s.pad_w = pad; s.c_off = c_off; s.c_total = c_total;
+  return s;
+}
+
+//! A kh x kw convolution's shape in one line (Inception-v3's 1x7, 7x1, 1x3, 3x1).
+inline kernels::conv_shape cs_rect(int batch, int cin, int h, int w, int cout, int kh, int kw, int stride, int pad_h,
+                                   int pad_w, int c_off = 0, int c_total = 0) {
+  kernels::conv_shape s = cs(batch, cin, h, w, cout, kh, stride, pad_h, c_off, c_total);
+  s.kw = kw;
+  s.pad_w = pad_w;
   return s;
 }
 
@@ -120,6 +128,31 @@ inline kernels::pool_shape ps(int batch, int c, int h, int w, int ks, int stride
   return s;
 }
 
+//! An average pool's shape in one line (count_include_pad=True).
+inline kernels::pool_shape avg_ps(int batch, int c, int h, int w, int ks, int stride, int pad, bool ceil_mode,
+                                  int c_off = 0, int c_total = 0) {
+  kernels::pool_shape s = ps(batch, c, h, w, ks, stride, pad, ceil_mode, c_off, c_total);
+  s.average = true;
+  return s;
+}
+
+//! "max 3x3 s2 p0 ceil1" / "avg 3x3 s1 p1 ceil0": a pool's shape for a check's name.
+inline std::string pool_name(const kernels::pool_shape& s) {
+  char b[200];
+  std::snprintf(b, sizeof b, "%s b%d c%d %dx%d k%d s%d p%d ceil%d -> %dx%d [%d/%d]", s.average ? "avgpool" : "maxpool",
+                s.batch, s.c, s.h, s.w, s.k, s.stride, s.pad, int(s.ceil_mode), s.ho(), s.wo(), s.c_off,
+                s.total_channels());
+  return b;
+}
+
+//! "b8 128x17x17->192 k7x1 s1 p3,0 [192+192/768]": a convolution's shape for a check's name.
+inline std::string conv_name(const kernels::conv_shape& s) {
+  char b[200];
+  std::snprintf(b, sizeof b, "b%d %dx%dx%d->%d k%dx%d s%d p%d,%d [%d+%d/%d]", s.batch, s.cin, s.h, s.w, s.cout, s.kh,
+                s.kw, s.stride, s.pad_h, s.pad_w, s.c_off, s.cout, s.total_channels());
+  return b;
+}
+
 inline int devices_or_skip() {
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
@@ -129,4 +162,4 @@ inline int devices_or_skip() {
   return devices;
 }
 
-} // namespace googlenet::test
+} // namespace convnet::test

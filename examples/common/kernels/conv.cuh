@@ -34,7 +34,7 @@
 #include "launch_helpers.cuh"
 #include "shapes.hpp"
 
-namespace googlenet::kernels {
+namespace convnet::kernels {
 
 namespace detail {
 
@@ -64,15 +64,17 @@ struct conv_layout {
 
 // The im2col table: for k = (ci, r, s), (r << 27) | (s << 24) | (ci*h*w + r*w + s); -1 past K.
 // Built once per block so the gather needs no division (needs cin*h*w < 2^24, r, s < 8).
+// KS: the square window compiled in, or 0 for any kh x kw window (kh, kw < 8) read at run time.
 template <int KS>
-__device__ __forceinline__ void build_k_table(int* tab, int k, int k_begin, int k_end, int hw, int w) {
+__device__ __forceinline__ void build_k_table(int* tab, int k, int k_begin, int k_end, int hw, int w, int kh, int kw) {
+  if constexpr (KS != 0) kh = kw = KS;
   for (int kk = k_begin + static_cast<int>(threadIdx.x); kk < k_end; kk += conv_threads) {
     int t = -1;
     if (kk < k) {
-      const int ci = kk / (KS * KS);
-      const int rs = kk - ci * (KS * KS);
-      const int r = rs / KS;
-      const int s = rs - r * KS;
+      const int ci = kk / (kh * kw);
+      const int rs = kk - ci * (kh * kw);
+      const int r = rs / kw;
+      const int s = rs - r * kw;
       t = (r << 27) | (s << 24) | (ci * hw + r * w + s);
     }
     tab[kk] = t;
@@ -83,7 +85,7 @@ template <int BM, int BN, int KS, conv_precision P>
 __global__ void __launch_bounds__(conv_threads)
 conv_bias_relu_kernel(const float* __restrict__ in, const float* __restrict__ wgt,
                       const float* __restrict__ bias, float* __restrict__ out,
-                      int cin, int h, int w, int cout, int stride, int pad, int ho, int wo,
+                      int cin, int h, int w, int cout, int kh, int kw, int stride, int pad_h, int pad_w, int ho, int wo,
                       int c_off, int c_total, int n_total, int k, int k_pad) {
   using namespace nvcuda;
   using L = conv_layout<BM, BN>;
@@ -110,7 +112,7 @@ conv_bias_relu_kernel(const float* __restrict__ in, const float* __restrict__ wg
   const int kt_end = static_cast<int>(1LL * (rank + 1) * k_tiles_all / splits);
 
   // Only the entries of this block's K steps (indices stay absolute).
-  if constexpr (KS != 1) build_k_table<KS>(k_tab, k, kt_begin * conv_bk, kt_end * conv_bk, hw, w);
+  if constexpr (KS != 1) build_k_table<KS>(k_tab, k, kt_begin * conv_bk, kt_end * conv_bk, hw, w, kh, kw);
 
   // Each thread gathers B for one fixed column n (an output pixel) and rows bk0, bk0 + rows_per_pass, ...
   constexpr int b_rows_per_pass = conv_threads / BN;
@@ -126,8 +128,8 @@ conv_bias_relu_kernel(const float* __restrict__ in, const float* __restrict__ wg
     const int p = n - b * hwo;
     const int oh = p / wo;
     const int ow = p - oh * wo;
-    ih0 = oh * stride - pad;
-    iw0 = ow * stride - pad;
+    ih0 = oh * stride - pad_h;
+    iw0 = ow * stride - pad_w;
     in_b = in + static_cast<long long>(b) * cin * hw;
   }
   const int pix = ih0 * w + iw0;  // may be negative when padded; only used where in range
@@ -300,26 +302,28 @@ inline cudaError_t launch_conv_t(const conv_shape& s, int splits, const float* i
   auto* fn = &conv_bias_relu_kernel<BM, BN, KS, P>;
   if (const cudaError_t e = allow_dynamic_smem<&conv_bias_relu_kernel<BM, BN, KS, P>>(L::max_smem_bytes); e != cudaSuccess)
     return e;
-  if (s.k_pad() > L::max_k_table || 1LL * s.cin * s.h * s.w >= (1LL << 24)) return cudaErrorInvalidValue;
+  if (s.k_pad() > L::max_k_table || 1LL * s.cin * s.h * s.w >= (1LL << 24) || s.kh > 7 || s.kw > 7)
+    return cudaErrorInvalidValue;
   const int ho = s.ho(), wo = s.wo();
   const int n_total = s.batch * ho * wo;
   const int smem = 4 * (L::main_floats + (KS == 1 ? 0 : s.k_pad()));
   if (splits > s.k_pad() / conv_bk) splits = s.k_pad() / conv_bk;
   if (splits < 1) splits = 1;
   return launch_split_k(fn, dim3((n_total + BN - 1) / BN, (s.cout + BM - 1) / BM), conv_threads, smem, splits, stream,
-                        in, w, bias, out, s.cin, s.h, s.w, s.cout, s.stride, s.pad, ho, wo, s.c_off,
+                        in, w, bias, out, s.cin, s.h, s.w, s.cout, s.kh, s.kw, s.stride, s.pad_h, s.pad_w, ho, wo, s.c_off,
                         s.total_channels(), n_total, s.k(), s.k_pad());
 }
 
 template <int BM, int BN, conv_precision P>
 inline cudaError_t launch_conv_ks(const conv_shape& s, int splits, const float* in, const float* w,
                                   const float* bias, float* out, cudaStream_t stream) {
+  if (s.kh != s.kw) return launch_conv_t<BM, BN, 0, P>(s, splits, in, w, bias, out, stream);
   switch (s.kh) {
     case 1: return launch_conv_t<BM, BN, 1, P>(s, splits, in, w, bias, out, stream);
     case 3: return launch_conv_t<BM, BN, 3, P>(s, splits, in, w, bias, out, stream);
     case 5: return launch_conv_t<BM, BN, 5, P>(s, splits, in, w, bias, out, stream);
     case 7: return launch_conv_t<BM, BN, 7, P>(s, splits, in, w, bias, out, stream);
-    default: return cudaErrorInvalidValue;
+    default: return launch_conv_t<BM, BN, 0, P>(s, splits, in, w, bias, out, stream);
   }
 }
 
@@ -338,17 +342,18 @@ inline cudaError_t launch_conv_p(const conv_shape& s, conv_tile t, int splits, c
 
 } // namespace detail
 
-//! Launches out[:, c_off:c_off+cout] = relu(conv(in, w) + bias). Kernel sizes 1, 3, 5, 7 (square).
+//! Launches out[:, c_off:c_off+cout] = relu(conv(in, w) + bias). Any kh x kw window up to 7x7 (1, 3, 5,
+//! 7 square compiled in; the rest, e.g. 1x7 or 3x1, build their im2col table from kh and kw).
 //! `splits`: split-K over a cluster of that many blocks (1 to 8; 0: conv_splits(s, t) with the
 //! default rule). Returns the launch's error (never throws: it may run inside stream capture).
 inline cudaError_t conv_bias_relu(const conv_shape& s, conv_tile t, conv_precision p, const float* in,
                                   const float* w, const float* bias, float* out, cudaStream_t stream,
                                   int splits = 0) {
-  if (s.kh != s.kw || splits < 0) return cudaErrorInvalidValue;
+  if (s.kh < 1 || s.kw < 1 || splits < 0) return cudaErrorInvalidValue;
   if (splits == 0) splits = conv_splits(s, t);
   return p == conv_precision::tf32
              ? detail::launch_conv_p<conv_precision::tf32>(s, t, splits, in, w, bias, out, stream)
              : detail::launch_conv_p<conv_precision::tf32x3>(s, t, splits, in, w, bias, out, stream);
 }
 
-} // namespace googlenet::kernels
+} // namespace convnet::kernels

@@ -44,7 +44,7 @@
 #define GOOGLENET_SM90_PIPE_KB 96
 #endif
 
-namespace googlenet::kernels::sm90 {
+namespace convnet::kernels::sm90 {
 
 namespace detail {
 
@@ -107,7 +107,8 @@ struct conv_args {
   const float* bias;
   float* out;
   int h, w, cin4, cout;
-  int stride, pad, ho, wo;
+  int kw;  // window width (the generic KS = 0 instantiation reads it; the others know it)
+  int stride, pad_h, pad_w, ho, wo;
   int c_off, c_total;
   int m_total;  // batch * ho * wo
   int k;        // kh * kw * cin4
@@ -135,11 +136,14 @@ struct tile_traits {
   static constexpr int acc_regs = BN / 2;
 };
 
+// KS: the square window's size, compiled in (1, 3, 5, 7); 0 for any other window (kh x kw read from
+// the arguments: Inception-v3's 1x7, 7x1, 1x3 and 3x1), which only the cursor's wrap needs.
 template <int BM, int BN, int KS, bool POOL>
 __global__ void __launch_bounds__(tile_traits<BM, BN>::threads)
 conv_nhwc_kernel(const conv_args a) {
   using T = tile_traits<BM, BN>;
   static_assert(!POOL || KS == 1, "the fused pool feeds a 1x1 convolution");
+  const int kw = KS != 0 ? KS : a.kw;
   extern __shared__ std::uint8_t smem_raw[];
   const std::uint32_t smem_base = (static_cast<std::uint32_t>(__cvta_generic_to_shared(smem_raw)) + 1023u) & ~1023u;
   std::uint8_t* smem = smem_raw + (smem_base - static_cast<std::uint32_t>(__cvta_generic_to_shared(smem_raw)));
@@ -172,8 +176,8 @@ conv_nhwc_kernel(const conv_args a) {
     const int p = mm - b * hwo;
     const int oh = p / a.wo;
     const int ow = p - oh * a.wo;
-    a_ih0[i] = oh * a.stride - a.pad;
-    a_iw0[i] = ow * a.stride - a.pad;
+    a_ih0[i] = oh * a.stride - a.pad_h;
+    a_iw0[i] = ow * a.stride - a.pad_w;
     const int corner = (b * a.h + a_ih0[i]) * a.w + a_iw0[i];  // may lie outside the image (padding)
     a_src[i] = a.in + static_cast<long long>(corner) * a.cin4;
   }
@@ -191,8 +195,8 @@ conv_nhwc_kernel(const conv_args a) {
   if constexpr (KS != 1) {
     const int rs = cur_k / a.cin4;
     cur_ci = cur_k - rs * a.cin4;
-    cur_r = rs / KS;
-    cur_c = rs - cur_r * KS;
+    cur_r = rs / kw;
+    cur_c = rs - cur_r * kw;
     cur_off = (cur_r * a.w + cur_c) * a.cin4 + cur_ci;
   }
 
@@ -243,7 +247,8 @@ conv_nhwc_kernel(const conv_args a) {
         const int ih = a_ih0[i] + cur_r, iw = a_iw0[i] + cur_c;
         const bool ok = a_ok[i] && k_ok && (unsigned)ih < (unsigned)a.h && (unsigned)iw < (unsigned)a.w;
         // 5x5 and 7x7 gathers read each input pixel up to K*K times in a block: through L1 (measured on
-        // an H200: conv1 at batch 8 34.4 -> 32.4 us; the 3x3 layers 2-7% slower that way, so L2 only).
+        // an H200: conv1 at batch 8 34.4 -> 32.4 us; the 3x3 layers 2-7% slower that way, so L2 only;
+        // the rectangular windows, KS = 0, too).
         if constexpr (KS < 5) cp_async16(dst, ok ? a_src[i] + cur_off : a.in, ok);
         else cp_async16_l1(dst, ok ? a_src[i] + cur_off : a.in, ok);
       }
@@ -254,10 +259,10 @@ conv_nhwc_kernel(const conv_args a) {
     if constexpr (KS != 1) {
       while (cur_ci >= a.cin4) {
         cur_ci -= a.cin4;
-        if (++cur_c == KS) {
+        if (++cur_c == kw) {
           cur_c = 0;
           ++cur_r;
-          cur_off += (a.w - KS) * a.cin4;
+          cur_off += (a.w - kw) * a.cin4;
         }
       }
     }
@@ -386,12 +391,13 @@ inline cudaError_t launch_t(const conv_args& a, int splits, cudaStream_t stream)
 template <int BM, int BN>
 inline cudaError_t launch_ks(const conv_shape& s, bool pool, const conv_args& a, int splits, cudaStream_t stream) {
   if (pool) return launch_t<BM, BN, 1, true>(a, splits, stream);
+  if (s.kh != s.kw) return launch_t<BM, BN, 0, false>(a, splits, stream);
   switch (s.kh) {
     case 1: return launch_t<BM, BN, 1, false>(a, splits, stream);
     case 3: return launch_t<BM, BN, 3, false>(a, splits, stream);
     case 5: return launch_t<BM, BN, 5, false>(a, splits, stream);
     case 7: return launch_t<BM, BN, 7, false>(a, splits, stream);
-    default: return cudaErrorInvalidValue;
+    default: return launch_t<BM, BN, 0, false>(a, splits, stream);
   }
 }
 
@@ -399,18 +405,18 @@ inline cudaError_t launch_ks(const conv_shape& s, bool pool, const conv_args& a,
 
 //! Launches out[p, c_off:c_off+cout] = relu(conv(in, w) + bias) over NHWC tensors (see the file
 //! comment). `fused_pool`: the input is first max-pooled 3x3/s1/p1 (1x1 stride-1 convs only).
-//! Needs kh == kw in {1, 3, 5, 7}, c_off and c_total multiples of 4, 1 <= splits <= 8, 16-byte
-//! aligned pointers. Returns the launch's error (never throws: it may run inside stream capture).
+//! Any kh x kw window (1, 3, 5, 7 square compiled in; the rest, e.g. 1x7 or 3x1, on the generic
+//! kernel), c_off and c_total multiples of 4, 1 <= splits <= 8, 16-byte aligned pointers. Returns the launch's error (never throws: it may run inside stream capture).
 inline cudaError_t conv_bias_relu_nhwc(const conv_shape& s, sm90_tile t, int splits, bool fused_pool, const float* in,
                                        const float* w, const float* bias, float* out, cudaStream_t stream) {
-  if (s.kh != s.kw || splits < 1 || splits > 8) return cudaErrorInvalidValue;
+  if (s.kh < 1 || s.kw < 1 || splits < 1 || splits > 8) return cudaErrorInvalidValue;
   if (s.c_off % 4 != 0 || s.total_channels() % 4 != 0) return cudaErrorInvalidValue;
-  if (fused_pool && (s.kh != 1 || s.stride != 1 || s.pad != 0)) return cudaErrorInvalidValue;
+  if (fused_pool && (s.kh != 1 || s.kw != 1 || s.stride != 1 || s.pad_h != 0 || s.pad_w != 0)) return cudaErrorInvalidValue;
   if (1LL * s.batch * s.h * s.w * s.cin4() >= (1LL << 31)) return cudaErrorInvalidValue;
   detail::conv_args a{};
   a.in = in; a.wgt = w; a.bias = bias; a.out = out;
   a.h = s.h; a.w = s.w; a.cin4 = s.cin4(); a.cout = s.cout;
-  a.stride = s.stride; a.pad = s.pad; a.ho = s.ho(); a.wo = s.wo();
+  a.kw = s.kw; a.stride = s.stride; a.pad_h = s.pad_h; a.pad_w = s.pad_w; a.ho = s.ho(); a.wo = s.wo();
   a.c_off = s.c_off; a.c_total = s.total_channels();
   a.m_total = s.batch * a.ho * a.wo;
   a.k = s.k_nhwc(); a.k_pad = s.k_pad_nhwc();
@@ -428,4 +434,4 @@ inline cudaError_t conv_bias_relu_nhwc(const conv_shape& s, sm90_tile t, int spl
   return cudaErrorInvalidValue;
 }
 
-} // namespace googlenet::kernels::sm90
+} // namespace convnet::kernels::sm90

@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-namespace googlenet::kernels::detail {
+namespace convnet::kernels::detail {
 
 //! 4 bytes, through L1.
 __device__ __forceinline__ void cp_async4(std::uint32_t saddr, const void* gmem, bool valid) {
@@ -30,4 +30,4 @@ __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
-} // namespace googlenet::kernels::detail
+} // namespace convnet::kernels::detail

@@ -7,7 +7,7 @@
 #include "conv.cuh"
 #include "pool.cuh"
 
-namespace googlenet::launch {
+namespace convnet::launch {
 
 namespace {
 int env_int(const char* name, int fallback) {
@@ -31,8 +31,8 @@ cudaError_t conv_bias_relu(const kernels::conv_shape& s, kernels::conv_tile t, k
                            const float* in, const float* w, const float* bias, float* out, cudaStream_t stream) {
   return kernels::conv_bias_relu(s, t, p, in, w, bias, out, stream, kernels::conv_splits(s, t, split_rule()));
 }
-cudaError_t max_pool(const kernels::pool_shape& s, const float* in, float* out, cudaStream_t stream) {
-  return kernels::max_pool(s, in, out, stream);
+cudaError_t pool(const kernels::pool_shape& s, const float* in, float* out, cudaStream_t stream) {
+  return kernels::pool(s, in, out, stream);
 }
 cudaError_t avg_pool_1x1(int batch, int c, int hw, const float* in, float* out, cudaStream_t stream) {
   return kernels::avg_pool_1x1(batch, c, hw, in, out, stream);
@@ -42,4 +42,4 @@ cudaError_t linear(int batch, int k, int n, const float* in, const float* w, con
   return kernels::linear(batch, k, n, in, w, bias, out, stream);
 }
 
-} // namespace googlenet::launch
+} // namespace convnet::launch

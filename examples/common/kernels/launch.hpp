@@ -1,5 +1,5 @@
 #pragma once
-//! Host-compiler view of the GoogLeNet kernels: plain function declarations, defined in
+//! Host-compiler view of the examples' kernels: plain function declarations, defined in
 //! kernels/launch.cu (built by nvcc), so that the engine and the programs that use opara compile
 //! with the host C++ compiler. Each returns the launch's error and never throws (it may run
 //! inside stream capture).
@@ -8,7 +8,7 @@
 
 #include "shapes.hpp"
 
-namespace googlenet::launch {
+namespace convnet::launch {
 
 //! The split-K rule conv_bias_relu applies (kernels::split_k_rule's defaults; the environment
 //! variables GOOGLENET_SPLITK (max splits, 1 = off), GOOGLENET_SPLITK_BLOCKS (blocks * splits cap)
@@ -18,8 +18,8 @@ const kernels::split_k_rule& split_rule();
 //! Split-K (kernels::conv_splits under split_rule()) for layers with few blocks and a long K.
 cudaError_t conv_bias_relu(const kernels::conv_shape& s, kernels::conv_tile t, kernels::conv_precision p,
                            const float* in, const float* w, const float* bias, float* out, cudaStream_t stream);
-//! Max pooling into a channel slice (PyTorch's ceil_mode and padding rules).
-cudaError_t max_pool(const kernels::pool_shape& s, const float* in, float* out, cudaStream_t stream);
+//! Max or average pooling into a channel slice (PyTorch's ceil_mode, padding and count_include_pad rules).
+cudaError_t pool(const kernels::pool_shape& s, const float* in, float* out, cudaStream_t stream);
 //! Adaptive average pooling to 1x1.
 cudaError_t avg_pool_1x1(int batch, int c, int hw, const float* in, float* out, cudaStream_t stream);
 //! out[b][j] = bias[j] + in[b] . w[j]; k % 4 == 0, 16-byte aligned pointers.
@@ -40,9 +40,9 @@ inline bool sm90_supported(int device) {
 //! [cout][kh][kw][cin4] padded to k_pad_nhwc(). fused_pool: 3x3/s1/p1 max pool of `in` first.
 cudaError_t conv_bias_relu_nhwc(const kernels::conv_shape& s, kernels::sm90_config c, bool fused_pool,
                                 const float* in, const float* w, const float* bias, float* out, cudaStream_t stream);
-//! Max pooling of an NHWC tensor into a channel slice (channels multiples of 4).
-cudaError_t max_pool_nhwc(const kernels::pool_shape& s, const float* in, float* out, cudaStream_t stream);
+//! Max or average pooling of an NHWC tensor into a channel slice (channels multiples of 4).
+cudaError_t pool_nhwc(const kernels::pool_shape& s, const float* in, float* out, cudaStream_t stream);
 //! Adaptive average pooling of an NHWC tensor to 1x1 ([batch][c]).
 cudaError_t avg_pool_1x1_nhwc(int batch, int c, int hw, const float* in, float* out, cudaStream_t stream);
 
-} // namespace googlenet::launch
+} // namespace convnet::launch

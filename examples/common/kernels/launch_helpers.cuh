@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace googlenet::kernels::detail {
+namespace convnet::kernels::detail {
 
 //! Lets kernel Fn use `bytes` of dynamic shared memory on the current device. The attribute belongs to
 //! the device's context, so it is set once per device (devices 0-63; others on every call), not once
@@ -51,4 +51,4 @@ inline cudaError_t launch_split_k(void (*fn)(Params...), dim3 grid_xy, unsigned 
   return cudaLaunchKernelEx(&cfg, fn, args...);
 }
 
-} // namespace googlenet::kernels::detail
+} // namespace convnet::kernels::detail

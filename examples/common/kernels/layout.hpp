@@ -11,7 +11,7 @@
 
 #include "shapes.hpp"
 
-namespace googlenet::kernels {
+namespace convnet::kernels {
 
 //! fp32 -> nearest TF32 (10 mantissa bits; ties away from zero, as cvt.rna.tf32.f32), kept in a float.
 inline float round_tf32(float x) {
@@ -69,4 +69,4 @@ inline std::vector<float> pack_weights_nhwc(const conv_shape& s, const float* w,
   return p;
 }
 
-} // namespace googlenet::kernels
+} // namespace convnet::kernels

@@ -1,6 +1,6 @@
 #pragma once
-//! Max pooling (any window, stride, padding, PyTorch's ceil_mode), adaptive average pooling to 1x1,
-//! and the final fully connected layer. fp32 throughout (exact up to summation order).
+//! Max and average pooling (any window, stride, padding, PyTorch's ceil_mode; the average counts the
+//! padding, count_include_pad=True), adaptive average pooling to 1x1, and the final fully connected layer. fp32 throughout (exact up to summation order).
 
 #include <cuda_runtime.h>
 
@@ -8,13 +8,14 @@
 
 #include "shapes.hpp"
 
-namespace googlenet::kernels {
+namespace convnet::kernels {
 
 namespace detail {
 
-__global__ void max_pool_kernel(const float* __restrict__ in, float* __restrict__ out, int c, int h, int w,
-                                int k, int stride, int pad, int ho, int wo, int c_off, int c_total,
-                                long long total) {
+template <bool AVG>
+__global__ void pool_kernel(const float* __restrict__ in, float* __restrict__ out, int c, int h, int w,
+                            int k, int stride, int pad, int ho, int wo, int c_off, int c_total,
+                            long long total) {
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<long long>(gridDim.x) * blockDim.x) {
     const int ow = static_cast<int>(i % wo);
@@ -26,9 +27,11 @@ __global__ void max_pool_kernel(const float* __restrict__ in, float* __restrict_
     const float* src = in + (static_cast<long long>(b) * c + ch) * h * w;
     const int h0 = oh * stride - pad, w0 = ow * stride - pad;
     const int h1 = min(h0 + k, h), w1 = min(w0 + k, w);
-    float m = -INFINITY;
+    float m = AVG ? 0.0f : -INFINITY;
     for (int y = max(h0, 0); y < h1; ++y)
-      for (int x = max(w0, 0); x < w1; ++x) m = fmaxf(m, __ldg(src + y * w + x));
+      for (int x = max(w0, 0); x < w1; ++x) m = AVG ? m + __ldg(src + y * w + x) : fmaxf(m, __ldg(src + y * w + x));
+    // count_include_pad: the window clipped to the padded input, padding included.
+    if constexpr (AVG) m /= static_cast<float>((min(h0 + k, h + pad) - h0) * (min(w0 + k, w + pad) - w0));
     out[((static_cast<long long>(b) * c_total + c_off + ch) * ho + oh) * wo + ow] = m;
   }
 }
@@ -96,14 +99,15 @@ __global__ void linear_kernel(const float* __restrict__ in, const float* __restr
 
 } // namespace detail
 
-//! Max pooling into a channel slice. Never throws; returns the launch's error.
-inline cudaError_t max_pool(const pool_shape& s, const float* in, float* out, cudaStream_t stream) {
+//! Max or (s.average) average pooling into a channel slice. Never throws; returns the launch's error.
+inline cudaError_t pool(const pool_shape& s, const float* in, float* out, cudaStream_t stream) {
   const long long total = 1LL * s.batch * s.c * s.ho() * s.wo();
   const int threads = 256;
   const long long want = (total + threads - 1) / threads;
   const int blocks = static_cast<int>(want < 4096 ? want : 4096);
-  detail::max_pool_kernel<<<blocks, threads, 0, stream>>>(in, out, s.c, s.h, s.w, s.k, s.stride, s.pad, s.ho(),
-                                                          s.wo(), s.c_off, s.total_channels(), total);
+  auto* kernel = s.average ? &detail::pool_kernel<true> : &detail::pool_kernel<false>;
+  kernel<<<blocks, threads, 0, stream>>>(in, out, s.c, s.h, s.w, s.k, s.stride, s.pad, s.ho(), s.wo(), s.c_off,
+                                         s.total_channels(), total);
   return cudaGetLastError();
 }
 
@@ -124,4 +128,4 @@ inline cudaError_t linear(int batch, int k, int n, const float* in, const float*
   return cudaGetLastError();
 }
 
-} // namespace googlenet::kernels
+} // namespace convnet::kernels

@@ -1,6 +1,7 @@
 #pragma once
-//! Pooling over NHWC fp32 tensors for the sm_90 path: max pooling (any window, stride, padding,
-//! PyTorch's ceil_mode) into a channel slice, and adaptive average pooling to 1x1. One thread per
+//! Pooling over NHWC fp32 tensors for the sm_90 path: max and average pooling (any window, stride,
+//! padding, PyTorch's ceil_mode; the average counts the padding) into a channel slice, and adaptive
+//! average pooling to 1x1. One thread per
 //! output pixel and group of 4 channels, 16-byte loads and stores (channels, c_off and c_total must be
 //! multiples of 4). Exact in fp32 (the max) and up to summation order (the mean).
 
@@ -10,14 +11,15 @@
 
 #include "shapes.hpp"
 
-namespace googlenet::kernels::nhwc {
+namespace convnet::kernels::nhwc {
 
 namespace detail {
 
 // One thread per output pixel and group of 4 channels; 32-bit index arithmetic (the launcher checks
 // the sizes), since 64-bit division and remainder cost more than the pooling itself.
-__global__ void max_pool_kernel(const float* __restrict__ in, float* __restrict__ out, int c4, int h, int w, int k,
-                                int stride, int pad, int ho, int wo, int c_off, int c_total, int total) {
+template <bool AVG>
+__global__ void pool_kernel(const float* __restrict__ in, float* __restrict__ out, int c4, int h, int w, int k,
+                            int stride, int pad, int ho, int wo, int c_off, int c_total, int total) {
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
     const int c = (i % c4) * 4;
     const int pix = i / c4;  // (b * ho + oh) * wo + ow
@@ -28,12 +30,22 @@ __global__ void max_pool_kernel(const float* __restrict__ in, float* __restrict_
     const int h0 = oh * stride - pad, w0 = ow * stride - pad;
     const int h1 = min(h0 + k, h), w1 = min(w0 + k, w);
     const float* src = in + static_cast<long long>(b) * h * w * c4 * 4 + c;
-    float4 m = make_float4(-INFINITY, -INFINITY, -INFINITY, -INFINITY);
+    const float init = AVG ? 0.0f : -INFINITY;
+    float4 m = make_float4(init, init, init, init);
     for (int y = max(h0, 0); y < h1; ++y)
       for (int x = max(w0, 0); x < w1; ++x) {
         const float4 v = __ldg(reinterpret_cast<const float4*>(src + (y * w + x) * c4 * 4));
-        m.x = fmaxf(m.x, v.x); m.y = fmaxf(m.y, v.y); m.z = fmaxf(m.z, v.z); m.w = fmaxf(m.w, v.w);
+        if constexpr (AVG) {
+          m.x += v.x; m.y += v.y; m.z += v.z; m.w += v.w;
+        } else {
+          m.x = fmaxf(m.x, v.x); m.y = fmaxf(m.y, v.y); m.z = fmaxf(m.z, v.z); m.w = fmaxf(m.w, v.w);
+        }
       }
+    if constexpr (AVG) {
+      // count_include_pad: the window clipped to the padded input, padding included.
+      const float inv = 1.0f / static_cast<float>((min(h0 + k, h + pad) - h0) * (min(w0 + k, w + pad) - w0));
+      m.x *= inv; m.y *= inv; m.z *= inv; m.w *= inv;
+    }
     *reinterpret_cast<float4*>(out + static_cast<long long>(pix) * c_total + c_off + c) = m;
   }
 }
@@ -70,16 +82,18 @@ __global__ void avg_pool_kernel(const float* __restrict__ in, float* __restrict_
 
 } // namespace detail
 
-//! Max pooling of an NHWC tensor into a channel slice. Never throws; returns the launch's error.
-inline cudaError_t max_pool(const pool_shape& s, const float* in, float* out, cudaStream_t stream) {
+//! Max or (s.average) average pooling of an NHWC tensor into a channel slice. Never throws; returns
+//! the launch's error.
+inline cudaError_t pool(const pool_shape& s, const float* in, float* out, cudaStream_t stream) {
   if (s.c % 4 != 0 || s.c_off % 4 != 0 || s.total_channels() % 4 != 0) return cudaErrorInvalidValue;
   const long long total = 1LL * s.batch * s.ho() * s.wo() * (s.c / 4);
   if (total >= (1LL << 31) || 1LL * s.h * s.w * s.c >= (1LL << 31)) return cudaErrorInvalidValue;
   const int threads = 256;
   const long long want = (total + threads - 1) / threads;
   const int blocks = static_cast<int>(want < 8192 ? want : 8192);
-  detail::max_pool_kernel<<<blocks, threads, 0, stream>>>(in, out, s.c / 4, s.h, s.w, s.k, s.stride, s.pad, s.ho(),
-                                                          s.wo(), s.c_off, s.total_channels(), static_cast<int>(total));
+  auto* kernel = s.average ? &detail::pool_kernel<true> : &detail::pool_kernel<false>;
+  kernel<<<blocks, threads, 0, stream>>>(in, out, s.c / 4, s.h, s.w, s.k, s.stride, s.pad, s.ho(), s.wo(), s.c_off,
+                                         s.total_channels(), static_cast<int>(total));
   return cudaGetLastError();
 }
 
@@ -91,4 +105,4 @@ inline cudaError_t avg_pool_1x1(int batch, int c, int hw, const float* in, float
   return cudaGetLastError();
 }
 
-} // namespace googlenet::kernels::nhwc
+} // namespace convnet::kernels::nhwc

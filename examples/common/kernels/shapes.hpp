@@ -1,10 +1,10 @@
 #pragma once
-//! Launch shapes of the GoogLeNet kernels. Plain C++ (no CUDA), shared by the kernels and the
-//! float64 CPU reference.
+//! Launch shapes of the convolution and pooling kernels (examples/common: GoogLeNet and Inception-v3).
+//! Plain C++ (no CUDA), shared by the kernels and the float64 CPU reference.
 
 #include <cstdint>
 
-namespace googlenet::kernels {
+namespace convnet::kernels {
 
 //! Tensor-core precision of a convolution.
 enum class conv_precision : std::uint8_t { tf32, tf32x3 };
@@ -16,11 +16,11 @@ inline const char* precision_name(conv_precision p) { return p == conv_precision
 struct conv_shape {
   int batch = 1;
   int cin = 0, h = 0, w = 0;  //!< input
-  int cout = 0, kh = 1, kw = 1;
-  int stride = 1, pad = 0;
+  int cout = 0, kh = 1, kw = 1;  //!< kh != kw allowed (1x7, 7x1, 1x3, 3x1)
+  int stride = 1, pad_h = 0, pad_w = 0;
   int c_off = 0, c_total = 0;  //!< output channel slice; c_total == 0 means cout
-  [[nodiscard]] int ho() const { return (h + 2 * pad - kh) / stride + 1; }
-  [[nodiscard]] int wo() const { return (w + 2 * pad - kw) / stride + 1; }
+  [[nodiscard]] int ho() const { return (h + 2 * pad_h - kh) / stride + 1; }
+  [[nodiscard]] int wo() const { return (w + 2 * pad_w - kw) / stride + 1; }
   [[nodiscard]] int k() const { return cin * kh * kw; }
   [[nodiscard]] int k_pad() const { return (k() + 31) / 32 * 32; }
   [[nodiscard]] int total_channels() const { return c_total == 0 ? cout : c_total; }
@@ -41,11 +41,14 @@ inline int pool_out_size(int in, int k, int stride, int pad, bool ceil_mode) {
   return out;
 }
 
-//! Shape of one max-pool; writes channel slice [c_off, c_off + c) of a c_total-channel tensor.
+//! Shape of one pool; writes channel slice [c_off, c_off + c) of a c_total-channel tensor.
+//! average: mean over the window with the padding counted in the divisor (PyTorch's
+//! avg_pool2d(count_include_pad=True): the window clipped to the padded input); otherwise the maximum.
 struct pool_shape {
   int batch = 1, c = 0, h = 0, w = 0;
   int k = 3, stride = 1, pad = 0;
   bool ceil_mode = true;
+  bool average = false;
   int c_off = 0, c_total = 0;  //!< c_total == 0 means c
   [[nodiscard]] int ho() const { return pool_out_size(h, k, stride, pad, ceil_mode); }
   [[nodiscard]] int wo() const { return pool_out_size(w, k, stride, pad, ceil_mode); }
@@ -211,4 +214,4 @@ inline sm90_config choose_sm90_config(const conv_shape& s, long long slots = 264
   return best;
 }
 
-} // namespace googlenet::kernels
+} // namespace convnet::kernels
