@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""Export torchvision's GoogLeNet (seeded, eval mode) for opara's googlenet_bench --weights FILE.
+"""Export a torchvision model (seeded, eval mode) for opara's model benches: googlenet_bench or
+inception_v3_bench --weights FILE.
 
-    python3 scripts/export_googlenet_weights.py OUT.bin [--batch 2] [--seed 0]
+    python3 scripts/export_torchvision_weights.py OUT.bin [--model googlenet|inception_v3] [--batch 2] [--seed 0]
 
-Builds torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True) under a fixed
-seed, gives every BatchNorm non-trivial statistics (running mean/var calibrated on random images so
+Builds torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True) (224x224) or
+torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=True) (299x299), both with
+transform_input=False, under a fixed seed (no download), gives every BatchNorm non-trivial statistics (running mean/var calibrated on random images so
 activations stay O(1), then random gamma/beta and a perturbation of the statistics), switches to
 eval mode, and writes every conv weight, BN (weight, bias, running_mean, running_var, eps), fc,
 a fixed random input and PyTorch's own fp32 output for it (TF32 disabled).
 
-File format (little-endian), read by examples/googlenet/model.hpp:
+File format (little-endian), read by examples/common/network.hpp:
   char[8] magic "OPARAGWT"; uint32 version = 1; uint32 tensor count;
   per tensor: uint32 name length, name (UTF-8), uint32 ndim, int64 dims[ndim], float32 data (row-major).
 Tensor names are the state_dict names plus "<module>.bn.eps" (one element), "input" and "output".
@@ -21,6 +23,15 @@ import sys
 
 import torch
 import torchvision
+
+
+# name -> (constructor, input size): torchvision's layout, random init, no auxiliary classifier.
+MODELS = {
+    "googlenet": (lambda tv: tv.models.googlenet(weights=None, aux_logits=False, init_weights=True,
+                                                 transform_input=False), 224),
+    "inception_v3": (lambda tv: tv.models.inception_v3(weights=None, aux_logits=False, init_weights=True,
+                                                       transform_input=False), 299),
+}
 
 
 def write_tensors(path, tensors):
@@ -40,6 +51,7 @@ def write_tensors(path, tensors):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
+    ap.add_argument("--model", default="googlenet", choices=sorted(MODELS))
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
@@ -47,7 +59,8 @@ def main():
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.manual_seed(a.seed)
-    model = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True, transform_input=False)
+    build, size = MODELS[a.model]
+    model = build(torchvision)
 
     # Calibrate BN running statistics on random images (cumulative average: momentum=None), so that
     # every layer's activations are O(1); a fresh model's 0/1 statistics would shrink them to nothing.
@@ -57,7 +70,7 @@ def main():
         m.momentum = None
     model.train()
     with torch.no_grad():
-        model(torch.randn(16, 3, 224, 224))
+        model(torch.randn(16, 3, size, size))
     g = torch.Generator().manual_seed(a.seed + 1)
     with torch.no_grad():
         for m in bns:
@@ -68,7 +81,7 @@ def main():
             m.running_var.mul_(torch.rand(n, generator=g) * 0.5 + 0.75)
     model.eval()
 
-    x = torch.rand(a.batch, 3, 224, 224, generator=g) * 2 - 1
+    x = torch.rand(a.batch, 3, size, size, generator=g) * 2 - 1
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     with torch.no_grad():
         y = model.to(dev)(x.to(dev)).float().cpu()
@@ -87,7 +100,7 @@ def main():
     tensors.append(("output", y))
     write_tensors(a.out, tensors)
     convs = sum(1 for n, _ in tensors if n.endswith(".conv.weight"))
-    print(f"wrote {a.out}: {len(tensors)} tensors ({convs} convs), batch {a.batch}, device {dev}, "
+    print(f"wrote {a.out}: {a.model}, {len(tensors)} tensors ({convs} convs), batch {a.batch}, device {dev}, "
           f"output |y| mean {y.abs().mean().item():.4f}, torch {torch.__version__}, torchvision {torchvision.__version__}")
     return 0
 

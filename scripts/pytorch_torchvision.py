@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""PyTorch's figures for GoogLeNet, to compare with googlenet_bench in the same device call:
-torchvision's GoogLeNet (aux_logits=False, transform_input=False, eval, random weights: no download)
-run eagerly, as a sequential CUDA Graph (torch.cuda.graphs), and through
+"""PyTorch's figures for a torchvision model (GoogLeNet at 224x224 or Inception-v3 at 299x299), to
+compare with googlenet_bench / inception_v3_bench in the same device call: the model
+(aux_logits=False, transform_input=False, eval, random weights: no download) run eagerly, as a sequential CUDA Graph (torch.cuda.graphs), and through
 torch.compile(mode="reduce-overhead"), at each batch size, fp32 tensors with PyTorch's default TF32
 convolutions (cuDNN) -- the same arithmetic as opara's TF32 kernels. Timing: CUDA events around
 each run, median of --reps after warm-up, in two modes: isolated (the host waits for each run) and
-back to back. Writes JSON (--json), which googlenet_bench --pytorch embeds in its own.
+back to back. Writes JSON (--json), which the bench's --pytorch embeds in its own.
 
-  python3 scripts/pytorch_googlenet.py --batch 1,8 --json out.json [--no-compile] [--bf16]
+  python3 scripts/pytorch_torchvision.py [--model googlenet|inception_v3] --batch 1,8 --json out.json
+                                        [--no-compile] [--bf16]
 """
 import argparse
 import json
@@ -39,6 +40,7 @@ def both(fn, reps, warmup=20):
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="googlenet", choices=["googlenet", "inception_v3"])
     ap.add_argument("--batch", default="1,8")
     ap.add_argument("--reps", type=int, default=200)
     ap.add_argument("--json", default="")
@@ -53,13 +55,15 @@ def main():
         return 77
     torch.manual_seed(0)
     dev = torch.device("cuda")
-    model = torchvision.models.googlenet(weights=None, aux_logits=False, transform_input=False, init_weights=True)
+    build = getattr(torchvision.models, a.model)
+    size = 299 if a.model == "inception_v3" else 224
+    model = build(weights=None, aux_logits=False, transform_input=False, init_weights=True)
     model = model.to(dev).eval()
-    out = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,
+    out = {"model": a.model, "input_size": size, "gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,
            "cudnn": torch.backends.cudnn.version(), "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
            "results": []}
     for batch in [int(b) for b in a.batch.split(",")]:
-        x = torch.randn(batch, 3, 224, 224, device=dev)
+        x = torch.randn(batch, 3, size, size, device=dev)
         r = {"batch": batch}
         with torch.inference_mode():
             r["eager"] = both(lambda: model(x), a.reps)
