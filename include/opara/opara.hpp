@@ -19,6 +19,8 @@
 #include <opara/profile/json.hpp>
 #include <opara/profile/profile.hpp>
 
+#include <opara/model/gpu_model.hpp>
+
 #include <opara/order/concept.hpp>
 #include <opara/order/critical_path_first.hpp>
 #include <opara/order/program_order.hpp>
