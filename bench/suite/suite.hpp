@@ -33,7 +33,7 @@ struct suite_options {
   opara::tune::timing_options timing{20, 200, false};
   mode_set modes = mode_set::all;
   // This GPU's least dependent-launch latency in a graph (measure_dependency_floor): the bound
-  // counts it per dependency (opara::bound_options) and the GPU model uses it.
+  // counts it per dependency (opara::bound_options).
   double dependency_us = 0;
 };
 
@@ -136,8 +136,9 @@ workload_result run_workload(const std::string& name, const std::string& descrip
   r.plain_bound_us = lower_bound_us(cg, prof);
   r.dependency_us = o.dependency_us;
   r.bound_us = lower_bound_us(cg, prof, {.dependency_us = o.dependency_us});
-  gpu_model model;
-  model.dependency_us = o.dependency_us > 0 ? o.dependency_us : model.dependency_us;
+  // The model plans and predicts with its typical costs (gpu_model's defaults); the measured
+  // floor above is what the bound may assume, and typical dependencies cost more than the floor.
+  const gpu_model model{};
 
   auto measure = [&](const std::string& mode, const auto& sched) {
     OPARA_CUDA_CHECK(cudaDeviceSynchronize());
