@@ -37,7 +37,10 @@ namespace opara {
 //! (cudaStreamCaptureMode).
 enum class capture_mode : std::uint8_t {
   per_thread,  //!< cudaStreamCaptureModeThreadLocal (the default): only the capturing thread may not
-               //!< make unsafe calls; the process's other threads keep allocating and synchronizing
+               //!< make unsafe calls; the process's other threads keep allocating, freeing and
+               //!< synchronizing their own streams and events. cudaDeviceSynchronize (and the legacy
+               //!< default stream with a blocking stream) still fails in any thread while a stream of
+               //!< the device is captured, since it would wait for the capture: servers sync streams
   global,      //!< cudaStreamCaptureModeGlobal: while it captures, unsafe calls also fail in every
                //!< other thread that is not capturing in relaxed mode (a server's other threads break)
   relaxed,     //!< cudaStreamCaptureModeRelaxed: nothing is checked, not even in the capturing thread
