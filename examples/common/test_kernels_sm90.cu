@@ -167,15 +167,8 @@ int main() {
   test_conv(cs_rect(1, 33, 6, 7, 19, 7, 1, 1, 3, 0), {1, 0, 3});
   test_conv(cs_rect(3, 130, 5, 9, 70, 3, 1, 1, 1, 0, 8, 80), {1, 0, 2, 5});
 
-  for (int b : {1, 8}) {
-    test_pool(ps(b, 64, 147, 147, 3, 2, 0, false));            // maxpool1
-    test_pool(ps(b, 192, 71, 71, 3, 2, 0, false));             // maxpool2
-    test_pool(ps(b, 288, 35, 35, 3, 2, 0, false, 480, 768));   // Mixed_6a.branch_pool into its slice
-    test_pool(ps(b, 768, 17, 17, 3, 2, 0, false, 512, 1280));  // Mixed_7a.branch_pool
-    test_pool(avg_ps(b, 192, 35, 35, 3, 1, 1, false));         // Mixed_5b's avg_pool2d(3, 1, 1)
-    test_pool(avg_ps(b, 768, 17, 17, 3, 1, 1, false));         // Mixed_6b's
-    test_pool(avg_ps(b, 2048, 8, 8, 3, 1, 1, false));          // Mixed_7c's
-  }
+  for (int b : {1, 8})
+    for (const auto& p : inception_v3_pools(b)) test_pool(p);
   test_pool(avg_ps(3, 8, 7, 6, 3, 1, 1, false, 4, 16));
   test_pool(avg_ps(2, 12, 10, 9, 3, 2, 1, true));  // ceil: the last window runs past the padding (clipped divisor)
   test_avg(1, 2048, 8, 8);

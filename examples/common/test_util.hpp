@@ -136,6 +136,15 @@ inline kernels::pool_shape avg_ps(int batch, int c, int h, int w, int ks, int st
   return s;
 }
 
+//! Inception-v3's pools at `batch` (both layouts test them): the stem's 3x3/s2 max pools, the B and D
+//! blocks' max-pool branches into their concat slices, the avg_pool2d(3, 1, 1) of the A, C and E blocks.
+inline std::vector<kernels::pool_shape> inception_v3_pools(int batch) {
+  return {ps(batch, 64, 147, 147, 3, 2, 0, false),           ps(batch, 192, 71, 71, 3, 2, 0, false),
+          ps(batch, 288, 35, 35, 3, 2, 0, false, 480, 768),  ps(batch, 768, 17, 17, 3, 2, 0, false, 512, 1280),
+          avg_ps(batch, 192, 35, 35, 3, 1, 1, false),        avg_ps(batch, 768, 17, 17, 3, 1, 1, false),
+          avg_ps(batch, 2048, 8, 8, 3, 1, 1, false)};
+}
+
 //! "max 3x3 s2 p0 ceil1" / "avg 3x3 s1 p1 ceil0": a pool's shape for a check's name.
 inline std::string pool_name(const kernels::pool_shape& s) {
   char b[200];
