@@ -9,20 +9,12 @@
 
 #include <doctest/doctest.h>
 
+#include "model_fixtures.hpp"
+
 using namespace opara;
+using namespace opara::test;
 
 namespace {
-
-device_limits h100() {
-  device_limits l;
-  l.sm_count = 132;
-  l.max_threads_per_sm = 2048;
-  l.max_blocks_per_sm = 32;
-  l.shared_bytes_per_block = 227 * 1024;
-  l.shared_bytes_per_sm = 228 * 1024;
-  l.registers_per_sm = 65536;
-  return l;
-}
 
 profile durations(std::vector<double> us) {
   profile p;
@@ -65,11 +57,7 @@ TEST_CASE("bounds_latency.the_work_bound_still_counts") {
     return b.build();
   }();
   profile p = durations({2, 2});
-  kernel_record k;
-  k.grid = {132, 1, 1};
-  k.block = {256, 1, 1};
-  k.occupancy = 0.125;  // one block per SM: the whole GPU
-  k.duration_us = 20;
+  const kernel_record k = kernel(132, 20);  // one block per SM: the whole GPU
   p.ops[0].kernels = {k};
   p.ops[1].kernels = {k};
   CHECK(lower_bound_us(g, p, {.dependency_us = 1}) == doctest::Approx(40));  // work, not 2 + 1 + 2
@@ -97,19 +85,11 @@ TEST_CASE("bounds_latency.no_simulated_plan_beats_the_bound") {
         for (int k = 0; k < 2; ++k)
           b.add_edge(static_cast<node_id>((l - 1) * width + static_cast<int>(rng() % width)), static_cast<node_id>(l * width + i));
     const graph g = b.build();
-    profile p;
-    p.limits = h100();
-    for (int v = 0; v < layers * width; ++v) {
-      kernel_record k;
-      k.grid = {1 + static_cast<std::uint32_t>(rng() % 400), 1, 1};
-      k.block = {128, 1, 1};
-      k.occupancy = static_cast<double>(1 + rng() % 16) / 16.0;
-      k.duration_us = 1 + static_cast<double>(rng() % 30);
-      operator_record op;
-      op.kernels = {k};
-      op.duration_us = k.duration_us;
-      p.ops.push_back(op);
-    }
+    std::vector<kernel_record> ks;
+    for (int v = 0; v < layers * width; ++v)
+      ks.push_back(kernel(1 + static_cast<std::uint32_t>(rng() % 400), 1 + static_cast<double>(rng() % 30),
+                          static_cast<double>(1 + rng() % 8) / 8.0));
+    const profile p = one_kernel_each(ks);
     const double latency = static_cast<double>(rng() % 3) * 0.5;
     const double bound = lower_bound_us(g, p, {.dependency_us = latency});
     const gpu_model model{0, latency, 0};
