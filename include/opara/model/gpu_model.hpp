@@ -45,7 +45,9 @@ namespace opara {
 //! The GPU's fixed costs that a profile does not record (microseconds).
 //! Defaults fitted on an H200 (bench_suite, 2026-11-26): a chain of 430 mixed kernels paid 0.6 us
 //! per dependency beyond its profiled durations, and graphs of 500-1,000 small kernels ran at
-//! 0.5-1.2 us per kernel; 0.8 us per launch fits those best (measured/predicted within about 15%).
+//! 0.5-1.2 us per kernel. With them the model predicted the traced models' plans within 0.88-1.13x
+//! of their measured times, the wide graphs' within 0.80-1.84x (it does not know why resource-aware
+//! launch orders ran faster there).
 struct gpu_model {
   double launch_us = 0.8;      //!< front-end time per kernel, serial in launch order
   double dependency_us = 0.6;  //!< from a producer's end to the first block of a dependent kernel
