@@ -43,6 +43,7 @@ k::pool_shape pool3x3(int batch, int c, int h, int w) {
 // splits: 0 = the rule's choice (choose_sm90_config), n = split-K over a cluster of n blocks.
 void test_conv(k::conv_shape s, std::vector<int> splits = {1, 0}, bool fused_pool = false) {
   if (s.c_total == 0) s.c_total = (s.cout + 3) / 4 * 4;
+  if (!selected(conv_name(s))) return;
   const int ho = s.ho(), wo = s.wo(), hw_in = s.h * s.w;
   const auto in = rounded(random_vec(static_cast<std::size_t>(s.batch) * s.cin * hw_in));
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.k()));
@@ -85,6 +86,7 @@ void test_conv(k::conv_shape s, std::vector<int> splits = {1, 0}, bool fused_poo
 
 void test_pool(k::pool_shape s) {
   if (s.c_total == 0) s.c_total = s.c;
+  if (!selected(pool_name(s))) return;
   const int hw = s.h * s.w, hwo = s.ho() * s.wo();
   const auto in = random_vec(static_cast<std::size_t>(s.batch) * s.c * hw);
   std::vector<double> want(static_cast<std::size_t>(s.batch) * s.c_total * hwo, 0.0);

@@ -5,6 +5,7 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -160,6 +161,20 @@ inline std::string conv_name(const kernels::conv_shape& s) {
   std::snprintf(b, sizeof b, "b%d %dx%dx%d->%d k%dx%d s%d p%d,%d [%d+%d/%d]", s.batch, s.cin, s.h, s.w, s.cout, s.kh,
                 s.kw, s.stride, s.pad_h, s.pad_w, s.c_off, s.cout, s.total_channels());
   return b;
+}
+
+//! CONVNET_TEST_ONLY="k1x7|avgpool": only the shapes whose name (conv_name, pool_name) contains one of
+//! the '|'-separated parts run (for compute-sanitizer runs of a subset); unset: every shape.
+inline bool selected(const std::string& name) {
+  const char* only = std::getenv("CONVNET_TEST_ONLY");
+  if (only == nullptr || *only == '\0') return true;
+  const std::string parts = only;
+  for (std::size_t b = 0; b <= parts.size();) {
+    const std::size_t e = std::min(parts.find('|', b), parts.size());
+    if (e > b && name.find(parts.substr(b, e - b)) != std::string::npos) return true;
+    b = e + 1;
+  }
+  return false;
 }
 
 inline int devices_or_skip() {
