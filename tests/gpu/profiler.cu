@@ -358,3 +358,31 @@ TEST_CASE("profiler.cupti_sessions_take_turns") {
   opara::cuda::cupti_session third;  // free again
   CHECK(third.active());
 }
+
+TEST_CASE("profiler.another_cupti_client_is_detected_not_overwritten") {
+  if (!cupti_required()) return;  // compute-sanitizer is itself the other client
+  auto s = opara::cuda::stream_handle::create();
+  known_graph k;
+  // Another client of CUPTI's callback API in this process (what Nsight Systems or a tracing library is).
+  CUpti_SubscriberHandle other = nullptr;
+  REQUIRE(cuptiSubscribe(&other, [](void*, CUpti_CallbackDomain, CUpti_CallbackId, const void*) {}, nullptr) ==
+          CUPTI_SUCCESS);
+  {
+    opara::cuda::cupti_session session;
+    CHECK_FALSE(session.active());
+    CHECK(session.unavailable_reason().find("another CUPTI client") != std::string::npos);
+  }
+  // The profiler says so and times with events, or, asked to, refuses.
+  CHECK(opara::cuda::profile_graph(k.g, s.get()).source == "events");
+  opara::cuda::profiler_options strict;
+  strict.require_cupti = true;
+  try {
+    (void)opara::cuda::profile_graph(k.g, s.get(), strict);
+    FAIL("profiled without CUPTI although require_cupti was set");
+  } catch (const opara::cuda::profiler_unavailable& e) {
+    CHECK(std::string(e.what()).find("another CUPTI client") != std::string::npos);
+  }
+  REQUIRE(cuptiUnsubscribe(other) == CUPTI_SUCCESS);
+  // Gone: CUPTI profiles again.
+  CHECK(opara::cuda::profile_graph(k.g, s.get()).source == "cupti");
+}

@@ -64,12 +64,12 @@ struct device_limits {
 struct profile_key {
   std::string device_name;
   std::uint32_t sm_count = 0;
-  std::int32_t driver_version = 0;  //!< cudaDriverGetVersion (13000 = CUDA 13.0)
-  std::string graph_fingerprint;    //!< opara::fingerprint of the graph
-  std::string device_uuid{};          //!< cudaDeviceProp::uuid, "GPU-xxxxxxxx-xxxx-..." as nvidia-smi prints it
-  std::string driver_release{};       //!< the kernel driver's release ("580.159.04"; "" where unknown)
-  std::string user_key{};             //!< the caller's own key (e.g. the input shape, which the graph's
-                                    //!< fingerprint cannot see); "" when none is given
+  std::int32_t driver_version = 0; //!< cudaDriverGetVersion (13000 = CUDA 13.0)
+  std::string graph_fingerprint;   //!< opara::fingerprint of the graph
+  std::string device_uuid{};       //!< cudaDeviceProp::uuid, "GPU-xxxxxxxx-xxxx-..." as nvidia-smi prints it
+  std::string driver_release{};    //!< the kernel driver's release ("580.159.04"; "" where unknown)
+  std::string user_key{};          //!< the caller's own key (e.g. the input shape, which the graph's
+                                   //!< fingerprint cannot see); "" when none is given
 
   friend bool operator==(const profile_key&, const profile_key&) = default;
 };
