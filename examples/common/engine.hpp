@@ -61,6 +61,8 @@ public:
   engine(topology t, const weights& w, int batch, engine_options o = {})
       : net_(std::move(t)), batch_(batch), opt_(o) {
     if (batch <= 0) throw std::invalid_argument("convnet::engine: batch must be positive");
+    if (const auto p = net_.problems(); !p.empty())
+      throw std::invalid_argument("convnet::engine: the topology is inconsistent: " + p.front());
     resolve_path();
     build_ops();
     build_edges();

@@ -140,6 +140,17 @@ TEST_CASE("layout.round_tf32_is_nearest_on_ten_mantissa_bits") {
   CHECK(std::isnan(k::round_tf32(NAN)));
 }
 
+TEST_CASE("network.models_write_every_channel_once") {
+  CHECK(googlenet::make_googlenet().problems().empty());
+  CHECK(googlenet::make_inception_block().problems().empty());
+  CHECK(inception_v3::make_inception_v3().problems().empty());
+  auto t = googlenet::make_googlenet();
+  t.ops[3].c_off = 8;  // conv3 writes past its 192-channel tensor
+  const auto p = t.problems();
+  REQUIRE(!p.empty());
+  CHECK(p.front().find("conv3") != std::string::npos);
+}
+
 TEST_CASE("rules.sm90_config_is_a_launch_the_kernel_accepts") {
   for (const auto& net : {googlenet::make_googlenet(), inception_v3::make_inception_v3()})
     for (int batch : {1, 3, 8})
