@@ -1,12 +1,17 @@
-// cuda/tune/cache.hpp and cuda/tune/timing.hpp: the parts of autotune that need no GPU (the cache
-// file format, the timing options and statistics).
+// cuda/tune/cache.hpp, cuda/tune/select.hpp and cuda/tune/timing.hpp: the parts of autotune that
+// need no GPU (the cache file format, which candidates are measured and when the race stops, with
+// a fake timer; the timing options and statistics).
 #include <opara/cuda/tune/cache.hpp>
+#include <opara/cuda/tune/select.hpp>
 #include <opara/cuda/tune/timing.hpp>
 
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <cmath>
 #include <fstream>
+#include <iterator>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -166,4 +171,141 @@ TEST_CASE("tune.summary_statistics") {
   CHECK(s.mean_us == doctest::Approx(5.5));
   CHECK(opara::tune::summarize({}).samples == 0);
   CHECK(opara::tune::summarize({7}).median_us == 7);
+}
+
+namespace {
+
+// A fake timer: candidate i's k-th replay takes base[i] x (1 + spread x a fixed pattern in
+// [-1, 1]), so every run of a test sees the same samples.
+struct fake_timer {
+  std::vector<double> base;
+  double spread = 0.01;
+  std::vector<int> replays;             // per candidate, replays asked for
+  std::vector<std::size_t> dropped;     // in the order the race dropped them
+  explicit fake_timer(std::vector<double> times, double jitter = 0.01)
+      : base(std::move(times)), spread(jitter), replays(base.size(), 0) {}
+  std::vector<double> operator()(std::size_t i, int n) {
+    static constexpr double pattern[] = {0.0, 1.0, -1.0, 0.5, -0.5, 0.25, -0.75, 0.75, -0.25, 0.1};
+    std::vector<double> out;
+    for (int k = 0; k < n; ++k) out.push_back(base[i] * (1 + spread * pattern[(replays[i] + k) % 10]));
+    replays[i] += n;
+    return out;
+  }
+};
+
+opara::tune::race_result run_race(fake_timer& timer, const opara::tune::race_options& options) {
+  return opara::tune::race(
+      timer.base.size(), [&](std::size_t i, int n) { return timer(i, n); },
+      [&](std::size_t i) { timer.dropped.push_back(i); }, options);
+}
+
+} // namespace
+
+TEST_CASE("tune.shortlist_measures_only_what_the_model_cannot_separate") {
+  using opara::tune::shortlist;
+  const std::vector<double> predicted = {100, 104, 130, 101, 200, 112};
+  // Within 10% of the best (100): 0, 3, 1 (best first); 5 is 12% off, 2 and 4 far off.
+  CHECK(shortlist(predicted, {}, {0.10, 3, 2}) == std::vector<std::size_t>{0, 3, 1});
+  CHECK(shortlist(predicted, {}, {0.15, 3, 2}) == std::vector<std::size_t>{0, 3, 1});  // at most 3
+  CHECK(shortlist(predicted, {}, {0.15, 4, 2}) == std::vector<std::size_t>{0, 3, 1, 5});
+  CHECK(shortlist(predicted, {}, {0.10, 2, 1}) == std::vector<std::size_t>{0, 3});
+  // A model that separates everything still leaves min_measured, so the margin is a measured one.
+  CHECK(shortlist(predicted, {}, {0.0, 3, 2}) == std::vector<std::size_t>{0, 3});
+  CHECK(shortlist(predicted, {}, {0.0, 3, 1}) == std::vector<std::size_t>{0});
+  // A plan equal to a better-ranked one's is never measured: the next distinct plan takes its place.
+  const std::vector<std::size_t> same = {0, 1, 2, 0, 4, 5};
+  CHECK(shortlist(predicted, same, {0.15, 3, 2}) == std::vector<std::size_t>{0, 1, 5});
+  // Without predictions (no profile), every distinct plan is measured, beyond max_measured.
+  std::vector<double> unknown = predicted;
+  unknown[2] = std::numeric_limits<double>::quiet_NaN();
+  CHECK(shortlist(unknown, same, {0.10, 2, 2}) == std::vector<std::size_t>{0, 1, 2, 4, 5});
+  // Unusable options and sizes are bad_policy, naming the field.
+  for (const opara::tune::shortlist_options bad : {opara::tune::shortlist_options{-0.1, 3, 2},
+                                                   opara::tune::shortlist_options{0.1, 0, 0},
+                                                   opara::tune::shortlist_options{0.1, 2, 3}}) {
+    CHECK_THROWS_AS((void)shortlist(predicted, {}, bad), opara::bad_policy);
+  }
+  CHECK_THROWS_AS((void)shortlist(predicted, std::vector<std::size_t>{0, 1}, {}), opara::bad_policy);
+}
+
+TEST_CASE("tune.race_stops_once_the_ranking_is_clear") {
+  // 150 us is far behind from the first round; 103 us (+-1%) never overlaps 100 us (+-1%) either.
+  fake_timer timer({150, 100, 103});
+  const auto result = run_race(timer, {5, 40, 1e9});
+  CHECK(result.winner == 1);
+  CHECK(result.clear);
+  // One round of 5 samples each was enough, and the losers were released as they dropped out.
+  CHECK(timer.replays == std::vector<int>{5, 5, 5});
+  CHECK(result.samples == std::vector<std::size_t>{5, 5, 5});
+  CHECK(timer.dropped == std::vector<std::size_t>{0, 2});
+  CHECK(result.dropped == std::vector<bool>{true, false, true});
+  // The runner-up is the next-best median, and the margin is measured from the medians.
+  CHECK(result.runner_up == 2);
+  CHECK(result.median_us[1] == doctest::Approx(100.0));
+  CHECK(result.margin == doctest::Approx(result.median_us[2] / result.median_us[1] - 1));
+  CHECK(result.margin == doctest::Approx(0.03).epsilon(0.01));
+}
+
+TEST_CASE("tune.race_keeps_sampling_while_candidates_overlap") {
+  // 100.5 against 100 with 1% jitter: their quartiles overlap, so both run to max_samples; the
+  // clearly slower one leaves after the first round.
+  fake_timer timer({100.5, 100, 130}, 0.01);
+  const auto result = run_race(timer, {5, 20, 1e9});
+  CHECK_FALSE(result.clear);
+  CHECK(timer.replays == std::vector<int>{20, 20, 5});
+  CHECK(timer.dropped == std::vector<std::size_t>{2});
+  CHECK(result.winner == 1);
+  CHECK(result.runner_up == 0);
+  CHECK(result.margin > 0);
+  CHECK(result.margin < 0.01);
+  // max_samples that is not a multiple of the round: the last round takes only what is left.
+  fake_timer odd({100.5, 100});
+  (void)run_race(odd, {5, 12, 1e9});
+  CHECK(odd.replays == std::vector<int>{12, 12});
+}
+
+TEST_CASE("tune.race_stops_on_its_time_budget") {
+  // Two tied 1,000 us candidates: each round costs 2 x 5 x 1,000 us; a 25,000 us budget is spent
+  // after the third round (30,000 us timed), long before 100 samples.
+  fake_timer timer({1000, 1000}, 0.01);
+  const auto result = run_race(timer, {5, 100, 25'000});
+  CHECK_FALSE(result.clear);
+  CHECK(timer.replays == std::vector<int>{15, 15});
+  CHECK(result.timed_us == doctest::Approx(30'000).epsilon(0.01));
+  // A single candidate: one round, nothing to compare, no margin.
+  fake_timer one({50});
+  const auto alone = run_race(one, {5, 100, 1e9});
+  CHECK(alone.clear);
+  CHECK(alone.winner == 0);
+  CHECK(alone.margin == 0);
+  CHECK(one.replays == std::vector<int>{5});
+}
+
+TEST_CASE("tune.race_rejects_unusable_options_and_samples") {
+  fake_timer timer({10, 20});
+  for (const opara::tune::race_options bad : {opara::tune::race_options{0, 10, 1e6}, opara::tune::race_options{5, 4, 1e6},
+                                              opara::tune::race_options{5, 10, 0}}) {
+    CHECK_THROWS_AS((void)run_race(timer, bad), opara::bad_policy);
+  }
+  CHECK(timer.replays == std::vector<int>{0, 0});  // rejected before anything ran
+  auto too_few = [](std::size_t, int n) { return std::vector<double>(static_cast<std::size_t>(n > 1 ? n - 1 : 0), 1.0); };
+  CHECK_THROWS_AS((void)opara::tune::race(2, too_few, [](std::size_t) {}, {}), opara::bad_policy);
+  auto negative = [](std::size_t, int n) { return std::vector<double>(static_cast<std::size_t>(n), -1.0); };
+  CHECK_THROWS_AS((void)opara::tune::race(2, negative, [](std::size_t) {}, {}), opara::bad_policy);
+}
+
+TEST_CASE("tune.cache_keeps_unmeasured_candidates_as_null") {
+  scratch_file file("unmeasured");
+  const opara::tune::autotune_cache cache(file.path);
+  const double none = std::numeric_limits<double>::quiet_NaN();
+  cache.store({h100_key(), two_labels, 1, {none, 9.25}});
+  std::ifstream in(file.path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text.find("null") != std::string::npos);
+  const auto back = cache.entries();
+  REQUIRE(back.size() == 1);
+  REQUIRE(back[0].median_us.size() == 2);
+  CHECK(std::isnan(back[0].median_us[0]));
+  CHECK(back[0].median_us[1] == 9.25);
+  CHECK(cache.lookup(h100_key(), two_labels) == std::optional<std::size_t>(1));
 }

@@ -1,10 +1,12 @@
-// autotune: measures its candidates, picks the fastest, remembers the choice per device and graph,
-// re-measures when the candidates change or the cache is corrupt, and its winner computes right.
+// autotune: ranks its candidates' plans with the GPU model, measures only the ones it cannot
+// separate, picks the fastest, reports its phases and margin, remembers the choice per device and
+// graph, re-measures when the candidates change or the cache is corrupt, and its winner computes right.
 #include "gpu_test.hpp"
 
 #include <opara/opara.hpp>
 #include <opara/cuda/tune/autotune.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -54,11 +56,42 @@ TEST_CASE("autotune.picks_fastest_and_remembers_per_device_and_graph") {
   {
     auto exe = tuner.compile(tg, s.get(), prof, &first);
     CHECK_FALSE(first.reused);
-    REQUIRE(first.labels.size() == 7);
-    REQUIRE(first.median_us.size() == 7);
-    for (double t : first.median_us) CHECK(t > 0);
-    CHECK(first.median_us[first.choice] == *std::min_element(first.median_us.begin(), first.median_us.end()));
+    REQUIRE(first.labels.size() == 8);
+    CHECK(first.labels.back() == "model_guided/model_guided/stream_capture");
+    REQUIRE(first.median_us.size() == 8);
+    REQUIRE(first.predicted_us.size() == 8);
+    // Every plan is predicted; only the shortlisted ones (2 or 3) are measured, the winner among them.
+    double best_measured = 1e300;
+    std::size_t measured = 0;
+    for (std::size_t i = 0; i < 8; ++i) {
+      INFO(first.labels[i]);
+      CHECK(first.predicted_us[i] > 0);
+      if (first.measured[i]) {
+        ++measured;
+        CHECK(first.median_us[i] > 0);
+        CHECK(first.samples[i] >= 5);
+        best_measured = std::min(best_measured, first.median_us[i]);
+      } else {
+        CHECK(std::isnan(first.median_us[i]));
+        CHECK(first.samples[i] == 0);
+      }
+    }
+    CHECK(measured >= 2);
+    CHECK(measured <= 3);
+    CHECK(first.measured[first.choice]);
+    CHECK(first.median_us[first.choice] == best_measured);
     CHECK(first.label == first.labels[first.choice]);
+    // The margin is the runner-up's measured median over the winner's.
+    REQUIRE(first.runner_up != first.choice);
+    CHECK(first.measured[first.runner_up]);
+    CHECK(first.margin == doctest::Approx(first.median_us[first.runner_up] / first.median_us[first.choice] - 1));
+    CHECK(first.margin >= 0);
+    // Phases: the profile was given; planning, capture and replays took time, and the whole more.
+    CHECK(first.profile_ms == 0);
+    CHECK(first.plan_ms > 0);
+    CHECK(first.capture_ms > 0);
+    CHECK(first.measure_ms > 0);
+    CHECK(first.total_ms >= first.plan_ms + first.capture_ms + first.measure_ms);
     CHECK(std::filesystem::exists(cache));
     // The winner computes the graph.
     OPARA_CUDA_CHECK(cudaMemset(out.get(), 0xff, d.n * elems * sizeof(float)));  // NaN poison
@@ -74,6 +107,7 @@ TEST_CASE("autotune.picks_fastest_and_remembers_per_device_and_graph") {
   CHECK(second.reused);
   CHECK(second.choice == first.choice);
   CHECK(second.median_us.empty());
+  CHECK(second.measure_ms == 0);
 
   // Other candidates: the cached entry does not apply, so they are measured and stored too.
   opara::autotune_of<opara::scheduler<opara::streams::sequential, opara::order::program_order>,
@@ -125,9 +159,29 @@ TEST_CASE("autotune.prefers_parallel_streams_for_independent_work") {
   tuner.options.timing = {3, 20, false};
   opara::autotune_report rep;
   (void)tuner.compile(tg, s.get(), prof, &rep);
-  // 8 x 20 us one after another against 8 at once: the parallel plan must win clearly.
+  // 8 x 20 us one after another against 8 at once: the parallel plan must win clearly, after one
+  // round of the race (5 samples each), with a margin of more than 2x.
   CHECK(rep.choice == 1);
   CHECK(rep.median_us[0] > 3 * rep.median_us[1]);
+  CHECK(rep.clear);
+  CHECK(rep.samples[0] == 5);
+  CHECK(rep.samples[1] == 5);
+  CHECK(rep.margin > 2);
+  // The same for throughput: replays queued back to back, four per sample.
+  tuner.options.mode = opara::tune::replay_mode::back_to_back;
+  opara::autotune_report queued;
+  (void)tuner.compile(tg, s.get(), prof, &queued);
+  CHECK(queued.mode == opara::tune::replay_mode::back_to_back);
+  CHECK(queued.choice == 1);
+  CHECK(queued.median_us[0] > 3 * queued.median_us[1]);
+  // Profiled by autotune itself (CUPTI, or event timing when CUPTI is held elsewhere): the profile
+  // is a phase of its own and part of the total.
+  tuner.options.mode = opara::tune::replay_mode::isolated;
+  opara::autotune_report profiled;
+  (void)tuner.compile(tg, s.get(), &profiled);
+  CHECK(profiled.profile_ms > 0);
+  CHECK(profiled.total_ms >= profiled.profile_ms + profiled.measure_ms);
+  CHECK(profiled.choice == 1);
 }
 
 TEST_CASE("autotune.cache_choice_that_names_no_candidate_is_never_used") {
@@ -188,6 +242,10 @@ TEST_CASE("autotune.negative_replay_count_is_bad_policy") {
   auto s = opara::cuda::stream_handle::create();
   opara::autotune tuner;
   tuner.options.timing = {0, -1, false};
+  CHECK_THROWS_AS((void)tuner.compile(tg, s.get(), prof), opara::bad_policy);
+  // An L2 flush cannot come between replays queued back to back.
+  tuner.options.timing = {0, 10, true};
+  tuner.options.mode = opara::tune::replay_mode::back_to_back;
   CHECK_THROWS_AS((void)tuner.compile(tg, s.get(), prof), opara::bad_policy);
   // And time_replays itself, before anything runs.
   const auto exe = opara::scheduler<opara::streams::sequential, opara::order::program_order>{}.compile(tg, s.get());

@@ -10,7 +10,8 @@
 //!                         "user_key": ...},           // the profile's key (profile/json.hpp)
 //!                 "candidates": ["opara_greedy/resource_aware/stream_capture", ...],
 //!                 "choice": 0,                   // index into candidates
-//!                 "median_us": [412.5, ...]}]}   // per candidate, as measured
+//!                 "median_us": [412.5, null, ...]}]}   // per candidate as measured; null: not
+//!                                                   // measured (the GPU model ruled it out)
 //! Every entry is checked when the file is read: a "choice" that is not a whole number naming one
 //! of its candidates, or any other malformed member, is a parse_error naming the file and the JSON
 //! path, never a silently wrong index. The file is replaced atomically (detail/atomic_file.hpp).
@@ -29,7 +30,9 @@
 #include <opara/profile/json.hpp>
 #include <opara/profile/profile.hpp>
 
+#include <cmath>
 #include <cstddef>
+#include <limits>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -50,7 +53,8 @@ struct cache_entry {
   profile_key key;                      //!< the device and graph it was measured on
   std::vector<std::string> candidates;  //!< the candidates' labels, in the tuner's order
   std::size_t choice = 0;               //!< index of the fastest candidate
-  std::vector<double> median_us;        //!< per candidate (may be empty in hand-made files)
+  std::vector<double> median_us;        //!< per candidate, NaN when not measured (null in the file);
+                                        //!< may be empty in hand-made files
 };
 
 //! The autotune cache at one path. Reading a missing file gives no entries.
@@ -145,8 +149,10 @@ public:
                                                " times (one per candidate), found " +
                                                std::to_string(times->as_array().size()));
         for (std::size_t k = 0; k < times->as_array().size(); ++k)
-          entry.median_us.push_back(
-              item.number(times->as_array()[k], item.sub("median_us") + "[" + std::to_string(k) + "]"));
+          entry.median_us.push_back(times->as_array()[k].is_null()
+                                        ? std::numeric_limits<double>::quiet_NaN()
+                                        : item.number(times->as_array()[k],
+                                                      item.sub("median_us") + "[" + std::to_string(k) + "]"));
       }
       out.push_back(std::move(entry));
     }
@@ -164,7 +170,10 @@ public:
       item["key"] = detail::profile_json::key_json(entry.key);
       json::array labels, times;
       for (const auto& label : entry.candidates) labels.emplace_back(label);
-      for (double time : entry.median_us) times.emplace_back(time);
+      for (double time : entry.median_us) {
+        if (std::isnan(time)) times.emplace_back(nullptr);  // not measured
+        else times.emplace_back(time);
+      }
       item["candidates"] = std::move(labels);
       item["choice"] = entry.choice;
       item["median_us"] = std::move(times);

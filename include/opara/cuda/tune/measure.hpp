@@ -10,31 +10,47 @@
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <cstddef>
+#include <string>
 #include <vector>
 
 namespace opara::tune {
+
+//! A device buffer twice the L2 size, overwritten before a timed replay so that it starts with
+//! a cold L2 (none when not wanted). Throws cuda_error.
+class l2_flush {
+public:
+  explicit l2_flush(bool wanted) {
+    if (!wanted) return;
+    int device = 0, l2_bytes = 0;
+    OPARA_CUDA_CHECK(cudaGetDevice(&device));
+    OPARA_CUDA_CHECK(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, device));
+    bytes_ = 2 * static_cast<std::size_t>(l2_bytes);
+    OPARA_CUDA_CHECK(cudaMalloc(&buffer_, bytes_));
+  }
+  ~l2_flush() {
+    if (buffer_) OPARA_CUDA_CHECK_NOTHROW(cudaFree(buffer_));
+  }
+  l2_flush(const l2_flush&) = delete;
+  l2_flush& operator=(const l2_flush&) = delete;
+
+  //! Enqueues the overwrite on `stream` (nothing when not wanted). Throws cuda_error.
+  void operator()(cudaStream_t stream, int pattern) const {
+    if (buffer_) OPARA_CUDA_CHECK(cudaMemsetAsync(buffer_, pattern & 0xff, bytes_, stream));
+  }
+
+private:
+  void* buffer_ = nullptr;
+  std::size_t bytes_ = 0;
+};
 
 //! Times `run(stream)` (anything enqueuing work on a stream: an executable, a lambda).
 //! Throws bad_policy for unusable options (before anything runs), cuda_error.
 template <class Run>
 [[nodiscard]] timing_summary time_on_stream(Run&& run, cudaStream_t stream, const timing_options& options = {}) {
   check_timing_options(options);
-  void* flush = nullptr;
-  std::size_t flush_bytes = 0;
-  if (options.flush_l2) {
-    int device = 0, l2_bytes = 0;
-    OPARA_CUDA_CHECK(cudaGetDevice(&device));
-    OPARA_CUDA_CHECK(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, device));
-    flush_bytes = 2 * static_cast<std::size_t>(l2_bytes);
-    OPARA_CUDA_CHECK(cudaMalloc(&flush, flush_bytes));
-  }
-  struct freer {
-    void* buffer;
-    ~freer() {
-      if (buffer) OPARA_CUDA_CHECK_NOTHROW(cudaFree(buffer));
-    }
-  } guard{flush};
+  const l2_flush flush(options.flush_l2);
   for (int i = 0; i < options.warmup; ++i) run(stream);
   OPARA_CUDA_CHECK(cudaStreamSynchronize(stream));
   const auto start = cuda::event_handle::create(cudaEventDefault);
@@ -42,7 +58,7 @@ template <class Run>
   std::vector<double> samples_us;
   samples_us.reserve(static_cast<std::size_t>(options.replays));
   for (int i = 0; i < options.replays; ++i) {
-    if (flush) OPARA_CUDA_CHECK(cudaMemsetAsync(flush, i & 0xff, flush_bytes, stream));
+    flush(stream, i);
     OPARA_CUDA_CHECK(cudaEventRecord(start.get(), stream));
     run(stream);
     OPARA_CUDA_CHECK(cudaEventRecord(stop.get(), stream));
@@ -59,5 +75,58 @@ template <class Run>
                                                  const timing_options& options = {}) {
   return time_on_stream([&](cudaStream_t replay_stream) { exe(replay_stream); }, stream, options);
 }
+
+//! Samples of an executable's replay time on one stream, taken a few at a time (autotune's race
+//! asks for more only while the ranking is unclear). isolated: one sample per replay, each
+//! synchronized. back_to_back: one sample per batch of `batch` replays queued together, the
+//! batch's time divided by `batch`. `flush_l2`: the L2 is overwritten before each sample. The
+//! events (and the flush buffer) are made once per sampler. Not thread-safe.
+class replay_sampler {
+public:
+  //! Throws bad_policy for a batch below 1, cuda_error.
+  replay_sampler(cudaStream_t stream, replay_mode mode, int batch = 4, bool flush_l2 = false)
+      : stream_(stream), mode_(mode), batch_(checked_batch(mode, batch)), flush_(flush_l2),
+        start_(cuda::event_handle::create(cudaEventDefault)), stop_(cuda::event_handle::create(cudaEventDefault)) {}
+
+  //! Runs `warmup` untimed replays of `exe` and waits for them. Throws cuda_error.
+  void warm_up(const executable& exe, int warmup) const {
+    for (int i = 0; i < warmup; ++i) exe(stream_);
+    OPARA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+
+  //! `count` more samples of `exe` (microseconds per replay). Throws cuda_error.
+  [[nodiscard]] std::vector<double> sample(const executable& exe, int count) const {
+    std::vector<double> out;
+    out.reserve(static_cast<std::size_t>(std::max(count, 0)));
+    for (int i = 0; i < count; ++i) {
+      flush_(stream_, i);
+      OPARA_CUDA_CHECK(cudaEventRecord(start_.get(), stream_));
+      for (int k = 0; k < batch_; ++k) exe(stream_);
+      OPARA_CUDA_CHECK(cudaEventRecord(stop_.get(), stream_));
+      OPARA_CUDA_CHECK(cudaEventSynchronize(stop_.get()));
+      float elapsed_ms = 0;
+      OPARA_CUDA_CHECK(cudaEventElapsedTime(&elapsed_ms, start_.get(), stop_.get()));
+      out.push_back(1000.0 * elapsed_ms / batch_);
+    }
+    return out;
+  }
+
+  [[nodiscard]] replay_mode mode() const noexcept { return mode_; }
+  [[nodiscard]] int batch() const noexcept { return batch_; }
+
+private:
+  static int checked_batch(replay_mode mode, int batch) {
+    if (mode == replay_mode::isolated) return 1;
+    if (batch < 1)
+      throw bad_policy("opara::tune: replay_sampler needs a batch of at least 1 replay (got " + std::to_string(batch) + ")");
+    return batch;
+  }
+
+  cudaStream_t stream_;
+  replay_mode mode_;
+  int batch_;
+  l2_flush flush_;
+  cuda::event_handle start_, stop_;
+};
 
 } // namespace opara::tune

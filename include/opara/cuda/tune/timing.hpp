@@ -11,6 +11,18 @@
 
 namespace opara::tune {
 
+//! What a replay time means: the latency of one inference alone, or the time per inference when
+//! they are queued back to back (the next replay's launch overlaps the previous one's tail).
+enum class replay_mode : unsigned char {
+  isolated,      //!< each replay between its own pair of events, synchronized before the next
+  back_to_back,  //!< a batch of replays queued at once, events around the batch, time / batch size
+};
+
+//! "isolated" or "back_to_back".
+[[nodiscard]] inline const char* replay_mode_name(replay_mode mode) noexcept {
+  return mode == replay_mode::isolated ? "isolated" : "back_to_back";
+}
+
 //! How to time replays.
 struct timing_options {
   int warmup = 20;         //!< untimed replays first; at least 0

@@ -1,0 +1,183 @@
+#pragma once
+//! How autotune decides what to measure and when to stop, apart from the GPU (no CUDA here, so
+//! the logic is tested with a fake timer in tests/tune.cpp):
+//! - shortlist(): the candidates the GPU model cannot separate. Candidates are ranked by their
+//!   plans' predicted makespans (model/gpu_model.hpp); only those within `tolerance` of the
+//!   predicted best are measured, at most `max_measured`, at least `min_measured` (so the winner's
+//!   margin is always a measured one). A candidate whose plan is the same as a better-ranked one's
+//!   is never measured (it would race itself). Without predictions (no profile) all are measured.
+//! - race(): replays the shortlisted candidates in rounds and drops a candidate as soon as its
+//!   samples are clearly slower than the leader's (its lower quartile above the leader's upper
+//!   quartile, after at least `min_samples` each), so a clear ranking costs one round. It stops
+//!   when one candidate is left, when every one has `max_samples`, or when the replays timed so far
+//!   add up to `budget_us`.
+
+#include <opara/error.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <numeric>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace opara::tune {
+
+//! Which candidates the model's predictions leave to be measured.
+struct shortlist_options {
+  double tolerance = 0.15;        //!< measured: predicted within (1 + tolerance) x the predicted best
+  std::size_t max_measured = 3;   //!< at most this many are measured
+  std::size_t min_measured = 2;   //!< at least this many (when there are), however far the model puts them
+};
+
+//! Throws bad_policy naming the field when `options` cannot be carried out.
+inline void check_shortlist_options(const shortlist_options& options) {
+  if (!(options.tolerance >= 0) || !std::isfinite(options.tolerance))
+    throw bad_policy("opara::autotune: shortlist_options::tolerance is " + std::to_string(options.tolerance) +
+                     "; it must be finite and 0 or more");
+  if (options.max_measured < 1)
+    throw bad_policy("opara::autotune: shortlist_options::max_measured is 0; at least one candidate must be measured");
+  if (options.min_measured > options.max_measured)
+    throw bad_policy("opara::autotune: shortlist_options::min_measured (" + std::to_string(options.min_measured) +
+                     ") is more than max_measured (" + std::to_string(options.max_measured) + ")");
+}
+
+//! The candidates to measure, best predicted first. `predicted_us[i]` is candidate i's predicted
+//! makespan (NaN: the model could not predict it); `same_plan_as[i]` is the first candidate whose
+//! plan equals i's (i itself when none; empty: all plans differ). When any prediction is missing,
+//! every distinct candidate is measured, beyond max_measured (the model cannot rank them).
+//! Throws bad_policy for unusable options or mismatched sizes.
+[[nodiscard]] inline std::vector<std::size_t> shortlist(std::span<const double> predicted_us,
+                                                        std::span<const std::size_t> same_plan_as,
+                                                        const shortlist_options& options = {}) {
+  check_shortlist_options(options);
+  if (!same_plan_as.empty() && same_plan_as.size() != predicted_us.size())
+    throw bad_policy("opara::autotune: shortlist needs one plan identity per prediction");
+  std::vector<std::size_t> distinct;
+  for (std::size_t i = 0; i < predicted_us.size(); ++i)
+    if (same_plan_as.empty() || same_plan_as[i] == i) distinct.push_back(i);
+  const bool all_predicted =
+      std::all_of(predicted_us.begin(), predicted_us.end(), [](double t) { return std::isfinite(t); });
+  if (!all_predicted) return distinct;
+  std::stable_sort(distinct.begin(), distinct.end(),
+                   [&](std::size_t a, std::size_t b) { return predicted_us[a] < predicted_us[b]; });
+  if (distinct.empty()) return distinct;
+  const double limit = predicted_us[distinct.front()] * (1.0 + options.tolerance);
+  std::vector<std::size_t> chosen;
+  for (std::size_t i : distinct) {
+    if (chosen.size() >= options.max_measured) break;
+    if (chosen.size() >= options.min_measured && predicted_us[i] > limit) break;
+    chosen.push_back(i);
+  }
+  return chosen;
+}
+
+//! When the race over measured candidates stops.
+struct race_options {
+  int min_samples = 5;     //!< per candidate before any is dropped; also the samples per round
+  int max_samples = 30;    //!< per candidate at most
+  double budget_us = 150'000;  //!< stop after the round in which the timed replays add up to this
+};
+
+//! Throws bad_policy naming the field when `options` cannot be carried out.
+inline void check_race_options(const race_options& options) {
+  if (options.min_samples < 1)
+    throw bad_policy("opara::autotune: race_options::min_samples is " + std::to_string(options.min_samples) +
+                     "; at least one sample per round is needed");
+  if (options.max_samples < options.min_samples)
+    throw bad_policy("opara::autotune: race_options::max_samples (" + std::to_string(options.max_samples) +
+                     ") is less than min_samples (" + std::to_string(options.min_samples) + ")");
+  if (!(options.budget_us > 0))
+    throw bad_policy("opara::autotune: race_options::budget_us must be positive");
+}
+
+//! What a race found, per raced candidate (in the order they were given).
+struct race_result {
+  std::vector<double> median_us;       //!< median of each one's samples
+  std::vector<std::size_t> samples;    //!< samples each one got
+  std::vector<bool> dropped;           //!< left the race early (clearly slower than the leader)
+  std::size_t winner = 0;              //!< index into the raced candidates
+  std::size_t runner_up = 0;           //!< the next-best median (== winner when only one raced)
+  double margin = 0;                   //!< runner-up median / winner median - 1 (0 with one candidate)
+  bool clear = false;                  //!< stopped because one was left, not at max_samples or budget
+  double timed_us = 0;                 //!< sum of every sample: replay time spent measuring
+};
+
+namespace detail {
+//! The q-quantile (0..1) of sorted samples, by the nearest rank below.
+inline double quantile_of_sorted(const std::vector<double>& sorted, double q) {
+  const auto rank = static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1));
+  return sorted[rank];
+}
+inline double median_of_sorted(const std::vector<double>& sorted) {
+  const std::size_t n = sorted.size();
+  return n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+}
+} // namespace detail
+
+//! Races `count` candidates. `sample(i, n)` replays candidate i and returns n more samples
+//! (microseconds); `drop(i)` is called once for each candidate as it leaves the race (so its
+//! executable can be released at once). Throws bad_policy for unusable options or a sampler that
+//! returns another number of samples or a negative or non-finite one; whatever sample throws.
+template <class Sample, class Drop>
+[[nodiscard]] race_result race(std::size_t count, Sample&& sample, Drop&& drop, const race_options& options = {}) {
+  check_race_options(options);
+  race_result result;
+  if (count == 0) return result;
+  result.median_us.assign(count, 0.0);
+  result.samples.assign(count, 0);
+  result.dropped.assign(count, false);
+  std::vector<std::vector<double>> sorted(count);
+  std::vector<std::size_t> alive(count);
+  std::iota(alive.begin(), alive.end(), std::size_t{0});
+  int taken = 0;
+  while (true) {
+    const int n = std::min(options.min_samples, options.max_samples - taken);
+    for (std::size_t i : alive) {
+      const std::vector<double> more = sample(i, n);
+      if (more.size() != static_cast<std::size_t>(n))
+        throw bad_policy("opara::autotune: the sampler returned " + std::to_string(more.size()) + " samples for " +
+                         std::to_string(n) + " replays");
+      for (double t : more) {
+        if (!std::isfinite(t) || t < 0) throw bad_policy("opara::autotune: a replay was timed at " + std::to_string(t) + " us");
+        result.timed_us += t;
+      }
+      sorted[i].insert(sorted[i].end(), more.begin(), more.end());
+      std::sort(sorted[i].begin(), sorted[i].end());
+      result.median_us[i] = detail::median_of_sorted(sorted[i]);
+      result.samples[i] = sorted[i].size();
+    }
+    taken += n;
+    const std::size_t leader =
+        *std::min_element(alive.begin(), alive.end(), [&](std::size_t a, std::size_t b) { return result.median_us[a] < result.median_us[b]; });
+    const double leader_high = detail::quantile_of_sorted(sorted[leader], 0.75);
+    std::erase_if(alive, [&](std::size_t i) {
+      if (i == leader || detail::quantile_of_sorted(sorted[i], 0.25) <= leader_high) return false;
+      result.dropped[i] = true;
+      drop(i);
+      return true;
+    });
+    if (alive.size() == 1) {
+      result.clear = true;
+      break;
+    }
+    if (taken >= options.max_samples || result.timed_us >= options.budget_us) break;
+  }
+  std::vector<std::size_t> ranked(count);
+  std::iota(ranked.begin(), ranked.end(), std::size_t{0});
+  // The winner is the best median among those still in the race; the runner-up the best of the rest.
+  std::stable_sort(ranked.begin(), ranked.end(), [&](std::size_t a, std::size_t b) {
+    if (result.dropped[a] != result.dropped[b]) return !result.dropped[a];
+    return result.median_us[a] < result.median_us[b];
+  });
+  result.winner = ranked[0];
+  result.runner_up = count > 1 ? *std::min_element(ranked.begin() + 1, ranked.end(), [&](std::size_t a, std::size_t b) {
+    return result.median_us[a] < result.median_us[b];
+  }) : ranked[0];
+  result.margin = count > 1 ? result.median_us[result.runner_up] / result.median_us[result.winner] - 1.0 : 0.0;
+  return result;
+}
+
+} // namespace opara::tune
