@@ -181,13 +181,15 @@ struct fake_timer {
   std::vector<double> base;
   double spread = 0.01;
   std::vector<int> replays;             // per candidate, replays asked for
+  std::vector<int> burst;               // per candidate, its first `burst` replays take 1.5x
   std::vector<std::size_t> dropped;     // in the order the race dropped them
   explicit fake_timer(std::vector<double> times, double jitter = 0.01)
-      : base(std::move(times)), spread(jitter), replays(base.size(), 0) {}
+      : base(std::move(times)), spread(jitter), replays(base.size(), 0), burst(base.size(), 0) {}
   std::vector<double> operator()(std::size_t i, int n) {
     static constexpr double pattern[] = {0.0, 1.0, -1.0, 0.5, -0.5, 0.25, -0.75, 0.75, -0.25, 0.1};
     std::vector<double> out;
-    for (int k = 0; k < n; ++k) out.push_back(base[i] * (1 + spread * pattern[(replays[i] + k) % 10]));
+    for (int k = 0; k < n; ++k)
+      out.push_back(base[i] * (1 + spread * pattern[(replays[i] + k) % 10]) * (replays[i] + k < burst[i] ? 1.5 : 1.0));
     replays[i] += n;
     return out;
   }
@@ -231,17 +233,18 @@ TEST_CASE("tune.shortlist_measures_only_what_the_model_cannot_separate") {
 TEST_CASE("tune.race_stops_once_the_ranking_is_clear") {
   // 150 us is far behind from the first round; 103 us (+-1%) never overlaps 100 us (+-1%) either.
   fake_timer timer({150, 100, 103});
-  const auto result = run_race(timer, {5, 40, 1e9});
+  const auto result = run_race(timer, {5, 10, 40, 1e9});
   CHECK(result.winner == 1);
   CHECK(result.clear);
-  // One round of 5 samples each was enough, and the losers were released as they dropped out.
-  CHECK(timer.replays == std::vector<int>{5, 5, 5});
-  CHECK(result.samples == std::vector<std::size_t>{5, 5, 5});
+  // Two turns of 5 samples each (min_samples) were enough, and the losers were released as they
+  // dropped out.
+  CHECK(timer.replays == std::vector<int>{10, 10, 10});
+  CHECK(result.samples == std::vector<std::size_t>{10, 10, 10});
   CHECK(timer.dropped == std::vector<std::size_t>{0, 2});
   CHECK(result.dropped == std::vector<bool>{true, false, true});
   // The runner-up is the next-best median, and the margin is measured from the medians.
   CHECK(result.runner_up == 2);
-  CHECK(result.median_us[1] == doctest::Approx(100.0));
+  CHECK(result.median_us[1] == doctest::Approx(100.05));
   CHECK(result.margin == doctest::Approx(result.median_us[2] / result.median_us[1] - 1));
   CHECK(result.margin == doctest::Approx(0.03).epsilon(0.01));
 }
@@ -250,9 +253,9 @@ TEST_CASE("tune.race_keeps_sampling_while_candidates_overlap") {
   // 100.5 against 100 with 1% jitter: their quartiles overlap, so both run to max_samples; the
   // clearly slower one leaves after the first round.
   fake_timer timer({100.5, 100, 130}, 0.01);
-  const auto result = run_race(timer, {5, 20, 1e9});
+  const auto result = run_race(timer, {5, 10, 20, 1e9});
   CHECK_FALSE(result.clear);
-  CHECK(timer.replays == std::vector<int>{20, 20, 5});
+  CHECK(timer.replays == std::vector<int>{20, 20, 10});
   CHECK(timer.dropped == std::vector<std::size_t>{2});
   CHECK(result.winner == 1);
   CHECK(result.runner_up == 0);
@@ -260,21 +263,38 @@ TEST_CASE("tune.race_keeps_sampling_while_candidates_overlap") {
   CHECK(result.margin < 0.01);
   // max_samples that is not a multiple of the round: the last round takes only what is left.
   fake_timer odd({100.5, 100});
-  (void)run_race(odd, {5, 12, 1e9});
+  (void)run_race(odd, {5, 5, 12, 1e9});
   CHECK(odd.replays == std::vector<int>{12, 12});
+}
+
+TEST_CASE("tune.race_never_drops_on_one_turn_alone") {
+  // The faster candidate (100 us) has a burst of slow replays (1.5x) over its whole first turn.
+  // After one turn it looks 50% slower; min_samples of two turns keeps it in, and it wins.
+  fake_timer timer({101, 100});
+  timer.burst[1] = 5;
+  const auto result = run_race(timer, {5, 10, 20, 1e9});
+  CHECK(timer.dropped.empty());
+  CHECK(result.winner == 1);
+  CHECK(timer.replays == std::vector<int>{20, 20});
+  // Deciding on one turn (min_samples == round) drops it: the reason for the default.
+  fake_timer hasty({101, 100});
+  hasty.burst[1] = 5;
+  const auto wrong = run_race(hasty, {5, 5, 20, 1e9});
+  CHECK(hasty.dropped == std::vector<std::size_t>{1});
+  CHECK(wrong.winner == 0);
 }
 
 TEST_CASE("tune.race_stops_on_its_time_budget") {
   // Two tied 1,000 us candidates: each round costs 2 x 5 x 1,000 us; a 25,000 us budget is spent
   // after the third round (30,000 us timed), long before 100 samples.
   fake_timer timer({1000, 1000}, 0.01);
-  const auto result = run_race(timer, {5, 100, 25'000});
+  const auto result = run_race(timer, {5, 5, 100, 25'000});
   CHECK_FALSE(result.clear);
   CHECK(timer.replays == std::vector<int>{15, 15});
   CHECK(result.timed_us == doctest::Approx(30'000).epsilon(0.01));
   // A single candidate: one round, nothing to compare, no margin.
   fake_timer one({50});
-  const auto alone = run_race(one, {5, 100, 1e9});
+  const auto alone = run_race(one, {5, 5, 100, 1e9});
   CHECK(alone.clear);
   CHECK(alone.winner == 0);
   CHECK(alone.margin == 0);
@@ -283,8 +303,8 @@ TEST_CASE("tune.race_stops_on_its_time_budget") {
 
 TEST_CASE("tune.race_rejects_unusable_options_and_samples") {
   fake_timer timer({10, 20});
-  for (const opara::tune::race_options bad : {opara::tune::race_options{0, 10, 1e6}, opara::tune::race_options{5, 4, 1e6},
-                                              opara::tune::race_options{5, 10, 0}}) {
+  for (const opara::tune::race_options bad : {opara::tune::race_options{0, 5, 10, 1e6}, opara::tune::race_options{5, 0, 10, 1e6},
+                                              opara::tune::race_options{5, 10, 9, 1e6}, opara::tune::race_options{5, 5, 10, 0}}) {
     CHECK_THROWS_AS((void)run_race(timer, bad), opara::bad_policy);
   }
   CHECK(timer.replays == std::vector<int>{0, 0});  // rejected before anything ran

@@ -60,10 +60,12 @@ struct autotune_options {
   bool reuse = true;                   //!< use a matching cache entry instead of measuring
   tune::replay_mode mode = tune::replay_mode::isolated;  //!< tune for one inference's latency, or
                                                          //!< for inferences queued back to back
-  //! warmup: untimed replays per measured candidate; replays: at most this many samples each;
-  //! flush_l2: overwrite the L2 before each sample (isolated mode only).
+  //! warmup: untimed replays per measured candidate before its first turn (one before each later
+  //! turn); replays: at most this many samples each (min_samples is cut to it); flush_l2:
+  //! overwrite the L2 before each sample (isolated mode only).
   tune::timing_options timing{2, 30, false};
-  int min_samples = 5;                 //!< samples per candidate per round of the race (tune::race_options)
+  int round = 5;                       //!< samples per candidate per turn in the race (tune::race_options)
+  int min_samples = 10;                //!< samples of each before one is dropped (two turns: see select.hpp)
   double budget_ms = 150;              //!< the race stops after the round in which its replays add up to this
   int batch = 4;                       //!< back_to_back: replays queued per sample
   tune::shortlist_options shortlist{}; //!< which predictions are too close to call (measured)
@@ -186,8 +188,10 @@ private:
     tune::check_timing_options(options.timing);
     if (options.timing.flush_l2 && options.mode == tune::replay_mode::back_to_back)
       throw bad_policy("opara::autotune: timing.flush_l2 needs replay_mode::isolated (a back-to-back batch has no gap to flush in)");
-    const tune::race_options race_settings{options.min_samples, std::max(options.timing.replays, options.min_samples),
-                                           options.budget_ms * 1000.0};
+    // A back-to-back sample is the mean of `batch` replays: the budget counts every replay.
+    const double replays_per_sample = options.mode == tune::replay_mode::back_to_back ? std::max(options.batch, 1) : 1;
+    const tune::race_options race_settings{options.round, std::min(options.min_samples, options.timing.replays),
+                                           options.timing.replays, options.budget_ms * 1000.0 / replays_per_sample};
     tune::check_race_options(race_settings);
     tune::check_shortlist_options(options.shortlist);
     autotune_report decision;
@@ -253,10 +257,12 @@ private:
       if (shortlisted.size() > 1) {
         const tune::replay_sampler sampler(stream, options.mode, options.batch, options.timing.flush_l2);
         std::vector<bool> warmed(shortlisted.size(), false);
+        // Candidates take turns, so each turn starts with one untimed replay too: on an H200 a
+        // 2,000-operator graph timed right after other graphs ran ~1.5x its steady replay time.
         const tune::race_result raced = tune::race(
             shortlisted.size(),
             [&](std::size_t k, int n) {
-              if (!warmed[k]) sampler.warm_up(*compiled[k], options.timing.warmup);
+              sampler.warm_up(*compiled[k], warmed[k] ? 1 : std::max(options.timing.warmup, 1));
               warmed[k] = true;
               return sampler.sample(*compiled[k], n);
             },

@@ -6,11 +6,13 @@
 //!   predicted best are measured, at most `max_measured`, at least `min_measured` (so the winner's
 //!   margin is always a measured one). A candidate whose plan is the same as a better-ranked one's
 //!   is never measured (it would race itself). Without predictions (no profile) all are measured.
-//! - race(): replays the shortlisted candidates in rounds and drops a candidate as soon as its
-//!   samples are clearly slower than the leader's (its lower quartile above the leader's upper
-//!   quartile, after at least `min_samples` each), so a clear ranking costs one round. It stops
-//!   when one candidate is left, when every one has `max_samples`, or when the replays timed so far
-//!   add up to `budget_us`.
+//! - race(): replays the shortlisted candidates in rounds (each candidate takes a turn of `round`
+//!   samples) and drops a candidate as soon as its samples are clearly slower than the leader's
+//!   (its lower quartile above the leader's upper quartile, once each has `min_samples`), so a
+//!   clear ranking costs min_samples / round rounds. Samples from two turns or more: on an H200 a
+//!   burst of slow replays (1.3-1.5x for ~10 ms) could fill one candidate's whole turn. It stops
+//!   when one candidate is left, when every one has `max_samples`, or when the replays timed so
+//!   far add up to `budget_us`.
 
 #include <opara/error.hpp>
 
@@ -76,16 +78,20 @@ inline void check_shortlist_options(const shortlist_options& options) {
 
 //! When the race over measured candidates stops.
 struct race_options {
-  int min_samples = 5;     //!< per candidate before any is dropped; also the samples per round
+  int round = 5;           //!< samples per candidate per round (one turn)
+  int min_samples = 10;    //!< per candidate before any is dropped
   int max_samples = 30;    //!< per candidate at most
   double budget_us = 150'000;  //!< stop after the round in which the timed replays add up to this
 };
 
 //! Throws bad_policy naming the field when `options` cannot be carried out.
 inline void check_race_options(const race_options& options) {
+  if (options.round < 1)
+    throw bad_policy("opara::autotune: race_options::round is " + std::to_string(options.round) +
+                     "; at least one sample per round is needed");
   if (options.min_samples < 1)
     throw bad_policy("opara::autotune: race_options::min_samples is " + std::to_string(options.min_samples) +
-                     "; at least one sample per round is needed");
+                     "; at least one sample is needed before a candidate can be dropped");
   if (options.max_samples < options.min_samples)
     throw bad_policy("opara::autotune: race_options::max_samples (" + std::to_string(options.max_samples) +
                      ") is less than min_samples (" + std::to_string(options.min_samples) + ")");
@@ -134,7 +140,7 @@ template <class Sample, class Drop>
   std::iota(alive.begin(), alive.end(), std::size_t{0});
   int taken = 0;
   while (true) {
-    const int n = std::min(options.min_samples, options.max_samples - taken);
+    const int n = std::min(options.round, options.max_samples - taken);
     for (std::size_t i : alive) {
       const std::vector<double> more = sample(i, n);
       if (more.size() != static_cast<std::size_t>(n))
@@ -150,6 +156,7 @@ template <class Sample, class Drop>
       result.samples[i] = sorted[i].size();
     }
     taken += n;
+    if (taken < options.min_samples && result.timed_us < options.budget_us) continue;
     const std::size_t leader =
         *std::min_element(alive.begin(), alive.end(), [&](std::size_t a, std::size_t b) { return result.median_us[a] < result.median_us[b]; });
     const double leader_high = detail::quantile_of_sorted(sorted[leader], 0.75);
