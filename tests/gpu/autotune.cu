@@ -243,7 +243,12 @@ TEST_CASE("autotune.negative_replay_count_is_bad_policy") {
   opara::autotune tuner;
   tuner.options.timing = {0, -1, false};
   CHECK_THROWS_AS((void)tuner.compile(tg, s.get(), prof), opara::bad_policy);
-  // An L2 flush cannot come between replays queued back to back.
+  // A back-to-back sample of no replay, and an L2 flush between replays queued back to back.
+  tuner.options.timing = {0, 10, false};
+  tuner.options.mode = opara::tune::replay_mode::back_to_back;
+  tuner.options.batch = 0;
+  CHECK_THROWS_AS((void)tuner.compile(tg, s.get(), prof), opara::bad_policy);
+  tuner.options.batch = 4;
   tuner.options.timing = {0, 10, true};
   tuner.options.mode = opara::tune::replay_mode::back_to_back;
   CHECK_THROWS_AS((void)tuner.compile(tg, s.get(), prof), opara::bad_policy);

@@ -188,8 +188,11 @@ private:
     tune::check_timing_options(options.timing);
     if (options.timing.flush_l2 && options.mode == tune::replay_mode::back_to_back)
       throw bad_policy("opara::autotune: timing.flush_l2 needs replay_mode::isolated (a back-to-back batch has no gap to flush in)");
+    if (options.mode == tune::replay_mode::back_to_back && options.batch < 1)
+      throw bad_policy("opara::autotune: options.batch is " + std::to_string(options.batch) +
+                       "; a back-to-back sample needs at least 1 replay");
     // A back-to-back sample is the mean of `batch` replays: the budget counts every replay.
-    const double replays_per_sample = options.mode == tune::replay_mode::back_to_back ? std::max(options.batch, 1) : 1;
+    const double replays_per_sample = options.mode == tune::replay_mode::back_to_back ? options.batch : 1;
     const tune::race_options race_settings{options.round, std::min(options.min_samples, options.timing.replays),
                                            options.timing.replays, options.budget_ms * 1000.0 / replays_per_sample};
     tune::check_race_options(race_settings);

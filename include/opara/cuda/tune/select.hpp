@@ -14,6 +14,7 @@
 //!   when one candidate is left, when every one has `max_samples`, or when the replays timed so
 //!   far add up to `budget_us`.
 
+#include <opara/cuda/tune/timing.hpp>
 #include <opara/error.hpp>
 
 #include <algorithm>
@@ -116,10 +117,6 @@ namespace detail {
 inline double quantile_of_sorted(const std::vector<double>& sorted, double q) {
   const auto rank = static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1));
   return sorted[rank];
-}
-inline double median_of_sorted(const std::vector<double>& sorted) {
-  const std::size_t n = sorted.size();
-  return n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
 }
 } // namespace detail
 

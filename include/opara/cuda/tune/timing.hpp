@@ -47,6 +47,14 @@ struct timing_summary {
   std::size_t samples = 0;
 };
 
+namespace detail {
+//! The median of sorted, non-empty samples.
+[[nodiscard]] inline double median_of_sorted(const std::vector<double>& sorted) {
+  const std::size_t n = sorted.size();
+  return n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+}
+} // namespace detail
+
 //! Summarizes samples; empty input gives all zeros.
 [[nodiscard]] inline timing_summary summarize(std::vector<double> samples_us) {
   timing_summary summary;
@@ -55,7 +63,7 @@ struct timing_summary {
   const std::size_t count = samples_us.size();
   summary.samples = count;
   summary.min_us = samples_us.front();
-  summary.median_us = count % 2 ? samples_us[count / 2] : 0.5 * (samples_us[count / 2 - 1] + samples_us[count / 2]);
+  summary.median_us = detail::median_of_sorted(samples_us);
   summary.p90_us = samples_us[std::min(count - 1, static_cast<std::size_t>(0.9 * static_cast<double>(count)))];
   double sum = 0;
   for (double sample : samples_us) sum += sample;
