@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds opara's CUDA-side GPU tests (tests/gpu/{capture,concurrency,capture_errors,profiler}.cu),
+# Builds opara's CUDA-side GPU tests (tests/gpu/{capture,concurrency,capture_errors,profiler,autotune,pdl}.cu),
 # runs them, then runs them again in quick mode under compute-sanitizer memcheck and racecheck.
 # Usage: bash scripts/gpu-cuda-tests.sh            (on the GPU machine; logs under $OUT when set)
 #        JOBS=2 BUILD_ONLY=1 bash scripts/gpu-cuda-tests.sh   (compile check without a GPU)
@@ -9,7 +9,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${WORK:-/tmp/opara-cuda-tests}
 JOBS=${JOBS:-16}
 LOG=${OUT:-$WORK}
-TESTS=(capture concurrency capture_errors profiler autotune)
+TESTS=(capture concurrency capture_errors profiler autotune pdl)
 mkdir -p "$WORK" "$LOG"
 rm -f "$LOG/tests.log" "$LOG/sanitizer.log"
 rm -rf "$WORK/src" && mkdir -p "$WORK/src"
