@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# GPU run of the GoogLeNet kernels (owner: kernels). One command on the GPU machine:
+# GPU run of the examples' kernels and models, GoogLeNet then Inception-v3 (owner: kernels). One
+# command on the GPU machine:
 #   scripts/gpu-kernels.sh [quick|full|sanitize] [build-dir]
 # quick: configure (sm_90 + sm_90a), build, both kernel tests (portable and sm_90 paths), whole-model
 #        checks against the float64 reference (batch 1 and 8; sm90, portable tf32, portable tf32x3),
-#        per-layer tables (--layers) at batch 1 and 8 on both paths, googlenet_bench --quick on sm90.
+#        per-layer tables (--layers) at batch 1 and 8 on both paths, googlenet_bench --quick on sm90;
+#        for Inception-v3 the model checks (sm90, portable tf32), sm90 per-layer tables and
+#        inception_v3_bench --quick.
 # full:  build, googlenet_bench on the portable path and on the sm90 path (JSON), the PyTorch
-#        comparison (scripts/pytorch_googlenet.py, embedded in the sm90 JSON) and the PyTorch-weights
-#        check; tables last. Results under $OUT (or /tmp/gpu-kernels-out).
+#        comparison (scripts/pytorch_torchvision.py, embedded in the sm90 JSON) and the PyTorch-weights
+#        check; the same for inception_v3_bench (sm90 path); tables last. Results under $OUT (or
+#        /tmp/gpu-kernels-out).
 # sanitize: compute-sanitizer memcheck and racecheck on both kernel tests.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -26,14 +30,16 @@ step configure and build
 cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
   -DOPARA_BUILD_TESTS=OFF -DOPARA_BUILD_BENCH=OFF -DOPARA_INSTALL=OFF > "$T/configure.log" 2>&1 \
   || { tail -30 "$T/configure.log"; exit 1; }
-cmake --build "$B" -j16 --target googlenet_test_kernels googlenet_test_kernels_sm90 googlenet_bench > "$T/build.log" 2>&1 \
+cmake --build "$B" -j16 --target convnet_test_kernels convnet_test_kernels_sm90 googlenet_bench inception_v3_bench > "$T/build.log" 2>&1 \
   || { grep -E "error|Error" -A5 "$T/build.log" | head -60; exit 1; }
 E="$B/examples/googlenet"
+C="$B/examples/common"
+I="$B/examples/inception_v3"
 
 if [ "$what" = quick ]; then
   step kernel tests
-  for t in googlenet_test_kernels googlenet_test_kernels_sm90; do
-    "$E/$t" > "$OUTDIR/$t.log" 2>&1; rc=$?
+  for t in convnet_test_kernels convnet_test_kernels_sm90; do
+    "$C/$t" > "$OUTDIR/$t.log" 2>&1; rc=$?
     grep -v "^ok " "$OUTDIR/$t.log" | tail -8; [ $rc -eq 0 ] || status=1
   done
   step whole model vs float64 reference, batch 1 and 8
@@ -53,13 +59,23 @@ if [ "$what" = quick ]; then
   timeout 240 "$E/googlenet_bench" --batch 1,8 --quick --path sm90 > "$OUTDIR/bench-quick.log" 2>&1 || status=1
   timeout 240 "$E/googlenet_bench" --batch 1,8 --quick --path sm90 --fuse > "$OUTDIR/bench-quick-fused.log" 2>&1 || status=1
   for f in bench-quick bench-quick-fused; do echo "--- $f"; sed -n '/^batch  /,$p' "$OUTDIR/$f.log"; done
+  step Inception-v3: whole model vs float64 reference, per-layer times, inception_v3_bench --quick
+  for p in sm90 portable; do
+    "$I/inception_v3_bench" --check-only --batch 1,8 --path $p 2>&1 | grep -E "^ok|FAIL|error|operators" || status=1
+  done
+  for b in 1 8; do
+    "$I/inception_v3_bench" --layers --batch $b --reps 20 --check-only --path sm90 > "$OUTDIR/iv3-layers-sm90-b$b.log" 2>&1 || status=1
+    grep -E "sum of conv" "$OUTDIR/iv3-layers-sm90-b$b.log" | sed "s/^/[sm90 b$b] /"
+  done
+  timeout 300 "$I/inception_v3_bench" --batch 1,8 --quick --path sm90 > "$OUTDIR/iv3-bench-quick.log" 2>&1 || status=1
+  sed -n '/^batch  /,$p' "$OUTDIR/iv3-bench-quick.log"
 fi
 
 if [ "$what" = sanitize ]; then
   step compute-sanitizer memcheck and racecheck on the kernel tests
   for tool in memcheck racecheck; do
-    for t in googlenet_test_kernels_sm90 googlenet_test_kernels; do
-      timeout 280 compute-sanitizer --tool $tool --error-exitcode 9 "$E/$t" > "$OUTDIR/$tool-$t.log" 2>&1; rc=$?
+    for t in convnet_test_kernels_sm90 convnet_test_kernels; do
+      timeout 280 compute-sanitizer --tool $tool --error-exitcode 9 "$C/$t" > "$OUTDIR/$tool-$t.log" 2>&1; rc=$?
       echo "$tool $t: rc=$rc $(grep -E 'checks passed' "$OUTDIR/$tool-$t.log" | tail -1) $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUTDIR/$tool-$t.log" | tail -1)"
       [ $rc -eq 0 ] || status=1
     done
@@ -68,7 +84,7 @@ fi
 
 if [ "$what" = full ]; then
   step PyTorch
-  PYTHONUNBUFFERED=1 timeout 300 python3 scripts/pytorch_googlenet.py --batch 1,8 --json "$OUTDIR/pytorch.json" \
+  PYTHONUNBUFFERED=1 timeout 300 python3 scripts/pytorch_torchvision.py --model googlenet --batch 1,8 --json "$OUTDIR/pytorch.json" \
     > "$OUTDIR/pytorch.log" 2>&1 || { tail -5 "$OUTDIR/pytorch.log"; status=1; }
   cat "$OUTDIR/pytorch.log" | grep batch
   step googlenet_bench, portable path then sm90 path
@@ -78,13 +94,29 @@ if [ "$what" = full ]; then
   timeout 150 "$E/googlenet_bench" --batch 1,8 --layers --path sm90 --json "$OUTDIR/googlenet-$gpu-$day.json" "${py[@]}" \
     > "$OUTDIR/bench-sm90.log" 2>&1 || status=1
   step PyTorch weights check
-  if PYTHONUNBUFFERED=1 python3 scripts/export_googlenet_weights.py /tmp/googlenet.bin --batch 2 > "$T/export.log" 2>&1; then
+  if PYTHONUNBUFFERED=1 python3 scripts/export_torchvision_weights.py /tmp/googlenet.bin --model googlenet --batch 2 > "$T/export.log" 2>&1; then
     for p in sm90 portable; do
       "$E/googlenet_bench" --weights /tmp/googlenet.bin --check-only --batch none --path $p 2>&1 | grep -E "PyTorch weights|FAIL|error" || status=1
     done
   else
     tail -5 "$T/export.log"; status=1
   fi
-  for p in portable sm90; do echo "--- $p"; sed -n '/^batch  /,$p' "$OUTDIR/bench-$p.log"; done
+  step Inception-v3: PyTorch, inception_v3_bench on the sm90 path, PyTorch weights check
+  PYTHONUNBUFFERED=1 timeout 400 python3 scripts/pytorch_torchvision.py --model inception_v3 --batch 1,8 \
+    --json "$OUTDIR/pytorch-inception_v3.json" > "$OUTDIR/pytorch-inception_v3.log" 2>&1 \
+    || { tail -5 "$OUTDIR/pytorch-inception_v3.log"; status=1; }
+  grep batch "$OUTDIR/pytorch-inception_v3.log"
+  py=(); [ -f "$OUTDIR/pytorch-inception_v3.json" ] && py=(--pytorch "$OUTDIR/pytorch-inception_v3.json")
+  timeout 300 "$I/inception_v3_bench" --batch 1,8 --layers --path sm90 --json "$OUTDIR/inception_v3-$gpu-$day.json" "${py[@]}" \
+    > "$OUTDIR/iv3-bench-sm90.log" 2>&1 || status=1
+  if PYTHONUNBUFFERED=1 python3 scripts/export_torchvision_weights.py /tmp/inception_v3.bin --model inception_v3 --batch 2 > "$T/export-iv3.log" 2>&1; then
+    for p in sm90 portable; do
+      "$I/inception_v3_bench" --weights /tmp/inception_v3.bin --check-only --batch none --path $p 2>&1 | grep -E "PyTorch weights|FAIL|error" || status=1
+    done
+  else
+    tail -5 "$T/export-iv3.log"; status=1
+  fi
+  for p in portable sm90; do echo "--- googlenet $p"; sed -n '/^batch  /,$p' "$OUTDIR/bench-$p.log"; done
+  echo "--- inception_v3 sm90"; sed -n '/^batch  /,$p' "$OUTDIR/iv3-bench-sm90.log"
 fi
 exit $status

@@ -12,8 +12,8 @@
 #include "kernels/layout.hpp"
 #include "test_util.hpp"
 
-namespace k = googlenet::kernels;
-using namespace googlenet::test;
+namespace k = convnet::kernels;
+using namespace convnet::test;
 
 namespace {
 
@@ -58,7 +58,7 @@ double time_config(const k::conv_shape& s, k::sm90_config c, const float* in, co
 
 int main() {
   devices_or_skip();
-  if (!googlenet::launch::sm90_supported(0)) {
+  if (!convnet::launch::sm90_supported(0)) {
     std::puts("GPU is not compute capability 9.0: skipped");
     return 77;
   }

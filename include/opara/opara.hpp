@@ -19,14 +19,19 @@
 #include <opara/profile/json.hpp>
 #include <opara/profile/profile.hpp>
 
+#include <opara/model/gpu_model.hpp>
+#include <opara/model/list_planner.hpp>
+
 #include <opara/order/concept.hpp>
 #include <opara/order/critical_path_first.hpp>
+#include <opara/order/model_guided.hpp>
 #include <opara/order/program_order.hpp>
 #include <opara/order/resource_aware.hpp>
 
 #include <opara/streams/capped.hpp>
 #include <opara/streams/concept.hpp>
 #include <opara/streams/min_path_cover.hpp>
+#include <opara/streams/model_guided.hpp>
 #include <opara/streams/opara_greedy.hpp>
 #include <opara/streams/round_robin.hpp>
 #include <opara/streams/sequential.hpp>

@@ -1,0 +1,348 @@
+#pragma once
+//! A small inference engine for inception-style networks (examples/googlenet: GoogLeNet,
+//! examples/inception_v3: Inception-v3), written the way a user's engine would be (its own operator
+//! list, its own names for producers and consumers), and adapted to opara from the outside:
+//! graph_traits<convnet::engine> gives opara the structure, launch_traits the kernels.
+//!
+//! Why an own engine rather than opara::cuda::task_graph: it shows that opara plans a graph type it
+//! has never seen without changing it (Boost.Graph's habit), and launching needs no std::function
+//! per operator. One operator = one fused kernel; every activation has its own buffer, so the only
+//! dependencies are read-after-write ones and concurrent branches never alias.
+
+#include <cuda_runtime_api.h>
+
+#include <opara/graph/traits.hpp>
+#include <opara/profile/profile.hpp>
+
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/launch.hpp"
+#include "kernels/layout.hpp"
+#include "network.hpp"
+
+namespace convnet {
+
+//! Thrown when a CUDA call of the engine fails; names the call or operator.
+struct engine_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+inline void engine_check(cudaError_t e, const std::string& what) {
+  if (e != cudaSuccess) throw engine_error(what + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
+}
+
+//! Engine options.
+struct engine_options {
+  kernels::conv_precision precision = kernels::conv_precision::tf32;
+  //! Per-layer launch shape. Portable path: the largest tile that still gives this many blocks. sm90
+  //! path: the block slots the cost model of choose_sm90_config assumes the layer has to itself.
+  long long min_conv_blocks = 96;
+  //! Which kernels: automatic takes the sm_90 path (NHWC, wgmma) on a compute-capability-9.0 GPU with
+  //! TF32 precision, the portable path (NCHW) otherwise. Asking for sm90 where it cannot run throws.
+  kernels::conv_path path = kernels::conv_path::automatic;
+  //! sm_90 path: fold each 3x3/s1/p1 max pool that feeds a single 1x1 convolution into that
+  //! convolution (the pool operator disappears from the graph). Off by default: measured on an H200
+  //! the fused kernel (synchronous 3x3 gathers) is slower than pool + conv, and the whole model too
+  //! (examples/googlenet/RESULTS.md).
+  bool fuse_pools = false;
+};
+
+//! A network loaded on the GPU for a fixed batch size: folded weights, one buffer per activation.
+//! On the sm_90 path activations are NHWC (a pixel's channels contiguous; the input image's 3
+//! channels stored as 4, the fourth zero), weights [cout][kh][kw][cin4], both TF32-rounded; on the
+//! portable path NCHW. upload_input and download take and give NCHW either way. Engine operators are
+//! the topology's operators, less the max pools fused into their 1x1 convolution (fuse_pools).
+class engine {
+public:
+  engine(topology t, const weights& w, int batch, engine_options o = {})
+      : net_(std::move(t)), batch_(batch), opt_(o) {
+    if (batch <= 0) throw std::invalid_argument("convnet::engine: batch must be positive");
+    resolve_path();
+    build_ops();
+    build_edges();
+    // Activations: one region, 256-byte aligned slices.
+    std::size_t total = 0;
+    for (std::size_t t = 0; t < net_.tensors.size(); ++t) {
+      act_off_.push_back(total);
+      total += (stored_floats(static_cast<int>(t)) + 63) / 64 * 64;
+    }
+    engine_check(cudaMalloc(reinterpret_cast<void**>(&act_), total * sizeof(float)), "cudaMalloc(activations)");
+    act_floats_ = total;
+    // Parameters: per conv the folded weights in the path's layout, then the bias; then fc.
+    std::vector<float> host;
+    auto align = [&] { host.resize((host.size() + 63) / 64 * 64, 0.0f); };
+    for (std::size_t c = 0; c < net_.convs.size(); ++c) {
+      const conv_spec& cs = net_.convs[c];
+      const auto f = fold_batch_norm<float>(cs, w.convs[c]);
+      align();
+      w_off_.push_back(host.size());
+      if (nhwc()) {
+        kernels::conv_shape shape;
+        shape.cin = cs.cin; shape.cout = cs.cout; shape.kh = cs.kh; shape.kw = cs.kw;
+        const auto packed = kernels::pack_weights_nhwc(shape, f.w.data(), true);
+        host.insert(host.end(), packed.begin(), packed.end());
+      } else {
+        const int kk = cs.k();
+        const auto padded = kernels::pad_weights_nchw(f.w, cs.cout, kk, (kk + 31) / 32 * 32);
+        host.insert(host.end(), padded.begin(), padded.end());
+      }
+      align();
+      b_off_.push_back(host.size());
+      host.insert(host.end(), f.bias.begin(), f.bias.end());
+    }
+    if (net_.num_classes > 0) {
+      align();
+      fc_w_off_ = host.size();
+      host.insert(host.end(), w.fc_w.begin(), w.fc_w.end());
+      align();
+      fc_b_off_ = host.size();
+      host.insert(host.end(), w.fc_b.begin(), w.fc_b.end());
+    }
+    engine_check(cudaMalloc(reinterpret_cast<void**>(&params_), host.size() * sizeof(float)), "cudaMalloc(parameters)");
+    engine_check(cudaMemcpy(params_, host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice),
+                 "cudaMemcpy(parameters)");
+    for (int op = 0; op < static_cast<int>(ops_.size()); ++op) {
+      const op_desc& d = desc(op);
+      tiles_.push_back(kernels::conv_tile::m64n64);
+      sm90_.push_back({});
+      if (d.kind != op_kind::conv) continue;
+      const auto shape = net_.conv_shape_of(d, batch_);
+      if (nhwc()) sm90_.back() = kernels::choose_sm90_config(shape, opt_.min_conv_blocks);
+      else tiles_.back() = kernels::choose_conv_tile(shape, opt_.min_conv_blocks);
+    }
+  }
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+  ~engine() {
+    cudaFree(act_);
+    cudaFree(params_);
+  }
+
+  [[nodiscard]] const topology& net() const noexcept { return net_; }
+  [[nodiscard]] int batch() const noexcept { return batch_; }
+  //! The kernels this engine runs (never automatic).
+  [[nodiscard]] kernels::conv_path path() const noexcept { return path_; }
+  [[nodiscard]] bool nhwc() const noexcept { return path_ == kernels::conv_path::sm90; }
+  [[nodiscard]] std::size_t op_count() const noexcept { return ops_.size(); }
+  //! The topology operator behind engine operator `op` (for a fused pool + conv: the conv).
+  [[nodiscard]] const op_desc& desc(int op) const { return net_.ops[ops_[op]]; }
+  //! Operators that read what `op` writes / that write what `op` reads.
+  [[nodiscard]] std::span<const int> consumers(int op) const { return consumers_[op]; }
+  [[nodiscard]] std::span<const int> producers(int op) const { return producers_[op]; }
+  [[nodiscard]] const std::string& op_name(int op) const { return names_[op]; }
+  //! The convolution's launch configuration, e.g. "64x32 split 4" (empty for other operators).
+  [[nodiscard]] std::string config_name(int op) const {
+    if (desc(op).kind != op_kind::conv) return {};
+    if (!nhwc()) return kernels::tile_name(tiles_[op]);
+    std::string r = kernels::tile_name(sm90_[op].tile);
+    if (sm90_[op].splits > 1) r += " split " + std::to_string(sm90_[op].splits);
+    return r;
+  }
+  [[nodiscard]] long long blocks(int op) const {
+    const op_desc& d = desc(op);
+    if (d.kind != op_kind::conv) return 0;
+    const auto shape = net_.conv_shape_of(d, batch_);
+    return nhwc() ? kernels::sm90_blocks(shape, sm90_[op].tile) * sm90_[op].splits
+                  : kernels::conv_blocks(shape, tiles_[op]);
+  }
+  //! Memory-bound (pools, classifier) or compute-bound (convolutions): Opara's two ready queues.
+  [[nodiscard]] opara::boundness bound_of(int op) const {
+    return desc(op).kind == op_kind::conv ? opara::boundness::compute : opara::boundness::memory;
+  }
+
+  float* tensor(int t) const noexcept { return act_ + act_off_[t]; }
+  //! Elements of tensor t as the user sees it (NCHW, its own channel count).
+  [[nodiscard]] std::size_t tensor_floats(int t) const { return net_.tensors[t].size() * batch_; }
+  [[nodiscard]] float* input() const noexcept { return tensor(net_.input); }
+  [[nodiscard]] const float* output() const noexcept { return tensor(net_.output); }
+
+  //! Copies an NCHW input to the GPU (sm_90 path: as NHWC, TF32-rounded, padding channels zero).
+  void upload_input(const std::vector<float>& x) const {
+    if (x.size() != tensor_floats(net_.input)) throw std::invalid_argument("convnet::engine: input has the wrong size");
+    std::vector<float> staged;
+    const std::vector<float>* src = &x;
+    if (nhwc()) {
+      const tensor_desc& td = net_.tensors[net_.input];
+      staged = kernels::nchw_to_nhwc(x, batch_, td.c, td.h * td.w, stored_channels(net_.input));
+      for (float& v : staged) v = kernels::round_tf32(v);
+      src = &staged;
+    }
+    engine_check(cudaMemcpy(input(), src->data(), src->size() * sizeof(float), cudaMemcpyHostToDevice), "upload input");
+  }
+  //! Tensor t, NCHW, whatever the engine's layout.
+  [[nodiscard]] std::vector<float> download(int t) const {
+    std::vector<float> h(stored_floats(t));
+    engine_check(cudaMemcpy(h.data(), tensor(t), h.size() * sizeof(float), cudaMemcpyDeviceToHost), "download");
+    if (!nhwc()) return h;
+    const tensor_desc& td = net_.tensors[t];
+    return kernels::nhwc_to_nchw(h, batch_, td.c, td.h * td.w, stored_channels(t));
+  }
+  //! Fills every activation with NaN (0xff bytes), so that an unwritten element cannot pass a check.
+  void poison() const { engine_check(cudaMemset(act_, 0xff, act_floats_ * sizeof(float)), "poison"); }
+
+  //! Enqueues operator `op`'s one kernel on `s`. Throws engine_error naming the operator.
+  void enqueue(int op, cudaStream_t s) const {
+    const op_desc& d = desc(op);
+    const float* in = tensor(in_tensor_[op]);
+    cudaError_t e = cudaSuccess;
+    switch (d.kind) {
+      case op_kind::conv: {
+        const auto shape = net_.conv_shape_of(d, batch_);
+        const float* wgt = params_ + w_off_[d.conv];
+        const float* bias = params_ + b_off_[d.conv];
+        e = nhwc() ? launch::conv_bias_relu_nhwc(shape, sm90_[op], fused_[op], in, wgt, bias, tensor(d.output), s)
+                   : launch::conv_bias_relu(shape, tiles_[op], opt_.precision, in, wgt, bias, tensor(d.output), s);
+        break;
+      }
+      case op_kind::max_pool:
+      case op_kind::avg_pool: {
+        const auto shape = net_.pool_shape_of(d, batch_);
+        e = nhwc() ? launch::pool_nhwc(shape, in, tensor(d.output), s) : launch::pool(shape, in, tensor(d.output), s);
+        break;
+      }
+      case op_kind::global_avg_pool: {
+        const tensor_desc& td = net_.tensors[d.input];
+        e = nhwc() ? launch::avg_pool_1x1_nhwc(batch_, td.c, td.h * td.w, in, tensor(d.output), s)
+                   : launch::avg_pool_1x1(batch_, td.c, td.h * td.w, in, tensor(d.output), s);
+        break;
+      }
+      case op_kind::linear:
+        e = launch::linear(batch_, net_.tensors[d.input].c, net_.num_classes, in, params_ + fc_w_off_,
+                           params_ + fc_b_off_, tensor(d.output), s);
+        break;
+    }
+    engine_check(e, "operator '" + names_[op] + "'");
+  }
+  //! The whole network on one stream, in program order.
+  void enqueue_all(cudaStream_t s) const {
+    for (std::size_t i = 0; i < ops_.size(); ++i) enqueue(static_cast<int>(i), s);
+  }
+
+private:
+  void resolve_path() {
+    int dev = 0;
+    engine_check(cudaGetDevice(&dev), "cudaGetDevice");
+    const bool sm90_ok = launch::sm90_supported(dev);
+    const bool tf32 = opt_.precision == kernels::conv_precision::tf32;
+    if (opt_.path == kernels::conv_path::sm90 && !sm90_ok)
+      throw engine_error("convnet::engine: the sm90 path needs a GPU of compute capability 9.0 (device " +
+                         std::to_string(dev) + " is not)");
+    if (opt_.path == kernels::conv_path::sm90 && !tf32)
+      throw engine_error("convnet::engine: the sm90 path runs TF32 only; tf32x3 needs the portable path");
+    path_ = opt_.path != kernels::conv_path::automatic ? opt_.path
+            : sm90_ok && tf32                           ? kernels::conv_path::sm90
+                                                        : kernels::conv_path::portable;
+  }
+  // Engine operators: the topology's, except a 3x3/s1/p1 max pool whose output only one 1x1 stride-1
+  // conv reads (and nothing else writes), which becomes part of that conv (sm_90 path, fuse_pools).
+  void build_ops() {
+    const int n = static_cast<int>(net_.ops.size());
+    std::vector<int> readers(net_.tensors.size(), 0), writers(net_.tensors.size(), 0);
+    for (const op_desc& d : net_.ops) {
+      ++readers[d.input];
+      ++writers[d.output];
+    }
+    std::vector<int> pool_feeding(net_.tensors.size(), -1);  // tensor -> the fusable pool writing it
+    for (int i = 0; i < n; ++i) {
+      const op_desc& d = net_.ops[i];
+      if (nhwc() && opt_.fuse_pools && d.kind == op_kind::max_pool && d.k == 3 && d.stride == 1 && d.pad == 1 &&
+          d.c_off == 0 && readers[d.output] == 1 && writers[d.output] == 1)
+        pool_feeding[d.output] = i;
+    }
+    std::vector<int> fused_into(n, -1);   // conv -> the pool it absorbs
+    std::vector<bool> absorbed(n, false);  // pool -> absorbed by its one reader
+    for (int i = 0; i < n; ++i) {
+      const op_desc& d = net_.ops[i];
+      const int pool = pool_feeding[d.input];
+      if (pool >= 0 && d.kind == op_kind::conv && is_pointwise(net_.convs[d.conv])) {
+        fused_into[i] = pool;
+        absorbed[pool] = true;
+      }
+    }
+    for (int i = 0; i < n; ++i) {
+      if (absorbed[i]) continue;
+      const op_desc& d = net_.ops[i];
+      const int pool = fused_into[i];
+      ops_.push_back(i);
+      fused_.push_back(pool >= 0);
+      in_tensor_.push_back(pool >= 0 ? net_.ops[pool].input : d.input);
+      names_.push_back(pool >= 0 ? net_.ops[pool].name + "+" + d.name : d.name);
+    }
+  }
+  static bool is_pointwise(const conv_spec& c) {
+    return c.kh == 1 && c.kw == 1 && c.stride == 1 && c.pad_h == 0 && c.pad_w == 0;
+  }
+  void build_edges() {
+    const int n = static_cast<int>(ops_.size());
+    consumers_.assign(n, {});
+    producers_.assign(n, {});
+    std::vector<std::vector<int>> writers(net_.tensors.size());
+    for (int i = 0; i < n; ++i) writers[desc(i).output].push_back(i);
+    for (int i = 0; i < n; ++i)
+      for (int p : writers[in_tensor_[i]]) {
+        producers_[i].push_back(p);
+        consumers_[p].push_back(i);
+      }
+  }
+  [[nodiscard]] int stored_channels(int t) const {
+    const int c = net_.tensors[t].c;
+    return nhwc() ? (c + 3) / 4 * 4 : c;
+  }
+  [[nodiscard]] std::size_t stored_floats(int t) const {
+    const tensor_desc& td = net_.tensors[t];
+    return static_cast<std::size_t>(stored_channels(t)) * td.h * td.w * batch_;
+  }
+
+  topology net_;
+  int batch_;
+  engine_options opt_;
+  kernels::conv_path path_ = kernels::conv_path::portable;
+  std::vector<int> ops_;           // engine op -> topology op
+  std::vector<bool> fused_;        // engine op reads its input through a fused 3x3 max pool
+  std::vector<int> in_tensor_;     // the tensor it reads
+  std::vector<std::string> names_;
+  std::vector<std::vector<int>> consumers_, producers_;
+  std::vector<kernels::conv_tile> tiles_;   // portable path
+  std::vector<kernels::sm90_config> sm90_;  // sm_90 path
+  float* act_ = nullptr;
+  std::size_t act_floats_ = 0;
+  std::vector<std::size_t> act_off_;
+  float* params_ = nullptr;
+  std::vector<std::size_t> w_off_, b_off_;
+  std::size_t fc_w_off_ = 0, fc_b_off_ = 0;
+};
+
+} // namespace convnet
+
+//! opara's view of the engine's structure (CPU side): nodes are operator indices.
+template <>
+struct opara::graph_traits<convnet::engine> {
+  static std::size_t num_nodes(const convnet::engine& e) { return e.op_count(); }
+  static std::span<const int> successors(const convnet::engine& e, opara::node_id v) { return e.consumers(static_cast<int>(v)); }
+  static std::span<const int> predecessors(const convnet::engine& e, opara::node_id v) { return e.producers(static_cast<int>(v)); }
+  static std::string name(const convnet::engine& e, opara::node_id v) { return e.op_name(static_cast<int>(v)); }
+};
+
+static_assert(opara::bidirectional_operator_graph<convnet::engine>);
+static_assert(opara::named_operator_graph<convnet::engine>);
+
+#include <opara/cuda/operator_graph.hpp>
+
+//! opara's way to launch the engine's operators, the boundness hints for Opara's launch order, and
+//! the declaration that its kernels take programmatic dependent launch.
+template <>
+struct opara::launch_traits<convnet::engine> {
+  static void launch(const convnet::engine& e, opara::node_id v, cudaStream_t s) { e.enqueue(static_cast<int>(v), s); }
+  static opara::boundness bound(const convnet::engine& e, opara::node_id v) { return e.bound_of(static_cast<int>(v)); }
+  //! Every kernel waits for its producers first (opara::pdl::wait_for_producers; the convolutions
+  //! load their first weight tiles before it), so every operator may take programmatic edges.
+  static bool programmatic(const convnet::engine&, opara::node_id) { return true; }
+};
+
+static_assert(opara::cuda_operator_graph<convnet::engine>);
+static_assert(opara::bound_hinted_graph<convnet::engine>);
+static_assert(opara::programmatic_graph<convnet::engine>);

@@ -1,0 +1,443 @@
+#pragma once
+//! Hopper (sm_90a) convolution: fused conv + bias + ReLU over NHWC fp32 tensors as an implicit GEMM
+//! on the wgmma tensor-core instructions, TF32 operands, fp32 accumulation.
+//!
+//!   out[p, c_off + n] = relu(bias[n] + sum_k im2col(in)[p, k] * W[n, k])
+//!
+//! M = output pixels (batch * ho * wo), N = output channels, K = kh * kw * cin4 in (r, s, ci) order,
+//! where cin4 = round_up(cin, 4) is the channel count each input pixel stores (the extra channels hold
+//! zeros). Both GEMM operands are K-major, as TF32 wgmma requires: a pixel's channels are contiguous
+//! in NHWC, and the weights are packed [cout][kh][kw][cin4], zero-padded to k_pad_nhwc() (see shapes.hpp).
+//! The result goes straight into channels [c_off, c_off + cout) of a c_total-channel NHWC tensor, so
+//! concatenation costs nothing, and is rounded to TF32 (round to nearest), which is what the next
+//! convolution's tensor cores would read anyway: wgmma truncates fp32 operands to TF32, so operands
+//! rounded beforehand (the engine also rounds weights and the input image) lose nothing to truncation.
+//!
+//! Pipeline: BK = 32 floats (one 128-byte row per pixel or channel), a STAGES-deep ring of cp.async
+//! 16-byte copies (zero-filled for padding and past K) into 128-byte-swizzled tiles, one warpgroup per
+//! 64 pixels issuing m64nBNk8 wgmmas straight from shared memory. A stage is refilled once
+//! `wgmma.wait_group` has retired its wgmmas in every warpgroup (one or two groups stay in flight).
+//! Everything that does not read the previous operator's output (index set-up, the weight tiles of
+//! the first stages) is issued before the first read of the input activations, so that a later
+//! programmatic dependent launch can overlap it with the producer's tail.
+//!
+//! Fused 3x3/s1/p1 max pool (POOL): an inception block's pool-projection 1x1 conv reads the block
+//! input and takes the 3x3 maximum on the fly while gathering its A tile (synchronous 16-byte loads),
+//! which removes the pool kernel and its round trip through memory.
+//!
+//! Split-K across a thread-block cluster (gridDim.z = splits, cluster 1x1xsplits): block z runs a
+//! contiguous share of the K steps, leaves its partial tile in shared memory, and after a cluster
+//! barrier each block reduces a share of the rows by reading all partial tiles through distributed
+//! shared memory in rank order (deterministic). One launch, no workspace: graph- and replay-safe.
+
+#include <cooperative_groups.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include <opara/cuda/pdl.cuh>
+
+#include "cp_async.cuh"
+#include "launch_helpers.cuh"
+#include "shapes.hpp"
+
+//! Shared memory the cp.async ring may take per block, in KB (conv_sweep builds other values).
+#ifndef GOOGLENET_SM90_PIPE_KB
+#define GOOGLENET_SM90_PIPE_KB 96
+#endif
+
+namespace convnet::kernels::sm90 {
+
+namespace detail {
+
+using kernels::detail::cp_async16;
+using kernels::detail::cp_async16_l1;
+using kernels::detail::cp_async_commit;
+using kernels::detail::cp_async_wait;
+
+template <int N>
+struct wgmma_tf32;
+#include "wgmma_tf32.inc"
+
+constexpr int bk = 32;        // floats per K step: one 128-byte swizzle row
+constexpr int row_bytes = 128;
+
+// Shared-memory matrix descriptor of a K-major tile with 128-byte swizzle: rows of 128 bytes, 8-row
+// atoms 1024 bytes apart (stride byte offset), the leading byte offset unused for this layout.
+__device__ __forceinline__ std::uint64_t desc_sw128(std::uint32_t saddr) {
+  std::uint64_t d = (saddr & 0x3FFFFu) >> 4;
+  d |= std::uint64_t{1} << 16;
+  d |= std::uint64_t{1024 >> 4} << 32;
+  d |= std::uint64_t{1} << 62;
+  return d;
+}
+
+__device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void wg_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+// Keeps the compiler from moving accumulator reads or writes across the asynchronous wgmmas.
+template <int R>
+__device__ __forceinline__ void pin(float (&acc)[R]) {
+#pragma unroll
+  for (int i = 0; i < R; ++i) asm volatile("" : "+f"(acc[i])::"memory");
+}
+__device__ __forceinline__ void fence_async_shared() {
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+
+__device__ __forceinline__ float round_tf32(float x) {
+  std::uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
+  return __uint_as_float(r);
+}
+__device__ __forceinline__ float bias_relu_tf32(float acc, float b) {
+  const float v = acc + b;
+  return round_tf32(v > 0.0f ? v : 0.0f);
+}
+
+// Byte offset of 16-byte chunk j (0..7) of row r in a 128-byte-swizzled tile (tile 1024-aligned).
+__device__ __forceinline__ std::uint32_t swz(int r, int j) {
+  return static_cast<std::uint32_t>(r * row_bytes + ((j ^ (r & 7)) << 4));
+}
+
+struct conv_args {
+  const float* in;
+  const float* wgt;
+  const float* bias;
+  float* out;
+  int h, w, cin4, cout;
+  int kw;  // window width (the generic KS = 0 instantiation reads it; the others know it)
+  int stride, pad_h, pad_w, ho, wo;
+  int c_off, c_total;
+  int m_total;  // batch * ho * wo
+  int k;        // kh * kw * cin4
+  int k_pad;    // round_up(k, bk)
+};
+
+template <int BM, int BN>
+struct tile_traits {
+  static_assert(BM == 64 || BM == 128, "one warpgroup per 64 pixels");
+  static_assert(BN % 8 == 0 && BN >= 8 && BN <= 256, "wgmma N");
+  static constexpr int threads = 2 * BM;  // 128 per warpgroup
+  static constexpr int a_bytes = BM * row_bytes;
+  static constexpr int b_bytes = BN * row_bytes;
+  static constexpr int stage_bytes = a_bytes + b_bytes;
+  // As deep as the ring budget allows (96 KB: two blocks per SM), 4 to 8 stages: the K loop of these
+  // thin GEMMs is bound by the latency of the copies, so the more in flight the better.
+  static constexpr int budget = GOOGLENET_SM90_PIPE_KB * 1024;
+  static constexpr int stages = budget / stage_bytes < 4 ? 4 : budget / stage_bytes > 8 ? 8 : budget / stage_bytes;
+  static constexpr int pipe_bytes = stages * stage_bytes;
+  static constexpr int part_pitch = BN + 4;  // split-K partial tile, floats per row
+  static constexpr int part_bytes = BM * part_pitch * 4;
+  static constexpr int smem_bytes = (pipe_bytes > part_bytes ? pipe_bytes : part_bytes) + 1024;  // + alignment
+  static constexpr int a_per_thread = BM * 8 / threads;  // 16-byte chunks per stage: 4
+  static constexpr int b_per_thread = (BN * 8 + threads - 1) / threads;
+  static constexpr int acc_regs = BN / 2;
+};
+
+// KS: the square window's size, compiled in (1, 3, 5, 7); 0 for any other window (kh x kw read from
+// the arguments: Inception-v3's 1x7, 7x1, 1x3 and 3x1), which only the cursor's wrap needs.
+template <int BM, int BN, int KS, bool POOL>
+__global__ void __launch_bounds__(tile_traits<BM, BN>::threads)
+conv_nhwc_kernel(const conv_args a) {
+  using T = tile_traits<BM, BN>;
+  static_assert(!POOL || KS == 1, "the fused pool feeds a 1x1 convolution");
+  const int kw = KS != 0 ? KS : a.kw;
+  extern __shared__ std::uint8_t smem_raw[];
+  const std::uint32_t smem_base = (static_cast<std::uint32_t>(__cvta_generic_to_shared(smem_raw)) + 1023u) & ~1023u;
+  std::uint8_t* smem = smem_raw + (smem_base - static_cast<std::uint32_t>(__cvta_generic_to_shared(smem_raw)));
+
+  const int tid = static_cast<int>(threadIdx.x);
+  const int wg = tid / 128;
+  const int m0 = static_cast<int>(blockIdx.x) * BM;
+  const int n0 = static_cast<int>(blockIdx.y) * BN;
+
+  const int splits = static_cast<int>(gridDim.z);
+  const int rank = static_cast<int>(blockIdx.z);
+  const int k_tiles_all = a.k_pad / bk;
+  const int kt_begin = static_cast<int>(1LL * rank * k_tiles_all / splits);
+  const int kt_end = static_cast<int>(1LL * (rank + 1) * k_tiles_all / splits);
+  const int k_tiles = kt_end - kt_begin;
+
+  // ---- set-up that reads no activations -------------------------------------------------------
+  const int j = tid % 8;  // this thread's 16-byte chunk of every row it copies
+  int a_ih0[T::a_per_thread], a_iw0[T::a_per_thread];
+  bool a_ok[T::a_per_thread];
+  const float* a_src[T::a_per_thread];  // that corner's channel 0 (only dereferenced in range)
+#pragma unroll
+  for (int i = 0; i < T::a_per_thread; ++i) {
+    const int row = tid / 8 + i * (T::threads / 8);
+    const int m = m0 + row;
+    a_ok[i] = m < a.m_total;
+    const int mm = a_ok[i] ? m : 0;
+    const int hwo = a.ho * a.wo;
+    const int b = mm / hwo;
+    const int p = mm - b * hwo;
+    const int oh = p / a.wo;
+    const int ow = p - oh * a.wo;
+    a_ih0[i] = oh * a.stride - a.pad_h;
+    a_iw0[i] = ow * a.stride - a.pad_w;
+    const int corner = (b * a.h + a_ih0[i]) * a.w + a_iw0[i];  // may lie outside the image (padding)
+    a_src[i] = a.in + static_cast<long long>(corner) * a.cin4;
+  }
+  const float* b_src[T::b_per_thread];
+  bool b_ok[T::b_per_thread];
+#pragma unroll
+  for (int i = 0; i < T::b_per_thread; ++i) {
+    const int n = n0 + tid / 8 + i * (T::threads / 8);
+    b_ok[i] = n < a.cout && (BN * 8 % T::threads == 0 || tid / 8 + i * (T::threads / 8) < BN);
+    b_src[i] = a.wgt + static_cast<long long>(b_ok[i] ? n : 0) * a.k_pad + kt_begin * bk + j * 4;
+  }
+  // The A cursor: this thread's k = (r, c, ci) of the next k-tile to load and its offset
+  // (r * w + c) * cin4 + ci from the window corner, advanced by bk per tile (no division in the loop).
+  int cur_k = kt_begin * bk + j * 4, cur_ci = cur_k, cur_r = 0, cur_c = 0, cur_off = cur_k;
+  if constexpr (KS != 1) {
+    const int rs = cur_k / a.cin4;
+    cur_ci = cur_k - rs * a.cin4;
+    cur_r = rs / kw;
+    cur_c = rs - cur_r * kw;
+    cur_off = (cur_r * a.w + cur_c) * a.cin4 + cur_ci;
+  }
+
+  auto stage_a = [&](int s) { return smem_base + static_cast<std::uint32_t>(s * T::stage_bytes); };
+  auto stage_b = [&](int s) { return smem_base + static_cast<std::uint32_t>(s * T::stage_bytes + T::a_bytes); };
+
+  // Loads the next weight tile (tiles are loaded in order) into stage s.
+  auto load_b = [&](int s) {
+    const std::uint32_t base = stage_b(s);
+#pragma unroll
+    for (int i = 0; i < T::b_per_thread; ++i) {
+      if (BN * 8 % T::threads == 0 || tid / 8 + i * (T::threads / 8) < BN)
+        cp_async16(base + swz(tid / 8 + i * (T::threads / 8), j), b_src[i], b_ok[i]);
+      b_src[i] += bk;
+    }
+  };
+  // Gathers the next activation tile (tiles are loaded in order) into stage s.
+  auto load_a = [&](int s) {
+    const std::uint32_t base = stage_a(s);
+    const bool k_ok = cur_k < a.k;
+#pragma unroll
+    for (int i = 0; i < T::a_per_thread; ++i) {
+      const int row = tid / 8 + i * (T::threads / 8);
+      const std::uint32_t dst = base + swz(row, j);
+      if constexpr (POOL) {
+        // The 3x3 window's 9 loads go out together: out-of-image taps read the clamped (valid) pixel
+        // and are left out of the maximum afterwards, so no load waits behind a branch.
+        const bool ok = a_ok[i] && k_ok;
+        float4 x[9];
+#pragma unroll
+        for (int t = 0; t < 9; ++t) {
+          const int dy = min(max(a_ih0[i] + t / 3 - 1, 0), a.h - 1) - a_ih0[i];
+          const int dx = min(max(a_iw0[i] + t % 3 - 1, 0), a.w - 1) - a_iw0[i];
+          x[t] = ok ? __ldg(reinterpret_cast<const float4*>(a_src[i] + (dy * a.w + dx) * a.cin4 + cur_ci))
+                    : make_float4(0.f, 0.f, 0.f, 0.f);
+        }
+        float4 v = x[4];  // the centre tap is always inside the image
+#pragma unroll
+        for (int t = 0; t < 9; ++t) {
+          const int ih = a_ih0[i] + t / 3 - 1, iw = a_iw0[i] + t % 3 - 1;
+          if ((unsigned)ih < (unsigned)a.h && (unsigned)iw < (unsigned)a.w) {
+            v.x = fmaxf(v.x, x[t].x); v.y = fmaxf(v.y, x[t].y); v.z = fmaxf(v.z, x[t].z); v.w = fmaxf(v.w, x[t].w);
+          }
+        }
+        asm volatile("st.shared.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"r"(dst), "f"(v.x), "f"(v.y), "f"(v.z), "f"(v.w)
+                     : "memory");
+      } else {
+        const int ih = a_ih0[i] + cur_r, iw = a_iw0[i] + cur_c;
+        const bool ok = a_ok[i] && k_ok && (unsigned)ih < (unsigned)a.h && (unsigned)iw < (unsigned)a.w;
+        // 5x5 and 7x7 gathers read each input pixel up to K*K times in a block: through L1 (measured on
+        // an H200: conv1 at batch 8 34.4 -> 32.4 us; the 3x3 layers 2-7% slower that way, so L2 only;
+        // the rectangular windows, KS = 0, too).
+        if constexpr (KS < 5) cp_async16(dst, ok ? a_src[i] + cur_off : a.in, ok);
+        else cp_async16_l1(dst, ok ? a_src[i] + cur_off : a.in, ok);
+      }
+    }
+    cur_k += bk;
+    cur_off += bk;
+    cur_ci += bk;
+    if constexpr (KS != 1) {
+      while (cur_ci >= a.cin4) {
+        cur_ci -= a.cin4;
+        if (++cur_c == kw) {
+          cur_c = 0;
+          ++cur_r;
+          cur_off += (a.w - kw) * a.cin4;
+        }
+      }
+    }
+  };
+
+  float acc[T::acc_regs];
+#pragma unroll
+  for (int i = 0; i < T::acc_regs; ++i) acc[i] = 0.0f;
+
+  // Prologue: the weight tiles of the first stages, then (only now) the activations.
+  // wgmma groups left in flight at the end of an iteration, and copies in flight: a stage is refilled
+  // only once every warpgroup has retired the wgmmas that read it (ahead <= stages - 1 - mma_in_flight).
+  constexpr int mma_in_flight = T::stages >= 6 ? 2 : 1;
+  constexpr int ahead = T::stages - 1 - mma_in_flight;
+#pragma unroll
+  for (int s = 0; s < ahead; ++s)
+    if (s < k_tiles) load_b(s);
+  // Programmatic dependent launch: the weight loads above overlap the producers' tail; activations
+  // and the output only after they completed. Dependents may be launched now (they wait in turn).
+  opara::pdl::wait_for_producers();
+  opara::pdl::launch_dependents();
+#pragma unroll
+  for (int s = 0; s < ahead; ++s) {
+    if (s < k_tiles) load_a(s);
+    cp_async_commit();
+  }
+
+  for (int kt = 0; kt < k_tiles; ++kt) {
+    cp_async_wait<ahead - 1>();
+    fence_async_shared();  // this thread's copies and stores, seen by the tensor cores' proxy
+    __syncthreads();       // everyone's stage kt landed; every warpgroup retired the wgmmas of kt-2
+    const int s = kt % T::stages;
+    wg_fence();
+#pragma unroll
+    for (int kk = 0; kk < bk / 8; ++kk) {
+      const std::uint64_t da = desc_sw128(stage_a(s) + static_cast<std::uint32_t>(wg * 64 * row_bytes + kk * 32));
+      const std::uint64_t db = desc_sw128(stage_b(s) + static_cast<std::uint32_t>(kk * 32));
+      wgmma_tf32<BN>::mma(acc, da, db);
+    }
+    wg_commit();
+    // Refill the stage whose wgmmas every warpgroup retired before this iteration's barrier.
+    const int next = kt + ahead;
+    if (next < k_tiles) {
+      load_b(next % T::stages);
+      load_a(next % T::stages);
+    }
+    cp_async_commit();
+    wg_wait<mma_in_flight>();
+    pin(acc);
+  }
+  wg_wait<0>();
+  pin(acc);
+  cp_async_wait<0>();
+
+  const int lane = tid % 32;
+  const int wrow = wg * 64 + ((tid / 32) % 4) * 16 + lane / 4;  // rows wrow and wrow + 8
+  const int wcol = 2 * (lane % 4);                              // columns wcol + 8 i, + 1
+
+  if (splits == 1) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int m = m0 + wrow + 8 * half;
+      if (m >= a.m_total) continue;
+      float* dst = a.out + static_cast<long long>(m) * a.c_total + a.c_off;
+#pragma unroll
+      for (int i = 0; i < BN / 8; ++i) {
+        const int n = n0 + 8 * i + wcol;
+        const float v0 = acc[4 * i + 2 * half], v1 = acc[4 * i + 2 * half + 1];
+        if (n + 1 < a.cout) {
+          *reinterpret_cast<float2*>(dst + n) =
+              make_float2(bias_relu_tf32(v0, __ldg(a.bias + n)), bias_relu_tf32(v1, __ldg(a.bias + n + 1)));
+        } else if (n < a.cout) {
+          dst[n] = bias_relu_tf32(v0, __ldg(a.bias + n));
+        }
+      }
+    }
+    return;
+  }
+
+  // Split-K: partial tile to shared memory, then a deterministic reduction across the cluster.
+  __syncthreads();  // every warpgroup is done with the pipeline's shared memory
+  float* part = reinterpret_cast<float*>(smem);
+#pragma unroll
+  for (int half = 0; half < 2; ++half)
+#pragma unroll
+    for (int i = 0; i < BN / 8; ++i)
+      *reinterpret_cast<float2*>(part + (wrow + 8 * half) * T::part_pitch + 8 * i + wcol) =
+          make_float2(acc[4 * i + 2 * half], acc[4 * i + 2 * half + 1]);
+  namespace cg = cooperative_groups;
+  cg::cluster_group cluster = cg::this_cluster();
+  cluster.sync();
+  constexpr int quads = BN / 4;
+  constexpr int rows_per_pass = T::threads / quads;
+  const int c4 = (tid % quads) * 4;
+  const int first_row = tid < rows_per_pass * quads ? rank + (tid / quads) * splits : BM;  // spare threads idle
+  for (int row = first_row; row < BM; row += rows_per_pass * splits) {
+    const int m = m0 + row;
+    if (m >= a.m_total) continue;
+    float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int q = 0; q < splits; ++q) {
+      const float* p = cluster.map_shared_rank(part, static_cast<unsigned>(q));
+      const float4 x = *reinterpret_cast<const float4*>(p + row * T::part_pitch + c4);
+      v.x += x.x; v.y += x.y; v.z += x.z; v.w += x.w;
+    }
+    const int n = n0 + c4;
+    float* dst = a.out + static_cast<long long>(m) * a.c_total + a.c_off + n;
+    if (n + 3 < a.cout) {
+      *reinterpret_cast<float4*>(dst) =
+          make_float4(bias_relu_tf32(v.x, __ldg(a.bias + n)), bias_relu_tf32(v.y, __ldg(a.bias + n + 1)),
+                      bias_relu_tf32(v.z, __ldg(a.bias + n + 2)), bias_relu_tf32(v.w, __ldg(a.bias + n + 3)));
+    } else {
+      const float vv[4] = {v.x, v.y, v.z, v.w};
+      for (int e = 0; e < 4 && n + e < a.cout; ++e) dst[e] = bias_relu_tf32(vv[e], __ldg(a.bias + n + e));
+    }
+  }
+  cluster.sync();  // no block leaves while another still reads its shared memory
+}
+
+template <int BM, int BN, int KS, bool POOL>
+inline cudaError_t launch_t(const conv_args& a, int splits, cudaStream_t stream) {
+  using T = tile_traits<BM, BN>;
+  auto* fn = &conv_nhwc_kernel<BM, BN, KS, POOL>;
+  if (const cudaError_t e = kernels::detail::allow_dynamic_smem<&conv_nhwc_kernel<BM, BN, KS, POOL>>(T::smem_bytes);
+      e != cudaSuccess)
+    return e;
+  return kernels::detail::launch_split_k(fn, dim3((a.m_total + BM - 1) / BM, (a.cout + BN - 1) / BN), T::threads, T::smem_bytes,
+                                         splits, stream, a);
+}
+
+template <int BM, int BN>
+inline cudaError_t launch_ks(const conv_shape& s, bool pool, const conv_args& a, int splits, cudaStream_t stream) {
+  if (pool) return launch_t<BM, BN, 1, true>(a, splits, stream);
+  if (s.kh != s.kw) return launch_t<BM, BN, 0, false>(a, splits, stream);
+  switch (s.kh) {
+    case 1: return launch_t<BM, BN, 1, false>(a, splits, stream);
+    case 3: return launch_t<BM, BN, 3, false>(a, splits, stream);
+    case 5: return launch_t<BM, BN, 5, false>(a, splits, stream);
+    case 7: return launch_t<BM, BN, 7, false>(a, splits, stream);
+    default: return launch_t<BM, BN, 0, false>(a, splits, stream);
+  }
+}
+
+} // namespace detail
+
+//! Launches out[p, c_off:c_off+cout] = relu(conv(in, w) + bias) over NHWC tensors (see the file
+//! comment). `fused_pool`: the input is first max-pooled 3x3/s1/p1 (1x1 stride-1 convs only).
+//! Any kh x kw window (1, 3, 5, 7 square compiled in; the rest, e.g. 1x7 or 3x1, on the generic
+//! kernel), c_off and c_total multiples of 4, 1 <= splits <= 8, 16-byte aligned pointers. Returns the launch's error (never throws: it may run inside stream capture).
+inline cudaError_t conv_bias_relu_nhwc(const conv_shape& s, sm90_tile t, int splits, bool fused_pool, const float* in,
+                                       const float* w, const float* bias, float* out, cudaStream_t stream) {
+  if (s.kh < 1 || s.kw < 1 || splits < 1 || splits > 8) return cudaErrorInvalidValue;
+  if (s.c_off % 4 != 0 || s.total_channels() % 4 != 0) return cudaErrorInvalidValue;
+  if (fused_pool && (s.kh != 1 || s.kw != 1 || s.stride != 1 || s.pad_h != 0 || s.pad_w != 0)) return cudaErrorInvalidValue;
+  if (1LL * s.batch * s.h * s.w * s.cin4() >= (1LL << 31)) return cudaErrorInvalidValue;
+  detail::conv_args a{};
+  a.in = in; a.wgt = w; a.bias = bias; a.out = out;
+  a.h = s.h; a.w = s.w; a.cin4 = s.cin4(); a.cout = s.cout;
+  a.kw = s.kw; a.stride = s.stride; a.pad_h = s.pad_h; a.pad_w = s.pad_w; a.ho = s.ho(); a.wo = s.wo();
+  a.c_off = s.c_off; a.c_total = s.total_channels();
+  a.m_total = s.batch * a.ho * a.wo;
+  a.k = s.k_nhwc(); a.k_pad = s.k_pad_nhwc();
+  if (splits > a.k_pad / detail::bk) splits = a.k_pad / detail::bk;
+  switch (t) {
+    case sm90_tile::m128n128: return detail::launch_ks<128, 128>(s, fused_pool, a, splits, stream);
+    case sm90_tile::m128n64: return detail::launch_ks<128, 64>(s, fused_pool, a, splits, stream);
+    case sm90_tile::m64n128: return detail::launch_ks<64, 128>(s, fused_pool, a, splits, stream);
+    case sm90_tile::m64n64: return detail::launch_ks<64, 64>(s, fused_pool, a, splits, stream);
+    case sm90_tile::m64n32: return detail::launch_ks<64, 32>(s, fused_pool, a, splits, stream);
+    case sm90_tile::m64n16: return detail::launch_ks<64, 16>(s, fused_pool, a, splits, stream);
+    case sm90_tile::m128n192: return detail::launch_ks<128, 192>(s, fused_pool, a, splits, stream);
+    case sm90_tile::m128n96: return detail::launch_ks<128, 96>(s, fused_pool, a, splits, stream);
+  }
+  return cudaErrorInvalidValue;
+}
+
+} // namespace convnet::kernels::sm90

@@ -1,0 +1,48 @@
+#pragma once
+//! Host-compiler view of the examples' kernels: plain function declarations, defined in
+//! kernels/launch.cu (built by nvcc), so that the engine and the programs that use opara compile
+//! with the host C++ compiler. Each returns the launch's error and never throws (it may run
+//! inside stream capture).
+
+#include <cuda_runtime_api.h>
+
+#include "shapes.hpp"
+
+namespace convnet::launch {
+
+//! The split-K rule conv_bias_relu applies (kernels::split_k_rule's defaults; the environment
+//! variables GOOGLENET_SPLITK (max splits, 1 = off), GOOGLENET_SPLITK_BLOCKS (blocks * splits cap)
+//! and GOOGLENET_SPLITK_PIXELS (pixel cap) override them, read once).
+const kernels::split_k_rule& split_rule();
+//! out[:, c_off:c_off+cout] = relu(conv(in, w) + bias); w is [cout][k_pad] (see conv_shape).
+//! Split-K (kernels::conv_splits under split_rule()) for layers with few blocks and a long K.
+cudaError_t conv_bias_relu(const kernels::conv_shape& s, kernels::conv_tile t, kernels::conv_precision p,
+                           const float* in, const float* w, const float* bias, float* out, cudaStream_t stream);
+//! Max or average pooling into a channel slice (PyTorch's ceil_mode, padding and count_include_pad rules).
+cudaError_t pool(const kernels::pool_shape& s, const float* in, float* out, cudaStream_t stream);
+//! Adaptive average pooling to 1x1.
+cudaError_t avg_pool_1x1(int batch, int c, int hw, const float* in, float* out, cudaStream_t stream);
+//! out[b][j] = bias[j] + in[b] . w[j]; k % 4 == 0, 16-byte aligned pointers.
+cudaError_t linear(int batch, int k, int n, const float* in, const float* w, const float* bias, float* out,
+                   cudaStream_t stream);
+
+// --- The sm_90 path (NHWC tensors; kernels/launch_sm90.cu, built for sm_90a) ---------------------
+
+//! True when `device` has compute capability 9.0 (the sm_90a kernels run there and nowhere else).
+inline bool sm90_supported(int device) {
+  int major = 0, minor = 0;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess)
+    return false;
+  return major == 9 && minor == 0;
+}
+//! out[p, c_off:c_off+cout] = relu(conv(in, w) + bias) over NHWC tensors on the wgmma kernel; w is
+//! [cout][kh][kw][cin4] padded to k_pad_nhwc(). fused_pool: 3x3/s1/p1 max pool of `in` first.
+cudaError_t conv_bias_relu_nhwc(const kernels::conv_shape& s, kernels::sm90_config c, bool fused_pool,
+                                const float* in, const float* w, const float* bias, float* out, cudaStream_t stream);
+//! Max or average pooling of an NHWC tensor into a channel slice (channels multiples of 4).
+cudaError_t pool_nhwc(const kernels::pool_shape& s, const float* in, float* out, cudaStream_t stream);
+//! Adaptive average pooling of an NHWC tensor to 1x1 ([batch][c]).
+cudaError_t avg_pool_1x1_nhwc(int batch, int c, int hw, const float* in, float* out, cudaStream_t stream);
+
+} // namespace convnet::launch

@@ -1,0 +1,144 @@
+// CPU tests of examples/common's host-side layout code and launch rules (no GPU needed): the
+// sm_90 path's NHWC conversions and weight packing compute the same convolution as the float64
+// NCHW reference, TF32 rounding is round-to-nearest on 10 mantissa bits, and the per-layer rules
+// only return launch shapes the kernels accept.
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/layout.hpp"
+#include "kernels/shapes.hpp"
+#include "../googlenet/model.hpp"
+#include "reference.hpp"
+
+namespace k = convnet::kernels;
+namespace ref = convnet::reference;
+
+namespace {
+
+std::vector<float> random_values(std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+// The implicit GEMM of conv_sm90.cuh, on the CPU: out[p][n] = bias[n] + sum_k A[p][k] * W[n][k] with
+// A gathered from an NHWC input whose pixels hold cin4 channels and k = (r, s, ci), W packed by
+// pack_weights_nhwc. Returns NCHW (batch, cout, ho, wo), before ReLU.
+std::vector<double> nhwc_gemm(const k::conv_shape& s, const std::vector<float>& in_nhwc, const std::vector<float>& w,
+                              const std::vector<float>& bias) {
+  const int ho = s.ho(), wo = s.wo(), c4 = s.cin4();
+  std::vector<double> out(static_cast<std::size_t>(s.batch) * s.cout * ho * wo);
+  for (int b = 0; b < s.batch; ++b)
+    for (int oh = 0; oh < ho; ++oh)
+      for (int ow = 0; ow < wo; ++ow)
+        for (int n = 0; n < s.cout; ++n) {
+          double acc = bias[n];
+          for (int kk = 0; kk < s.k_pad_nhwc(); ++kk) {
+            const int rs = kk / c4, ci = kk % c4, r = rs / s.kw, c = rs % s.kw;
+            const int ih = oh * s.stride - s.pad_h + r, iw = ow * s.stride - s.pad_w + c;
+            if (kk >= s.k_nhwc() || ih < 0 || ih >= s.h || iw < 0 || iw >= s.w) continue;
+            acc += static_cast<double>(in_nhwc[((static_cast<std::size_t>(b) * s.h + ih) * s.w + iw) * c4 + ci]) *
+                   w[static_cast<std::size_t>(n) * s.k_pad_nhwc() + kk];
+          }
+          out[((static_cast<std::size_t>(b) * s.cout + n) * ho + oh) * wo + ow] = acc;
+        }
+  return out;
+}
+
+k::conv_shape shape(int batch, int cin, int h, int w, int cout, int ks, int stride, int pad) {
+  k::conv_shape s;
+  s.batch = batch; s.cin = cin; s.h = h; s.w = w; s.cout = cout; s.kh = s.kw = ks; s.stride = stride;
+  s.pad_h = s.pad_w = pad;
+  return s;
+}
+
+} // namespace
+
+TEST_CASE("layout.nhwc_round_trip_keeps_values_and_zero_pads") {
+  const int batch = 2, c = 3, hw = 5 * 7, c_store = 4;
+  const auto x = random_values(static_cast<std::size_t>(batch) * c * hw, 1);
+  const auto y = k::nchw_to_nhwc(x, batch, c, hw, c_store);
+  REQUIRE(y.size() == static_cast<std::size_t>(batch) * hw * c_store);
+  for (int b = 0; b < batch; ++b)
+    for (int p = 0; p < hw; ++p) CHECK(y[(static_cast<std::size_t>(b) * hw + p) * c_store + 3] == 0.0f);
+  CHECK(y[(1 * hw + 4) * c_store + 2] == x[(1 * c + 2) * hw + 4]);
+  CHECK(k::nhwc_to_nchw(y, batch, c, hw, c_store) == x);
+}
+
+TEST_CASE("layout.packed_nhwc_weights_compute_the_reference_convolution") {
+  // Stride 2 with padding, cin off a multiple of 4 (padded channels), K off a multiple of 32.
+  for (const k::conv_shape& s : {shape(2, 3, 9, 11, 5, 7, 2, 3), shape(1, 6, 6, 5, 4, 3, 1, 1), shape(1, 8, 4, 4, 3, 1, 1, 0)}) {
+    const auto in = random_values(static_cast<std::size_t>(s.batch) * s.cin * s.h * s.w, 2);
+    const auto w = random_values(static_cast<std::size_t>(s.cout) * s.k(), 3);
+    const auto bias = random_values(s.cout, 4);
+    std::vector<double> want(static_cast<std::size_t>(s.batch) * s.cout * s.ho() * s.wo());
+    ref::conv(s, in, w, bias, want, /*relu=*/false);
+    const auto got = nhwc_gemm(s, k::nchw_to_nhwc(in, s.batch, s.cin, s.h * s.w, s.cin4()),
+                               k::pack_weights_nhwc(s, w.data(), false), bias);
+    CHECK(ref::rel_error(got, want) < 1e-12);
+  }
+}
+
+TEST_CASE("layout.k_of_the_stem_pads_three_channels_to_four") {
+  const auto s = shape(1, 3, 224, 224, 64, 7, 2, 3);
+  CHECK(s.cin4() == 4);
+  CHECK(s.k_nhwc() == 196);
+  CHECK(s.k_pad_nhwc() == 224);
+}
+
+TEST_CASE("layout.round_tf32_is_nearest_on_ten_mantissa_bits") {
+  const auto v = random_values(10000, 5);
+  for (float x : v) {
+    const float r = k::round_tf32(x);
+    std::uint32_t u;
+    std::memcpy(&u, &r, 4);
+    CHECK((u & 0x1fffu) == 0u);                                 // 13 low bits cleared
+    CHECK(std::fabs(r - x) <= std::ldexp(std::fabs(x), -11));  // within half a TF32 unit
+  }
+  CHECK(k::round_tf32(1.0f) == 1.0f);
+  CHECK(k::round_tf32(1.0f + std::ldexp(1.0f, -11)) == 1.0f + std::ldexp(1.0f, -10));  // a tie goes away from zero
+  CHECK(std::isinf(k::round_tf32(INFINITY)));
+  CHECK(std::isnan(k::round_tf32(NAN)));
+}
+
+TEST_CASE("rules.sm90_config_is_a_launch_the_kernel_accepts") {
+  const auto net = googlenet::make_googlenet();
+  for (int batch : {1, 3, 8})
+    for (long long slots : {32LL, 96LL, 264LL})
+      for (const auto& op : net.ops) {
+        if (op.kind != convnet::op_kind::conv) continue;
+        const auto s = net.conv_shape_of(op, batch);
+        const auto c = k::choose_sm90_config(s, slots);
+        CAPTURE(op.name);
+        CHECK((c.splits == 1 || c.splits == 2 || c.splits == 4 || c.splits == 8));
+        if (c.splits > 1) CHECK(s.k_pad_nhwc() / 32 / c.splits >= 3);
+        if (c.tile == k::sm90_tile::m64n16) CHECK(s.cout <= 16);
+        CHECK(k::sm90_blocks(s, c.tile) >= 1);
+      }
+}
+
+TEST_CASE("rules.sm90_config_follows_the_measured_picks") {
+  // Picks measured fastest (or within 2%) by conv_sweep on an H200 (RESULTS.md).
+  const auto conv3_b8 = k::choose_sm90_config(shape(8, 64, 56, 56, 192, 3, 1, 1));
+  CHECK(conv3_b8.tile == k::sm90_tile::m128n192);
+  CHECK(conv3_b8.splits == 1);
+  const auto conv1_b8 = k::choose_sm90_config(shape(8, 3, 224, 224, 64, 7, 2, 3));
+  CHECK(conv1_b8.tile == k::sm90_tile::m128n64);
+  CHECK(conv1_b8.splits == 1);
+  const auto late_1x1_b1 = k::choose_sm90_config(shape(1, 832, 7, 7, 384, 1, 1, 0));
+  CHECK(late_1x1_b1.tile == k::sm90_tile::m64n32);
+  CHECK(late_1x1_b1.splits == 4);
+  // Fewer slots (other branches share the GPU): never more blocks in flight than with all of them.
+  for (const auto& s : {shape(8, 480, 14, 14, 192, 1, 1, 0), shape(1, 160, 14, 14, 320, 3, 1, 1)}) {
+    const auto wide = k::choose_sm90_config(s, 264), narrow = k::choose_sm90_config(s, 32);
+    CHECK(k::sm90_blocks(s, narrow.tile) * narrow.splits <= k::sm90_blocks(s, wide.tile) * wide.splits);
+  }
+}

@@ -1,0 +1,165 @@
+#pragma once
+//! Shared by the kernel tests (test_kernels.cu, test_kernels_sm90.cu): CUDA checks, seeded random
+//! data that is never zero, device buffers that can be poisoned with NaN, and the slice comparison
+//! against the float64 reference.
+
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "reference.hpp"
+
+#define CHECK_CUDA(expr)                                                                              \
+  do {                                                                                                \
+    const cudaError_t e_ = (expr);                                                                    \
+    if (e_ != cudaSuccess) {                                                                          \
+      std::fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr, cudaGetErrorString(e_)); \
+      std::exit(1);                                                                                   \
+    }                                                                                                 \
+  } while (0)
+
+namespace convnet::test {
+
+namespace ref = convnet::reference;
+
+inline std::mt19937_64 rng(20261125);
+inline int failures = 0;
+inline int checks = 0;
+
+inline std::vector<float> random_vec(std::size_t n, float lo = -1.0f, float hi = 1.0f) {
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) {
+    do x = d(rng); while (x == 0.0f);
+  }
+  return v;
+}
+
+struct dev_buf {
+  float* p = nullptr;
+  std::size_t n = 0;
+  explicit dev_buf(std::size_t count) : n(count) { CHECK_CUDA(cudaMalloc(&p, count * sizeof(float) + 16)); }
+  dev_buf(const std::vector<float>& h) : dev_buf(h.size()) {
+    CHECK_CUDA(cudaMemcpy(p, h.data(), n * sizeof(float), cudaMemcpyHostToDevice));
+  }
+  ~dev_buf() { cudaFree(p); }
+  dev_buf(const dev_buf&) = delete;
+  dev_buf& operator=(const dev_buf&) = delete;
+  void poison() { CHECK_CUDA(cudaMemset(p, 0xff, n * sizeof(float))); }  // 0xffffffff is a NaN
+  std::vector<float> get() const {
+    std::vector<float> h(n);
+    CHECK_CUDA(cudaMemcpy(h.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost));
+    return h;
+  }
+};
+
+inline bool is_poison(float x) {
+  std::uint32_t u;
+  std::memcpy(&u, &x, 4);
+  return u == 0xffffffffu;
+}
+
+// Compares the slice [c_off, c_off+c) of a [batch][c_total][hw] tensor; the rest must be poison.
+inline void compare_slice(const std::string& what, const std::vector<float>& got, const std::vector<double>& want,
+                   int batch, int c_total, int c_off, int c, int hw, double tol) {
+  std::vector<float> g;
+  std::vector<double> r;
+  int untouched_bad = 0;
+  for (int b = 0; b < batch; ++b)
+    for (int ch = 0; ch < c_total; ++ch)
+      for (int i = 0; i < hw; ++i) {
+        const std::size_t idx = (static_cast<std::size_t>(b) * c_total + ch) * hw + i;
+        if (ch >= c_off && ch < c_off + c) {
+          g.push_back(got[idx]);
+          r.push_back(want[idx]);
+        } else if (!is_poison(got[idx])) {
+          ++untouched_bad;
+        }
+      }
+  const double err = ref::rel_error(g, r);
+  const bool ok = err <= tol && untouched_bad == 0;
+  ++checks;
+  if (!ok) ++failures;
+  std::printf("%-4s %-62s rel_err %.3e (tol %.0e)%s\n", ok ? "ok" : "FAIL", what.c_str(), err, tol,
+              untouched_bad ? "  [wrote outside its channel slice]" : "");
+}
+
+//! Split-K sums its partial tiles in a fixed order: launching again (`relaunch` runs the kernel and
+//! returns its output) must give the same bits as `first`.
+template <class Relaunch>
+void expect_same_bits(const char* what, const std::vector<float>& first, Relaunch&& relaunch) {
+  const std::vector<float> again = relaunch();
+  ++checks;
+  if (again.size() != first.size() || std::memcmp(first.data(), again.data(), first.size() * sizeof(float)) != 0) {
+    ++failures;
+    std::printf("FAIL %s: second launch not bit-identical\n", what);
+  }
+}
+
+//! A convolution's shape in one line (square kernel; c_total 0: the output tensor is the slice).
+inline kernels::conv_shape cs(int batch, int cin, int h, int w, int cout, int ks, int stride, int pad, int c_off = 0,
+                              int c_total = 0) {
+  kernels::conv_shape s;
+  s.batch = batch; s.cin = cin; s.h = h; s.w = w; s.cout = cout; s.kh = s.kw = ks;
+  s.stride = stride; s.pad_h = s.pad_w = pad; s.c_off = c_off; s.c_total = c_total;
+  return s;
+}
+
+//! A kh x kw convolution's shape in one line (Inception-v3's 1x7, 7x1, 1x3, 3x1).
+inline kernels::conv_shape cs_rect(int batch, int cin, int h, int w, int cout, int kh, int kw, int stride, int pad_h,
+                                   int pad_w, int c_off = 0, int c_total = 0) {
+  kernels::conv_shape s = cs(batch, cin, h, w, cout, kh, stride, pad_h, c_off, c_total);
+  s.kw = kw;
+  s.pad_w = pad_w;
+  return s;
+}
+
+//! A max pool's shape in one line.
+inline kernels::pool_shape ps(int batch, int c, int h, int w, int ks, int stride, int pad, bool ceil_mode,
+                              int c_off = 0, int c_total = 0) {
+  kernels::pool_shape s;
+  s.batch = batch; s.c = c; s.h = h; s.w = w; s.k = ks; s.stride = stride; s.pad = pad;
+  s.ceil_mode = ceil_mode; s.c_off = c_off; s.c_total = c_total;
+  return s;
+}
+
+//! An average pool's shape in one line (count_include_pad=True).
+inline kernels::pool_shape avg_ps(int batch, int c, int h, int w, int ks, int stride, int pad, bool ceil_mode,
+                                  int c_off = 0, int c_total = 0) {
+  kernels::pool_shape s = ps(batch, c, h, w, ks, stride, pad, ceil_mode, c_off, c_total);
+  s.average = true;
+  return s;
+}
+
+//! "max 3x3 s2 p0 ceil1" / "avg 3x3 s1 p1 ceil0": a pool's shape for a check's name.
+inline std::string pool_name(const kernels::pool_shape& s) {
+  char b[200];
+  std::snprintf(b, sizeof b, "%s b%d c%d %dx%d k%d s%d p%d ceil%d -> %dx%d [%d/%d]", s.average ? "avgpool" : "maxpool",
+                s.batch, s.c, s.h, s.w, s.k, s.stride, s.pad, int(s.ceil_mode), s.ho(), s.wo(), s.c_off,
+                s.total_channels());
+  return b;
+}
+
+//! "b8 128x17x17->192 k7x1 s1 p3,0 [192+192/768]": a convolution's shape for a check's name.
+inline std::string conv_name(const kernels::conv_shape& s) {
+  char b[200];
+  std::snprintf(b, sizeof b, "b%d %dx%dx%d->%d k%dx%d s%d p%d,%d [%d+%d/%d]", s.batch, s.cin, s.h, s.w, s.cout, s.kh,
+                s.kw, s.stride, s.pad_h, s.pad_w, s.c_off, s.cout, s.total_channels());
+  return b;
+}
+
+inline int devices_or_skip() {
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    std::puts("no CUDA device: skipped");
+    std::exit(77);
+  }
+  return devices;
+}
+
+} // namespace convnet::test

@@ -1,0 +1,34 @@
+#pragma once
+//! The launch order the GPU model (model/gpu_model.hpp) predicts to be fastest: among candidate
+//! orders (longest remaining path first with the per-dependency latency counted, and program
+//! order), each placed on streams by the model-guided placement (model/list_planner.hpp), the one
+//! with the smallest predicted makespan. Pair it with streams::model_guided: the two then give
+//! exactly the schedule model_schedule chose.
+
+#include <opara/model/list_planner.hpp>
+#include <opara/order/concept.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace opara::order {
+
+//! Model-guided launch order. Throws bad_policy without a profile of one record per node or for a
+//! negative option, opara::error when a duration is negative or not finite (naming the operator).
+struct model_guided {
+  static constexpr bool needs_profile = true;
+  static constexpr std::string_view name = "model_guided";
+  model_planner_options options{};  //!< model costs, caps tried, tolerance
+
+  //! "model_guided" (its parameters are the profile's, not the user's).
+  [[nodiscard]] std::string label() const { return std::string(name); }
+
+  //! A launch order for g (a topological order). Throws as described above.
+  [[nodiscard]] std::vector<node_id> order(const graph& g, const profile* p) const {
+    require_profile(name, g, p);
+    return model_schedule(g, *p, options).order;
+  }
+};
+
+} // namespace opara::order

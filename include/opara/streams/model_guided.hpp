@@ -1,0 +1,49 @@
+#pragma once
+//! Streams chosen by the GPU model (model/list_planner.hpp): each operator, in launch order, goes
+//! to the stream on which the profile says it can start earliest, under the stream cap that the
+//! model (model/gpu_model.hpp) predicts to be fastest; the smallest such cap wins, so a graph
+//! whose branches already fill the SMs gets few streams.
+//!
+//! The model needs the profile. make_plan hands stream policies the graph and the order only, so
+//! the policy reads the profile it is given through `profile` (set it to the profile the plan is
+//! made with), or a profile passed to assign(g, order, profile) directly. Without one it places
+//! operators as if each took the same time, on at most `streams_without_profile` streams.
+
+#include <opara/model/list_planner.hpp>
+#include <opara/streams/concept.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace opara::streams {
+
+//! Model-guided stream allocation. Throws bad_policy when the profile does not hold one record
+//! per node, an option is negative or streams_without_profile is 0; opara::error when a duration
+//! is negative or not finite; bad_graph when `order` is not a permutation of g's nodes.
+struct model_guided {
+  static constexpr std::string_view name = "model_guided";
+  const opara::profile* profile = nullptr;  //!< the profile to decide from (not owned)
+  model_planner_options options{};          //!< model costs, caps tried, tolerance
+  std::uint32_t streams_without_profile = 8;  //!< the cap when no profile is known
+
+  //! "model_guided" (its parameters are the profile's, not the user's).
+  [[nodiscard]] std::string label() const { return std::string(name); }
+
+  //! Streams for `order` from `profile` (the member), see the header comment.
+  [[nodiscard]] stream_assignment assign(const graph& g, std::span<const node_id> order) const {
+    return assign(g, order, profile);
+  }
+
+  //! Streams for `order` from profile `p` (nullptr: equal durations, streams_without_profile streams).
+  [[nodiscard]] stream_assignment assign(const graph& g, std::span<const node_id> order, const opara::profile* p) const {
+    (void)positions(order, g.num_nodes());  // throws bad_graph for a foreign order
+    if (p != nullptr) return best_placement(g, order, *p, options).streams;
+    if (streams_without_profile == 0)
+      throw bad_policy("opara: model_guided without a profile needs streams_without_profile >= 1");
+    const std::vector<double> unit(g.num_nodes(), 1.0);
+    return opara::detail::place_earliest_start(g, order, unit, streams_without_profile, options.gpu.dependency_us);
+  }
+};
+
+} // namespace opara::streams

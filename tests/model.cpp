@@ -1,0 +1,215 @@
+// The GPU model (model/gpu_model.hpp) against hand-computed makespans.
+#include <opara/model/gpu_model.hpp>
+#include <opara/opara.hpp>
+
+#include <limits>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+using namespace opara;
+
+namespace {
+
+device_limits h100() {
+  device_limits l;
+  l.sm_count = 132;
+  l.max_threads_per_sm = 2048;
+  l.max_blocks_per_sm = 32;
+  l.shared_bytes_per_block = 227 * 1024;
+  l.shared_bytes_per_sm = 228 * 1024;
+  l.registers_per_sm = 65536;
+  return l;
+}
+
+// A kernel of `blocks` 256-thread blocks; occupancy 0.125 = one resident block per SM (8 of 64 warps).
+kernel_record kernel(std::uint32_t blocks, double us, double occupancy = 0.125) {
+  kernel_record k;
+  k.grid = {blocks, 1, 1};
+  k.block = {256, 1, 1};
+  k.occupancy = occupancy;
+  k.duration_us = us;
+  return k;
+}
+
+profile one_kernel_each(std::vector<kernel_record> ks) {
+  profile p;
+  p.limits = h100();
+  for (auto& k : ks) {
+    operator_record op;
+    op.duration_us = k.duration_us;
+    op.kernels = {k};
+    p.ops.push_back(op);
+  }
+  return p;
+}
+
+// A plan with the given order and streams, its waits computed by make_plan.
+struct fixed_streams {
+  static constexpr std::string_view name = "fixed";
+  std::vector<stream_id> of;
+  [[nodiscard]] stream_assignment assign(const graph&, std::span<const node_id>) const {
+    stream_assignment a;
+    a.stream_of = of;
+    for (stream_id s : of) a.num_streams = std::max(a.num_streams, s + 1);
+    return a;
+  }
+};
+struct fixed_order {
+  static constexpr bool needs_profile = false;
+  static constexpr std::string_view name = "fixed";
+  std::vector<node_id> ord;
+  [[nodiscard]] std::vector<node_id> order(const graph&, const profile*) const { return ord; }
+};
+
+plan plan_of(const graph& g, std::vector<node_id> order, std::vector<stream_id> streams) {
+  return make_plan(g, nullptr, {}, fixed_streams{std::move(streams)}, fixed_order{std::move(order)});
+}
+
+graph independent(std::size_t n) {
+  graph_builder b;
+  b.add_nodes(n);
+  return b.build();
+}
+
+constexpr gpu_model free_launches{0, 0, 0};
+
+} // namespace
+
+TEST_CASE("model.a_kernel_alone_runs_for_its_duration") {
+  const graph g = independent(1);
+  const auto p = one_kernel_each({kernel(132, 10)});
+  CHECK(predicted_makespan_us(g, plan_of(g, {0}, {0}), p, free_launches) == doctest::Approx(10));
+  // Two waves of 132 blocks take the profiled 10 us too: each block 5 us.
+  const auto two_waves = one_kernel_each({kernel(264, 10)});
+  CHECK(predicted_makespan_us(g, plan_of(g, {0}, {0}), two_waves, free_launches) == doctest::Approx(10));
+}
+
+TEST_CASE("model.kernels_that_fill_the_gpu_serialize_across_streams") {
+  const graph g = independent(2);
+  const auto full = one_kernel_each({kernel(132, 10), kernel(132, 10)});
+  const auto s = simulate(g, plan_of(g, {0, 1}, {0, 1}), full, free_launches);
+  CHECK(s.makespan_us == doctest::Approx(20));
+  CHECK(s.start_us[1] == doctest::Approx(10));
+  // Half the GPU each: side by side on two streams, one after the other on one.
+  const auto half = one_kernel_each({kernel(66, 10), kernel(66, 10)});
+  CHECK(predicted_makespan_us(g, plan_of(g, {0, 1}, {0, 1}), half, free_launches) == doctest::Approx(10));
+  CHECK(predicted_makespan_us(g, plan_of(g, {0, 1}, {0, 0}), half, free_launches) == doctest::Approx(20));
+}
+
+TEST_CASE("model.free_slots_are_filled_in_launch_order") {
+  const graph g = independent(2);
+  // 99 + 66 blocks on 132 slots: the kernel launched first gets all its blocks, the other 33 now
+  // and 33 when the first ends.
+  const auto p = one_kernel_each({kernel(99, 10), kernel(66, 10)});
+  auto s = simulate(g, plan_of(g, {0, 1}, {0, 1}), p, free_launches);
+  CHECK(s.finish_us[0] == doctest::Approx(10));
+  CHECK(s.finish_us[1] == doctest::Approx(20));
+  s = simulate(g, plan_of(g, {1, 0}, {0, 1}), p, free_launches);
+  CHECK(s.finish_us[1] == doctest::Approx(10));
+  CHECK(s.finish_us[0] == doctest::Approx(20));
+  // Two two-wave kernels: the first launched finishes first, the other's blocks wait behind it.
+  const auto waves = one_kernel_each({kernel(264, 10), kernel(264, 10)});
+  s = simulate(g, plan_of(g, {0, 1}, {0, 1}), waves, free_launches);
+  CHECK(s.finish_us[0] == doctest::Approx(10));
+  CHECK(s.finish_us[1] == doctest::Approx(20));
+}
+
+TEST_CASE("model.a_kernel_that_does_not_fit_lets_smaller_ones_pass") {
+  const graph g = independent(3);
+  // Kernel 0: 526 quarter-SM blocks (4 resident per SM) leave half an SM free. Kernel 1 needs a
+  // whole SM per block and waits; kernel 2, launched after it, fits its two quarter-SM blocks now.
+  const auto p = one_kernel_each({kernel(526, 10, 0.5), kernel(132, 10), kernel(2, 10, 0.5)});
+  const auto s = simulate(g, plan_of(g, {0, 1, 2}, {0, 1, 2}), p, free_launches);
+  CHECK(s.finish_us[0] == doctest::Approx(10));
+  CHECK(s.start_us[2] == doctest::Approx(0));
+  CHECK(s.finish_us[2] == doctest::Approx(10));
+  CHECK(s.start_us[1] == doctest::Approx(10));
+  CHECK(s.finish_us[1] == doctest::Approx(20));
+}
+
+TEST_CASE("model.dependent_kernels_pay_the_dependency_latency") {
+  graph_builder b;
+  b.add_nodes(3);
+  b.add_edge(0, 1).add_edge(1, 2);
+  const graph g = b.build();
+  const auto p = one_kernel_each({kernel(1, 5), kernel(1, 5), kernel(1, 5)});
+  const gpu_model m{0, 1, 0};
+  CHECK(predicted_makespan_us(g, plan_of(g, {0, 1, 2}, {0, 0, 0}), p, m) == doctest::Approx(17));
+  CHECK(predicted_makespan_us(g, plan_of(g, {0, 1, 2}, {0, 1, 0}), p, m) == doctest::Approx(17));
+  // An operator's own kernels depend on each other: 3 + 1 + 4.
+  const graph one = independent(1);
+  profile two;
+  two.limits = h100();
+  two.ops.resize(1);
+  two.ops[0].kernels = {kernel(1, 3), kernel(1, 4)};
+  CHECK(predicted_makespan_us(one, plan_of(one, {0}, {0}), two, m) == doctest::Approx(8));
+}
+
+TEST_CASE("model.stream_order_is_a_dependency") {
+  const graph g = independent(2);
+  const auto p = one_kernel_each({kernel(1, 5), kernel(1, 5)});
+  const gpu_model m{0, 1, 0};
+  CHECK(predicted_makespan_us(g, plan_of(g, {0, 1}, {0, 0}), p, m) == doctest::Approx(11));
+  CHECK(predicted_makespan_us(g, plan_of(g, {0, 1}, {0, 1}), p, m) == doctest::Approx(5));
+}
+
+TEST_CASE("model.the_front_end_launches_one_kernel_at_a_time") {
+  graph_builder b;
+  b.add_nodes(5);
+  for (node_id v = 1; v < 5; ++v) b.add_edge(0, v);
+  const graph g = b.build();
+  const auto p = one_kernel_each({kernel(1, 2), kernel(1, 8), kernel(1, 8), kernel(1, 8), kernel(1, 8)});
+  // Kernel i cannot start before i * 1 us; the children are ready at 2 + 0.5.
+  const auto s = simulate(g, plan_of(g, {0, 1, 2, 3, 4}, {0, 0, 1, 2, 3}), p, gpu_model{1, 0.5, 3});
+  CHECK(s.start_us[1] == doctest::Approx(2.5));
+  CHECK(s.start_us[2] == doctest::Approx(2.5));
+  CHECK(s.start_us[3] == doctest::Approx(3));
+  CHECK(s.start_us[4] == doctest::Approx(4));
+  CHECK(s.makespan_us == doctest::Approx(12 + 3));  // the graph's submission cost is added once
+}
+
+TEST_CASE("model.unknown_resources_hold_no_slots") {
+  const graph g = independent(2);
+  profile events;  // event-timed: operator durations only
+  events.ops.resize(2);
+  events.ops[0].duration_us = 10;
+  events.ops[1].duration_us = 10;
+  CHECK(predicted_makespan_us(g, plan_of(g, {0, 1}, {0, 1}), events, free_launches) == doctest::Approx(10));
+  CHECK(predicted_makespan_us(g, plan_of(g, {0, 1}, {0, 0}), events, free_launches) == doctest::Approx(20));
+}
+
+TEST_CASE("model.blocks_per_sm_from_resources_when_occupancy_is_unknown") {
+  const auto l = h100();
+  kernel_record k = kernel(132, 10, 0.0);
+  k.block = {1024, 1, 1};
+  CHECK(detail::model_blocks_per_sm(k, l) == 2);  // 2048 threads per SM
+  k.dynamic_shared_bytes = 100 * 1024;
+  CHECK(detail::model_blocks_per_sm(k, l) == 2);  // 228 KiB per SM
+  k.dynamic_shared_bytes = 120 * 1024;
+  CHECK(detail::model_blocks_per_sm(k, l) == 1);
+  k.dynamic_shared_bytes = 0;
+  k.registers_per_thread = 64;                    // 64 x 1024 = all 65536 registers
+  CHECK(detail::model_blocks_per_sm(k, l) == 1);
+  CHECK(detail::model_blocks_per_sm(k, device_limits{}) == 0);
+  // Two register-limited kernels of one block per SM on every SM cannot overlap.
+  const graph g = independent(2);
+  profile p = one_kernel_each({k, k});
+  CHECK(predicted_makespan_us(g, plan_of(g, {0, 1}, {0, 1}), p, free_launches) == doctest::Approx(20));
+}
+
+TEST_CASE("model.refuses_broken_plans_and_profiles") {
+  graph_builder b;
+  b.add_nodes(2);
+  b.add_edge(0, 1);
+  const graph g = b.build();
+  auto p = one_kernel_each({kernel(1, 5), kernel(1, 5)});
+  plan bad = plan_of(independent(2), {1, 0}, {0, 1});  // launches the consumer first, no wait
+  CHECK_THROWS_AS((void)simulate(g, bad, p), invalid_plan);
+  const plan good = plan_of(g, {0, 1}, {0, 1});
+  p.ops[1].kernels[0].duration_us = -1;
+  CHECK_THROWS_WITH_AS((void)simulate(g, good, p), doctest::Contains("operator 1"), opara::error);
+  p.ops.pop_back();
+  CHECK_THROWS_AS((void)simulate(g, good, p), opara::error);
+  CHECK_THROWS_AS((void)simulate(g, good, one_kernel_each({kernel(1, 5), kernel(1, 5)}), gpu_model{-1, 0, 0}), bad_policy);
+}

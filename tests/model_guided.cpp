@@ -1,0 +1,148 @@
+// The model-guided planner and policies (model/list_planner.hpp, streams/model_guided.hpp,
+// order/model_guided.hpp): what the GPU model makes them choose.
+#include <opara/model/gpu_model.hpp>
+#include <opara/model/list_planner.hpp>
+#include <opara/opara.hpp>
+#include <opara/order/model_guided.hpp>
+#include <opara/streams/model_guided.hpp>
+
+#include <limits>
+#include <random>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+using namespace opara;
+
+namespace {
+
+device_limits h100() {
+  device_limits l;
+  l.sm_count = 132;
+  l.max_threads_per_sm = 2048;
+  l.max_blocks_per_sm = 32;
+  l.shared_bytes_per_block = 227 * 1024;
+  l.shared_bytes_per_sm = 228 * 1024;
+  l.registers_per_sm = 65536;
+  return l;
+}
+
+// A kernel of `blocks` 256-thread blocks; occupancy 0.125 = one resident block per SM (8 of 64 warps).
+kernel_record kernel(std::uint32_t blocks, double us, double occupancy = 0.125) {
+  kernel_record k;
+  k.grid = {blocks, 1, 1};
+  k.block = {256, 1, 1};
+  k.occupancy = occupancy;
+  k.duration_us = us;
+  return k;
+}
+
+profile one_kernel_each(std::vector<kernel_record> ks) {
+  profile p;
+  p.limits = h100();
+  for (auto& k : ks) {
+    operator_record op;
+    op.duration_us = k.duration_us;
+    op.kernels = {k};
+    p.ops.push_back(op);
+  }
+  return p;
+}
+
+} // namespace
+
+TEST_CASE("list_planner.stops_adding_streams_once_the_sms_are_full") {
+  // A source, then 8 branches that each fill the GPU: more streams gain nothing, so one stream.
+  graph_builder b;
+  b.add_nodes(9);
+  for (node_id v = 1; v < 9; ++v) b.add_edge(0, v);
+  const graph g = b.build();
+  std::vector<kernel_record> ks{kernel(1, 2)};
+  for (int i = 0; i < 8; ++i) ks.push_back(kernel(132, 10));
+  const auto full = one_kernel_each(ks);
+  const auto topo = g.topological_order();
+  const std::vector<node_id> order(topo.begin(), topo.end());
+  const auto placed = best_placement(g, order, full);
+  CHECK(placed.streams.num_streams <= 2);  // a second stream only hides the dependency latency
+  model_planner_options no_latency;
+  no_latency.gpu.dependency_us = 0;
+  CHECK(best_placement(g, order, full, no_latency).streams.num_streams == 1);
+  // Branches of one block each run side by side: one stream per branch.
+  std::vector<kernel_record> small{kernel(1, 2)};
+  for (int i = 0; i < 8; ++i) small.push_back(kernel(1, 10));
+  const auto wide = best_placement(g, order, one_kernel_each(small));
+  CHECK(wide.streams.num_streams == 8);
+  CHECK(wide.predicted_us < placed.predicted_us);
+}
+
+TEST_CASE("list_planner.a_branch_follows_its_producer_on_its_stream") {
+  // Two chains a0 -> a1, b0 -> b1 of one-block kernels: each chain on its own stream, no crossing.
+  graph_builder b;
+  b.add_nodes(4);
+  b.add_edge(0, 2).add_edge(1, 3);
+  const graph g = b.build();
+  const auto p = one_kernel_each({kernel(1, 5), kernel(1, 5), kernel(1, 5), kernel(1, 5)});
+  const auto placed = best_placement(g, std::vector<node_id>{0, 1, 2, 3}, p);
+  REQUIRE(placed.streams.num_streams == 2);
+  CHECK(placed.streams.stream_of[0] == placed.streams.stream_of[2]);
+  CHECK(placed.streams.stream_of[1] == placed.streams.stream_of[3]);
+}
+
+TEST_CASE("list_planner.critical_work_goes_first") {
+  // A chain of 3 one-block 20 us kernels beside 6 fillers of 131 blocks (10 us): program order
+  // launches the fillers first and they take every free SM before the chain's first kernel; the
+  // model's order starts the chain at once on the SM the fillers leave free.
+  graph_builder b;
+  b.add_nodes(9);
+  b.add_edge(6, 7).add_edge(7, 8);
+  const graph g = b.build();
+  std::vector<kernel_record> ks;
+  for (int i = 0; i < 6; ++i) ks.push_back(kernel(131, 10));
+  for (int i = 0; i < 3; ++i) ks.push_back(kernel(1, 20));
+  const auto p = one_kernel_each(ks);
+  const auto chosen = model_schedule(g, p);
+  const plan program = make_plan<streams::opara_greedy, order::program_order>(g, p);
+  CHECK(chosen.order.front() == 6);
+  CHECK(predicted_makespan_us(g, program, p) > 100);       // the chain waits for the fillers
+  CHECK(chosen.placement.predicted_us < 60 + 2 * 0.8 + 5);  // the chain alone, plus latencies
+}
+
+TEST_CASE("model_guided.policies_give_the_schedule_the_model_chose") {
+  static_assert(stream_allocation_policy<streams::model_guided>);
+  static_assert(launch_order_policy<order::model_guided>);
+  static_assert(order::model_guided::needs_profile);
+  // A random layered graph of mixed kernels.
+  std::mt19937 rng(5);
+  graph_builder b;
+  const int layers = 6, width = 12;
+  b.add_nodes(layers * width);
+  for (int l = 1; l < layers; ++l)
+    for (int i = 0; i < width; ++i)
+      for (int k = 0; k < 2; ++k) b.add_edge((l - 1) * width + rng() % width, l * width + i);
+  const graph g = b.build();
+  std::vector<kernel_record> ks;
+  for (int v = 0; v < layers * width; ++v)
+    ks.push_back(kernel(1 + rng() % 200, 2 + rng() % 30, (1 + rng() % 8) / 64.0 * 8));
+  const auto p = one_kernel_each(ks);
+  const auto chosen = model_schedule(g, p);
+  streams::model_guided s;
+  s.profile = &p;
+  const plan made = make_plan(g, &p, {}, s, order::model_guided{});
+  validate(made, g);
+  CHECK(made.order == chosen.order);
+  CHECK(predicted_makespan_us(g, made, p) == doctest::Approx(chosen.placement.predicted_us));
+  // No worse, in the model, than the topology-only policies.
+  for (const plan& other : {make_plan<streams::opara_greedy, order::resource_aware>(g, p),
+                            make_plan<streams::min_path_cover, order::critical_path_first>(g, p),
+                            make_plan<streams::sequential, order::program_order>(g, p)})
+    CHECK(chosen.placement.predicted_us <= predicted_makespan_us(g, other, p) + 1e-9);
+  // Without a profile: equal durations on at most streams_without_profile streams.
+  streams::model_guided blind;
+  blind.streams_without_profile = 3;
+  const plan guessed = make_plan(g, &p, {}, blind, order::critical_path_first{});
+  validate(guessed, g);
+  CHECK(guessed.num_streams <= 3);
+  blind.streams_without_profile = 0;
+  CHECK_THROWS_AS((void)make_plan(g, &p, {}, blind, order::program_order{}), bad_policy);
+  CHECK_THROWS_AS((void)make_plan(g, nullptr, {}, streams::sequential{}, order::model_guided{}), bad_policy);
+}
