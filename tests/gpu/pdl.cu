@@ -221,6 +221,7 @@ TEST_CASE("pdl.programmatic_edges_exactly_into_declaring_operators") {
     const attribution a{&b, f.elems, d.n};
 
     opara::capture_options off;
+    off.programmatic = false;
     const auto sequential = opara::make_plan(tg, nullptr, {}, st::sequential{}, od::program_order{});
     const auto base = cp::stream_capture{}.capture(tg, sequential, f.stream.get(), off);
     const auto expected = run(base, b, f.stream.get(), 1);
@@ -228,8 +229,8 @@ TEST_CASE("pdl.programmatic_edges_exactly_into_declaring_operators") {
     const edge_census base_edges = census(base.native_graph(), a, tg);
     CHECK(base_edges.programmatic == 0);  // off means off
 
-    opara::capture_options on;
-    on.programmatic = true;
+    const opara::capture_options on;  // programmatic is on by default
+    REQUIRE(on.programmatic);
     auto check = [&](const opara::executable& exe, const std::string& label) {
       INFO(label, " graph ", gi, " nodes ", d.n);
       if (exe.is_graph()) {

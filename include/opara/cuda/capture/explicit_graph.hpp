@@ -46,7 +46,7 @@ struct explicit_graph {
     std::vector<cudaGraphNode_t> node_of(n, nullptr);
     std::vector<cudaGraphNode_t> last_on(p.num_streams, nullptr);
     std::vector<cudaGraphNode_t> deps;
-    const bool node_options = detail::wants_node_options(o);
+    const bool node_options = detail::wants_node_options(g, o);
     detail::operator_nodes nodes(node_options ? n : 0);
     for (node_id v : p.order) {
       cuda::graph_handle child = capture_alone(g, v, capture_stream.get(), o);

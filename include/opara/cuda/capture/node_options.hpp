@@ -22,6 +22,19 @@ namespace opara {
 
 namespace detail {
 
+//! The nodes `node` depends on, and the data of those edges when `data` is given. Throws cuda_error.
+inline void dependencies_of(cudaGraphNode_t node, std::vector<cudaGraphNode_t>& preds,
+                            std::vector<cudaGraphEdgeData>* data) {
+  std::size_t n = 0;
+  OPARA_CUDA_CHECK(cudaGraphNodeGetDependencies(node, nullptr, nullptr, &n));
+  preds.resize(n);
+  if (data) data->resize(n);
+  if (n == 0) return;  // a non-null array with a count of 0 is cudaErrorInvalidValue (CUDA 13)
+  OPARA_CUDA_CHECK(cudaGraphNodeGetDependencies(node, preds.data(), data ? data->data() : nullptr, &n));
+  preds.resize(n);
+  if (data) data->resize(n);
+}
+
 //! The graph nodes each operator added, top level (a child-graph node counts as one node).
 class operator_nodes {
 public:
@@ -46,11 +59,8 @@ public:
       todo.pop_back();
       if (owner_.contains(node)) continue;
       add(v, node);
-      std::size_t n = 0;
-      OPARA_CUDA_CHECK(cudaGraphNodeGetDependencies(node, nullptr, nullptr, &n));
-      preds.resize(n);
-      OPARA_CUDA_CHECK(cudaGraphNodeGetDependencies(node, preds.data(), nullptr, &n));
-      todo.insert(todo.end(), preds.begin(), preds.begin() + static_cast<std::ptrdiff_t>(n));
+      dependencies_of(node, preds, nullptr);
+      todo.insert(todo.end(), preds.begin(), preds.end());
     }
   }
   [[nodiscard]] std::span<const cudaGraphNode_t> of(node_id v) const noexcept { return of_[v]; }
@@ -91,12 +101,8 @@ std::size_t make_programmatic_edges(const G& g, cudaGraph_t graph, const operato
     if (!declares_programmatic(g, v)) continue;
     for (cudaGraphNode_t node : nodes.of(v)) {
       if (!is_kernel_node(node)) continue;
-      std::size_t n = 0;
-      OPARA_CUDA_CHECK(cudaGraphNodeGetDependencies(node, nullptr, nullptr, &n));
-      preds.resize(n);
-      data.resize(n);
-      OPARA_CUDA_CHECK(cudaGraphNodeGetDependencies(node, preds.data(), data.data(), &n));
-      for (std::size_t i = 0; i < n; ++i) {
+      dependencies_of(node, preds, &data);
+      for (std::size_t i = 0; i < preds.size(); ++i) {
         const node_id producer = nodes.owner(preds[i]);
         if (producer == v || producer == no_node || data[i].type != cudaGraphDependencyTypeDefault ||
             data[i].from_port != cudaGraphKernelNodePortDefault || !is_kernel_node(preds[i]))

@@ -31,7 +31,7 @@ struct stream_capture {
       s = own.get();
     }
     std::optional<detail::operator_nodes> nodes;
-    if (detail::wants_node_options(o)) nodes.emplace(p.num_nodes());
+    if (detail::wants_node_options(g, o)) nodes.emplace(p.num_nodes());
     OPARA_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
     cudaGraph_t raw = nullptr;
     try {
