@@ -174,9 +174,16 @@ void chain_bench(cudaStream_t s, int sms, json::array& out, int& failures) {
 
 // --- 2. priorities on synthetic workloads --------------------------------------------------------
 
-// The issue's probe: a critical chain of 40 small kernels beside a chain of 16 wide fillers.
-bench::workload chain_beside_fillers(bench::calibrated_device& dev) {
-  bench::workload w{"chain40_fill16", "40 dependent 3 us one-block kernels beside 16 dependent 22 us kernels of 2 blocks per SM", {}};
+// The issue's probe: a critical chain of 40 small kernels beside a chain of 16 wide fillers of
+// 2 blocks per SM. With 256-thread fillers a chain kernel still fits beside them; with 1024-thread
+// fillers every SM's thread slots are taken, so a chain kernel starts only when a filler block
+// leaves (what priorities decide).
+bench::workload chain_beside_fillers(bench::calibrated_device& dev, unsigned filler_threads) {
+  const bool full = filler_threads >= 1024;
+  bench::workload w{full ? "chain40_fullfill16" : "chain40_fill16",
+                    "40 dependent 3 us one-block kernels beside 16 dependent 22 us kernels of 2 blocks x " +
+                        std::to_string(filler_threads) + " threads per SM",
+                    {}};
   const unsigned sms = static_cast<unsigned>(dev.sm_count());
   const auto src = bench::add_node(w, dev, "src", {false, 1, 128, 0, 8, 1});
   opara::node_id prev = src;
@@ -187,11 +194,22 @@ bench::workload chain_beside_fillers(bench::calibrated_device& dev) {
   }
   prev = src;
   for (int i = 0; i < 16; ++i) {
-    const auto v = bench::add_node(w, dev, "f" + std::to_string(i), {false, 2 * sms, 256, 0, 8, 22});
+    const auto v = bench::add_node(w, dev, "f" + std::to_string(i), {false, 2 * sms, filler_threads, 0, 8, 22});
     w.graph.depends(prev, v);
     prev = v;
   }
   return w;
+}
+
+template <class Run>
+void for_each_multi_stream_policy(Run&& run) {
+  using namespace opara;
+  run(scheduler<streams::opara_greedy, order::resource_aware, capture::stream_capture, profiler::events>{},
+      "opara_greedy/resource_aware/stream_capture");
+  run(scheduler<streams::min_path_cover, order::critical_path_first, capture::stream_capture, profiler::events>{},
+      "min_path_cover/critical_path_first/stream_capture");
+  run(scheduler<streams::opara_greedy, order::resource_aware, capture::explicit_graph, profiler::events>{},
+      "opara_greedy/resource_aware/explicit_graph");
 }
 
 template <class G>
@@ -212,12 +230,7 @@ void priorities_on(const std::string& name, const G& g, cudaStream_t s, json::ar
       out.push_back(record("priorities", name, mode, t));
     }
   };
-  run(scheduler<streams::opara_greedy, order::resource_aware, capture::stream_capture, profiler::events>{},
-      "opara_greedy/resource_aware/stream_capture");
-  run(scheduler<streams::min_path_cover, order::critical_path_first, capture::stream_capture, profiler::events>{},
-      "min_path_cover/critical_path_first/stream_capture");
-  run(scheduler<streams::opara_greedy, order::resource_aware, capture::explicit_graph, profiler::events>{},
-      "opara_greedy/resource_aware/explicit_graph");
+  for_each_multi_stream_policy(run);
 }
 
 // --- 3. GoogLeNet --------------------------------------------------------------------------------
@@ -262,12 +275,7 @@ void googlenet_bench(cudaStream_t s, json::array& out, int& failures) {
     };
     run(scheduler<streams::sequential, order::program_order, capture::stream_capture, profiler::events>{},
         "sequential/program_order/stream_capture");
-    run(scheduler<streams::opara_greedy, order::resource_aware, capture::stream_capture, profiler::events>{},
-        "opara_greedy/resource_aware/stream_capture");
-    run(scheduler<streams::min_path_cover, order::critical_path_first, capture::stream_capture, profiler::events>{},
-        "min_path_cover/critical_path_first/stream_capture");
-    run(scheduler<streams::opara_greedy, order::resource_aware, capture::explicit_graph, profiler::events>{},
-        "opara_greedy/resource_aware/explicit_graph");
+    for_each_multi_stream_policy(run);
   }
 }
 #endif
@@ -312,7 +320,8 @@ int main(int argc, char** argv) try {
     bench::calibrated_device dev;
     std::printf("\n== node priorities (isolated us, back-to-back us per replay)\n");
     std::vector<bench::workload> ws;
-    ws.push_back(chain_beside_fillers(dev));
+    ws.push_back(chain_beside_fillers(dev, 256));
+    ws.push_back(chain_beside_fillers(dev, 1024));
     ws.push_back(bench::wide_fanout(dev, 64));
     ws.push_back(bench::deep_chain(dev, 64));
     ws.push_back(bench::random_layered(dev, 12, 8, 7));
