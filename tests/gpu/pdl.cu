@@ -339,6 +339,7 @@ TEST_CASE("pdl.priorities_mark_exactly_the_near_critical_operators") {
   opara::scheduler<st::opara_greedy, od::program_order, cp::stream_capture, opara::profiler::events> s;
   s.options.capture.priorities = true;
   s.options.profile = opara::profiling::always;
+  CHECK(s.label() == "opara_greedy/program_order/stream_capture+priorities");  // apart from the plain one
   const auto exe = s.compile(tg, f.stream.get());
   REQUIRE(exe.profile() != nullptr);
   std::vector<double> measured;
