@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds opara's CUDA-side GPU tests (tests/gpu/{capture,concurrency,capture_errors,profiler,autotune,pdl}.cu),
+# Builds opara's CUDA-side GPU tests (tests/gpu/{capture,concurrency,capture_errors,profiler,autotune,server,multi_gpu,pdl}.cu),
 # runs them, then runs them again in quick mode under compute-sanitizer memcheck and racecheck.
 # Usage: bash scripts/gpu-cuda-tests.sh            (on the GPU machine; logs under $OUT when set)
+#        PARALLEL=1 bash scripts/gpu-cuda-tests.sh (the sanitizer runs all at once)
 #        JOBS=2 BUILD_ONLY=1 bash scripts/gpu-cuda-tests.sh   (compile check without a GPU)
 # Builds from a copy of the sources in $WORK (the checkout stays clean).
 set -uo pipefail
@@ -9,7 +10,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${WORK:-/tmp/opara-cuda-tests}
 JOBS=${JOBS:-16}
 LOG=${OUT:-$WORK}
-TESTS=(capture concurrency capture_errors profiler autotune pdl)
+TESTS=(capture concurrency capture_errors profiler autotune server multi_gpu pdl)
 mkdir -p "$WORK" "$LOG"
 rm -f "$LOG/tests.log" "$LOG/sanitizer.log"
 rm -rf "$WORK/src" && mkdir -p "$WORK/src"
@@ -44,17 +45,28 @@ for t in "${TESTS[@]}"; do
   grep -E "MESSAGE|ERROR|FAILED|test cases|assertions|opara:" "$WORK/$t.log" | cut -c1-400 | head -30
 done
 export OPARA_TEST_QUICK=1 OPARA_TEST_SANITIZER=1
+# Every (tool, test) pair is its own process: PARALLEL=1 runs them all at once (one GPU serves
+# them all; the runs are independent), which cuts the device time by about the number of pairs.
+sanitize() {  # tool test
+  local tool=$1 t=$2 extra=""
+  [ "$tool" = memcheck ] && extra="--leak-check full"
+  # capture_errors makes CUDA calls fail on purpose (that is what it tests): API errors are expected there.
+  [ "$t" = capture_errors ] && extra="$extra --report-api-errors no"
+  timeout 240 compute-sanitizer --tool "$tool" $extra --error-exitcode 9 "$B/tests/test_gpu_$t" >"$WORK/${tool}_$t.log" 2>&1
+  echo $? >"$WORK/${tool}_$t.rc"
+}
 for tool in memcheck racecheck; do
   for t in "${TESTS[@]}"; do
-    extra=""
-    [ "$tool" = memcheck ] && extra="--leak-check full"
-    # capture_errors makes CUDA calls fail on purpose (that is what it tests): API errors are expected there.
-    [ "$t" = capture_errors ] && extra="$extra --report-api-errors no"
-    timeout 120 compute-sanitizer --tool "$tool" $extra --error-exitcode 9 "$B/tests/test_gpu_$t" >"$WORK/${tool}_$t.log" 2>&1
-    rc=$?
+    if [ -n "${PARALLEL:-}" ]; then sanitize "$tool" "$t" & else sanitize "$tool" "$t"; fi
+  done
+done
+wait
+for tool in memcheck racecheck; do
+  for t in "${TESTS[@]}"; do
+    rc=$(cat "$WORK/${tool}_$t.rc")
     { echo "===== $tool $t rc=$rc"; cat "$WORK/${tool}_$t.log"; } >>"$LOG/sanitizer.log"
     result[$tool.$t]="rc=$rc $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$WORK/${tool}_$t.log" | tail -1) $(grep -E 'test cases' "$WORK/${tool}_$t.log" | tail -1)"
-    [ $rc -ne 0 ] && { echo "=== $tool $t rc=$rc"; grep -E "=========|ERROR|FAILED|test cases" "$WORK/${tool}_$t.log" | cut -c1-300 | head -20; }
+    [ "$rc" -ne 0 ] && { echo "=== $tool $t rc=$rc"; grep -E "=========|ERROR|FAILED|test cases" "$WORK/${tool}_$t.log" | cut -c1-300 | head -20; }
   done
 done
 echo "SUMMARY:"

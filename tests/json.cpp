@@ -39,7 +39,8 @@ std::string profile_message(std::string_view text) {
 
 opara::profile sample_profile() {
   opara::profile p;
-  p.key = {"NVIDIA H100 80GB HBM3 \"quoted\" \\ é", 132, 13000, "0123456789abcdef"};
+  p.key = {"NVIDIA H100 80GB HBM3 \"quoted\" \\ é", 132, 13000, "0123456789abcdef",
+           "GPU-5c0e3a8e-1f2b-4c3d-9e8f-0123456789ab", "580.159.04", "batch=8 \"224x224\""};
   p.limits = {132, 232448, 233472, 65536, 2048, 32};
   p.source = "cupti";
   opara::operator_record a;
@@ -60,6 +61,10 @@ void check_equal(const opara::profile& x, const opara::profile& y) {
   CHECK(x.key.sm_count == y.key.sm_count);
   CHECK(x.key.driver_version == y.key.driver_version);
   CHECK(x.key.graph_fingerprint == y.key.graph_fingerprint);
+  CHECK(x.key.device_uuid == y.key.device_uuid);
+  CHECK(x.key.driver_release == y.key.driver_release);
+  CHECK(x.key.user_key == y.key.user_key);
+  CHECK(x.key == y.key);
   CHECK(x.limits.sm_count == y.limits.sm_count);
   CHECK(x.limits.shared_bytes_per_block == y.limits.shared_bytes_per_block);
   CHECK(x.limits.shared_bytes_per_sm == y.limits.shared_bytes_per_sm);
@@ -181,7 +186,7 @@ TEST_CASE("json.malformed_input_names_line_and_column") {
 TEST_CASE("profile_json.round_trips_exactly") {
   const auto p = sample_profile();
   const auto text = opara::to_json(p);
-  CHECK(text.find("\"opara_profile\": 1") != std::string::npos);
+  CHECK(text.find("\"opara_profile\": 2") != std::string::npos);
   CHECK(text.find("\"bound\": \"memory\"") != std::string::npos);
   CHECK(text.find("\"grid\": [64, 2, 3]") != std::string::npos);
   const auto q = opara::profile_from_json(text);
@@ -218,7 +223,7 @@ TEST_CASE("profile_json.save_and_load_round_trip") {
     CHECK(m.find("No such file or directory") != std::string::npos);
   }
   // Parse errors name the file too.
-  std::ofstream(dir / "bad.json") << "{\"opara_profile\": 1, \"ops\": [}";
+  std::ofstream(dir / "bad.json") << "{\"opara_profile\": 2, \"ops\": [}";
   try {
     (void)opara::load_profile(dir / "bad.json");
     FAIL("no exception");
@@ -231,7 +236,7 @@ TEST_CASE("profile_json.save_and_load_round_trip") {
 }
 
 TEST_CASE("profile_json.hand_written_profile_uses_defaults") {
-  const auto p = opara::profile_from_json(R"({"opara_profile": 1, "ops": [{"duration_us": 5, "bound": "compute"}, {}]})");
+  const auto p = opara::profile_from_json(R"({"opara_profile": 2, "ops": [{"duration_us": 5, "bound": "compute"}, {}]})");
   REQUIRE(p.ops.size() == 2);
   CHECK(p.ops[0].duration_us == 5);
   CHECK(p.ops[0].bound == opara::boundness::compute);
@@ -241,26 +246,26 @@ TEST_CASE("profile_json.hand_written_profile_uses_defaults") {
 }
 
 TEST_CASE("profile_json.rejects_wrong_version_and_bad_fields") {
-  CHECK(profile_message(R"({"opara_profile": 2, "ops": []})") ==
-        "opara: profile JSON: opara_profile: unsupported profile format version 2 (this opara reads version 1)");
+  CHECK(profile_message(R"({"opara_profile": 1, "ops": []})") ==
+        "opara: profile JSON: opara_profile: unsupported profile format version 1 (this opara reads version 2)");
   CHECK(profile_message(R"({"ops": []})").find("missing \"opara_profile\"") != std::string::npos);
-  CHECK(profile_message(R"({"opara_profile": 1})").find("missing \"ops\"") != std::string::npos);
-  CHECK(profile_message(R"({"opara_profile": 1, "ops": [{"bound": "io"}]})") ==
+  CHECK(profile_message(R"({"opara_profile": 2})").find("missing \"ops\"") != std::string::npos);
+  CHECK(profile_message(R"({"opara_profile": 2, "ops": [{"bound": "io"}]})") ==
         "opara: profile JSON: ops[0].bound: expected \"memory\", \"compute\" or \"unknown\", found \"io\"");
-  CHECK(profile_message(R"({"opara_profile": 1, "ops": [{}, {"kernels": [{"grid": [1, 2]}]}]})") ==
+  CHECK(profile_message(R"({"opara_profile": 2, "ops": [{}, {"kernels": [{"grid": [1, 2]}]}]})") ==
         "opara: profile JSON: ops[1].kernels[0].grid: expected an array of 3 unsigned integers, found an array of 2");
-  CHECK(profile_message(R"({"opara_profile": 1, "ops": [{"kernels": [{"grid": [1, -2, 1]}]}]})")
+  CHECK(profile_message(R"({"opara_profile": 2, "ops": [{"kernels": [{"grid": [1, -2, 1]}]}]})")
             .find("ops[0].kernels[0].grid[1]: expected an integer in [0, 4294967295], found -2") != std::string::npos);
-  CHECK(profile_message(R"({"opara_profile": 1, "ops": [{"duraton_us": 1}]})") ==
+  CHECK(profile_message(R"({"opara_profile": 2, "ops": [{"duraton_us": 1}]})") ==
         "opara: profile JSON: ops[0]: unknown member \"duraton_us\"");
-  CHECK(profile_message(R"({"opara_profile": 1, "ops": [{"duration_us": "1"}]})") ==
+  CHECK(profile_message(R"({"opara_profile": 2, "ops": [{"duration_us": "1"}]})") ==
         "opara: profile JSON: ops[0].duration_us: expected a number, found a string");
-  CHECK(profile_message(R"({"opara_profile": 1, "ops": [{"kernels": [{"occupancy": 1.5}]}]})")
+  CHECK(profile_message(R"({"opara_profile": 2, "ops": [{"kernels": [{"occupancy": 1.5}]}]})")
             .find("between 0 and 1") != std::string::npos);
-  CHECK(profile_message(R"({"opara_profile": 1, "limits": {"sm_count": 1.5}, "ops": []})")
+  CHECK(profile_message(R"({"opara_profile": 2, "limits": {"sm_count": 1.5}, "ops": []})")
             .find("limits.sm_count: expected an integer") != std::string::npos);
   CHECK(profile_message("[]").find("expected an object") != std::string::npos);
-  CHECK(profile_message("{\"opara_profile\": 1,\n \"ops\": [1,]}").find("2:12") != std::string::npos);
+  CHECK(profile_message("{\"opara_profile\": 2,\n \"ops\": [1,]}").find("2:12") != std::string::npos);
 }
 
 TEST_CASE("json.overflowing_number_is_rejected_not_read_as_zero") {

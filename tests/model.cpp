@@ -7,42 +7,12 @@
 
 #include <doctest/doctest.h>
 
+#include "model_fixtures.hpp"
+
 using namespace opara;
+using namespace opara::test;
 
 namespace {
-
-device_limits h100() {
-  device_limits l;
-  l.sm_count = 132;
-  l.max_threads_per_sm = 2048;
-  l.max_blocks_per_sm = 32;
-  l.shared_bytes_per_block = 227 * 1024;
-  l.shared_bytes_per_sm = 228 * 1024;
-  l.registers_per_sm = 65536;
-  return l;
-}
-
-// A kernel of `blocks` 256-thread blocks; occupancy 0.125 = one resident block per SM (8 of 64 warps).
-kernel_record kernel(std::uint32_t blocks, double us, double occupancy = 0.125) {
-  kernel_record k;
-  k.grid = {blocks, 1, 1};
-  k.block = {256, 1, 1};
-  k.occupancy = occupancy;
-  k.duration_us = us;
-  return k;
-}
-
-profile one_kernel_each(std::vector<kernel_record> ks) {
-  profile p;
-  p.limits = h100();
-  for (auto& k : ks) {
-    operator_record op;
-    op.duration_us = k.duration_us;
-    op.kernels = {k};
-    p.ops.push_back(op);
-  }
-  return p;
-}
 
 // A plan with the given order and streams, its waits computed by make_plan.
 struct fixed_streams {

@@ -12,67 +12,44 @@
 
 #include <doctest/doctest.h>
 
+#include "model_fixtures.hpp"
+
 using namespace opara;
+using namespace opara::test;
 
-namespace {
-
-device_limits h100() {
-  device_limits l;
-  l.sm_count = 132;
-  l.max_threads_per_sm = 2048;
-  l.max_blocks_per_sm = 32;
-  l.shared_bytes_per_block = 227 * 1024;
-  l.shared_bytes_per_sm = 228 * 1024;
-  l.registers_per_sm = 65536;
-  return l;
-}
-
-// A kernel of `blocks` 256-thread blocks; occupancy 0.125 = one resident block per SM (8 of 64 warps).
-kernel_record kernel(std::uint32_t blocks, double us, double occupancy = 0.125) {
-  kernel_record k;
-  k.grid = {blocks, 1, 1};
-  k.block = {256, 1, 1};
-  k.occupancy = occupancy;
-  k.duration_us = us;
-  return k;
-}
-
-profile one_kernel_each(std::vector<kernel_record> ks) {
-  profile p;
-  p.limits = h100();
-  for (auto& k : ks) {
-    operator_record op;
-    op.duration_us = k.duration_us;
-    op.kernels = {k};
-    p.ops.push_back(op);
-  }
-  return p;
-}
-
-} // namespace
-
-TEST_CASE("list_planner.stops_adding_streams_once_the_sms_are_full") {
-  // A source, then 8 branches that each fill the GPU: more streams gain nothing, so one stream.
+TEST_CASE("list_planner.caps_streams_only_where_the_model_predicts_a_gain") {
+  // A source, then 8 branches that each fill the GPU: no cap changes the prediction beyond a
+  // second stream, so the most parallel placement stays (one stream per branch).
   graph_builder b;
   b.add_nodes(9);
   for (node_id v = 1; v < 9; ++v) b.add_edge(0, v);
   const graph g = b.build();
   std::vector<kernel_record> ks{kernel(1, 2)};
   for (int i = 0; i < 8; ++i) ks.push_back(kernel(132, 10));
-  const auto full = one_kernel_each(ks);
   const auto topo = g.topological_order();
   const std::vector<node_id> order(topo.begin(), topo.end());
-  const auto placed = best_placement(g, order, full);
-  CHECK(placed.streams.num_streams <= 2);  // a second stream only hides the dependency latency
-  model_planner_options no_latency;
-  no_latency.gpu.dependency_us = 0;
-  CHECK(best_placement(g, order, full, no_latency).streams.num_streams == 1);
-  // Branches of one block each run side by side: one stream per branch.
-  std::vector<kernel_record> small{kernel(1, 2)};
-  for (int i = 0; i < 8; ++i) small.push_back(kernel(1, 10));
-  const auto wide = best_placement(g, order, one_kernel_each(small));
-  CHECK(wide.streams.num_streams == 8);
-  CHECK(wide.predicted_us < placed.predicted_us);
+  const auto full = one_kernel_each(ks);
+  CHECK(best_placement(g, order, full).streams.num_streams == 8);
+  // A chain of three one-block 20 us kernels launched first, beside 6 fillers of 131 blocks: on a
+  // stream each, the fillers that are eligible first take every SM the chain's next kernel needs;
+  // on fewer streams they queue behind each other and the chain goes through. The model caps.
+  graph_builder c;
+  c.add_nodes(9);
+  c.add_edge(6, 7).add_edge(7, 8);
+  const graph chain = c.build();
+  std::vector<kernel_record> mixed;
+  for (int i = 0; i < 6; ++i) mixed.push_back(kernel(131, 10));
+  for (int i = 0; i < 3; ++i) mixed.push_back(kernel(1, 20));
+  const auto p = one_kernel_each(mixed);
+  const std::vector<node_id> chain_first{6, 7, 8, 0, 1, 2, 3, 4, 5};
+  model_planner_options unlimited;
+  unlimited.stream_caps.clear();  // only the unlimited cap
+  const auto wide = best_placement(chain, chain_first, p, unlimited);
+  const auto capped = best_placement(chain, chain_first, p);
+  CHECK(wide.streams.num_streams == 7);
+  CHECK(capped.streams.num_streams < 7);
+  CHECK(capped.predicted_us < 0.75 * wide.predicted_us);
+  CHECK(capped.predicted_us < 60 + 2 * 0.6 + 5);  // about the chain alone
 }
 
 TEST_CASE("list_planner.a_branch_follows_its_producer_on_its_stream") {
@@ -104,7 +81,7 @@ TEST_CASE("list_planner.critical_work_goes_first") {
   const plan program = make_plan<streams::opara_greedy, order::program_order>(g, p);
   CHECK(chosen.order.front() == 6);
   CHECK(predicted_makespan_us(g, program, p) > 100);       // the chain waits for the fillers
-  CHECK(chosen.placement.predicted_us < 60 + 2 * 0.8 + 5);  // the chain alone, plus latencies
+  CHECK(chosen.placement.predicted_us < 60 + 2 * 0.6 + 5);  // the chain alone, plus latencies
 }
 
 TEST_CASE("model_guided.policies_give_the_schedule_the_model_chose") {

@@ -19,11 +19,14 @@ namespace {
 const std::vector<std::string> two_labels = {"opara_greedy/resource_aware/stream_capture",
                                              "round_robin[4]/program_order/stream_capture"};
 
-opara::profile_key h100_key() { return {"NVIDIA H100 80GB HBM3", 132, 13000, "0123456789abcdef"}; }
+opara::profile_key h100_key() {
+  return {"NVIDIA H100 80GB HBM3", 132, 13000, "0123456789abcdef", "GPU-00000000-1111-2222-3333-444444444444",
+          "580.159.04", ""};
+}
 
 // A cache file with one entry for h100_key() whose "choice" member is `choice` (JSON text).
 std::string cache_with_choice(const std::string& choice) {
-  return R"({"opara_autotune": 1, "entries": [{"key": {"device_name": "NVIDIA H100 80GB HBM3", "sm_count": 132,
+  return R"({"opara_autotune": 2, "entries": [{"key": {"device_name": "NVIDIA H100 80GB HBM3", "sm_count": 132,
      "driver_version": 13000, "graph_fingerprint": "0123456789abcdef"},
      "candidates": ["opara_greedy/resource_aware/stream_capture", "round_robin[4]/program_order/stream_capture"],
      "choice": )" + choice + R"(, "median_us": [10.5, 9.25]}]})";
@@ -67,19 +70,19 @@ TEST_CASE("tune.cache_choice_must_name_a_candidate") {
 
 TEST_CASE("tune.cache_rejects_malformed_entries_with_their_path") {
   CHECK(parse_failure("{ not json").find("not valid JSON") != std::string::npos);
-  CHECK(parse_failure(R"({"opara_autotune": 2, "entries": []})").find("opara_autotune") != std::string::npos);
+  CHECK(parse_failure(R"({"opara_autotune": 1, "entries": []})").find("opara_autotune") != std::string::npos);
   CHECK(parse_failure(R"({"entries": []})").find("missing \"opara_autotune\"") != std::string::npos);
-  CHECK(parse_failure(R"({"opara_autotune": 1, "entries": {}})").find("entries") != std::string::npos);
-  CHECK(parse_failure(R"({"opara_autotune": 1, "entries": [], "extra": 1})").find("unknown member") !=
+  CHECK(parse_failure(R"({"opara_autotune": 2, "entries": {}})").find("entries") != std::string::npos);
+  CHECK(parse_failure(R"({"opara_autotune": 2, "entries": [], "extra": 1})").find("unknown member") !=
         std::string::npos);
-  const std::string no_candidates = R"({"opara_autotune": 1, "entries": [{"key": {}, "candidates": [], "choice": 0}]})";
+  const std::string no_candidates = R"({"opara_autotune": 2, "entries": [{"key": {}, "candidates": [], "choice": 0}]})";
   CHECK(parse_failure(no_candidates).find("entries[0].candidates") != std::string::npos);
-  const std::string bad_label = R"({"opara_autotune": 1, "entries": [{"key": {}, "candidates": [3], "choice": 0}]})";
+  const std::string bad_label = R"({"opara_autotune": 2, "entries": [{"key": {}, "candidates": [3], "choice": 0}]})";
   CHECK(parse_failure(bad_label).find("entries[0].candidates[0]") != std::string::npos);
-  const std::string bad_sm = R"({"opara_autotune": 1, "entries": [{"key": {"sm_count": -4}, "candidates": ["a"], "choice": 0}]})";
+  const std::string bad_sm = R"({"opara_autotune": 2, "entries": [{"key": {"sm_count": -4}, "candidates": ["a"], "choice": 0}]})";
   CHECK(parse_failure(bad_sm).find("entries[0].key.sm_count") != std::string::npos);
   const std::string short_times =
-      R"({"opara_autotune": 1, "entries": [{"key": {}, "candidates": ["a", "b"], "choice": 0, "median_us": [1]}]})";
+      R"({"opara_autotune": 2, "entries": [{"key": {}, "candidates": ["a", "b"], "choice": 0, "median_us": [1]}]})";
   CHECK(parse_failure(short_times).find("entries[0].median_us") != std::string::npos);
 }
 
@@ -106,6 +109,13 @@ TEST_CASE("tune.cache_round_trip_lookup_and_replacement") {
   REQUIRE(both.size() == 2);
   CHECK(cache.lookup(h100_key(), two_labels) == std::optional<std::size_t>(0));
   CHECK(cache.lookup(other, two_labels) == std::optional<std::size_t>(0));
+  // Each new key field tells entries apart: another board of the same name, another driver
+  // release, another user key (input shape).
+  for (auto field : {&opara::profile_key::device_uuid, &opara::profile_key::driver_release, &opara::profile_key::user_key}) {
+    auto differs = h100_key();
+    differs.*field = "other";
+    CHECK_FALSE(cache.lookup(differs, two_labels).has_value());
+  }
   // A choice that names no candidate is never written.
   CHECK_THROWS_AS(cache.store({h100_key(), two_labels, 2, {}}), opara::bad_policy);
 }
@@ -115,11 +125,16 @@ TEST_CASE("tune.cache_file_errors_are_opara_errors_naming_the_path") {
   { std::ofstream(file.path) << "{ not json"; }
   const opara::tune::autotune_cache corrupt(file.path);
   try {
-    (void)corrupt.lookup(h100_key(), two_labels);
+    (void)corrupt.entries();
     FAIL("a corrupt cache was read");
   } catch (const opara::parse_error& e) {
     CHECK(std::string(e.what()).find(file.path.string()) != std::string::npos);
   }
+  // A tuner is not stopped by it: no choice (measured again), and the next store replaces the file
+  // (tests/shared_files.cpp checks what is said on stderr).
+  CHECK_FALSE(corrupt.lookup(h100_key(), two_labels).has_value());
+  corrupt.store({h100_key(), two_labels, 1, {2, 1}});
+  CHECK(corrupt.lookup(h100_key(), two_labels) == std::optional<std::size_t>(1));
   // A path the file system refuses (a name longer than it allows): opara::error, not
   // std::filesystem::filesystem_error.
   const opara::tune::autotune_cache too_long(fs::temp_directory_path() / std::string(300, 'x'));

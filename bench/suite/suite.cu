@@ -1,14 +1,19 @@
 // opara's bench suite: which scheduling policy should I use on this GPU, and how close is it to
-// the best possible? Runs every mode on synthetic DAGs of calibrated kernels and (when built with
-// the GoogLeNet example) on an inception block and GoogLeNet at batch 1 and 8.
+// the best possible? Runs every mode on synthetic DAGs of calibrated kernels, on the corpus (the
+// traced torchvision models of bench/corpus/ and generated wide graphs, corpus.cuh) and (when
+// built with the GoogLeNet example) on an inception block and GoogLeNet at batch 1 and 8.
 //
 //   bench_suite [--json FILE] [--replays N] [--flush-l2] [--quick] [--only NAME[,NAME...]]
-//               [--instances K]
+//               [--instances K] [--corpus-only] [--corpus DIR]
+// --corpus-only: only the corpus, in its mode set (sequential graph, scheduler<>'s default, the
+// model-guided policies and four others; no autotune). --corpus DIR: where the traced models are
+// (default: this source tree's bench/corpus).
 // --instances K: instead of the suite, compile K instances of a few schedules per workload and time
 // each twice (does a schedule's time depend on its instance?).
 // Exits 77 when no CUDA device is present.
 
 #include "suite.hpp"
+#include "corpus.cuh"
 #include "synthetic.cuh"
 #if OPARA_BENCH_HAS_GOOGLENET
 #include "googlenet_workloads.cuh"
@@ -17,6 +22,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <ctime>
 #include <fstream>
 #include <functional>
@@ -46,6 +52,8 @@ bool wanted(const std::string& only, const std::string& name) {
 
 int main(int argc, char** argv) try {
   std::string json_path, only;
+  std::filesystem::path corpus_dir = OPARA_BENCH_CORPUS_DIR;
+  bool corpus_only = false;
   int instances = 0;
   bench::suite_options o;
   for (int i = 1; i < argc; ++i) {
@@ -57,11 +65,14 @@ int main(int argc, char** argv) try {
     if (a == "--json") json_path = next();
     else if (a == "--replays") o.timing.replays = std::stoi(next());
     else if (a == "--flush-l2") o.timing.flush_l2 = true;
-    else if (a == "--quick") o.all_modes = false;
+    else if (a == "--quick") o.modes = bench::mode_set::quick;
+    else if (a == "--corpus-only") corpus_only = true;
+    else if (a == "--corpus") corpus_dir = next();
     else if (a == "--only") only = next();
     else if (a == "--instances") instances = std::stoi(next());
     else if (a == "--help" || a == "-h") {
-      std::puts("bench_suite [--json FILE] [--replays N] [--flush-l2] [--quick] [--only NAME[,NAME...]] [--instances K]");
+      std::puts("bench_suite [--json FILE] [--replays N] [--flush-l2] [--quick] [--only NAME[,NAME...]] [--instances K]\n"
+                "            [--corpus-only] [--corpus DIR]");
       return 0;
     } else throw std::invalid_argument("unknown argument " + a + " (see --help)");
   }
@@ -83,37 +94,65 @@ int main(int argc, char** argv) try {
   std::fprintf(stderr, "bench_suite on %s (%d SMs, driver %d): %.0f cycles/us, %.1f bytes/us per streaming block\n",
                prop.name, prop.multiProcessorCount, driver, dev.cycles_per_us(), dev.bytes_per_us_per_block());
 
+  {  // the dependent-launch latency the bound and the model count (suite.hpp)
+    const bench::workload chain = bench::deep_chain(dev, 64), one = bench::deep_chain(dev, 1);
+    o.dependency_us = bench::measure_dependency_floor(chain.graph, one.graph, stream.get(), o);
+    std::fprintf(stderr, "bench_suite: dependent-launch latency %.3f us per dependency (64-kernel chain graph)\n",
+                 o.dependency_us);
+  }
+
   std::vector<bench::workload_result> results;
-  auto run = [&](const std::string& name, const std::string& desc, const auto& g) {
+  auto run_with = [&](const bench::suite_options& opts, const std::string& name, const std::string& desc, const auto& g) {
     if (!wanted(only, name)) return;
-    if (instances > 0) return bench::instance_spread(name, g, stream.get(), o, instances);
-    results.push_back(bench::run_workload(name, desc, g, stream.get(), o));
+    if (instances > 0) return bench::instance_spread(name, g, stream.get(), opts, instances);
+    results.push_back(bench::run_workload(name, desc, g, stream.get(), opts));
     bench::print_workload(results.back());
   };
+  auto run = [&](const std::string& name, const std::string& desc, const auto& g) { run_with(o, name, desc, g); };
 
-  std::vector<bench::workload> synthetic;
-  synthetic.push_back(bench::wide_fanout(dev, 64));
-  synthetic.push_back(bench::deep_chain(dev, 64));
-  synthetic.push_back(bench::random_layered(dev, 12, 8, 7));
-  synthetic.push_back(bench::mixed_bound(dev, 6));
-  for (const auto& w : synthetic) run(w.name, w.description, w.graph);
+  if (!corpus_only) {
+    std::vector<bench::workload> synthetic;
+    synthetic.push_back(bench::wide_fanout(dev, 64));
+    synthetic.push_back(bench::deep_chain(dev, 64));
+    synthetic.push_back(bench::random_layered(dev, 12, 8, 7));
+    synthetic.push_back(bench::mixed_bound(dev, 6));
+    for (const auto& w : synthetic) run(w.name, w.description, w.graph);
+  }
+  // The corpus, in its own mode set: traced models, then generated wide graphs. A workload's
+  // buffers are freed with the calibrated device, so each is built only when it is wanted.
+  bench::suite_options corpus_options = o;
+  corpus_options.modes = bench::mode_set::corpus;
+  for (const auto& file : bench::corpus_files(corpus_dir))
+    if (wanted(only, file.stem().string())) {
+      const bench::workload w = bench::corpus_workload(dev, file);
+      run_with(corpus_options, w.name, w.description, w.graph);
+    }
+  for (const auto& w : bench::wide_graphs(dev)) run_with(corpus_options, w.name, w.description, w.graph);
 #if OPARA_BENCH_HAS_GOOGLENET
-  bench::run_googlenet_workloads(run);
+  if (!corpus_only) bench::run_googlenet_workloads(run);
 #endif
 
   if (instances > 0) return 0;
 
-  // Summary: each workload's best mode against the sequential graph and the critical-path bound.
+  // Summary: each workload's best mode against the sequential graph and the bound, and how far
+  // scheduler<>'s default (Opara's policies) and the model-guided policies are from the bound.
   std::printf("\n== summary on %s: best mode per workload (median of %d replays)\n", prop.name, o.timing.replays);
-  std::printf("%-16s %10s %10s %-56s %10s %10s %8s %8s  %s\n", "workload", "seq graph", "best", "best policies",
-              "cp bound", "work bound", "vs seq", "/bound", "autotune");
+  std::printf("bound: max(critical path + %.3f us per dependency, work bound); plain: without the latency\n",
+              o.dependency_us);
+  std::printf("%-20s %5s %10s %10s %-60s %10s %10s %10s %8s %7s %8s %8s %7s  %s\n", "workload", "ops", "seq graph", "best",
+              "best policies", "cp bound", "work bound", "bound", "vs seq", "/bound", "default", "model", "/plain",
+              "autotune");
   for (const auto& r : results) {
     const auto* seq = r.find("sequential graph");
     const auto* b = r.best();
-    std::printf("%-16s %10.1f %10.1f %-56s %10.1f %10.1f %7.2fx %8.2f  %s (%.1f us)\n", r.name.c_str(),
-                seq->t.median_us, b->t.median_us, (b->mode == "graph" ? b->label : b->mode + " " + b->label).c_str(),
-                r.critical_path_us, r.work_bound_us, seq->t.median_us / b->t.median_us, r.over_bound(*b),
-                r.autotune_choice.c_str(), r.autotune_us);
+    const auto* d = r.find("opara (paper)");
+    const auto* m = r.fastest("model_guided");
+    std::printf("%-20s %5zu %10.1f %10.1f %-60s %10.1f %10.1f %10.1f %7.2fx %7.2f %8.2f %8.2f %7.2f  %s (%.1f us)\n",
+                r.name.c_str(), r.nodes, seq->t.median_us, b->t.median_us,
+                (b->mode == "graph" ? b->label : b->mode + " " + b->label).c_str(), r.critical_path_us, r.work_bound_us,
+                r.bound_us, seq->t.median_us / b->t.median_us, r.over_bound(*b), d ? r.over_bound(*d) : 0.0,
+                m ? r.over_bound(*m) : 0.0, b->t.median_us / r.plain_bound_us,
+                r.autotune_choice.empty() ? "-" : r.autotune_choice.c_str(), r.autotune_us);
   }
 
   if (!json_path.empty()) {
@@ -129,6 +168,7 @@ int main(int argc, char** argv) try {
     doc["replays"] = o.timing.replays;
     doc["warmup"] = o.timing.warmup;
     doc["flush_l2"] = o.timing.flush_l2;
+    doc["dependency_us"] = o.dependency_us;
     bench::json::array ws;
     for (const auto& r : results) ws.push_back(bench::to_json(r));
     doc["workloads"] = std::move(ws);

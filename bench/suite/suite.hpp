@@ -2,7 +2,8 @@
 // The bench suite's engine: for one workload, every mode (single-stream launches, sequential CUDA
 // Graph, multi-stream eager, and a CUDA Graph per stream allocation x launch order x capture
 // policy), its replay times against the lower bound (the larger of the critical path and the work
-// bound, opara/profile/bounds.hpp), and autotune's choice.
+// bound, opara/profile/bounds.hpp), what the GPU model (opara/model/gpu_model.hpp) predicted for
+// each plan, and autotune's choice.
 
 #include <opara/cuda.hpp>
 #include <opara/detail/json.hpp>
@@ -21,16 +22,50 @@ namespace bench {
 
 namespace json = opara::detail::json;
 
+// Which modes a workload is measured in.
+enum class mode_set {
+  all,     // every stream policy x launch order x capture policy, the model's policies, autotune
+  quick,   // the baselines, Opara's policies (scheduler<>'s default), the model's policies, autotune
+  corpus,  // sequential graph, the default, the model's policies and four others (no eager, no autotune)
+};
+
 struct suite_options {
   opara::tune::timing_options timing{20, 200, false};
-  bool all_modes = true;  // false: only the baselines, Opara's policies and autotune
+  mode_set modes = mode_set::all;
+  // This GPU's least dependent-launch latency in a graph (measure_dependency_floor): the bound
+  // counts it per dependency (opara::bound_options).
+  double dependency_us = 0;
 };
+
+// This GPU's dependent-launch latency in a CUDA graph, beyond the profiled kernel durations: a
+// sequential graph of `chain` (a chain of n kernels) and one of `one` (one such kernel), each the
+// fastest of its replays, less the sum of their profiled durations, and the fixed cost of a graph
+// launch (the one-kernel graph's) taken out: ((T_n - sum d) - (T_1 - d)) / (n - 1), at least 0.
+template <class G>
+double measure_dependency_floor(const G& chain, const G& one, cudaStream_t s, const suite_options& o) {
+  using namespace opara;
+  auto overhead = [&](const G& g, std::size_t& n) {
+    cuda::profiler_options settings;
+    settings.iterations = 5;
+    const profile prof = cuda::profile_graph(g, s, settings);
+    double sum = 0;
+    for (const auto& op : prof.ops) sum += op.duration_us;
+    n = prof.ops.size();
+    executable exe = scheduler<streams::sequential, order::program_order, capture::stream_capture>{}.compile(g, s, prof);
+    return tune::time_replays(exe, s, o.timing).min_us - sum;
+  };
+  std::size_t n = 0, n1 = 0;
+  const double chain_extra = overhead(chain, n), one_extra = overhead(one, n1);
+  if (n < 2) return 0;
+  return std::max(0.0, (chain_extra - one_extra) / static_cast<double>(n - 1));
+}
 
 // One measured mode of one workload.
 struct mode_result {
   std::string mode;        // "single-stream", "sequential graph", "multi-stream eager" or "graph"
   std::string label;       // policies: streams/order/capture
   opara::tune::timing_summary t;
+  double predicted_us = 0;  // the GPU model's makespan for the plan (opara::predicted_makespan_us)
   std::uint32_t streams = 0;
   std::size_t waits = 0, pruned = 0;
   double plan_ms = 0, capture_ms = 0, instantiate_ms = 0;
@@ -41,8 +76,9 @@ struct workload_result {
   std::string name, description;
   std::size_t nodes = 0, edges = 0;
   double critical_path_us = 0, work_bound_us = 0, sum_us = 0, profile_ms = 0;
-  // The lower bound a mode is measured against: opara::lower_bound_us, the larger of the two above.
-  double bound_us = 0;
+  // The lower bound a mode is measured against: opara::lower_bound_us with the measured
+  // dependency latency (suite_options::dependency_us); plain_bound_us is the bound without it.
+  double bound_us = 0, plain_bound_us = 0, dependency_us = 0;
   [[nodiscard]] double over_bound(const mode_result& m) const { return bound_us > 0 ? m.t.median_us / bound_us : 0.0; }
   std::string profile_source;
   std::vector<mode_result> modes;
@@ -52,6 +88,13 @@ struct workload_result {
     for (const auto& m : modes)
       if (m.mode == mode) return &m;
     return nullptr;
+  }
+  // The fastest mode named `mode` (several model_guided captures, say), or nullptr.
+  [[nodiscard]] const mode_result* fastest(const std::string& mode) const {
+    const mode_result* b = nullptr;
+    for (const auto& m : modes)
+      if (m.mode == mode && (!b || m.t.median_us < b->t.median_us)) b = &m;
+    return b;
   }
   [[nodiscard]] const mode_result* best() const {
     const mode_result* b = nullptr;
@@ -90,7 +133,12 @@ workload_result run_workload(const std::string& name, const std::string& descrip
   }
   r.critical_path_us = critical_path(cg, cost).length;
   r.work_bound_us = work_bound_us(prof);
-  r.bound_us = lower_bound_us(cg, prof);
+  r.plain_bound_us = lower_bound_us(cg, prof);
+  r.dependency_us = o.dependency_us;
+  r.bound_us = lower_bound_us(cg, prof, {.dependency_us = o.dependency_us});
+  // The model plans and predicts with its typical costs (gpu_model's defaults); the measured
+  // floor above is what the bound may assume, and typical dependencies cost more than the floor.
+  const gpu_model model{};
 
   auto measure = [&](const std::string& mode, const auto& sched) {
     OPARA_CUDA_CHECK(cudaDeviceSynchronize());
@@ -103,6 +151,7 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     m.mode = mode;
     m.label = sched.label();
     m.t = tune::time_replays(exe, s, o.timing);
+    m.predicted_us = predicted_makespan_us(cg, exe.plan(), prof, model);
     m.streams = exe.plan().num_streams;
     m.waits = exe.plan().num_waits();
     m.pruned = exe.plan().pruned_waits;
@@ -111,18 +160,42 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     m.instantiate_ms = exe.stats().instantiate_ms;
     m.device_bytes = static_cast<long long>(free0) - static_cast<long long>(free1);
     r.modes.push_back(std::move(m));
-    std::fprintf(stderr, "  %-20s %-58s %9.1f us\n", r.modes.back().mode.c_str(), r.modes.back().label.c_str(),
-                 r.modes.back().t.median_us);
+    std::fprintf(stderr, "  %-20s %-58s %9.1f us (model %.1f)\n", r.modes.back().mode.c_str(),
+                 r.modes.back().label.c_str(), r.modes.back().t.median_us, r.modes.back().predicted_us);
   };
 
-  std::fprintf(stderr, "%s: %zu operators, %zu edges, critical path %.1f us, work bound %.1f us, sum %.1f us\n",
-               name.c_str(), r.nodes, r.edges, r.critical_path_us, r.work_bound_us, r.sum_us);
-  measure("single-stream", scheduler<streams::sequential, order::program_order, capture::eager>{});
+  std::fprintf(stderr, "%s: %zu operators, %zu edges, critical path %.1f us, work bound %.1f us, sum %.1f us, bound %.1f us\n",
+               name.c_str(), r.nodes, r.edges, r.critical_path_us, r.work_bound_us, r.sum_us, r.bound_us);
+  // The model-guided policies: the stream policy reads the profile the plan is made with.
+  auto model_guided = [&]<class C>() {
+    scheduler<streams::model_guided, order::model_guided, C> sched{};
+    sched.streams.profile = &prof;
+    sched.streams.options.gpu = model;
+    sched.order.options.gpu = model;
+    measure("model_guided", sched);
+  };
+  if (o.modes != mode_set::corpus) {
+    measure("single-stream", scheduler<streams::sequential, order::program_order, capture::eager>{});
+  }
   measure("sequential graph", scheduler<streams::sequential, order::program_order, capture::stream_capture>{});
-  measure("multi-stream eager", scheduler<streams::opara_greedy, order::program_order, capture::eager>{});
+  if (o.modes != mode_set::corpus)
+    measure("multi-stream eager", scheduler<streams::opara_greedy, order::program_order, capture::eager>{});
   measure("opara (paper)", scheduler<streams::opara_greedy, order::resource_aware, capture::stream_capture>{});
+  model_guided.template operator()<capture::stream_capture>();
+  model_guided.template operator()<capture::explicit_graph>();
 
-  if (o.all_modes) {
+  if (o.modes == mode_set::corpus) {
+    measure("graph", scheduler<streams::opara_greedy, order::critical_path_first, capture::stream_capture>{});
+    measure("graph", scheduler<streams::min_path_cover, order::critical_path_first, capture::explicit_graph>{});
+    scheduler<streams::capped<streams::opara_greedy>, order::critical_path_first, capture::explicit_graph> capped8{};
+    capped8.streams.max_streams = 8;
+    measure("graph", capped8);
+    scheduler<streams::round_robin, order::program_order, capture::explicit_graph> rr4{};
+    rr4.streams.streams = 4;
+    measure("graph", rr4);
+    return r;
+  }
+  if (o.modes == mode_set::all) {
     auto per_stream_policy = [&](const auto& streams_policy) {
       using S = std::remove_cvref_t<decltype(streams_policy)>;
       for_each_type<order::program_order, order::resource_aware, order::critical_path_first>([&]<class O>() {
@@ -193,9 +266,16 @@ inline json::value to_json(const workload_result& r) {
   w["critical_path_us"] = r.critical_path_us;
   w["work_bound_us"] = r.work_bound_us;
   w["bound_us"] = r.bound_us;
+  w["plain_bound_us"] = r.plain_bound_us;
+  w["dependency_us"] = r.dependency_us;
   w["sum_of_operators_us"] = r.sum_us;
   w["profile_source"] = r.profile_source;
   w["profile_ms"] = r.profile_ms;
+  // The three ratios the suite is judged by: the fastest mode, scheduler<>'s default (Opara's
+  // policies) and the model-guided policies (their faster capture), each over the bound.
+  if (const auto* b = r.best()) w["best_over_bound"] = r.over_bound(*b);
+  if (const auto* d = r.find("opara (paper)")) w["default_over_bound"] = r.over_bound(*d);
+  if (const auto* m = r.fastest("model_guided")) w["model_guided_over_bound"] = r.over_bound(*m);
   w["autotune_choice"] = r.autotune_choice;
   w["autotune_median_us"] = r.autotune_us;
   json::array modes;
@@ -204,6 +284,7 @@ inline json::value to_json(const workload_result& r) {
     j["mode"] = m.mode;
     j["policies"] = m.label;
     j["median_us"] = m.t.median_us;
+    j["predicted_us"] = m.predicted_us;
     j["min_us"] = m.t.min_us;
     j["p90_us"] = m.t.p90_us;
     j["replays"] = m.t.samples;
@@ -224,12 +305,12 @@ inline json::value to_json(const workload_result& r) {
 inline void print_workload(const workload_result& r) {
   std::printf("\n== %s (%s): %zu ops, critical path %.1f us, work bound %.1f us, sum of ops %.1f us\n",
               r.name.c_str(), r.description.c_str(), r.nodes, r.critical_path_us, r.work_bound_us, r.sum_us);
-  std::printf("%-20s %-58s %9s %9s %9s %7s %4s %5s %8s\n", "mode", "policies", "median", "min", "p90", "/bound",
-              "str", "waits", "inst ms");
+  std::printf("%-20s %-58s %9s %9s %9s %9s %7s %4s %5s %8s %8s\n", "mode", "policies", "median", "min", "p90", "model",
+              "/bound", "str", "waits", "plan ms", "inst ms");
   for (const auto& m : r.modes)
-    std::printf("%-20s %-58s %9.1f %9.1f %9.1f %7.2f %4u %5zu %8.2f\n", m.mode.c_str(), m.label.c_str(), m.t.median_us,
-                m.t.min_us, m.t.p90_us, r.over_bound(m), m.streams,
-                m.waits, m.instantiate_ms);
+    std::printf("%-20s %-58s %9.1f %9.1f %9.1f %9.1f %7.2f %4u %5zu %8.2f %8.2f\n", m.mode.c_str(), m.label.c_str(),
+                m.t.median_us, m.t.min_us, m.t.p90_us, m.predicted_us, r.over_bound(m), m.streams, m.waits, m.plan_ms,
+                m.instantiate_ms);
 }
 
 } // namespace bench

@@ -12,7 +12,7 @@
 //! PyTorch check (file from scripts/export_torchvision_weights.py): opara's output must match
 //! PyTorch's within 1e-3 relative. --layers times every operator alone against its own floor,
 //! max(FLOPs / tensor rate, bytes / bandwidth), with both ceilings measured first (cuBLAS TF32 GEMM,
-//! device-to-device copy). --pytorch FILE embeds scripts/pytorch_torchvision.py's JSON in --json's.
+//! device-to-device copy), and the critical path of those times. --pytorch FILE embeds scripts/pytorch_torchvision.py's JSON in --json's.
 //! Every whole-model figure is given in two timing modes: back to back and isolated (bench_util.hpp).
 //! Exits 77 when there is no GPU.
 
@@ -151,6 +151,8 @@ struct batch_result {
   std::vector<variant_result> variants;
   std::vector<layer_result> layers;
   double conv_sum_us = 0;
+  double critical_path_us = 0;  // --layers: the longest dependency chain of isolated operator times
+  int critical_path_ops = 0;
   double ref_err_seq = -1;
   double setup_ms = 0;
   long long min_blocks = 0;      // tile policy of the eager and sequential-graph baselines
@@ -356,6 +358,15 @@ inline int bench_main(int argc, char** argv, const bench_model& model) try {
         br.layers.push_back(l);
       }
       std::printf("  sum of convolution kernel times (isolated, batch %d): %.1f us\n", batch, br.conv_sum_us);
+      // What no schedule of these kernels can beat: the longest chain of dependent operators.
+      double all_us = 0;
+      for (const auto& l : br.layers) all_us += l.us;
+      const auto chain = net.critical_path([&](int op) { return br.layers[op].us; });
+      for (int op : chain) br.critical_path_us += br.layers[op].us;
+      br.critical_path_ops = static_cast<int>(chain.size());
+      std::printf("  critical path (isolated operator times, batch %d): %.1f us over %d operators; all operators %.1f us "
+                  "(bound on the speed-up over one stream: %.2fx)\n",
+                  batch, br.critical_path_us, br.critical_path_ops, all_us, all_us / br.critical_path_us);
     }
 
     // Checks an engine's sequential graph against the float64 reference and returns its output,
@@ -502,7 +513,8 @@ inline int bench_main(int argc, char** argv, const bench_model& model) try {
         << ", \"best_isolated_ms\": " << r.best.isolated_ms << ", \"best_streams\": " << r.best.streams
         << ", \"speedup_vs_sequential_graph\": " << r.seq.median_ms / r.best.ms << ", \"opara_setup_ms\": " << r.setup_ms
         << ", \"tile_min_blocks\": " << r.min_blocks << ", \"opara_tile_min_blocks\": " << r.par_min_blocks
-        << ", \"ref_rel_err\": " << r.ref_err_seq << ", \"conv_sum_us\": " << r.conv_sum_us << ",\n     \"variants\": [";
+        << ", \"ref_rel_err\": " << r.ref_err_seq << ", \"conv_sum_us\": " << r.conv_sum_us
+        << ", \"critical_path_us\": " << r.critical_path_us << ", \"critical_path_ops\": " << r.critical_path_ops << ",\n     \"variants\": [";
       for (std::size_t j = 0; j < r.variants.size(); ++j)
         f << (j ? ", " : "") << "{\"name\": \"" << r.variants[j].name << "\", \"ms\": " << r.variants[j].ms
           << ", \"isolated_ms\": " << r.variants[j].isolated_ms << ", \"streams\": " << r.variants[j].streams

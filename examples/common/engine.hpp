@@ -149,6 +149,28 @@ public:
     return nhwc() ? kernels::sm90_blocks(shape, sm90_[op].tile) * sm90_[op].splits
                   : kernels::conv_blocks(shape, tiles_[op]);
   }
+  //! The engine operators of the longest dependency chain, first to last, each operator weighing
+  //! `us(op)` (e.g. its measured time: no schedule of these kernels finishes sooner than that chain).
+  template <class Cost>
+  [[nodiscard]] std::vector<int> critical_path(Cost&& us) const {
+    const int n = static_cast<int>(ops_.size());
+    std::vector<double> finish(n, 0.0);
+    std::vector<int> via(n, -1);
+    int last = -1;
+    for (int op = 0; op < n; ++op) {  // program order is a topological order
+      double start = 0;
+      for (int p : producers_[op])
+        if (finish[p] > start) {
+          start = finish[p];
+          via[op] = p;
+        }
+      finish[op] = start + us(op);
+      if (last < 0 || finish[op] > finish[last]) last = op;
+    }
+    std::vector<int> chain;
+    for (int op = last; op >= 0; op = via[op]) chain.insert(chain.begin(), op);
+    return chain;
+  }
   //! Memory-bound (pools, classifier) or compute-bound (convolutions): Opara's two ready queues.
   [[nodiscard]] opara::boundness bound_of(int op) const {
     return desc(op).kind == op_kind::conv ? opara::boundness::compute : opara::boundness::memory;

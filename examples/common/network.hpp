@@ -100,7 +100,7 @@ struct topology {
   [[nodiscard]] std::vector<std::string> problems() const {
     std::vector<std::string> r;
     std::vector<std::vector<int>> written(tensors.size());
-    for (const tensor_desc& t : tensors) written[&t - tensors.data()].assign(t.c, 0);
+    for (std::size_t t = 0; t < tensors.size(); ++t) written[t].assign(tensors[t].c, 0);
     for (const op_desc& op : ops) {
       const tensor_desc& in = tensors[op.input];
       const tensor_desc& out = tensors[op.output];
@@ -108,7 +108,9 @@ struct topology {
       switch (op.kind) {
         case op_kind::conv: {
           const auto s = conv_shape_of(op, 1);
-          if (convs[op.conv].cin != in.c) r.push_back("operator '" + op.name + "' reads " + std::to_string(in.c) + " channels, its conv expects " + std::to_string(convs[op.conv].cin));
+          if (convs[op.conv].cin != in.c)
+            r.push_back("operator '" + op.name + "' reads " + std::to_string(in.c) + " channels, its conv expects " +
+                        std::to_string(convs[op.conv].cin));
           c = s.cout; h = s.ho(); w = s.wo();
           break;
         }
@@ -122,9 +124,11 @@ struct topology {
         case op_kind::linear: c = num_classes; break;
       }
       if (h != out.h || w != out.w)
-        r.push_back("operator '" + op.name + "' makes " + std::to_string(h) + "x" + std::to_string(w) + " pixels, its output tensor has " + std::to_string(out.h) + "x" + std::to_string(out.w));
+        r.push_back("operator '" + op.name + "' makes " + std::to_string(h) + "x" + std::to_string(w) +
+                    " pixels, its output tensor has " + std::to_string(out.h) + "x" + std::to_string(out.w));
       if (op.c_off < 0 || op.c_off + c > out.c) {
-        r.push_back("operator '" + op.name + "' writes channels [" + std::to_string(op.c_off) + ", " + std::to_string(op.c_off + c) + ") of a " + std::to_string(out.c) + "-channel tensor");
+        r.push_back("operator '" + op.name + "' writes channels [" + std::to_string(op.c_off) + ", " +
+                    std::to_string(op.c_off + c) + ") of a " + std::to_string(out.c) + "-channel tensor");
         continue;
       }
       for (int ch = op.c_off; ch < op.c_off + c; ++ch) ++written[op.output][ch];
@@ -133,7 +137,8 @@ struct topology {
       if (static_cast<int>(t) == input) continue;
       for (int ch = 0; ch < tensors[t].c; ++ch)
         if (written[t][ch] != 1) {
-          r.push_back("tensor " + std::to_string(t) + " channel " + std::to_string(ch) + " is written " + std::to_string(written[t][ch]) + " times");
+          r.push_back("tensor " + std::to_string(t) + " channel " + std::to_string(ch) + " is written " +
+                      std::to_string(written[t][ch]) + " times");
           break;
         }
     }

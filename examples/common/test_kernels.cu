@@ -27,6 +27,7 @@ namespace {
 // result must also be bit-identical on a second launch (fixed order of summation).
 void test_conv(k::conv_shape s, std::vector<int> splits = {0}) {
   if (s.c_total == 0) s.c_total = s.cout;
+  if (!selected(conv_name(s))) return;
   const int ho = s.ho(), wo = s.wo();
   const auto in = random_vec(static_cast<std::size_t>(s.batch) * s.cin * s.h * s.w);
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.k()));
@@ -62,6 +63,7 @@ void test_conv(k::conv_shape s, std::vector<int> splits = {0}) {
 
 void test_pool(k::pool_shape s) {
   if (s.c_total == 0) s.c_total = s.c;
+  if (!selected(pool_name(s))) return;
   const auto in = random_vec(static_cast<std::size_t>(s.batch) * s.c * s.h * s.w);
   std::vector<double> want(static_cast<std::size_t>(s.batch) * s.c_total * s.ho() * s.wo(), 0.0);
   ref::pool(s, in, want);
@@ -160,15 +162,8 @@ int main() {
   test_conv(cs_rect(1, 33, 6, 7, 19, 7, 1, 1, 3, 0), {1, 2, 3});
   test_conv(cs_rect(1, 160, 17, 17, 192, 1, 7, 1, 0, 3, 576, 768), {0, 2, 4});
 
-  for (int b : {1, 8}) {
-    test_pool(ps(b, 64, 147, 147, 3, 2, 0, false));           // maxpool1
-    test_pool(ps(b, 192, 71, 71, 3, 2, 0, false));            // maxpool2
-    test_pool(ps(b, 288, 35, 35, 3, 2, 0, false, 480, 768));  // Mixed_6a.branch_pool into its slice
-    test_pool(ps(b, 768, 17, 17, 3, 2, 0, false, 512, 1280)); // Mixed_7a.branch_pool
-    test_pool(avg_ps(b, 192, 35, 35, 3, 1, 1, false));        // Mixed_5b's avg_pool2d(3, 1, 1)
-    test_pool(avg_ps(b, 768, 17, 17, 3, 1, 1, false));        // Mixed_6b's
-    test_pool(avg_ps(b, 2048, 8, 8, 3, 1, 1, false));         // Mixed_7c's
-  }
+  for (int b : {1, 8})
+    for (const auto& p : inception_v3_pools(b)) test_pool(p);
   test_pool(avg_ps(3, 5, 7, 6, 3, 1, 1, false, 2, 9));
   test_pool(avg_ps(2, 6, 10, 9, 3, 2, 1, true));  // ceil: the last window runs past the padding (clipped divisor)
   test_pool(avg_ps(1, 3, 5, 5, 2, 2, 0, false));

@@ -43,6 +43,7 @@ k::pool_shape pool3x3(int batch, int c, int h, int w) {
 // splits: 0 = the rule's choice (choose_sm90_config), n = split-K over a cluster of n blocks.
 void test_conv(k::conv_shape s, std::vector<int> splits = {1, 0}, bool fused_pool = false) {
   if (s.c_total == 0) s.c_total = (s.cout + 3) / 4 * 4;
+  if (!selected(conv_name(s))) return;
   const int ho = s.ho(), wo = s.wo(), hw_in = s.h * s.w;
   const auto in = rounded(random_vec(static_cast<std::size_t>(s.batch) * s.cin * hw_in));
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.k()));
@@ -85,6 +86,7 @@ void test_conv(k::conv_shape s, std::vector<int> splits = {1, 0}, bool fused_poo
 
 void test_pool(k::pool_shape s) {
   if (s.c_total == 0) s.c_total = s.c;
+  if (!selected(pool_name(s))) return;
   const int hw = s.h * s.w, hwo = s.ho() * s.wo();
   const auto in = random_vec(static_cast<std::size_t>(s.batch) * s.c * hw);
   std::vector<double> want(static_cast<std::size_t>(s.batch) * s.c_total * hwo, 0.0);
@@ -167,15 +169,8 @@ int main() {
   test_conv(cs_rect(1, 33, 6, 7, 19, 7, 1, 1, 3, 0), {1, 0, 3});
   test_conv(cs_rect(3, 130, 5, 9, 70, 3, 1, 1, 1, 0, 8, 80), {1, 0, 2, 5});
 
-  for (int b : {1, 8}) {
-    test_pool(ps(b, 64, 147, 147, 3, 2, 0, false));            // maxpool1
-    test_pool(ps(b, 192, 71, 71, 3, 2, 0, false));             // maxpool2
-    test_pool(ps(b, 288, 35, 35, 3, 2, 0, false, 480, 768));   // Mixed_6a.branch_pool into its slice
-    test_pool(ps(b, 768, 17, 17, 3, 2, 0, false, 512, 1280));  // Mixed_7a.branch_pool
-    test_pool(avg_ps(b, 192, 35, 35, 3, 1, 1, false));         // Mixed_5b's avg_pool2d(3, 1, 1)
-    test_pool(avg_ps(b, 768, 17, 17, 3, 1, 1, false));         // Mixed_6b's
-    test_pool(avg_ps(b, 2048, 8, 8, 3, 1, 1, false));          // Mixed_7c's
-  }
+  for (int b : {1, 8})
+    for (const auto& p : inception_v3_pools(b)) test_pool(p);
   test_pool(avg_ps(3, 8, 7, 6, 3, 1, 1, false, 4, 16));
   test_pool(avg_ps(2, 12, 10, 9, 3, 2, 1, true));  // ceil: the last window runs past the padding (clipped divisor)
   test_avg(1, 2048, 8, 8);

@@ -14,6 +14,7 @@
 #include "kernels/layout.hpp"
 #include "kernels/shapes.hpp"
 #include "../googlenet/model.hpp"
+#include "../inception_v3/model.hpp"
 #include "reference.hpp"
 
 namespace k = convnet::kernels;
@@ -87,6 +88,36 @@ TEST_CASE("layout.packed_nhwc_weights_compute_the_reference_convolution") {
   }
 }
 
+TEST_CASE("layout.packed_rectangular_weights_compute_the_reference_convolution") {
+  // Inception-v3's 1x7 / 7x1 and 1x3 / 3x1 windows (padding per dimension), one with stride 2, cin off
+  // a multiple of 4: [cout][kh][kw][cin4] packing and the (r, s, ci) order of K must hold for kh != kw.
+  auto rect = [](int batch, int cin, int h, int w, int cout, int kh, int kw, int stride, int pad_h, int pad_w) {
+    k::conv_shape s = shape(batch, cin, h, w, cout, kh, stride, pad_h);
+    s.kw = kw;
+    s.pad_w = pad_w;
+    return s;
+  };
+  for (const k::conv_shape& s : {rect(2, 5, 9, 8, 6, 1, 7, 1, 0, 3), rect(1, 6, 8, 7, 5, 7, 1, 1, 3, 0),
+                                 rect(1, 8, 6, 6, 4, 1, 3, 1, 0, 1), rect(2, 3, 7, 9, 5, 3, 1, 2, 1, 0)}) {
+    CAPTURE(s.kh);
+    CAPTURE(s.kw);
+    const auto in = random_values(static_cast<std::size_t>(s.batch) * s.cin * s.h * s.w, 6);
+    const auto w = random_values(static_cast<std::size_t>(s.cout) * s.k(), 7);
+    const auto bias = random_values(s.cout, 8);
+    std::vector<double> want(static_cast<std::size_t>(s.batch) * s.cout * s.ho() * s.wo());
+    ref::conv(s, in, w, bias, want, /*relu=*/false);
+    const auto packed = k::pack_weights_nhwc(s, w.data(), false);
+    CHECK(packed.size() == static_cast<std::size_t>(s.cout) * s.k_pad_nhwc());
+    const auto got = nhwc_gemm(s, k::nchw_to_nhwc(in, s.batch, s.cin, s.h * s.w, s.cin4()), packed, bias);
+    CHECK(ref::rel_error(got, want) < 1e-12);
+  }
+  // The padded windows keep the map size.
+  for (const k::conv_shape& s : {rect(1, 4, 17, 17, 4, 1, 7, 1, 0, 3), rect(1, 4, 17, 17, 4, 7, 1, 1, 3, 0)}) {
+    CHECK(s.ho() == 17);
+    CHECK(s.wo() == 17);
+  }
+}
+
 TEST_CASE("layout.k_of_the_stem_pads_three_channels_to_four") {
   const auto s = shape(1, 3, 224, 224, 64, 7, 2, 3);
   CHECK(s.cin4() == 4);
@@ -110,19 +141,20 @@ TEST_CASE("layout.round_tf32_is_nearest_on_ten_mantissa_bits") {
 }
 
 TEST_CASE("rules.sm90_config_is_a_launch_the_kernel_accepts") {
-  const auto net = googlenet::make_googlenet();
-  for (int batch : {1, 3, 8})
-    for (long long slots : {32LL, 96LL, 264LL})
-      for (const auto& op : net.ops) {
-        if (op.kind != convnet::op_kind::conv) continue;
-        const auto s = net.conv_shape_of(op, batch);
-        const auto c = k::choose_sm90_config(s, slots);
-        CAPTURE(op.name);
-        CHECK((c.splits == 1 || c.splits == 2 || c.splits == 4 || c.splits == 8));
-        if (c.splits > 1) CHECK(s.k_pad_nhwc() / 32 / c.splits >= 3);
-        if (c.tile == k::sm90_tile::m64n16) CHECK(s.cout <= 16);
-        CHECK(k::sm90_blocks(s, c.tile) >= 1);
-      }
+  for (const auto& net : {googlenet::make_googlenet(), inception_v3::make_inception_v3()})
+    for (int batch : {1, 3, 8})
+      for (long long slots : {32LL, 96LL, 264LL})
+        for (const auto& op : net.ops) {
+          if (op.kind != convnet::op_kind::conv) continue;
+          const auto s = net.conv_shape_of(op, batch);
+          const auto c = k::choose_sm90_config(s, slots);
+          CAPTURE(op.name);
+          CHECK((c.splits == 1 || c.splits == 2 || c.splits == 4 || c.splits == 8));
+          if (c.splits > 1) CHECK(s.k_pad_nhwc() / 32 / c.splits >= 3);
+          if (c.tile == k::sm90_tile::m64n16) CHECK(s.cout <= 16);
+          CHECK(k::sm90_blocks(s, c.tile) >= 1);
+          CHECK(s.c_off % 4 == 0);  // the sm_90 epilogue's 16-byte stores
+        }
 }
 
 TEST_CASE("rules.sm90_config_follows_the_measured_picks") {

@@ -5,6 +5,7 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -136,6 +137,15 @@ inline kernels::pool_shape avg_ps(int batch, int c, int h, int w, int ks, int st
   return s;
 }
 
+//! Inception-v3's pools at `batch` (both layouts test them): the stem's 3x3/s2 max pools, the B and D
+//! blocks' max-pool branches into their concat slices, the avg_pool2d(3, 1, 1) of the A, C and E blocks.
+inline std::vector<kernels::pool_shape> inception_v3_pools(int batch) {
+  return {ps(batch, 64, 147, 147, 3, 2, 0, false),           ps(batch, 192, 71, 71, 3, 2, 0, false),
+          ps(batch, 288, 35, 35, 3, 2, 0, false, 480, 768),  ps(batch, 768, 17, 17, 3, 2, 0, false, 512, 1280),
+          avg_ps(batch, 192, 35, 35, 3, 1, 1, false),        avg_ps(batch, 768, 17, 17, 3, 1, 1, false),
+          avg_ps(batch, 2048, 8, 8, 3, 1, 1, false)};
+}
+
 //! "max 3x3 s2 p0 ceil1" / "avg 3x3 s1 p1 ceil0": a pool's shape for a check's name.
 inline std::string pool_name(const kernels::pool_shape& s) {
   char b[200];
@@ -151,6 +161,20 @@ inline std::string conv_name(const kernels::conv_shape& s) {
   std::snprintf(b, sizeof b, "b%d %dx%dx%d->%d k%dx%d s%d p%d,%d [%d+%d/%d]", s.batch, s.cin, s.h, s.w, s.cout, s.kh,
                 s.kw, s.stride, s.pad_h, s.pad_w, s.c_off, s.cout, s.total_channels());
   return b;
+}
+
+//! CONVNET_TEST_ONLY="k1x7|avgpool": only the shapes whose name (conv_name, pool_name) contains one of
+//! the '|'-separated parts run (for compute-sanitizer runs of a subset); unset: every shape.
+inline bool selected(const std::string& name) {
+  const char* only = std::getenv("CONVNET_TEST_ONLY");
+  if (only == nullptr || *only == '\0') return true;
+  const std::string parts = only;
+  for (std::size_t b = 0; b <= parts.size();) {
+    const std::size_t e = std::min(parts.find('|', b), parts.size());
+    if (e > b && name.find(parts.substr(b, e - b)) != std::string::npos) return true;
+    b = e + 1;
+  }
+  return false;
 }
 
 inline int devices_or_skip() {

@@ -1,10 +1,12 @@
-//! conv_sweep: times the sm_90 convolution kernel on GoogLeNet's heaviest layers for every tile and a
-//! few split-K counts, to choose the per-layer rule from measurements (a tuning tool, not a test).
+//! conv_sweep: times the sm_90 convolution kernel on GoogLeNet's (or Inception-v3's) heaviest layers
+//! for every tile and split-K counts 1, 2, 4, 8, to choose the per-layer rule from measurements (a
+//! tuning tool, not a test) and to check the rule's pick against the best.
 //! Each figure: 20 launches captured in one CUDA graph, median of 20 replays, divided by 20.
 //! Build variants with -DGOOGLENET_SM90_PIPE_KB=N to compare shared-memory ring sizes.
-//!   conv_sweep            prints one line per layer x config: us and TFLOP/s
+//!   conv_sweep [googlenet|inception_v3]   prints one line per layer x config: us and TFLOP/s
 #include <algorithm>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "kernels/conv_sm90.cuh"
@@ -56,13 +58,18 @@ double time_config(const k::conv_shape& s, k::sm90_config c, const float* in, co
 
 } // namespace
 
-int main() {
+int main(int argc, char** argv) {
   devices_or_skip();
+  const std::string model = argc > 1 ? argv[1] : "googlenet";
+  if (model != "googlenet" && model != "inception_v3") {
+    std::fprintf(stderr, "conv_sweep: unknown model '%s' (googlenet or inception_v3)\n", model.c_str());
+    return 2;
+  }
   if (!convnet::launch::sm90_supported(0)) {
     std::puts("GPU is not compute capability 9.0: skipped");
     return 77;
   }
-  const std::vector<layer> layers = {
+  const std::vector<layer> googlenet_layers = {
       {"b8 conv1", cs(8, 3, 224, 224, 64, 7, 2, 3)},      {"b8 conv3", cs(8, 64, 56, 56, 192, 3, 1, 1)},
       {"b8 3a.b2.0", cs(8, 192, 28, 28, 96, 1, 1, 0)},    {"b8 3a.b2.1", cs(8, 96, 28, 28, 128, 3, 1, 1)},
       {"b8 3b.b2.1", cs(8, 128, 28, 28, 192, 3, 1, 1)},   {"b8 4a.b1", cs(8, 480, 14, 14, 192, 1, 1, 0)},
@@ -70,6 +77,18 @@ int main() {
       {"b1 conv3", cs(1, 64, 56, 56, 192, 3, 1, 1)},      {"b1 4e.b2.1", cs(1, 160, 14, 14, 320, 3, 1, 1)},
       {"b1 5b.b1", cs(1, 832, 7, 7, 384, 1, 1, 0)},
   };
+  // Inception-v3: the 147x147 and 71x71 stem, 35x35, the 17x17 1x7 / 7x1 and the 8x8 maps.
+  const std::vector<layer> inception_layers = {
+      {"b8 2b_3x3", cs(8, 32, 147, 147, 64, 3, 1, 1)},          {"b8 4a_3x3", cs(8, 80, 73, 73, 192, 3, 1, 0)},
+      {"b8 5b.5x5_2", cs(8, 48, 35, 35, 64, 5, 1, 2)},          {"b8 5b.dbl_3", cs(8, 96, 35, 35, 96, 3, 1, 1)},
+      {"b8 6a.3x3", cs(8, 288, 35, 35, 384, 3, 2, 0)},          {"b8 6b.1x1", cs(8, 768, 17, 17, 192, 1, 1, 0)},
+      {"b8 6e.7x7_2", cs_rect(8, 192, 17, 17, 192, 1, 7, 1, 0, 3)}, {"b8 7b.dbl_2", cs(8, 448, 8, 8, 384, 3, 1, 1)},
+      {"b8 7b.3x3_2a", cs_rect(8, 384, 8, 8, 384, 1, 3, 1, 0, 1)}, {"b8 7c.1x1", cs(8, 2048, 8, 8, 320, 1, 1, 0)},
+      {"b1 4a_3x3", cs(1, 80, 73, 73, 192, 3, 1, 0)},           {"b1 5b.dbl_3", cs(1, 96, 35, 35, 96, 3, 1, 1)},
+      {"b1 6a.3x3", cs(1, 288, 35, 35, 384, 3, 2, 0)},          {"b1 6e.7x7_2", cs_rect(1, 192, 17, 17, 192, 1, 7, 1, 0, 3)},
+      {"b1 7b.dbl_2", cs(1, 448, 8, 8, 384, 3, 1, 1)},          {"b1 7c.1x1", cs(1, 2048, 8, 8, 320, 1, 1, 0)},
+  };
+  const std::vector<layer>& layers = model == "googlenet" ? googlenet_layers : inception_layers;
   const k::sm90_tile tiles[] = {k::sm90_tile::m128n192, k::sm90_tile::m128n128, k::sm90_tile::m128n96,
                                 k::sm90_tile::m128n64,  k::sm90_tile::m64n128,  k::sm90_tile::m64n64,
                                 k::sm90_tile::m64n32};
@@ -88,9 +107,9 @@ int main() {
     double best = 1e30;
     k::sm90_config best_c;
     for (auto t : tiles)
-      for (int sp : {1, 2, 4}) {
+      for (int sp : {1, 2, 4, 8}) {
         const k::sm90_config c{t, sp};
-        if (sp > 1 && k::sm90_blocks(s, t) > 264) continue;
+        if (sp > 1 && (k::sm90_blocks(s, t) > 264 || s.k_pad_nhwc() / 32 / sp < 3)) continue;
         const double us = time_config(s, c, in.p, w.p, b.p, out.p, st);
         if (us < best) {
           best = us;

@@ -1,16 +1,14 @@
 // CPU tests of the Inception-v3 topology (no GPU needed): torchvision's operator and parameter
 // counts, every block's output shape, the concatenation slices (each channel written once), the
-// rectangular convolutions' windows, and the sm_90 launch rule on every layer.
+// rectangular convolutions' windows (the launch rule on every layer: examples/common/test_layout.cpp).
 
 #include <doctest/doctest.h>
 
 #include <string>
 
-#include "kernels/shapes.hpp"
 #include "model.hpp"
 
 namespace iv3 = inception_v3;
-namespace k = convnet::kernels;
 
 namespace {
 
@@ -107,20 +105,4 @@ TEST_CASE("inception_v3.rectangular_windows_keep_the_map_size") {
     CHECK(c.pad_w == (c.kw - 1) / 2);
   }
   CHECK(rect == 4 * 6 + 2 + 2 * 4);  // 6 per C block, 2 in D, 4 per E block
-}
-
-TEST_CASE("inception_v3.sm90_config_is_a_launch_the_kernel_accepts") {
-  const auto t = iv3::make_inception_v3();
-  for (int batch : {1, 8})
-    for (long long slots : {32LL, 96LL, 264LL})
-      for (const auto& op : t.ops) {
-        if (op.kind != convnet::op_kind::conv) continue;
-        const auto s = t.conv_shape_of(op, batch);
-        const auto c = k::choose_sm90_config(s, slots);
-        CAPTURE(op.name);
-        CHECK((c.splits == 1 || c.splits == 2 || c.splits == 4 || c.splits == 8));
-        if (c.splits > 1) CHECK(s.k_pad_nhwc() / 32 / c.splits >= 3);
-        if (c.tile == k::sm90_tile::m64n16) CHECK(s.cout <= 16);
-        CHECK(k::sm90_blocks(s, c.tile) * c.splits >= 1);
-      }
 }

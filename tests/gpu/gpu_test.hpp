@@ -38,6 +38,13 @@ inline bool sanitizer() {
   return q && *q && *q != '0';
 }
 
+//! True when a profile must come from CUPTI: not under compute-sanitizer (which holds CUPTI), and
+//! not when OPARA_ALLOW_EVENT_PROFILER=1 says the machine forbids CUPTI.
+inline bool cupti_required() {
+  const char* e = std::getenv("OPARA_ALLOW_EVENT_PROFILER");
+  return !sanitizer() && !(e && *e && *e != '0');
+}
+
 template <class T>
 class device_buffer {
 public:
@@ -145,8 +152,11 @@ inline double relative_error(const std::vector<float>& got, const std::vector<do
   return std::sqrt(num / den);
 }
 
-//! The task_graph that computes d on the GPU into `out` (n * elems floats).
-inline opara::cuda::task_graph make_task_graph(const random_dag& d, float* out, const float* x0, int elems) {
+//! The task_graph that computes d on the GPU into `out` (n * elems floats), `block` threads per
+//! block; with `repeat_every` > 0, every repeat_every-th operator launches its kernel twice (the
+//! same result; a second kernel record per operator for the profiler to attribute).
+inline opara::cuda::task_graph make_task_graph(const random_dag& d, float* out, const float* x0, int elems,
+                                               int block = 256, std::size_t repeat_every = 0) {
   opara::cuda::task_graph tg;
   for (std::size_t v = 0; v < d.n; ++v) {
     inputs in{};
@@ -154,8 +164,9 @@ inline opara::cuda::task_graph make_task_graph(const random_dag& d, float* out, 
     for (int k = 0; k < in.count; ++k) in.p[k] = out + std::size_t(d.preds[v][k]) * elems;
     float* o = out + v * elems;
     const float w = d.w[v], b = d.b[v];
+    const int launches = repeat_every > 0 && v % repeat_every == 0 ? 2 : 1;
     tg.add("op" + std::to_string(v), [=](cudaStream_t s) {
-      combine_kernel<<<(elems + 255) / 256, 256, 0, s>>>(o, in, x0, w, b, elems);
+      for (int l = 0; l < launches; ++l) combine_kernel<<<(elems + block - 1) / block, block, 0, s>>>(o, in, x0, w, b, elems);
       OPARA_CUDA_CHECK(cudaGetLastError());
     }, (v % 2) ? opara::boundness::memory : opara::boundness::compute);
   }

@@ -6,9 +6,13 @@
 #include <opara/order/resource_aware.hpp>
 #include <opara/streams/opara_greedy.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
+#include <thread>
 
 #include <unistd.h>
 
@@ -63,11 +67,6 @@ std::string c_summary(const opara::profile& p) {
   std::string out;
   for (const auto& k : p.ops[2].kernels) out += k.name + " " + std::to_string(k.duration_us) + " us; ";
   return out;
-}
-
-bool cupti_required() {
-  const char* e = std::getenv("OPARA_ALLOW_EVENT_PROFILER");
-  return !sanitizer() && !(e && *e && *e != '0');
 }
 
 } // namespace
@@ -290,24 +289,100 @@ TEST_CASE("profiler.profile_path_errors_are_opara_errors") {
   }
 }
 
-TEST_CASE("profiler.one_cupti_session_at_a_time") {
+TEST_CASE("profiler.cupti_sessions_take_turns") {
   auto s = opara::cuda::stream_handle::create();
-  opara::cuda::cupti_session first;
-  if (!first.active()) {
-    CHECK_MESSAGE(!cupti_required(), "CUPTI did not initialize: ", first.unavailable_reason());
+  known_graph k;
+  auto first = std::make_unique<opara::cuda::cupti_session>();
+  if (!first->active()) {
+    CHECK_MESSAGE(!cupti_required(), "CUPTI did not initialize: ", first->unavailable_reason());
     return;
   }
-  opara::cuda::cupti_session second;  // CUPTI's callbacks are process-wide: refused, not shared
-  CHECK_FALSE(second.active());
-  CHECK(second.unavailable_reason().find("another cupti_session") != std::string::npos);
-  // A profile taken meanwhile falls back to event timing instead of stealing the session's records.
-  known_graph k;
+  // A second session on the same thread would wait for itself: refused, with a reason.
+  {
+    opara::cuda::cupti_session second;
+    CHECK_FALSE(second.active());
+    CHECK(second.unavailable_reason().find("this thread") != std::string::npos);
+  }
+  // So a profile taken on this thread meanwhile falls back to event timing (said on stderr) ...
   CHECK(opara::cuda::profile_graph(k.g, s.get()).source == "events");
-  const auto seen = first.finish();
-  CHECK_FALSE(first.active());
-  CHECK(first.finish().kernels.empty());  // a second finish hands back nothing
-  // The profile_graph runs above launched kernels outside any tag scope: seen, but untagged.
-  for (const auto& kernel : seen.kernels) CHECK(kernel.tag == 0);
+  // ... and with require_cupti that is an error instead.
+  opara::cuda::profiler_options strict;
+  strict.require_cupti = true;
+  CHECK_THROWS_AS((void)opara::cuda::profile_graph(k.g, s.get(), strict), opara::cuda::profiler_unavailable);
+  // A profile on another thread waits for this session to finish, then records kernels.
+  std::atomic<bool> finished{false};
+  std::atomic<bool> started_early{false};
+  opara::profile other;
+  std::thread waiter([&] {
+    auto own = opara::cuda::stream_handle::create();
+    opara::cuda::cupti_session later;
+    if (!finished.load()) started_early = true;
+    CHECK(later.active());  // (no REQUIRE off the main thread: it would throw past the thread)
+    (void)later.finish();
+    other = opara::cuda::profile_graph(k.g, own.get());
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // An external correlation id of another session (its id in the high bits) is never this one's tag.
+  const std::uint64_t foreign = (std::uint64_t{0xabcdef} << 40) | 1;
+  OPARA_CUDA_CHECK(cudaGetLastError());
+  REQUIRE(cuptiActivityPushExternalCorrelationId(CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, foreign) == CUPTI_SUCCESS);
+  plain_kernel<<<1, 32, 0, s.get()>>>(k.buf.get(), 32);
+  std::uint64_t popped = 0;
+  REQUIRE(cuptiActivityPopExternalCorrelationId(CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, &popped) == CUPTI_SUCCESS);
+  {
+    const opara::cuda::cupti_session::tag_scope mine(*first, 5);
+    plain_kernel<<<2, 32, 0, s.get()>>>(k.buf.get(), 64);
+  }
+  OPARA_CUDA_CHECK(cudaStreamSynchronize(s.get()));
+  finished = true;
+  const auto seen = first->finish();
+  CHECK_FALSE(first->active());
+  CHECK(first->finish().kernels.empty());  // a second finish hands back nothing
+  waiter.join();
+  CHECK_FALSE(started_early.load());
+  CHECK(other.source == "cupti");
+  REQUIRE(other.ops.size() == 3);
+  CHECK(other.ops[2].kernels.size() == 2);
+  // Tags: 5 for the scoped kernel, 0 for the foreign one and the event-timed profile's kernels.
+  std::size_t tagged = 0;
+  for (const auto& kernel : seen.kernels) {
+    CHECK((kernel.tag == 0 || kernel.tag == 5));
+    if (kernel.tag == 5) {
+      ++tagged;
+      CHECK(kernel.record.grid[0] == 2);
+    }
+  }
+  CHECK(tagged == 1);
+  CHECK_THROWS_AS(opara::cuda::cupti_session::tag_scope(*first, 0), opara::bad_policy);
+  first.reset();
   opara::cuda::cupti_session third;  // free again
   CHECK(third.active());
+}
+
+TEST_CASE("profiler.another_cupti_client_is_detected_not_overwritten") {
+  if (!cupti_required()) return;  // compute-sanitizer is itself the other client
+  auto s = opara::cuda::stream_handle::create();
+  known_graph k;
+  // Another client of CUPTI's callback API in this process (what Nsight Systems or a tracing library is).
+  CUpti_SubscriberHandle other = nullptr;
+  REQUIRE(cuptiSubscribe(&other, [](void*, CUpti_CallbackDomain, CUpti_CallbackId, const void*) {}, nullptr) ==
+          CUPTI_SUCCESS);
+  {
+    opara::cuda::cupti_session session;
+    CHECK_FALSE(session.active());
+    CHECK(session.unavailable_reason().find("another CUPTI client") != std::string::npos);
+  }
+  // The profiler says so and times with events, or, asked to, refuses.
+  CHECK(opara::cuda::profile_graph(k.g, s.get()).source == "events");
+  opara::cuda::profiler_options strict;
+  strict.require_cupti = true;
+  try {
+    (void)opara::cuda::profile_graph(k.g, s.get(), strict);
+    FAIL("profiled without CUPTI although require_cupti was set");
+  } catch (const opara::cuda::profiler_unavailable& e) {
+    CHECK(std::string(e.what()).find("another CUPTI client") != std::string::npos);
+  }
+  REQUIRE(cuptiUnsubscribe(other) == CUPTI_SUCCESS);
+  // Gone: CUPTI profiles again.
+  CHECK(opara::cuda::profile_graph(k.g, s.get()).source == "cupti");
 }

@@ -90,6 +90,26 @@ private:
   cudaError_t code_;
 };
 
+//! An executable was launched on a stream of another device than the one it was compiled on.
+//! Names both devices; nothing was enqueued.
+class wrong_device : public error {
+public:
+  wrong_device(int executable_device, int stream_device)
+      : error("opara::executable: compiled on device " + std::to_string(executable_device) +
+              " but launched on a stream of device " + std::to_string(stream_device) +
+              " (compile one executable per device, with that device's scheduler, and launch each on its own "
+              "device's streams)"),
+        executable_device_(executable_device), stream_device_(stream_device) {}
+  //! The device the executable was compiled on (and whose memory its operators use).
+  [[nodiscard]] int executable_device() const noexcept { return executable_device_; }
+  //! The device of the stream it was launched on.
+  [[nodiscard]] int stream_device() const noexcept { return stream_device_; }
+
+private:
+  int executable_device_;
+  int stream_device_;
+};
+
 namespace detail {
 //! Throws cuda_error if `code` is not cudaSuccess; clears the last-error slot first.
 inline void cuda_check(cudaError_t code, const char* expression,

@@ -2,7 +2,26 @@
 //! opara::executable: what scheduler::compile and the capture policies return. Calling it replays
 //! the captured CUDA graph (or, for capture::eager, launches the plan again) on a stream. It owns
 //! every CUDA resource a replay needs and is movable, not copyable.
+//!
+//! Devices: an executable remembers the device it was compiled on (the current device during
+//! capture, which scheduler::compile makes the device of its stream). A launch makes that device
+//! current for the call (the calling thread's current device does not matter and is restored
+//! afterwards) and throws wrong_device when the stream belongs to another device. The handles 0,
+//! cudaStreamLegacy and cudaStreamPerThread name no device of their own: with them the launch goes
+//! to the default stream of the executable's device.
+//!
+//! Threads: operator() may be called on one executable from several threads at once. Launches of
+//! one executable are serialized by a mutex inside it (CUDA graph objects are not internally
+//! synchronized): the cost is one uncontended lock per launch; contended, the enqueues (a few
+//! microseconds each) take turns. A graph executable's replays run on the GPU in launch order anyway
+//! (each launch of a cudaGraphExec_t waits for the previous one). An eager executable's replays also
+//! share its side streams and events, so concurrent replays of one eager executable run one after
+//! the other on the GPU too; give each serving thread its own executable for overlap. Everything
+//! else (plan(), profile(), stats(), native_*(), write_cuda_dot) only reads and may be called
+//! concurrently with launches; set_profile(), the non-const stats(), moving and destroying need the
+//! caller to ensure no other thread uses the executable.
 
+#include <opara/cuda/device.hpp>
 #include <opara/cuda/error.hpp>
 #include <opara/detail/atomic_file.hpp>
 #include <opara/error.hpp>
@@ -15,6 +34,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -41,6 +61,8 @@ struct capture_stats {
 class executable {
 public:
   //! For capture policies that do not build a CUDA graph: re-launches the plan on each call.
+  //! The executable calls replay() with its device current and its launch mutex held, so a
+  //! replayer needs no locking of its own.
   class replayer {
   public:
     virtual ~replayer() = default;
@@ -49,12 +71,14 @@ public:
   };
 
   executable() = default;
-  //! A graph-backed executable (stream_capture, explicit_graph).
+  //! A graph-backed executable (stream_capture, explicit_graph) of the current device. Throws cuda_error.
   executable(opara::plan p, cuda::graph_handle graph, cuda::graph_exec_handle instance, capture_stats stats)
-      : plan_(std::move(p)), graph_(std::move(graph)), exec_(std::move(instance)), stats_(std::move(stats)) {}
-  //! A replayer-backed executable (eager).
+      : plan_(std::move(p)), graph_(std::move(graph)), exec_(std::move(instance)), stats_(std::move(stats)),
+        device_(cuda::current_device()) {}
+  //! A replayer-backed executable (eager) of the current device. Throws cuda_error.
   executable(opara::plan p, std::unique_ptr<replayer> launcher, capture_stats stats)
-      : plan_(std::move(p)), replayer_(std::move(launcher)), stats_(std::move(stats)) {}
+      : plan_(std::move(p)), replayer_(std::move(launcher)), stats_(std::move(stats)),
+        device_(cuda::current_device()) {}
 
   executable(executable&&) noexcept = default;
   executable& operator=(executable&&) noexcept = default;
@@ -62,18 +86,22 @@ public:
   executable& operator=(const executable&) = delete;
   ~executable() = default;
 
-  //! Runs the graph once on `s` (cudaGraphLaunch, or the eager launches). Asynchronous.
-  //! Throws cuda_error when the launch fails, capture_error when an eager operator fails,
-  //! opara::error on an empty (moved-from) executable.
+  //! Runs the graph once on `s` (cudaGraphLaunch, or the eager launches), with the executable's
+  //! device current (see the file comment). Asynchronous; may be called from several threads.
+  //! Throws wrong_device when `s` belongs to another device, cuda_error when the launch fails,
+  //! capture_error when an eager operator fails, opara::error on an empty (moved-from) executable.
   void operator()(cudaStream_t s) const {
-    if (exec_) {
-      exec_.launch(s);
-    } else if (replayer_) {
-      replayer_->replay(s);
-    } else {
-      throw error("opara::executable: called on an empty (default-constructed or moved-from) executable");
-    }
+    if (!*this) throw error("opara::executable: called on an empty (default-constructed or moved-from) executable");
+    if (const auto stream_device = cuda::device_of(s); stream_device && *stream_device != device_)
+      throw wrong_device(device_, *stream_device);
+    const cuda::device_guard on_device(device_);
+    const std::lock_guard serialized(*launch_lock_);
+    if (exec_) exec_.launch(s);
+    else replayer_->replay(s);
   }
+
+  //! The device it was compiled on and launches on (-1 when empty).
+  [[nodiscard]] int device() const noexcept { return device_; }
 
   //! True when a CUDA graph backs this executable.
   [[nodiscard]] bool is_graph() const noexcept { return static_cast<bool>(exec_); }
@@ -123,6 +151,8 @@ private:
   cuda::graph_exec_handle exec_;
   std::unique_ptr<replayer> replayer_;
   capture_stats stats_;
+  int device_ = -1;
+  std::unique_ptr<std::mutex> launch_lock_ = std::make_unique<std::mutex>();  // heap: the executable stays movable
 };
 
 } // namespace opara

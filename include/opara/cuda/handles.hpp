@@ -3,7 +3,10 @@
 //! not copyable, destroyed with the matching cudaXxxDestroy), and stream_ref, a non-owning view.
 //! Each owner is named after what it owns plus `_handle` (graph_handle owns a cudaGraph_t), so that
 //! opara::graph, the planner's operator graph, has no namesake here. Destructors never throw: a
-//! failing destroy is logged to stderr.
+//! failing destroy is logged to stderr. Threads: like std::unique_ptr, a handle object is not
+//! synchronized (its const members may be used from several threads); what it holds follows CUDA's
+//! rules (streams and events may be used from any thread; a cudaGraph_t must not be used by two
+//! threads at once).
 
 #include <opara/cuda/error.hpp>
 

@@ -136,6 +136,9 @@ namespace cuda {
 //! A graph of named operators, each a std::function that enqueues its work on the stream it is
 //! given. Build it with add() and depends(); it models cuda_operator_graph and
 //! bidirectional_operator_graph. Structure is checked when it is planned (to_graph).
+//! Threads: const use (compiling, launching operators) may happen in several threads at once as far
+//! as task_graph goes (its launchers run concurrently only if they are safe to); add() and
+//! depends() need exclusive use.
 class task_graph {
 public:
   //! The work of one operator: enqueue on the given stream, never synchronize.

@@ -9,6 +9,17 @@
 //! links opara::cuda alone names another profiler, e.g.
 //!   opara::scheduler<opara::streams::opara_greedy, opara::order::resource_aware,
 //!                    opara::capture::stream_capture, opara::profiler::events>
+//!
+//! Threads and devices: compile() is const and may be called on one scheduler from several
+//! threads at once (opara's policies hold options only; a policy of your own must make its const
+//! members safe to call concurrently). It compiles for the device of the stream it is given (that
+//! device is made current for the call), so a server keeps one scheduler per device, or one for
+//! all, and passes each thread's own stream. Concurrent CUPTI profiles take turns (one CUPTI
+//! session at a time per process, cuda/profiler/cupti.hpp); captures are thread-local by default
+//! (capture_options::mode), so other threads keep allocating and synchronizing meanwhile. Two
+//! compiles that share a profile_path each write it atomically (the last one wins); give each
+//! device (and each user_key) its own path. Changing `options` while another thread compiles is a
+//! data race.
 
 #include <opara/cuda/capture.hpp>
 #include <opara/cuda/executable.hpp>
@@ -51,7 +62,10 @@ struct scheduler_options {
   cuda::profiler_options profiler{};  //!< how the profiler runs the graph (warm-up, runs, NVTX ranges)
   profiling profile = profiling::when_needed;  //!< when to profile (the profiler policy says how)
   std::filesystem::path profile_path;  //!< where to save the profile (empty: keep it in memory only)
-  bool reuse_profile = true;           //!< load profile_path when it exists and matches device and graph
+  bool reuse_profile = true;           //!< load profile_path when it exists and matches device, driver,
+                                       //!< graph and user_key (a torn or stale file is said on stderr and redone)
+  std::string user_key;                //!< the caller's own part of the profile's key (e.g. "batch=8": the
+                                       //!< graph's fingerprint cannot see input shapes)
   bool validate = true;                //!< check the plan against the graph before capturing
 };
 
@@ -85,11 +99,13 @@ struct scheduler {
            (options.capture.programmatic ? "" : "+no_pdl") + (options.capture.priorities ? "+priorities" : "");
   }
 
-  //! Profiles (or loads the saved profile), plans, captures on `stream` and instantiates. The
-  //! graph is converted to opara::graph once. Throws capture_error naming a failing operator,
-  //! bad_policy, invalid_plan, bad_graph or not_a_dag for a malformed graph, cuda_error,
-  //! parse_error for an unreadable saved profile, opara::error when the profile path cannot be
-  //! examined or written.
+  //! Profiles (or loads the saved profile), plans, captures on `stream` and instantiates, for the
+  //! device of `stream` (made current for the call; the current device for the default-stream
+  //! handles). The graph is converted to opara::graph once. A saved profile that is torn, foreign,
+  //! old or stale is said on stderr and measured again. Throws capture_error naming a failing
+  //! operator, bad_policy, invalid_plan, bad_graph or not_a_dag for a malformed graph, cuda_error,
+  //! profiler_unavailable (profiler_options::require_cupti), opara::error when the profile path
+  //! cannot be examined or written.
   template <class G>
   [[nodiscard]] executable compile(const G& g, cudaStream_t stream) const {
     return compile_impl(g, stream, nullptr);
@@ -125,6 +141,7 @@ private:
                     "`measures`, and when it measures `static profile measure(const G&, const opara::graph&, "
                     "cudaStream_t, const cuda::profiler_options&)`)");
     } else {
+      const cuda::device_guard on_stream_device(cuda::device_of(stream));
       return cuda::detail::with_compact_graph(g, [&](const opara::graph& compact) {
         return compile_on(g, compact, stream, given);
       });
@@ -140,7 +157,7 @@ private:
     if (!wanted) return std::nullopt;
     const bool saved = !options.profile_path.empty();
     if (saved && options.reuse_profile) {
-      if (auto loaded = cuda::load_saved_profile(options.profile_path, compact)) {
+      if (auto loaded = cuda::load_saved_profile(options.profile_path, compact, options.user_key)) {
         stats.profile_reused = true;
         return loaded;
       }
@@ -150,6 +167,7 @@ private:
     } else {
       const auto start = std::chrono::steady_clock::now();
       profile measured = P::measure(g, compact, stream, options.profiler);
+      measured.key.user_key = options.user_key;
       stats.profile_ms = opara::detail::ms_since(start);
       if (saved) save_profile(measured, options.profile_path);
       return measured;

@@ -7,10 +7,11 @@
 //!   one after another; an operator starts after its producers and after the operator launched
 //!   before it on its stream (streams are FIFOs: stream order is a dependency in a CUDA graph).
 //! - A dependent kernel's first block starts gpu_model::dependency_us after the last of the
-//!   kernels it depends on ends (measured on Hopper: 0.8-1.1 us per dependent kernel in a graph).
+//!   kernels it depends on ends (measured on Hopper: 0.3-0.6 us beyond the profiled durations).
 //! - The front end hands kernels to the GPU one at a time, in launch order: kernel i of the launch
 //!   sequence cannot start before i * launch_us (a fan-out of 64 small kernels on an H100 took
-//!   42-57 us against a 15 us critical path: about 0.6 us per kernel).
+//!   42-57 us against a 15 us critical path; graphs of 500-1,000 small kernels on an H200, 0.5-1.2
+//!   us per kernel).
 //! - The SMs are a pool of block slots. A kernel holds 1/r of an SM per resident block, r its
 //!   blocks per SM (from its theoretical occupancy, or from its threads, shared memory and
 //!   registers against the device limits when the occupancy is unknown). A kernel of B blocks whose
@@ -42,9 +43,14 @@
 namespace opara {
 
 //! The GPU's fixed costs that a profile does not record (microseconds).
+//! Defaults fitted on an H200 (bench_suite, 2026-11-26): a chain of 430 mixed kernels paid 0.6 us
+//! per dependency beyond its profiled durations, and graphs of 500-1,000 small kernels ran at
+//! 0.5-1.2 us per kernel. With them the model predicted the traced models' plans within 0.88-1.13x
+//! of their measured times, the wide graphs' within 0.80-1.84x (it does not know why resource-aware
+//! launch orders ran faster there).
 struct gpu_model {
-  double launch_us = 0.6;      //!< front-end time per kernel, serial in launch order
-  double dependency_us = 0.8;  //!< from a producer's end to the first block of a dependent kernel
+  double launch_us = 0.8;      //!< front-end time per kernel, serial in launch order
+  double dependency_us = 0.6;  //!< from a producer's end to the first block of a dependent kernel
   double submit_us = 0;        //!< fixed cost of launching the whole graph, added to the makespan
 };
 

@@ -6,15 +6,18 @@
 //! the stream whose last operator is one of its producers when that costs nothing (no wait),
 //! otherwise the stream that became free most recently among those free in time (best fit, so
 //! the others stay free), and a new stream only when every stream in use would delay it. Then
-//! the model decides how much parallelism pays: every cap of a ladder (1, 2, 3, 4, 6, 8, ... and
-//! unlimited) is placed and simulated, and the smallest cap whose predicted makespan is within
-//! `tolerance` of the best wins. When the SMs are already full, more streams buy nothing in the
-//! model, so the cap stays small (fewer waits, smaller graphs, less contention the model omits).
-//! The ladder is climbed until two caps in a row improve the prediction by less than `tolerance`.
+//! the model decides whether capping parallelism pays: every cap of a ladder (1, 2, 3, 4, 6, 8,
+//! ... and unlimited) is placed and simulated, and the largest cap whose predicted makespan is
+//! within `tolerance` of the best wins. A cap is kept only where the model predicts that it
+//! helps, e.g. when the SMs are full and extra streams would let non-critical kernels take the
+//! slots that critical ones need; where the model sees no difference, the most parallel placement
+//! wins, because on an H200 every wide graph measured ran slower with 16-32 streams than with
+//! one per branch (bench_suite, 2026-11-26: 446 against 250-333 us for 256 branches).
 //! Launch order: the model also compares candidate orders (longest remaining path first, with
 //! the per-dependency latency counted, and the graph's own program order) and keeps the better.
-//! Cost: O(n·c + e) per placement and one simulation per cap and order; a 2,000-operator graph
-//! plans in a few milliseconds.
+//! Cost: O(n·c + e) per placement (c streams) and one simulation per cap and order: 20-50 ms for
+//! a 2,000-operator graph on a 2-core development machine, 4-11 ms for the suite's graphs of
+//! 500-1,000 operators on the GPU machine's CPU.
 
 #include <opara/analysis/critical_path.hpp>
 #include <opara/error.hpp>
@@ -38,7 +41,7 @@ struct model_planner_options {
   gpu_model gpu{};  //!< the model's fixed costs
   //! Stream caps tried (ascending; unlimited is always tried too).
   std::vector<std::uint32_t> stream_caps{1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64};
-  double tolerance = 0.01;  //!< the smallest cap within this fraction of the best prediction wins
+  double tolerance = 0.01;  //!< the largest cap within this fraction of the best prediction wins
 };
 
 //! A placement the model chose: streams, the cap that made them and the predicted makespan.
@@ -134,18 +137,16 @@ inline model_placement best_placement_on(const graph& g, std::span<const node_id
   caps.push_back(n);
   std::vector<model_placement> tried;
   double best = std::numeric_limits<double>::infinity();
-  int stale = 0;  // caps in a row that improved on the best by less than the tolerance
   for (std::uint32_t c : caps) {
     model_placement p{place_earliest_start(g, order, cost, c, o.gpu.dependency_us), c, 0};
     p.predicted_us = simulate_unchecked(g, order, p.streams.stream_of, m, o.gpu).makespan_us;
     const bool saturated = p.streams.num_streams < c;  // larger caps place the same way
-    stale = p.predicted_us < best * (1 - o.tolerance) ? 0 : stale + 1;
     best = std::min(best, p.predicted_us);
     tried.push_back(std::move(p));
-    if (saturated || stale == 2) break;  // more streams stopped paying
+    if (saturated) break;
   }
-  for (auto& p : tried)
-    if (p.predicted_us <= best * (1 + o.tolerance)) return std::move(p);
+  for (auto it = tried.rbegin(); it != tried.rend(); ++it)
+    if (it->predicted_us <= best * (1 + o.tolerance)) return std::move(*it);
   return std::move(tried.back());  // unreachable: the best one qualifies
 }
 

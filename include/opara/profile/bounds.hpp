@@ -11,7 +11,9 @@
 //!   is a bound, not a prediction. Kernels whose occupancy is unknown (0) count nothing, and an
 //!   event-timed profile (no kernel records) gives a work bound of 0: what is unknown never raises
 //!   the bound.
-//! The larger of the two is the bound a schedule is measured against: lower_bound_us.
+//! The larger of the two is the bound a schedule is measured against: lower_bound_us. Given a
+//! device's least dependent-launch latency (bound_options::dependency_us, measured), the critical
+//! path also counts it once per dependency along the path: a tighter bound that is still a bound.
 //! Hand-written profiles may hold any 32-bit grid, block and limits: products saturate instead of
 //! wrapping and every share stays in [0, 1], so the bound is finite for finite durations.
 
@@ -65,21 +67,49 @@ namespace opara {
   return total_us;
 }
 
-//! The best latency any schedule of g can reach under profile `p`, in microseconds:
-//! max(critical path under the operators' duration_us, work_bound_us(p)). Throws opara::error when
-//! p does not hold one record per node or a duration is negative or not finite (naming the node),
-//! and like to_graph for a malformed graph.
-[[nodiscard]] inline double lower_bound_us(const graph& g, const profile& p) {
+//! What a bound may assume about the device beyond the profile.
+struct bound_options {
+  //! The least time from a kernel's end to the start of a kernel that depends on it, on this
+  //! device (a CUDA graph's dependent launch: about 0.5-1 us on Hopper). 0 assumes none. Only a
+  //! floor measured on the device keeps the bound a bound.
+  double dependency_us = 0;
+};
+
+//! The critical path of g where each dependency also costs `dependency_us`: along any path of
+//! operators v1 -> ... -> vk, vk cannot end before the sum of their durations plus (k - 1) x
+//! dependency_us, since each operator's first kernel waits for its producer's last kernel and that
+//! wait is at least dependency_us. (Latencies between the kernels of one operator are not counted:
+//! an event-timed duration already contains them.) Throws opara::error like lower_bound_us.
+[[nodiscard]] inline double critical_path_with_latency_us(const graph& g, const profile& p, double dependency_us) {
+  if (!std::isfinite(dependency_us) || dependency_us < 0)
+    throw error("opara::lower_bound_us: dependency_us is " + std::to_string(dependency_us) +
+                " (it must be finite and non-negative)");
+  if (p.ops.size() != g.num_nodes())
+    throw error("opara::lower_bound_us: the profile has " + std::to_string(p.ops.size()) +
+                " operator records, the graph has " + std::to_string(g.num_nodes()) + " nodes");
   std::vector<double> cost(p.ops.size());
   for (std::size_t v = 0; v < cost.size(); ++v) cost[v] = p.ops[v].duration_us;
-  return std::max(critical_path(g, cost).length, work_bound_us(p));
+  const double plain = critical_path(g, cost).length;  // checks every duration, naming the node
+  if (dependency_us == 0) return plain;
+  // Every node of a path but its last pays one dependency: cost + latency per node, less one latency.
+  for (double& c : cost) c += dependency_us;
+  return critical_path(g, cost).length - dependency_us;
+}
+
+//! The best latency any schedule of g can reach under profile `p`, in microseconds:
+//! max(critical path under the operators' duration_us, plus o.dependency_us per dependency,
+//! work_bound_us(p)). With o.dependency_us = 0 (the default) the path part is the plain critical
+//! path. Throws opara::error when p does not hold one record per node, a duration is negative or
+//! not finite (naming the node) or o.dependency_us is, and like to_graph for a malformed graph.
+[[nodiscard]] inline double lower_bound_us(const graph& g, const profile& p, const bound_options& o = {}) {
+  return std::max(critical_path_with_latency_us(g, p, o.dependency_us), work_bound_us(p));
 }
 
 //! lower_bound_us for any operator_graph (converted with to_graph).
 template <operator_graph G>
   requires(!std::same_as<G, graph>)
-[[nodiscard]] double lower_bound_us(const G& g, const profile& p) {
-  return lower_bound_us(to_graph(g), p);
+[[nodiscard]] double lower_bound_us(const G& g, const profile& p, const bound_options& o = {}) {
+  return lower_bound_us(to_graph(g), p, o);
 }
 
 } // namespace opara

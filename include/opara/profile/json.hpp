@@ -1,11 +1,13 @@
 #pragma once
 //! Profiles as JSON files, so a profile taken once on a device is reused (and can be written or
-//! edited by hand). Format, version 1:
+//! edited by hand). Format, version 2 (version 1 had no device_uuid, driver_release, user_key):
 //!
 //!   {
-//!     "opara_profile": 1,                       // format version; anything else is rejected
+//!     "opara_profile": 2,                       // format version; anything else is rejected
 //!     "key": {"device_name": "NVIDIA H100 80GB HBM3", "sm_count": 132,
-//!             "driver_version": 13000, "graph_fingerprint": "0123456789abcdef"},
+//!             "driver_version": 13000, "graph_fingerprint": "0123456789abcdef",
+//!             "device_uuid": "GPU-5c0e3a8e-...", "driver_release": "580.159.04",
+//!             "user_key": "batch=8"},
 //!     "limits": {"sm_count": 132, "shared_bytes_per_block": 232448, "shared_bytes_per_sm": 233472,
 //!                "registers_per_sm": 65536, "max_threads_per_sm": 2048, "max_blocks_per_sm": 32},
 //!     "source": "cupti",                        // "cupti", "events" or "manual"
@@ -41,8 +43,9 @@
 
 namespace opara {
 
-//! Version of the profile JSON format this opara reads and writes.
-inline constexpr int profile_format_version = 1;
+//! Version of the profile JSON format this opara reads and writes (2: the key names the device's
+//! UUID, the driver release and the caller's key).
+inline constexpr int profile_format_version = 2;
 
 //! Name of a boundness in the profile format: "memory", "compute" or "unknown".
 [[nodiscard]] constexpr std::string_view to_string(boundness b) noexcept {
@@ -67,6 +70,33 @@ inline json::object_reader reader(const json::value& v, std::string path) {
 
 inline std::string errno_message(int e) { return std::generic_category().message(e); }
 
+//! A profile_key as the JSON object both the profile and the autotune cache formats hold.
+inline json::value key_json(const profile_key& key) {
+  json::value out = json::object{};
+  out["device_name"] = key.device_name;
+  out["sm_count"] = key.sm_count;
+  out["driver_version"] = key.driver_version;
+  out["graph_fingerprint"] = key.graph_fingerprint;
+  out["device_uuid"] = key.device_uuid;
+  out["driver_release"] = key.driver_release;
+  out["user_key"] = key.user_key;
+  return out;
+}
+
+//! Reads the key object `r` (members may be left out; unknown ones are rejected). Throws parse_error.
+inline profile_key read_key(const json::object_reader& r) {
+  r.only({"device_name", "sm_count", "driver_version", "graph_fingerprint", "device_uuid", "driver_release", "user_key"});
+  profile_key key;
+  r.read("device_name", key.device_name);
+  r.read_int("sm_count", key.sm_count);
+  r.read_int("driver_version", key.driver_version);
+  r.read("graph_fingerprint", key.graph_fingerprint);
+  r.read("device_uuid", key.device_uuid);
+  r.read("driver_release", key.driver_release);
+  r.read("user_key", key.user_key);
+  return key;
+}
+
 } // namespace detail::profile_json
 
 //! The profile as pretty-printed JSON (format in this header). Throws opara::error if a duration
@@ -75,11 +105,7 @@ inline std::string errno_message(int e) { return std::generic_category().message
   namespace json = detail::json;
   json::value root;
   root["opara_profile"] = profile_format_version;
-  auto& key = root["key"];
-  key["device_name"] = p.key.device_name;
-  key["sm_count"] = p.key.sm_count;
-  key["driver_version"] = p.key.driver_version;
-  key["graph_fingerprint"] = p.key.graph_fingerprint;
+  root["key"] = detail::profile_json::key_json(p.key);
   auto& lim = root["limits"];
   lim["sm_count"] = p.limits.sm_count;
   lim["shared_bytes_per_block"] = p.limits.shared_bytes_per_block;
@@ -132,14 +158,7 @@ inline std::string errno_message(int e) { return std::generic_category().message
   r.only({"opara_profile", "key", "limits", "source", "ops"});
 
   profile p;
-  if (r.get("key")) {
-    const auto key_reader = r.child("key");
-    key_reader.only({"device_name", "sm_count", "driver_version", "graph_fingerprint"});
-    key_reader.read("device_name", p.key.device_name);
-    key_reader.read_int("sm_count", p.key.sm_count);
-    key_reader.read_int("driver_version", p.key.driver_version);
-    key_reader.read("graph_fingerprint", p.key.graph_fingerprint);
-  }
+  if (r.get("key")) p.key = detail::profile_json::read_key(r.child("key"));
   if (r.get("limits")) {
     const auto limits_reader = r.child("limits");
     limits_reader.only({"sm_count", "shared_bytes_per_block", "shared_bytes_per_sm", "registers_per_sm", "max_threads_per_sm",

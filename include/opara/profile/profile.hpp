@@ -58,12 +58,20 @@ struct device_limits {
   std::uint32_t max_blocks_per_sm = 0;
 };
 
-//! Identifies the device and graph a profile belongs to; a profile is reused only on a match.
+//! Identifies the device, driver and graph a profile (or an autotune choice) belongs to; it is
+//! reused only when every field matches. Two boards of one name differ in device_uuid; a driver
+//! update changes driver_release even when driver_version (the CUDA version it supports) stays.
 struct profile_key {
   std::string device_name;
   std::uint32_t sm_count = 0;
-  std::int32_t driver_version = 0;
-  std::string graph_fingerprint;  //!< opara::fingerprint of the graph
+  std::int32_t driver_version = 0; //!< cudaDriverGetVersion (13000 = CUDA 13.0)
+  std::string graph_fingerprint;   //!< opara::fingerprint of the graph
+  std::string device_uuid{};       //!< cudaDeviceProp::uuid, "GPU-xxxxxxxx-xxxx-..." as nvidia-smi prints it
+  std::string driver_release{};    //!< the kernel driver's release ("580.159.04"; "" where unknown)
+  std::string user_key{};          //!< the caller's own key (e.g. the input shape, which the graph's
+                                   //!< fingerprint cannot see); "" when none is given
+
+  friend bool operator==(const profile_key&, const profile_key&) = default;
 };
 
 //! A whole model's profile: one operator_record per node id.

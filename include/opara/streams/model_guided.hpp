@@ -1,8 +1,8 @@
 #pragma once
 //! Streams chosen by the GPU model (model/list_planner.hpp): each operator, in launch order, goes
-//! to the stream on which the profile says it can start earliest, under the stream cap that the
-//! model (model/gpu_model.hpp) predicts to be fastest; the smallest such cap wins, so a graph
-//! whose branches already fill the SMs gets few streams.
+//! to the stream on which the profile says it can start earliest, under a stream cap only where
+//! the model (model/gpu_model.hpp) predicts that capping pays (critical kernels that would wait
+//! behind non-critical ones holding every SM); otherwise as many streams as that rule opens.
 //!
 //! The model needs the profile. make_plan hands stream policies the graph and the order only, so
 //! the policy reads the profile it is given through `profile` (set it to the profile the plan is

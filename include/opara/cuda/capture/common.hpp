@@ -1,6 +1,11 @@
 #pragma once
 //! What every capture policy shares: capture_options, the capture_policy concept, and the code
 //! that launches a plan on its streams (fork from one event, per-operator waits, join back).
+//!
+//! Threads: a capture policy object holds options only; capture() may be called on one policy
+//! object from several threads at once (each call makes its own streams, events and graph). The
+//! captured graph (the user's) must not be launched by another thread while it is captured unless
+//! its operators are safe to run concurrently (opara calls launch(v, s) from the capturing thread).
 
 #include <opara/cuda/capture/node_options.hpp>
 #include <opara/cuda/error.hpp>
@@ -20,6 +25,7 @@
 
 #include <chrono>
 #include <concepts>
+#include <cstdint>
 #include <exception>
 #include <string>
 #include <string_view>
@@ -27,11 +33,36 @@
 
 namespace opara {
 
+//! How a stream capture treats the CUDA calls that are unsafe during capture (cudaMalloc, a
+//! synchronization, ...) in the capturing thread and in the rest of the process
+//! (cudaStreamCaptureMode).
+enum class capture_mode : std::uint8_t {
+  per_thread,  //!< cudaStreamCaptureModeThreadLocal (the default): only the capturing thread may not
+               //!< make unsafe calls; the process's other threads keep allocating, freeing and
+               //!< synchronizing their own streams and events. cudaDeviceSynchronize (and the legacy
+               //!< default stream with a blocking stream) still fails in any thread while a stream of
+               //!< the device is captured, since it would wait for the capture: servers sync streams
+  global,      //!< cudaStreamCaptureModeGlobal: while it captures, unsafe calls also fail in every
+               //!< other thread that is not capturing in relaxed mode (a server's other threads break)
+  relaxed,     //!< cudaStreamCaptureModeRelaxed: nothing is checked, not even in the capturing thread
+};
+
+//! The CUDA runtime's name for `mode`.
+[[nodiscard]] constexpr cudaStreamCaptureMode to_cuda(capture_mode mode) noexcept {
+  switch (mode) {
+    case capture_mode::global: return cudaStreamCaptureModeGlobal;
+    case capture_mode::relaxed: return cudaStreamCaptureModeRelaxed;
+    case capture_mode::per_thread: break;
+  }
+  return cudaStreamCaptureModeThreadLocal;
+}
+
 //! Options every capture policy reads.
 struct capture_options {
   bool nvtx = false;          //!< an NVTX range per operator around each launch
   bool require_work = true;   //!< an operator that enqueues nothing on its stream is an error
                               //!< (the usual sign that it launched on another stream)
+  capture_mode mode = capture_mode::per_thread;  //!< what the capture forbids, and in which threads
   //! Programmatic dependent launch: edges from another operator's kernel node into a kernel node of
   //! an operator that declares it (programmatic_graph) become programmatic, so it is launched
   //! while its producers finish and waits in cudaGridDependencySynchronize(). Every other edge

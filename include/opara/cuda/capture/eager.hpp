@@ -1,7 +1,13 @@
 #pragma once
 //! capture::eager — no CUDA graph: every call launches the plan on its streams with events.
 //! Useful as a baseline and for operators that cannot be captured. The executable keeps a
-//! pointer to the graph: the graph must outlive it.
+//! pointer to the graph: the graph must outlive it. capture_options::mode does not apply (nothing
+//! is captured).
+//!
+//! Threads: every replay uses the executable's one set of side streams and events, so replays of
+//! one eager executable must not interleave; the executable's launch mutex (cuda/executable.hpp)
+//! serializes them, and concurrent replays therefore also run one after the other on the GPU (they
+//! share the side streams). The graph's launch() is called from whichever thread launches.
 
 #include <opara/cuda/capture/common.hpp>
 
@@ -32,6 +38,7 @@ private:
     runner(const G& g, plan p, detail::plan_resources resources, capture_options o)
         : g_(&g), plan_(std::move(p)), res_(std::move(resources)), opts_(o) {}
     //! Throws capture_error naming a failing operator (work already enqueued stays enqueued).
+    //! Called with the executable's launch mutex held (res_ is shared by every replay).
     void replay(cudaStream_t s) override {
       (void)cudaGetLastError();
       detail::launch_plan(*g_, plan_, res_, s, opts_, /*capturing=*/false, "eager launch");

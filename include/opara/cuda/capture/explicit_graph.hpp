@@ -124,7 +124,7 @@ private:
   template <class G>
   static cuda::graph_handle capture_alone(const G& g, node_id v, cudaStream_t capture_stream, const capture_options& o) {
     constexpr std::string_view stage = "explicit graph capture";
-    OPARA_CUDA_CHECK(cudaStreamBeginCapture(capture_stream, cudaStreamCaptureModeGlobal));
+    OPARA_CUDA_CHECK(cudaStreamBeginCapture(capture_stream, to_cuda(o.mode)));
     try {
       detail::capture_state before;
       if (const cudaError_t e = detail::query_capture(capture_stream, before); e != cudaSuccess) {

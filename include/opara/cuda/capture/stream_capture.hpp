@@ -1,7 +1,8 @@
 #pragma once
-//! capture::stream_capture — Opara's way of building the graph: capture the caller's stream in
-//! global mode, fork every plan stream from one event, launch in plan order with the plan's
-//! (pruned) waits, join every stream back, end the capture and instantiate.
+//! capture::stream_capture — Opara's way of building the graph: capture the caller's stream (in
+//! capture_options::mode, thread-local by default), fork every plan stream from one event, launch
+//! in plan order with the plan's (pruned) waits, join every stream back, end the capture and
+//! instantiate.
 
 #include <opara/cuda/capture/common.hpp>
 
@@ -32,7 +33,7 @@ struct stream_capture {
     }
     std::optional<detail::operator_nodes> nodes;
     if (detail::wants_node_options(g, o)) nodes.emplace(p.num_nodes());
-    OPARA_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+    OPARA_CUDA_CHECK(cudaStreamBeginCapture(s, to_cuda(o.mode)));
     cudaGraph_t raw = nullptr;
     try {
       detail::launch_plan(g, p, res, s, o, /*capturing=*/true, "stream capture", nodes ? &*nodes : nullptr);

@@ -45,6 +45,16 @@ struct profiler_options {
   int warmup = 1;      //!< unprofiled runs first (module loading, allocator warm-up); at least 0
   int iterations = 3;  //!< profiled runs; durations are averaged over them; at least 1
   bool nvtx = false;   //!< an NVTX range per operator
+  bool require_cupti = false;  //!< profiler::cupti throws profiler_unavailable instead of falling back
+                               //!< to event timing when CUPTI cannot be used (another CUPTI client,
+                               //!< no permission)
+};
+
+//! profiler::cupti could not use CUPTI and profiler_options::require_cupti forbade the event-timing
+//! fallback. The message says why (e.g. another CUPTI client, such as Nsight Systems, holds it).
+class profiler_unavailable : public error {
+public:
+  using error::error;
 };
 
 //! Throws bad_policy naming the field when `options` cannot be carried out.
@@ -137,39 +147,33 @@ template <class P, cuda_operator_graph G>
       g, [&](const opara::graph& compact) { return P::measure(g, compact, stream, options); });
 }
 
-//! Loads a saved profile and checks that it belongs to the current device and to `compact` (the
-//! converted graph). Throws profile_mismatch naming the differing field, opara::error when the file
-//! cannot be read, parse_error for a malformed file, cuda_error.
-[[nodiscard]] inline opara::profile load_profile_for(const std::filesystem::path& path, const opara::graph& compact) {
+//! Loads a saved profile and checks that it belongs to the current device and driver, to `compact`
+//! (the converted graph) and to `user_key`. Throws profile_mismatch naming the differing field,
+//! opara::error when the file cannot be read, parse_error for a malformed file, cuda_error.
+[[nodiscard]] inline opara::profile load_profile_for(const std::filesystem::path& path, const opara::graph& compact,
+                                                     std::string_view user_key = {}) {
   opara::profile loaded = load_profile(path);
-  check_profile(loaded, current_key(compact), compact.num_nodes(), "the saved profile " + path.string());
+  check_profile(loaded, current_key(compact, user_key), compact.num_nodes(), "the saved profile " + path.string());
   return loaded;
 }
 
 //! As above for any operator graph (converted with to_graph).
 template <operator_graph G>
   requires(!std::same_as<G, opara::graph>)
-[[nodiscard]] opara::profile load_profile_for(const std::filesystem::path& path, const G& g) {
-  return load_profile_for(path, to_graph(g));
+[[nodiscard]] opara::profile load_profile_for(const std::filesystem::path& path, const G& g,
+                                              std::string_view user_key = {}) {
+  return load_profile_for(path, to_graph(g), user_key);
 }
 
-//! The profile saved at `path` when there is one for the current device and `compact`; nothing when
-//! no file is there, or when it belongs to another device or graph (said on stderr: the caller
-//! profiles again and replaces it). Throws opara::error naming the path when it cannot be examined
-//! or read, parse_error for a malformed file, cuda_error.
+//! The profile saved at `path` when there is one for the current device and driver, `compact` and
+//! `user_key`; nothing when no file is there, and nothing either (said on stderr: the caller
+//! profiles again and replaces it) when it is torn, foreign, of an older format or of another
+//! device, driver, graph or key (load_reusable_profile). Throws opara::error naming the path when
+//! it cannot be examined, cuda_error.
 [[nodiscard]] inline std::optional<opara::profile> load_saved_profile(const std::filesystem::path& path,
-                                                                      const opara::graph& compact) {
-  std::error_code failure;
-  const bool present = std::filesystem::exists(path, failure);
-  if (failure)
-    throw error("opara: cannot look for the saved profile '" + path.string() + "': " + failure.message());
-  if (!present) return std::nullopt;
-  try {
-    return load_profile_for(path, compact);
-  } catch (const profile_mismatch& mismatch) {
-    std::fprintf(stderr, "%s; profiling again\n", mismatch.what());
-    return std::nullopt;
-  }
+                                                                      const opara::graph& compact,
+                                                                      std::string_view user_key = {}) {
+  return load_reusable_profile(path, current_key(compact, user_key), compact.num_nodes());
 }
 
 } // namespace cuda

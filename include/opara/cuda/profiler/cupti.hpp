@@ -8,7 +8,12 @@
 //! call that launched it, and so to the operator, whatever stream or library the operator used.
 //! The records are then grouped and averaged on the CPU (opara/profile/aggregate.hpp).
 //! Where CUPTI cannot be initialized (another tool holds it, no permission), the event-timing
-//! profiler measures operator durations only (profile.source == "events") and says so on stderr.
+//! profiler measures operator durations only (profile.source == "events") and says so on stderr,
+//! or, with profiler_options::require_cupti, profiler_unavailable is thrown.
+//!
+//! Threads: several threads (or schedulers of several devices) may profile at once; their CUPTI
+//! sessions take turns (cupti_session), so each profile is the one it would be alone, and kernels
+//! other threads launch meanwhile are never attributed to its operators.
 //!
 //! Boundness: the user's hint (launch_traits<G>::bound) wins; otherwise opara's one rule
 //! (classify_bound in opara/profile/check.hpp).
@@ -29,11 +34,14 @@
 
 #include <algorithm>
 #include <climits>
+#include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -69,7 +77,9 @@ namespace cuda {
 
 namespace detail {
 
-//! Process-wide CUPTI activity sink (CUPTI's buffer callbacks are global).
+//! Process-wide CUPTI activity sink (CUPTI's buffer callbacks are global). Records are appended by
+//! CUPTI's completion callback, under `lock`; the session that owns CUPTI (cupti_owner) clears it
+//! when it starts and takes what belongs to it when it finishes.
 struct cupti_sink {
   struct raw_kernel {
     std::uint32_t correlation = 0;
@@ -80,7 +90,6 @@ struct cupti_sink {
   std::vector<raw_kernel> kernels;
   std::unordered_map<std::uint32_t, std::uint64_t> external;  // correlation id -> external id
   std::size_t dropped = 0;
-  bool in_use = false;  // one session at a time
 
   static cupti_sink& get() {
     static cupti_sink sink;
@@ -134,6 +143,56 @@ struct cupti_sink {
   }
 };
 
+//! Who holds CUPTI's activity API in this process: one cupti_session at a time. A session waits
+//! (blocks) until the one before it has finished; each gets a new id, which it puts in the high
+//! bits of its external correlation ids, so that records of an earlier session (say, a buffer
+//! delivered late) are never attributed to a later one.
+class cupti_owner {
+public:
+  static cupti_owner& get() {
+    static cupti_owner owner;
+    return owner;
+  }
+  //! Blocks until no session holds CUPTI, then takes it and returns the new session's id (never 0).
+  std::uint64_t acquire() {
+    std::unique_lock guard(lock_);
+    free_.wait(guard, [&] { return !busy_; });
+    busy_ = true;
+    if (++last_id_ > max_session_id) last_id_ = 1;
+    holder_ = std::this_thread::get_id();
+    return last_id_;
+  }
+  //! Gives CUPTI back and wakes one waiting session.
+  void release() noexcept {
+    {
+      std::lock_guard guard(lock_);
+      busy_ = false;
+      holder_ = {};
+    }
+    free_.notify_one();
+  }
+  //! True when this thread holds the session (a second one would wait for itself forever).
+  [[nodiscard]] bool held_by_this_thread() {
+    std::lock_guard guard(lock_);
+    return busy_ && holder_ == std::this_thread::get_id();
+  }
+
+  //! Bits of an external correlation id below the session id: an operator tag must be smaller.
+  static constexpr unsigned tag_bits = 40;
+  static constexpr std::uint64_t max_session_id = (std::uint64_t{1} << (64 - tag_bits)) - 1;
+
+private:
+  std::mutex lock_;
+  std::condition_variable free_;
+  bool busy_ = false;
+  std::thread::id holder_;
+  std::uint64_t last_id_ = 0;
+};
+
+//! A CUPTI callback that does nothing: opara subscribes only to learn whether another CUPTI client
+//! (a profiler, a tracing library) already did, and to keep others from subscribing meanwhile.
+inline void CUPTIAPI ignore_callback(void*, CUpti_CallbackDomain, CUpti_CallbackId, const void*) {}
+
 inline std::string cupti_message(CUptiResult result) {
   const char* text = nullptr;
   if (cuptiGetResultString(result, &text) != CUPTI_SUCCESS || !text)
@@ -149,33 +208,49 @@ inline constexpr CUpti_ActivityKind cupti_kinds[] = {CUPTI_ACTIVITY_KIND_CONCURR
 } // namespace detail
 
 //! One CUPTI activity session: from construction to finish() (or destruction) CUPTI records every
-//! kernel launched in the process, and the kernels launched inside a tag_scope carry its tag. One
-//! session at a time per process. Not copyable or movable.
+//! kernel launched in the process, and the kernels launched inside one of its tag_scopes carry
+//! the tag.
+//!
+//! Threads: CUPTI's activity callbacks are process-wide, so sessions take turns: constructing a
+//! session blocks until the session before it (in any thread) has finished. Rule: finish (or
+//! destroy) a session before starting another on the same thread, and never wait, inside a
+//! session, for a thread that is starting one. A second session on the thread that holds one is
+//! refused (inactive, with a reason) instead of waiting for itself. Kernels other threads launch
+//! during a session are recorded but carry no tag of it (finish() reports them with tag 0), and
+//! records of an earlier session are never given this session's tags (the session id sits in the
+//! high bits of every external correlation id). Another CUPTI client in the process (Nsight
+//! Systems, a tracing library) is detected when it has subscribed to CUPTI's callbacks: the session
+//! is then inactive and says so. A client that only registered activity callbacks cannot be seen
+//! and loses them to opara while a session lasts. Not copyable or movable; one thread uses it.
 class cupti_session {
 public:
   //! What finish() hands back.
   struct result {
-    std::vector<kernel_activity> kernels;  //!< every kernel seen, tagged or not
+    std::vector<kernel_activity> kernels;  //!< every kernel seen: tagged by this session, or tag 0
     std::size_t dropped = 0;               //!< records CUPTI had to drop (buffers full)
   };
 
-  //! Turns CUPTI activity on. Never throws: when CUPTI cannot be used, active() is false and
-  //! unavailable_reason() says why.
+  //! Waits for CUPTI to be free, then turns activity on. Never throws: when CUPTI cannot be used,
+  //! active() is false and unavailable_reason() says why.
   cupti_session() {
-    auto& sink = detail::cupti_sink::get();
+    auto& owner = detail::cupti_owner::get();
+    if (owner.held_by_this_thread()) {
+      reason_ = "another cupti_session is active on this thread (finish it first: a second would wait for itself)";
+      return;
+    }
+    id_ = owner.acquire();
     {
+      auto& sink = detail::cupti_sink::get();
       std::lock_guard guard(sink.lock);
-      if (sink.in_use) {
-        reason_ = "another cupti_session is active in this process";
-        return;
-      }
-      sink.in_use = true;
       sink.kernels.clear();
       sink.external.clear();
       sink.dropped = 0;
     }
     reason_ = enable();
-    if (!reason_.empty()) release_sink();
+    if (!reason_.empty()) {
+      id_ = 0;
+      owner.release();
+    }
   }
   cupti_session(const cupti_session&) = delete;
   cupti_session& operator=(const cupti_session&) = delete;
@@ -187,13 +262,21 @@ public:
   [[nodiscard]] bool active() const noexcept { return reason_.empty() && !finished_; }
   //! Why CUPTI could not be used ("" when it could).
   [[nodiscard]] const std::string& unavailable_reason() const noexcept { return reason_; }
+  //! The largest tag a tag_scope can carry (tags live below the session id's bits).
+  static constexpr std::uint64_t max_tag = (std::uint64_t{1} << detail::cupti_owner::tag_bits) - 1;
 
-  //! Kernels launched while a tag_scope lives carry its tag (the scope pushes a CUPTI external
-  //! correlation id and pops it on destruction).
+  //! Kernels launched on this thread while a tag_scope lives carry its tag (1..max_tag) in the
+  //! session's records: the scope pushes a CUPTI external correlation id (the session's id in the
+  //! high bits, the tag below) and pops it on destruction.
   class tag_scope {
   public:
-    explicit tag_scope(std::uint64_t tag) noexcept {
-      (void)cuptiActivityPushExternalCorrelationId(CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, tag);
+    //! Throws bad_policy when `tag` is 0 or above max_tag.
+    tag_scope(const cupti_session& session, std::uint64_t tag) {
+      if (tag == 0 || tag > max_tag)
+        throw bad_policy("opara: cupti_session::tag_scope: tag " + std::to_string(tag) + " is outside 1.." +
+                         std::to_string(max_tag));
+      (void)cuptiActivityPushExternalCorrelationId(CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0,
+                                                   (session.id_ << detail::cupti_owner::tag_bits) | tag);
     }
     tag_scope(const tag_scope&) = delete;
     tag_scope& operator=(const tag_scope&) = delete;
@@ -203,52 +286,71 @@ public:
     }
   };
 
-  //! Flushes and turns CUPTI activity off, and returns every kernel seen with its tag (0 where it
-  //! had none). Returns nothing more on a second call or for an inactive session.
+  //! Flushes and turns CUPTI activity off, gives CUPTI to the next waiting session, and returns
+  //! every kernel seen with its tag (0 where it had none of this session's). Returns nothing more
+  //! on a second call or for an inactive session.
   [[nodiscard]] result finish() noexcept {
     result out;
     if (!active()) return out;
     finished_ = true;
     (void)cuptiActivityFlushAll(1);
     for (auto kind : detail::cupti_kinds) (void)cuptiActivityDisable(kind);
-    auto& sink = detail::cupti_sink::get();
-    std::lock_guard guard(sink.lock);
-    out.kernels.reserve(sink.kernels.size());
-    for (auto& raw : sink.kernels) {
-      const auto link = sink.external.find(raw.correlation);
-      out.kernels.push_back({link == sink.external.end() ? 0 : link->second, raw.start_ns, std::move(raw.record)});
+    (void)cuptiUnsubscribe(subscriber_);
+    {
+      auto& sink = detail::cupti_sink::get();
+      std::lock_guard guard(sink.lock);
+      out.kernels.reserve(sink.kernels.size());
+      for (auto& raw : sink.kernels) {
+        const auto link = sink.external.find(raw.correlation);
+        std::uint64_t tag = 0;
+        if (link != sink.external.end() && (link->second >> detail::cupti_owner::tag_bits) == id_)
+          tag = link->second & max_tag;
+        out.kernels.push_back({tag, raw.start_ns, std::move(raw.record)});
+      }
+      out.dropped = sink.dropped;
+      sink.kernels.clear();
+      sink.external.clear();
     }
-    out.dropped = sink.dropped;
-    sink.kernels.clear();
-    sink.external.clear();
-    sink.in_use = false;
+    detail::cupti_owner::get().release();
     return out;
   }
 
 private:
-  //! Turns CUPTI activity on; on failure turns back off whatever was on and returns the reason.
-  static std::string enable() {
+  //! Subscribes (to detect another CUPTI client) and turns CUPTI activity on; on failure turns back
+  //! off whatever was on and returns the reason.
+  std::string enable() {
+    if (const CUptiResult status = cuptiSubscribe(&subscriber_, &detail::ignore_callback, nullptr);
+        status != CUPTI_SUCCESS) {
+      subscriber_ = nullptr;
+      if (status == CUPTI_ERROR_MULTIPLE_SUBSCRIBERS_NOT_SUPPORTED)
+        return "another CUPTI client (a profiler such as Nsight Systems or Nsight Compute, or a tracing library) "
+               "holds CUPTI in this process";
+      return "cuptiSubscribe: " + detail::cupti_message(status);
+    }
+    auto give_up = [&](std::string why) {
+      (void)cuptiUnsubscribe(subscriber_);
+      subscriber_ = nullptr;
+      return why;
+    };
     if (const CUptiResult status = cuptiActivityRegisterCallbacks(&detail::cupti_sink::requested,
                                                                   &detail::cupti_sink::completed);
         status != CUPTI_SUCCESS)
-      return "cuptiActivityRegisterCallbacks: " + detail::cupti_message(status);
+      return give_up("cuptiActivityRegisterCallbacks: " + detail::cupti_message(status));
     std::size_t enabled = 0;
     for (auto kind : detail::cupti_kinds) {
       if (const CUptiResult status = cuptiActivityEnable(kind); status != CUPTI_SUCCESS) {
         for (std::size_t i = 0; i < enabled; ++i) (void)cuptiActivityDisable(detail::cupti_kinds[i]);
-        return "cuptiActivityEnable(" + std::to_string(static_cast<int>(kind)) + "): " + detail::cupti_message(status);
+        return give_up("cuptiActivityEnable(" + std::to_string(static_cast<int>(kind)) +
+                       "): " + detail::cupti_message(status));
       }
       ++enabled;
     }
     return {};
   }
-  static void release_sink() noexcept {
-    auto& sink = detail::cupti_sink::get();
-    std::lock_guard guard(sink.lock);
-    sink.in_use = false;
-  }
 
   std::string reason_;
+  std::uint64_t id_ = 0;
+  CUpti_SubscriberHandle subscriber_ = nullptr;
   bool finished_ = false;
 };
 
@@ -271,22 +373,30 @@ struct cupti {
                                 const cuda::profiler_options& options) {
     const cuda::detail::profiling_runs<G> runs(g, compact, stream, options);
     runs.warm_up();
+    const std::size_t num_nodes = compact.num_nodes();
+    if (std::uint64_t{static_cast<std::uint32_t>(runs.iterations())} * num_nodes > cuda::cupti_session::max_tag)
+      throw bad_policy("opara: profiler::cupti: " + std::to_string(runs.iterations()) + " runs of " +
+                       std::to_string(num_nodes) + " operators need more tags than a CUPTI session has");
     std::vector<kernel_activity> seen;
     std::size_t dropped = 0;
     {
-      cuda::cupti_session session;
+      cuda::cupti_session session;  // waits while another thread profiles (one CUPTI session at a time)
       if (!session.active()) {
+        if (options.require_cupti)
+          throw cuda::profiler_unavailable("opara: profiler::cupti: CUPTI unavailable (" +
+                                           session.unavailable_reason() +
+                                           ") and profiler_options::require_cupti forbids the event-timing fallback");
         std::fprintf(stderr, "opara: profiler: CUPTI unavailable (%s); timing operators with CUDA events instead "
-                             "(durations only, no kernel records)\n", session.unavailable_reason().c_str());
+                             "(durations only, no kernel records; set profiler_options::require_cupti to make this "
+                             "an error)\n", session.unavailable_reason().c_str());
         cuda::profiler_options warmed_up = options;
         warmed_up.warmup = 0;
         return events::measure(g, compact, stream, warmed_up);
       }
-      const std::size_t num_nodes = compact.num_nodes();
       for (int run = 0; run < runs.iterations(); ++run) {
         runs.run([&](node_id v, auto&& launch) {
           const operator_tag tag{static_cast<std::uint32_t>(run), v};
-          const cuda::cupti_session::tag_scope scope(tag.encode(num_nodes));
+          const cuda::cupti_session::tag_scope scope(session, tag.encode(num_nodes));
           launch();
         });
       }
@@ -294,11 +404,12 @@ struct cupti {
       seen = std::move(finished.kernels);
       dropped = finished.dropped;
     }
+    // Kernels of other threads (running while this one profiled) carry no tag of this session.
     kernel_aggregate aggregate =
         aggregate_kernels(std::move(seen), compact.num_nodes(), static_cast<std::size_t>(runs.iterations()));
-    if (aggregate.unattributed > 0 || dropped > 0)
-      std::fprintf(stderr, "opara: profiler: %zu kernel(s) could not be tied to an operator, %zu record(s) dropped\n",
-                   aggregate.unattributed, dropped);
+    if (dropped > 0)
+      std::fprintf(stderr, "opara: profiler: CUPTI dropped %zu record(s) (its buffers were full); operators "
+                           "may miss kernels\n", dropped);
     const cudaDeviceProp properties = cuda::current_device_properties();
     for (auto& record : aggregate.ops)
       for (auto& kernel : record.kernels) kernel.occupancy = cuda::theoretical_occupancy(kernel, properties);

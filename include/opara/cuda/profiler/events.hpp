@@ -2,7 +2,9 @@
 //! The event-timing profiler (link opara::cuda; no CUPTI): times each operator between two CUDA
 //! events, averaged over the profiled runs. It gives durations only (profile.source == "events", no
 //! kernel records), so boundness comes from the user's hints alone. It is also what the CUPTI
-//! profiler falls back to when CUPTI cannot be initialized.
+//! profiler falls back to when CUPTI cannot be initialized. Threads: each call uses its own events
+//! and the caller's stream, so several threads may profile at once (other threads' kernels on the
+//! same GPU lengthen the measured durations, not the records).
 
 #include <opara/cuda/error.hpp>
 #include <opara/cuda/handles.hpp>

@@ -1,8 +1,11 @@
 #pragma once
 //! opara::autotune: a scheduler that picks itself. It compiles each candidate scheduler for the
 //! user's graph, times their replays on the user's GPU, keeps the fastest, and remembers the
-//! choice in a JSON cache (cuda/tune/cache.hpp) keyed by device (name, SM count, driver) and graph
-//! fingerprint, so the next start compiles only the winner. A cache entry made for another
+//! choice in a JSON cache (cuda/tune/cache.hpp) keyed by device (name, SM count, UUID), driver
+//! (CUDA version and release), graph fingerprint and the caller's user_key, so the next start
+//! compiles only the winner. Tuners in several threads or processes may share one cache file (its
+//! updates are locked and merged); compile() is const and may be called from several threads, for
+//! the device of the stream it is given, like scheduler::compile. A cache entry made for another
 //! candidate list is ignored (and said so on stderr): the candidates changed, so the old winner
 //! means nothing. Candidates are told apart by their label() ("round_robin[4]/program_order/
 //! stream_capture"), which each policy gives itself.
@@ -44,6 +47,7 @@ struct autotune_options {
   bool reuse = true;                   //!< use a matching cache entry instead of measuring
   tune::timing_options timing{10, 100, false};
   cuda::profiler_options profiler{};   //!< how the profile shared by all candidates is taken
+  std::string user_key;                //!< the caller's own part of the cache key (e.g. "batch=8")
 };
 
 //! What autotune did: the candidates' labels and median replay times, and the winner.
@@ -63,12 +67,14 @@ struct autotune_of {
   std::tuple<Candidates...> candidates{};
   autotune_options options{};
 
-  //! Profiles once, then measures (or recalls) and compiles the winner. Throws like
-  //! scheduler::compile, bad_policy for unusable timing options, parse_error for a corrupt cache,
-  //! opara::error when the cache cannot be read or written.
+  //! Profiles once, then measures (or recalls) and compiles the winner, for the device of `stream`.
+  //! A torn, foreign or old cache is said on stderr and measured again. Throws like
+  //! scheduler::compile, bad_policy for unusable timing options, opara::error when the cache
+  //! cannot be locked or written.
   template <class G>
   [[nodiscard]] executable compile(const G& g, cudaStream_t stream, autotune_report* report = nullptr) const {
     using profiler_type = typename std::tuple_element_t<0, std::tuple<Candidates...>>::profiler_policy;
+    const cuda::device_guard on_stream_device(cuda::device_of(stream));
     return cuda::detail::with_compact_graph(g, [&](const opara::graph& compact) {
       if constexpr (profiler_type::measures) {
         const opara::profile measured = profiler_type::measure(g, compact, stream, options.profiler);
@@ -83,6 +89,7 @@ struct autotune_of {
   template <class G>
   [[nodiscard]] executable compile(const G& g, cudaStream_t stream, const opara::profile& given,
                                    autotune_report* report = nullptr) const {
+    const cuda::device_guard on_stream_device(cuda::device_of(stream));
     return cuda::detail::with_compact_graph(
         g, [&](const opara::graph& compact) { return choose(g, compact, stream, &given, report); });
   }
@@ -101,7 +108,7 @@ private:
     tune::check_timing_options(options.timing);
     autotune_report decision;
     decision.labels = labels();
-    const profile_key key = cuda::current_key(compact);
+    const profile_key key = cuda::current_key(compact, options.user_key);
     std::optional<tune::autotune_cache> cache;
     if (!options.cache_path.empty()) cache.emplace(options.cache_path);
 

@@ -3,20 +3,30 @@
 //! candidate schedulers was fastest, so that the next start compiles only the winner. No CUDA here
 //! (the file format is checked on any machine); autotune (cuda/tune/autotune.hpp) uses it.
 //!
-//! Format, version 1:
-//!   {"opara_autotune": 1,
+//! Format, version 2 (version 1's key had no device_uuid, driver_release, user_key):
+//!   {"opara_autotune": 2,
 //!    "entries": [{"key": {"device_name": ..., "sm_count": ..., "driver_version": ...,
-//!                         "graph_fingerprint": ...},
+//!                         "graph_fingerprint": ..., "device_uuid": ..., "driver_release": ...,
+//!                         "user_key": ...},           // the profile's key (profile/json.hpp)
 //!                 "candidates": ["opara_greedy/resource_aware/stream_capture", ...],
 //!                 "choice": 0,                   // index into candidates
 //!                 "median_us": [412.5, ...]}]}   // per candidate, as measured
 //! Every entry is checked when the file is read: a "choice" that is not a whole number naming one
 //! of its candidates, or any other malformed member, is a parse_error naming the file and the JSON
 //! path, never a silently wrong index. The file is replaced atomically (detail/atomic_file.hpp).
+//!
+//! Several tuners (threads or processes) may share one cache file: store() reads, merges and
+//! rewrites it while holding an advisory lock on "<path>.lock" (detail/file_lock.hpp), so no
+//! tuner's entry is lost. A torn, foreign or old-version file never stops a tuner: lookup() says so
+//! on stderr and reports no choice (the candidates are measured again), and store() says so and
+//! replaces the file with the new entry. autotune_cache holds only its path: one object may be used
+//! from several threads.
 
 #include <opara/detail/atomic_file.hpp>
+#include <opara/detail/file_lock.hpp>
 #include <opara/detail/json.hpp>
 #include <opara/error.hpp>
+#include <opara/profile/json.hpp>
 #include <opara/profile/profile.hpp>
 
 #include <cstddef>
@@ -31,8 +41,9 @@
 
 namespace opara::tune {
 
-//! Version of the autotune cache format this opara reads and writes.
-inline constexpr int cache_format_version = 1;
+//! Version of the autotune cache format this opara reads and writes (2: keys name the device's
+//! UUID, the driver release and the caller's key).
+inline constexpr int cache_format_version = 2;
 
 //! One remembered decision.
 struct cache_entry {
@@ -64,11 +75,12 @@ public:
   }
 
   //! The choice remembered for `key` and these candidate labels, or nothing when there is no entry
-  //! for the key, or only one made for other candidates (said on stderr: they are measured again).
-  //! Throws like entries().
+  //! for the key, or only one made for other candidates, or when the file is unreadable, torn,
+  //! foreign or of another version (each said on stderr: the candidates are measured again).
+  //! Throws opara::error only when the path cannot be examined.
   [[nodiscard]] std::optional<std::size_t> lookup(const profile_key& key, const std::vector<std::string>& candidates) const {
-    for (const cache_entry& entry : entries()) {
-      if (!same_key(entry.key, key)) continue;
+    for (const cache_entry& entry : entries_or_none("measuring again")) {
+      if (entry.key != key) continue;
       if (entry.candidates == candidates) return entry.choice;
       std::fprintf(stderr, "opara::autotune: %s has a choice for this device and graph, but for other candidates; "
                            "measuring again\n", path_.string().c_str());
@@ -77,15 +89,18 @@ public:
     return std::nullopt;
   }
 
-  //! Records `entry`, replacing any entry for the same key, and rewrites the file atomically.
-  //! Throws bad_policy when entry.choice names no candidate, parse_error when the existing file is
-  //! malformed, opara::error naming the path when it cannot be read or written.
+  //! Records `entry`, replacing any entry for the same key, and rewrites the file atomically, all
+  //! under the cache's lock, so entries stored meanwhile by other threads or processes are kept. An
+  //! existing file that is unreadable, torn, foreign or of another version is said on stderr and
+  //! replaced. Throws bad_policy when entry.choice names no candidate, opara::error naming the path
+  //! when it cannot be locked, examined or written.
   void store(const cache_entry& entry) const {
     if (entry.choice >= entry.candidates.size())
       throw bad_policy("opara::autotune: cannot store choice " + std::to_string(entry.choice) + " among " +
                        std::to_string(entry.candidates.size()) + " candidates");
-    std::vector<cache_entry> all = entries();
-    std::erase_if(all, [&](const cache_entry& old) { return same_key(old.key, entry.key); });
+    const detail::file_lock exclusive(path_);
+    std::vector<cache_entry> all = entries_or_none("replacing it");
+    std::erase_if(all, [&](const cache_entry& old) { return old.key == entry.key; });
     all.push_back(entry);
     detail::write_file_atomically(path_, to_json(all) + "\n", "autotune cache");
   }
@@ -113,12 +128,7 @@ public:
       const json::object_reader item(listed[i], "entries[" + std::to_string(i) + "]", prefix);
       item.only({"key", "candidates", "choice", "median_us"});
       cache_entry entry;
-      const json::object_reader key = item.child("key");
-      key.only({"device_name", "sm_count", "driver_version", "graph_fingerprint"});
-      key.read("device_name", entry.key.device_name);
-      key.read_int("sm_count", entry.key.sm_count);
-      key.read_int("driver_version", entry.key.driver_version);
-      key.read("graph_fingerprint", entry.key.graph_fingerprint);
+      entry.key = detail::profile_json::read_key(item.child("key"));
       const auto& labels = item.require("candidates", json::kind::array).as_array();
       if (labels.empty()) item.fail(item.sub("candidates"), "expected at least one candidate, found none");
       for (std::size_t k = 0; k < labels.size(); ++k) {
@@ -151,12 +161,7 @@ public:
     json::array listed;
     for (const cache_entry& entry : all) {
       json::value item = json::object{};
-      json::value key = json::object{};
-      key["device_name"] = entry.key.device_name;
-      key["sm_count"] = entry.key.sm_count;
-      key["driver_version"] = entry.key.driver_version;
-      key["graph_fingerprint"] = entry.key.graph_fingerprint;
-      item["key"] = std::move(key);
+      item["key"] = detail::profile_json::key_json(entry.key);
       json::array labels, times;
       for (const auto& label : entry.candidates) labels.emplace_back(label);
       for (double time : entry.median_us) times.emplace_back(time);
@@ -170,9 +175,19 @@ public:
   }
 
 private:
-  static bool same_key(const profile_key& a, const profile_key& b) {
-    return a.device_name == b.device_name && a.sm_count == b.sm_count && a.driver_version == b.driver_version &&
-           a.graph_fingerprint == b.graph_fingerprint;
+  //! entries(), or none when the file cannot be used: then says why on stderr, followed by `then`.
+  //! Throws opara::error only when the path cannot be examined.
+  [[nodiscard]] std::vector<cache_entry> entries_or_none(const char* then) const {
+    std::error_code failure;
+    const bool present = std::filesystem::exists(path_, failure);
+    if (failure) throw error("opara::autotune: cannot look for the cache '" + path_.string() + "': " + failure.message());
+    if (!present) return {};
+    try {
+      return entries();
+    } catch (const error& unusable) {  // parse_error (torn, foreign, old version) or a read error
+      std::fprintf(stderr, "%s; %s\n", unusable.what(), then);
+      return {};
+    }
   }
 
   std::filesystem::path path_;

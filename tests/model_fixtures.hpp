@@ -1,0 +1,47 @@
+#pragma once
+// Hand-made profiles for the GPU model's tests (model.cpp, model_guided.cpp, bounds_latency.cpp):
+// an H100-like device and kernels whose resident blocks per SM follow from their occupancy.
+
+#include <opara/profile/profile.hpp>
+
+#include <cstdint>
+#include <vector>
+
+namespace opara::test {
+
+// 132 SMs, 2048 threads, 32 blocks, 228 KiB of shared memory and 65536 registers per SM.
+inline device_limits h100() {
+  device_limits l;
+  l.sm_count = 132;
+  l.max_threads_per_sm = 2048;
+  l.max_blocks_per_sm = 32;
+  l.shared_bytes_per_block = 227 * 1024;
+  l.shared_bytes_per_sm = 228 * 1024;
+  l.registers_per_sm = 65536;
+  return l;
+}
+
+// A kernel of `blocks` 256-thread blocks; occupancy 0.125 = one resident block per SM (8 of 64 warps).
+inline kernel_record kernel(std::uint32_t blocks, double us, double occupancy = 0.125) {
+  kernel_record k;
+  k.grid = {blocks, 1, 1};
+  k.block = {256, 1, 1};
+  k.occupancy = occupancy;
+  k.duration_us = us;
+  return k;
+}
+
+// A profile on h100() with one operator per kernel, each as long as its kernel.
+inline profile one_kernel_each(const std::vector<kernel_record>& ks) {
+  profile p;
+  p.limits = h100();
+  for (const auto& k : ks) {
+    operator_record op;
+    op.duration_us = k.duration_us;
+    op.kernels = {k};
+    p.ops.push_back(op);
+  }
+  return p;
+}
+
+} // namespace opara::test
