@@ -356,12 +356,17 @@ static_assert(opara::named_operator_graph<convnet::engine>);
 
 #include <opara/cuda/operator_graph.hpp>
 
-//! opara's way to launch the engine's operators, and the boundness hints for Opara's launch order.
+//! opara's way to launch the engine's operators, the boundness hints for Opara's launch order, and
+//! the declaration that its kernels take programmatic dependent launch.
 template <>
 struct opara::launch_traits<convnet::engine> {
   static void launch(const convnet::engine& e, opara::node_id v, cudaStream_t s) { e.enqueue(static_cast<int>(v), s); }
   static opara::boundness bound(const convnet::engine& e, opara::node_id v) { return e.bound_of(static_cast<int>(v)); }
+  //! Every kernel waits for its producers first (opara::pdl::wait_for_producers; the convolutions
+  //! load their first weight tiles before it), so every operator may take programmatic edges.
+  static bool programmatic(const convnet::engine&, opara::node_id) { return true; }
 };
 
 static_assert(opara::cuda_operator_graph<convnet::engine>);
 static_assert(opara::bound_hinted_graph<convnet::engine>);
+static_assert(opara::programmatic_graph<convnet::engine>);

@@ -30,6 +30,8 @@
 
 #include <cstdint>
 
+#include <opara/cuda/pdl.cuh>
+
 #include "cp_async.cuh"
 #include "launch_helpers.cuh"
 #include "shapes.hpp"
@@ -184,6 +186,10 @@ conv_bias_relu_kernel(const float* __restrict__ in, const float* __restrict__ wg
   const int k_tiles = kt_end - kt_begin;
 
   if constexpr (KS != 1) __syncthreads();  // the k table is read by the gather
+  // Programmatic dependent launch: the set-up above reads no global memory; weights and
+  // activations load together below, so both wait for the producers.
+  opara::pdl::wait_for_producers();
+  opara::pdl::launch_dependents();
 #pragma unroll
   for (int s = 0; s < conv_stages - 1; ++s) {
     if (s < k_tiles) load_stage(s, kt_begin + s);

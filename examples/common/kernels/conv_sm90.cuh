@@ -35,6 +35,8 @@
 
 #include <cstdint>
 
+#include <opara/cuda/pdl.cuh>
+
 #include "cp_async.cuh"
 #include "launch_helpers.cuh"
 #include "shapes.hpp"
@@ -280,6 +282,10 @@ conv_nhwc_kernel(const conv_args a) {
 #pragma unroll
   for (int s = 0; s < ahead; ++s)
     if (s < k_tiles) load_b(s);
+  // Programmatic dependent launch: the weight loads above overlap the producers' tail; activations
+  // and the output only after they completed. Dependents may be launched now (they wait in turn).
+  opara::pdl::wait_for_producers();
+  opara::pdl::launch_dependents();
 #pragma unroll
   for (int s = 0; s < ahead; ++s) {
     if (s < k_tiles) load_a(s);

@@ -6,6 +6,8 @@
 
 #include <cmath>
 
+#include <opara/cuda/pdl.cuh>
+
 #include "shapes.hpp"
 
 namespace convnet::kernels {
@@ -16,6 +18,8 @@ template <bool AVG>
 __global__ void pool_kernel(const float* __restrict__ in, float* __restrict__ out, int c, int h, int w,
                             int k, int stride, int pad, int ho, int wo, int c_off, int c_total,
                             long long total) {
+  opara::pdl::wait_for_producers();  // programmatic dependent launch: nothing to do before the input
+  opara::pdl::launch_dependents();
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<long long>(gridDim.x) * blockDim.x) {
     const int ow = static_cast<int>(i % wo);
@@ -38,6 +42,8 @@ __global__ void pool_kernel(const float* __restrict__ in, float* __restrict__ ou
 
 // One warp per (batch, channel): mean over h*w.
 __global__ void avg_pool_kernel(const float* __restrict__ in, float* __restrict__ out, int planes, int hw) {
+  opara::pdl::wait_for_producers();
+  opara::pdl::launch_dependents();
   const int warp = (blockIdx.x * blockDim.x + threadIdx.x) / 32;
   const int lane = threadIdx.x % 32;
   if (warp >= planes) return;
@@ -62,6 +68,8 @@ __global__ void linear_kernel(const float* __restrict__ in, const float* __restr
   const int lane = threadIdx.x % 32;
   const bool active = j < n;
   const float4* wrow = reinterpret_cast<const float4*>(wgt + static_cast<long long>(active ? j : 0) * k);
+  opara::pdl::wait_for_producers();
+  opara::pdl::launch_dependents();
   for (int b0 = 0; b0 < batch; b0 += MAXB) {
     float acc[MAXB];
 #pragma unroll

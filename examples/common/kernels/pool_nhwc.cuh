@@ -9,6 +9,8 @@
 
 #include <cmath>
 
+#include <opara/cuda/pdl.cuh>
+
 #include "shapes.hpp"
 
 namespace convnet::kernels::nhwc {
@@ -20,6 +22,8 @@ namespace detail {
 template <bool AVG>
 __global__ void pool_kernel(const float* __restrict__ in, float* __restrict__ out, int c4, int h, int w, int k,
                             int stride, int pad, int ho, int wo, int c_off, int c_total, int total) {
+  opara::pdl::wait_for_producers();  // programmatic dependent launch: nothing to do before the input
+  opara::pdl::launch_dependents();
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
     const int c = (i % c4) * 4;
     const int pix = i / c4;  // (b * ho + oh) * wo + ow
@@ -54,6 +58,8 @@ __global__ void pool_kernel(const float* __restrict__ in, float* __restrict__ ou
 // image and 8 pixel lanes: each thread sums every 8th pixel (independent loads in flight), then the
 // 8 partial sums are added in a fixed order through shared memory (deterministic).
 __global__ void avg_pool_kernel(const float* __restrict__ in, float* __restrict__ out, int batch, int c4, int hw) {
+  opara::pdl::wait_for_producers();
+  opara::pdl::launch_dependents();
   __shared__ float4 part[8][32];
   const int g = threadIdx.x % 32, lane = threadIdx.x / 32;
   const int blocks_per_image = (c4 + 31) / 32;

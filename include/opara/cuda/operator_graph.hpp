@@ -9,7 +9,9 @@
 //!   graph_traits<G>::launch(g, v, stream)   (a user who adapted G there already),
 //!   g.launch(v, stream)                      (a member function),
 //! and for the optional boundness hint
-//!   graph_traits<G>::bound(g, v), then g.bound(v).
+//!   graph_traits<G>::bound(g, v), then g.bound(v),
+//! and for the optional programmatic-dependent-launch declaration (see programmatic_graph)
+//!   graph_traits<G>::programmatic(g, v), then g.programmatic(v).
 //! A graph type that offers neither is adapted by specializing opara::launch_traits<G>.
 
 #include <opara/cuda/error.hpp>
@@ -19,6 +21,7 @@
 #include <cuda_runtime_api.h>
 
 #include <concepts>
+#include <cstdint>
 #include <functional>
 #include <span>
 #include <string>
@@ -51,6 +54,20 @@ struct launch_traits {
     else
       return g.bound(v);
   }
+  //! The user's declaration that operator v's kernels honour the programmatic-launch contract
+  //! (optional; see programmatic_graph).
+  static bool programmatic(const G& g, node_id v)
+    requires requires {
+      { graph_traits<G>::programmatic(g, v) } -> std::convertible_to<bool>;
+    } || requires {
+      { g.programmatic(v) } -> std::convertible_to<bool>;
+    }
+  {
+    if constexpr (requires { { graph_traits<G>::programmatic(g, v) } -> std::convertible_to<bool>; })
+      return graph_traits<G>::programmatic(g, v);
+    else
+      return g.programmatic(v);
+  }
 };
 
 //! An operator_graph whose operators can be launched on a CUDA stream.
@@ -63,6 +80,29 @@ concept cuda_operator_graph = operator_graph<G> && requires(const G& g, node_id 
 template <class G>
 concept bound_hinted_graph = cuda_operator_graph<G> && requires(const G& g, node_id v) {
   { launch_traits<G>::bound(g, v) } -> std::convertible_to<boundness>;
+};
+
+//! A cuda_operator_graph whose operators may declare programmatic dependent launch (PDL). An
+//! operator v for which launch_traits<G>::programmatic(g, v) is true promises, for EVERY kernel
+//! it launches and EVERY block of that kernel:
+//!   - before cudaGridDependencySynchronize() (PTX griddepcontrol.wait) it reads only memory that
+//!     no operator of the graph writes (weights, constants, its launch arguments) and writes
+//!     nothing any other operator reads or writes (shared memory and registers are free);
+//!   - it executes cudaGridDependencySynchronize() before its first access to any other global
+//!     memory: inputs, outputs, workspaces (a block that returns early without touching global
+//!     memory needs no wait).
+//! The wait returns once every kernel this one depends on programmatically has completed and its
+//! writes are visible; without a programmatic dependency it returns at once, so such kernels are
+//! correct in any launch. cudaTriggerProgrammaticLaunchCompletion() (griddepcontrol.launch_dependents)
+//! may be called anywhere, by any or all blocks: it only lets dependents be launched before this
+//! kernel ends (once every block has triggered or exited), and never makes this kernel's writes
+//! visible to them early (their wait still waits for completion). Dependents then hold SM resources
+//! while they wait, so a kernel with several waves triggers in its last one, or not at all.
+//! The capture policies give such an operator programmatic edges only from kernel nodes of other
+//! operators (capture_options::programmatic); operators that do not declare it never get one.
+template <class G>
+concept programmatic_graph = cuda_operator_graph<G> && requires(const G& g, node_id v) {
+  { launch_traits<G>::programmatic(g, v) } -> std::convertible_to<bool>;
 };
 
 //! Launches operator v of g on s through launch_traits.
@@ -78,6 +118,19 @@ boundness bound_hint(const G& g, node_id v) {
   else return boundness::unknown;
 }
 
+//! True when operator v of g declares programmatic dependent launch; false when G says nothing.
+template <cuda_operator_graph G>
+bool declares_programmatic(const G& g, node_id v) {
+  if constexpr (programmatic_graph<G>) return static_cast<bool>(launch_traits<G>::programmatic(g, v));
+  else return false;
+}
+
+//! How an operator's kernels wait for their producers (cuda::task_graph::add).
+enum class input_wait : std::uint8_t {
+  full,          //!< ordinary stream order: launched after its producers complete
+  programmatic,  //!< its kernels call cudaGridDependencySynchronize() first (programmatic_graph's contract)
+};
+
 namespace cuda {
 
 //! A graph of named operators, each a std::function that enqueues its work on the stream it is
@@ -91,9 +144,10 @@ public:
   //! The work of one operator: enqueue on the given stream, never synchronize.
   using launcher = std::function<void(cudaStream_t)>;
 
-  //! Adds an operator and returns its id (0, 1, 2, ... in call order).
-  node_id add(std::string name, launcher work, boundness bound = boundness::unknown) {
-    nodes_.push_back(node{std::move(name), std::move(work), bound, {}, {}});
+  //! Adds an operator and returns its id (0, 1, 2, ... in call order). `wait` = input_wait::programmatic
+  //! declares that its kernels keep programmatic_graph's contract.
+  node_id add(std::string name, launcher work, boundness bound = boundness::unknown, input_wait wait = input_wait::full) {
+    nodes_.push_back(node{std::move(name), std::move(work), bound, {}, {}, wait});
     return static_cast<node_id>(nodes_.size() - 1);
   }
   //! Declares that `after` consumes the output of `before`. Throws bad_graph for unknown ids
@@ -112,6 +166,8 @@ public:
   [[nodiscard]] std::span<const node_id> predecessors(node_id v) const noexcept { return nodes_[v].pred; }
   [[nodiscard]] const std::string& name(node_id v) const noexcept { return nodes_[v].name; }
   [[nodiscard]] boundness bound(node_id v) const noexcept { return nodes_[v].bound; }
+  //! True when v was added with input_wait::programmatic.
+  [[nodiscard]] bool programmatic(node_id v) const noexcept { return nodes_[v].wait == input_wait::programmatic; }
   //! Runs v's launcher on s. Throws bad_graph when v has no launcher.
   void launch(node_id v, cudaStream_t s) const {
     if (!nodes_[v].work) throw bad_graph("opara::cuda::task_graph: operator '" + nodes_[v].name + "' has no launcher");
@@ -124,6 +180,7 @@ private:
     launcher work;
     boundness bound;
     std::vector<node_id> succ, pred;
+    input_wait wait = input_wait::full;
   };
   std::vector<node> nodes_;
 };
@@ -131,6 +188,7 @@ private:
 static_assert(cuda_operator_graph<task_graph>);
 static_assert(bound_hinted_graph<task_graph>);
 static_assert(named_operator_graph<task_graph>);
+static_assert(programmatic_graph<task_graph>);
 
 } // namespace cuda
 } // namespace opara

@@ -58,7 +58,7 @@ enum class profiling : std::uint8_t {
 //! What scheduler::compile does besides choosing policies. Each step's options are its own struct.
 struct scheduler_options {
   plan_options plan{};                //!< how make_plan plans (wait pruning)
-  capture_options capture{};          //!< what the capture checks and marks (require_work, NVTX ranges)
+  capture_options capture{};          //!< what the capture checks and marks (require_work, NVTX ranges, PDL, priorities)
   cuda::profiler_options profiler{};  //!< how the profiler runs the graph (warm-up, runs, NVTX ranges)
   profiling profile = profiling::when_needed;  //!< when to profile (the profiler policy says how)
   std::filesystem::path profile_path;  //!< where to save the profile (empty: keep it in memory only)
@@ -92,8 +92,11 @@ struct scheduler {
 
   //! The policies' labels, "streams/order/capture" (e.g. "round_robin[4]/program_order/stream_capture"):
   //! what autotune and the bench suite call this scheduler.
+  //! Capture options that change the graph off their defaults add "+no_pdl" / "+priorities", so
+  //! that autotune's candidates and the bench suite's modes stay apart.
   [[nodiscard]] std::string label() const {
-    return policy_label(streams) + "/" + policy_label(order) + "/" + policy_label(capture);
+    return policy_label(streams) + "/" + policy_label(order) + "/" + policy_label(capture) +
+           (options.capture.programmatic ? "" : "+no_pdl") + (options.capture.priorities ? "+priorities" : "");
   }
 
   //! Profiles (or loads the saved profile), plans, captures on `stream` and instantiates, for the
@@ -171,6 +174,15 @@ private:
     }
   }
 
+  //! options.capture, with the profile's operator durations as priority costs when priorities are on
+  //! and the caller gave none.
+  capture_options capture_options_for(const profile* measured) const {
+    capture_options o = options.capture;
+    if (o.priorities && o.priority_costs.empty() && measured)
+      for (const operator_record& op : measured->ops) o.priority_costs.push_back(op.duration_us);
+    return o;
+  }
+
   template <class G>
   executable compile_on(const G& g, const opara::graph& compact, cudaStream_t stream, const profile* given) const {
     capture_stats stats;
@@ -179,7 +191,7 @@ private:
     plan planned = make_plan(compact, measured ? &*measured : nullptr, options.plan, streams, order);
     stats.plan_ms = opara::detail::ms_since(start);
     if (options.validate) validate(planned, compact);
-    executable result = capture.capture(g, planned, stream, options.capture);
+    executable result = capture.capture(g, planned, stream, capture_options_for(measured ? &*measured : nullptr));
     result.stats().profile_ms = stats.profile_ms;
     result.stats().plan_ms = stats.plan_ms;
     result.stats().profile_reused = stats.profile_reused;

@@ -7,6 +7,7 @@
 //! captured graph (the user's) must not be launched by another thread while it is captured unless
 //! its operators are safe to run concurrently (opara calls launch(v, s) from the capturing thread).
 
+#include <opara/cuda/capture/node_options.hpp>
 #include <opara/cuda/error.hpp>
 #include <opara/cuda/executable.hpp>
 #include <opara/cuda/handles.hpp>
@@ -62,6 +63,21 @@ struct capture_options {
   bool require_work = true;   //!< an operator that enqueues nothing on its stream is an error
                               //!< (the usual sign that it launched on another stream)
   capture_mode mode = capture_mode::per_thread;  //!< what the capture forbids, and in which threads
+  //! Programmatic dependent launch: edges from another operator's kernel node into a kernel node of
+  //! an operator that declares it (programmatic_graph) become programmatic, so it is launched
+  //! while its producers finish and waits in cudaGridDependencySynchronize(). Every other edge
+  //! stays a full one. stream_capture and explicit_graph (which then adds single-kernel operators
+  //! as kernel nodes, not child graphs) honour it; eager builds no graph and ignores it. On by
+  //! default: it changes nothing where no operator declares it, and it never made a measured
+  //! graph slower (bench/pdl: dependent chains, GoogLeNet at batch 1 and 8 under four schedules).
+  bool programmatic = true;
+  //! Node priorities: the kernel nodes of operators whose longest path is within priority_slack of
+  //! the critical path get the device's highest priority, and the graph is instantiated with
+  //! cudaGraphInstantiateFlagUseNodePriority. Graph policies only; eager ignores it.
+  bool priorities = false;
+  double priority_slack = 0.05;        //!< "near" the critical path, as a fraction of its length
+  std::vector<double> priority_costs;  //!< per-operator cost (profiled us); empty: unit costs
+                                       //!< (scheduler::compile fills it from its profile)
 };
 
 namespace capture {
@@ -96,12 +112,41 @@ inline capture_stats plan_stats(const plan& p, std::string policy, std::chrono::
 
 //! Instantiates a captured graph and wraps it, with its plan and statistics, as an executable.
 //! Throws cuda_error.
-inline executable instantiate_executable(const plan& p, cuda::graph_handle captured, capture_stats stats) {
+inline executable instantiate_executable(const plan& p, cuda::graph_handle captured, capture_stats stats,
+                                         unsigned long long flags = 0) {
   const auto start = std::chrono::steady_clock::now();
-  auto instance = cuda::graph_exec_handle::instantiate(captured.get());
+  auto instance = cuda::graph_exec_handle::instantiate(captured.get(), flags);
   stats.instantiate_ms = ms_since(start);
   stats.graph_nodes = captured.num_nodes();
   return executable(p, std::move(captured), std::move(instance), std::move(stats));
+}
+
+//! True when `o` asks for something that needs to know each operator's graph nodes: priorities,
+//! or programmatic edges in a graph where some operator declares them.
+template <cuda_operator_graph G>
+bool wants_node_options(const G& g, const capture_options& o) {
+  if (o.priorities) return true;
+  if (!o.programmatic) return false;
+  for (node_id v = 0; v < graph_traits<G>::num_nodes(g); ++v)
+    if (declares_programmatic(g, v)) return true;
+  return false;
+}
+
+//! Applies capture_options::programmatic and ::priorities (node_options.hpp) to a built graph whose
+//! nodes `nodes` attributes to g's operators. Returns the instantiation flags the graph then needs.
+//! Throws cuda_error, opara::error for bad priority costs or slack.
+template <cuda_operator_graph G>
+unsigned long long apply_node_options(const G& g, cudaGraph_t graph, const operator_nodes& nodes,
+                                      const capture_options& o) {
+  if (o.programmatic) make_programmatic_edges(g, graph, nodes);
+  if (!o.priorities) return 0;
+  const auto critical = near_critical(to_graph(g), o.priority_costs, o.priority_slack);
+  int least = 0, greatest = 0;
+  OPARA_CUDA_CHECK(cudaDeviceGetStreamPriorityRange(&least, &greatest));
+  for (node_id v = 0; v < critical.size(); ++v)
+    if (critical[v])
+      for (cudaGraphNode_t node : nodes.of(v)) set_kernel_priority(node, greatest);
+  return cudaGraphInstantiateFlagUseNodePriority;
 }
 
 //! An NVTX range for one operator when asked for; nothing otherwise.
@@ -224,10 +269,11 @@ void check_captured(const G& g, node_id v, cudaStream_t s, const capture_state& 
 }
 
 //! Launches the whole plan: fork side streams from `caller`, launch in plan order with the
-//! plan's waits, join back into `caller`. `capturing` adds the per-operator capture checks.
+//! plan's waits, join back into `caller`. `capturing` adds the per-operator capture checks;
+//! `nodes`, when given (capturing only), records each operator's graph nodes.
 template <cuda_operator_graph G>
 void launch_plan(const G& g, const plan& p, const plan_resources& r, cudaStream_t caller, const capture_options& o,
-                 bool capturing, std::string_view stage) {
+                 bool capturing, std::string_view stage, operator_nodes* nodes = nullptr) {
   OPARA_CUDA_CHECK(cudaEventRecord(r.fork, caller));
   for (const auto& s : r.side) OPARA_CUDA_CHECK(cudaStreamWaitEvent(s, r.fork, 0));
   for (node_id v : p.order) {
@@ -246,6 +292,7 @@ void launch_plan(const G& g, const plan& p, const plan_resources& r, cudaStream_
     }
     launch_guarded(g, v, s, o.nvtx, stage);
     if (capturing) check_captured(g, v, s, before, o.require_work, stage);
+    if (nodes) nodes->record_captured(v, s);
     if (r.done[v]) {
       if (const cudaError_t e = cudaEventRecord(r.done[v], s); e != cudaSuccess) {
         (void)cudaGetLastError();

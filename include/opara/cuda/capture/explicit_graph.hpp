@@ -1,7 +1,9 @@
 #pragma once
 //! capture::explicit_graph — builds the CUDA graph node by node (Taskflow >= 3.10's way): each
 //! operator is captured alone into a child graph, which is added as a child-graph node with
-//! explicit dependency edges; the runtime maps the nodes onto hardware queues itself.
+//! explicit dependency edges; the runtime maps the nodes onto hardware queues itself. With
+//! capture_options::programmatic or ::priorities, an operator that captured exactly one kernel is
+//! added as a kernel node instead (a programmatic edge joins two kernel nodes).
 
 #include <opara/cuda/capture/common.hpp>
 #include <opara/error.hpp>
@@ -44,6 +46,8 @@ struct explicit_graph {
     std::vector<cudaGraphNode_t> node_of(n, nullptr);
     std::vector<cudaGraphNode_t> last_on(p.num_streams, nullptr);
     std::vector<cudaGraphNode_t> deps;
+    const bool node_options = detail::wants_node_options(g, o);
+    detail::operator_nodes nodes(node_options ? n : 0);
     for (node_id v : p.order) {
       cuda::graph_handle child = capture_alone(g, v, capture_stream.get(), o);
       deps.clear();
@@ -58,20 +62,46 @@ struct explicit_graph {
           throw invalid_plan("opara::capture::explicit_graph: the plan launches '" + node_name(g, v) +
                            "' before one of its producers (the order is not topological)");
       cudaGraphNode_t node = nullptr;
-      if (child.num_nodes() == 0) {
+      const std::size_t child_nodes = child.num_nodes();
+      if (child_nodes == 0) {
         OPARA_CUDA_CHECK(cudaGraphAddEmptyNode(&node, top.get(), deps.data(), deps.size()));
+      } else if (cudaGraphNode_t kernel = node_options && child_nodes == 1 ? only_kernel(child.get()) : nullptr) {
+        node = add_kernel_copy(top.get(), deps, kernel);
       } else {
         OPARA_CUDA_CHECK(cudaGraphAddChildGraphNode(&node, top.get(), deps.data(), deps.size(), child.get()));
       }
+      if (node_options) nodes.add(v, node);
       node_of[v] = node;
       last_on[p.stream_of[v]] = node;
     }
+    const unsigned long long flags = node_options ? detail::apply_node_options(g, top.get(), nodes, o) : 0;
     return detail::instantiate_executable(
         p, std::move(top),
-        detail::plan_stats(p, std::string(name) + (edges == edge_source::dag ? "(dag)" : "(plan)"), start));
+        detail::plan_stats(p, std::string(name) + (edges == edge_source::dag ? "(dag)" : "(plan)"), start), flags);
   }
 
 private:
+  //! The node of a one-node graph when it is a kernel node, else null. Throws cuda_error.
+  static cudaGraphNode_t only_kernel(cudaGraph_t child) {
+    cudaGraphNode_t node = nullptr;
+    std::size_t count = 1;
+    OPARA_CUDA_CHECK(cudaGraphGetNodes(child, &node, &count));
+    return count == 1 && detail::is_kernel_node(node) ? node : nullptr;
+  }
+
+  //! Adds a copy of kernel node `kernel` (parameters and launch attributes, e.g. its cluster shape)
+  //! to `top` after `deps`: a kernel node, unlike a child graph, can take programmatic edges.
+  //! Throws cuda_error.
+  static cudaGraphNode_t add_kernel_copy(cudaGraph_t top, const std::vector<cudaGraphNode_t>& deps,
+                                         cudaGraphNode_t kernel) {
+    cudaKernelNodeParams params{};
+    OPARA_CUDA_CHECK(cudaGraphKernelNodeGetParams(kernel, &params));
+    cudaGraphNode_t node = nullptr;
+    OPARA_CUDA_CHECK(cudaGraphAddKernelNode(&node, top, deps.data(), deps.size(), &params));
+    OPARA_CUDA_CHECK(cudaGraphKernelNodeCopyAttributes(node, kernel));
+    return node;
+  }
+
   //! Each node's producers, read from the graph's successor lists (no conversion to opara::graph:
   //! the scheduler has already converted and checked it once). Throws bad_graph for a successor
   //! id outside the graph; cycles and self-loops surface as a launch before a producer.

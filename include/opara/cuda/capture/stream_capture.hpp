@@ -6,6 +6,8 @@
 
 #include <opara/cuda/capture/common.hpp>
 
+#include <optional>
+
 namespace opara::capture {
 
 //! Builds the CUDA graph by stream capture across the plan's streams.
@@ -16,6 +18,8 @@ struct stream_capture {
   //! legacy default stream, which cannot be captured). Throws capture_error naming the operator
   //! when one fails (the capture is ended, every resource released, `s` is left usable),
   //! invalid_plan when p does not have the shape of a plan for g, cuda_error for other CUDA failures.
+  //! With o.programmatic or o.priorities, each operator's nodes are found during capture (the nodes
+  //! behind its stream's capture dependencies that no earlier operator made) and edited afterwards.
   template <cuda_operator_graph G>
   executable capture(const G& g, const plan& p, cudaStream_t s, const capture_options& o = {}) const {
     detail::check_plan_fits(p, graph_traits<G>::num_nodes(g), name);
@@ -27,10 +31,12 @@ struct stream_capture {
       own = cuda::stream_handle::create();
       s = own.get();
     }
+    std::optional<detail::operator_nodes> nodes;
+    if (detail::wants_node_options(g, o)) nodes.emplace(p.num_nodes());
     OPARA_CUDA_CHECK(cudaStreamBeginCapture(s, to_cuda(o.mode)));
     cudaGraph_t raw = nullptr;
     try {
-      detail::launch_plan(g, p, res, s, o, /*capturing=*/true, "stream capture");
+      detail::launch_plan(g, p, res, s, o, /*capturing=*/true, "stream capture", nodes ? &*nodes : nullptr);
     } catch (...) {
       abort(s, res);
       throw;
@@ -42,7 +48,9 @@ struct stream_capture {
                               cudaGetErrorString(status) + ")",
                           no_node, "", status);
     }
-    return detail::instantiate_executable(p, cuda::graph_handle(raw), detail::plan_stats(p, std::string(name), start));
+    cuda::graph_handle captured(raw);
+    const unsigned long long flags = nodes ? detail::apply_node_options(g, captured.get(), *nodes, o) : 0;
+    return detail::instantiate_executable(p, std::move(captured), detail::plan_stats(p, std::string(name), start), flags);
   }
 
 private:

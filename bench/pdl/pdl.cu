@@ -1,0 +1,358 @@
+// Programmatic dependent launch (PDL) and node priorities, with and without, in one run:
+//  1. chain: per-kernel cost of a dependent chain of empty or tiny kernels in a CUDA graph
+//     (1 block and one block per SM), plain kernels / kernels that wait but get full edges / PDL
+//     edges. The per-kernel cost is the slope between a 16- and a 128-kernel chain, so the graph
+//     launch itself (paid once per replay) is not counted; totals are reported too.
+//  2. priorities: the bench suite's synthetic workloads plus a critical chain beside wide fillers
+//     (the issue's probe), each with Opara's policies with and without node priorities.
+//  3. GoogLeNet (the example's engine, batch 1 and 8): sequential graph and Opara's policies, each
+//     with and without PDL and priorities; every variant's output bit-identical to the sequential
+//     graph without them.
+// Times: isolated replays (CUDA events around each of 200 replays, median) and back to back (100
+// replays between one pair of events, median of 5 such runs, per replay).
+//
+//   bench_pdl [--json FILE] [--only chain|priorities|googlenet[,...]]
+// Exits 77 when no CUDA device is present.
+
+#include <opara/cuda.hpp>
+#include <opara/cuda/pdl.cuh>
+#include <opara/detail/json.hpp>
+#include <opara/opara.hpp>
+
+#include "../suite/synthetic.cuh"
+#if OPARA_BENCH_HAS_GOOGLENET
+#include "bench_util.hpp"
+#include "engine.hpp"
+#include "model.hpp"
+#endif
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace json = opara::detail::json;
+
+namespace {
+
+__global__ void empty_kernel() {}
+__global__ void empty_pdl_kernel() {
+  opara::pdl::wait_for_producers();
+  opara::pdl::launch_dependents();
+}
+// One thread increments the counter: each kernel reads what the previous one wrote.
+__global__ void tick_kernel(int* counter) {
+  if (blockIdx.x == 0 && threadIdx.x == 0) counter[0] += 1;
+}
+__global__ void tick_pdl_kernel(int* counter) {
+  opara::pdl::wait_for_producers();
+  opara::pdl::launch_dependents();
+  if (blockIdx.x == 0 && threadIdx.x == 0) counter[0] += 1;
+}
+
+struct times {
+  double isolated_us = 0;      // median of isolated replays
+  double back_to_back_us = 0;  // per replay, back to back
+  int replays = 0;             // how many replays were run in all (warm-up included)
+};
+
+times time_exe(const opara::executable& exe, cudaStream_t s) {
+  times t;
+  opara::tune::timing_options o;
+  o.warmup = 20;
+  o.replays = 200;
+  t.isolated_us = opara::tune::time_replays(exe, s, o).median_us;
+  t.replays = o.warmup + o.replays;
+  const auto a = opara::cuda::event_handle::create(cudaEventDefault), b = opara::cuda::event_handle::create(cudaEventDefault);
+  std::vector<double> runs;
+  for (int r = 0; r < 5; ++r) {
+    OPARA_CUDA_CHECK(cudaEventRecord(a.get(), s));
+    for (int i = 0; i < 100; ++i) exe(s);
+    OPARA_CUDA_CHECK(cudaEventRecord(b.get(), s));
+    OPARA_CUDA_CHECK(cudaEventSynchronize(b.get()));
+    float ms = 0;
+    OPARA_CUDA_CHECK(cudaEventElapsedTime(&ms, a.get(), b.get()));
+    runs.push_back(1000.0 * ms / 100);
+  }
+  t.replays += 500;
+  t.back_to_back_us = opara::tune::summarize(runs).median_us;
+  return t;
+}
+
+json::value record(const std::string& group, const std::string& workload, const std::string& mode, const times& t) {
+  json::value r = json::object{};
+  r["group"] = group;
+  r["workload"] = workload;
+  r["mode"] = mode;
+  r["isolated_us"] = t.isolated_us;
+  r["back_to_back_us"] = t.back_to_back_us;
+  return r;
+}
+
+bool wanted(const std::string& only, const std::string& name) {
+  return only.empty() || ("," + only + ",").find("," + name + ",") != std::string::npos;
+}
+
+// --- 1. chain ------------------------------------------------------------------------------------
+
+enum class chain_mode { plain, wait_full_edges, pdl };
+const char* mode_name(chain_mode m) {
+  return m == chain_mode::plain ? "plain" : m == chain_mode::wait_full_edges ? "wait, full edges" : "PDL";
+}
+
+void chain_bench(cudaStream_t s, int sms, json::array& out, int& failures) {
+  int* counter = nullptr;
+  OPARA_CUDA_CHECK(cudaMalloc(&counter, sizeof(int)));
+  std::printf("\n== dependent chain: per-kernel cost (slope 16 -> 128 kernels) and total per replay\n");
+  std::printf("%-6s %-7s %-18s %12s %12s %12s %12s %14s %14s\n", "kernel", "blocks", "mode", "iso L=16", "iso L=128",
+              "b2b L=16", "b2b L=128", "iso us/kernel", "b2b us/kernel");
+  for (const bool tiny : {false, true}) {
+    for (const unsigned blocks : {1u, static_cast<unsigned>(sms)}) {
+      for (const chain_mode mode : {chain_mode::plain, chain_mode::wait_full_edges, chain_mode::pdl}) {
+        times at[2];
+        const int lengths[2] = {16, 128};
+        for (int li = 0; li < 2; ++li) {
+          const int length = lengths[li];
+          opara::cuda::task_graph tg;
+          const bool waits = mode != chain_mode::plain;
+          for (int i = 0; i < length; ++i) {
+            tg.add("k" + std::to_string(i),
+                   [=](cudaStream_t st) {
+                     if (tiny) {
+                       if (waits) tick_pdl_kernel<<<blocks, 128, 0, st>>>(counter);
+                       else tick_kernel<<<blocks, 128, 0, st>>>(counter);
+                     } else {
+                       if (waits) empty_pdl_kernel<<<blocks, 128, 0, st>>>();
+                       else empty_kernel<<<blocks, 128, 0, st>>>();
+                     }
+                     OPARA_CUDA_CHECK(cudaGetLastError());
+                   },
+                   opara::boundness::unknown, waits ? opara::input_wait::programmatic : opara::input_wait::full);
+            if (i) tg.depends(static_cast<opara::node_id>(i - 1), static_cast<opara::node_id>(i));
+          }
+          opara::capture_options o;
+          o.programmatic = mode == chain_mode::pdl;
+          const auto p = opara::make_plan(tg, nullptr, {}, opara::streams::sequential{}, opara::order::program_order{});
+          const auto exe = opara::capture::stream_capture{}.capture(tg, p, s, o);
+          OPARA_CUDA_CHECK(cudaMemsetAsync(counter, 0, sizeof(int), s));
+          at[li] = time_exe(exe, s);
+          if (tiny) {
+            int got = 0;
+            OPARA_CUDA_CHECK(cudaMemcpy(&got, counter, sizeof(int), cudaMemcpyDeviceToHost));
+            if (got != length * at[li].replays) {
+              std::printf("FAIL: chain of %d tiny kernels (%s): counter %d, expected %d\n", length, mode_name(mode), got,
+                          length * at[li].replays);
+              ++failures;
+            }
+          }
+        }
+        const double iso_slope = (at[1].isolated_us - at[0].isolated_us) / 112.0;
+        const double b2b_slope = (at[1].back_to_back_us - at[0].back_to_back_us) / 112.0;
+        std::printf("%-6s %-7u %-18s %12.2f %12.2f %12.2f %12.2f %14.3f %14.3f\n", tiny ? "tiny" : "empty", blocks,
+                    mode_name(mode), at[0].isolated_us, at[1].isolated_us, at[0].back_to_back_us, at[1].back_to_back_us,
+                    iso_slope, b2b_slope);
+        json::value r = json::object{};
+        r["group"] = "chain";
+        r["kernel"] = tiny ? "tiny" : "empty";
+        r["blocks"] = static_cast<int>(blocks);
+        r["mode"] = mode_name(mode);
+        r["isolated_us_16"] = at[0].isolated_us;
+        r["isolated_us_128"] = at[1].isolated_us;
+        r["back_to_back_us_16"] = at[0].back_to_back_us;
+        r["back_to_back_us_128"] = at[1].back_to_back_us;
+        r["isolated_us_per_kernel"] = iso_slope;
+        r["back_to_back_us_per_kernel"] = b2b_slope;
+        out.push_back(std::move(r));
+      }
+    }
+  }
+  OPARA_CUDA_CHECK(cudaFree(counter));
+}
+
+// --- 2. priorities on synthetic workloads --------------------------------------------------------
+
+// The issue's probe: a critical chain of 40 small kernels beside a chain of 16 wide fillers of
+// 2 blocks per SM. With 256-thread fillers a chain kernel still fits beside them; with 1024-thread
+// fillers every SM's thread slots are taken, so a chain kernel starts only when a filler block
+// leaves (what priorities decide).
+bench::workload chain_beside_fillers(bench::calibrated_device& dev, unsigned filler_threads) {
+  const bool full = filler_threads >= 1024;
+  bench::workload w{full ? "chain40_fullfill16" : "chain40_fill16",
+                    "40 dependent 3 us one-block kernels beside 16 dependent 22 us kernels of 2 blocks x " +
+                        std::to_string(filler_threads) + " threads per SM",
+                    {}};
+  const unsigned sms = static_cast<unsigned>(dev.sm_count());
+  const auto src = bench::add_node(w, dev, "src", {false, 1, 128, 0, 8, 1});
+  opara::node_id prev = src;
+  for (int i = 0; i < 40; ++i) {
+    const auto v = bench::add_node(w, dev, "c" + std::to_string(i), {false, 1, 128, 0, 8, 3});
+    w.graph.depends(prev, v);
+    prev = v;
+  }
+  prev = src;
+  for (int i = 0; i < 16; ++i) {
+    const auto v = bench::add_node(w, dev, "f" + std::to_string(i), {false, 2 * sms, filler_threads, 0, 8, 22});
+    w.graph.depends(prev, v);
+    prev = v;
+  }
+  return w;
+}
+
+template <class Run>
+void for_each_multi_stream_policy(Run&& run) {
+  using namespace opara;
+  run(scheduler<streams::opara_greedy, order::resource_aware, capture::stream_capture, profiler::events>{},
+      "opara_greedy/resource_aware/stream_capture");
+  run(scheduler<streams::min_path_cover, order::critical_path_first, capture::stream_capture, profiler::events>{},
+      "min_path_cover/critical_path_first/stream_capture");
+  run(scheduler<streams::opara_greedy, order::resource_aware, capture::explicit_graph, profiler::events>{},
+      "opara_greedy/resource_aware/explicit_graph");
+}
+
+template <class G>
+void priorities_on(const std::string& name, const G& g, cudaStream_t s, json::array& out) {
+  using namespace opara;
+  cuda::profiler_options po;
+  po.iterations = 5;
+  const profile prof = cuda::profile_graph(g, s, po);
+  std::printf("%s (lower bound %.1f us)\n", name.c_str(), lower_bound_us(to_graph(g), prof));
+  auto run = [&](const auto& sched, const std::string& policies) {
+    for (const bool prio : {false, true}) {
+      auto sch = sched;
+      sch.options.capture.priorities = prio;
+      const executable exe = sch.compile(g, s, prof);
+      const times t = time_exe(exe, s);
+      const std::string mode = policies + (prio ? " + priorities" : "");
+      std::printf("  %-52s %10.1f %10.1f\n", mode.c_str(), t.isolated_us, t.back_to_back_us);
+      out.push_back(record("priorities", name, mode, t));
+    }
+  };
+  for_each_multi_stream_policy(run);
+}
+
+// --- 3. GoogLeNet --------------------------------------------------------------------------------
+
+#if OPARA_BENCH_HAS_GOOGLENET
+void googlenet_bench(cudaStream_t s, json::array& out, int& failures) {
+  using namespace opara;
+  const googlenet::topology net = googlenet::make_googlenet();
+  const googlenet::weights w = googlenet::make_random_weights(net, 2024);
+  for (int batch : {1, 8}) {
+    googlenet::engine e(net, w, batch);
+    e.upload_input(googlenet::random_input(e.tensor_floats(net.input), 7 + batch));
+    const std::string name = "googlenet_b" + std::to_string(batch);
+    cuda::profiler_options po;
+    po.iterations = 5;
+    const profile prof = cuda::profile_graph(e, s, po);
+    std::printf("%s (lower bound %.1f us)\n", name.c_str(), lower_bound_us(to_graph(e), prof));
+    std::vector<float> expect;
+    auto run = [&](const auto& sched, const std::string& policies) {
+      for (const bool pdl : {false, true}) {
+        for (const bool prio : {false, true}) {
+          auto sch = sched;
+          sch.options.capture.programmatic = pdl;
+          sch.options.capture.priorities = prio;
+          const executable exe = sch.compile(e, s, prof);
+          e.poison();
+          exe(s);
+          OPARA_CUDA_CHECK(cudaStreamSynchronize(s));
+          const auto got = e.download(net.output);
+          if (expect.empty()) expect = got;  // the first: the sequential graph without either
+          const bool same = std::memcmp(got.data(), expect.data(), got.size() * sizeof(float)) == 0;
+          const times t = time_exe(exe, s);
+          const std::string mode = policies + (pdl ? " + PDL" : "") + (prio ? " + priorities" : "");
+          std::printf("  %-52s %10.1f %10.1f %s\n", mode.c_str(), t.isolated_us, t.back_to_back_us,
+                      same ? "bit-identical" : "DIFFERS from the sequential graph");
+          failures += same ? 0 : 1;
+          json::value r = record("googlenet", name, mode, t);
+          r["bit_identical"] = same;
+          out.push_back(std::move(r));
+        }
+      }
+    };
+    run(scheduler<streams::sequential, order::program_order, capture::stream_capture, profiler::events>{},
+        "sequential/program_order/stream_capture");
+    for_each_multi_stream_policy(run);
+  }
+}
+#endif
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+} // namespace
+
+int main(int argc, char** argv) try {
+  std::string json_path, only;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--json" && i + 1 < argc) json_path = argv[++i];
+    else if (a == "--only" && i + 1 < argc) only = argv[++i];
+    else {
+      std::puts("bench_pdl [--json FILE] [--only chain|priorities|googlenet[,...]]");
+      return a == "--help" || a == "-h" ? 0 : 2;
+    }
+  }
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    (void)cudaGetLastError();
+    std::puts("bench_pdl: no CUDA device");
+    return 77;
+  }
+  cudaDeviceProp prop{};
+  OPARA_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+  int driver = 0;
+  OPARA_CUDA_CHECK(cudaDriverGetVersion(&driver));
+  auto stream = opara::cuda::stream_handle::create();
+  std::printf("bench_pdl on %s (%d SMs, driver %s)\n", prop.name, prop.multiProcessorCount,
+              opara::cuda::driver_release().c_str());
+  json::array results;
+  int failures = 0;
+  if (wanted(only, "chain")) chain_bench(stream.get(), prop.multiProcessorCount, results, failures);
+  if (wanted(only, "priorities")) {
+    bench::calibrated_device dev;
+    std::printf("\n== node priorities (isolated us, back-to-back us per replay)\n");
+    std::vector<bench::workload> ws;
+    ws.push_back(chain_beside_fillers(dev, 256));
+    ws.push_back(chain_beside_fillers(dev, 1024));
+    ws.push_back(bench::wide_fanout(dev, 64));
+    ws.push_back(bench::deep_chain(dev, 64));
+    ws.push_back(bench::random_layered(dev, 12, 8, 7));
+    ws.push_back(bench::mixed_bound(dev, 6));
+    for (const auto& w : ws) priorities_on(w.name, w.graph, stream.get(), results);
+  }
+#if OPARA_BENCH_HAS_GOOGLENET
+  if (wanted(only, "googlenet")) {
+    std::printf("\n== GoogLeNet: PDL and priorities (isolated us, back-to-back us per replay)\n");
+    googlenet_bench(stream.get(), results, failures);
+  }
+#endif
+  if (!json_path.empty()) {
+    json::value doc = json::object{};
+    doc["bench"] = "opara bench_pdl";
+    doc["gpu"] = prop.name;
+    doc["sm_count"] = prop.multiProcessorCount;
+    doc["driver"] = opara::cuda::driver_release();
+    doc["driver_version"] = driver;
+    doc["date"] = utc_now();
+    const char* commit = std::getenv("OPARA_COMMIT");
+    doc["commit"] = commit ? commit : "unknown";
+    doc["command"] = "bash scripts/bench-pdl";
+    doc["results"] = std::move(results);
+    std::ofstream f(json_path);
+    f << json::write(doc, 2) << "\n";
+    if (!f) throw std::runtime_error("cannot write " + json_path);
+  }
+  if (failures) std::printf("bench_pdl: %d FAILED checks\n", failures);
+  return failures ? 1 : 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "bench_pdl: %s\n", e.what());
+  return 1;
+}
