@@ -174,15 +174,17 @@ void chain_bench(cudaStream_t s, int sms, json::array& out, int& failures) {
 
 // --- 2. priorities on synthetic workloads --------------------------------------------------------
 
-// The issue's probe: a critical chain of 40 small kernels beside a chain of 16 wide fillers of
-// 2 blocks per SM. With 256-thread fillers a chain kernel still fits beside them; with 1024-thread
-// fillers every SM's thread slots are taken, so a chain kernel starts only when a filler block
-// leaves (what priorities decide).
-bench::workload chain_beside_fillers(bench::calibrated_device& dev, unsigned filler_threads) {
-  const bool full = filler_threads >= 1024;
-  bench::workload w{full ? "chain40_fullfill16" : "chain40_fill16",
-                    "40 dependent 3 us one-block kernels beside 16 dependent 22 us kernels of 2 blocks x " +
-                        std::to_string(filler_threads) + " threads per SM",
+// The issue's probe: a critical chain of 40 small kernels beside 16 wide fillers of 2 blocks per
+// SM, the fillers either a chain of their own or all independent (then every filler's blocks are
+// pending at once and a chain kernel queues behind them unless it has priority). With 256-thread
+// fillers a chain kernel still fits beside them; with 1024-thread fillers every SM's thread slots
+// are taken, so a chain kernel starts only when a filler block leaves.
+bench::workload chain_beside_fillers(bench::calibrated_device& dev, unsigned filler_threads, bool independent) {
+  const std::string name = std::string("chain40_") + (filler_threads >= 1024 ? "full" : "") + "fill16" +
+                           (independent ? "_parallel" : "");
+  bench::workload w{name,
+                    "40 dependent 3 us one-block kernels beside 16 " + std::string(independent ? "independent" : "dependent") +
+                        " 22 us kernels of 2 blocks x " + std::to_string(filler_threads) + " threads per SM",
                     {}};
   const unsigned sms = static_cast<unsigned>(dev.sm_count());
   const auto src = bench::add_node(w, dev, "src", {false, 1, 128, 0, 8, 1});
@@ -195,7 +197,7 @@ bench::workload chain_beside_fillers(bench::calibrated_device& dev, unsigned fil
   prev = src;
   for (int i = 0; i < 16; ++i) {
     const auto v = bench::add_node(w, dev, "f" + std::to_string(i), {false, 2 * sms, filler_threads, 0, 8, 22});
-    w.graph.depends(prev, v);
+    w.graph.depends(independent ? src : prev, v);
     prev = v;
   }
   return w;
@@ -320,8 +322,10 @@ int main(int argc, char** argv) try {
     bench::calibrated_device dev;
     std::printf("\n== node priorities (isolated us, back-to-back us per replay)\n");
     std::vector<bench::workload> ws;
-    ws.push_back(chain_beside_fillers(dev, 256));
-    ws.push_back(chain_beside_fillers(dev, 1024));
+    ws.push_back(chain_beside_fillers(dev, 256, false));
+    ws.push_back(chain_beside_fillers(dev, 1024, false));
+    ws.push_back(chain_beside_fillers(dev, 256, true));
+    ws.push_back(chain_beside_fillers(dev, 1024, true));
     ws.push_back(bench::wide_fanout(dev, 64));
     ws.push_back(bench::deep_chain(dev, 64));
     ws.push_back(bench::random_layered(dev, 12, 8, 7));

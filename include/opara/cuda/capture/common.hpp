@@ -73,7 +73,8 @@ struct capture_options {
   bool programmatic = true;
   //! Node priorities: the kernel nodes of operators whose longest path is within priority_slack of
   //! the critical path get the device's highest priority, and the graph is instantiated with
-  //! cudaGraphInstantiateFlagUseNodePriority. Graph policies only; eager ignores it.
+  //! cudaGraphInstantiateFlagUseNodePriority (so the launch stream's priority no longer applies).
+  //! Graph policies only; eager ignores it. Off by default; helps where kernels compete for SMs.
   bool priorities = false;
   double priority_slack = 0.05;        //!< "near" the critical path, as a fraction of its length
   std::vector<double> priority_costs;  //!< per-operator cost (profiled us); empty: unit costs
