@@ -69,7 +69,9 @@ TEST_CASE("autotune.picks_fastest_and_remembers_per_device_and_graph") {
       if (first.measured[i]) {
         ++measured;
         CHECK(first.median_us[i] > 0);
-        CHECK(first.samples[i] >= 10);
+        // Two turns of 5 each before anything is decided, unless the race's 150 ms replay budget
+        // ran out first, which only a sanitizer's slow-down makes happen on a graph this small.
+        CHECK((first.samples[i] >= 10 || (sanitizer() && first.samples[i] >= 5)));
         best_measured = std::min(best_measured, first.median_us[i]);
       } else {
         CHECK(std::isnan(first.median_us[i]));
