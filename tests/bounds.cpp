@@ -3,6 +3,8 @@
 #include <opara/profile/bounds.hpp>
 #include <opara/profile/check.hpp>
 
+#include "model_fixtures.hpp"
+
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -13,17 +15,7 @@ using namespace opara;
 
 namespace {
 
-// An H100-like device: 132 SMs, 2048 threads per SM.
-device_limits h100() {
-  device_limits l;
-  l.sm_count = 132;
-  l.max_threads_per_sm = 2048;
-  l.max_blocks_per_sm = 32;
-  l.shared_bytes_per_block = 227 * 1024;
-  l.shared_bytes_per_sm = 228 * 1024;
-  l.registers_per_sm = 65536;
-  return l;
-}
+using test::h100;  // the H100-like device of the GPU model's tests
 
 kernel_record kernel(std::uint32_t blocks, std::uint32_t threads, double occupancy, double us) {
   kernel_record k;

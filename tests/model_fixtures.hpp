@@ -1,5 +1,5 @@
 #pragma once
-// Hand-made profiles for the GPU model's tests (model.cpp, model_guided.cpp, bounds_latency.cpp):
+// Hand-made profiles for the GPU model's and the bounds' tests (model.cpp, model_guided.cpp, bounds.cpp, bounds_latency.cpp):
 // an H100-like device and kernels whose resident blocks per SM follow from their occupancy.
 
 #include <opara/profile/profile.hpp>
