@@ -113,13 +113,27 @@ TEST_CASE("model_guided.policies_give_the_schedule_the_model_chose") {
                             make_plan<streams::min_path_cover, order::critical_path_first>(g, p),
                             make_plan<streams::sequential, order::program_order>(g, p)})
     CHECK(chosen.placement.predicted_us <= predicted_makespan_us(g, other, p) + 1e-9);
+  // make_plan hands the plan's profile to the stream policy: no member needed.
+  static_assert(profile_reading_stream_policy<streams::model_guided>);
+  static_assert(!profile_reading_stream_policy<streams::opara_greedy>);
+  const plan handed = make_plan(g, &p, {}, streams::model_guided{}, order::model_guided{});
+  CHECK(handed.stream_of == made.stream_of);
+  CHECK(handed.num_streams == made.num_streams);
   // Without a profile: equal durations on at most streams_without_profile streams.
   streams::model_guided blind;
   blind.streams_without_profile = 3;
-  const plan guessed = make_plan(g, &p, {}, blind, order::critical_path_first{});
+  const plan guessed = make_plan(g, nullptr, {}, blind, order::program_order{});
   validate(guessed, g);
   CHECK(guessed.num_streams <= 3);
+  CHECK(guessed.stream_of != make_plan(g, &p, {}, blind, order::program_order{}).stream_of);
   blind.streams_without_profile = 0;
-  CHECK_THROWS_AS((void)make_plan(g, &p, {}, blind, order::program_order{}), bad_policy);
+  CHECK_THROWS_AS((void)make_plan(g, nullptr, {}, blind, order::program_order{}), bad_policy);
+  // The member, when set, is the profile the policy reads, even when make_plan has another.
+  auto flat = p;
+  for (auto& op : flat.ops) op.kernels.assign(1, kernel(132, 5));
+  streams::model_guided pinned;
+  pinned.profile = &flat;
+  CHECK(make_plan(g, &p, {}, pinned, order::program_order{}).stream_of ==
+        make_plan(g, &flat, {}, streams::model_guided{}, order::program_order{}).stream_of);
   CHECK_THROWS_AS((void)make_plan(g, nullptr, {}, streams::sequential{}, order::model_guided{}), bad_policy);
 }

@@ -50,7 +50,8 @@ inline constexpr bool dependent_false = false;
 
 //! When the scheduler profiles.
 enum class profiling : std::uint8_t {
-  when_needed,  //!< only when the launch order policy needs a profile (order::resource_aware does)
+  when_needed,  //!< only when a policy needs a profile: the launch order (order::resource_aware does) or a
+                //!< stream policy that reads one (streams::model_guided)
   always,       //!< always (the executable then carries the profile for inspection)
   never,        //!< never; an order policy that needs one throws bad_policy
 };
@@ -153,7 +154,8 @@ private:
   std::optional<profile> profile_for(const G& g, const opara::graph& compact, cudaStream_t stream,
                                      const profile* given, capture_stats& stats) const {
     if (given) return *given;
-    const bool wanted = options.profile == profiling::always || (options.profile == profiling::when_needed && O::needs_profile);
+    const bool needed = O::needs_profile || profile_reading_stream_policy<S>;
+    const bool wanted = options.profile == profiling::always || (options.profile == profiling::when_needed && needed);
     if (!wanted) return std::nullopt;
     const bool saved = !options.profile_path.empty();
     if (saved && options.reuse_profile) {

@@ -41,7 +41,7 @@ plan make_plan_on(const graph& g, const profile* prof, plan_options opt, const S
   plan p;
   p.order = o.order(g, prof);
   const auto pos = require_topological_order(g, p.order, "launch order policy '" + std::string(O::name) + "' returned an order that");
-  stream_assignment a = s.assign(g, p.order);
+  stream_assignment a = assign_streams(s, g, p.order, prof);
   renumber_by_first_use(a, p.order, S::name);  // checks every stream id; dense, so <= n streams
   wait_lists w = compute_waits_unchecked(g, p.order, pos, a, opt.prune_waits);
   p.stream_of = std::move(a.stream_of);

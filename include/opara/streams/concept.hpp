@@ -4,15 +4,20 @@
 //!   stream_assignment P::assign(const opara::graph& g, std::span<const node_id> order) const;
 //!   static constexpr std::string_view P::name;
 //!   std::string label() const;   // optional: name plus parameters (plan/label.hpp, policy_label)
+//!   stream_assignment P::assign(const opara::graph& g, std::span<const node_id> order,
+//!                               const opara::profile* prof) const;   // optional: reads the profile
 //!
 //! `order` is the launch order (a topological order of g). The answer's stream ids are dense
 //! (0..num_streams-1) and stream 0 is the stream of order[0], the caller's stream; make_plan
-//! renumbers a policy's answer by first use to guarantee it.
+//! renumbers a policy's answer by first use to guarantee it. A policy with the three-argument
+//! assign (a profile_reading_stream_policy, e.g. streams::model_guided) is handed the profile the
+//! plan is made with, and a scheduler profiles for it as it does for an order that needs one.
 
 #include <opara/error.hpp>
 #include <opara/graph/graph.hpp>
 #include <opara/plan/label.hpp>
 #include <opara/plan/plan.hpp>
+#include <opara/profile/profile.hpp>
 
 #include <array>
 #include <concepts>
@@ -34,7 +39,24 @@ concept stream_allocation_policy =
       { P::name } -> std::convertible_to<std::string_view>;
     };
 
+//! A stream allocation policy that decides from the profile when it is given one.
+template <class P>
+concept profile_reading_stream_policy =
+    stream_allocation_policy<P> && requires(const P& p, const graph& g, std::span<const node_id> order,
+                                            const profile* prof) {
+      { p.assign(g, order, prof) } -> std::same_as<stream_assignment>;
+    };
+
 namespace detail {
+
+//! Streams for `order` from policy s: a profile-reading policy gets `prof` when there is one.
+template <stream_allocation_policy S>
+stream_assignment assign_streams(const S& s, const graph& g, std::span<const node_id> order, const profile* prof) {
+  if constexpr (profile_reading_stream_policy<S>) {
+    if (prof != nullptr) return s.assign(g, order, prof);
+  }
+  return s.assign(g, order);
+}
 
 //! Renumbers streams in order of first use along `order` (stream 0 = stream of order[0]) and drops
 //! unused ids. Throws bad_policy naming `who` when a node has no stream or an id >= num_streams.

@@ -4,10 +4,10 @@
 //! the model (model/gpu_model.hpp) predicts that capping pays (critical kernels that would wait
 //! behind non-critical ones holding every SM); otherwise as many streams as that rule opens.
 //!
-//! The model needs the profile. make_plan hands stream policies the graph and the order only, so
-//! the policy reads the profile it is given through `profile` (set it to the profile the plan is
-//! made with), or a profile passed to assign(g, order, profile) directly. Without one it places
-//! operators as if each took the same time, on at most `streams_without_profile` streams.
+//! The model needs the profile: make_plan hands it the profile the plan is made with (the
+//! three-argument assign), and a scheduler takes one for it. The `profile` member, when set, is used
+//! instead (and by the two-argument assign). Without either it places operators as if each took the
+//! same time, on at most `streams_without_profile` streams.
 
 #include <opara/model/list_planner.hpp>
 #include <opara/streams/concept.hpp>
@@ -35,9 +35,11 @@ struct model_guided {
     return assign(g, order, profile);
   }
 
-  //! Streams for `order` from profile `p` (nullptr: equal durations, streams_without_profile streams).
+  //! Streams for `order` from the `profile` member when set, else from `p` (nullptr: equal
+  //! durations, streams_without_profile streams).
   [[nodiscard]] stream_assignment assign(const graph& g, std::span<const node_id> order, const opara::profile* p) const {
     (void)positions(order, g.num_nodes());  // throws bad_graph for a foreign order
+    if (profile != nullptr) p = profile;
     if (p != nullptr) return best_placement(g, order, *p, options).streams;
     if (streams_without_profile == 0)
       throw bad_policy("opara: model_guided without a profile needs streams_without_profile >= 1");

@@ -155,21 +155,11 @@ private:
     std::apply([&](const auto&... candidate) { ((at++ == index ? (void)body(candidate) : (void)0), ...); }, candidates);
   }
 
-  //! The candidate as it plans: a stream policy that reads the profile (streams::model_guided)
-  //! is given the profile when it has none of its own.
-  template <class Candidate>
-  static Candidate planning_copy(const Candidate& candidate, const opara::profile* prof) {
-    Candidate copy = candidate;
-    if constexpr (requires { copy.streams.profile = prof; })
-      if (copy.streams.profile == nullptr) copy.streams.profile = prof;
-    return copy;
-  }
-
+  //! The candidate's plan (make_plan hands the profile to a stream policy that reads one).
   template <class Candidate>
   static plan plan_one(const Candidate& candidate, const opara::graph& compact, const opara::profile* prof) {
-    const Candidate planner = planning_copy(candidate, prof);
-    plan planned = make_plan(compact, prof, planner.options.plan, planner.streams, planner.order);
-    if (planner.options.validate) validate(planned, compact);
+    plan planned = make_plan(compact, prof, candidate.options.plan, candidate.streams, candidate.order);
+    if (candidate.options.validate) validate(planned, compact);
     return planned;
   }
 
