@@ -17,6 +17,7 @@
 // Records OPARA_COMMIT from the environment. Exits 77 when no CUDA device is present.
 
 #include "corpus.cuh"
+#include "result_header.hpp"
 #include "synthetic.cuh"
 
 #include <opara/cuda.hpp>
@@ -38,13 +39,6 @@
 namespace {
 
 namespace json = opara::detail::json;
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
 
 json::value number_or_null(double x) { return std::isfinite(x) ? json::value(x) : json::value(nullptr); }
 
@@ -213,13 +207,7 @@ int main(int argc, char** argv) try {
   if (!json_path.empty()) {
     json::value doc = json::object{};
     doc["bench"] = "autotune";
-    doc["gpu"] = prop.name;
-    doc["sm_count"] = prop.multiProcessorCount;
-    doc["driver_version"] = driver;
-    doc["driver"] = opara::cuda::driver_release();
-    doc["date"] = utc_now();
-    const char* commit = std::getenv("OPARA_COMMIT");
-    doc["commit"] = commit ? commit : "unknown";
+    bench::add_result_header(doc, prop, driver);
     doc["workloads"] = std::move(results);
     std::ofstream out(json_path);
     out << json::write(doc, 2) << "\n";

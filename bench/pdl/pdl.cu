@@ -19,6 +19,7 @@
 #include <opara/detail/json.hpp>
 #include <opara/opara.hpp>
 
+#include "../suite/result_header.hpp"
 #include "../suite/synthetic.cuh"
 #if OPARA_BENCH_HAS_GOOGLENET
 #include "bench_util.hpp"
@@ -282,13 +283,6 @@ void googlenet_bench(cudaStream_t s, json::array& out, int& failures) {
 }
 #endif
 
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
 } // namespace
 
 int main(int argc, char** argv) try {
@@ -341,13 +335,7 @@ int main(int argc, char** argv) try {
   if (!json_path.empty()) {
     json::value doc = json::object{};
     doc["bench"] = "opara bench_pdl";
-    doc["gpu"] = prop.name;
-    doc["sm_count"] = prop.multiProcessorCount;
-    doc["driver"] = opara::cuda::driver_release();
-    doc["driver_version"] = driver;
-    doc["date"] = utc_now();
-    const char* commit = std::getenv("OPARA_COMMIT");
-    doc["commit"] = commit ? commit : "unknown";
+    bench::add_result_header(doc, prop, driver);
     doc["command"] = "bash scripts/bench-pdl";
     doc["results"] = std::move(results);
     std::ofstream f(json_path);

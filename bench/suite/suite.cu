@@ -12,6 +12,7 @@
 // each twice (does a schedule's time depend on its instance?).
 // Exits 77 when no CUDA device is present.
 
+#include "result_header.hpp"
 #include "suite.hpp"
 #include "corpus.cuh"
 #include "synthetic.cuh"
@@ -29,13 +30,6 @@
 #include <iostream>
 
 namespace {
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
 
 bool wanted(const std::string& only, const std::string& name) {
   if (only.empty()) return true;
@@ -158,13 +152,7 @@ int main(int argc, char** argv) try {
   if (!json_path.empty()) {
     bench::json::value doc = bench::json::object{};
     doc["suite"] = "opara bench_suite";
-    doc["gpu"] = prop.name;
-    doc["sm_count"] = prop.multiProcessorCount;
-    doc["driver_version"] = driver;  // the CUDA version the driver supports (13000 = 13.0)
-    doc["driver"] = opara::cuda::driver_release();
-    doc["date"] = utc_now();
-    const char* commit = std::getenv("OPARA_COMMIT");
-    doc["commit"] = commit ? commit : "unknown";
+    bench::add_result_header(doc, prop, driver);
     doc["replays"] = o.timing.replays;
     doc["warmup"] = o.timing.warmup;
     doc["flush_l2"] = o.timing.flush_l2;

@@ -1,0 +1,38 @@
+#pragma once
+// The fields every bench's result JSON starts with: which GPU and driver it ran on, at which commit
+// (OPARA_COMMIT, set by the scripts from the checkout), and when. One place for bench_suite,
+// bench_pdl and bench_autotune.
+
+#include <opara/cuda/device.hpp>
+#include <opara/detail/json.hpp>
+
+#include <cuda_runtime_api.h>
+
+#include <cstdlib>
+#include <ctime>
+#include <string>
+
+namespace bench {
+
+// The current UTC time as 2026-11-26T05:47:43Z.
+inline std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+// Adds gpu, sm_count, driver_version (the CUDA version the driver supports, 13000 = 13.0), driver
+// (the kernel module's release), date and commit to `doc`. `driver_version` is
+// cudaDriverGetVersion's answer.
+inline void add_result_header(opara::detail::json::value& doc, const cudaDeviceProp& prop, int driver_version) {
+  doc["gpu"] = prop.name;
+  doc["sm_count"] = prop.multiProcessorCount;
+  doc["driver_version"] = driver_version;
+  doc["driver"] = opara::cuda::driver_release();
+  doc["date"] = utc_now();
+  const char* commit = std::getenv("OPARA_COMMIT");
+  doc["commit"] = commit ? commit : "unknown";
+}
+
+} // namespace bench
