@@ -314,6 +314,7 @@ int main(int argc, char** argv) try {
   if (wanted(only, "chain")) chain_bench(stream.get(), prop.multiProcessorCount, results, failures);
   if (wanted(only, "priorities")) {
     bench::calibrated_device dev;
+    dev.programmatic = false;  // priorities alone: the nodes do not declare PDL
     std::printf("\n== node priorities (isolated us, back-to-back us per replay)\n");
     std::vector<bench::workload> ws;
     ws.push_back(chain_beside_fillers(dev, 256, false));

@@ -5,8 +5,9 @@
 //
 //   bench_suite [--json FILE] [--replays N] [--flush-l2] [--quick] [--only NAME[,NAME...]]
 //               [--instances K] [--corpus-only] [--corpus DIR]
-// --corpus-only: only the corpus, in its mode set (sequential graph, scheduler<>'s default, the
-// model-guided policies and four others; no autotune). --corpus DIR: where the traced models are
+// --corpus-only: only the corpus, in its mode set (sequential graph with and without PDL, Opara's
+// policies without PDL, scheduler<>'s default with and without node priorities, the model-guided
+// policies and four others, autotune). --corpus DIR: where the traced models are
 // (default: this source tree's bench/corpus).
 // --instances K: instead of the suite, compile K instances of a few schedules per workload and time
 // each twice (does a schedule's time depend on its instance?).
@@ -88,13 +89,6 @@ int main(int argc, char** argv) try {
   std::fprintf(stderr, "bench_suite on %s (%d SMs, driver %d): %.0f cycles/us, %.1f bytes/us per streaming block\n",
                prop.name, prop.multiProcessorCount, driver, dev.cycles_per_us(), dev.bytes_per_us_per_block());
 
-  {  // the dependent-launch latency the bound and the model count (suite.hpp)
-    const bench::workload chain = bench::deep_chain(dev, 64), one = bench::deep_chain(dev, 1);
-    o.dependency_us = bench::measure_dependency_floor(chain.graph, one.graph, stream.get(), o);
-    std::fprintf(stderr, "bench_suite: dependent-launch latency %.3f us per dependency (64-kernel chain graph)\n",
-                 o.dependency_us);
-  }
-
   std::vector<bench::workload_result> results;
   auto run_with = [&](const bench::suite_options& opts, const std::string& name, const std::string& desc, const auto& g) {
     if (!wanted(only, name)) return;
@@ -128,25 +122,28 @@ int main(int argc, char** argv) try {
 
   if (instances > 0) return 0;
 
-  // Summary: each workload's best mode against the sequential graph and the bound, and how far
-  // scheduler<>'s default (Opara's policies) and the model-guided policies are from the bound.
+  // Summary: each workload's best mode against the sequential graph (one stream, no PDL: the
+  // peers' CUDA graph) and the bound, how far scheduler<>'s default, Opara's policies as the paper
+  // runs them and the model-guided policies are from the bound, and autotune's pick.
   std::printf("\n== summary on %s: best mode per workload (median of %d replays)\n", prop.name, o.timing.replays);
-  std::printf("bound: max(critical path + %.3f us per dependency, work bound); plain: without the latency\n",
-              o.dependency_us);
-  std::printf("%-20s %5s %10s %10s %-60s %10s %10s %10s %8s %7s %8s %8s %7s  %s\n", "workload", "ops", "seq graph", "best",
-              "best policies", "cp bound", "work bound", "bound", "vs seq", "/bound", "default", "model", "/plain",
-              "autotune");
+  std::printf("bound: max(profile bound = max(critical path, work bound), critical chain measured alone, least "
+              "skeleton of a measured plan) (bench/suite/floors.cuh)\n");
+  std::printf("%-19s %5s %9s %9s %-62s %9s %9s %9s %9s %7s %7s %7s %7s %7s %8s  %s\n", "workload", "ops", "seq graph",
+              "best", "best mode / policies", "profile", "chain", "skeleton", "bound", "vs seq", "/bound", "default",
+              "paper", "model", "/profile", "autotune: pick, us, set-up ms");
   for (const auto& r : results) {
     const auto* seq = r.find("sequential graph");
     const auto* b = r.best();
-    const auto* d = r.find("opara (paper)");
+    const auto* d = r.find("default");
+    const auto* p = r.find("opara (paper)");
     const auto* m = r.fastest("model_guided");
-    std::printf("%-20s %5zu %10.1f %10.1f %-60s %10.1f %10.1f %10.1f %7.2fx %7.2f %8.2f %8.2f %7.2f  %s (%.1f us)\n",
+    std::printf("%-19s %5zu %9.1f %9.1f %-62s %9.1f %9.1f %9.1f %9.1f %6.2fx %7.2f %7.2f %7.2f %7.2f %8.2f  %s, %.1f, %.0f\n",
                 r.name.c_str(), r.nodes, seq->t.median_us, b->t.median_us,
-                (b->mode == "graph" ? b->label : b->mode + " " + b->label).c_str(), r.critical_path_us, r.work_bound_us,
-                r.bound_us, seq->t.median_us / b->t.median_us, r.over_bound(*b), d ? r.over_bound(*d) : 0.0,
-                m ? r.over_bound(*m) : 0.0, b->t.median_us / r.plain_bound_us,
-                r.autotune_choice.empty() ? "-" : r.autotune_choice.c_str(), r.autotune_us);
+                (b->mode == "graph" ? b->label : b->mode + " " + b->label).c_str(), r.plain_bound_us, r.chain.us,
+                r.skeleton_floor_us, r.bound_us, seq->t.median_us / b->t.median_us, r.over_bound(*b),
+                d ? r.over_bound(*d) : 0.0, p ? r.over_bound(*p) : 0.0, m ? r.over_bound(*m) : 0.0,
+                b->t.median_us / r.plain_bound_us, r.autotune_choice.empty() ? "-" : r.autotune_choice.c_str(),
+                r.autotune_us, r.autotune_setup_ms);
   }
 
   if (!json_path.empty()) {
@@ -156,7 +153,6 @@ int main(int argc, char** argv) try {
     doc["replays"] = o.timing.replays;
     doc["warmup"] = o.timing.warmup;
     doc["flush_l2"] = o.timing.flush_l2;
-    doc["dependency_us"] = o.dependency_us;
     bench::json::array ws;
     for (const auto& r : results) ws.push_back(bench::to_json(r));
     doc["workloads"] = std::move(ws);

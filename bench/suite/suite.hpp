@@ -11,9 +11,13 @@
 #include <opara/cuda/tune/autotune.hpp>
 #include <opara/cuda/tune/measure.hpp>
 
+#include "floors.cuh"
+
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <chrono>
+#include <concepts>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -32,33 +36,10 @@ enum class mode_set {
 struct suite_options {
   opara::tune::timing_options timing{20, 200, false};
   mode_set modes = mode_set::all;
-  // This GPU's least dependent-launch latency in a graph (measure_dependency_floor): the bound
-  // counts it per dependency (opara::bound_options).
-  double dependency_us = 0;
+  // Measure the device floors of floors.cuh (critical chain, skeletons) into the bound; task_graph
+  // workloads only (others keep the profile bound).
+  bool floors = true;
 };
-
-// This GPU's dependent-launch latency in a CUDA graph, beyond the profiled kernel durations: a
-// sequential graph of `chain` (a chain of n kernels) and one of `one` (one such kernel), each the
-// fastest of its replays, less the sum of their profiled durations, and the fixed cost of a graph
-// launch (the one-kernel graph's) taken out: ((T_n - sum d) - (T_1 - d)) / (n - 1), at least 0.
-template <class G>
-double measure_dependency_floor(const G& chain, const G& one, cudaStream_t s, const suite_options& o) {
-  using namespace opara;
-  auto overhead = [&](const G& g, std::size_t& n) {
-    cuda::profiler_options settings;
-    settings.iterations = 5;
-    const profile prof = cuda::profile_graph(g, s, settings);
-    double sum = 0;
-    for (const auto& op : prof.ops) sum += op.duration_us;
-    n = prof.ops.size();
-    executable exe = scheduler<streams::sequential, order::program_order, capture::stream_capture>{}.compile(g, s, prof);
-    return tune::time_replays(exe, s, o.timing).min_us - sum;
-  };
-  std::size_t n = 0, n1 = 0;
-  const double chain_extra = overhead(chain, n), one_extra = overhead(one, n1);
-  if (n < 2) return 0;
-  return std::max(0.0, (chain_extra - one_extra) / static_cast<double>(n - 1));
-}
 
 // One measured mode of one workload.
 struct mode_result {
@@ -70,15 +51,21 @@ struct mode_result {
   std::size_t waits = 0, pruned = 0;
   double plan_ms = 0, capture_ms = 0, instantiate_ms = 0;
   long long device_bytes = 0;  // device memory the compiled executable took (cudaMemGetInfo delta)
+  double skeleton_us = 0;      // fastest replay of the plan's skeleton (floors.cuh; 0: not measured)
 };
 
 struct workload_result {
   std::string name, description;
   std::size_t nodes = 0, edges = 0;
   double critical_path_us = 0, work_bound_us = 0, sum_us = 0, profile_ms = 0;
-  // The lower bound a mode is measured against: opara::lower_bound_us with the measured
-  // dependency latency (suite_options::dependency_us); plain_bound_us is the bound without it.
-  double bound_us = 0, plain_bound_us = 0, dependency_us = 0;
+  // The lower bound a mode is measured against: the largest of the profile bound
+  // (plain_bound_us: opara::lower_bound_us, max(critical path, work bound)), the critical chain
+  // measured alone (chain) and the least skeleton floor of the measured plans (floors.cuh).
+  double bound_us = 0, plain_bound_us = 0;
+  chain_floor chain{};
+  double skeleton_floor_us = 0;
+  std::string skeleton_floor_of;  // the plan whose skeleton was fastest
+  double autotune_setup_ms = 0;   // profile + autotune's compile (its report's total)
   [[nodiscard]] double over_bound(const mode_result& m) const { return bound_us > 0 ? m.t.median_us / bound_us : 0.0; }
   std::string profile_source;
   std::vector<mode_result> modes;
@@ -113,6 +100,8 @@ template <class G>
 workload_result run_workload(const std::string& name, const std::string& description, const G& g, cudaStream_t s,
                              const suite_options& o) {
   using namespace opara;
+  constexpr bool has_floors = std::same_as<G, cuda::task_graph>;
+  const bool floors = has_floors && o.floors;
   workload_result r;
   r.name = name;
   r.description = description;
@@ -134,11 +123,14 @@ workload_result run_workload(const std::string& name, const std::string& descrip
   r.critical_path_us = critical_path(cg, cost).length;
   r.work_bound_us = work_bound_us(prof);
   r.plain_bound_us = lower_bound_us(cg, prof);
-  r.dependency_us = o.dependency_us;
-  r.bound_us = lower_bound_us(cg, prof, {.dependency_us = o.dependency_us});
-  // The model plans and predicts with its typical costs (gpu_model's defaults); the measured
-  // floor above is what the bound may assume, and typical dependencies cost more than the floor.
+  // The model plans and predicts with its typical costs (gpu_model's defaults).
   const gpu_model model{};
+  std::optional<skeleton> skel;
+  if constexpr (has_floors)
+    if (floors) {
+      r.chain = measure_critical_chain(g, prof, s, o.timing, model.dependency_us);
+      skel.emplace(g, prof);
+    }
 
   auto measure = [&](const std::string& mode, const auto& sched) {
     OPARA_CUDA_CHECK(cudaDeviceSynchronize());
@@ -159,30 +151,55 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     m.capture_ms = exe.stats().capture_ms;
     m.instantiate_ms = exe.stats().instantiate_ms;
     m.device_bytes = static_cast<long long>(free0) - static_cast<long long>(free1);
+    if constexpr (has_floors) {
+      // The same scheduler (same options) on the skeleton, planned from the same profile: the same plan.
+      using C = std::remove_cvref_t<decltype(sched.capture)>;
+      if (skel && !std::same_as<C, capture::eager>) {
+        const executable empty = sched.compile(skel->graph(), s, prof);
+        m.skeleton_us = tune::time_replays(empty, s, o.timing).min_us;
+      }
+    }
     r.modes.push_back(std::move(m));
-    std::fprintf(stderr, "  %-20s %-58s %9.1f us (model %.1f)\n", r.modes.back().mode.c_str(),
-                 r.modes.back().label.c_str(), r.modes.back().t.median_us, r.modes.back().predicted_us);
+    std::fprintf(stderr, "  %-20s %-58s %9.1f us (model %.1f, skeleton %.1f)\n", r.modes.back().mode.c_str(),
+                 r.modes.back().label.c_str(), r.modes.back().t.median_us, r.modes.back().predicted_us,
+                 r.modes.back().skeleton_us);
   };
 
-  std::fprintf(stderr, "%s: %zu operators, %zu edges, critical path %.1f us, work bound %.1f us, sum %.1f us, bound %.1f us\n",
-               name.c_str(), r.nodes, r.edges, r.critical_path_us, r.work_bound_us, r.sum_us, r.bound_us);
+  std::fprintf(stderr, "%s: %zu operators, %zu edges, critical path %.1f us, work bound %.1f us, sum %.1f us, "
+               "critical chain measured %.1f us (%zu ops, profiled %.1f us)\n",
+               name.c_str(), r.nodes, r.edges, r.critical_path_us, r.work_bound_us, r.sum_us, r.chain.us,
+               r.chain.operators, r.chain.profiled_us);
   // The model-guided policies: the stream policy reads the profile the plan is made with.
-  auto model_guided = [&]<class C>() {
+  auto model_guided = [&]<class C>(bool priorities) {
     scheduler<streams::model_guided, order::model_guided, C> sched{};
-    sched.streams.profile = &prof;
     sched.streams.options.gpu = model;
     sched.order.options.gpu = model;
-    measure("model_guided", sched);
+    sched.options.capture.priorities = priorities;
+    measure(priorities ? "priorities" : "model_guided", sched);
   };
   if (o.modes != mode_set::corpus) {
     measure("single-stream", scheduler<streams::sequential, order::program_order, capture::eager>{});
   }
-  measure("sequential graph", scheduler<streams::sequential, order::program_order, capture::stream_capture>{});
+  {  // the peers' baseline: one stream, no PDL (a PyTorch CUDA graph); then with PDL
+    scheduler<streams::sequential, order::program_order, capture::stream_capture> seq{};
+    seq.options.capture.programmatic = false;
+    measure("sequential graph", seq);
+    measure("sequential+pdl", scheduler<streams::sequential, order::program_order, capture::stream_capture>{});
+  }
   if (o.modes != mode_set::corpus)
     measure("multi-stream eager", scheduler<streams::opara_greedy, order::program_order, capture::eager>{});
-  measure("opara (paper)", scheduler<streams::opara_greedy, order::resource_aware, capture::stream_capture>{});
-  model_guided.template operator()<capture::stream_capture>();
-  model_guided.template operator()<capture::explicit_graph>();
+  {  // Opara's policies as the paper runs them (no PDL), then scheduler<>'s default (PDL on) and with priorities
+    scheduler<streams::opara_greedy, order::resource_aware, capture::stream_capture> paper{};
+    paper.options.capture.programmatic = false;
+    measure("opara (paper)", paper);
+    scheduler<> def{};
+    measure("default", def);
+    def.options.capture.priorities = true;
+    measure("priorities", def);
+  }
+  model_guided.template operator()<capture::stream_capture>(false);
+  model_guided.template operator()<capture::explicit_graph>(false);
+  model_guided.template operator()<capture::stream_capture>(true);
 
   if (o.modes == mode_set::corpus) {
     measure("graph", scheduler<streams::opara_greedy, order::critical_path_first, capture::stream_capture>{});
@@ -193,7 +210,6 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     scheduler<streams::round_robin, order::program_order, capture::explicit_graph> rr4{};
     rr4.streams.streams = 4;
     measure("graph", rr4);
-    return r;
   }
   if (o.modes == mode_set::all) {
     auto per_stream_policy = [&](const auto& streams_policy) {
@@ -220,13 +236,23 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     }
   }
 
+  // The bound: the profile's, the measured critical chain, and the least skeleton of a measured plan.
+  for (const auto& m : r.modes)
+    if (m.skeleton_us > 0 && (r.skeleton_floor_us == 0 || m.skeleton_us < r.skeleton_floor_us)) {
+      r.skeleton_floor_us = m.skeleton_us;
+      r.skeleton_floor_of = m.mode + " " + m.label;
+    }
+  r.bound_us = std::max({r.plain_bound_us, r.chain.us, r.skeleton_floor_us});
+
   opara::autotune tuner;
   tuner.options.timing = o.timing;
   autotune_report rep;
   executable best = tuner.compile(g, s, prof, &rep);
   r.autotune_choice = rep.label;
+  r.autotune_setup_ms = r.profile_ms + rep.total_ms;
   r.autotune_us = tune::time_replays(best, s, o.timing).median_us;
-  std::fprintf(stderr, "  autotune chose %s: %.1f us\n", r.autotune_choice.c_str(), r.autotune_us);
+  std::fprintf(stderr, "  autotune chose %s: %.1f us (set-up %.0f ms with the profile)\n", r.autotune_choice.c_str(),
+               r.autotune_us, r.autotune_setup_ms);
   return r;
 }
 
@@ -267,17 +293,24 @@ inline json::value to_json(const workload_result& r) {
   w["work_bound_us"] = r.work_bound_us;
   w["bound_us"] = r.bound_us;
   w["plain_bound_us"] = r.plain_bound_us;
-  w["dependency_us"] = r.dependency_us;
+  w["critical_chain_us"] = r.chain.us;
+  w["critical_chain_operators"] = r.chain.operators;
+  w["critical_chain_profiled_us"] = r.chain.profiled_us;
+  w["critical_chain_pdl"] = r.chain.programmatic;
+  w["skeleton_floor_us"] = r.skeleton_floor_us;
+  w["skeleton_floor_of"] = r.skeleton_floor_of;
   w["sum_of_operators_us"] = r.sum_us;
   w["profile_source"] = r.profile_source;
   w["profile_ms"] = r.profile_ms;
   // The three ratios the suite is judged by: the fastest mode, scheduler<>'s default (Opara's
   // policies) and the model-guided policies (their faster capture), each over the bound.
   if (const auto* b = r.best()) w["best_over_bound"] = r.over_bound(*b);
-  if (const auto* d = r.find("opara (paper)")) w["default_over_bound"] = r.over_bound(*d);
+  if (const auto* d = r.find("default")) w["default_over_bound"] = r.over_bound(*d);
+  if (const auto* p = r.find("opara (paper)")) w["opara_paper_over_bound"] = r.over_bound(*p);
   if (const auto* m = r.fastest("model_guided")) w["model_guided_over_bound"] = r.over_bound(*m);
   w["autotune_choice"] = r.autotune_choice;
   w["autotune_median_us"] = r.autotune_us;
+  w["autotune_setup_ms"] = r.autotune_setup_ms;
   json::array modes;
   for (const auto& m : r.modes) {
     json::value j = json::object{};
@@ -296,6 +329,7 @@ inline json::value to_json(const workload_result& r) {
     j["capture_ms"] = m.capture_ms;
     j["instantiate_ms"] = m.instantiate_ms;
     j["device_bytes"] = m.device_bytes;
+    j["skeleton_us"] = m.skeleton_us;
     modes.push_back(std::move(j));
   }
   w["modes"] = std::move(modes);
@@ -305,12 +339,18 @@ inline json::value to_json(const workload_result& r) {
 inline void print_workload(const workload_result& r) {
   std::printf("\n== %s (%s): %zu ops, critical path %.1f us, work bound %.1f us, sum of ops %.1f us\n",
               r.name.c_str(), r.description.c_str(), r.nodes, r.critical_path_us, r.work_bound_us, r.sum_us);
-  std::printf("%-20s %-58s %9s %9s %9s %9s %7s %4s %5s %8s %8s\n", "mode", "policies", "median", "min", "p90", "model",
-              "/bound", "str", "waits", "plan ms", "inst ms");
+  std::printf("bound %.1f us = max(profile bound %.1f, critical chain measured %.1f (%zu ops, profiled %.1f, %s), "
+              "least skeleton %.1f (%s))\n",
+              r.bound_us, r.plain_bound_us, r.chain.us, r.chain.operators, r.chain.profiled_us,
+              r.chain.programmatic ? "PDL" : "no PDL", r.skeleton_floor_us, r.skeleton_floor_of.c_str());
+  std::printf("%-18s %-64s %9s %9s %9s %9s %9s %7s %4s %5s %8s %8s\n", "mode", "policies", "median", "min", "p90", "model",
+              "skeleton", "/bound", "str", "waits", "plan ms", "inst ms");
   for (const auto& m : r.modes)
-    std::printf("%-20s %-58s %9.1f %9.1f %9.1f %9.1f %7.2f %4u %5zu %8.2f %8.2f\n", m.mode.c_str(), m.label.c_str(),
-                m.t.median_us, m.t.min_us, m.t.p90_us, m.predicted_us, r.over_bound(m), m.streams, m.waits, m.plan_ms,
-                m.instantiate_ms);
+    std::printf("%-18s %-64s %9.1f %9.1f %9.1f %9.1f %9.1f %7.2f %4u %5zu %8.2f %8.2f\n", m.mode.c_str(), m.label.c_str(),
+                m.t.median_us, m.t.min_us, m.t.p90_us, m.predicted_us, m.skeleton_us, r.over_bound(m), m.streams, m.waits,
+                m.plan_ms, m.instantiate_ms);
+  std::printf("%-18s %-64s %9.1f   (set-up %.0f ms, profile included)\n", "autotune", r.autotune_choice.c_str(),
+              r.autotune_us, r.autotune_setup_ms);
 }
 
 } // namespace bench

@@ -5,8 +5,12 @@
 // A compute node spins on clock64() for a calibrated number of cycles while holding its shared
 // memory and registers, so it occupies SM slots for a known time like a real tile-based kernel;
 // a memory node streams a buffer (read + write) sized for its target duration.
+// Both keep the programmatic-dependent-launch contract (opara/cuda/pdl.cuh): every block waits for
+// its producers before it starts and lets its dependents launch once its work is done, so a
+// workload's nodes may declare input_wait::programmatic (calibrated_device::programmatic).
 
 #include <opara/cuda.hpp>
+#include <opara/cuda/pdl.cuh>
 
 #include <cuda_runtime_api.h>
 
@@ -26,11 +30,13 @@ __global__ void spin_kernel(long long cycles, float* sink) {
   float r[REGS];
 #pragma unroll
   for (int i = 0; i < REGS; ++i) r[i] = threadIdx.x * 0.5f + i;
+  opara::pdl::wait_for_producers();
   const long long start = clock64();
   while (clock64() - start < cycles) {
 #pragma unroll
     for (int i = 0; i < REGS; ++i) r[i] = fmaf(r[i], 0.999f, 0.001f);
   }
+  opara::pdl::launch_dependents();
   float acc = 0;
 #pragma unroll
   for (int i = 0; i < REGS; ++i) acc += r[i];
@@ -41,6 +47,7 @@ __global__ void spin_kernel(long long cycles, float* sink) {
 
 // Streams n floats: dst = src * a + b, grid-stride.
 __global__ void stream_kernel(const float4* __restrict__ src, float4* __restrict__ dst, std::size_t n4) {
+  opara::pdl::wait_for_producers();
   for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n4; i += std::size_t(gridDim.x) * blockDim.x) {
     float4 v = src[i];
     v.x = v.x * 1.0001f + 0.5f;
@@ -49,6 +56,14 @@ __global__ void stream_kernel(const float4* __restrict__ src, float4* __restrict
     v.w = v.w * 1.0001f + 0.5f;
     dst[i] = v;
   }
+  opara::pdl::launch_dependents();
+}
+
+// Does nothing but keep the PDL contract: the skeleton of a workload (bench/suite/floors.cuh) runs
+// it with each profiled kernel's grid, block and shared memory.
+__global__ void empty_kernel() {
+  opara::pdl::wait_for_producers();
+  opara::pdl::launch_dependents();
 }
 
 // One node's kernel.
@@ -82,6 +97,10 @@ public:
   [[nodiscard]] double cycles_per_us() const noexcept { return cycles_per_us_; }
   [[nodiscard]] double bytes_per_us_per_block() const noexcept { return bytes_per_us_per_block_; }
   [[nodiscard]] int sm_count() const noexcept { return sms_; }
+
+  // Whether the nodes add_node makes declare input_wait::programmatic (their kernels keep the PDL
+  // contract either way; capture_options::programmatic decides whether a graph uses it).
+  bool programmatic = true;
 
   // A launcher for a node: enqueues its kernel on the stream it is given.
   opara::cuda::task_graph::launcher make(const node_spec& s) {
@@ -163,7 +182,8 @@ struct workload {
 };
 
 inline opara::node_id add_node(workload& w, calibrated_device& dev, const std::string& name, const node_spec& s) {
-  return w.graph.add(name, dev.make(s), s.memory ? opara::boundness::memory : opara::boundness::compute);
+  return w.graph.add(name, dev.make(s), s.memory ? opara::boundness::memory : opara::boundness::compute,
+                     dev.programmatic ? opara::input_wait::programmatic : opara::input_wait::full);
 }
 
 // One source, `width` independent small kernels, one sink.

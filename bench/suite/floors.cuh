@@ -1,0 +1,135 @@
+#pragma once
+// Device-measured floors for the bench suite's bound: what the profile alone cannot say about a
+// GPU running a CUDA graph of these kernels.
+//
+// The profile bound (opara::lower_bound_us: max(critical path, work bound)) sums each operator's
+// duration measured alone. In a graph every dependent kernel also waits for its producer's end to
+// reach the front end and for its own blocks to be dispatched (0.4 us per dependency in a traced
+// model's sequential graph on an H200, not the 0.1 us a chain of identical kernels shows), and the
+// front end takes each of hundreds of kernels in turn. Two measurements on the device bound every
+// schedule from below, whatever its streams and order:
+//  - the critical chain: the profile's longest path (costs: durations plus the model's typical
+//    per-dependency latency, and plain durations: both are tried) run alone as a sequential CUDA
+//    graph of the workload's own operators, with and without PDL; the fastest replay of the
+//    fastest variant. Every schedule runs these operators one after another, each waiting for the
+//    previous one, and sharing the GPU with the rest of the graph never makes them faster;
+//  - the skeleton: each measured plan captured again with every kernel replaced by an empty kernel
+//    of the same grid, block and shared memory (and the same PDL contract); its fastest replay is a
+//    floor for that plan (kernels that do work only take longer), so the least over the measured
+//    plans is a floor for the best of them.
+
+#include "synthetic.cuh"
+
+#include <opara/cuda.hpp>
+#include <opara/opara.hpp>
+#include <opara/cuda/tune/measure.hpp>
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+namespace bench {
+
+// A sub-chain of a workload: nodes path[0] -> path[1] -> ..., each running the workload's own
+// operator (its launcher, its PDL declaration).
+inline opara::cuda::task_graph chain_of(const opara::cuda::task_graph& g, const std::vector<opara::node_id>& path) {
+  opara::cuda::task_graph chain;
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    const opara::node_id v = path[i];
+    chain.add(g.name(v), [&g, v](cudaStream_t s) { g.launch(v, s); }, g.bound(v),
+              g.programmatic(v) ? opara::input_wait::programmatic : opara::input_wait::full);
+    if (i) chain.depends(static_cast<opara::node_id>(i - 1), static_cast<opara::node_id>(i));
+  }
+  return chain;
+}
+
+// The profile's operators of `path`, in path order (the chain's profile: no second measurement).
+inline opara::profile profile_of(const opara::profile& p, const std::vector<opara::node_id>& path) {
+  opara::profile out = p;
+  out.ops.clear();
+  for (const opara::node_id v : path) out.ops.push_back(p.ops[v]);
+  return out;
+}
+
+struct chain_floor {
+  double us = 0;                // fastest replay of the fastest variant
+  std::size_t operators = 0;    // on that chain
+  double profiled_us = 0;       // its operators' profiled durations, summed
+  bool programmatic = false;    // the fastest variant used PDL
+};
+
+// The critical chain's floor (see above): for each candidate path the faster of its PDL and plain
+// variants (fastest of o.replays replays after o.warmup), and of the paths the longest.
+inline chain_floor measure_critical_chain(const opara::cuda::task_graph& g, const opara::profile& p, cudaStream_t s,
+                                          const opara::tune::timing_options& o, double typical_dependency_us) {
+  using namespace opara;
+  const graph cg = to_graph(g);
+  std::vector<double> plain(p.ops.size()), with_latency(p.ops.size());
+  for (std::size_t v = 0; v < p.ops.size(); ++v) {
+    plain[v] = p.ops[v].duration_us;
+    with_latency[v] = plain[v] + typical_dependency_us;
+  }
+  chain_floor longest;
+  for (const auto* cost : {&with_latency, &plain}) {
+    const std::vector<node_id> path = critical_path(cg, *cost).nodes;
+    const cuda::task_graph chain = chain_of(g, path);
+    const profile chain_profile = profile_of(p, path);
+    chain_floor f{std::numeric_limits<double>::infinity(), path.size(), 0, false};
+    for (const node_id v : path) f.profiled_us += p.ops[v].duration_us;
+    for (const bool pdl : {false, true}) {
+      scheduler<streams::sequential, order::program_order, capture::stream_capture> seq{};
+      seq.options.capture.programmatic = pdl;
+      const executable exe = seq.compile(chain, s, chain_profile);
+      const double us = tune::time_replays(exe, s, o).min_us;
+      if (us < f.us) {
+        f.us = us;
+        f.programmatic = pdl;
+      }
+    }
+    if (f.us > longest.us) longest = f;
+  }
+  return longest;
+}
+
+// A workload's skeleton: the same operators, edges and PDL declarations, each operator launching
+// an empty kernel per kernel its profile records, with that kernel's grid, block and shared memory
+// (one 1-thread kernel for an operator without records).
+class skeleton {
+public:
+  skeleton(const opara::cuda::task_graph& g, const opara::profile& p) {
+    std::uint32_t max_shared = 0;
+    for (const auto& op : p.ops)
+      for (const auto& k : op.kernels) max_shared = std::max<std::uint32_t>(max_shared, static_cast<std::uint32_t>(k.shared_bytes()));
+    if (max_shared > 48 * 1024)
+      OPARA_CUDA_CHECK(cudaFuncSetAttribute(empty_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(max_shared)));
+    for (opara::node_id v = 0; v < g.num_nodes(); ++v) {
+      std::vector<launch> kernels;
+      for (const auto& k : p.ops.at(v).kernels)
+        kernels.push_back({dim3(k.grid[0], k.grid[1], k.grid[2]), dim3(k.block[0], k.block[1], k.block[2]),
+                           static_cast<unsigned>(k.shared_bytes())});
+      if (kernels.empty()) kernels.push_back({dim3(1), dim3(1), 0});
+      graph_.add(g.name(v),
+                 [kernels](cudaStream_t s) {
+                   for (const auto& k : kernels) {
+                     empty_kernel<<<k.grid, k.block, k.shared, s>>>();
+                     OPARA_CUDA_CHECK(cudaGetLastError());
+                   }
+                 },
+                 g.bound(v), g.programmatic(v) ? opara::input_wait::programmatic : opara::input_wait::full);
+    }
+    for (opara::node_id v = 0; v < g.num_nodes(); ++v)
+      for (const opara::node_id w : g.successors(v)) graph_.depends(v, w);
+  }
+  [[nodiscard]] const opara::cuda::task_graph& graph() const noexcept { return graph_; }
+
+private:
+  struct launch {
+    dim3 grid, block;
+    unsigned shared;
+  };
+  opara::cuda::task_graph graph_;
+};
+
+} // namespace bench
