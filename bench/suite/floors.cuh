@@ -45,11 +45,14 @@ inline opara::cuda::task_graph chain_of(const opara::cuda::task_graph& g, const 
   return chain;
 }
 
-// The profile's operators of `path`, in path order (the chain's profile: no second measurement).
-inline opara::profile profile_of(const opara::profile& p, const std::vector<opara::node_id>& path) {
+// The profile's operators of `path`, in path order, keyed to `chain` (the chain's profile: no
+// second measurement).
+inline opara::profile profile_of(const opara::profile& p, const std::vector<opara::node_id>& path,
+                                 const opara::cuda::task_graph& chain) {
   opara::profile out = p;
   out.ops.clear();
   for (const opara::node_id v : path) out.ops.push_back(p.ops[v]);
+  out.key.graph_fingerprint = opara::fingerprint(opara::to_graph(chain));
   return out;
 }
 
@@ -75,7 +78,7 @@ inline chain_floor measure_critical_chain(const opara::cuda::task_graph& g, cons
   for (const auto* cost : {&with_latency, &plain}) {
     const std::vector<node_id> path = critical_path(cg, *cost).nodes;
     const cuda::task_graph chain = chain_of(g, path);
-    const profile chain_profile = profile_of(p, path);
+    const profile chain_profile = profile_of(p, path, chain);
     chain_floor f{std::numeric_limits<double>::infinity(), path.size(), 0, false};
     for (const node_id v : path) f.profiled_us += p.ops[v].duration_us;
     for (const bool pdl : {false, true}) {
