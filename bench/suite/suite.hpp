@@ -194,6 +194,9 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     measure("opara (paper)", paper);
     scheduler<> def{};
     measure("default", def);
+    scheduler<> every{};  // PDL on every eligible edge, not only along each stream (the rule before)
+    every.options.capture.programmatic_edges = programmatic_scope::all;
+    measure("pdl all edges", every);
     def.options.capture.priorities = true;
     measure("priorities", def);
   }
@@ -236,6 +239,48 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     }
   }
 
+  // autotune's pick joins the modes, with the skeleton of its plan (recaptured with the capture
+  // policy and options its label and statistics name).
+  opara::autotune tuner;
+  tuner.options.timing = o.timing;
+  autotune_report rep;
+  executable best = tuner.compile(g, s, prof, &rep);
+  r.autotune_choice = rep.label;
+  r.autotune_setup_ms = r.profile_ms + rep.total_ms;
+  {
+    mode_result m;
+    m.mode = "autotune";
+    m.label = rep.label;
+    m.t = tune::time_replays(best, s, o.timing);
+    r.autotune_us = m.t.median_us;
+    m.predicted_us = predicted_makespan_us(cg, best.plan(), prof, model);
+    m.streams = best.plan().num_streams;
+    m.waits = best.plan().num_waits();
+    m.pruned = best.plan().pruned_waits;
+    m.plan_ms = best.stats().plan_ms;
+    m.capture_ms = best.stats().capture_ms;
+    m.instantiate_ms = best.stats().instantiate_ms;
+    if constexpr (has_floors) {
+      if (skel) {
+        capture_options co;
+        co.programmatic = rep.label.find("+no_pdl") == std::string::npos;
+        if (rep.label.find("+pdl_all") != std::string::npos) co.programmatic_edges = programmatic_scope::all;
+        co.priorities = rep.label.find("+priorities") != std::string::npos;
+        co.priority_costs = cost;
+        const std::string& policy = best.stats().capture_policy;
+        std::optional<executable> empty;
+        if (policy == "stream_capture") empty = capture::stream_capture{}.capture(skel->graph(), best.plan(), s, co);
+        else if (policy == "explicit_graph(plan)") empty = capture::explicit_graph{}.capture(skel->graph(), best.plan(), s, co);
+        else if (policy == "explicit_graph(dag)")
+          empty = capture::explicit_graph{capture::edge_source::dag}.capture(skel->graph(), best.plan(), s, co);
+        if (empty) m.skeleton_us = tune::time_replays(*empty, s, o.timing).min_us;
+      }
+    }
+    r.modes.push_back(std::move(m));
+  }
+  std::fprintf(stderr, "  autotune chose %s: %.1f us (set-up %.0f ms with the profile; skeleton %.1f)\n",
+               r.autotune_choice.c_str(), r.autotune_us, r.autotune_setup_ms, r.modes.back().skeleton_us);
+
   // The bound: the profile's, the measured critical chain, and the least skeleton of a measured plan.
   for (const auto& m : r.modes)
     if (m.skeleton_us > 0 && (r.skeleton_floor_us == 0 || m.skeleton_us < r.skeleton_floor_us)) {
@@ -243,16 +288,6 @@ workload_result run_workload(const std::string& name, const std::string& descrip
       r.skeleton_floor_of = m.mode + " " + m.label;
     }
   r.bound_us = std::max({r.plain_bound_us, r.chain.us, r.skeleton_floor_us});
-
-  opara::autotune tuner;
-  tuner.options.timing = o.timing;
-  autotune_report rep;
-  executable best = tuner.compile(g, s, prof, &rep);
-  r.autotune_choice = rep.label;
-  r.autotune_setup_ms = r.profile_ms + rep.total_ms;
-  r.autotune_us = tune::time_replays(best, s, o.timing).median_us;
-  std::fprintf(stderr, "  autotune chose %s: %.1f us (set-up %.0f ms with the profile)\n", r.autotune_choice.c_str(),
-               r.autotune_us, r.autotune_setup_ms);
   return r;
 }
 
@@ -297,6 +332,7 @@ inline json::value to_json(const workload_result& r) {
   w["critical_chain_operators"] = r.chain.operators;
   w["critical_chain_profiled_us"] = r.chain.profiled_us;
   w["critical_chain_pdl"] = r.chain.programmatic;
+  w["critical_chain_variant"] = r.chain.capture;
   w["skeleton_floor_us"] = r.skeleton_floor_us;
   w["skeleton_floor_of"] = r.skeleton_floor_of;
   w["sum_of_operators_us"] = r.sum_us;
@@ -341,16 +377,15 @@ inline void print_workload(const workload_result& r) {
               r.name.c_str(), r.description.c_str(), r.nodes, r.critical_path_us, r.work_bound_us, r.sum_us);
   std::printf("bound %.1f us = max(profile bound %.1f, critical chain measured %.1f (%zu ops, profiled %.1f, %s), "
               "least skeleton %.1f (%s))\n",
-              r.bound_us, r.plain_bound_us, r.chain.us, r.chain.operators, r.chain.profiled_us,
-              r.chain.programmatic ? "PDL" : "no PDL", r.skeleton_floor_us, r.skeleton_floor_of.c_str());
+              r.bound_us, r.plain_bound_us, r.chain.us, r.chain.operators, r.chain.profiled_us, r.chain.capture.c_str(),
+              r.skeleton_floor_us, r.skeleton_floor_of.c_str());
   std::printf("%-18s %-64s %9s %9s %9s %9s %9s %7s %4s %5s %8s %8s\n", "mode", "policies", "median", "min", "p90", "model",
               "skeleton", "/bound", "str", "waits", "plan ms", "inst ms");
   for (const auto& m : r.modes)
     std::printf("%-18s %-64s %9.1f %9.1f %9.1f %9.1f %9.1f %7.2f %4u %5zu %8.2f %8.2f\n", m.mode.c_str(), m.label.c_str(),
                 m.t.median_us, m.t.min_us, m.t.p90_us, m.predicted_us, m.skeleton_us, r.over_bound(m), m.streams, m.waits,
                 m.plan_ms, m.instantiate_ms);
-  std::printf("%-18s %-64s %9.1f   (set-up %.0f ms, profile included)\n", "autotune", r.autotune_choice.c_str(),
-              r.autotune_us, r.autotune_setup_ms);
+  std::printf("autotune set-up %.0f ms (profile included)\n", r.autotune_setup_ms);
 }
 
 } // namespace bench

@@ -158,7 +158,10 @@ struct edge_census {
   std::size_t into_non_declaring = 0;    // kernel -> kernel edges into non-declaring operators
 };
 
-edge_census census(cudaGraph_t graph, const attribution& a, const opara::cuda::task_graph& tg) {
+// `previous`: per operator, the one launched just before it on its stream (programmatic_scope::
+// stream_order: only edges from it are eligible); empty: every edge from another operator is.
+edge_census census(cudaGraph_t graph, const attribution& a, const opara::cuda::task_graph& tg,
+                   const std::vector<opara::node_id>& previous = {}) {
   std::size_t count = 0;
   OPARA_CUDA_CHECK(cudaGraphGetEdges(graph, nullptr, nullptr, nullptr, &count));
   std::vector<cudaGraphNode_t> from(count), to(count);
@@ -169,7 +172,8 @@ edge_census census(cudaGraph_t graph, const attribution& a, const opara::cuda::t
     const node_info u = a.info(from[i]), v = a.info(to[i]);
     REQUIRE(u.op < tg.num_nodes());
     REQUIRE(v.op < tg.num_nodes());
-    const bool eligible = u.kernel && v.kernel && u.op != v.op && tg.programmatic(static_cast<opara::node_id>(v.op));
+    const bool eligible = u.kernel && v.kernel && u.op != v.op && tg.programmatic(static_cast<opara::node_id>(v.op)) &&
+                          (previous.empty() || previous[v.op] == static_cast<opara::node_id>(u.op));
     const bool programmatic = data[i].type == cudaGraphDependencyTypeProgrammatic;
     c.eligible += eligible ? 1 : 0;
     c.into_non_declaring += u.kernel && v.kernel && u.op != v.op && !tg.programmatic(static_cast<opara::node_id>(v.op));
@@ -229,12 +233,18 @@ TEST_CASE("pdl.programmatic_edges_exactly_into_declaring_operators") {
     const edge_census base_edges = census(base.native_graph(), a, tg);
     CHECK(base_edges.programmatic == 0);  // off means off
 
-    const opara::capture_options on;  // programmatic is on by default
+    const opara::capture_options on;  // programmatic is on by default, along stream order
     REQUIRE(on.programmatic);
-    auto check = [&](const opara::executable& exe, const std::string& label) {
+    REQUIRE(on.programmatic_edges == opara::programmatic_scope::stream_order);
+    opara::capture_options every = on;
+    every.programmatic_edges = opara::programmatic_scope::all;
+    auto check = [&](const opara::executable& exe, const std::string& label, const opara::capture_options& used) {
       INFO(label, " graph ", gi, " nodes ", d.n);
       if (exe.is_graph()) {
-        const edge_census c = census(exe.native_graph(), a, tg);
+        const auto previous = used.programmatic_edges == opara::programmatic_scope::stream_order
+                                  ? opara::detail::previous_on_stream(exe.plan())
+                                  : std::vector<opara::node_id>{};
+        const edge_census c = census(exe.native_graph(), a, tg, previous);
         CHECK(c.wrong == 0);
         CHECK(c.eligible_but_full == 0);
         CHECK(c.programmatic == c.eligible);
@@ -246,15 +256,21 @@ TEST_CASE("pdl.programmatic_edges_exactly_into_declaring_operators") {
     };
     const auto greedy = opara::make_plan(tg, nullptr, {}, st::opara_greedy{}, od::program_order{});
     const auto rr = opara::make_plan(tg, nullptr, {}, st::round_robin{3}, od::program_order{});
-    check(cp::stream_capture{}.capture(tg, sequential, f.stream.get(), on), "stream_capture/sequential");
-    check(cp::stream_capture{}.capture(tg, greedy, f.stream.get(), on), "stream_capture/opara_greedy");
-    check(cp::stream_capture{}.capture(tg, rr, f.stream.get(), on), "stream_capture/round_robin3");
-    check(cp::explicit_graph{}.capture(tg, greedy, f.stream.get(), on), "explicit_graph/opara_greedy");
-    check(cp::explicit_graph{cp::edge_source::dag}.capture(tg, rr, f.stream.get(), on), "explicit_graph(dag)");
-    check(cp::eager{}.capture(tg, greedy, f.stream.get(), on), "eager");
+    for (const opara::capture_options* used : {&on, static_cast<const opara::capture_options*>(&every)}) {
+      const std::string scope = used == &on ? "" : " (all edges)";
+      check(cp::stream_capture{}.capture(tg, sequential, f.stream.get(), *used), "stream_capture/sequential" + scope, *used);
+      check(cp::stream_capture{}.capture(tg, greedy, f.stream.get(), *used), "stream_capture/opara_greedy" + scope, *used);
+      check(cp::stream_capture{}.capture(tg, rr, f.stream.get(), *used), "stream_capture/round_robin3" + scope, *used);
+      check(cp::explicit_graph{}.capture(tg, greedy, f.stream.get(), *used), "explicit_graph/opara_greedy" + scope, *used);
+      check(cp::explicit_graph{cp::edge_source::dag}.capture(tg, rr, f.stream.get(), *used), "explicit_graph(dag)" + scope,
+            *used);
+      check(cp::eager{}.capture(tg, greedy, f.stream.get(), *used), "eager" + scope, *used);
+    }
   }
-  // Every graph policy made some (random DAGs of 8+ operators, 3 of 4 declaring).
-  CHECK(programmatic_edges.size() == 5u);
+  // Every graph policy made some under both scopes (random DAGs of 8+ operators, 3 of 4 declaring),
+  // and the stream-order scope fewer than all edges on the multi-stream plans.
+  CHECK(programmatic_edges.size() == 10u);
+  CHECK(programmatic_edges["stream_capture/opara_greedy"] < programmatic_edges["stream_capture/opara_greedy (all edges)"]);
   for (const auto& [label, count] : programmatic_edges) {
     CHECK_MESSAGE(count > 0, label);
     MESSAGE(label, ": ", count, " programmatic edges over ", graphs, " graphs");

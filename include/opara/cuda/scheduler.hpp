@@ -97,7 +97,9 @@ struct scheduler {
   //! that autotune's candidates and the bench suite's modes stay apart.
   [[nodiscard]] std::string label() const {
     return policy_label(streams) + "/" + policy_label(order) + "/" + policy_label(capture) +
-           (options.capture.programmatic ? "" : "+no_pdl") + (options.capture.priorities ? "+priorities" : "");
+           (options.capture.programmatic ? "" : "+no_pdl") +
+           (options.capture.programmatic && options.capture.programmatic_edges == programmatic_scope::all ? "+pdl_all" : "") +
+           (options.capture.priorities ? "+priorities" : "");
   }
 
   //! Profiles (or loads the saved profile), plans, captures on `stream` and instantiates, for the

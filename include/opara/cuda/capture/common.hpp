@@ -71,6 +71,9 @@ struct capture_options {
   //! default: it changes nothing where no operator declares it, and it never made a measured
   //! graph slower (bench/pdl: dependent chains, GoogLeNet at batch 1 and 8 under four schedules).
   bool programmatic = true;
+  //! Which of those edges become programmatic (see programmatic_scope): by default only the edge
+  //! from the operator launched just before on the consumer's own stream.
+  programmatic_scope programmatic_edges = programmatic_scope::stream_order;
   //! Node priorities: the kernel nodes of operators whose longest path is within priority_slack of
   //! the critical path get the device's highest priority, and the graph is instantiated with
   //! cudaGraphInstantiateFlagUseNodePriority (so the launch stream's priority no longer applies).
@@ -133,13 +136,13 @@ bool wants_node_options(const G& g, const capture_options& o) {
   return false;
 }
 
-//! Applies capture_options::programmatic and ::priorities (node_options.hpp) to a built graph whose
-//! nodes `nodes` attributes to g's operators. Returns the instantiation flags the graph then needs.
+//! Applies capture_options::programmatic and ::priorities (node_options.hpp) to a graph built from
+//! plan p whose nodes `nodes` attributes to g's operators. Returns the instantiation flags the graph then needs.
 //! Throws cuda_error, opara::error for bad priority costs or slack.
 template <cuda_operator_graph G>
-unsigned long long apply_node_options(const G& g, cudaGraph_t graph, const operator_nodes& nodes,
+unsigned long long apply_node_options(const G& g, const plan& p, cudaGraph_t graph, const operator_nodes& nodes,
                                       const capture_options& o) {
-  if (o.programmatic) make_programmatic_edges(g, graph, nodes);
+  if (o.programmatic) make_programmatic_edges(g, p, o.programmatic_edges, graph, nodes);
   if (!o.priorities) return 0;
   const auto critical = near_critical(to_graph(g), o.priority_costs, o.priority_slack);
   int least = 0, greatest = 0;

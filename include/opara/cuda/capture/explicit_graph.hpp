@@ -74,7 +74,7 @@ struct explicit_graph {
       node_of[v] = node;
       last_on[p.stream_of[v]] = node;
     }
-    const unsigned long long flags = node_options ? detail::apply_node_options(g, top.get(), nodes, o) : 0;
+    const unsigned long long flags = node_options ? detail::apply_node_options(g, p, top.get(), nodes, o) : 0;
     return detail::instantiate_executable(
         p, std::move(top),
         detail::plan_stats(p, std::string(name) + (edges == edge_source::dag ? "(dag)" : "(plan)"), start), flags);

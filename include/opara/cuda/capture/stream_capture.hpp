@@ -49,7 +49,7 @@ struct stream_capture {
                           no_node, "", status);
     }
     cuda::graph_handle captured(raw);
-    const unsigned long long flags = nodes ? detail::apply_node_options(g, captured.get(), *nodes, o) : 0;
+    const unsigned long long flags = nodes ? detail::apply_node_options(g, p, captured.get(), *nodes, o) : 0;
     return detail::instantiate_executable(p, std::move(captured), detail::plan_stats(p, std::string(name), start), flags);
   }
 
