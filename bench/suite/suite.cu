@@ -4,7 +4,8 @@
 // built with the GoogLeNet example) on an inception block and GoogLeNet at batch 1 and 8.
 //
 //   bench_suite [--json FILE] [--replays N] [--flush-l2] [--quick] [--only NAME[,NAME...]]
-//               [--instances K] [--corpus-only] [--corpus DIR]
+//               [--instances K] [--corpus-only] [--corpus DIR] [--sweep]
+// --sweep: also the model's placement rule under fixed stream caps of 8-256 (bench/suite/suite.hpp).
 // --corpus-only: only the corpus, in its mode set (sequential graph with and without PDL, Opara's
 // policies without PDL, scheduler<>'s default with and without node priorities, the model-guided
 // policies and four others, autotune). --corpus DIR: where the traced models are
@@ -65,9 +66,10 @@ int main(int argc, char** argv) try {
     else if (a == "--corpus") corpus_dir = next();
     else if (a == "--only") only = next();
     else if (a == "--instances") instances = std::stoi(next());
+    else if (a == "--sweep") o.sweep = true;
     else if (a == "--help" || a == "-h") {
       std::puts("bench_suite [--json FILE] [--replays N] [--flush-l2] [--quick] [--only NAME[,NAME...]] [--instances K]\n"
-                "            [--corpus-only] [--corpus DIR]");
+                "            [--corpus-only] [--corpus DIR] [--sweep]");
       return 0;
     } else throw std::invalid_argument("unknown argument " + a + " (see --help)");
   }

@@ -39,6 +39,27 @@ struct suite_options {
   // Measure the device floors of floors.cuh (critical chain, skeletons) into the bound; task_graph
   // workloads only (others keep the profile bound).
   bool floors = true;
+  // Also measure the model's placement rule under fixed stream caps (earliest_start, below).
+  bool sweep = false;
+};
+
+// The model's placement rule (opara::detail::place_earliest_start: each operator, in launch order,
+// to the stream where the profile says it starts earliest) under a fixed stream cap: how the
+// number of streams alone changes a schedule.
+struct earliest_start {
+  static constexpr std::string_view name = "earliest_start";
+  std::uint32_t cap = 32;
+  [[nodiscard]] std::string label() const { return std::string(name) + "[" + std::to_string(cap) + "]"; }
+  [[nodiscard]] opara::stream_assignment assign(const opara::graph& g, std::span<const opara::node_id> order,
+                                                const opara::profile* p) const {
+    std::vector<double> cost(g.num_nodes(), 1.0);
+    if (p)
+      for (std::size_t v = 0; v < cost.size(); ++v) cost[v] = p->ops[v].duration_us;
+    return opara::detail::place_earliest_start(g, order, cost, cap, opara::gpu_model{}.dependency_us);
+  }
+  [[nodiscard]] opara::stream_assignment assign(const opara::graph& g, std::span<const opara::node_id> order) const {
+    return assign(g, order, nullptr);
+  }
 };
 
 // One measured mode of one workload.
@@ -128,7 +149,6 @@ workload_result run_workload(const std::string& name, const std::string& descrip
   std::optional<skeleton> skel;
   if constexpr (has_floors)
     if (floors) {
-      r.chain = measure_critical_chain(g, prof, s, o.timing, model.dependency_us);
       skel.emplace(g, prof);
     }
 
@@ -165,10 +185,8 @@ workload_result run_workload(const std::string& name, const std::string& descrip
                  r.modes.back().skeleton_us);
   };
 
-  std::fprintf(stderr, "%s: %zu operators, %zu edges, critical path %.1f us, work bound %.1f us, sum %.1f us, "
-               "critical chain measured %.1f us (%zu ops, profiled %.1f us)\n",
-               name.c_str(), r.nodes, r.edges, r.critical_path_us, r.work_bound_us, r.sum_us, r.chain.us,
-               r.chain.operators, r.chain.profiled_us);
+  std::fprintf(stderr, "%s: %zu operators, %zu edges, critical path %.1f us, work bound %.1f us, sum %.1f us\n",
+               name.c_str(), r.nodes, r.edges, r.critical_path_us, r.work_bound_us, r.sum_us);
   // The model-guided policies: the stream policy reads the profile the plan is made with.
   auto model_guided = [&]<class C>(bool priorities) {
     scheduler<streams::model_guided, order::model_guided, C> sched{};
@@ -214,6 +232,12 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     rr4.streams.streams = 4;
     measure("graph", rr4);
   }
+  if (o.sweep)
+    for (std::uint32_t cap : {8u, 16u, 24u, 32u, 48u, 64u, 96u, 128u, 256u}) {
+      scheduler<earliest_start, order::critical_path_first, capture::stream_capture> sched{};
+      sched.streams.cap = cap;
+      measure("sweep", sched);
+    }
   if (o.modes == mode_set::all) {
     auto per_stream_policy = [&](const auto& streams_policy) {
       using S = std::remove_cvref_t<decltype(streams_policy)>;
@@ -239,6 +263,12 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     }
   }
 
+  if constexpr (has_floors)
+    if (floors) {
+      r.chain = measure_critical_chain(g, prof, s, o.timing, model.dependency_us);
+      std::fprintf(stderr, "  critical chain measured %.1f us (%zu ops, profiled %.1f us, %s)\n", r.chain.us,
+                   r.chain.operators, r.chain.profiled_us, r.chain.capture.c_str());
+    }
   // autotune's pick joins the modes, with the skeleton of its plan (recaptured with the capture
   // policy and options its label and statistics name).
   opara::autotune tuner;

@@ -140,6 +140,11 @@ private:
 
   void calibrate() {
     const auto a = opara::cuda::event_handle::create(cudaEventDefault), b = opara::cuda::event_handle::create(cudaEventDefault);
+    // The GPU leaves its idle clock only under load: half a second of spinning on every SM first,
+    // so that calibration and the first workload's measurements see the clock the rest will.
+    spin_kernel<8><<<4 * sms_, 128, 512>>>(1'000'000'000LL, sink_);  // ~0.5 s at 2 GHz
+    OPARA_CUDA_CHECK(cudaGetLastError());
+    OPARA_CUDA_CHECK(cudaDeviceSynchronize());
     // Cycles per microsecond: a one-block spin of 2M cycles.
     const long long cyc = 2'000'000;
     for (int rep = 0; rep < 2; ++rep) {
