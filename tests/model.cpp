@@ -124,6 +124,63 @@ TEST_CASE("model.stream_order_is_a_dependency") {
   CHECK(predicted_makespan_us(g, plan_of(g, {0, 1}, {0, 1}), p, m) == doctest::Approx(5));
 }
 
+TEST_CASE("model.an_edge_along_a_stream_costs_the_stream_latency_when_it_is_programmatic") {
+  // 0 -> 1 -> 2, one-block 5 us kernels; dependency 1 us, along a stream (PDL) 0.25 us.
+  graph_builder b;
+  b.add_nodes(3);
+  b.add_edge(0, 1).add_edge(1, 2);
+  const graph g = b.build();
+  const auto p = one_kernel_each({kernel(1, 5), kernel(1, 5), kernel(1, 5)});
+  gpu_model m{0, 1, 0};
+  m.stream_dependency_us = 0.25;
+  CHECK(m.stream_latency_us() == 0.25);
+  CHECK(predicted_makespan_us(g, plan_of(g, {0, 1, 2}, {0, 0, 0}), p, m) == doctest::Approx(15.5));
+  // 1 on another stream: both of its edges cross streams and cost the full latency.
+  CHECK(predicted_makespan_us(g, plan_of(g, {0, 1, 2}, {0, 1, 0}), p, m) == doctest::Approx(17));
+  // Stream order alone (no data edge) is programmatic too.
+  const graph two = independent(2);
+  CHECK(predicted_makespan_us(two, plan_of(two, {0, 1}, {0, 0}), one_kernel_each({kernel(1, 5), kernel(1, 5)}), m) ==
+        doctest::Approx(10.25));
+  // Negative (the default): the edge costs dependency_us, as without PDL.
+  m.stream_dependency_us = -1;
+  CHECK(m.stream_latency_us() == 1);
+  CHECK(predicted_makespan_us(g, plan_of(g, {0, 1, 2}, {0, 0, 0}), p, m) == doctest::Approx(17));
+  // An operator's own kernels keep the full latency: 3 + 1 + 4.
+  m.stream_dependency_us = 0;
+  const graph one = independent(1);
+  profile split;
+  split.limits = h100();
+  split.ops.resize(1);
+  split.ops[0].kernels = {kernel(1, 3), kernel(1, 4)};
+  CHECK(predicted_makespan_us(one, plan_of(one, {0}, {0}), split, m) == doctest::Approx(8));
+}
+
+TEST_CASE("model.each_cross_stream_dependency_takes_front_end_time") {
+  // A source and 4 children on streams 1-4: each child's wait on the source takes 0.5 us of the
+  // front end before its launch, on top of 1 us per kernel.
+  graph_builder b;
+  b.add_nodes(5);
+  for (node_id v = 1; v < 5; ++v) b.add_edge(0, v);
+  const graph g = b.build();
+  const auto p = one_kernel_each({kernel(1, 2), kernel(1, 8), kernel(1, 8), kernel(1, 8), kernel(1, 8)});
+  gpu_model m{1, 0, 0};
+  m.wait_us = 0.5;
+  const auto s = simulate(g, plan_of(g, {0, 1, 2, 3, 4}, {0, 1, 2, 3, 4}), p, m);
+  CHECK(s.start_us[1] == doctest::Approx(2));    // ready at 2; front end at 1 + 0.5
+  CHECK(s.start_us[2] == doctest::Approx(3));    // front end: 2 launches + 2 waits
+  CHECK(s.start_us[3] == doctest::Approx(4.5));
+  CHECK(s.start_us[4] == doctest::Approx(6));
+  // The same children on the source's stream wait for nothing across streams (but run in turn).
+  const auto one_stream = simulate(g, plan_of(g, {0, 1, 2, 3, 4}, {0, 0, 0, 0, 0}), p, m);
+  CHECK(one_stream.start_us[1] == doctest::Approx(2));
+  // A negative or non-finite cost is refused.
+  m.wait_us = -1;
+  CHECK_THROWS_AS((void)simulate(g, plan_of(g, {0, 1, 2, 3, 4}, {0, 1, 2, 3, 4}), p, m), bad_policy);
+  m.wait_us = 0;
+  m.stream_dependency_us = std::numeric_limits<double>::infinity();
+  CHECK_THROWS_AS((void)simulate(g, plan_of(g, {0, 1, 2, 3, 4}, {0, 1, 2, 3, 4}), p, m), bad_policy);
+}
+
 TEST_CASE("model.the_front_end_launches_one_kernel_at_a_time") {
   graph_builder b;
   b.add_nodes(5);

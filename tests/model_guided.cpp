@@ -65,6 +65,28 @@ TEST_CASE("list_planner.a_branch_follows_its_producer_on_its_stream") {
   CHECK(placed.streams.stream_of[1] == placed.streams.stream_of[3]);
 }
 
+TEST_CASE("list_planner.a_cheap_edge_along_a_stream_keeps_the_consumer_after_its_latest_producer") {
+  // 0 (5 us) and 1 (8 us) in parallel, 2 consumes both. Without PDL, 2 starts at 8 + 1 wherever it
+  // goes and follows the stream that frees last... with a cheap edge along a stream (PDL), it goes
+  // after 1, its latest producer, and starts at 8 + 0.1 instead of 9.
+  graph_builder b;
+  b.add_nodes(3);
+  b.add_edge(0, 2).add_edge(1, 2);
+  const graph g = b.build();
+  const auto p = one_kernel_each({kernel(1, 5), kernel(1, 8), kernel(1, 5)});
+  model_planner_options o;
+  o.gpu = gpu_model{0, 1, 0};
+  o.gpu.stream_dependency_us = 0.1;
+  const std::vector<node_id> order{0, 1, 2};
+  const auto placed = best_placement(g, order, p, o);
+  REQUIRE(placed.streams.num_streams == 2);
+  CHECK(placed.streams.stream_of[2] == placed.streams.stream_of[1]);
+  CHECK(placed.predicted_us == doctest::Approx(8 + 0.1 + 5));
+  // Without PDL the prediction is 8 + 1 + 5.
+  o.gpu.stream_dependency_us = -1;
+  CHECK(best_placement(g, order, p, o).predicted_us == doctest::Approx(8 + 1 + 5));
+}
+
 TEST_CASE("list_planner.critical_work_goes_first") {
   // A chain of 3 one-block 20 us kernels beside 6 fillers of 131 blocks (10 us): program order
   // launches the fillers first and they take every free SM before the chain's first kernel; the

@@ -6,6 +6,9 @@
 //   bench_suite [--json FILE] [--replays N] [--flush-l2] [--quick] [--only NAME[,NAME...]]
 //               [--instances K] [--corpus-only] [--corpus DIR] [--sweep]
 // --sweep: also the model's placement rule under fixed stream caps of 8-256 (bench/suite/suite.hpp).
+// --fit-model: fit the GPU model's costs to every measured plan and print the fit (fit_model).
+// --model L,D,S,W,U: the GPU model's launch, dependency, stream dependency, wait and submit costs
+// (us) for the model-guided modes and the predictions (default: gpu_model's).
 // --corpus-only: only the corpus, in its mode set (sequential graph with and without PDL, Opara's
 // policies without PDL, scheduler<>'s default with and without node priorities, the model-guided
 // policies and four others, autotune). --corpus DIR: where the traced models are
@@ -52,6 +55,8 @@ int main(int argc, char** argv) try {
   bool corpus_only = false;
   int instances = 0;
   bench::suite_options o;
+  bool fit = false;
+  bench::model_samples samples;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -67,9 +72,17 @@ int main(int argc, char** argv) try {
     else if (a == "--only") only = next();
     else if (a == "--instances") instances = std::stoi(next());
     else if (a == "--sweep") o.sweep = true;
+    else if (a == "--fit-model") fit = true;
+    else if (a == "--model") {  // launch,dependency,stream_dependency,wait,submit (us)
+      const std::string v = next();
+      double c[5] = {o.model.launch_us, o.model.dependency_us, o.model.stream_dependency_us, o.model.wait_us, o.model.submit_us};
+      if (std::sscanf(v.c_str(), "%lf,%lf,%lf,%lf,%lf", &c[0], &c[1], &c[2], &c[3], &c[4]) != 5)
+        throw std::invalid_argument("--model needs launch,dependency,stream_dependency,wait,submit (got " + v + ")");
+      o.model = {c[0], c[1], c[4], c[2], c[3]};
+    }
     else if (a == "--help" || a == "-h") {
       std::puts("bench_suite [--json FILE] [--replays N] [--flush-l2] [--quick] [--only NAME[,NAME...]] [--instances K]\n"
-                "            [--corpus-only] [--corpus DIR] [--sweep]");
+                "            [--corpus-only] [--corpus DIR] [--sweep] [--fit-model] [--model L,D,S,W,U]");
       return 0;
     } else throw std::invalid_argument("unknown argument " + a + " (see --help)");
   }
@@ -91,6 +104,7 @@ int main(int argc, char** argv) try {
   std::fprintf(stderr, "bench_suite on %s (%d SMs, driver %d): %.0f cycles/us, %.1f bytes/us per streaming block\n",
                prop.name, prop.multiProcessorCount, driver, dev.cycles_per_us(), dev.bytes_per_us_per_block());
 
+  if (fit) o.samples = &samples;
   std::vector<bench::workload_result> results;
   auto run_with = [&](const bench::suite_options& opts, const std::string& name, const std::string& desc, const auto& g) {
     if (!wanted(only, name)) return;
@@ -123,6 +137,7 @@ int main(int argc, char** argv) try {
 #endif
 
   if (instances > 0) return 0;
+  if (fit) o.model = bench::fit_model(samples, o.model);
 
   // Summary: each workload's best mode against the sequential graph (one stream, no PDL: the
   // peers' CUDA graph) and the bound, how far scheduler<>'s default, Opara's policies as the paper

@@ -17,8 +17,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <concepts>
 #include <cstdio>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -41,7 +43,85 @@ struct suite_options {
   bool floors = true;
   // Also measure the model's placement rule under fixed stream caps (earliest_start, below).
   bool sweep = false;
+  // The GPU model the model-guided modes plan with and every mode's prediction uses.
+  opara::gpu_model model{};
+  // When set, every graph mode's plan and time is kept here, for fit_model.
+  struct model_samples* samples = nullptr;
 };
+
+// Plans with their measured times, per workload: what fit_model fits the GPU model's costs to.
+struct model_samples {
+  struct measured_plan {
+    opara::plan p;
+    double median_us = 0;
+    bool programmatic = false;  // PDL along stream order (stream_dependency_us applies)
+  };
+  struct workload {
+    std::string name;
+    opara::graph g;
+    opara::profile prof;
+    std::vector<measured_plan> plans;
+  };
+  std::vector<workload> workloads;
+};
+
+// Fits the GPU model's costs to measured plans: coordinate descent over a grid of each cost,
+// minimising the mean |log(predicted / measured)|. Prints the fit and each workload's error.
+inline opara::gpu_model fit_model(const model_samples& data, opara::gpu_model start) {
+  using opara::gpu_model;
+  auto error_of = [&](const gpu_model& m, std::vector<double>* per_workload) {
+    double total = 0;
+    std::size_t count = 0;
+    for (const auto& w : data.workloads) {
+      double sum = 0;
+      for (const auto& mp : w.plans) {
+        gpu_model used = m;
+        if (!mp.programmatic) used.stream_dependency_us = -1;
+        sum += std::abs(std::log(opara::predicted_makespan_us(w.g, mp.p, w.prof, used) / mp.median_us));
+      }
+      if (per_workload) per_workload->push_back(w.plans.empty() ? 0.0 : sum / static_cast<double>(w.plans.size()));
+      total += sum;
+      count += w.plans.size();
+    }
+    return count ? total / static_cast<double>(count) : 0.0;
+  };
+  const std::vector<double> launch{0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8};
+  const std::vector<double> dependency{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8};
+  const std::vector<double> along{0, 0.05, 0.1, 0.2, 0.3, 0.4};
+  const std::vector<double> wait{0, 0.05, 0.1, 0.15, 0.2, 0.3};
+  const std::vector<double> submit{0, 2, 4, 6, 8};
+  if (start.stream_dependency_us < 0) start.stream_dependency_us = start.dependency_us;
+  std::vector<double> before;
+  const double initial = error_of(start, &before);
+  gpu_model best = start;
+  double best_error = initial;
+  for (int round = 0; round < 3; ++round)
+    for (auto [grid, field] : {std::pair{&launch, &gpu_model::launch_us}, std::pair{&dependency, &gpu_model::dependency_us},
+                               std::pair{&along, &gpu_model::stream_dependency_us}, std::pair{&wait, &gpu_model::wait_us},
+                               std::pair{&submit, &gpu_model::submit_us}})
+      for (double value : *grid) {
+        gpu_model m = best;
+        m.*field = value;
+        if (const double e = error_of(m, nullptr); e < best_error - 1e-9) {
+          best_error = e;
+          best = m;
+        }
+      }
+  std::vector<double> after;
+  (void)error_of(best, &after);
+  std::printf("\n== GPU model fitted to %zu workloads' measured plans: launch_us %.2f, dependency_us %.2f, "
+              "stream_dependency_us %.2f, wait_us %.2f, submit_us %.1f\n",
+              data.workloads.size(), best.launch_us, best.dependency_us, best.stream_dependency_us, best.wait_us,
+              best.submit_us);
+  std::printf("mean |log(predicted / measured)|: %.3f with the fit, %.3f with the costs it started from\n", best_error,
+              initial);
+  std::printf("fitted-model %.2f,%.2f,%.2f,%.2f,%.1f   (bench_suite --model)\n", best.launch_us, best.dependency_us,
+              best.stream_dependency_us, best.wait_us, best.submit_us);
+  for (std::size_t i = 0; i < data.workloads.size(); ++i)
+    std::printf("  %-20s %3zu plans: %.3f (was %.3f)\n", data.workloads[i].name.c_str(), data.workloads[i].plans.size(),
+                after[i], before[i]);
+  return best;
+}
 
 // The model's placement rule (opara::detail::place_earliest_start: each operator, in launch order,
 // to the stream where the profile says it starts earliest) under a fixed stream cap: how the
@@ -49,13 +129,14 @@ struct suite_options {
 struct earliest_start {
   static constexpr std::string_view name = "earliest_start";
   std::uint32_t cap = 32;
+  opara::gpu_model model{};
   [[nodiscard]] std::string label() const { return std::string(name) + "[" + std::to_string(cap) + "]"; }
   [[nodiscard]] opara::stream_assignment assign(const opara::graph& g, std::span<const opara::node_id> order,
                                                 const opara::profile* p) const {
     std::vector<double> cost(g.num_nodes(), 1.0);
     if (p)
       for (std::size_t v = 0; v < cost.size(); ++v) cost[v] = p->ops[v].duration_us;
-    return opara::detail::place_earliest_start(g, order, cost, cap, opara::gpu_model{}.dependency_us);
+    return opara::detail::place_earliest_start(g, order, cost, cap, model.dependency_us, model.stream_latency_us());
   }
   [[nodiscard]] opara::stream_assignment assign(const opara::graph& g, std::span<const opara::node_id> order) const {
     return assign(g, order, nullptr);
@@ -144,8 +225,13 @@ workload_result run_workload(const std::string& name, const std::string& descrip
   r.critical_path_us = critical_path(cg, cost).length;
   r.work_bound_us = work_bound_us(prof);
   r.plain_bound_us = lower_bound_us(cg, prof);
-  // The model plans and predicts with its typical costs (gpu_model's defaults).
-  const gpu_model model{};
+  // The model plans and predicts with suite_options::model (gpu_model's defaults unless given).
+  const gpu_model model = o.model;
+  model_samples::workload* samples = nullptr;
+  if (o.samples && has_floors) {
+    o.samples->workloads.push_back({name, cg, prof, {}});
+    samples = &o.samples->workloads.back();
+  }
   std::optional<skeleton> skel;
   if constexpr (has_floors)
     if (floors) {
@@ -171,6 +257,11 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     m.capture_ms = exe.stats().capture_ms;
     m.instantiate_ms = exe.stats().instantiate_ms;
     m.device_bytes = static_cast<long long>(free0) - static_cast<long long>(free1);
+    using capture_policy = std::remove_cvref_t<decltype(sched.capture)>;
+    if (samples && !std::same_as<capture_policy, capture::eager>)
+      samples->plans.push_back({exe.plan(), m.t.median_us,
+                                sched.options.capture.programmatic &&
+                                    sched.options.capture.programmatic_edges == programmatic_scope::stream_order});
     if constexpr (has_floors) {
       // The same scheduler (same options) on the skeleton, planned from the same profile: the same plan.
       using C = std::remove_cvref_t<decltype(sched.capture)>;
@@ -236,6 +327,7 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     for (std::uint32_t cap : {8u, 16u, 24u, 32u, 48u, 64u, 96u, 128u, 256u}) {
       scheduler<earliest_start, order::critical_path_first, capture::stream_capture> sched{};
       sched.streams.cap = cap;
+      sched.streams.model = model;
       measure("sweep", sched);
     }
   if (o.modes == mode_set::all) {

@@ -7,11 +7,13 @@
 //!   one after another; an operator starts after its producers and after the operator launched
 //!   before it on its stream (streams are FIFOs: stream order is a dependency in a CUDA graph).
 //! - A dependent kernel's first block starts gpu_model::dependency_us after the last of the
-//!   kernels it depends on ends (measured on Hopper: 0.3-0.6 us beyond the profiled durations).
+//!   kernels it depends on ends (measured on Hopper: 0.3-0.6 us beyond the profiled durations),
+//!   or stream_dependency_us after the end of the operator launched just before it on its stream
+//!   when PDL makes that edge programmatic (0.05 us on an H200).
 //! - The front end hands kernels to the GPU one at a time, in launch order: kernel i of the launch
-//!   sequence cannot start before i * launch_us (a fan-out of 64 small kernels on an H100 took
-//!   42-57 us against a 15 us critical path; graphs of 500-1,000 small kernels on an H200, 0.5-1.2
-//!   us per kernel).
+//!   sequence cannot start before i * launch_us plus wait_us per cross-stream dependency of the
+//!   operators launched before it (a fan-out of 64 small kernels on an H100 took 42-57 us against
+//!   a 15 us critical path; graphs of 500-1,000 small kernels on an H200, 0.5-1.2 us per kernel).
 //! - The SMs are a pool of block slots. A kernel holds 1/r of an SM per resident block, r its
 //!   blocks per SM (from its theoretical occupancy, or from its threads, shared memory and
 //!   registers against the device limits when the occupancy is unknown). A kernel of B blocks whose
@@ -52,6 +54,20 @@ struct gpu_model {
   double launch_us = 0.8;      //!< front-end time per kernel, serial in launch order
   double dependency_us = 0.6;  //!< from a producer's end to the first block of a dependent kernel
   double submit_us = 0;        //!< fixed cost of launching the whole graph, added to the makespan
+  //! From the end of the operator launched just before on the same stream to the first block of
+  //! the next one when that edge is programmatic (PDL along stream order,
+  //! capture_options::programmatic_edges: the next operator is already launched and waits on the
+  //! device). Negative (the default): such an edge costs dependency_us like any other, as without
+  //! PDL.
+  double stream_dependency_us = -1;
+  //! Front-end time each dependency between two streams adds to the launch sequence, serial like
+  //! launch_us (a fan-out to many streams costs more than the same kernels on fewer streams).
+  double wait_us = 0;
+
+  //! What an edge along a stream costs: stream_dependency_us, or dependency_us when negative.
+  [[nodiscard]] double stream_latency_us() const noexcept {
+    return stream_dependency_us < 0 ? dependency_us : stream_dependency_us;
+  }
 };
 
 //! What the model predicts for a plan.
@@ -160,25 +176,31 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
 
   // The operator launched next on the same stream, and each operator's count of unfinished
   // dependencies (producers, plus the previous operator on its stream unless it is a producer).
-  std::vector<node_id> stream_next(n, no_node), last_on_stream;
+  std::vector<node_id> stream_next(n, no_node), stream_prev(n, no_node), last_on_stream;
   std::vector<std::uint32_t> waiting(n, 0);
   std::vector<std::uint32_t> seq(n);  // front-end index of each operator's first kernel
+  std::vector<double> front(n);       // front-end time of each operator's first kernel
   std::uint32_t kernel_index = 0;
+  double front_us = 0;
   for (node_id v : order) {
-    seq[v] = kernel_index;
-    kernel_index += m.first[v + 1] - m.first[v];
     const stream_id s = stream_of[v];
+    for (node_id u : g.predecessors(v)) front_us += stream_of[u] != s ? model.wait_us : 0.0;
+    seq[v] = kernel_index;
+    front[v] = front_us;
+    kernel_index += m.first[v + 1] - m.first[v];
+    front_us += model.launch_us * (m.first[v + 1] - m.first[v]);
     if (s >= last_on_stream.size()) last_on_stream.resize(s + 1, no_node);
     waiting[v] = static_cast<std::uint32_t>(g.predecessors(v).size());
     if (const node_id u = last_on_stream[s]; u != no_node) {
       stream_next[u] = v;
+      stream_prev[v] = u;
       const auto preds = g.predecessors(v);
       if (std::find(preds.begin(), preds.end(), u) == preds.end()) ++waiting[v];
     }
     last_on_stream[s] = v;
   }
-  std::vector<double> ready(n, 0.0);   // latest end among the dependencies finished so far
-  std::vector<char> has_dep(n, 0);
+  std::vector<double> ready(n, 0.0);   // latest end, plus its latency, among the dependencies finished so far
+  const double along_stream_us = model.stream_latency_us();
 
   std::vector<std::uint64_t> left(nk), done(nk, 0);  // blocks not yet dispatched / finished
   for (std::size_t k = 0; k < nk; ++k) left[k] = m.kernels[k].blocks;
@@ -192,12 +214,10 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
   std::priority_queue<event, std::vector<event>, std::greater<>> events;
   auto eligible_at = [&](std::uint32_t k, double t) {
     const node_id v = owner[k];
-    const std::uint32_t i = seq[v] + (k - m.first[v]);
-    events.emplace(std::max(t, i * model.launch_us), 1, i, k, 0);
+    const std::uint32_t j = k - m.first[v];
+    events.emplace(std::max(t, front[v] + j * model.launch_us), 1, seq[v] + j, k, 0);
   };
-  auto node_ready = [&](node_id v) {
-    eligible_at(m.first[v], has_dep[v] ? ready[v] + model.dependency_us : 0.0);
-  };
+  auto node_ready = [&](node_id v) { eligible_at(m.first[v], ready[v]); };
   for (node_id v : order)
     if (waiting[v] == 0) node_ready(v);
 
@@ -212,8 +232,7 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
     out.finish_us[v] = t;
     out.makespan_us = std::max(out.makespan_us, t);
     auto release = [&](node_id w) {
-      ready[w] = std::max(ready[w], t);
-      has_dep[w] = 1;
+      ready[w] = std::max(ready[w], t + (stream_prev[w] == v ? along_stream_us : model.dependency_us));
       if (--waiting[w] == 0) node_ready(w);
     };
     for (node_id w : g.successors(v)) release(w);
@@ -282,7 +301,7 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
   if (prof.ops.size() != g.num_nodes())
     throw error("opara::simulate: the profile has " + std::to_string(prof.ops.size()) + " operator records, the graph has " +
                 std::to_string(g.num_nodes()) + " nodes");
-  for (double c : {model.launch_us, model.dependency_us, model.submit_us})
+  for (double c : {model.launch_us, model.dependency_us, model.submit_us, model.wait_us, model.stream_latency_us()})
     if (!std::isfinite(c) || c < 0)
       throw bad_policy("opara::simulate: gpu_model costs must be finite and non-negative (got " + std::to_string(c) + ")");
   validate(p, g);

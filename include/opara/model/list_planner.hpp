@@ -70,9 +70,11 @@ inline std::vector<double> model_operator_costs(const model_kernels& m, double d
   return cost;
 }
 
-//! The placement rule of the header comment on at most `cap` streams (cap >= 1).
+//! The placement rule of the header comment on at most `cap` streams (cap >= 1). A dependency
+//! costs dependency_us, except the edge from the operator just before on the same stream, which
+//! costs stream_dependency_us (PDL along stream order; gpu_model::stream_latency_us).
 inline stream_assignment place_earliest_start(const graph& g, std::span<const node_id> order, std::span<const double> cost,
-                                              std::uint32_t cap, double dependency_us) {
+                                              std::uint32_t cap, double dependency_us, double stream_dependency_us) {
   const std::size_t n = g.num_nodes();
   stream_assignment a;
   a.stream_of.assign(n, 0);
@@ -80,19 +82,27 @@ inline stream_assignment place_earliest_start(const graph& g, std::span<const no
   std::vector<node_id> tail, producer_of(n, no_node);  // producer_of[u] == v: u is a producer of v
   constexpr double eps = 1e-9;
   for (node_id v : order) {
-    double ready = 0;
-    const auto preds = g.predecessors(v);
-    for (node_id u : preds) {
-      ready = std::max(ready, finish[u]);
+    // The latest producer's end plus latency, which producer that is, and the second latest.
+    double ready = 0, second = 0;
+    node_id latest = no_node;
+    for (node_id u : g.predecessors(v)) {
       producer_of[u] = v;
+      const double r = finish[u] + dependency_us;
+      if (latest == no_node || r > ready) {
+        second = latest == no_node ? 0.0 : ready;
+        ready = r;
+        latest = u;
+      } else {
+        second = std::max(second, r);
+      }
     }
-    if (!preds.empty()) ready += dependency_us;
     std::uint32_t best = no_node;
     double best_start = std::numeric_limits<double>::infinity(), best_avail = 0;
     bool best_follows = false;  // best stream's last operator is a producer of v
     for (std::uint32_t s = 0; s < tail.size(); ++s) {
       const bool follows = producer_of[tail[s]] == v;
-      const double start = follows ? ready : std::max(ready, avail[s] + dependency_us);
+      // After the stream's last operator (an edge along the stream) and every other producer.
+      const double start = std::max(tail[s] == latest ? second : ready, avail[s] + stream_dependency_us);
       const bool better = start < best_start - eps ||
                           (start <= best_start + eps &&
                            ((follows && !best_follows) || (follows == best_follows && avail[s] > best_avail)));
@@ -119,7 +129,7 @@ inline stream_assignment place_earliest_start(const graph& g, std::span<const no
 }
 
 inline void check_model_options(const model_planner_options& o, const char* who) {
-  for (double c : {o.gpu.launch_us, o.gpu.dependency_us, o.gpu.submit_us, o.tolerance})
+  for (double c : {o.gpu.launch_us, o.gpu.dependency_us, o.gpu.submit_us, o.gpu.wait_us, o.gpu.stream_latency_us(), o.tolerance})
     if (!std::isfinite(c) || c < 0)
       throw bad_policy(std::string("opara: ") + who + ": model costs and tolerance must be finite and non-negative (got " +
                        std::to_string(c) + ")");
@@ -138,7 +148,7 @@ inline model_placement best_placement_on(const graph& g, std::span<const node_id
   std::vector<model_placement> tried;
   double best = std::numeric_limits<double>::infinity();
   for (std::uint32_t c : caps) {
-    model_placement p{place_earliest_start(g, order, cost, c, o.gpu.dependency_us), c, 0};
+    model_placement p{place_earliest_start(g, order, cost, c, o.gpu.dependency_us, o.gpu.stream_latency_us()), c, 0};
     p.predicted_us = simulate_unchecked(g, order, p.streams.stream_of, m, o.gpu).makespan_us;
     const bool saturated = p.streams.num_streams < c;  // larger caps place the same way
     best = std::min(best, p.predicted_us);

@@ -44,7 +44,8 @@ struct model_guided {
     if (streams_without_profile == 0)
       throw bad_policy("opara: model_guided without a profile needs streams_without_profile >= 1");
     const std::vector<double> unit(g.num_nodes(), 1.0);
-    return opara::detail::place_earliest_start(g, order, unit, streams_without_profile, options.gpu.dependency_us);
+    return opara::detail::place_earliest_start(g, order, unit, streams_without_profile, options.gpu.dependency_us,
+                                               options.gpu.stream_latency_us());
   }
 };
 
