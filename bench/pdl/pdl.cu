@@ -253,10 +253,12 @@ void googlenet_bench(cudaStream_t s, json::array& out, int& failures) {
     std::printf("%s (lower bound %.1f us)\n", name.c_str(), lower_bound_us(to_graph(e), prof));
     std::vector<float> expect;
     auto run = [&](const auto& sched, const std::string& policies) {
-      for (const bool pdl : {false, true}) {
+      // PDL off, along stream order (the default) and on every eligible edge.
+      for (const int pdl : {0, 1, 2}) {
         for (const bool prio : {false, true}) {
           auto sch = sched;
-          sch.options.capture.programmatic = pdl;
+          sch.options.capture.programmatic = pdl != 0;
+          sch.options.capture.programmatic_edges = pdl == 2 ? programmatic_scope::all : programmatic_scope::stream_order;
           sch.options.capture.priorities = prio;
           const executable exe = sch.compile(e, s, prof);
           e.poison();
@@ -266,7 +268,8 @@ void googlenet_bench(cudaStream_t s, json::array& out, int& failures) {
           if (expect.empty()) expect = got;  // the first: the sequential graph without either
           const bool same = std::memcmp(got.data(), expect.data(), got.size() * sizeof(float)) == 0;
           const times t = time_exe(exe, s);
-          const std::string mode = policies + (pdl ? " + PDL" : "") + (prio ? " + priorities" : "");
+          const std::string mode = policies + (pdl == 1 ? " + PDL" : pdl == 2 ? " + PDL all edges" : "") +
+                                   (prio ? " + priorities" : "");
           std::printf("  %-52s %10.1f %10.1f %s\n", mode.c_str(), t.isolated_us, t.back_to_back_us,
                       same ? "bit-identical" : "DIFFERS from the sequential graph");
           failures += same ? 0 : 1;

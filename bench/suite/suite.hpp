@@ -236,6 +236,7 @@ workload_result run_workload(const std::string& name, const std::string& descrip
   if constexpr (has_floors)
     if (floors) {
       skel.emplace(g, prof);
+      r.chain = measure_critical_chain(g, prof, s, o.timing, model.dependency_us);
     }
 
   auto measure = [&](const std::string& mode, const auto& sched) {
@@ -297,7 +298,8 @@ workload_result run_workload(const std::string& name, const std::string& descrip
   }
   if (o.modes != mode_set::corpus)
     measure("multi-stream eager", scheduler<streams::opara_greedy, order::program_order, capture::eager>{});
-  {  // Opara's policies as the paper runs them (no PDL), then scheduler<>'s default (PDL on) and with priorities
+  {  // Opara's policies as the paper runs them (no PDL), then scheduler<>'s default (opara_greedy,
+     // critical_path_first, PDL along stream order), with PDL on every edge, and with priorities
     scheduler<streams::opara_greedy, order::resource_aware, capture::stream_capture> paper{};
     paper.options.capture.programmatic = false;
     measure("opara (paper)", paper);
@@ -314,7 +316,7 @@ workload_result run_workload(const std::string& name, const std::string& descrip
   model_guided.template operator()<capture::stream_capture>(true);
 
   if (o.modes == mode_set::corpus) {
-    measure("graph", scheduler<streams::opara_greedy, order::critical_path_first, capture::stream_capture>{});
+    measure("graph", scheduler<streams::opara_greedy, order::resource_aware, capture::stream_capture>{});
     measure("graph", scheduler<streams::min_path_cover, order::critical_path_first, capture::explicit_graph>{});
     scheduler<streams::capped<streams::opara_greedy>, order::critical_path_first, capture::explicit_graph> capped8{};
     capped8.streams.max_streams = 8;
@@ -357,7 +359,10 @@ workload_result run_workload(const std::string& name, const std::string& descrip
 
   if constexpr (has_floors)
     if (floors) {
-      r.chain = measure_critical_chain(g, prof, s, o.timing, model.dependency_us);
+      // Measured again after the modes: of the two, the faster (the GPU's clock drifts by a few
+      // percent over a workload's modes, and a floor must not be taken at the slow end).
+      const chain_floor after = measure_critical_chain(g, prof, s, o.timing, model.dependency_us);
+      if (after.us < r.chain.us) r.chain = after;
       std::fprintf(stderr, "  critical chain measured %.1f us (%zu ops, profiled %.1f us, %s)\n", r.chain.us,
                    r.chain.operators, r.chain.profiled_us, r.chain.capture.c_str());
     }

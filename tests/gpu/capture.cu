@@ -138,7 +138,7 @@ TEST_CASE("capture.scheduler_default_profiles_and_captures") {
   const auto ref = reference(d, f.x0h, f.elems);
   device_buffer<float> out(d.n * f.elems);
   const auto tg = make_task_graph(d, out.get(), f.x0.get(), f.elems);
-  opara::scheduler<> s;  // opara_greedy, resource_aware (profiles with CUPTI), stream_capture
+  opara::scheduler<> s;  // opara_greedy, critical_path_first (profiles with CUPTI), stream_capture
   const auto exe = s.compile(tg, f.stream.get());
   REQUIRE(exe.profile() != nullptr);
   CHECK(exe.profile()->ops.size() == d.n);
