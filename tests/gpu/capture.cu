@@ -148,7 +148,8 @@ TEST_CASE("capture.scheduler_default_profiles_and_captures") {
           " streams, ", stt.waits, " waits (", stt.pruned_waits, " pruned), ", stt.graph_nodes, " graph nodes");
   CHECK(exe.is_graph());
   CHECK(exe.stats().graph_nodes >= d.n);
-  CHECK(exe.plan().order_policy == "resource_aware");
+  CHECK(exe.plan().order_policy == "critical_path_first");
+  CHECK(exe.plan().stream_policy == "opara_greedy");
   CHECK(relative_error(run_once(exe, out, f.stream.get()), ref) < 1e-5);
   // A replay on another stream is fine too.
   auto other = opara::cuda::stream_handle::create();

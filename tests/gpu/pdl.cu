@@ -270,7 +270,9 @@ TEST_CASE("pdl.programmatic_edges_exactly_into_declaring_operators") {
   // Every graph policy made some under both scopes (random DAGs of 8+ operators, 3 of 4 declaring),
   // and the stream-order scope fewer than all edges on the multi-stream plans.
   CHECK(programmatic_edges.size() == 10u);
-  CHECK(programmatic_edges["stream_capture/opara_greedy"] < programmatic_edges["stream_capture/opara_greedy (all edges)"]);
+  // (Quick mode's two small graphs may have no edge across streams into a declaring operator.)
+  if (!quick())
+    CHECK(programmatic_edges["stream_capture/opara_greedy"] < programmatic_edges["stream_capture/opara_greedy (all edges)"]);
   for (const auto& [label, count] : programmatic_edges) {
     CHECK_MESSAGE(count > 0, label);
     MESSAGE(label, ": ", count, " programmatic edges over ", graphs, " graphs");
