@@ -239,16 +239,11 @@ workload_result run_workload(const std::string& name, const std::string& descrip
       r.chain = measure_critical_chain(g, prof, s, o.timing, model.dependency_us);
     }
 
-  auto measure = [&](const std::string& mode, const auto& sched) {
-    OPARA_CUDA_CHECK(cudaDeviceSynchronize());
-    std::size_t free0 = 0, free1 = 0, total = 0;
-    OPARA_CUDA_CHECK(cudaMemGetInfo(&free0, &total));
-    executable exe = sched.compile(g, s, prof);
-    OPARA_CUDA_CHECK(cudaDeviceSynchronize());
-    OPARA_CUDA_CHECK(cudaMemGetInfo(&free1, &total));
+  // A compiled executable's replay times, prediction and build statistics.
+  auto timed = [&](const std::string& mode, const std::string& label, const executable& exe) {
     mode_result m;
     m.mode = mode;
-    m.label = sched.label();
+    m.label = label;
     m.t = tune::time_replays(exe, s, o.timing);
     m.predicted_us = predicted_makespan_us(cg, exe.plan(), prof, model);
     m.streams = exe.plan().num_streams;
@@ -257,6 +252,16 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     m.plan_ms = exe.stats().plan_ms;
     m.capture_ms = exe.stats().capture_ms;
     m.instantiate_ms = exe.stats().instantiate_ms;
+    return m;
+  };
+  auto measure = [&](const std::string& mode, const auto& sched) {
+    OPARA_CUDA_CHECK(cudaDeviceSynchronize());
+    std::size_t free0 = 0, free1 = 0, total = 0;
+    OPARA_CUDA_CHECK(cudaMemGetInfo(&free0, &total));
+    executable exe = sched.compile(g, s, prof);
+    OPARA_CUDA_CHECK(cudaDeviceSynchronize());
+    OPARA_CUDA_CHECK(cudaMemGetInfo(&free1, &total));
+    mode_result m = timed(mode, sched.label(), exe);
     m.device_bytes = static_cast<long long>(free0) - static_cast<long long>(free1);
     using capture_policy = std::remove_cvref_t<decltype(sched.capture)>;
     if (samples && !std::same_as<capture_policy, capture::eager>)
@@ -375,18 +380,8 @@ workload_result run_workload(const std::string& name, const std::string& descrip
   r.autotune_choice = rep.label;
   r.autotune_setup_ms = r.profile_ms + rep.total_ms;
   {
-    mode_result m;
-    m.mode = "autotune";
-    m.label = rep.label;
-    m.t = tune::time_replays(best, s, o.timing);
+    mode_result m = timed("autotune", rep.label, best);
     r.autotune_us = m.t.median_us;
-    m.predicted_us = predicted_makespan_us(cg, best.plan(), prof, model);
-    m.streams = best.plan().num_streams;
-    m.waits = best.plan().num_waits();
-    m.pruned = best.plan().pruned_waits;
-    m.plan_ms = best.stats().plan_ms;
-    m.capture_ms = best.stats().capture_ms;
-    m.instantiate_ms = best.stats().instantiate_ms;
     if constexpr (has_floors) {
       if (skel) {
         capture_options co;
