@@ -1,0 +1,107 @@
+// Where a plan puts the critical path's edges, for the corpus's traced models, without a GPU:
+// each model's graph with the corpus rule's kernels (corpus.cuh; target durations and resources,
+// occupancy unknown) planned by scheduler<>'s default and other policies, and for each plan how many
+// edges of the critical path (profiled durations plus 0.6 us per dependency) join operators launched
+// one after the other on one stream (PDL applies to them: capture_options::programmatic_edges),
+// join operators of one stream with others between, or cross streams.
+//
+//   bench_critical_edges [--corpus DIR] [--only NAME[,NAME...]]
+
+#include "corpus.cuh"
+
+#include <opara/opara.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace {
+
+struct corpus_graph {
+  opara::graph g;
+  opara::profile p;
+};
+
+// The traced model in `file` with the corpus rule's kernels for an H100/H200-class device (132 SMs).
+corpus_graph load(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) throw std::runtime_error("cannot read " + file.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto doc = opara::detail::json::parse(text.str());
+  const auto& nodes = doc.find("nodes")->as_array();
+  std::uint32_t seed = 2166136261u;  // as corpus_workload draws
+  for (char c : doc.find("model")->as_string()) seed = (seed ^ static_cast<unsigned char>(c)) * 16777619u;
+  std::mt19937 rng(seed);
+  opara::graph_builder b;
+  b.add_nodes(nodes.size());
+  corpus_graph out;
+  out.p.limits = {132, 232448, 233472, 65536, 2048, 32};
+  out.p.ops.resize(nodes.size());
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const auto& n = nodes[i];
+    const bench::node_spec s = bench::corpus_kernel(n.find("flops")->as_number(), n.find("bytes")->as_number(), 132, rng);
+    opara::kernel_record k;
+    k.grid = {s.blocks, 1, 1};
+    k.block = {s.threads, 1, 1};
+    k.dynamic_shared_bytes = s.shared_bytes;
+    k.registers_per_thread = static_cast<std::uint32_t>(s.regs);
+    k.duration_us = s.target_us;
+    out.p.ops[i].kernels = {k};
+    out.p.ops[i].duration_us = s.target_us;
+    for (const auto& u : n.find("preds")->as_array())
+      b.add_edge(static_cast<opara::node_id>(u.as_number()), static_cast<opara::node_id>(i));
+  }
+  out.g = b.build();
+  return out;
+}
+
+void report(const char* label, const opara::plan& pl, const std::vector<opara::node_id>& path) {
+  std::vector<opara::node_id> previous(pl.num_nodes(), opara::no_node), last(pl.num_streams, opara::no_node);
+  for (const opara::node_id v : pl.order) {
+    previous[v] = last[pl.stream_of[v]];
+    last[pl.stream_of[v]] = v;
+  }
+  int along = 0, same = 0, across = 0;
+  for (std::size_t i = 1; i < path.size(); ++i) {
+    const opara::node_id u = path[i - 1], v = path[i];
+    if (previous[v] == u) ++along;
+    else if (pl.stream_of[u] == pl.stream_of[v]) ++same;
+    else ++across;
+  }
+  std::printf("  %-44s %4u streams: %4d along a stream, %3d on one stream with others between, %3d across streams\n",
+              label, pl.num_streams, along, same, across);
+}
+
+} // namespace
+
+int main(int argc, char** argv) try {
+  using namespace opara;
+  std::filesystem::path dir = OPARA_BENCH_CORPUS_DIR;
+  std::string only;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--corpus" && i + 1 < argc) dir = argv[++i];
+    else if (a == "--only" && i + 1 < argc) only = argv[++i];
+    else throw std::invalid_argument("usage: bench_critical_edges [--corpus DIR] [--only NAME[,NAME...]]");
+  }
+  for (const auto& file : bench::corpus_files(dir)) {
+    const std::string name = file.stem().string();
+    if (!only.empty() && ("," + only + ",").find("," + name + ",") == std::string::npos) continue;
+    const corpus_graph c = load(file);
+    std::vector<double> cost(c.g.num_nodes());
+    for (std::size_t v = 0; v < cost.size(); ++v) cost[v] = c.p.ops[v].duration_us + gpu_model{}.dependency_us;
+    const std::vector<node_id> path = critical_path(c.g, cost).nodes;
+    std::printf("%s: %zu operators, critical path %zu\n", name.c_str(), c.g.num_nodes(), path.size());
+    report("opara_greedy/critical_path_first (default)", make_plan<streams::opara_greedy, order::critical_path_first>(c.g, &c.p), path);
+    report("opara_greedy/resource_aware", make_plan<streams::opara_greedy, order::resource_aware>(c.g, &c.p), path);
+    report("min_path_cover/critical_path_first", make_plan<streams::min_path_cover, order::critical_path_first>(c.g, &c.p), path);
+    report("model_guided/model_guided", make_plan<streams::model_guided, order::model_guided>(c.g, &c.p), path);
+    report("sequential/program_order", make_plan<streams::sequential, order::program_order>(c.g, &c.p), path);
+  }
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "bench_critical_edges: %s\n", e.what());
+  return 1;
+}
