@@ -20,6 +20,7 @@
 #include <opara/opara.hpp>
 
 #include "../suite/result_header.hpp"
+#include "../suite/cli.hpp"
 #include "../suite/synthetic.cuh"
 #if OPARA_BENCH_HAS_GOOGLENET
 #include "bench_util.hpp"
@@ -91,10 +92,6 @@ json::value record(const std::string& group, const std::string& workload, const 
   r["isolated_us"] = t.isolated_us;
   r["back_to_back_us"] = t.back_to_back_us;
   return r;
-}
-
-bool wanted(const std::string& only, const std::string& name) {
-  return only.empty() || ("," + only + ",").find("," + name + ",") != std::string::npos;
 }
 
 // --- 1. chain ------------------------------------------------------------------------------------
@@ -314,8 +311,8 @@ int main(int argc, char** argv) try {
               opara::cuda::driver_release().c_str());
   json::array results;
   int failures = 0;
-  if (wanted(only, "chain")) chain_bench(stream.get(), prop.multiProcessorCount, results, failures);
-  if (wanted(only, "priorities")) {
+  if (bench::wanted(only, "chain")) chain_bench(stream.get(), prop.multiProcessorCount, results, failures);
+  if (bench::wanted(only, "priorities")) {
     bench::calibrated_device dev;
     dev.programmatic = false;  // priorities alone: the nodes do not declare PDL
     std::printf("\n== node priorities (isolated us, back-to-back us per replay)\n");
@@ -331,7 +328,7 @@ int main(int argc, char** argv) try {
     for (const auto& w : ws) priorities_on(w.name, w.graph, stream.get(), results);
   }
 #if OPARA_BENCH_HAS_GOOGLENET
-  if (wanted(only, "googlenet")) {
+  if (bench::wanted(only, "googlenet")) {
     std::printf("\n== GoogLeNet: PDL and priorities (isolated us, back-to-back us per replay)\n");
     googlenet_bench(stream.get(), results, failures);
   }

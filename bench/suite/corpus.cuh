@@ -53,9 +53,22 @@ inline node_spec corpus_kernel(double flops, double bytes, int sms, std::mt19937
   return s;
 }
 
-// A traced model (bench/corpus/<name>.json) as a workload. Throws std::runtime_error naming the
-// file for an unreadable or malformed corpus file.
-inline workload corpus_workload(calibrated_device& dev, const std::filesystem::path& file) {
+// A traced model with each operator's kernel drawn by the corpus rule (host only).
+struct corpus_model {
+  struct op {
+    std::string name;
+    node_spec kernel;
+    std::vector<opara::node_id> preds;  // all earlier operators
+  };
+  std::string name;
+  double flops = 0;
+  std::vector<op> ops;
+};
+
+// Reads bench/corpus/<name>.json and draws its kernels for a GPU of `sms` SMs (the rng is seeded
+// with the model's name: the same draws on every host). Throws std::runtime_error naming the file
+// for an unreadable or malformed corpus file.
+inline corpus_model read_corpus_model(const std::filesystem::path& file, int sms) {
   std::ifstream in(file);
   if (!in) throw std::runtime_error("cannot read corpus file " + file.string());
   std::stringstream text;
@@ -65,11 +78,11 @@ inline workload corpus_workload(calibrated_device& dev, const std::filesystem::p
   const auto* nodes = doc.find("nodes");
   if (!model || !model->is_string() || !nodes || !nodes->is_array())
     throw std::runtime_error("corpus file " + file.string() + " needs a string 'model' and an array 'nodes'");
-  workload w{model->as_string(), "", {}};
-  std::uint32_t seed = 2166136261u;  // FNV-1a of the model's name: the same draws on every host
-  for (char c : w.name) seed = (seed ^ static_cast<unsigned char>(c)) * 16777619u;
+  corpus_model m;
+  m.name = model->as_string();
+  std::uint32_t seed = 2166136261u;  // FNV-1a of the model's name
+  for (char c : m.name) seed = (seed ^ static_cast<unsigned char>(c)) * 16777619u;
   std::mt19937 rng(seed);
-  double flops = 0;
   const auto& arr = nodes->as_array();
   for (std::size_t i = 0; i < arr.size(); ++i) {
     const auto& n = arr[i];
@@ -80,18 +93,30 @@ inline workload corpus_workload(calibrated_device& dev, const std::filesystem::p
     if (!name || !f || !b || !preds || !name->is_string() || !f->is_number() || !b->is_number() || !preds->is_array())
       throw std::runtime_error("corpus file " + file.string() + ": node " + std::to_string(i) +
                                " needs 'name', 'flops', 'bytes' and 'preds'");
-    flops += f->as_number();
-    const auto v = add_node(w, dev, name->as_string(), corpus_kernel(f->as_number(), b->as_number(), dev.sm_count(), rng));
+    m.flops += f->as_number();
+    corpus_model::op o{name->as_string(), corpus_kernel(f->as_number(), b->as_number(), sms, rng), {}};
     for (const auto& p : preds->as_array()) {
       const double u = p.as_number();
       if (!(u >= 0 && u < static_cast<double>(i)))
         throw std::runtime_error("corpus file " + file.string() + ": node " + std::to_string(i) + " names predecessor " +
                                  std::to_string(u) + " (predecessors come earlier)");
-      w.graph.depends(static_cast<opara::node_id>(u), v);
+      o.preds.push_back(static_cast<opara::node_id>(u));
     }
+    m.ops.push_back(std::move(o));
   }
-  w.description = "traced " + w.name + " (batch 1, " + std::to_string(arr.size()) + " ops, " +
-                  std::to_string(static_cast<long long>(flops / 1e6)) + " MFLOP), calibrated synthetic kernels";
+  return m;
+}
+
+// A traced model (bench/corpus/<name>.json) as a workload. Throws like read_corpus_model.
+inline workload corpus_workload(calibrated_device& dev, const std::filesystem::path& file) {
+  const corpus_model m = read_corpus_model(file, dev.sm_count());
+  workload w{m.name, "", {}};
+  for (const auto& o : m.ops) {
+    const auto v = add_node(w, dev, o.name, o.kernel);
+    for (const opara::node_id u : o.preds) w.graph.depends(u, v);
+  }
+  w.description = "traced " + w.name + " (batch 1, " + std::to_string(m.ops.size()) + " ops, " +
+                  std::to_string(static_cast<long long>(m.flops / 1e6)) + " MFLOP), calibrated synthetic kernels";
   return w;
 }
 

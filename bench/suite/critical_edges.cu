@@ -11,9 +11,9 @@
 
 #include <opara/opara.hpp>
 
+#include "cli.hpp"
+
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 namespace {
@@ -25,23 +25,14 @@ struct corpus_graph {
 
 // The traced model in `file` with the corpus rule's kernels for an H100/H200-class device (132 SMs).
 corpus_graph load(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in) throw std::runtime_error("cannot read " + file.string());
-  std::stringstream text;
-  text << in.rdbuf();
-  const auto doc = opara::detail::json::parse(text.str());
-  const auto& nodes = doc.find("nodes")->as_array();
-  std::uint32_t seed = 2166136261u;  // as corpus_workload draws
-  for (char c : doc.find("model")->as_string()) seed = (seed ^ static_cast<unsigned char>(c)) * 16777619u;
-  std::mt19937 rng(seed);
+  const bench::corpus_model m = bench::read_corpus_model(file, 132);
   opara::graph_builder b;
-  b.add_nodes(nodes.size());
+  b.add_nodes(m.ops.size());
   corpus_graph out;
   out.p.limits = {132, 232448, 233472, 65536, 2048, 32};
-  out.p.ops.resize(nodes.size());
-  for (std::size_t i = 0; i < nodes.size(); ++i) {
-    const auto& n = nodes[i];
-    const bench::node_spec s = bench::corpus_kernel(n.find("flops")->as_number(), n.find("bytes")->as_number(), 132, rng);
+  out.p.ops.resize(m.ops.size());
+  for (std::size_t i = 0; i < m.ops.size(); ++i) {
+    const bench::node_spec& s = m.ops[i].kernel;
     opara::kernel_record k;
     k.grid = {s.blocks, 1, 1};
     k.block = {s.threads, 1, 1};
@@ -50,8 +41,7 @@ corpus_graph load(const std::filesystem::path& file) {
     k.duration_us = s.target_us;
     out.p.ops[i].kernels = {k};
     out.p.ops[i].duration_us = s.target_us;
-    for (const auto& u : n.find("preds")->as_array())
-      b.add_edge(static_cast<opara::node_id>(u.as_number()), static_cast<opara::node_id>(i));
+    for (const opara::node_id u : m.ops[i].preds) b.add_edge(u, static_cast<opara::node_id>(i));
   }
   out.g = b.build();
   return out;
@@ -88,7 +78,7 @@ int main(int argc, char** argv) try {
   }
   for (const auto& file : bench::corpus_files(dir)) {
     const std::string name = file.stem().string();
-    if (!only.empty() && ("," + only + ",").find("," + name + ",") == std::string::npos) continue;
+    if (!bench::wanted(only, name)) continue;
     const corpus_graph c = load(file);
     std::vector<double> cost(c.g.num_nodes());
     for (std::size_t v = 0; v < cost.size(); ++v) cost[v] = c.p.ops[v].duration_us + gpu_model{}.dependency_us;

@@ -17,6 +17,7 @@
 // each twice (does a schedule's time depend on its instance?).
 // Exits 77 when no CUDA device is present.
 
+#include "cli.hpp"
 #include "result_header.hpp"
 #include "suite.hpp"
 #include "corpus.cuh"
@@ -34,20 +35,6 @@
 #include <functional>
 #include <iostream>
 
-namespace {
-
-bool wanted(const std::string& only, const std::string& name) {
-  if (only.empty()) return true;
-  std::size_t pos = 0;
-  while (pos <= only.size()) {
-    const std::size_t end = std::min(only.find(',', pos), only.size());
-    if (only.compare(pos, end - pos, name) == 0) return true;
-    pos = end + 1;
-  }
-  return false;
-}
-
-} // namespace
 
 int main(int argc, char** argv) try {
   std::string json_path, only;
@@ -107,7 +94,7 @@ int main(int argc, char** argv) try {
   if (fit) o.samples = &samples;
   std::vector<bench::workload_result> results;
   auto run_with = [&](const bench::suite_options& opts, const std::string& name, const std::string& desc, const auto& g) {
-    if (!wanted(only, name)) return;
+    if (!bench::wanted(only, name)) return;
     if (instances > 0) return bench::instance_spread(name, g, stream.get(), opts, instances);
     results.push_back(bench::run_workload(name, desc, g, stream.get(), opts));
     bench::print_workload(results.back());
@@ -127,7 +114,7 @@ int main(int argc, char** argv) try {
   bench::suite_options corpus_options = o;
   corpus_options.modes = bench::mode_set::corpus;
   for (const auto& file : bench::corpus_files(corpus_dir))
-    if (wanted(only, file.stem().string())) {
+    if (bench::wanted(only, file.stem().string())) {
       const bench::workload w = bench::corpus_workload(dev, file);
       run_with(corpus_options, w.name, w.description, w.graph);
     }

@@ -263,15 +263,14 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     OPARA_CUDA_CHECK(cudaMemGetInfo(&free1, &total));
     mode_result m = timed(mode, sched.label(), exe);
     m.device_bytes = static_cast<long long>(free0) - static_cast<long long>(free1);
-    using capture_policy = std::remove_cvref_t<decltype(sched.capture)>;
-    if (samples && !std::same_as<capture_policy, capture::eager>)
+    constexpr bool builds_graph = !std::same_as<std::remove_cvref_t<decltype(sched.capture)>, capture::eager>;
+    if (samples && builds_graph)
       samples->plans.push_back({exe.plan(), m.t.median_us,
                                 sched.options.capture.programmatic &&
                                     sched.options.capture.programmatic_edges == programmatic_scope::stream_order});
     if constexpr (has_floors) {
       // The same scheduler (same options) on the skeleton, planned from the same profile: the same plan.
-      using C = std::remove_cvref_t<decltype(sched.capture)>;
-      if (skel && !std::same_as<C, capture::eager>) {
+      if (skel && builds_graph) {
         const executable empty = sched.compile(skel->graph(), s, prof);
         m.skeleton_us = tune::time_replays(empty, s, o.timing).min_us;
       }
