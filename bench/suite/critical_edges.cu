@@ -48,11 +48,7 @@ corpus_graph load(const std::filesystem::path& file) {
 }
 
 void report(const char* label, const opara::plan& pl, const std::vector<opara::node_id>& path) {
-  std::vector<opara::node_id> previous(pl.num_nodes(), opara::no_node), last(pl.num_streams, opara::no_node);
-  for (const opara::node_id v : pl.order) {
-    previous[v] = last[pl.stream_of[v]];
-    last[pl.stream_of[v]] = v;
-  }
+  const std::vector<opara::node_id> previous = opara::detail::previous_on_stream(pl);
   int along = 0, same = 0, across = 0;
   for (std::size_t i = 1; i < path.size(); ++i) {
     const opara::node_id u = path[i - 1], v = path[i];

@@ -81,7 +81,7 @@ concept complete_type = requires { sizeof(T); };
 //! policies. The defaults: Opara's greedy streams, launched critical path first (Opara's own order
 //! is order::resource_aware: with PDL along stream order, critical-path-first took 0.79-1.01x its
 //! time on the bench suite's 11 traced models in three runs on an H200, Swin-T 0.79-0.86x, and
-//! 0.94-1.09x on the generated wide graphs; README "Benchmarks"), stream capture, CUPTI.
+//! 0.90-1.09x on the generated wide graphs; README "Benchmarks"), stream capture, CUPTI.
 template <stream_allocation_policy S = streams::opara_greedy, launch_order_policy O = order::critical_path_first,
           class C = capture::stream_capture, class P = profiler::cupti>
 struct scheduler {

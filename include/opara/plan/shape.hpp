@@ -1,6 +1,6 @@
 #pragma once
 //! The one check that a plan has the shape of a plan for a graph of n operators, and the one
-//! "launch position of each node" helper. validate, to_dot, to_json, plan_from_json and the CUDA
+//! "launch position of each node" and "operator before it on its stream" helpers. validate, to_dot, to_json, plan_from_json and the CUDA
 //! capture layer all call these before they index anything by node or stream, so a hand-made or
 //! deserialized plan can never make them read past an array, whatever options are set.
 //!
@@ -54,6 +54,18 @@ inline std::vector<std::uint32_t> plan_shape_positions(const plan& p, std::size_
              std::to_string(n) + " nodes");
   }
   return pos;
+}
+
+//! For each operator, the operator launched just before it on its stream in plan p (no_node for
+//! the first on each stream).
+inline std::vector<node_id> previous_on_stream(const plan& p) {
+  std::vector<node_id> previous(p.num_nodes(), no_node), last(p.num_streams, no_node);
+  for (const node_id v : p.order) {
+    if (v >= previous.size() || p.stream_of[v] >= last.size()) continue;  // validate() reports such plans
+    previous[v] = last[p.stream_of[v]];
+    last[p.stream_of[v]] = v;
+  }
+  return previous;
 }
 
 } // namespace detail

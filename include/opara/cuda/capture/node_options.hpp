@@ -10,6 +10,7 @@
 #include <opara/cuda/operator_graph.hpp>
 #include <opara/graph/graph.hpp>
 #include <opara/plan/plan.hpp>
+#include <opara/plan/shape.hpp>
 
 #include <cuda_runtime_api.h>
 
@@ -103,18 +104,6 @@ inline cudaGraphEdgeData programmatic_edge() noexcept {
   e.type = cudaGraphDependencyTypeProgrammatic;
   e.from_port = cudaGraphKernelNodePortProgrammatic;
   return e;
-}
-
-//! For each operator, the operator launched just before it on its stream in plan p (no_node for
-//! the first on each stream).
-inline std::vector<node_id> previous_on_stream(const plan& p) {
-  std::vector<node_id> previous(p.num_nodes(), no_node), last(p.num_streams, no_node);
-  for (const node_id v : p.order) {
-    if (v >= previous.size() || p.stream_of[v] >= last.size()) continue;  // validate() reports such plans
-    previous[v] = last[p.stream_of[v]];
-    last[p.stream_of[v]] = v;
-  }
-  return previous;
 }
 
 //! Turns full edges into a kernel node of a declaring operator from a kernel node of another
