@@ -107,10 +107,11 @@ inline chain_floor measure_critical_chain(const opara::cuda::task_graph& g, cons
 
 // A workload's skeleton: the same operators, edges and PDL declarations, each operator launching
 // an empty kernel per kernel its profile records, with that kernel's grid, block and shared memory
-// (one 1-thread kernel for an operator without records).
+// (one 1-thread kernel for an operator without records). Operators marked in `real` (bench_anatomy's
+// partial skeletons) keep their own launcher instead.
 class skeleton {
 public:
-  skeleton(const opara::cuda::task_graph& g, const opara::profile& p) {
+  skeleton(const opara::cuda::task_graph& g, const opara::profile& p, const std::vector<bool>& real = {}) {
     std::uint32_t max_shared = 0;
     for (const auto& op : p.ops)
       for (const auto& k : op.kernels) max_shared = std::max<std::uint32_t>(max_shared, static_cast<std::uint32_t>(k.shared_bytes()));
@@ -122,6 +123,11 @@ public:
         kernels.push_back({dim3(k.grid[0], k.grid[1], k.grid[2]), dim3(k.block[0], k.block[1], k.block[2]),
                            static_cast<unsigned>(k.shared_bytes())});
       if (kernels.empty()) kernels.push_back({dim3(1), dim3(1), 0});
+      if (v < real.size() && real[v]) {
+        graph_.add(g.name(v), [&g, v](cudaStream_t s) { g.launch(v, s); }, g.bound(v),
+                   g.programmatic(v) ? opara::input_wait::programmatic : opara::input_wait::full);
+        continue;
+      }
       graph_.add(g.name(v),
                  [kernels](cudaStream_t s) {
                    for (const auto& k : kernels) {

@@ -23,19 +23,47 @@
 
 namespace bench {
 
+// A node's timeline in one replay (bench_anatomy), in %globaltimer nanoseconds: the first block's
+// entry (dispatch), the first block past wait_for_producers, the last block's end of work. Reset
+// before each replay (entry and begin to ~0, end to 0); a null pointer records nothing.
+struct stamp {
+  unsigned long long entry, begin, end;
+};
+
+__device__ __forceinline__ unsigned long long global_ns() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+__device__ __forceinline__ void stamp_entry(stamp* st) {
+  if (st && threadIdx.x == 0) atomicMin(&st->entry, global_ns());
+}
+__device__ __forceinline__ void stamp_begin(stamp* st) {
+  if (st && threadIdx.x == 0) atomicMin(&st->begin, global_ns());
+}
+__device__ __forceinline__ void stamp_end(stamp* st) {
+  if (st) {
+    __syncthreads();
+    if (threadIdx.x == 0) atomicMax(&st->end, global_ns());
+  }
+}
+
 // Spins for `cycles` SM cycles, holding `dynamic` shared memory and REGS live registers per thread.
 template <int REGS>
-__global__ void spin_kernel(long long cycles, float* sink) {
+__global__ void spin_kernel(long long cycles, float* sink, stamp* st) {
   extern __shared__ float smem[];
+  stamp_entry(st);
   float r[REGS];
 #pragma unroll
   for (int i = 0; i < REGS; ++i) r[i] = threadIdx.x * 0.5f + i;
   opara::pdl::wait_for_producers();
+  stamp_begin(st);
   const long long start = clock64();
   while (clock64() - start < cycles) {
 #pragma unroll
     for (int i = 0; i < REGS; ++i) r[i] = fmaf(r[i], 0.999f, 0.001f);
   }
+  stamp_end(st);
   opara::pdl::launch_dependents();
   float acc = 0;
 #pragma unroll
@@ -46,8 +74,10 @@ __global__ void spin_kernel(long long cycles, float* sink) {
 }
 
 // Streams n floats: dst = src * a + b, grid-stride.
-__global__ void stream_kernel(const float4* __restrict__ src, float4* __restrict__ dst, std::size_t n4) {
+__global__ void stream_kernel(const float4* __restrict__ src, float4* __restrict__ dst, std::size_t n4, stamp* st) {
+  stamp_entry(st);
   opara::pdl::wait_for_producers();
+  stamp_begin(st);
   for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n4; i += std::size_t(gridDim.x) * blockDim.x) {
     float4 v = src[i];
     v.x = v.x * 1.0001f + 0.5f;
@@ -56,6 +86,7 @@ __global__ void stream_kernel(const float4* __restrict__ src, float4* __restrict
     v.w = v.w * 1.0001f + 0.5f;
     dst[i] = v;
   }
+  stamp_end(st);
   opara::pdl::launch_dependents();
 }
 
@@ -102,8 +133,14 @@ public:
   // contract either way; capture_options::programmatic decides whether a graph uses it).
   bool programmatic = true;
 
-  // A launcher for a node: enqueues its kernel on the stream it is given.
-  opara::cuda::task_graph::launcher make(const node_spec& s) {
+  // When set (bench_anatomy), add_node gives node v's kernel stamps + v to record its timeline in;
+  // the buffer holds stamp_capacity entries.
+  stamp* stamps = nullptr;
+  std::size_t stamp_capacity = 0;
+
+  // A launcher for a node: enqueues its kernel on the stream it is given (recording its timeline
+  // in *st when st is not null).
+  opara::cuda::task_graph::launcher make(const node_spec& s, stamp* st = nullptr) {
     if (s.memory) {
       // Bytes moved (read + write) so that the node takes about target_us with s.blocks blocks.
       const double bytes = std::max(4096.0, s.target_us * bytes_per_us_per_block_ * s.blocks);
@@ -111,8 +148,8 @@ public:
       float* src = alloc(n4 * 4);
       float* dst = alloc(n4 * 4);
       const unsigned blocks = s.blocks, threads = s.threads;
-      return [=](cudaStream_t st) {
-        stream_kernel<<<blocks, threads, 0, st>>>(reinterpret_cast<const float4*>(src), reinterpret_cast<float4*>(dst), n4);
+      return [=](cudaStream_t stream) {
+        stream_kernel<<<blocks, threads, 0, stream>>>(reinterpret_cast<const float4*>(src), reinterpret_cast<float4*>(dst), n4, st);
         OPARA_CUDA_CHECK(cudaGetLastError());
       };
     }
@@ -121,10 +158,10 @@ public:
     const unsigned smem = std::max<unsigned>(s.shared_bytes, threads * sizeof(float));
     float* sink = sink_;
     const int regs = s.regs;
-    return [=](cudaStream_t st) {
-      if (regs >= 64) spin_kernel<64><<<blocks, threads, smem, st>>>(cycles, sink);
-      else if (regs >= 32) spin_kernel<32><<<blocks, threads, smem, st>>>(cycles, sink);
-      else spin_kernel<8><<<blocks, threads, smem, st>>>(cycles, sink);
+    return [=](cudaStream_t stream) {
+      if (regs >= 64) spin_kernel<64><<<blocks, threads, smem, stream>>>(cycles, sink, st);
+      else if (regs >= 32) spin_kernel<32><<<blocks, threads, smem, stream>>>(cycles, sink, st);
+      else spin_kernel<8><<<blocks, threads, smem, stream>>>(cycles, sink, st);
       OPARA_CUDA_CHECK(cudaGetLastError());
     };
   }
@@ -142,14 +179,14 @@ private:
     const auto a = opara::cuda::event_handle::create(cudaEventDefault), b = opara::cuda::event_handle::create(cudaEventDefault);
     // The GPU leaves its idle clock only under load: half a second of spinning on every SM first,
     // so that calibration and the first workload's measurements see the clock the rest will.
-    spin_kernel<8><<<4 * sms_, 128, 512>>>(1'000'000'000LL, sink_);  // ~0.5 s at 2 GHz
+    spin_kernel<8><<<4 * sms_, 128, 512>>>(1'000'000'000LL, sink_, nullptr);  // ~0.5 s at 2 GHz
     OPARA_CUDA_CHECK(cudaGetLastError());
     OPARA_CUDA_CHECK(cudaDeviceSynchronize());
     // Cycles per microsecond: a one-block spin of 2M cycles.
     const long long cyc = 2'000'000;
     for (int rep = 0; rep < 2; ++rep) {
       OPARA_CUDA_CHECK(cudaEventRecord(a.get(), 0));
-      spin_kernel<8><<<1, 32, 128>>>(cyc, sink_);
+      spin_kernel<8><<<1, 32, 128>>>(cyc, sink_, nullptr);
       OPARA_CUDA_CHECK(cudaGetLastError());
       OPARA_CUDA_CHECK(cudaEventRecord(b.get(), 0));
       OPARA_CUDA_CHECK(cudaEventSynchronize(b.get()));
@@ -164,7 +201,7 @@ private:
     const unsigned blocks = static_cast<unsigned>(4 * sms_);
     for (int rep = 0; rep < 3; ++rep) {
       OPARA_CUDA_CHECK(cudaEventRecord(a.get(), 0));
-      stream_kernel<<<blocks, 256>>>(reinterpret_cast<const float4*>(src), reinterpret_cast<float4*>(dst), n4);
+      stream_kernel<<<blocks, 256>>>(reinterpret_cast<const float4*>(src), reinterpret_cast<float4*>(dst), n4, nullptr);
       OPARA_CUDA_CHECK(cudaGetLastError());
       OPARA_CUDA_CHECK(cudaEventRecord(b.get(), 0));
       OPARA_CUDA_CHECK(cudaEventSynchronize(b.get()));
@@ -187,7 +224,13 @@ struct workload {
 };
 
 inline opara::node_id add_node(workload& w, calibrated_device& dev, const std::string& name, const node_spec& s) {
-  return w.graph.add(name, dev.make(s), s.memory ? opara::boundness::memory : opara::boundness::compute,
+  stamp* st = nullptr;
+  if (dev.stamps) {
+    const std::size_t v = w.graph.num_nodes();
+    if (v >= dev.stamp_capacity) throw std::length_error("bench: more nodes than the stamp buffer holds");
+    st = dev.stamps + v;
+  }
+  return w.graph.add(name, dev.make(s, st), s.memory ? opara::boundness::memory : opara::boundness::compute,
                      dev.programmatic ? opara::input_wait::programmatic : opara::input_wait::full);
 }
 
