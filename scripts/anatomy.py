@@ -72,6 +72,11 @@ def analyse(w, p, show_nodes):
           f"(profiled {pprof:.1f}); head {begin[path[0]] / 1e3:.1f} us")
     print(f"    profile's critical path ({len(crit)} ops): delays {cdelay:.1f} + runs {crun:.1f} us (profiled {cprof:.1f}); "
           f"its last end {max(end[v] for v in crit) / 1e3:.1f} us")
+    if "launch" in p:
+        l = p["launch"]
+        print(f"    launch: host {l['host_us']:.1f} us; isolated {l['isolated_us']:.1f}, queued {l['queued_us']:.1f}, back to back "
+              f"{l['back_to_back_us']:.1f} us; first entry {l['start_us']:.1f} us after a mark (queued {l['queued_start_us']:.1f}), "
+              f"last end {l['end_us']:.1f} us before a mark (queued {l['queued_end_us']:.1f})")
     if show_nodes:
         print(f"    slowest delays on the as-run path (op: delay, run/profiled, stream, #preds, entry-ready):")
         for v in sorted(path[1:], key=lambda u: -delay[u])[:show_nodes]:

@@ -27,6 +27,7 @@
 #include <opara/opara.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <limits>
@@ -54,11 +55,14 @@ __global__ void timer_steps(unsigned long long* out) {
   out[1] = changes;
 }
 
+__global__ void mark(unsigned long long* t) { *t = bench::global_ns(); }
+
 // Per-node stamps of one replay, relative to the earliest entry (ns); nodes that recorded nothing
 // (empty kernels of a partial skeleton) have entry < 0.
 struct timeline {
   std::vector<long long> entry, begin, end;
   double makespan_us = 0;  // last end - first entry
+  unsigned long long first_ns = 0, last_ns = 0;  // first entry, last end (%globaltimer)
 };
 
 class stamp_buffer {
@@ -92,6 +96,8 @@ public:
       t.end.push_back(seen ? static_cast<long long>(x.end - first) : -1);
     }
     t.makespan_us = last > first ? static_cast<double>(last - first) / 1000.0 : 0.0;
+    t.first_ns = first;
+    t.last_ns = last;
     return t;
   }
 
@@ -144,11 +150,101 @@ as_run as_run_path(const opara::cuda::task_graph& g, const timeline& t, const op
   return r;
 }
 
+// What a replay costs around its kernels (medians of `reps`):
+//  - host_us: the launch call on the host (cudaGraphLaunch), the stream idle before it;
+//  - isolated_us: events around one replay, the stream idle before (the suite's measure);
+//  - queued_us: the same with the stream busy for 300 us first (the events' start then waits for
+//    the spin, so the host's launch call is hidden: the GPU's own time);
+//  - back_to_back_us: 20 replays between one pair of events, per replay;
+//  - start_us / end_us: from a one-thread kernel just before the replay to its first kernel's
+//    entry, and from its last kernel's end to a one-thread kernel after it (stamped executable),
+//    with the stream idle before (isolated) and busy (queued).
+struct launch_costs {
+  double host_us = 0, isolated_us = 0, queued_us = 0, back_to_back_us = 0;
+  double start_us = 0, end_us = 0, queued_start_us = 0, queued_end_us = 0;
+};
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+launch_costs measure_launch(const opara::executable& plain, const opara::executable& stamped, const stamp_buffer& buf,
+                            std::size_t nodes, bench::calibrated_device& dev, float* sink, cudaStream_t s, int reps) {
+  launch_costs c;
+  const auto a = opara::cuda::event_handle::create(cudaEventDefault), b = opara::cuda::event_handle::create(cudaEventDefault);
+  const long long spin = static_cast<long long>(300 * dev.cycles_per_us());
+  auto busy = [&] {
+    bench::spin_kernel<8><<<1, 32, 128, s>>>(spin, sink, nullptr);
+    OPARA_CUDA_CHECK(cudaGetLastError());
+  };
+  auto elapsed_us = [&] {
+    OPARA_CUDA_CHECK(cudaEventSynchronize(b.get()));
+    float ms = 0;
+    OPARA_CUDA_CHECK(cudaEventElapsedTime(&ms, a.get(), b.get()));
+    return 1000.0 * ms;
+  };
+  for (int i = 0; i < 10; ++i) plain(s);
+  OPARA_CUDA_CHECK(cudaStreamSynchronize(s));
+  std::vector<double> host, iso, queued, b2b;
+  for (int i = 0; i < reps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    plain(s);
+    host.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    OPARA_CUDA_CHECK(cudaStreamSynchronize(s));
+    OPARA_CUDA_CHECK(cudaEventRecord(a.get(), s));
+    plain(s);
+    OPARA_CUDA_CHECK(cudaEventRecord(b.get(), s));
+    iso.push_back(elapsed_us());
+    busy();
+    OPARA_CUDA_CHECK(cudaEventRecord(a.get(), s));
+    plain(s);
+    OPARA_CUDA_CHECK(cudaEventRecord(b.get(), s));
+    queued.push_back(elapsed_us());
+    if (i % 5 == 0) {
+      OPARA_CUDA_CHECK(cudaEventRecord(a.get(), s));
+      for (int k = 0; k < 20; ++k) plain(s);
+      OPARA_CUDA_CHECK(cudaEventRecord(b.get(), s));
+      b2b.push_back(elapsed_us() / 20);
+    }
+  }
+  c.host_us = median_of(host);
+  c.isolated_us = median_of(iso);
+  c.queued_us = median_of(queued);
+  c.back_to_back_us = median_of(b2b);
+  unsigned long long* marks = nullptr;
+  OPARA_CUDA_CHECK(cudaMalloc(&marks, 2 * sizeof(unsigned long long)));
+  std::vector<double> start, end, qstart, qend;
+  for (int i = 0; i < 2 * reps; ++i) {
+    const bool q = i % 2;
+    OPARA_CUDA_CHECK(cudaStreamSynchronize(s));
+    buf.reset(s);
+    if (q) busy();
+    mark<<<1, 1, 0, s>>>(marks);
+    OPARA_CUDA_CHECK(cudaGetLastError());
+    stamped(s);
+    mark<<<1, 1, 0, s>>>(marks + 1);
+    OPARA_CUDA_CHECK(cudaGetLastError());
+    const timeline t = buf.read(nodes, s);
+    unsigned long long m[2];
+    OPARA_CUDA_CHECK(cudaMemcpy(m, marks, sizeof m, cudaMemcpyDeviceToHost));
+    (q ? qstart : start).push_back((static_cast<double>(t.first_ns) - static_cast<double>(m[0])) / 1000.0);
+    (q ? qend : end).push_back((static_cast<double>(m[1]) - static_cast<double>(t.last_ns)) / 1000.0);
+  }
+  OPARA_CUDA_CHECK(cudaFree(marks));
+  c.start_us = median_of(start);
+  c.end_us = median_of(end);
+  c.queued_start_us = median_of(qstart);
+  c.queued_end_us = median_of(qend);
+  return c;
+}
+
 struct observed {
   std::string what, policies;
   opara::tune::timing_summary plain, stamped;
   timeline t;
   opara::plan plan;
+  std::optional<launch_costs> launch;
 };
 
 } // namespace
@@ -200,6 +296,8 @@ int main(int argc, char** argv) try {
   // draws: a workload's rng is its own).
   bench::calibrated_device dev;
   stamp_buffer buf(4096);
+  float* sink = nullptr;
+  OPARA_CUDA_CHECK(cudaMalloc(&sink, 1 << 16));
   opara::tune::timing_options timing{20, 200, false};
   auto build = [&]() {
     std::vector<bench::workload> ws;
@@ -262,6 +360,12 @@ int main(int argc, char** argv) try {
       const opara::executable a = sched.compile(g, s, prof);
       const opara::executable b = sched.compile(gs, s, prof);
       observe(what, sched.label(), a, b);
+      const launch_costs c = measure_launch(a, b, buf, n, dev, sink, s, 40);
+      std::printf("%-34s launch: host %.1f us; isolated %.1f, queued %.1f, back to back %.1f us per replay; first entry "
+                  "%.1f us after a mark before (queued %.1f), last end %.1f us before a mark after (queued %.1f)\n",
+                  "", c.host_us, c.isolated_us, c.queued_us, c.back_to_back_us, c.start_us, c.queued_start_us, c.end_us,
+                  c.queued_end_us);
+      obs.back().launch = c;
     };
 
     opara::scheduler<> def{};
@@ -322,6 +426,18 @@ int main(int argc, char** argv) try {
       j["min_us"] = o.plain.min_us;
       j["stamped_median_us"] = o.stamped.median_us;
       j["timeline_makespan_us"] = o.t.makespan_us;
+      if (o.launch) {
+        json::value l = json::object{};
+        l["host_us"] = o.launch->host_us;
+        l["isolated_us"] = o.launch->isolated_us;
+        l["queued_us"] = o.launch->queued_us;
+        l["back_to_back_us"] = o.launch->back_to_back_us;
+        l["start_us"] = o.launch->start_us;
+        l["end_us"] = o.launch->end_us;
+        l["queued_start_us"] = o.launch->queued_start_us;
+        l["queued_end_us"] = o.launch->queued_end_us;
+        j["launch"] = std::move(l);
+      }
       json::array stream_of, order, entry, begin, end;
       for (const auto x : o.plan.stream_of) stream_of.push_back(x);
       for (const auto x : o.plan.order) order.push_back(x);
@@ -353,6 +469,7 @@ int main(int argc, char** argv) try {
     if (!f) throw std::runtime_error("cannot write " + json_path);
     std::fprintf(stderr, "bench_anatomy: wrote %s\n", json_path.c_str());
   }
+  OPARA_CUDA_CHECK(cudaFree(sink));
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "bench_anatomy: %s\n", e.what());
