@@ -239,6 +239,57 @@ launch_costs measure_launch(const opara::executable& plain, const opara::executa
   return c;
 }
 
+// One executable graph's launch costs: host call, isolated and queued (as measure_launch, no stamps).
+struct graph_costs {
+  double host_us = 0, isolated_us = 0, queued_us = 0;
+};
+graph_costs time_exec(cudaGraphExec_t e, bench::calibrated_device& dev, float* sink, cudaStream_t s, int reps) {
+  const auto a = opara::cuda::event_handle::create(cudaEventDefault), b = opara::cuda::event_handle::create(cudaEventDefault);
+  const long long spin = static_cast<long long>(300 * dev.cycles_per_us());
+  for (int i = 0; i < 10; ++i) OPARA_CUDA_CHECK(cudaGraphLaunch(e, s));
+  OPARA_CUDA_CHECK(cudaStreamSynchronize(s));
+  std::vector<double> host, iso, queued;
+  auto elapsed_us = [&] {
+    OPARA_CUDA_CHECK(cudaEventSynchronize(b.get()));
+    float ms = 0;
+    OPARA_CUDA_CHECK(cudaEventElapsedTime(&ms, a.get(), b.get()));
+    return 1000.0 * ms;
+  };
+  for (int i = 0; i < reps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    OPARA_CUDA_CHECK(cudaGraphLaunch(e, s));
+    host.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    OPARA_CUDA_CHECK(cudaStreamSynchronize(s));
+    OPARA_CUDA_CHECK(cudaEventRecord(a.get(), s));
+    OPARA_CUDA_CHECK(cudaGraphLaunch(e, s));
+    OPARA_CUDA_CHECK(cudaEventRecord(b.get(), s));
+    iso.push_back(elapsed_us());
+    bench::spin_kernel<8><<<1, 32, 128, s>>>(spin, sink, nullptr);
+    OPARA_CUDA_CHECK(cudaGetLastError());
+    OPARA_CUDA_CHECK(cudaEventRecord(a.get(), s));
+    OPARA_CUDA_CHECK(cudaGraphLaunch(e, s));
+    OPARA_CUDA_CHECK(cudaEventRecord(b.get(), s));
+    queued.push_back(elapsed_us());
+  }
+  return {median_of(host), median_of(iso), median_of(queued)};
+}
+
+// The plan's CUDA graph instantiated again with `flags` (and uploaded), or the error that refused it.
+std::string instantiate_variant(const opara::executable& exe, unsigned long long flags, cudaStream_t s,
+                                cudaGraphExec_t* out) {
+  *out = nullptr;
+  if (const cudaError_t e = cudaGraphInstantiateWithFlags(out, exe.native_graph(), flags); e != cudaSuccess) {
+    (void)cudaGetLastError();
+    return cudaGetErrorString(e);
+  }
+  if (const cudaError_t e = cudaGraphUpload(*out, s); e != cudaSuccess) {
+    (void)cudaGetLastError();
+    return std::string("upload: ") + cudaGetErrorString(e);
+  }
+  OPARA_CUDA_CHECK(cudaStreamSynchronize(s));
+  return {};
+}
+
 struct observed {
   std::string what, policies;
   opara::tune::timing_summary plain, stamped;
@@ -389,6 +440,41 @@ int main(int argc, char** argv) try {
     std::vector<bool> off_path(n);
     for (std::size_t v = 0; v < n; ++v) off_path[v] = !on_path[v];
     ablation("default: critical path empty, rest real", off_path);
+    // Launch costs by graph shape and instantiation: does PDL, the stream count or the device-launch
+    // instantiation change what the host's launch call costs?
+    {
+      std::printf("%-58s %9s %9s %9s | %-34s\n", "launch variants (no stamps)", "host", "isolated", "queued",
+                  "instantiated for device launch: host, isolated, queued");
+      auto variant = [&](const std::string& what, const auto& sched) {
+        const opara::executable e = sched.compile(g, s, prof);
+        const graph_costs c = time_exec(e.native_exec(), dev, sink, s, 30);
+        cudaGraphExec_t dl = nullptr;
+        const std::string err = instantiate_variant(e, cudaGraphInstantiateFlagDeviceLaunch, s, &dl);
+        std::printf("%-58s %9.1f %9.1f %9.1f | ", (what + " " + sched.label()).c_str(), c.host_us, c.isolated_us, c.queued_us);
+        if (err.empty()) {
+          const graph_costs d = time_exec(dl, dev, sink, s, 30);
+          OPARA_CUDA_CHECK(cudaGraphExecDestroy(dl));
+          std::printf("%9.1f %9.1f %9.1f\n", d.host_us, d.isolated_us, d.queued_us);
+        } else {
+          std::printf("refused: %s\n", err.c_str());
+        }
+      };
+      opara::scheduler<> d{};
+      variant("default", d);
+      d.options.capture.programmatic = false;
+      variant("default, no PDL", d);
+      d.options.capture.programmatic = true;
+      d.options.capture.programmatic_edges = opara::programmatic_scope::all;
+      variant("default, PDL on all edges", d);
+      opara::scheduler<opara::streams::sequential, opara::order::program_order, opara::capture::stream_capture> seq{};
+      variant("sequential", seq);
+      seq.options.capture.programmatic = false;
+      variant("sequential, no PDL", seq);
+      opara::scheduler<opara::streams::min_path_cover, opara::order::critical_path_first, opara::capture::explicit_graph> mpc{};
+      variant("min_path_cover", mpc);
+      mpc.options.capture.programmatic = false;
+      variant("min_path_cover, no PDL", mpc);
+    }
     {
       const auto chain = bench::chain_of(g, path);
       const auto chain_s = bench::chain_of(gs, path);
@@ -396,8 +482,9 @@ int main(int argc, char** argv) try {
       opara::scheduler<opara::streams::sequential, opara::order::program_order, opara::capture::stream_capture> seq{};
       const opara::executable a = seq.compile(chain, s, chain_prof), b = seq.compile(chain_s, s, chain_prof);
       const auto ta = opara::tune::time_replays(a, s, timing), tb = opara::tune::time_replays(b, s, timing);
-      std::printf("%-34s %-52s %8.1f %8.1f %8.1f\n", "critical path alone (one stream)", seq.label().c_str(), ta.median_us,
-                  ta.min_us, tb.median_us);
+      const graph_costs c = time_exec(a.native_exec(), dev, sink, s, 30);
+      std::printf("%-34s %-52s %8.1f %8.1f %8.1f | host %.1f, isolated %.1f, queued %.1f\n", "critical path alone (one stream)",
+                  seq.label().c_str(), ta.median_us, ta.min_us, tb.median_us, c.host_us, c.isolated_us, c.queued_us);
     }
 
     json::value w = json::object{};
