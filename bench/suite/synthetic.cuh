@@ -125,6 +125,16 @@ public:
   calibrated_device(const calibrated_device&) = delete;
   calibrated_device& operator=(const calibrated_device&) = delete;
 
+  // Sets every synthetic kernel's preferred shared-memory carveout (cudaFuncAttributePreferredSharedMemoryCarveout:
+  // percent of the SM's unified L1/shared memory, or cudaSharedmemCarveoutDefault = -1). Graphs
+  // captured afterwards launch with it. bench_anatomy tries one carveout for all: an SM runs blocks
+  // of kernels with different shared-memory configurations only one configuration at a time.
+  static void set_carveout(int percent) {
+    for (auto* f : {(const void*)spin_kernel<8>, (const void*)spin_kernel<32>, (const void*)spin_kernel<64>,
+                    (const void*)stream_kernel, (const void*)empty_kernel})
+      OPARA_CUDA_CHECK(cudaFuncSetAttribute(f, cudaFuncAttributePreferredSharedMemoryCarveout, percent));
+  }
+
   [[nodiscard]] double cycles_per_us() const noexcept { return cycles_per_us_; }
   [[nodiscard]] double bytes_per_us_per_block() const noexcept { return bytes_per_us_per_block_; }
   [[nodiscard]] int sm_count() const noexcept { return sms_; }
