@@ -1,6 +1,7 @@
 #pragma once
 // Device-measured floors for the bench suite's bound: what the profile alone cannot say about a
-// GPU running a CUDA graph of these kernels.
+// GPU running a CUDA graph of these kernels. Each is measured both as the suite's replays are
+// (isolated: the host's launch call included) and queued (the GPU's own time, time_queued).
 //
 // The profile bound (opara::lower_bound_us: max(critical path, work bound)) sums each operator's
 // duration measured alone. In a graph every dependent kernel also waits for its producer's end to
@@ -28,6 +29,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -57,8 +59,32 @@ inline opara::profile profile_of(const opara::profile& p, const std::vector<opar
   return out;
 }
 
+// A replay's time on the GPU alone: `busy` first gives the stream about a millisecond of work, so
+// the host's launch call (cudaGraphLaunch takes 0.2-0.8 us per node of a graph on the host, and
+// the GPU starts the graph only once most of it is done: bench_anatomy) is over before the start
+// event runs. What a server that keeps its stream busy sees; the isolated replay adds the call.
+inline opara::tune::timing_summary time_queued(const opara::executable& exe, cudaStream_t s,
+                                               const opara::tune::timing_options& o,
+                                               const std::function<void(cudaStream_t)>& busy) {
+  const auto a = opara::cuda::event_handle::create(cudaEventDefault), b = opara::cuda::event_handle::create(cudaEventDefault);
+  for (int i = 0; i < o.warmup; ++i) exe(s);
+  std::vector<double> samples;
+  for (int i = 0; i < o.replays; ++i) {
+    busy(s);
+    OPARA_CUDA_CHECK(cudaEventRecord(a.get(), s));
+    exe(s);
+    OPARA_CUDA_CHECK(cudaEventRecord(b.get(), s));
+    OPARA_CUDA_CHECK(cudaEventSynchronize(b.get()));
+    float ms = 0;
+    OPARA_CUDA_CHECK(cudaEventElapsedTime(&ms, a.get(), b.get()));
+    samples.push_back(1000.0 * ms);
+  }
+  return opara::tune::summarize(std::move(samples));
+}
+
 struct chain_floor {
   double us = 0;                // fastest replay of the fastest variant
+  double queued_us = 0;         // fastest queued replay (time_queued) of any variant (0: not measured)
   std::size_t operators = 0;    // on that chain
   double profiled_us = 0;       // its operators' profiled durations, summed
   bool programmatic = false;    // the fastest variant used PDL
@@ -68,7 +94,8 @@ struct chain_floor {
 // The critical chain's floor (see above): for each candidate path the faster of its PDL and plain
 // variants (fastest of o.replays replays after o.warmup), and of the paths the longest.
 inline chain_floor measure_critical_chain(const opara::cuda::task_graph& g, const opara::profile& p, cudaStream_t s,
-                                          const opara::tune::timing_options& o, double typical_dependency_us) {
+                                          const opara::tune::timing_options& o, double typical_dependency_us,
+                                          const std::function<void(cudaStream_t)>& busy = {}) {
   using namespace opara;
   const graph cg = to_graph(g);
   std::vector<double> plain(p.ops.size()), with_latency(p.ops.size());
@@ -81,7 +108,7 @@ inline chain_floor measure_critical_chain(const opara::cuda::task_graph& g, cons
     const std::vector<node_id> path = critical_path(cg, *cost).nodes;
     const cuda::task_graph chain = chain_of(g, path);
     const profile chain_profile = profile_of(p, path, chain);
-    chain_floor f{std::numeric_limits<double>::infinity(), path.size(), 0, false, {}};
+    chain_floor f{std::numeric_limits<double>::infinity(), 0, path.size(), 0, false, {}};
     for (const node_id v : path) f.profiled_us += p.ops[v].duration_us;
     auto variant = [&](const auto& seq, bool pdl) {
       const executable exe = seq.compile(chain, s, chain_profile);
@@ -90,6 +117,10 @@ inline chain_floor measure_critical_chain(const opara::cuda::task_graph& g, cons
         f.us = us;
         f.programmatic = pdl;
         f.capture = seq.label();
+      }
+      if (busy) {
+        const double q = time_queued(exe, s, o, busy).min_us;
+        if (f.queued_us == 0 || q < f.queued_us) f.queued_us = q;
       }
     };
     for (const bool pdl : {false, true}) {
@@ -100,7 +131,9 @@ inline chain_floor measure_critical_chain(const opara::cuda::task_graph& g, cons
       built.options.capture.programmatic = pdl;
       variant(built, pdl);
     }
+    const double queued = std::max(longest.queued_us, f.queued_us);  // of the paths the longest, like us
     if (f.us > longest.us) longest = f;
+    longest.queued_us = queued;
   }
   return longest;
 }

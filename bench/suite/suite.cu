@@ -13,6 +13,8 @@
 // policies without PDL, scheduler<>'s default with and without node priorities, the model-guided
 // policies and four others, autotune). --corpus DIR: where the traced models are
 // (default: this source tree's bench/corpus).
+// Every graph mode and floor is also timed queued (behind 1 ms of GPU work: the GPU's own time, the
+// host's launch call hidden; floors.cuh) against a queued bound; --no-queued: isolated only.
 // --instances K: instead of the suite, compile K instances of a few schedules per workload and time
 // each twice (does a schedule's time depend on its instance?).
 // Exits 77 when no CUDA device is present.
@@ -42,7 +44,7 @@ int main(int argc, char** argv) try {
   bool corpus_only = false;
   int instances = 0;
   bench::suite_options o;
-  bool fit = false;
+  bool fit = false, queued = true;
   bench::model_samples samples;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -59,6 +61,7 @@ int main(int argc, char** argv) try {
     else if (a == "--only") only = next();
     else if (a == "--instances") instances = std::stoi(next());
     else if (a == "--sweep") o.sweep = true;
+    else if (a == "--no-queued") queued = false;
     else if (a == "--fit-model") fit = true;
     else if (a == "--model") {  // launch,dependency,stream_dependency,wait,submit (us)
       const std::string v = next();
@@ -69,7 +72,7 @@ int main(int argc, char** argv) try {
     }
     else if (a == "--help" || a == "-h") {
       std::puts("bench_suite [--json FILE] [--replays N] [--flush-l2] [--quick] [--only NAME[,NAME...]] [--instances K]\n"
-                "            [--corpus-only] [--corpus DIR] [--sweep] [--fit-model] [--model L,D,S,W,U]");
+                "            [--corpus-only] [--corpus DIR] [--sweep] [--fit-model] [--model L,D,S,W,U] [--no-queued]");
       return 0;
     } else throw std::invalid_argument("unknown argument " + a + " (see --help)");
   }
@@ -92,6 +95,7 @@ int main(int argc, char** argv) try {
                prop.name, prop.multiProcessorCount, driver, dev.cycles_per_us(), dev.bytes_per_us_per_block());
 
   if (fit) o.samples = &samples;
+  if (queued) o.busy = [&dev](cudaStream_t st) { dev.busy(st, 1000); };
   std::vector<bench::workload_result> results;
   auto run_with = [&](const bench::suite_options& opts, const std::string& name, const std::string& desc, const auto& g) {
     if (!bench::wanted(only, name)) return;
@@ -132,22 +136,25 @@ int main(int argc, char** argv) try {
   std::printf("\n== summary on %s: best mode per workload (median of %d replays)\n", prop.name, o.timing.replays);
   std::printf("bound: max(profile bound = max(critical path, work bound), critical chain measured alone, least "
               "skeleton of a measured plan) (bench/suite/floors.cuh)\n");
-  std::printf("%-19s %5s %9s %9s %-62s %9s %9s %9s %9s %7s %7s %7s %7s %7s %8s  %s\n", "workload", "ops", "seq graph",
-              "best", "best mode / policies", "profile", "chain", "skeleton", "bound", "vs seq", "/bound", "default",
-              "paper", "model", "/profile", "autotune: pick, us, set-up ms");
+  std::printf("%-19s %5s %9s %9s %-62s %9s %9s %9s %9s %7s %7s %7s %7s %7s %8s %9s %7s %7s  %s\n", "workload", "ops",
+              "seq graph", "best", "best mode / policies", "profile", "chain", "skeleton", "bound", "vs seq", "/bound",
+              "default", "paper", "model", "/profile", "q bound", "q best", "q def", "autotune: pick, us, set-up ms");
   for (const auto& r : results) {
     const auto* seq = r.find("sequential graph");
     const auto* b = r.best();
     const auto* d = r.find("default");
     const auto* p = r.find("opara (paper)");
     const auto* m = r.fastest("model_guided");
-    std::printf("%-19s %5zu %9.1f %9.1f %-62s %9.1f %9.1f %9.1f %9.1f %6.2fx %7.2f %7.2f %7.2f %7.2f %8.2f  %s, %.1f, %.0f\n",
+    const auto* q = r.best_queued();
+    std::printf("%-19s %5zu %9.1f %9.1f %-62s %9.1f %9.1f %9.1f %9.1f %6.2fx %7.2f %7.2f %7.2f %7.2f %8.2f %9.1f %7.2f %7.2f  %s, %.1f, %.0f\n",
                 r.name.c_str(), r.nodes, seq->t.median_us, b->t.median_us,
                 (b->mode == "graph" ? b->label : b->mode + " " + b->label).c_str(), r.plain_bound_us, r.chain.us,
                 r.skeleton_floor_us, r.bound_us, seq->t.median_us / b->t.median_us, r.over_bound(*b),
                 d ? r.over_bound(*d) : 0.0, p ? r.over_bound(*p) : 0.0, m ? r.over_bound(*m) : 0.0,
-                b->t.median_us / r.plain_bound_us, r.autotune_choice.empty() ? "-" : r.autotune_choice.c_str(),
+                b->t.median_us / r.plain_bound_us, r.queued_bound_us, q ? r.queued_over_bound(*q) : 0.0,
+                d ? r.queued_over_bound(*d) : 0.0, r.autotune_choice.empty() ? "-" : r.autotune_choice.c_str(),
                 r.autotune_us, r.autotune_setup_ms);
+    if (q) std::printf("%-19s queued: best %.1f us (%s %s)\n", "", q->queued.median_us, q->mode.c_str(), q->label.c_str());
   }
 
   if (!json_path.empty()) {

@@ -20,6 +20,7 @@
 #include <cmath>
 #include <concepts>
 #include <cstdio>
+#include <functional>
 #include <utility>
 #include <string>
 #include <vector>
@@ -43,6 +44,10 @@ struct suite_options {
   bool floors = true;
   // Also measure the model's placement rule under fixed stream caps (earliest_start, below).
   bool sweep = false;
+  // When set: enqueues about a millisecond of GPU work on the stream it is given, and every mode
+  // (and every floor) is also timed queued behind it (floors.cuh's time_queued: the GPU's own
+  // time, the host's launch call hidden), with a bound of its own.
+  std::function<void(cudaStream_t)> busy;
   // The GPU model the model-guided modes plan with and every mode's prediction uses.
   opara::gpu_model model{};
   // When set, every graph mode's plan and time is kept here, for fit_model.
@@ -154,6 +159,8 @@ struct mode_result {
   double plan_ms = 0, capture_ms = 0, instantiate_ms = 0;
   long long device_bytes = 0;  // device memory the compiled executable took (cudaMemGetInfo delta)
   double skeleton_us = 0;      // fastest replay of the plan's skeleton (floors.cuh; 0: not measured)
+  opara::tune::timing_summary queued;  // replays queued behind GPU work (suite_options::busy; 0: not measured)
+  double skeleton_queued_us = 0;       // fastest queued replay of the plan's skeleton
 };
 
 struct workload_result {
@@ -164,11 +171,23 @@ struct workload_result {
   // (plain_bound_us: opara::lower_bound_us, max(critical path, work bound)), the critical chain
   // measured alone (chain) and the least skeleton floor of the measured plans (floors.cuh).
   double bound_us = 0, plain_bound_us = 0;
+  // The same for queued replays: max(profile bound, chain queued, least skeleton queued).
+  double queued_bound_us = 0, skeleton_queued_floor_us = 0;
   chain_floor chain{};
   double skeleton_floor_us = 0;
   std::string skeleton_floor_of;  // the plan whose skeleton was fastest
   double autotune_setup_ms = 0;   // profile + autotune's compile (its report's total)
   [[nodiscard]] double over_bound(const mode_result& m) const { return bound_us > 0 ? m.t.median_us / bound_us : 0.0; }
+  [[nodiscard]] double queued_over_bound(const mode_result& m) const {
+    return queued_bound_us > 0 && m.queued.samples ? m.queued.median_us / queued_bound_us : 0.0;
+  }
+  // The mode fastest when queued (nullptr when nothing was timed queued).
+  [[nodiscard]] const mode_result* best_queued() const {
+    const mode_result* b = nullptr;
+    for (const auto& m : modes)
+      if (m.queued.samples && (!b || m.queued.median_us < b->queued.median_us)) b = &m;
+    return b;
+  }
   std::string profile_source;
   std::vector<mode_result> modes;
   std::string autotune_choice;
@@ -236,7 +255,7 @@ workload_result run_workload(const std::string& name, const std::string& descrip
   if constexpr (has_floors)
     if (floors) {
       skel.emplace(g, prof);
-      r.chain = measure_critical_chain(g, prof, s, o.timing, model.dependency_us);
+      r.chain = measure_critical_chain(g, prof, s, o.timing, model.dependency_us, o.busy);
     }
 
   // A compiled executable's replay times, prediction and build statistics.
@@ -245,6 +264,7 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     m.mode = mode;
     m.label = label;
     m.t = tune::time_replays(exe, s, o.timing);
+    if (o.busy && exe.is_graph()) m.queued = time_queued(exe, s, o.timing, o.busy);
     m.predicted_us = predicted_makespan_us(cg, exe.plan(), prof, model);
     m.streams = exe.plan().num_streams;
     m.waits = exe.plan().num_waits();
@@ -273,6 +293,7 @@ workload_result run_workload(const std::string& name, const std::string& descrip
       if (skel && builds_graph) {
         const executable empty = sched.compile(skel->graph(), s, prof);
         m.skeleton_us = tune::time_replays(empty, s, o.timing).min_us;
+        if (o.busy) m.skeleton_queued_us = time_queued(empty, s, o.timing, o.busy).min_us;
       }
     }
     r.modes.push_back(std::move(m));
@@ -314,6 +335,9 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     measure("pdl all edges", every);
     def.options.capture.priorities = true;
     measure("priorities", def);
+    def.options.capture.priorities = false;
+    def.options.capture.shared_carveout = 100;  // one carveout for all kernels (bench_anatomy)
+    measure("carveout", def);
   }
   model_guided.template operator()<capture::stream_capture>(false);
   model_guided.template operator()<capture::explicit_graph>(false);
@@ -365,8 +389,10 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     if (floors) {
       // Measured again after the modes: of the two, the faster (the GPU's clock drifts by a few
       // percent over a workload's modes, and a floor must not be taken at the slow end).
-      const chain_floor after = measure_critical_chain(g, prof, s, o.timing, model.dependency_us);
+      const chain_floor after = measure_critical_chain(g, prof, s, o.timing, model.dependency_us, o.busy);
+      const double queued = after.queued_us > 0 ? std::min(r.chain.queued_us, after.queued_us) : r.chain.queued_us;
       if (after.us < r.chain.us) r.chain = after;
+      r.chain.queued_us = queued;
       std::fprintf(stderr, "  critical chain measured %.1f us (%zu ops, profiled %.1f us, %s)\n", r.chain.us,
                    r.chain.operators, r.chain.profiled_us, r.chain.capture.c_str());
     }
@@ -387,6 +413,8 @@ workload_result run_workload(const std::string& name, const std::string& descrip
         co.programmatic = rep.label.find("+no_pdl") == std::string::npos;
         if (rep.label.find("+pdl_all") != std::string::npos) co.programmatic_edges = programmatic_scope::all;
         co.priorities = rep.label.find("+priorities") != std::string::npos;
+        if (const auto at = rep.label.find("+carveout"); at != std::string::npos)
+          co.shared_carveout = std::stoi(rep.label.substr(at + 9));
         co.priority_costs = cost;
         const std::string& policy = best.stats().capture_policy;
         std::optional<executable> empty;
@@ -394,7 +422,10 @@ workload_result run_workload(const std::string& name, const std::string& descrip
         else if (policy == "explicit_graph(plan)") empty = capture::explicit_graph{}.capture(skel->graph(), best.plan(), s, co);
         else if (policy == "explicit_graph(dag)")
           empty = capture::explicit_graph{capture::edge_source::dag}.capture(skel->graph(), best.plan(), s, co);
-        if (empty) m.skeleton_us = tune::time_replays(*empty, s, o.timing).min_us;
+        if (empty) {
+          m.skeleton_us = tune::time_replays(*empty, s, o.timing).min_us;
+          if (o.busy) m.skeleton_queued_us = time_queued(*empty, s, o.timing, o.busy).min_us;
+        }
       }
     }
     r.modes.push_back(std::move(m));
@@ -409,6 +440,10 @@ workload_result run_workload(const std::string& name, const std::string& descrip
       r.skeleton_floor_of = m.mode + " " + m.label;
     }
   r.bound_us = std::max({r.plain_bound_us, r.chain.us, r.skeleton_floor_us});
+  for (const auto& m : r.modes)
+    if (m.skeleton_queued_us > 0 && (r.skeleton_queued_floor_us == 0 || m.skeleton_queued_us < r.skeleton_queued_floor_us))
+      r.skeleton_queued_floor_us = m.skeleton_queued_us;
+  if (o.busy) r.queued_bound_us = std::max({r.plain_bound_us, r.chain.queued_us, r.skeleton_queued_floor_us});
   return r;
 }
 
@@ -455,6 +490,14 @@ inline json::value to_json(const workload_result& r) {
   w["critical_chain_pdl"] = r.chain.programmatic;
   w["critical_chain_variant"] = r.chain.capture;
   w["skeleton_floor_us"] = r.skeleton_floor_us;
+  w["queued_bound_us"] = r.queued_bound_us;
+  w["critical_chain_queued_us"] = r.chain.queued_us;
+  w["skeleton_queued_floor_us"] = r.skeleton_queued_floor_us;
+  if (const auto* b = r.best_queued()) {
+    w["best_queued_over_bound"] = r.queued_over_bound(*b);
+    w["best_queued_mode"] = b->mode + " " + b->label;
+  }
+  if (const auto* d = r.find("default"); d && d->queued.samples) w["default_queued_over_bound"] = r.queued_over_bound(*d);
   w["skeleton_floor_of"] = r.skeleton_floor_of;
   w["sum_of_operators_us"] = r.sum_us;
   w["profile_source"] = r.profile_source;
@@ -487,6 +530,12 @@ inline json::value to_json(const workload_result& r) {
     j["instantiate_ms"] = m.instantiate_ms;
     j["device_bytes"] = m.device_bytes;
     j["skeleton_us"] = m.skeleton_us;
+    if (m.queued.samples) {
+      j["queued_median_us"] = m.queued.median_us;
+      j["queued_min_us"] = m.queued.min_us;
+      j["queued_over_bound"] = r.queued_over_bound(m);
+      j["skeleton_queued_us"] = m.skeleton_queued_us;
+    }
     modes.push_back(std::move(j));
   }
   w["modes"] = std::move(modes);
@@ -500,12 +549,16 @@ inline void print_workload(const workload_result& r) {
               "least skeleton %.1f (%s))\n",
               r.bound_us, r.plain_bound_us, r.chain.us, r.chain.operators, r.chain.profiled_us, r.chain.capture.c_str(),
               r.skeleton_floor_us, r.skeleton_floor_of.c_str());
-  std::printf("%-18s %-64s %9s %9s %9s %9s %9s %7s %4s %5s %8s %8s\n", "mode", "policies", "median", "min", "p90", "model",
-              "skeleton", "/bound", "str", "waits", "plan ms", "inst ms");
+  if (r.queued_bound_us > 0)
+    std::printf("queued bound %.1f us = max(profile bound %.1f, critical chain queued %.1f, least skeleton queued %.1f)\n",
+                r.queued_bound_us, r.plain_bound_us, r.chain.queued_us, r.skeleton_queued_floor_us);
+  std::printf("%-18s %-64s %9s %9s %9s %9s %9s %7s %9s %9s %7s %4s %5s %8s %8s\n", "mode", "policies", "median", "min", "p90",
+              "model", "skeleton", "/bound", "queued", "q skel", "q/bound", "str", "waits", "plan ms", "inst ms");
   for (const auto& m : r.modes)
-    std::printf("%-18s %-64s %9.1f %9.1f %9.1f %9.1f %9.1f %7.2f %4u %5zu %8.2f %8.2f\n", m.mode.c_str(), m.label.c_str(),
-                m.t.median_us, m.t.min_us, m.t.p90_us, m.predicted_us, m.skeleton_us, r.over_bound(m), m.streams, m.waits,
-                m.plan_ms, m.instantiate_ms);
+    std::printf("%-18s %-64s %9.1f %9.1f %9.1f %9.1f %9.1f %7.2f %9.1f %9.1f %7.2f %4u %5zu %8.2f %8.2f\n", m.mode.c_str(),
+                m.label.c_str(), m.t.median_us, m.t.min_us, m.t.p90_us, m.predicted_us, m.skeleton_us, r.over_bound(m),
+                m.queued.median_us, m.skeleton_queued_us, r.queued_over_bound(m), m.streams, m.waits, m.plan_ms,
+                m.instantiate_ms);
   std::printf("autotune set-up %.0f ms (profile included)\n", r.autotune_setup_ms);
 }
 

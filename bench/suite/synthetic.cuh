@@ -135,6 +135,12 @@ public:
       OPARA_CUDA_CHECK(cudaFuncSetAttribute(f, cudaFuncAttributePreferredSharedMemoryCarveout, percent));
   }
 
+  // Enqueues a one-block spin of about `us` microseconds on `s` (keeps a stream busy: queued timing).
+  void busy(cudaStream_t s, double us) const {
+    spin_kernel<8><<<1, 32, 128, s>>>(static_cast<long long>(us * cycles_per_us_), sink_, nullptr);
+    OPARA_CUDA_CHECK(cudaGetLastError());
+  }
+
   [[nodiscard]] double cycles_per_us() const noexcept { return cycles_per_us_; }
   [[nodiscard]] double bytes_per_us_per_block() const noexcept { return bytes_per_us_per_block_; }
   [[nodiscard]] int sm_count() const noexcept { return sms_; }

@@ -3,7 +3,8 @@
 // every capture policy makes exactly the edges from another operator's kernel node into a declaring
 // operator's kernel node programmatic and no others; replays match the CPU reference and are
 // bit-identical to the sequential graph; with priorities on, exactly the near-critical operators'
-// kernel nodes carry the device's highest priority.
+// kernel nodes carry the device's highest priority; with a shared-memory carveout, every kernel
+// node (child graphs included) carries it.
 #include "gpu_test.hpp"
 
 #include <opara/cuda/pdl.cuh>
@@ -380,6 +381,63 @@ TEST_CASE("pdl.priorities_mark_exactly_the_near_critical_operators") {
   }
   CHECK(seen_high == high);
   CHECK(relative_error(run(exe, b, f.stream.get(), 2), ref) < 1e-5);
+}
+
+TEST_CASE("pdl.shared_carveout_on_every_kernel_node") {
+  fixture f;
+  const random_dag d = make_random_dag(f.rng, 20, 20);
+  const auto ref = reference(d, f.x0h, f.elems);
+  buffers b(d.n, f.elems);
+  const auto tg = make_mixed_graph(d, b, f.x0.get(), f.elems);
+  const auto p = opara::make_plan(tg, nullptr, {}, st::opara_greedy{}, od::program_order{});
+  // Every kernel node's carveout, child graphs included (explicit_graph keeps multi-node operators
+  // as child graphs).
+  auto carveouts = [](cudaGraph_t graph, auto&& self, std::vector<unsigned>& out) -> void {
+    std::size_t count = 0;
+    OPARA_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &count));
+    std::vector<cudaGraphNode_t> nodes(count);
+    OPARA_CUDA_CHECK(cudaGraphGetNodes(graph, nodes.data(), &count));
+    for (cudaGraphNode_t node : nodes) {
+      cudaGraphNodeType type{};
+      OPARA_CUDA_CHECK(cudaGraphNodeGetType(node, &type));
+      if (type == cudaGraphNodeTypeGraph) {
+        cudaGraph_t child = nullptr;
+        OPARA_CUDA_CHECK(cudaGraphChildGraphNodeGetGraph(node, &child));
+        self(child, self, out);
+      } else if (type == cudaGraphNodeTypeKernel) {
+        cudaLaunchAttributeValue value{};
+        OPARA_CUDA_CHECK(cudaGraphKernelNodeGetAttribute(node, cudaLaunchAttributePreferredSharedMemoryCarveout, &value));
+        out.push_back(value.sharedMemCarveout);
+      }
+    }
+  };
+  for (const int percent : {100, 25}) {
+    opara::capture_options o;
+    o.shared_carveout = percent;
+    for (const bool programmatic : {true, false}) {
+      o.programmatic = programmatic;  // explicit_graph copies single kernels only with node options
+      for (const opara::executable& exe : {cp::stream_capture{}.capture(tg, p, f.stream.get(), o),
+                                            cp::explicit_graph{}.capture(tg, p, f.stream.get(), o)}) {
+        INFO(exe.stats().capture_policy, " carveout ", percent, " programmatic ", programmatic);
+        std::vector<unsigned> seen;
+        carveouts(exe.native_graph(), carveouts, seen);
+        CHECK(seen.size() == d.n);  // one kernel per operator
+        for (unsigned c : seen) CHECK(c == static_cast<unsigned>(percent));
+        CHECK(relative_error(run(exe, b, f.stream.get(), 2), ref) < 1e-5);
+      }
+    }
+  }
+  // Out of range: refused before anything is captured, by every capture policy.
+  for (const int bad : {-2, 101}) {
+    opara::capture_options o;
+    o.shared_carveout = bad;
+    CHECK_THROWS_AS((void)cp::stream_capture{}.capture(tg, p, f.stream.get(), o), opara::bad_policy);
+    CHECK_THROWS_AS((void)cp::explicit_graph{}.capture(tg, p, f.stream.get(), o), opara::bad_policy);
+    CHECK_THROWS_AS((void)cp::eager{}.capture(tg, p, f.stream.get(), o), opara::bad_policy);
+  }
+  opara::scheduler<> s;
+  s.options.capture.shared_carveout = 100;
+  CHECK(s.label() == "opara_greedy/critical_path_first/stream_capture+carveout100");
 }
 
 TEST_CASE("pdl.near_critical_rejects_bad_input") {

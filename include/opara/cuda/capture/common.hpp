@@ -82,6 +82,17 @@ struct capture_options {
   double priority_slack = 0.05;        //!< "near" the critical path, as a fraction of its length
   std::vector<double> priority_costs;  //!< per-operator cost (profiled us); empty: unit costs
                                        //!< (scheduler::compile fills it from its profile)
+  //! One shared-memory carveout for every kernel node: each kernel node's preferred share of the
+  //! SM's unified L1/shared memory, in percent (cudaLaunchAttributePreferredSharedMemoryCarveout,
+  //! which takes precedence over the kernel's own cudaFuncAttributePreferredSharedMemoryCarveout);
+  //! -1 (the default) leaves every kernel its own. An SM holds blocks of one carveout at a time, so
+  //! a long kernel that configured every SM for its shared memory keeps kernels that asked for
+  //! another carveout off the GPU until it ends; one carveout for all lets them share the SMs
+  //! (bench_anatomy: a stage of 128 small kernels beside an SM-filling one took 43-48 us, not 66-69).
+  //! 100 gives shared memory the most, L1 the least: for kernels that rely on L1, measure first.
+  //! A hint: the driver still raises it for a kernel that needs more. Graph policies only; eager
+  //! ignores it. Checked before capture: outside [-1, 100] throws bad_policy.
+  int shared_carveout = -1;
 };
 
 namespace capture {
@@ -151,6 +162,19 @@ unsigned long long apply_node_options(const G& g, const plan& p, cudaGraph_t gra
     if (critical[v])
       for (cudaGraphNode_t node : nodes.of(v)) set_kernel_priority(node, greatest);
   return cudaGraphInstantiateFlagUseNodePriority;
+}
+
+//! Throws bad_policy when capture_options::shared_carveout is outside [-1, 100].
+inline void check_shared_carveout(const capture_options& o) {
+  if (o.shared_carveout < -1 || o.shared_carveout > 100)
+    throw bad_policy("opara: capture_options::shared_carveout is " + std::to_string(o.shared_carveout) +
+                     " (it must be -1, each kernel's own, or a percentage in [0, 100])");
+}
+
+//! Applies capture_options::shared_carveout to every kernel node of a built graph (nothing at -1).
+//! Throws cuda_error.
+inline void apply_shared_carveout(cudaGraph_t graph, const capture_options& o) {
+  if (o.shared_carveout >= 0) set_shared_carveout(graph, o.shared_carveout);
 }
 
 //! An NVTX range for one operator when asked for; nothing otherwise.

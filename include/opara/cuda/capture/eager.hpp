@@ -25,6 +25,7 @@ struct eager {
   template <cuda_operator_graph G>
   executable capture(const G& g, const plan& p, cudaStream_t /*s*/, const capture_options& o = {}) const {
     detail::check_plan_fits(p, graph_traits<G>::num_nodes(g), name);
+    detail::check_shared_carveout(o);
     const auto start = std::chrono::steady_clock::now();
     auto runner_ptr = std::make_unique<runner<G>>(g, p, detail::plan_resources::create(p), o);
     capture_stats stats = detail::plan_stats(p, std::string(name), start);

@@ -36,6 +36,7 @@ struct explicit_graph {
   executable capture(const G& g, const plan& p, cudaStream_t /*s*/, const capture_options& o = {}) const {
     const std::size_t n = graph_traits<G>::num_nodes(g);
     detail::check_plan_fits(p, n, name);
+    detail::check_shared_carveout(o);
     const auto start = std::chrono::steady_clock::now();
     (void)cudaGetLastError();
     const std::vector<std::vector<node_id>> producers =
@@ -74,6 +75,7 @@ struct explicit_graph {
       node_of[v] = node;
       last_on[p.stream_of[v]] = node;
     }
+    detail::apply_shared_carveout(top.get(), o);
     const unsigned long long flags = node_options ? detail::apply_node_options(g, p, top.get(), nodes, o) : 0;
     return detail::instantiate_executable(
         p, std::move(top),

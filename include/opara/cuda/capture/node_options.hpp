@@ -155,15 +155,14 @@ inline std::vector<bool> near_critical(const graph& g, std::span<const double> c
   return critical;
 }
 
-//! Sets the launch priority of every kernel node of `graph`'s node `node` (descending into child
-//! graphs). Throws cuda_error.
-inline void set_kernel_priority(cudaGraphNode_t node, int priority) {
+//! Calls f(kernel_node) for `node` when it is a kernel node, and for every kernel node inside it
+//! when it is a child graph node (at any depth). Throws cuda_error.
+template <class F>
+void for_each_kernel_node(cudaGraphNode_t node, F&& f) {
   cudaGraphNodeType type{};
   OPARA_CUDA_CHECK(cudaGraphNodeGetType(node, &type));
   if (type == cudaGraphNodeTypeKernel) {
-    cudaLaunchAttributeValue value{};
-    value.priority = priority;
-    OPARA_CUDA_CHECK(cudaGraphKernelNodeSetAttribute(node, cudaLaunchAttributePriority, &value));
+    f(node);
   } else if (type == cudaGraphNodeTypeGraph) {
     cudaGraph_t child = nullptr;
     OPARA_CUDA_CHECK(cudaGraphChildGraphNodeGetGraph(node, &child));
@@ -171,8 +170,33 @@ inline void set_kernel_priority(cudaGraphNode_t node, int priority) {
     OPARA_CUDA_CHECK(cudaGraphGetNodes(child, nullptr, &n));
     std::vector<cudaGraphNode_t> inner(n);
     OPARA_CUDA_CHECK(cudaGraphGetNodes(child, inner.data(), &n));
-    for (std::size_t i = 0; i < n; ++i) set_kernel_priority(inner[i], priority);
+    for (std::size_t i = 0; i < n; ++i) for_each_kernel_node(inner[i], f);
   }
+}
+
+//! Sets the launch priority of every kernel node of `graph`'s node `node` (descending into child
+//! graphs). Throws cuda_error.
+inline void set_kernel_priority(cudaGraphNode_t node, int priority) {
+  for_each_kernel_node(node, [priority](cudaGraphNode_t kernel) {
+    cudaLaunchAttributeValue value{};
+    value.priority = priority;
+    OPARA_CUDA_CHECK(cudaGraphKernelNodeSetAttribute(kernel, cudaLaunchAttributePriority, &value));
+  });
+}
+
+//! Sets the preferred shared-memory carveout (percent of the unified L1/shared memory) of every
+//! kernel node of `graph`, child graphs included. Throws cuda_error.
+inline void set_shared_carveout(cudaGraph_t graph, int percent) {
+  std::size_t n = 0;
+  OPARA_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &n));
+  std::vector<cudaGraphNode_t> nodes(n);
+  OPARA_CUDA_CHECK(cudaGraphGetNodes(graph, nodes.data(), &n));
+  for (std::size_t i = 0; i < n; ++i)
+    for_each_kernel_node(nodes[i], [percent](cudaGraphNode_t kernel) {
+      cudaLaunchAttributeValue value{};
+      value.sharedMemCarveout = static_cast<unsigned>(percent);
+      OPARA_CUDA_CHECK(cudaGraphKernelNodeSetAttribute(kernel, cudaLaunchAttributePreferredSharedMemoryCarveout, &value));
+    });
 }
 
 } // namespace detail

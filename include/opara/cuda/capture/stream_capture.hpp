@@ -23,6 +23,7 @@ struct stream_capture {
   template <cuda_operator_graph G>
   executable capture(const G& g, const plan& p, cudaStream_t s, const capture_options& o = {}) const {
     detail::check_plan_fits(p, graph_traits<G>::num_nodes(g), name);
+    detail::check_shared_carveout(o);
     const auto start = std::chrono::steady_clock::now();
     (void)cudaGetLastError();  // an earlier, unrelated failure must not be blamed on an operator
     auto res = detail::plan_resources::create(p);
@@ -49,6 +50,7 @@ struct stream_capture {
                           no_node, "", status);
     }
     cuda::graph_handle captured(raw);
+    detail::apply_shared_carveout(captured.get(), o);
     const unsigned long long flags = nodes ? detail::apply_node_options(g, p, captured.get(), *nodes, o) : 0;
     return detail::instantiate_executable(p, std::move(captured), detail::plan_stats(p, std::string(name), start), flags);
   }
