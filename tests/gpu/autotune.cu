@@ -56,14 +56,18 @@ TEST_CASE("autotune.picks_fastest_and_remembers_per_device_and_graph") {
   {
     auto exe = tuner.compile(tg, s.get(), prof, &first);
     CHECK_FALSE(first.reused);
-    REQUIRE(first.labels.size() == 8);
-    CHECK(first.labels.back() == "model_guided/model_guided/stream_capture");
-    REQUIRE(first.median_us.size() == 8);
-    REQUIRE(first.predicted_us.size() == 8);
+    REQUIRE(first.labels.size() == 9);
+    CHECK(first.labels[7] == "model_guided/model_guided/stream_capture");
+    CHECK(first.labels[8] == "opara_greedy/critical_path_first/stream_capture+carveout100");
+    REQUIRE(first.median_us.size() == 9);
+    REQUIRE(first.predicted_us.size() == 9);
+    // The carveout candidate plans exactly like the third, but captures differently: its own.
+    CHECK(first.same_plan_as[8] == 8);
+    CHECK(first.predicted_us[8] == first.predicted_us[2]);
     // Every plan is predicted; only the shortlisted ones (2 or 3) are measured, the winner among them.
     double best_measured = 1e300;
     std::size_t measured = 0;
-    for (std::size_t i = 0; i < 8; ++i) {
+    for (std::size_t i = 0; i < first.labels.size(); ++i) {
       INFO(first.labels[i]);
       CHECK(first.predicted_us[i] > 0);
       if (first.measured[i]) {

@@ -48,6 +48,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -83,7 +84,7 @@ struct autotune_options {
 struct autotune_report {
   std::vector<std::string> labels;
   std::vector<double> predicted_us;    //!< the model's makespan for each plan (NaN: no profile)
-  std::vector<std::size_t> same_plan_as;  //!< the first candidate with the same plan (itself when none)
+  std::vector<std::size_t> same_plan_as;  //!< the first candidate with the same plan and capture (itself when none)
   std::vector<bool> measured;          //!< compiled and replayed (the model could not rule it out)
   std::vector<double> median_us;       //!< median replay time (NaN: not measured)
   std::vector<std::size_t> samples;    //!< samples taken of each (0: not measured)
@@ -171,6 +172,13 @@ private:
   static bool same_plan(const plan& a, const plan& b) {
     return a.order == b.order && a.stream_of == b.stream_of && a.wait_begin == b.wait_begin && a.wait_on == b.wait_on;
   }
+  //! What a candidate's capture adds to its plan: its label after the stream and order policies
+  //! ("stream_capture+carveout100"). Two candidates run alike only when plan and capture agree.
+  static std::string_view capture_part(std::string_view label) {
+    const auto first = label.find('/');
+    const auto second = first == std::string_view::npos ? first : label.find('/', first + 1);
+    return second == std::string_view::npos ? label : label.substr(second + 1);
+  }
 
   template <class G>
   executable choose(const G& g, const opara::graph& compact, cudaStream_t stream, const opara::profile* prof,
@@ -222,7 +230,8 @@ private:
         if (prof) decision.predicted_us[i] = predicted_makespan_us(compact, plans[i], *prof, options.model);
         decision.same_plan_as[i] = i;
         for (std::size_t k = 0; k < i; ++k)
-          if (decision.same_plan_as[k] == k && same_plan(plans[k], plans[i])) {
+          if (decision.same_plan_as[k] == k && same_plan(plans[k], plans[i]) &&
+              capture_part(decision.labels[k]) == capture_part(decision.labels[i])) {
             decision.same_plan_as[i] = k;
             break;
           }
@@ -290,10 +299,15 @@ private:
 
 //! opara's default candidates: Opara's own policies (greedy streams, resource-aware order), the
 //! fewest streams (minimum path cover) and round-robin over 4 streams, each in program order and
-//! critical-path-first order, and the model-guided policies. On the H100 the winner differed per
-//! workload (bench/results), which is why a measured choice beats any fixed default. Stream
-//! capture only: explicit_graph gave the same replay times for the same plan in every bench run.
-using autotune = autotune_of<
+//! critical-path-first order, the model-guided policies, and the default scheduler with one
+//! shared-memory carveout for every kernel (capture_options::shared_carveout = 100: a third faster
+//! on the bench suite's stages4x128, where small kernels wait for an SM-filling one, and the same
+//! on the traced models). On the H100 the winner differed per workload (bench/results), which is
+//! why a measured choice beats any fixed default. Stream capture only: explicit_graph gave the
+//! same replay times for the same plan in every bench run. The carveout candidate plans like the
+//! third; autotune tells them apart by their capture (same_plan_as), so both are measured when
+//! the model shortlists that plan.
+using default_candidates = autotune_of<
     scheduler<streams::opara_greedy, order::resource_aware, capture::stream_capture>,
     scheduler<streams::opara_greedy, order::program_order, capture::stream_capture>,
     scheduler<streams::opara_greedy, order::critical_path_first, capture::stream_capture>,
@@ -301,6 +315,12 @@ using autotune = autotune_of<
     scheduler<streams::min_path_cover, order::critical_path_first, capture::stream_capture>,
     scheduler<streams::round_robin, order::program_order, capture::stream_capture>,
     scheduler<streams::round_robin, order::critical_path_first, capture::stream_capture>,
-    scheduler<streams::model_guided, order::model_guided, capture::stream_capture>>;
+    scheduler<streams::model_guided, order::model_guided, capture::stream_capture>,
+    scheduler<streams::opara_greedy, order::critical_path_first, capture::stream_capture>>;
+
+//! autotune with opara's default candidates (default_candidates; the last one's carveout set).
+struct autotune : default_candidates {
+  autotune() { std::get<8>(candidates).options.capture.shared_carveout = 100; }
+};
 
 } // namespace opara
