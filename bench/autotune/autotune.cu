@@ -16,6 +16,7 @@
 //   bench_autotune [--json FILE] [--corpus DIR] [--only googlenet|layered16x125]
 // Records OPARA_COMMIT from the environment. Exits 77 when no CUDA device is present.
 
+#include "cli.hpp"
 #include "corpus.cuh"
 #include "result_header.hpp"
 #include "synthetic.cuh"
@@ -85,29 +86,21 @@ bool wanted(const std::string& only, const std::string& name) { return only.empt
 } // namespace
 
 int main(int argc, char** argv) try {
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    std::fprintf(stderr, "bench_autotune: no CUDA device\n");
-    return 77;
-  }
+  const auto gpu = bench::find_gpu("bench_autotune", "autotune measures on a GPU");
+  if (!gpu) return 77;
   std::string json_path, only;
   std::filesystem::path corpus_dir = OPARA_BENCH_CORPUS_DIR;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
-      return argv[++i];
-    };
+  for (bench::arguments args(argc, argv); args.next();) {
+    const std::string& a = args.flag();
+    auto next = [&] { return args.value(); };
     if (a == "--json") json_path = next();
     else if (a == "--corpus") corpus_dir = next();
     else if (a == "--only") only = next();
     else throw std::invalid_argument("unknown argument " + a +
                                      " (bench_autotune [--json FILE] [--corpus DIR] [--only googlenet|layered16x125])");
   }
-  cudaDeviceProp prop{};
-  OPARA_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
-  int driver = 0;
-  OPARA_CUDA_CHECK(cudaDriverGetVersion(&driver));
+  const cudaDeviceProp& prop = gpu->prop;
+  const int driver = gpu->driver_version;
   bench::calibrated_device dev;
   std::printf("bench_autotune on %s (%d SMs, driver %s)\n", prop.name, prop.multiProcessorCount,
               opara::cuda::driver_release().c_str());

@@ -296,16 +296,10 @@ int main(int argc, char** argv) try {
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    (void)cudaGetLastError();
-    std::puts("bench_pdl: no CUDA device");
-    return 77;
-  }
-  cudaDeviceProp prop{};
-  OPARA_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
-  int driver = 0;
-  OPARA_CUDA_CHECK(cudaDriverGetVersion(&driver));
+  const auto gpu = bench::find_gpu("bench_pdl", "PDL and priorities are measured on a GPU");
+  if (!gpu) return 77;
+  const cudaDeviceProp& prop = gpu->prop;
+  const int driver = gpu->driver_version;
   auto stream = opara::cuda::stream_handle::create();
   std::printf("bench_pdl on %s (%d SMs, driver %s)\n", prop.name, prop.multiProcessorCount,
               opara::cuda::driver_release().c_str());

@@ -288,12 +288,9 @@ int main(int argc, char** argv) try {
   std::string json_path, only = "googlenet,inception_v3,resnet50,branches256,stages4x128,layered8x125";
   std::filesystem::path corpus_dir = OPARA_BENCH_CORPUS_DIR;
   int replays = 50;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
-      return argv[++i];
-    };
+  for (bench::arguments args(argc, argv); args.next();) {
+    const std::string& a = args.flag();
+    auto next = [&] { return args.value(); };
     if (a == "--json") json_path = next();
     else if (a == "--replays") replays = std::stoi(next());
     else if (a == "--only") only = next();
@@ -304,16 +301,10 @@ int main(int argc, char** argv) try {
     } else throw std::invalid_argument("unknown argument " + a + " (see --help)");
   }
   if (replays < 5) throw std::invalid_argument("--replays needs at least 5");
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    (void)cudaGetLastError();
-    std::puts("bench_anatomy: no CUDA device: timelines need a GPU");
-    return 77;
-  }
-  cudaDeviceProp prop{};
-  OPARA_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
-  int driver = 0;
-  OPARA_CUDA_CHECK(cudaDriverGetVersion(&driver));
+  const auto gpu = bench::find_gpu("bench_anatomy", "timelines need a GPU");
+  if (!gpu) return 77;
+  const cudaDeviceProp& prop = gpu->prop;
+  const int driver = gpu->driver_version;
   auto stream = opara::cuda::stream_handle::create();
   const cudaStream_t s = stream.get();
 
@@ -449,7 +440,7 @@ int main(int argc, char** argv) try {
     }
     // Launch costs by graph shape: does PDL or the stream count change what the host's launch call
     // costs? (Instantiating for device launch, cudaGraphInstantiateFlagDeviceLaunch, made every
-    // one 1.2-1.8x slower, host call and GPU alike: measured at a74a6c5 on an H100.)
+    // replay slower, isolated 1.1-1.8x and queued 1.3-2.3x: measured at a74a6c5 on an H100.)
     {
       std::printf("%-58s %9s %9s %9s\n", "launch variants (no stamps)", "host", "isolated", "queued");
       auto variant = [&](const std::string& what, const auto& sched) {

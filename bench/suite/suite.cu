@@ -46,12 +46,9 @@ int main(int argc, char** argv) try {
   bench::suite_options o;
   bool fit = false, queued = true;
   bench::model_samples samples;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
-      return argv[++i];
-    };
+  for (bench::arguments args(argc, argv); args.next();) {
+    const std::string& a = args.flag();
+    auto next = [&] { return args.value(); };
     if (a == "--json") json_path = next();
     else if (a == "--replays") o.timing.replays = std::stoi(next());
     else if (a == "--flush-l2") o.timing.flush_l2 = true;
@@ -78,16 +75,10 @@ int main(int argc, char** argv) try {
   }
   if (o.timing.replays < 200) std::fprintf(stderr, "bench_suite: note: %d replays per mode (the suite's standard is 200)\n", o.timing.replays);
 
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    (void)cudaGetLastError();
-    std::puts("bench_suite: no CUDA device: GPU figures need a GPU (the planning benchmark runs without one)");
-    return 77;
-  }
-  cudaDeviceProp prop{};
-  OPARA_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
-  int driver = 0;
-  OPARA_CUDA_CHECK(cudaDriverGetVersion(&driver));
+  const auto gpu = bench::find_gpu("bench_suite", "GPU figures need a GPU (the planning benchmark runs without one)");
+  if (!gpu) return 77;
+  const cudaDeviceProp& prop = gpu->prop;
+  const int driver = gpu->driver_version;
   auto stream = opara::cuda::stream_handle::create();
 
   bench::calibrated_device dev;

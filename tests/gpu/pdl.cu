@@ -43,6 +43,27 @@ __global__ void pdl_combine_kernel(float* out, inputs in, const float* x0, float
   else out[i] = r;
 }
 
+// Calls f(node) for every kernel node of `graph`, inside child graphs too (the tests' own walk,
+// not the library's).
+template <class F>
+void each_kernel_node(cudaGraph_t graph, F&& f) {
+  std::size_t count = 0;
+  OPARA_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &count));
+  std::vector<cudaGraphNode_t> nodes(count);
+  OPARA_CUDA_CHECK(cudaGraphGetNodes(graph, nodes.data(), &count));
+  for (cudaGraphNode_t node : nodes) {
+    cudaGraphNodeType type{};
+    OPARA_CUDA_CHECK(cudaGraphNodeGetType(node, &type));
+    if (type == cudaGraphNodeTypeGraph) {
+      cudaGraph_t child = nullptr;
+      OPARA_CUDA_CHECK(cudaGraphChildGraphNodeGetGraph(node, &child));
+      each_kernel_node(child, f);
+    } else if (type == cudaGraphNodeTypeKernel) {
+      f(node);
+    }
+  }
+}
+
 // What each operator enqueues (by node id): the mix the capture policies must tell apart.
 enum class op_kind : int {
   plain,         // combine_kernel, no declaration
@@ -325,33 +346,22 @@ TEST_CASE("pdl.priorities_mark_exactly_the_near_critical_operators") {
   o.priority_costs = cost;
   o.priority_slack = 0.1;
   const auto p = opara::make_plan(tg, nullptr, {}, st::opara_greedy{}, od::program_order{});
-  auto kernels_checked = [&](cudaGraph_t graph, auto&& self) -> std::size_t {
-    std::size_t count = 0, checked = 0;
-    OPARA_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &count));
-    std::vector<cudaGraphNode_t> nodes(count);
-    OPARA_CUDA_CHECK(cudaGraphGetNodes(graph, nodes.data(), &count));
-    for (cudaGraphNode_t node : nodes) {
-      cudaGraphNodeType type{};
-      OPARA_CUDA_CHECK(cudaGraphNodeGetType(node, &type));
-      if (type == cudaGraphNodeTypeGraph) {
-        cudaGraph_t child = nullptr;
-        OPARA_CUDA_CHECK(cudaGraphChildGraphNodeGetGraph(node, &child));
-        checked += self(child, self);
-      } else if (type == cudaGraphNodeTypeKernel) {
-        cudaLaunchAttributeValue value{};
-        OPARA_CUDA_CHECK(cudaGraphKernelNodeGetAttribute(node, cudaLaunchAttributePriority, &value));
-        const std::size_t op = a.info(node).op;
-        REQUIRE(op < d.n);
-        CHECK_MESSAGE(value.priority == (critical[op] ? greatest : 0), "operator ", op);
-        ++checked;
-      }
-    }
+  auto kernels_checked = [&](cudaGraph_t graph) {
+    std::size_t checked = 0;
+    each_kernel_node(graph, [&](cudaGraphNode_t node) {
+      cudaLaunchAttributeValue value{};
+      OPARA_CUDA_CHECK(cudaGraphKernelNodeGetAttribute(node, cudaLaunchAttributePriority, &value));
+      const std::size_t op = a.info(node).op;
+      REQUIRE(op < d.n);
+      CHECK_MESSAGE(value.priority == (critical[op] ? greatest : 0), "operator ", op);
+      ++checked;
+    });
     return checked;
   };
   for (const opara::executable& exe : {cp::stream_capture{}.capture(tg, p, f.stream.get(), o),
                                         cp::explicit_graph{}.capture(tg, p, f.stream.get(), o)}) {
     INFO(exe.stats().capture_policy);
-    CHECK(kernels_checked(exe.native_graph(), kernels_checked) == d.n);  // one kernel per operator
+    CHECK(kernels_checked(exe.native_graph()) == d.n);  // one kernel per operator
     CHECK(relative_error(run(exe, b, f.stream.get(), quick() ? 2 : 20), ref) < 1e-5);
   }
   // Through the scheduler: its profile's durations become the costs (none given here).
@@ -392,24 +402,14 @@ TEST_CASE("pdl.shared_carveout_on_every_kernel_node") {
   const auto p = opara::make_plan(tg, nullptr, {}, st::opara_greedy{}, od::program_order{});
   // Every kernel node's carveout, child graphs included (explicit_graph keeps multi-node operators
   // as child graphs).
-  auto carveouts = [](cudaGraph_t graph, auto&& self, std::vector<unsigned>& out) -> void {
-    std::size_t count = 0;
-    OPARA_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &count));
-    std::vector<cudaGraphNode_t> nodes(count);
-    OPARA_CUDA_CHECK(cudaGraphGetNodes(graph, nodes.data(), &count));
-    for (cudaGraphNode_t node : nodes) {
-      cudaGraphNodeType type{};
-      OPARA_CUDA_CHECK(cudaGraphNodeGetType(node, &type));
-      if (type == cudaGraphNodeTypeGraph) {
-        cudaGraph_t child = nullptr;
-        OPARA_CUDA_CHECK(cudaGraphChildGraphNodeGetGraph(node, &child));
-        self(child, self, out);
-      } else if (type == cudaGraphNodeTypeKernel) {
-        cudaLaunchAttributeValue value{};
-        OPARA_CUDA_CHECK(cudaGraphKernelNodeGetAttribute(node, cudaLaunchAttributePreferredSharedMemoryCarveout, &value));
-        out.push_back(value.sharedMemCarveout);
-      }
-    }
+  auto carveouts = [](cudaGraph_t graph) {
+    std::vector<unsigned> out;
+    each_kernel_node(graph, [&](cudaGraphNode_t node) {
+      cudaLaunchAttributeValue value{};
+      OPARA_CUDA_CHECK(cudaGraphKernelNodeGetAttribute(node, cudaLaunchAttributePreferredSharedMemoryCarveout, &value));
+      out.push_back(value.sharedMemCarveout);
+    });
+    return out;
   };
   for (const int percent : {100, 25}) {
     opara::capture_options o;
@@ -419,8 +419,7 @@ TEST_CASE("pdl.shared_carveout_on_every_kernel_node") {
       for (const opara::executable& exe : {cp::stream_capture{}.capture(tg, p, f.stream.get(), o),
                                             cp::explicit_graph{}.capture(tg, p, f.stream.get(), o)}) {
         INFO(exe.stats().capture_policy, " carveout ", percent, " programmatic ", programmatic);
-        std::vector<unsigned> seen;
-        carveouts(exe.native_graph(), carveouts, seen);
+        const std::vector<unsigned> seen = carveouts(exe.native_graph());
         CHECK(seen.size() == d.n);  // one kernel per operator
         for (unsigned c : seen) CHECK(c == static_cast<unsigned>(percent));
         CHECK(relative_error(run(exe, b, f.stream.get(), 2), ref) < 1e-5);
