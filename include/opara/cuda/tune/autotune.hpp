@@ -305,8 +305,9 @@ private:
 //! on the traced models). On the H100 the winner differed per workload (bench/results), which is
 //! why a measured choice beats any fixed default. Stream capture only: explicit_graph gave the
 //! same replay times for the same plan in every bench run. The carveout candidate plans like the
-//! third; autotune tells them apart by their capture (same_plan_as), so both are measured when
-//! the model shortlists that plan.
+//! third; autotune tells them apart by their capture (same_plan_as), so both can be raced, but the
+//! model predicts them alike and the shortlist (at most three) may leave them out: on stages4x128
+//! (H100, 0812319) it went to plans the model ranked better and the carveout was not measured.
 using default_candidates = autotune_of<
     scheduler<streams::opara_greedy, order::resource_aware, capture::stream_capture>,
     scheduler<streams::opara_greedy, order::program_order, capture::stream_capture>,
