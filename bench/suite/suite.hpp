@@ -397,8 +397,8 @@ workload_result run_workload(const std::string& name, const std::string& descrip
       std::fprintf(stderr, "  critical chain measured %.1f us (%zu ops, profiled %.1f us, %s)\n", r.chain.us,
                    r.chain.operators, r.chain.profiled_us, r.chain.capture.c_str());
     }
-  // autotune's pick joins the modes, with the skeleton of its plan (recaptured with the capture
-  // policy and options its label and statistics name).
+  // autotune's pick joins the modes, with the skeleton of its plan (recaptured by the winning
+  // candidate's capture policy with its options).
   opara::autotune tuner;
   tuner.options.timing = o.timing;
   autotune_report rep;
@@ -410,19 +410,11 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     r.autotune_us = m.t.median_us;
     if constexpr (has_floors) {
       if (skel) {
-        capture_options co;
-        co.programmatic = rep.label.find("+no_pdl") == std::string::npos;
-        if (rep.label.find("+pdl_all") != std::string::npos) co.programmatic_edges = programmatic_scope::all;
-        co.priorities = rep.label.find("+priorities") != std::string::npos;
-        if (const auto at = rep.label.find("+carveout"); at != std::string::npos)
-          co.shared_carveout = std::stoi(rep.label.substr(at + 9));
-        co.priority_costs = cost;
-        const std::string& policy = best.stats().capture_policy;
+        // The winning candidate's own capture policy and options, as autotune captured it.
         std::optional<executable> empty;
-        if (policy == "stream_capture") empty = capture::stream_capture{}.capture(skel->graph(), best.plan(), s, co);
-        else if (policy == "explicit_graph(plan)") empty = capture::explicit_graph{}.capture(skel->graph(), best.plan(), s, co);
-        else if (policy == "explicit_graph(dag)")
-          empty = capture::explicit_graph{capture::edge_source::dag}.capture(skel->graph(), best.plan(), s, co);
+        tuner.with_candidate(rep.choice, [&](const auto& candidate) {
+          empty = candidate.capture.capture(skel->graph(), best.plan(), s, candidate.options.capture);
+        });
         if (empty) {
           m.skeleton_us = tune::time_replays(*empty, s, o.timing).min_us;
           if (o.busy) m.skeleton_queued_us = time_queued(*empty, s, o.timing, o.busy).min_us;
@@ -434,7 +426,7 @@ workload_result run_workload(const std::string& name, const std::string& descrip
   std::fprintf(stderr, "  autotune chose %s: %.1f us (set-up %.0f ms with the profile; skeleton %.1f)\n",
                r.autotune_choice.c_str(), r.autotune_us, r.autotune_setup_ms, r.modes.back().skeleton_us);
 
-  // The bound: the profile's, the measured critical chain, and the least skeleton of a measured plan.
+  // The bound: the measured critical chain and the least skeleton of a measured plan.
   for (const auto& m : r.modes)
     if (m.skeleton_us > 0 && (r.skeleton_floor_us == 0 || m.skeleton_us < r.skeleton_floor_us)) {
       r.skeleton_floor_us = m.skeleton_us;

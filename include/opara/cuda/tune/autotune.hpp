@@ -148,13 +148,15 @@ struct autotune_of {
     return out;
   }
 
-private:
-  //! Calls body(candidate) with the candidate at `index`.
+  //! Calls body(candidate) with the candidate scheduler at `index` (autotune_report::choice: the
+  //! winner), e.g. to capture another graph the way the winner was captured.
   template <class Body>
   void with_candidate(std::size_t index, Body&& body) const {
     std::size_t at = 0;
     std::apply([&](const auto&... candidate) { ((at++ == index ? (void)body(candidate) : (void)0), ...); }, candidates);
   }
+
+private:
 
   //! The candidate's plan (make_plan hands the profile to a stream policy that reads one).
   template <class Candidate>
