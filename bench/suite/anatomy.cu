@@ -150,67 +150,60 @@ as_run as_run_path(const opara::cuda::task_graph& g, const timeline& t, const op
   return r;
 }
 
-// What a replay costs around its kernels (medians of `reps`):
-//  - host_us: the launch call on the host (cudaGraphLaunch), the stream idle before it;
-//  - isolated_us: events around one replay, the stream idle before (the suite's measure);
-//  - queued_us: the same with the stream busy for 300 us first (the events' start then waits for
-//    the spin, so the host's launch call is hidden: the GPU's own time);
-//  - back_to_back_us: 20 replays between one pair of events, per replay;
-//  - start_us / end_us: from a one-thread kernel just before the replay to its first kernel's
-//    entry, and from its last kernel's end to a one-thread kernel after it (stamped executable),
-//    with the stream idle before (isolated) and busy (queued).
-struct launch_costs {
-  double host_us = 0, isolated_us = 0, queued_us = 0, back_to_back_us = 0;
-  double start_us = 0, end_us = 0, queued_start_us = 0, queued_end_us = 0;
-};
-
 double median_of(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
 }
 
+// One executable's launch costs:
+//  - host_us: the launch call on the host (the executable's call: cudaGraphLaunch), the stream
+//    idle before it (median of `reps`);
+//  - isolated_us: events around one replay, the stream idle before (the suite's measure);
+//  - queued_us: the same with the stream busy for 300 us first (floors.cuh's time_queued: the
+//    host's launch call is hidden, the GPU's own time).
+struct graph_costs {
+  double host_us = 0, isolated_us = 0, queued_us = 0;
+};
+graph_costs time_launch(const opara::executable& e, const bench::calibrated_device& dev, cudaStream_t s, int reps) {
+  const opara::tune::timing_options o{10, reps, false};
+  for (int i = 0; i < o.warmup; ++i) e(s);
+  std::vector<double> host;
+  for (int i = 0; i < reps; ++i) {
+    OPARA_CUDA_CHECK(cudaStreamSynchronize(s));
+    const auto t0 = std::chrono::steady_clock::now();
+    e(s);
+    host.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+  }
+  OPARA_CUDA_CHECK(cudaStreamSynchronize(s));
+  const auto busy = [&dev](cudaStream_t st) { dev.busy(st, 300); };
+  return {median_of(host), opara::tune::time_replays(e, s, o).median_us, bench::time_queued(e, s, o, busy).median_us};
+}
+
+// What a replay costs around its kernels: time_launch's, and
+//  - back_to_back_us: 20 replays between one pair of events, per replay (median of reps / 5);
+//  - start_us / end_us: from a one-thread kernel just before the replay to its first kernel's
+//    entry, and from its last kernel's end to a one-thread kernel after it (stamped executable),
+//    with the stream idle before (isolated) and busy for 300 us (queued); medians of `reps`.
+struct launch_costs : graph_costs {
+  double back_to_back_us = 0;
+  double start_us = 0, end_us = 0, queued_start_us = 0, queued_end_us = 0;
+};
+
 launch_costs measure_launch(const opara::executable& plain, const opara::executable& stamped, const stamp_buffer& buf,
-                            std::size_t nodes, bench::calibrated_device& dev, float* sink, cudaStream_t s, int reps) {
+                            std::size_t nodes, const bench::calibrated_device& dev, cudaStream_t s, int reps) {
   launch_costs c;
+  static_cast<graph_costs&>(c) = time_launch(plain, dev, s, reps);
   const auto a = opara::cuda::event_handle::create(cudaEventDefault), b = opara::cuda::event_handle::create(cudaEventDefault);
-  const long long spin = static_cast<long long>(300 * dev.cycles_per_us());
-  auto busy = [&] {
-    bench::spin_kernel<8><<<1, 32, 128, s>>>(spin, sink, nullptr);
-    OPARA_CUDA_CHECK(cudaGetLastError());
-  };
-  auto elapsed_us = [&] {
+  std::vector<double> b2b;
+  for (int i = 0; i < reps; i += 5) {
+    OPARA_CUDA_CHECK(cudaEventRecord(a.get(), s));
+    for (int k = 0; k < 20; ++k) plain(s);
+    OPARA_CUDA_CHECK(cudaEventRecord(b.get(), s));
     OPARA_CUDA_CHECK(cudaEventSynchronize(b.get()));
     float ms = 0;
     OPARA_CUDA_CHECK(cudaEventElapsedTime(&ms, a.get(), b.get()));
-    return 1000.0 * ms;
-  };
-  for (int i = 0; i < 10; ++i) plain(s);
-  OPARA_CUDA_CHECK(cudaStreamSynchronize(s));
-  std::vector<double> host, iso, queued, b2b;
-  for (int i = 0; i < reps; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    plain(s);
-    host.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
-    OPARA_CUDA_CHECK(cudaStreamSynchronize(s));
-    OPARA_CUDA_CHECK(cudaEventRecord(a.get(), s));
-    plain(s);
-    OPARA_CUDA_CHECK(cudaEventRecord(b.get(), s));
-    iso.push_back(elapsed_us());
-    busy();
-    OPARA_CUDA_CHECK(cudaEventRecord(a.get(), s));
-    plain(s);
-    OPARA_CUDA_CHECK(cudaEventRecord(b.get(), s));
-    queued.push_back(elapsed_us());
-    if (i % 5 == 0) {
-      OPARA_CUDA_CHECK(cudaEventRecord(a.get(), s));
-      for (int k = 0; k < 20; ++k) plain(s);
-      OPARA_CUDA_CHECK(cudaEventRecord(b.get(), s));
-      b2b.push_back(elapsed_us() / 20);
-    }
+    b2b.push_back(1000.0 * ms / 20);
   }
-  c.host_us = median_of(host);
-  c.isolated_us = median_of(iso);
-  c.queued_us = median_of(queued);
   c.back_to_back_us = median_of(b2b);
   unsigned long long* marks = nullptr;
   OPARA_CUDA_CHECK(cudaMalloc(&marks, 2 * sizeof(unsigned long long)));
@@ -219,7 +212,7 @@ launch_costs measure_launch(const opara::executable& plain, const opara::executa
     const bool q = i % 2;
     OPARA_CUDA_CHECK(cudaStreamSynchronize(s));
     buf.reset(s);
-    if (q) busy();
+    if (q) dev.busy(s, 300);
     mark<<<1, 1, 0, s>>>(marks);
     OPARA_CUDA_CHECK(cudaGetLastError());
     stamped(s);
@@ -237,41 +230,6 @@ launch_costs measure_launch(const opara::executable& plain, const opara::executa
   c.queued_start_us = median_of(qstart);
   c.queued_end_us = median_of(qend);
   return c;
-}
-
-// One executable graph's launch costs: host call, isolated and queued (as measure_launch, no stamps).
-struct graph_costs {
-  double host_us = 0, isolated_us = 0, queued_us = 0;
-};
-graph_costs time_exec(cudaGraphExec_t e, bench::calibrated_device& dev, float* sink, cudaStream_t s, int reps) {
-  const auto a = opara::cuda::event_handle::create(cudaEventDefault), b = opara::cuda::event_handle::create(cudaEventDefault);
-  const long long spin = static_cast<long long>(300 * dev.cycles_per_us());
-  for (int i = 0; i < 10; ++i) OPARA_CUDA_CHECK(cudaGraphLaunch(e, s));
-  OPARA_CUDA_CHECK(cudaStreamSynchronize(s));
-  std::vector<double> host, iso, queued;
-  auto elapsed_us = [&] {
-    OPARA_CUDA_CHECK(cudaEventSynchronize(b.get()));
-    float ms = 0;
-    OPARA_CUDA_CHECK(cudaEventElapsedTime(&ms, a.get(), b.get()));
-    return 1000.0 * ms;
-  };
-  for (int i = 0; i < reps; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    OPARA_CUDA_CHECK(cudaGraphLaunch(e, s));
-    host.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
-    OPARA_CUDA_CHECK(cudaStreamSynchronize(s));
-    OPARA_CUDA_CHECK(cudaEventRecord(a.get(), s));
-    OPARA_CUDA_CHECK(cudaGraphLaunch(e, s));
-    OPARA_CUDA_CHECK(cudaEventRecord(b.get(), s));
-    iso.push_back(elapsed_us());
-    bench::spin_kernel<8><<<1, 32, 128, s>>>(spin, sink, nullptr);
-    OPARA_CUDA_CHECK(cudaGetLastError());
-    OPARA_CUDA_CHECK(cudaEventRecord(a.get(), s));
-    OPARA_CUDA_CHECK(cudaGraphLaunch(e, s));
-    OPARA_CUDA_CHECK(cudaEventRecord(b.get(), s));
-    queued.push_back(elapsed_us());
-  }
-  return {median_of(host), median_of(iso), median_of(queued)};
 }
 
 struct observed {
@@ -322,8 +280,6 @@ int main(int argc, char** argv) try {
   // draws: a workload's rng is its own).
   bench::calibrated_device dev;
   stamp_buffer buf(4096);
-  float* sink = nullptr;
-  OPARA_CUDA_CHECK(cudaMalloc(&sink, 1 << 16));
   opara::tune::timing_options timing{20, 200, false};
   auto build = [&]() {
     std::vector<bench::workload> ws;
@@ -386,7 +342,7 @@ int main(int argc, char** argv) try {
       const opara::executable a = sched.compile(g, s, prof);
       const opara::executable b = sched.compile(gs, s, prof);
       observe(what, sched.label(), a, b);
-      const launch_costs c = measure_launch(a, b, buf, n, dev, sink, s, 40);
+      const launch_costs c = measure_launch(a, b, buf, n, dev, s, 40);
       std::printf("%-34s launch: host %.1f us; isolated %.1f, queued %.1f, back to back %.1f us per replay; first entry "
                   "%.1f us after a mark before (queued %.1f), last end %.1f us before a mark after (queued %.1f)\n",
                   "", c.host_us, c.isolated_us, c.queued_us, c.back_to_back_us, c.start_us, c.queued_start_us, c.end_us,
@@ -427,7 +383,7 @@ int main(int argc, char** argv) try {
       }
       const bench::skeleton a(g, prof);
       const opara::executable e = def.compile(a.graph(), s, prof);
-      const graph_costs c = time_exec(e.native_exec(), dev, sink, s, 30);
+      const graph_costs c = time_launch(e, dev, s, 30);
       std::printf("%-34s host %.1f, isolated %.1f, queued %.1f\n", ("skeleton, carveout " + std::to_string(carveout) + "%").c_str(),
                   c.host_us, c.isolated_us, c.queued_us);
       bench::calibrated_device::set_carveout(cudaSharedmemCarveoutDefault);
@@ -435,7 +391,7 @@ int main(int argc, char** argv) try {
     {
       const bench::skeleton a(g, prof);
       const opara::executable e = def.compile(a.graph(), s, prof);
-      const graph_costs c = time_exec(e.native_exec(), dev, sink, s, 30);
+      const graph_costs c = time_launch(e, dev, s, 30);
       std::printf("%-34s host %.1f, isolated %.1f, queued %.1f\n", "skeleton", c.host_us, c.isolated_us, c.queued_us);
     }
     // Launch costs by graph shape: does PDL or the stream count change what the host's launch call
@@ -445,7 +401,7 @@ int main(int argc, char** argv) try {
       std::printf("%-58s %9s %9s %9s\n", "launch variants (no stamps)", "host", "isolated", "queued");
       auto variant = [&](const std::string& what, const auto& sched) {
         const opara::executable e = sched.compile(g, s, prof);
-        const graph_costs c = time_exec(e.native_exec(), dev, sink, s, 30);
+        const graph_costs c = time_launch(e, dev, s, 30);
         std::printf("%-58s %9.1f %9.1f %9.1f\n", (what + " " + sched.label()).c_str(), c.host_us, c.isolated_us, c.queued_us);
       };
       opara::scheduler<> d{};
@@ -471,7 +427,7 @@ int main(int argc, char** argv) try {
       opara::scheduler<opara::streams::sequential, opara::order::program_order, opara::capture::stream_capture> seq{};
       const opara::executable a = seq.compile(chain, s, chain_prof), b = seq.compile(chain_s, s, chain_prof);
       const auto ta = opara::tune::time_replays(a, s, timing), tb = opara::tune::time_replays(b, s, timing);
-      const graph_costs c = time_exec(a.native_exec(), dev, sink, s, 30);
+      const graph_costs c = time_launch(a, dev, s, 30);
       std::printf("%-34s %-52s %8.1f %8.1f %8.1f | host %.1f, isolated %.1f, queued %.1f\n", "critical path alone (one stream)",
                   seq.label().c_str(), ta.median_us, ta.min_us, tb.median_us, c.host_us, c.isolated_us, c.queued_us);
     }
@@ -553,7 +509,6 @@ int main(int argc, char** argv) try {
     if (!f) throw std::runtime_error("cannot write " + json_path);
     std::fprintf(stderr, "bench_anatomy: wrote %s\n", json_path.c_str());
   }
-  OPARA_CUDA_CHECK(cudaFree(sink));
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "bench_anatomy: %s\n", e.what());
