@@ -36,10 +36,15 @@ plan plan_of(const graph& g, std::vector<node_id> order, std::vector<stream_id> 
   return make_plan(g, nullptr, {}, fixed_streams{std::move(streams)}, fixed_order{std::move(order)});
 }
 
-graph independent(std::size_t n) {
-  graph_builder b;
-  b.add_nodes(n);
-  return b.build();
+graph independent(std::size_t n) { return graph_of(n); }
+
+// A profile of one operator that runs `kernels` in turn.
+profile one_operator(const std::vector<kernel_record>& kernels) {
+  profile p;
+  p.limits = h100();
+  p.ops.resize(1);
+  p.ops[0].kernels = kernels;
+  return p;
 }
 
 constexpr gpu_model free_launches{0, 0, 0};
@@ -99,21 +104,15 @@ TEST_CASE("model.a_kernel_that_does_not_fit_lets_smaller_ones_pass") {
 }
 
 TEST_CASE("model.dependent_kernels_pay_the_dependency_latency") {
-  graph_builder b;
-  b.add_nodes(3);
-  b.add_edge(0, 1).add_edge(1, 2);
-  const graph g = b.build();
+  const graph g = graph_of(3, {{0, 1}, {1, 2}});
   const auto p = one_kernel_each({kernel(1, 5), kernel(1, 5), kernel(1, 5)});
   const gpu_model m{0, 1, 0};
   CHECK(predicted_makespan_us(g, plan_of(g, {0, 1, 2}, {0, 0, 0}), p, m) == doctest::Approx(17));
   CHECK(predicted_makespan_us(g, plan_of(g, {0, 1, 2}, {0, 1, 0}), p, m) == doctest::Approx(17));
   // An operator's own kernels depend on each other: 3 + 1 + 4.
   const graph one = independent(1);
-  profile two;
-  two.limits = h100();
-  two.ops.resize(1);
-  two.ops[0].kernels = {kernel(1, 3), kernel(1, 4)};
-  CHECK(predicted_makespan_us(one, plan_of(one, {0}, {0}), two, m) == doctest::Approx(8));
+  CHECK(predicted_makespan_us(one, plan_of(one, {0}, {0}), one_operator({kernel(1, 3), kernel(1, 4)}), m) ==
+        doctest::Approx(8));
 }
 
 TEST_CASE("model.stream_order_is_a_dependency") {
@@ -126,10 +125,7 @@ TEST_CASE("model.stream_order_is_a_dependency") {
 
 TEST_CASE("model.an_edge_along_a_stream_costs_the_stream_latency_when_it_is_programmatic") {
   // 0 -> 1 -> 2, one-block 5 us kernels; dependency 1 us, along a stream (PDL) 0.25 us.
-  graph_builder b;
-  b.add_nodes(3);
-  b.add_edge(0, 1).add_edge(1, 2);
-  const graph g = b.build();
+  const graph g = graph_of(3, {{0, 1}, {1, 2}});
   const auto p = one_kernel_each({kernel(1, 5), kernel(1, 5), kernel(1, 5)});
   gpu_model m{0, 1, 0};
   m.stream_dependency_us = 0.25;
@@ -148,20 +144,14 @@ TEST_CASE("model.an_edge_along_a_stream_costs_the_stream_latency_when_it_is_prog
   // An operator's own kernels keep the full latency: 3 + 1 + 4.
   m.stream_dependency_us = 0;
   const graph one = independent(1);
-  profile split;
-  split.limits = h100();
-  split.ops.resize(1);
-  split.ops[0].kernels = {kernel(1, 3), kernel(1, 4)};
-  CHECK(predicted_makespan_us(one, plan_of(one, {0}, {0}), split, m) == doctest::Approx(8));
+  CHECK(predicted_makespan_us(one, plan_of(one, {0}, {0}), one_operator({kernel(1, 3), kernel(1, 4)}), m) ==
+        doctest::Approx(8));
 }
 
 TEST_CASE("model.each_cross_stream_dependency_takes_front_end_time") {
   // A source and 4 children on streams 1-4: each child's wait on the source takes 0.5 us of the
   // front end before its launch, on top of 1 us per kernel.
-  graph_builder b;
-  b.add_nodes(5);
-  for (node_id v = 1; v < 5; ++v) b.add_edge(0, v);
-  const graph g = b.build();
+  const graph g = graph_of(5, {{0, 1}, {0, 2}, {0, 3}, {0, 4}});
   const auto p = one_kernel_each({kernel(1, 2), kernel(1, 8), kernel(1, 8), kernel(1, 8), kernel(1, 8)});
   gpu_model m{1, 0, 0};
   m.wait_us = 0.5;
@@ -182,10 +172,7 @@ TEST_CASE("model.each_cross_stream_dependency_takes_front_end_time") {
 }
 
 TEST_CASE("model.the_front_end_launches_one_kernel_at_a_time") {
-  graph_builder b;
-  b.add_nodes(5);
-  for (node_id v = 1; v < 5; ++v) b.add_edge(0, v);
-  const graph g = b.build();
+  const graph g = graph_of(5, {{0, 1}, {0, 2}, {0, 3}, {0, 4}});
   const auto p = one_kernel_each({kernel(1, 2), kernel(1, 8), kernel(1, 8), kernel(1, 8), kernel(1, 8)});
   // Kernel i cannot start before i * 1 us; the children are ready at 2 + 0.5.
   const auto s = simulate(g, plan_of(g, {0, 1, 2, 3, 4}, {0, 0, 1, 2, 3}), p, gpu_model{1, 0.5, 3});
@@ -226,10 +213,7 @@ TEST_CASE("model.blocks_per_sm_from_resources_when_occupancy_is_unknown") {
 }
 
 TEST_CASE("model.refuses_broken_plans_and_profiles") {
-  graph_builder b;
-  b.add_nodes(2);
-  b.add_edge(0, 1);
-  const graph g = b.build();
+  const graph g = graph_of(2, {{0, 1}});
   auto p = one_kernel_each({kernel(1, 5), kernel(1, 5)});
   plan bad = plan_of(independent(2), {1, 0}, {0, 1});  // launches the consumer first, no wait
   CHECK_THROWS_AS((void)simulate(g, bad, p), invalid_plan);

@@ -1,13 +1,25 @@
 #pragma once
-// Hand-made profiles for the GPU model's and the bounds' tests (model.cpp, model_guided.cpp, bounds.cpp, bounds_latency.cpp):
-// an H100-like device and kernels whose resident blocks per SM follow from their occupancy.
+// Hand-made graphs and profiles for the GPU model's and the bounds' tests (model.cpp,
+// model_guided.cpp, bounds.cpp, bounds_latency.cpp): an H100-like device and kernels whose resident
+// blocks per SM follow from their occupancy.
 
+#include <opara/graph/graph.hpp>
 #include <opara/profile/profile.hpp>
 
 #include <cstdint>
+#include <initializer_list>
+#include <utility>
 #include <vector>
 
 namespace opara::test {
+
+// A graph of n nodes and the given edges (producer, consumer).
+inline graph graph_of(std::size_t n, std::initializer_list<std::pair<node_id, node_id>> edges = {}) {
+  graph_builder b;
+  b.add_nodes(n);
+  for (const auto& [u, v] : edges) b.add_edge(u, v);
+  return b.build();
+}
 
 // 132 SMs, 2048 threads, 32 blocks, 228 KiB of shared memory and 65536 registers per SM.
 inline device_limits h100() {

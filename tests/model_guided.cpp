@@ -54,10 +54,7 @@ TEST_CASE("list_planner.caps_streams_only_where_the_model_predicts_a_gain") {
 
 TEST_CASE("list_planner.a_branch_follows_its_producer_on_its_stream") {
   // Two chains a0 -> a1, b0 -> b1 of one-block kernels: each chain on its own stream, no crossing.
-  graph_builder b;
-  b.add_nodes(4);
-  b.add_edge(0, 2).add_edge(1, 3);
-  const graph g = b.build();
+  const graph g = graph_of(4, {{0, 2}, {1, 3}});
   const auto p = one_kernel_each({kernel(1, 5), kernel(1, 5), kernel(1, 5), kernel(1, 5)});
   const auto placed = best_placement(g, std::vector<node_id>{0, 1, 2, 3}, p);
   REQUIRE(placed.streams.num_streams == 2);
@@ -69,10 +66,7 @@ TEST_CASE("list_planner.a_cheap_edge_along_a_stream_keeps_the_consumer_after_its
   // 0 (5 us) and 1 (8 us) in parallel, 2 consumes both. Without PDL, 2 starts at 8 + 1 wherever it
   // goes and follows the stream that frees last... with a cheap edge along a stream (PDL), it goes
   // after 1, its latest producer, and starts at 8 + 0.1 instead of 9.
-  graph_builder b;
-  b.add_nodes(3);
-  b.add_edge(0, 2).add_edge(1, 2);
-  const graph g = b.build();
+  const graph g = graph_of(3, {{0, 2}, {1, 2}});
   const auto p = one_kernel_each({kernel(1, 5), kernel(1, 8), kernel(1, 5)});
   model_planner_options o;
   o.gpu = gpu_model{0, 1, 0};
@@ -91,10 +85,7 @@ TEST_CASE("list_planner.critical_work_goes_first") {
   // A chain of 3 one-block 20 us kernels beside 6 fillers of 131 blocks (10 us): program order
   // launches the fillers first and they take every free SM before the chain's first kernel; the
   // model's order starts the chain at once on the SM the fillers leave free.
-  graph_builder b;
-  b.add_nodes(9);
-  b.add_edge(6, 7).add_edge(7, 8);
-  const graph g = b.build();
+  const graph g = graph_of(9, {{6, 7}, {7, 8}});
   std::vector<kernel_record> ks;
   for (int i = 0; i < 6; ++i) ks.push_back(kernel(131, 10));
   for (int i = 0; i < 3; ++i) ks.push_back(kernel(1, 20));
