@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <opara/plan/make_plan.hpp>
+#include <opara/plan/segments.hpp>
 #include <opara/plan/validate.hpp>
 #include <opara/streams/capped.hpp>
 #include <opara/streams/min_path_cover.hpp>
@@ -11,6 +12,7 @@
 
 #include "support/dags.hpp"
 #include "support/googlenet.hpp"
+#include "support/plans.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -295,4 +297,118 @@ TEST_CASE("check_profile.names_the_first_differing_field") {
   expect({"H100", 132, 12000, "abc"}, 2, "driver_version");
   expect({"H100", 132, 13000, "abd"}, 2, "graph_fingerprint");
   expect(p.key, 3, "ops");
+}
+
+namespace {
+// A cut before launch position i is free when every operator before it is an ancestor, in the
+// plan's execution graph, of every operator after it (checked naively).
+std::vector<bool> free_cuts_naive(const plan& p) {
+  const auto anc = test::execution_ancestors(p);
+  const std::size_t n = p.num_nodes();
+  std::vector<bool> free(n + 1, false);
+  for (std::size_t i = 1; i < n; ++i) {
+    bool all = true;
+    for (std::size_t a = 0; a < i && all; ++a)
+      for (std::size_t b = i; b < n && all; ++b) all = anc[p.order[b]][p.order[a]] != 0;
+    free[i] = all;
+  }
+  return free;
+}
+} // namespace
+
+TEST_CASE("segments.free_cuts_match_the_execution_graph") {
+  rng_t rng(61);
+  std::size_t checked = 0, found = 0;
+  for (int round = 0; round < 300; ++round) {
+    const graph g = test::random_small(rng, round % 5, 20);
+    std::vector<plan> plans;
+    plans.push_back(make_plan<streams::sequential>(g));
+    plans.push_back(make_plan(g));
+    plans.push_back(make_plan<streams::round_robin>(g, nullptr, {}, {.streams = 3}));
+    plans.push_back(make_plan<streams::min_path_cover>(g, nullptr, {.prune_waits = false}));
+    for (const plan& p : plans) {
+      const std::vector<bool> fast = free_cuts(p), naive = free_cuts_naive(p);
+      REQUIRE(fast.size() == naive.size());
+      for (std::size_t i = 0; i < fast.size(); ++i) {
+        INFO("round " << round << ", " << p.stream_policy << ", position " << i << " of " << p.num_nodes());
+        CHECK(fast[i] == naive[i]);
+        found += fast[i];
+      }
+      ++checked;
+    }
+  }
+  CHECK(checked == 1200);
+  CHECK(found > 100);  // the property is exercised on both sides
+}
+
+TEST_CASE("segments.chain_and_fan_out") {
+  const plan chain = make_plan(test::chain(6));
+  CHECK(free_cuts(chain) == std::vector<bool>{false, true, true, true, true, true, false});
+  // One source, four leaves, one sink, on several streams: only after the source and before the sink.
+  const plan diamond = make_plan(test::fan_out(6, true));
+  REQUIRE(diamond.num_streams > 1);
+  std::vector<bool> expected(7, false);
+  expected[1] = expected[5] = true;
+  CHECK(free_cuts(diamond) == expected);
+  // The same graph on one stream: stream order makes every cut free.
+  CHECK(free_cuts(make_plan<streams::sequential>(test::fan_out(6, true))) ==
+        std::vector<bool>{false, true, true, true, true, true, false});
+}
+
+TEST_CASE("segments.cuts_grow_along_the_launch_order") {
+  const plan p = make_plan<streams::sequential>(test::chain(80));
+  CHECK(segment_cuts(p, 1).empty());
+  CHECK(segment_cuts(p, 0).empty());
+  // 80 * (3^j - 1) / 80 for j = 1, 2, 3: positions 2, 8, 26.
+  CHECK(segment_cuts(p, 4) == std::vector<std::size_t>{2, 8, 26});
+  CHECK(segment_cuts(p, 4, 1.0) == std::vector<std::size_t>{20, 40, 60});
+  const auto segment = segment_of(p, {2, 8, 26});
+  CHECK(segment[p.order[0]] == 0);
+  CHECK(segment[p.order[1]] == 0);
+  CHECK(segment[p.order[2]] == 1);
+  CHECK(segment[p.order[25]] == 2);
+  CHECK(segment[p.order[26]] == 3);
+  CHECK(segment[p.order[79]] == 3);
+  // More segments than operators: at most one per operator, every cut distinct and increasing.
+  const plan small = make_plan<streams::sequential>(test::chain(3));
+  CHECK(segment_cuts(small, 10, 1.0) == std::vector<std::size_t>{1, 2});
+  CHECK_THROWS_AS((void)segment_cuts(p, 3, 0.5), bad_policy);
+  CHECK_THROWS_AS((void)segment_cuts(p, 3, std::nan("")), bad_policy);
+}
+
+TEST_CASE("segments.only_free_cuts_are_taken") {
+  // A fan-out of 100 leaves on several streams has two free cuts: after the source, before the sink.
+  const plan p = make_plan(test::fan_out(102, true));
+  REQUIRE(p.num_streams > 1);
+  CHECK(segment_cuts(p, 4) == std::vector<std::size_t>{1, 101});
+  // No free cut at all (two independent chains on two streams): one segment.
+  const plan two = make_plan(test::build(4, {{0, 1}, {2, 3}}));
+  REQUIRE(two.num_streams == 2);
+  CHECK(segment_cuts(two, 4).empty());
+  // A malformed plan is refused, not read past.
+  plan broken = p;
+  broken.order.pop_back();
+  CHECK_THROWS_AS((void)segment_cuts(broken, 4), invalid_plan);
+}
+
+TEST_CASE("segments.googlenet_has_cuts_between_its_blocks") {
+  const graph g = test::googlenet();
+  const plan p = make_plan(g);
+  const auto cuts = segment_cuts(p, 4);
+  CHECK(cuts.size() == 3);
+  CHECK(std::is_sorted(cuts.begin(), cuts.end()));
+  const std::vector<bool> free = free_cuts(p);
+  for (std::size_t c : cuts) CHECK(free[c]);
+}
+
+TEST_CASE("segments.100k_nodes_in_linear_time") {
+  rng_t rng(7);
+  for (const graph& g : {test::series_parallel(rng, 100000), test::fan_out(100000, true), test::chain(100000)}) {
+    const plan p = make_plan(g);
+    const auto start = std::chrono::steady_clock::now();
+    const auto cuts = segment_cuts(p, 8);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    CHECK(cuts.size() <= 7);
+    MESSAGE("segment_cuts of " << g.num_nodes() << " operators: " << s << " s");
+  }
 }

@@ -127,6 +127,9 @@ inline chain_floor measure_critical_chain(const opara::cuda::task_graph& g, cons
       scheduler<streams::sequential, order::program_order, capture::stream_capture> captured{};
       captured.options.capture.programmatic = pdl;
       variant(captured, pdl);
+      // In launch segments too: a plan split so could otherwise beat its own chain's one graph.
+      captured.options.capture.launch_segments = 4;
+      variant(captured, pdl);
       scheduler<streams::sequential, order::program_order, capture::explicit_graph> built{};
       built.options.capture.programmatic = pdl;
       variant(built, pdl);

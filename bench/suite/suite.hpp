@@ -339,6 +339,9 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     def.options.capture.priorities = false;
     def.options.capture.shared_carveout = 100;  // one carveout for all kernels (bench_anatomy)
     measure("carveout", def);
+    def.options.capture.shared_carveout = -1;
+    def.options.capture.launch_segments = 4;  // the host enqueues the rest while the GPU starts
+    measure("segments", def);
   }
   model_guided.template operator()<capture::stream_capture>(false);
   model_guided.template operator()<capture::explicit_graph>(false);

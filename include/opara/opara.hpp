@@ -41,6 +41,7 @@
 #include <opara/plan/label.hpp>
 #include <opara/plan/make_plan.hpp>
 #include <opara/plan/plan.hpp>
+#include <opara/plan/segments.hpp>
 #include <opara/plan/shape.hpp>
 #include <opara/plan/validate.hpp>
 #include <opara/plan/waits.hpp>

@@ -4,16 +4,20 @@
 // operator's kernel node programmatic and no others; replays match the CPU reference and are
 // bit-identical to the sequential graph; with priorities on, exactly the near-critical operators'
 // kernel nodes carry the device's highest priority; with a shared-memory carveout, every kernel
-// node (child graphs included) carries it.
+// node (child graphs included) carries it; split into launch segments, every segment keeps them and
+// replays give the same bits as the whole graph.
 #include "gpu_test.hpp"
 
 #include <opara/cuda/pdl.cuh>
 #include <opara/order/program_order.hpp>
 #include <opara/plan/make_plan.hpp>
+#include <opara/plan/segments.hpp>
 #include <opara/streams/opara_greedy.hpp>
 #include <opara/streams/round_robin.hpp>
 #include <opara/streams/sequential.hpp>
 
+#include <algorithm>
+#include <cstring>
 #include <map>
 #include <optional>
 
@@ -437,6 +441,71 @@ TEST_CASE("pdl.shared_carveout_on_every_kernel_node") {
   opara::scheduler<> s;
   s.options.capture.shared_carveout = 100;
   CHECK(s.label() == "opara_greedy/critical_path_first/stream_capture+carveout100");
+}
+
+TEST_CASE("pdl.launch_segments_split_at_free_cuts") {
+  fixture f;
+  const int graphs = quick() ? 2 : 12;
+  std::size_t split = 0, whole = 0;
+  for (int i = 0; i < graphs; ++i) {
+    const random_dag d = make_random_dag(f.rng, 12, 24);
+    const auto ref = reference(d, f.x0h, f.elems);
+    buffers b(d.n, f.elems);
+    const auto tg = make_mixed_graph(d, b, f.x0.get(), f.elems);
+    for (const opara::plan& p : {opara::make_plan(tg, nullptr, {}, st::sequential{}, od::program_order{}),
+                                 opara::make_plan(tg, nullptr, {}, st::opara_greedy{}, od::program_order{})}) {
+      const std::size_t expected = 1 + opara::segment_cuts(p, 4).size();
+      if (p.num_streams == 1) CHECK(expected == std::min<std::size_t>(4, d.n));  // every cut of one stream is free
+      for (const bool priorities : {false, true}) {
+        opara::capture_options o;
+        o.priorities = priorities;
+        const std::vector<float> one_graph = run(cp::stream_capture{}.capture(tg, p, f.stream.get(), o), b, f.stream.get(), 1);
+        o.launch_segments = 4;
+        for (const opara::executable& exe : {cp::stream_capture{}.capture(tg, p, f.stream.get(), o),
+                                              cp::explicit_graph{}.capture(tg, p, f.stream.get(), o),
+                                              cp::explicit_graph{cp::edge_source::dag}.capture(tg, p, f.stream.get(), o)}) {
+          INFO(exe.stats().capture_policy, " ", p.stream_policy, " priorities ", priorities, " nodes ", d.n);
+          const std::size_t segments = exe.num_segments();
+          CHECK(segments >= 1);
+          CHECK(segments <= 4);
+          if (exe.stats().capture_policy != "explicit_graph(dag)") CHECK(segments == expected);
+          CHECK(exe.stats().segments == segments);
+          CHECK((exe.native_exec() != nullptr) == (segments == 1));
+          for (std::size_t k = 0; k < segments; ++k) {  // every segment keeps the instantiation flags
+            unsigned long long flags = 0;
+            OPARA_CUDA_CHECK(cudaGraphExecGetFlags(exe.native_exec(k), &flags));
+            CHECK(((flags & cudaGraphInstantiateFlagUseNodePriority) != 0) == priorities);
+          }
+          CHECK_THROWS_AS((void)exe.native_exec(segments), opara::error);
+          const std::vector<float> got = run(exe, b, f.stream.get(), 3);
+          CHECK(relative_error(got, ref) < 1e-5);
+          CHECK(std::memcmp(got.data(), one_graph.data(), got.size() * sizeof(float)) == 0);
+          (segments > 1 ? split : whole) += 1;
+        }
+      }
+    }
+  }
+  CHECK(split > 0);
+  MESSAGE("executables split: ", split, ", left whole: ", whole);
+  // eager builds no graph and ignores it; out of range is refused by every capture policy.
+  const random_dag d = make_random_dag(f.rng, 8, 8);
+  buffers b(d.n, f.elems);
+  const auto tg = make_mixed_graph(d, b, f.x0.get(), f.elems);
+  const auto p = opara::make_plan(tg, nullptr, {}, st::sequential{}, od::program_order{});
+  opara::capture_options o;
+  o.launch_segments = 4;
+  const opara::executable eager = cp::eager{}.capture(tg, p, f.stream.get(), o);
+  CHECK(eager.num_segments() == 0);
+  CHECK(relative_error(run(eager, b, f.stream.get(), 1), reference(d, f.x0h, f.elems)) < 1e-5);
+  for (const int bad : {0, -1, 65}) {
+    o.launch_segments = bad;
+    CHECK_THROWS_AS((void)cp::stream_capture{}.capture(tg, p, f.stream.get(), o), opara::bad_policy);
+    CHECK_THROWS_AS((void)cp::explicit_graph{}.capture(tg, p, f.stream.get(), o), opara::bad_policy);
+    CHECK_THROWS_AS((void)cp::eager{}.capture(tg, p, f.stream.get(), o), opara::bad_policy);
+  }
+  opara::scheduler<> s;
+  s.options.capture.launch_segments = 4;
+  CHECK(s.label() == "opara_greedy/critical_path_first/stream_capture+segments4");
 }
 
 TEST_CASE("pdl.near_critical_rejects_bad_input") {

@@ -40,6 +40,7 @@
 #include <string>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 namespace opara {
 
@@ -54,10 +55,13 @@ struct capture_stats {
   std::size_t waits = 0;          //!< cross-stream waits kept
   std::size_t pruned_waits = 0;   //!< cross-stream waits found redundant and dropped
   std::size_t graph_nodes = 0;    //!< top-level nodes of the CUDA graph (0 for eager)
+  std::size_t segments = 0;       //!< CUDA graphs launched per replay (capture_options::launch_segments; 0 for eager)
   bool profile_reused = false;    //!< the profile came from disk
 };
 
 //! A compiled graph, ready to run. Replays are stream-ordered on the stream passed to operator().
+//! With capture_options::launch_segments, one replay is several CUDA graphs launched back to back
+//! on that stream (a free cut between two adds no dependency; see plan/segments.hpp).
 class executable {
 public:
   //! For capture policies that do not build a CUDA graph: re-launches the plan on each call.
@@ -71,10 +75,16 @@ public:
   };
 
   executable() = default;
-  //! A graph-backed executable (stream_capture, explicit_graph) of the current device. Throws cuda_error.
-  executable(opara::plan p, cuda::graph_handle graph, cuda::graph_exec_handle instance, capture_stats stats)
-      : plan_(std::move(p)), graph_(std::move(graph)), exec_(std::move(instance)), stats_(std::move(stats)),
-        device_(cuda::current_device()) {}
+  //! A graph-backed executable (stream_capture, explicit_graph) of the current device: `graph` is
+  //! the whole graph, `segments` its instantiated launch segments, launched in turn on each call
+  //! (one, unless capture_options::launch_segments split it). Throws cuda_error, opara::error when
+  //! `segments` is empty.
+  executable(opara::plan p, cuda::graph_handle graph, std::vector<cuda::graph_exec_handle> segments,
+             capture_stats stats)
+      : plan_(std::move(p)), graph_(std::move(graph)), execs_(std::move(segments)), stats_(std::move(stats)),
+        device_(cuda::current_device()) {
+    if (execs_.empty()) throw error("opara::executable: a graph-backed executable needs at least one graph to launch");
+  }
   //! A replayer-backed executable (eager) of the current device. Throws cuda_error.
   executable(opara::plan p, std::unique_ptr<replayer> launcher, capture_stats stats)
       : plan_(std::move(p)), replayer_(std::move(launcher)), stats_(std::move(stats)),
@@ -96,17 +106,20 @@ public:
       throw wrong_device(device_, *stream_device);
     const cuda::device_guard on_device(device_);
     const std::lock_guard serialized(*launch_lock_);
-    if (exec_) exec_.launch(s);
-    else replayer_->replay(s);
+    if (replayer_) replayer_->replay(s);
+    else
+      for (const cuda::graph_exec_handle& segment : execs_) segment.launch(s);
   }
 
   //! The device it was compiled on and launches on (-1 when empty).
   [[nodiscard]] int device() const noexcept { return device_; }
 
   //! True when a CUDA graph backs this executable.
-  [[nodiscard]] bool is_graph() const noexcept { return static_cast<bool>(exec_); }
+  [[nodiscard]] bool is_graph() const noexcept { return !execs_.empty(); }
   //! True when there is something to run.
-  explicit operator bool() const noexcept { return exec_ || replayer_; }
+  explicit operator bool() const noexcept { return !execs_.empty() || replayer_; }
+  //! How many CUDA graphs one call launches, one after the other on its stream (0 for eager).
+  [[nodiscard]] std::size_t num_segments() const noexcept { return execs_.size(); }
   //! The plan it carries out.
   [[nodiscard]] const opara::plan& plan() const noexcept { return plan_; }
   //! The profile the plan was made from, or nullptr when none was taken.
@@ -117,10 +130,19 @@ public:
   [[nodiscard]] const capture_stats& stats() const noexcept { return stats_; }
   //! Mutable build statistics (the scheduler adds profiling and planning times).
   [[nodiscard]] capture_stats& stats() noexcept { return stats_; }
-  //! The CUDA graph template (null for eager).
+  //! The whole CUDA graph template, before any split into launch segments (null for eager).
   [[nodiscard]] cudaGraph_t native_graph() const noexcept { return graph_.get(); }
-  //! The executable CUDA graph (null for eager).
-  [[nodiscard]] cudaGraphExec_t native_exec() const noexcept { return exec_.get(); }
+  //! The executable CUDA graph: null for eager, and when launch segments split the graph (a call
+  //! then launches num_segments() graphs; see native_exec(segment)).
+  [[nodiscard]] cudaGraphExec_t native_exec() const noexcept { return execs_.size() == 1 ? execs_[0].get() : nullptr; }
+  //! The executable graph of one launch segment, in launch order. Throws opara::error when there
+  //! is no such segment.
+  [[nodiscard]] cudaGraphExec_t native_exec(std::size_t segment) const {
+    if (segment >= execs_.size())
+      throw error("opara::executable::native_exec(" + std::to_string(segment) + "): it has " +
+                  std::to_string(execs_.size()) + " launch segment(s)");
+    return execs_[segment].get();
+  }
   //! Writes the CUDA graph in Graphviz form (cudaGraphDebugDotPrint) to `file`, atomically like
   //! every file opara writes. Throws cuda_error, opara::error naming the file when it cannot be
   //! written or when no graph backs this executable (eager capture).
@@ -148,7 +170,7 @@ private:
   opara::plan plan_;
   std::optional<opara::profile> profile_;
   cuda::graph_handle graph_;
-  cuda::graph_exec_handle exec_;
+  std::vector<cuda::graph_exec_handle> execs_;  // launch segments, in launch order
   std::unique_ptr<replayer> replayer_;
   capture_stats stats_;
   int device_ = -1;

@@ -98,14 +98,15 @@ struct scheduler {
   //! The policies' labels, "streams/order/capture" (e.g. "round_robin[4]/program_order/stream_capture"):
   //! what autotune and the bench suite call this scheduler.
   //! Capture options that change the graph off their defaults add "+no_pdl" / "+pdl_all" /
-  //! "+priorities" / "+carveout<percent>", so
+  //! "+priorities" / "+carveout<percent>" / "+segments<count>", so
   //! that autotune's candidates and the bench suite's modes stay apart.
   [[nodiscard]] std::string label() const {
     return policy_label(streams) + "/" + policy_label(order) + "/" + policy_label(capture) +
            (options.capture.programmatic ? "" : "+no_pdl") +
            (options.capture.programmatic && options.capture.programmatic_edges == programmatic_scope::all ? "+pdl_all" : "") +
            (options.capture.priorities ? "+priorities" : "") +
-           (options.capture.shared_carveout >= 0 ? "+carveout" + std::to_string(options.capture.shared_carveout) : "");
+           (options.capture.shared_carveout >= 0 ? "+carveout" + std::to_string(options.capture.shared_carveout) : "") +
+           (options.capture.launch_segments > 1 ? "+segments" + std::to_string(options.capture.launch_segments) : "");
   }
 
   //! Profiles (or loads the saved profile), plans, captures on `stream` and instantiates, for the

@@ -8,11 +8,13 @@
 //! its operators are safe to run concurrently (opara calls launch(v, s) from the capturing thread).
 
 #include <opara/cuda/capture/node_options.hpp>
+#include <opara/cuda/capture/segments.hpp>
 #include <opara/cuda/error.hpp>
 #include <opara/cuda/executable.hpp>
 #include <opara/cuda/handles.hpp>
 #include <opara/cuda/operator_graph.hpp>
 #include <opara/plan/plan.hpp>
+#include <opara/plan/segments.hpp>
 #include <opara/plan/shape.hpp>
 
 #include <cuda_runtime_api.h>
@@ -93,6 +95,18 @@ struct capture_options {
   //! A hint: the driver still raises it for a kernel that needs more. Graph policies only; eager
   //! ignores it. Checked before capture: outside [-1, 100] throws bad_policy.
   int shared_carveout = -1;
+  //! Launch segments: how many CUDA graphs, at most, one replay is split into, launched one after
+  //! the other on the caller's stream. 1 (the default) builds one graph. The host's cudaGraphLaunch
+  //! call costs about 0.2 us per node and the GPU starts a graph only near its end, so a single
+  //! inference of a large graph waits for the whole call; in segments growing threefold along the
+  //! launch order (plan/segments.hpp), the GPU runs the first while the host enqueues the rest. Cuts
+  //! are made only where the plan adds no dependency by them (every operator before a cut precedes
+  //! every one after it), so a plan with fewer such places gets fewer segments. Each cut costs the
+  //! GPU the start of another graph (about 1-2 us), which back-to-back replays pay without the
+  //! gain: a choice for isolated latency, measured in the bench suite's "segments" mode.
+  //! native_exec() is then null (native_exec(k) gives each segment). Graph policies only; eager
+  //! ignores it. Checked before capture: outside [1, 64] throws bad_policy.
+  int launch_segments = 1;
 };
 
 namespace capture {
@@ -125,15 +139,31 @@ inline capture_stats plan_stats(const plan& p, std::string policy, std::chrono::
   return stats;
 }
 
-//! Instantiates a captured graph and wraps it, with its plan and statistics, as an executable.
-//! Throws cuda_error.
+//! Where capture_options::launch_segments cuts plan p: launch positions (empty for one graph).
+//! Throws invalid_plan for a malformed plan.
+inline std::vector<std::size_t> launch_cuts(const plan& p, const capture_options& o) {
+  return o.launch_segments > 1 ? segment_cuts(p, static_cast<std::size_t>(o.launch_segments)) : std::vector<std::size_t>{};
+}
+
+//! Instantiates a captured graph, whole or split at `cuts` (launch_cuts; `nodes` then says which
+//! operator made each node), and wraps it, with its plan and statistics, as an executable. Throws
+//! cuda_error, opara::error when a node belongs to no operator.
 inline executable instantiate_executable(const plan& p, cuda::graph_handle captured, capture_stats stats,
-                                         unsigned long long flags = 0) {
+                                         unsigned long long flags = 0, const operator_nodes* nodes = nullptr,
+                                         const std::vector<std::size_t>& cuts = {}) {
   const auto start = std::chrono::steady_clock::now();
-  auto instance = cuda::graph_exec_handle::instantiate(captured.get(), flags);
+  std::vector<cuda::graph_exec_handle> instances;
+  if (cuts.empty() || nodes == nullptr) {
+    instances.push_back(cuda::graph_exec_handle::instantiate(captured.get(), flags));
+  } else {
+    const auto parts = split_graph(captured.get(), *nodes, segment_of(p, cuts), static_cast<std::uint32_t>(cuts.size() + 1));
+    for (const cuda::graph_handle& part : parts) instances.push_back(cuda::graph_exec_handle::instantiate(part.get(), flags));
+    if (instances.empty()) instances.push_back(cuda::graph_exec_handle::instantiate(captured.get(), flags));
+  }
   stats.instantiate_ms = ms_since(start);
   stats.graph_nodes = captured.num_nodes();
-  return executable(p, std::move(captured), std::move(instance), std::move(stats));
+  stats.segments = instances.size();
+  return executable(p, std::move(captured), std::move(instances), std::move(stats));
 }
 
 //! True when `o` asks for something that needs to know each operator's graph nodes: priorities,
@@ -164,11 +194,15 @@ unsigned long long apply_node_options(const G& g, const plan& p, cudaGraph_t gra
   return cudaGraphInstantiateFlagUseNodePriority;
 }
 
-//! Throws bad_policy when capture_options::shared_carveout is outside [-1, 100].
-inline void check_shared_carveout(const capture_options& o) {
+//! Throws bad_policy when capture_options::shared_carveout is outside [-1, 100] or
+//! launch_segments outside [1, 64]: the checks every capture policy makes before capturing.
+inline void check_capture_options(const capture_options& o) {
   if (o.shared_carveout < -1 || o.shared_carveout > 100)
     throw bad_policy("opara: capture_options::shared_carveout is " + std::to_string(o.shared_carveout) +
                      " (it must be -1, each kernel's own, or a percentage in [0, 100])");
+  if (o.launch_segments < 1 || o.launch_segments > 64)
+    throw bad_policy("opara: capture_options::launch_segments is " + std::to_string(o.launch_segments) +
+                     " (it must lie in [1, 64]; 1 builds one graph)");
 }
 
 //! Applies capture_options::shared_carveout to every kernel node of a built graph (nothing at -1).
@@ -334,12 +368,14 @@ void launch_plan(const G& g, const plan& p, const plan_resources& r, cudaStream_
   }
 }
 
-//! Throws invalid_plan (naming the capture policy and the node or stream) unless `p` has the shape
-//! of a plan for a graph of `num_nodes` operators: the one plan-shape check (plan/shape.hpp), run
-//! before anything is indexed by node or stream, so that a hand-made plan captured without
-//! validate can never index past the capture's arrays.
-inline void check_plan_fits(const plan& p, std::size_t num_nodes, std::string_view policy) {
+//! The checks every capture policy makes before it captures: throws invalid_plan (naming the
+//! capture policy and the node or stream) unless `p` has the shape of a plan for a graph of
+//! `num_nodes` operators (plan/shape.hpp's one plan-shape check, run before anything is indexed by
+//! node or stream, so that a hand-made plan captured without validate can never index past the
+//! capture's arrays), and bad_policy for capture options out of range (check_capture_options).
+inline void check_capture_inputs(const plan& p, std::size_t num_nodes, std::string_view policy, const capture_options& o) {
   check_plan_shape(p, num_nodes, "opara::capture::" + std::string(policy));
+  check_capture_options(o);
 }
 
 } // namespace detail

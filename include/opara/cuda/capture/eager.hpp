@@ -24,8 +24,7 @@ struct eager {
   //! the shape of a plan for g, cuda_error when streams or events cannot be created.
   template <cuda_operator_graph G>
   executable capture(const G& g, const plan& p, cudaStream_t /*s*/, const capture_options& o = {}) const {
-    detail::check_plan_fits(p, graph_traits<G>::num_nodes(g), name);
-    detail::check_shared_carveout(o);
+    detail::check_capture_inputs(p, graph_traits<G>::num_nodes(g), name, o);
     const auto start = std::chrono::steady_clock::now();
     auto runner_ptr = std::make_unique<runner<G>>(g, p, detail::plan_resources::create(p), o);
     capture_stats stats = detail::plan_stats(p, std::string(name), start);

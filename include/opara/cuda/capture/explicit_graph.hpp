@@ -35,12 +35,14 @@ struct explicit_graph {
   template <cuda_operator_graph G>
   executable capture(const G& g, const plan& p, cudaStream_t /*s*/, const capture_options& o = {}) const {
     const std::size_t n = graph_traits<G>::num_nodes(g);
-    detail::check_plan_fits(p, n, name);
-    detail::check_shared_carveout(o);
+    detail::check_capture_inputs(p, n, name, o);
     const auto start = std::chrono::steady_clock::now();
     (void)cudaGetLastError();
     const std::vector<std::vector<node_id>> producers =
         edges == edge_source::dag ? predecessor_lists(g, n) : std::vector<std::vector<node_id>>{};
+    // Launch segments are cut where the graph's edges add no dependency: the plan's own, or the DAG's.
+    const std::vector<std::size_t> cuts =
+        detail::launch_cuts(edges == edge_source::dag ? dag_dependencies(p, producers) : p, o);
 
     auto top = cuda::graph_handle::create();
     auto capture_stream = cuda::stream_handle::create();
@@ -48,7 +50,8 @@ struct explicit_graph {
     std::vector<cudaGraphNode_t> last_on(p.num_streams, nullptr);
     std::vector<cudaGraphNode_t> deps;
     const bool node_options = detail::wants_node_options(g, o);
-    detail::operator_nodes nodes(node_options ? n : 0);
+    const bool attribute = node_options || !cuts.empty();  // which operator made each node
+    detail::operator_nodes nodes(attribute ? n : 0);
     for (node_id v : p.order) {
       cuda::graph_handle child = capture_alone(g, v, capture_stream.get(), o);
       deps.clear();
@@ -71,7 +74,7 @@ struct explicit_graph {
       } else {
         OPARA_CUDA_CHECK(cudaGraphAddChildGraphNode(&node, top.get(), deps.data(), deps.size(), child.get()));
       }
-      if (node_options) nodes.add(v, node);
+      if (attribute) nodes.add(v, node);
       node_of[v] = node;
       last_on[p.stream_of[v]] = node;
     }
@@ -79,7 +82,8 @@ struct explicit_graph {
     const unsigned long long flags = node_options ? detail::apply_node_options(g, p, top.get(), nodes, o) : 0;
     return detail::instantiate_executable(
         p, std::move(top),
-        detail::plan_stats(p, std::string(name) + (edges == edge_source::dag ? "(dag)" : "(plan)"), start), flags);
+        detail::plan_stats(p, std::string(name) + (edges == edge_source::dag ? "(dag)" : "(plan)"), start), flags,
+        attribute ? &nodes : nullptr, cuts);
   }
 
 private:
@@ -102,6 +106,24 @@ private:
     OPARA_CUDA_CHECK(cudaGraphAddKernelNode(&node, top, deps.data(), deps.size(), &params));
     OPARA_CUDA_CHECK(cudaGraphKernelNodeCopyAttributes(node, kernel));
     return node;
+  }
+
+  //! A plan with p's order whose dependencies are the graph's edges (each operator on a stream of
+  //! its own, waiting for its producers): what the graph built with edge_source::dag holds, for
+  //! finding its free cuts.
+  static plan dag_dependencies(const plan& p, const std::vector<std::vector<node_id>>& producers) {
+    plan d;
+    d.order = p.order;
+    const std::size_t n = producers.size();
+    d.num_streams = static_cast<std::uint32_t>(n);
+    d.stream_of.resize(n);
+    d.wait_begin.assign(n + 1, 0);
+    for (node_id v = 0; v < n; ++v) {
+      d.stream_of[v] = v;
+      d.wait_on.insert(d.wait_on.end(), producers[v].begin(), producers[v].end());
+      d.wait_begin[v + 1] = static_cast<std::uint32_t>(d.wait_on.size());
+    }
+    return d;
   }
 
   //! Each node's producers, read from the graph's successor lists (no conversion to opara::graph:

@@ -7,6 +7,7 @@
 #include <opara/cuda/capture/common.hpp>
 
 #include <optional>
+#include <vector>
 
 namespace opara::capture {
 
@@ -19,11 +20,12 @@ struct stream_capture {
   //! when one fails (the capture is ended, every resource released, `s` is left usable),
   //! invalid_plan when p does not have the shape of a plan for g, cuda_error for other CUDA failures.
   //! With o.programmatic or o.priorities, each operator's nodes are found during capture (the nodes
-  //! behind its stream's capture dependencies that no earlier operator made) and edited afterwards.
+  //! behind its stream's capture dependencies that no earlier operator made) and edited afterwards;
+  //! with o.launch_segments, the same attribution splits the graph.
   template <cuda_operator_graph G>
   executable capture(const G& g, const plan& p, cudaStream_t s, const capture_options& o = {}) const {
-    detail::check_plan_fits(p, graph_traits<G>::num_nodes(g), name);
-    detail::check_shared_carveout(o);
+    detail::check_capture_inputs(p, graph_traits<G>::num_nodes(g), name, o);
+    const std::vector<std::size_t> cuts = detail::launch_cuts(p, o);
     const auto start = std::chrono::steady_clock::now();
     (void)cudaGetLastError();  // an earlier, unrelated failure must not be blamed on an operator
     auto res = detail::plan_resources::create(p);
@@ -33,7 +35,8 @@ struct stream_capture {
       s = own.get();
     }
     std::optional<detail::operator_nodes> nodes;
-    if (detail::wants_node_options(g, o)) nodes.emplace(p.num_nodes());
+    const bool node_options = detail::wants_node_options(g, o);
+    if (node_options || !cuts.empty()) nodes.emplace(p.num_nodes());
     OPARA_CUDA_CHECK(cudaStreamBeginCapture(s, to_cuda(o.mode)));
     cudaGraph_t raw = nullptr;
     try {
@@ -51,8 +54,9 @@ struct stream_capture {
     }
     cuda::graph_handle captured(raw);
     detail::apply_shared_carveout(captured.get(), o);
-    const unsigned long long flags = nodes ? detail::apply_node_options(g, p, captured.get(), *nodes, o) : 0;
-    return detail::instantiate_executable(p, std::move(captured), detail::plan_stats(p, std::string(name), start), flags);
+    const unsigned long long flags = node_options ? detail::apply_node_options(g, p, captured.get(), *nodes, o) : 0;
+    return detail::instantiate_executable(p, std::move(captured), detail::plan_stats(p, std::string(name), start), flags,
+                                          nodes ? &*nodes : nullptr, cuts);
   }
 
 private:
