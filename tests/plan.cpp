@@ -376,11 +376,18 @@ TEST_CASE("segments.cuts_grow_along_the_launch_order") {
   CHECK_THROWS_AS((void)segment_cuts(p, 3, std::nan("")), bad_policy);
 }
 
-TEST_CASE("segments.only_free_cuts_are_taken") {
-  // A fan-out of 100 leaves on several streams has two free cuts: after the source, before the sink.
+TEST_CASE("segments.only_free_narrow_cuts_are_taken") {
+  // A fan-out of 100 leaves on several streams has two free cuts, after the source and before the
+  // sink, both 100 wide: taken only when wide cuts are allowed.
   const plan p = make_plan(test::fan_out(102, true));
   REQUIRE(p.num_streams > 1);
-  CHECK(segment_cuts(p, 4) == std::vector<std::size_t>{1, 101});
+  CHECK(segment_cuts(p, 4, 3.0, any_width) == std::vector<std::size_t>{1, 101});
+  CHECK(segment_cuts(p, 4).empty());
+  CHECK(segment_cuts(p, 4, 3.0, 100) == std::vector<std::size_t>{1, 101});
+  CHECK(segment_cuts(p, 4, 3.0, 99).empty());
+  // Four leaves are narrow enough.
+  const plan four = make_plan(test::fan_out(6, true));
+  CHECK(segment_cuts(four, 4) == std::vector<std::size_t>{1, 5});
   // No free cut at all (two independent chains on two streams): one segment.
   const plan two = make_plan(test::build(4, {{0, 1}, {2, 3}}));
   REQUIRE(two.num_streams == 2);

@@ -217,6 +217,13 @@ TEST_CASE("tune.shortlist_measures_only_what_the_model_cannot_separate") {
   // A plan equal to a better-ranked one's is never measured: the next distinct plan takes its place.
   const std::vector<std::size_t> same = {0, 1, 2, 0, 4, 5};
   CHECK(shortlist(predicted, same, {0.15, 3, 2}) == std::vector<std::size_t>{0, 1, 5});
+  // Candidates with a shortlisted plan but another capture (plan_of) come right after it, beyond
+  // max_measured, which counts plans; a variant of a plan left out stays out.
+  const std::vector<std::size_t> plan_of = {0, 1, 2, 0, 4, 1};
+  CHECK(shortlist(predicted, {}, {0.15, 2, 2}, plan_of) == std::vector<std::size_t>{0, 3, 1, 5});
+  CHECK(shortlist(predicted, {}, {0.15, 1, 1}, plan_of) == std::vector<std::size_t>{0, 3});
+  CHECK(shortlist(predicted, same, {0.15, 2, 2}, plan_of) == std::vector<std::size_t>{0, 1, 5});
+  CHECK_THROWS_AS((void)shortlist(predicted, {}, {}, std::vector<std::size_t>{0}), opara::bad_policy);
   // Without predictions (no profile), every distinct plan is measured, beyond max_measured.
   std::vector<double> unknown = predicted;
   unknown[2] = std::numeric_limits<double>::quiet_NaN();

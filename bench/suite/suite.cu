@@ -4,8 +4,9 @@
 // built with the GoogLeNet example) on an inception block and GoogLeNet at batch 1 and 8.
 //
 //   bench_suite [--json FILE] [--replays N] [--flush-l2] [--quick] [--only NAME[,NAME...]]
-//               [--instances K] [--corpus-only] [--corpus DIR] [--sweep]
+//               [--instances K] [--corpus-only] [--corpus DIR] [--sweep] [--segments-sweep]
 // --sweep: also the model's placement rule under fixed stream caps of 8-256 (bench/suite/suite.hpp).
+// --segments-sweep: also the default scheduler in launch segments of several counts and growths.
 // --fit-model: fit the GPU model's costs to every measured plan and print the fit (fit_model).
 // --model L,D,S,W,U: the GPU model's launch, dependency, stream dependency, wait and submit costs
 // (us) for the model-guided modes and the predictions (default: gpu_model's).
@@ -58,6 +59,7 @@ int main(int argc, char** argv) try {
     else if (a == "--only") only = next();
     else if (a == "--instances") instances = std::stoi(next());
     else if (a == "--sweep") o.sweep = true;
+    else if (a == "--segments-sweep") o.segments_sweep = true;
     else if (a == "--no-queued") queued = false;
     else if (a == "--fit-model") fit = true;
     else if (a == "--model") {  // launch,dependency,stream_dependency,wait,submit (us)
@@ -69,7 +71,7 @@ int main(int argc, char** argv) try {
     }
     else if (a == "--help" || a == "-h") {
       std::puts("bench_suite [--json FILE] [--replays N] [--flush-l2] [--quick] [--only NAME[,NAME...]] [--instances K]\n"
-                "            [--corpus-only] [--corpus DIR] [--sweep] [--fit-model] [--model L,D,S,W,U] [--no-queued]");
+                "            [--corpus-only] [--corpus DIR] [--sweep] [--segments-sweep] [--fit-model] [--model L,D,S,W,U] [--no-queued]");
       return 0;
     } else throw std::invalid_argument("unknown argument " + a + " (see --help)");
   }

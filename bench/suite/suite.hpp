@@ -44,6 +44,7 @@ struct suite_options {
   bool floors = true;
   // Also measure the model's placement rule under fixed stream caps (earliest_start, below).
   bool sweep = false;
+  bool segments_sweep = false;  // the default scheduler in launch segments of several counts and growths
   // When set: enqueues about a millisecond of GPU work on the stream it is given, and every mode
   // (and every floor) is also timed queued behind it (floors.cuh's time_queued: the GPU's own
   // time, the host's launch call hidden), with a bound of its own.
@@ -157,6 +158,7 @@ struct mode_result {
   std::uint32_t streams = 0;
   std::size_t waits = 0, pruned = 0;
   double plan_ms = 0, capture_ms = 0, instantiate_ms = 0;
+  std::size_t segments = 0;    // CUDA graphs per replay (capture_options::launch_segments; 0: eager)
   long long device_bytes = 0;  // device memory the compiled executable took (cudaMemGetInfo delta)
   double skeleton_us = 0;      // fastest replay of the plan's skeleton (floors.cuh; 0: not measured)
   opara::tune::timing_summary queued;  // replays queued behind GPU work (suite_options::busy; 0: not measured)
@@ -273,6 +275,7 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     m.plan_ms = exe.stats().plan_ms;
     m.capture_ms = exe.stats().capture_ms;
     m.instantiate_ms = exe.stats().instantiate_ms;
+    m.segments = exe.stats().segments;
     return m;
   };
   auto measure = [&](const std::string& mode, const auto& sched) {
@@ -357,6 +360,13 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     rr4.streams.streams = 4;
     measure("graph", rr4);
   }
+  if (o.segments_sweep)
+    for (const auto& [count, growth] : {std::pair{2, 3.0}, {2, 8.0}, {3, 3.0}, {3, 5.0}, {4, 5.0}, {6, 3.0}, {8, 2.0}}) {
+      scheduler<> sched{};
+      sched.options.capture.launch_segments = count;
+      sched.options.capture.segment_growth = growth;
+      measure("segments sweep", sched);
+    }
   if (o.sweep)
     for (std::uint32_t cap : {8u, 16u, 24u, 32u, 48u, 64u, 96u, 128u, 256u}) {
       scheduler<earliest_start, order::critical_path_first, capture::stream_capture> sched{};
@@ -529,6 +539,7 @@ inline json::value to_json(const workload_result& r) {
     j["plan_ms"] = m.plan_ms;
     j["capture_ms"] = m.capture_ms;
     j["instantiate_ms"] = m.instantiate_ms;
+    j["segments"] = m.segments;
     j["device_bytes"] = m.device_bytes;
     j["skeleton_us"] = m.skeleton_us;
     if (m.queued.samples) {

@@ -36,6 +36,7 @@
 #include <opara/streams/opara_greedy.hpp>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -98,7 +99,7 @@ struct scheduler {
   //! The policies' labels, "streams/order/capture" (e.g. "round_robin[4]/program_order/stream_capture"):
   //! what autotune and the bench suite call this scheduler.
   //! Capture options that change the graph off their defaults add "+no_pdl" / "+pdl_all" /
-  //! "+priorities" / "+carveout<percent>" / "+segments<count>", so
+  //! "+priorities" / "+carveout<percent>" / "+segments<count>" (with "g<growth>" when it is not 3), so
   //! that autotune's candidates and the bench suite's modes stay apart.
   [[nodiscard]] std::string label() const {
     return policy_label(streams) + "/" + policy_label(order) + "/" + policy_label(capture) +
@@ -106,9 +107,22 @@ struct scheduler {
            (options.capture.programmatic && options.capture.programmatic_edges == programmatic_scope::all ? "+pdl_all" : "") +
            (options.capture.priorities ? "+priorities" : "") +
            (options.capture.shared_carveout >= 0 ? "+carveout" + std::to_string(options.capture.shared_carveout) : "") +
-           (options.capture.launch_segments > 1 ? "+segments" + std::to_string(options.capture.launch_segments) : "");
+           segments_label(options.capture);
   }
 
+private:
+  static std::string segments_label(const capture_options& o) {
+    if (o.launch_segments <= 1) return "";
+    std::string label = "+segments" + std::to_string(o.launch_segments);
+    if (o.segment_growth != 3.0) {
+      char growth[32];
+      std::snprintf(growth, sizeof growth, "g%g", o.segment_growth);
+      label += growth;
+    }
+    return label;
+  }
+
+public:
   //! Profiles (or loads the saved profile), plans, captures on `stream` and instantiates, for the
   //! device of `stream` (made current for the call; the current device for the default-stream
   //! handles). The graph is converted to opara::graph once. A saved profile that is torn, foreign,

@@ -32,10 +32,14 @@
 
 namespace opara {
 
+//! No limit on the width of a free cut (free_cuts' max_width).
+inline constexpr std::size_t any_width = static_cast<std::size_t>(-1);
+
 //! free[i] (i in 1..n-1) is true when the plan can be cut before launch position i without adding a
-//! dependency (see the file comment); free[0] and free[n] are false (no cut there). Throws
-//! invalid_plan when p does not have the shape of a plan for its own number of operators.
-[[nodiscard]] inline std::vector<bool> free_cuts(const plan& p) {
+//! dependency (see the file comment), with at most `max_width` sinks before the cut and at most
+//! `max_width` sources after it; free[0] and free[n] are false (no cut there). Throws invalid_plan
+//! when p does not have the shape of a plan for its own number of operators.
+[[nodiscard]] inline std::vector<bool> free_cuts(const plan& p, std::size_t max_width = any_width) {
   const std::size_t n = p.num_nodes();
   const std::vector<std::uint32_t> pos = detail::plan_shape_positions(p, n, "free_cuts");
   const std::vector<node_id> previous = detail::previous_on_stream(p);
@@ -105,25 +109,36 @@ namespace opara {
     state[x] = sink_before;
     ++sinks;
     enter_sources(i);  // x's dependents whose last dependency is x (each counts the edge from x)
-    if (i < n) free[i] = between == sinks * sources;
+    if (i < n)
+      free[i] = between == sinks * sources && static_cast<std::size_t>(sinks) <= max_width &&
+                static_cast<std::size_t>(sources) <= max_width;
   }
   return free;
 }
 
+//! The widest free cut segment_cuts takes by default: at most 4 operators end the part before it
+//! and at most 4 begin the part after it (GoogLeNet's inception blocks are 4 wide). Wider ones made
+//! replays slower on an H100 (bench suite, 60fee9e): cut after the source and before the sink of
+//! 256 parallel branches, isolated 327 against 240 us unsplit, queued 167 against 137; four stages
+//! of 128 branches cut around their joins, 674 against 470 us isolated.
+inline constexpr std::size_t narrow_cut_width = 4;
+
 //! Where to cut plan p into at most `segments` launch segments: the launch positions at which the
-//! second, third, ... segment begin, increasing, each a free cut. The segments grow by `growth`
-//! along the launch order (with 4 segments and growth 3 they hold about 1/40, 3/40, 9/40 and 27/40
-//! of the operators), so that the host enqueues each while the GPU runs the ones before it, and the
-//! first is small so that the GPU starts early. Each cut is the free cut nearest its target after
-//! the previous one; fewer cuts when the plan has fewer free ones. Empty for segments <= 1. Throws
-//! invalid_plan like free_cuts, bad_policy for growth < 1 or not finite.
-[[nodiscard]] inline std::vector<std::size_t> segment_cuts(const plan& p, std::size_t segments, double growth = 3.0) {
+//! second, third, ... segment begin, increasing, each a free cut at most `max_width` wide. The
+//! segments grow by `growth` along the launch order (with 4 segments and growth 3 they hold about
+//! 1/40, 3/40, 9/40 and 27/40 of the operators), so that the host enqueues each while the GPU runs
+//! the ones before it, and the first is small so that the GPU starts early. Each cut is the free
+//! cut nearest its target after the previous one; fewer cuts when the plan has fewer free ones.
+//! Empty for segments <= 1. Throws invalid_plan like free_cuts, bad_policy for growth < 1 or not
+//! finite.
+[[nodiscard]] inline std::vector<std::size_t> segment_cuts(const plan& p, std::size_t segments, double growth = 3.0,
+                                                           std::size_t max_width = narrow_cut_width) {
   if (!(growth >= 1.0) || !std::isfinite(growth))
     throw bad_policy("opara: segment_cuts: growth is " + std::to_string(growth) + " (it must be a finite number >= 1)");
   std::vector<std::size_t> cuts;
   if (segments <= 1) return cuts;
   const std::size_t n = p.num_nodes();
-  const std::vector<bool> free = free_cuts(p);
+  const std::vector<bool> free = free_cuts(p, max_width);
   // Target positions n * (growth^j - 1) / (growth^k - 1), j = 1..k-1, written so that a large k
   // cannot overflow (an even split for growth 1).
   const double k = static_cast<double>(std::min(segments, n));

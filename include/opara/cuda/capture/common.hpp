@@ -107,6 +107,10 @@ struct capture_options {
   //! native_exec() is then null (native_exec(k) gives each segment). Graph policies only; eager
   //! ignores it. Checked before capture: outside [1, 64] throws bad_policy.
   int launch_segments = 1;
+  //! How much larger each launch segment is than the one before (segment_cuts' growth): large
+  //! enough that the host enqueues a segment while the GPU runs the ones before it, no larger, so
+  //! that the first is small. Checked before capture: below 1, above 1000 or not finite throws bad_policy.
+  double segment_growth = 3.0;
 };
 
 namespace capture {
@@ -142,7 +146,8 @@ inline capture_stats plan_stats(const plan& p, std::string policy, std::chrono::
 //! Where capture_options::launch_segments cuts plan p: launch positions (empty for one graph).
 //! Throws invalid_plan for a malformed plan.
 inline std::vector<std::size_t> launch_cuts(const plan& p, const capture_options& o) {
-  return o.launch_segments > 1 ? segment_cuts(p, static_cast<std::size_t>(o.launch_segments)) : std::vector<std::size_t>{};
+  return o.launch_segments > 1 ? segment_cuts(p, static_cast<std::size_t>(o.launch_segments), o.segment_growth)
+                               : std::vector<std::size_t>{};
 }
 
 //! Instantiates a captured graph, whole or split at `cuts` (launch_cuts; `nodes` then says which
@@ -194,8 +199,9 @@ unsigned long long apply_node_options(const G& g, const plan& p, cudaGraph_t gra
   return cudaGraphInstantiateFlagUseNodePriority;
 }
 
-//! Throws bad_policy when capture_options::shared_carveout is outside [-1, 100] or
-//! launch_segments outside [1, 64]: the checks every capture policy makes before capturing.
+//! Throws bad_policy when capture_options::shared_carveout is outside [-1, 100], launch_segments
+//! outside [1, 64] or segment_growth outside [1, 1000]: the checks every capture policy makes
+//! before capturing.
 inline void check_capture_options(const capture_options& o) {
   if (o.shared_carveout < -1 || o.shared_carveout > 100)
     throw bad_policy("opara: capture_options::shared_carveout is " + std::to_string(o.shared_carveout) +
@@ -203,6 +209,9 @@ inline void check_capture_options(const capture_options& o) {
   if (o.launch_segments < 1 || o.launch_segments > 64)
     throw bad_policy("opara: capture_options::launch_segments is " + std::to_string(o.launch_segments) +
                      " (it must lie in [1, 64]; 1 builds one graph)");
+  if (!(o.segment_growth >= 1 && o.segment_growth <= 1000))
+    throw bad_policy("opara: capture_options::segment_growth is " + std::to_string(o.segment_growth) +
+                     " (it must lie in [1, 1000])");
 }
 
 //! Applies capture_options::shared_carveout to every kernel node of a built graph (nothing at -1).

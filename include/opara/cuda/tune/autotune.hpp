@@ -227,18 +227,26 @@ private:
       std::vector<plan> plans(count);
       decision.predicted_us.assign(count, std::numeric_limits<double>::quiet_NaN());
       decision.same_plan_as.resize(count);
+      std::vector<std::size_t> plan_of(count);  // the first candidate with the same plan, any capture
       for (std::size_t i = 0; i < count; ++i) {
         with_candidate(i, [&](const auto& candidate) { plans[i] = plan_one(candidate, compact, prof); });
         if (prof) decision.predicted_us[i] = predicted_makespan_us(compact, plans[i], *prof, options.model);
         decision.same_plan_as[i] = i;
+        plan_of[i] = i;
         for (std::size_t k = 0; k < i; ++k)
-          if (decision.same_plan_as[k] == k && same_plan(plans[k], plans[i]) &&
+          if (plan_of[k] == k && same_plan(plans[k], plans[i])) {
+            plan_of[i] = k;
+            break;
+          }
+        for (std::size_t k = 0; k < i; ++k)
+          if (decision.same_plan_as[k] == k && plan_of[k] == plan_of[i] &&
               capture_part(decision.labels[k]) == capture_part(decision.labels[i])) {
             decision.same_plan_as[i] = k;
             break;
           }
       }
-      const std::vector<std::size_t> shortlisted = tune::shortlist(decision.predicted_us, decision.same_plan_as, options.shortlist);
+      const std::vector<std::size_t> shortlisted =
+          tune::shortlist(decision.predicted_us, decision.same_plan_as, options.shortlist, plan_of);
       decision.plan_ms = opara::detail::ms_since(phase);
 
       // Capture only the shortlisted candidates.
@@ -306,10 +314,12 @@ private:
 //! on the bench suite's stages4x128, where small kernels wait for an SM-filling one, and the same
 //! on the traced models). On the H100 the winner differed per workload (bench/results), which is
 //! why a measured choice beats any fixed default. Stream capture only: explicit_graph gave the
-//! same replay times for the same plan in every bench run. The carveout candidate plans like the
-//! third; autotune tells them apart by their capture (same_plan_as), so both can be raced, but the
-//! model predicts them alike and the shortlist (at most three) may leave them out: on stages4x128
-//! (H100, 0812319) it went to plans the model ranked better and the carveout was not measured.
+//! same replay times for the same plan in every bench run. The last two candidates plan like the
+//! third and differ in their capture only: one carveout for all kernels, and launch segments
+//! (capture_options::launch_segments = 4: on the bench suite's traced models a single inference
+//! took 0.79-0.98x the time of one graph, while back-to-back replays took 1.00-1.10x; H100,
+//! 60fee9e). The model predicts a plan alike however it is captured, so the shortlist measures
+//! every capture of a shortlisted plan (tune::shortlist's plan_of), and the race decides.
 using default_candidates = autotune_of<
     scheduler<streams::opara_greedy, order::resource_aware, capture::stream_capture>,
     scheduler<streams::opara_greedy, order::program_order, capture::stream_capture>,
@@ -319,11 +329,15 @@ using default_candidates = autotune_of<
     scheduler<streams::round_robin, order::program_order, capture::stream_capture>,
     scheduler<streams::round_robin, order::critical_path_first, capture::stream_capture>,
     scheduler<streams::model_guided, order::model_guided, capture::stream_capture>,
+    scheduler<streams::opara_greedy, order::critical_path_first, capture::stream_capture>,
     scheduler<streams::opara_greedy, order::critical_path_first, capture::stream_capture>>;
 
-//! autotune with opara's default candidates (default_candidates; the last one's carveout set).
+//! autotune with opara's default candidates (default_candidates; the last two's capture options set).
 struct autotune : default_candidates {
-  autotune() { std::get<8>(candidates).options.capture.shared_carveout = 100; }
+  autotune() {
+    std::get<8>(candidates).options.capture.shared_carveout = 100;
+    std::get<9>(candidates).options.capture.launch_segments = 4;
+  }
 };
 
 } // namespace opara

@@ -5,7 +5,9 @@
 //!   plans' predicted makespans (model/gpu_model.hpp); only those within `tolerance` of the
 //!   predicted best are measured, at most `max_measured`, at least `min_measured` (so the winner's
 //!   margin is always a measured one). A candidate whose plan is the same as a better-ranked one's
-//!   is never measured (it would race itself). Without predictions (no profile) all are measured.
+//!   is never measured (it would race itself). Candidates with the same plan but another capture
+//!   (a carveout, launch segments: the model predicts them alike) are measured with their plan,
+//!   beyond max_measured, which counts plans. Without predictions (no profile) all are measured.
 //! - race(): replays the shortlisted candidates in rounds (each candidate takes a turn of `round`
 //!   samples) and drops a candidate as soon as its samples are clearly slower than the leader's
 //!   (its lower quartile above the leader's upper quartile, once each has `min_samples`), so a
@@ -48,16 +50,21 @@ inline void check_shortlist_options(const shortlist_options& options) {
 }
 
 //! The candidates to measure, best predicted first. `predicted_us[i]` is candidate i's predicted
-//! makespan (NaN: the model could not predict it); `same_plan_as[i]` is the first candidate whose
-//! plan equals i's (i itself when none; empty: all plans differ). When any prediction is missing,
-//! every distinct candidate is measured, beyond max_measured (the model cannot rank them).
-//! Throws bad_policy for unusable options or mismatched sizes.
+//! makespan (NaN: the model could not predict it); `same_plan_as[i]` is the first candidate that
+//! runs like i, same plan and same capture (i itself when none; empty: all differ); `plan_of[i]`
+//! is the first candidate with i's plan, whatever its capture (empty: every plan is its own). A
+//! distinct candidate whose plan_of is a chosen one's is chosen with it, right after it. When any
+//! prediction is missing, every distinct candidate is measured, beyond max_measured (the model
+//! cannot rank them). Throws bad_policy for unusable options or mismatched sizes.
 [[nodiscard]] inline std::vector<std::size_t> shortlist(std::span<const double> predicted_us,
                                                         std::span<const std::size_t> same_plan_as,
-                                                        const shortlist_options& options = {}) {
+                                                        const shortlist_options& options = {},
+                                                        std::span<const std::size_t> plan_of = {}) {
   check_shortlist_options(options);
   if (!same_plan_as.empty() && same_plan_as.size() != predicted_us.size())
     throw bad_policy("opara::autotune: shortlist needs one plan identity per prediction");
+  if (!plan_of.empty() && plan_of.size() != predicted_us.size())
+    throw bad_policy("opara::autotune: shortlist needs one plan per prediction");
   std::vector<std::size_t> distinct;
   for (std::size_t i = 0; i < predicted_us.size(); ++i)
     if (same_plan_as.empty() || same_plan_as[i] == i) distinct.push_back(i);
@@ -68,11 +75,17 @@ inline void check_shortlist_options(const shortlist_options& options) {
                    [&](std::size_t a, std::size_t b) { return predicted_us[a] < predicted_us[b]; });
   if (distinct.empty()) return distinct;
   const double limit = predicted_us[distinct.front()] * (1.0 + options.tolerance);
+  auto plan_id = [&](std::size_t i) { return plan_of.empty() ? i : plan_of[i]; };
   std::vector<std::size_t> chosen;
+  std::size_t plans = 0;
   for (std::size_t i : distinct) {
-    if (chosen.size() >= options.max_measured) break;
-    if (chosen.size() >= options.min_measured && predicted_us[i] > limit) break;
+    if (std::find(chosen.begin(), chosen.end(), i) != chosen.end()) continue;  // a variant, already in
+    if (plans >= options.max_measured) break;
+    if (plans >= options.min_measured && predicted_us[i] > limit) break;
     chosen.push_back(i);
+    ++plans;
+    for (std::size_t j : distinct)  // the same plan, captured otherwise
+      if (j != i && plan_id(j) == plan_id(i)) chosen.push_back(j);
   }
   return chosen;
 }
