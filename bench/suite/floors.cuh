@@ -124,14 +124,16 @@ inline chain_floor measure_critical_chain(const opara::cuda::task_graph& g, cons
       }
     };
     for (const bool pdl : {false, true}) {
-      scheduler<streams::sequential, order::program_order, capture::stream_capture> captured{};
-      captured.options.capture.programmatic = pdl;
-      variant(captured, pdl);
-      // In launch segments too: a plan split so could otherwise beat its own chain's one graph.
-      captured.options.capture.launch_segments = 4;
-      variant(captured, pdl);
+      // One graph and launch segments: a plan split so could otherwise beat its own chain's one graph.
+      for (const int segments : {1, 2, 4}) {
+        scheduler<streams::sequential, order::program_order, capture::stream_capture> captured{};
+        captured.options.capture.programmatic = pdl;
+        captured.options.capture.launch_segments = segments;
+        variant(captured, pdl);
+      }
       scheduler<streams::sequential, order::program_order, capture::explicit_graph> built{};
       built.options.capture.programmatic = pdl;
+      built.options.capture.launch_segments = 1;
       variant(built, pdl);
     }
     const double queued = std::max(longest.queued_us, f.queued_us);  // of the paths the longest, like us

@@ -459,6 +459,7 @@ TEST_CASE("pdl.launch_segments_split_at_free_cuts") {
       for (const bool priorities : {false, true}) {
         opara::capture_options o;
         o.priorities = priorities;
+        o.launch_segments = 1;
         const std::vector<float> one_graph = run(cp::stream_capture{}.capture(tg, p, f.stream.get(), o), b, f.stream.get(), 1);
         o.launch_segments = 4;
         for (const opara::executable& exe : {cp::stream_capture{}.capture(tg, p, f.stream.get(), o),
@@ -502,8 +503,17 @@ TEST_CASE("pdl.launch_segments_split_at_free_cuts") {
     CHECK_THROWS_AS((void)cp::eager{}.capture(tg, p, f.stream.get(), o), opara::bad_policy);
   }
   opara::scheduler<> s;
+  CHECK(s.label() == "opara_greedy/critical_path_first/stream_capture");  // 2 segments, growth 3: the defaults
   s.options.capture.launch_segments = 4;
   CHECK(s.label() == "opara_greedy/critical_path_first/stream_capture+segments4");
+  s.options.capture.launch_segments = 1;
+  s.options.capture.segment_growth = 5;
+  CHECK(s.label() == "opara_greedy/critical_path_first/stream_capture+segments1g5");
+  o.launch_segments = 2;
+  for (const double bad : {0.5, 1001.0, std::nan("")}) {
+    o.segment_growth = bad;
+    CHECK_THROWS_AS((void)cp::stream_capture{}.capture(tg, p, f.stream.get(), o), opara::bad_policy);
+  }
 }
 
 TEST_CASE("pdl.near_critical_rejects_bad_input") {

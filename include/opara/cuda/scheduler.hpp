@@ -99,7 +99,8 @@ struct scheduler {
   //! The policies' labels, "streams/order/capture" (e.g. "round_robin[4]/program_order/stream_capture"):
   //! what autotune and the bench suite call this scheduler.
   //! Capture options that change the graph off their defaults add "+no_pdl" / "+pdl_all" /
-  //! "+priorities" / "+carveout<percent>" / "+segments<count>" (with "g<growth>" when it is not 3), so
+  //! "+priorities" / "+carveout<percent>" / "+segments<count>" (launch segments other than 2, or
+  //! a growth other than 3, which adds "g<growth>"), so
   //! that autotune's candidates and the bench suite's modes stay apart.
   [[nodiscard]] std::string label() const {
     return policy_label(streams) + "/" + policy_label(order) + "/" + policy_label(capture) +
@@ -112,7 +113,8 @@ struct scheduler {
 
 private:
   static std::string segments_label(const capture_options& o) {
-    if (o.launch_segments <= 1) return "";
+    if (o.launch_segments == capture_options{}.launch_segments && o.segment_growth == capture_options{}.segment_growth)
+      return "";
     std::string label = "+segments" + std::to_string(o.launch_segments);
     if (o.segment_growth != 3.0) {
       char growth[32];

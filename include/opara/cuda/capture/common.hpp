@@ -96,20 +96,24 @@ struct capture_options {
   //! ignores it. Checked before capture: outside [-1, 100] throws bad_policy.
   int shared_carveout = -1;
   //! Launch segments: how many CUDA graphs, at most, one replay is split into, launched one after
-  //! the other on the caller's stream. 1 (the default) builds one graph. The host's cudaGraphLaunch
-  //! call costs about 0.2 us per node and the GPU starts a graph only near its end, so a single
-  //! inference of a large graph waits for the whole call; in segments growing threefold along the
-  //! launch order (plan/segments.hpp), the GPU runs the first while the host enqueues the rest. Cuts
-  //! are made only where the plan adds no dependency by them (every operator before a cut precedes
-  //! every one after it), so a plan with fewer such places gets fewer segments. Each cut costs the
-  //! GPU the start of another graph (about 1-2 us), which back-to-back replays pay without the
-  //! gain: a choice for isolated latency, measured in the bench suite's "segments" mode.
-  //! native_exec() is then null (native_exec(k) gives each segment). Graph policies only; eager
+  //! the other on the caller's stream; 1 builds one graph. The host's cudaGraphLaunch call costs
+  //! about 0.2 us per node and the GPU starts a graph only near the call's end, so a single
+  //! inference of a large graph waits for the whole call; split, the GPU runs the first segment
+  //! while the host enqueues the rest (plan/segments.hpp). Cuts are made only where they add no
+  //! dependency (every operator before a cut precedes every one after it) and the graph is at most
+  //! 4 operators wide, so a plan without such places stays whole. Each cut costs the GPU the start
+  //! of another graph, which back-to-back replays pay without the gain. The default, 2: on the
+  //! bench suite's 11 traced models (H100, d8b4915) a single inference took 0.78-0.99x the time of
+  //! one graph and queued replays 1.00-1.02x; 4 segments gained a little more alone (GoogLeNet
+  //! 127 against 126 us, DenseNet-121 515 against 530) and cost more queued (GoogLeNet 125 against
+  //! 114 us). Set 1 for throughput, or to embed native_exec() in a graph of your own: with more than
+  //! one segment native_exec() is null (native_exec(k) gives each). Graph policies only; eager
   //! ignores it. Checked before capture: outside [1, 64] throws bad_policy.
-  int launch_segments = 1;
-  //! How much larger each launch segment is than the one before (segment_cuts' growth): large
-  //! enough that the host enqueues a segment while the GPU runs the ones before it, no larger, so
-  //! that the first is small. Checked before capture: below 1, above 1000 or not finite throws bad_policy.
+  int launch_segments = 2;
+  //! How much larger each launch segment is than the one before (segment_cuts' growth; with 2
+  //! segments and growth 3, the first holds a quarter of the operators): large enough that the
+  //! host enqueues a segment while the GPU runs the ones before it, no larger, so that the first is
+  //! small. Checked before capture: below 1, above 1000 or not finite throws bad_policy.
   double segment_growth = 3.0;
 };
 

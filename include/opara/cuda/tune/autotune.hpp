@@ -315,11 +315,11 @@ private:
 //! on the traced models). On the H100 the winner differed per workload (bench/results), which is
 //! why a measured choice beats any fixed default. Stream capture only: explicit_graph gave the
 //! same replay times for the same plan in every bench run. The last two candidates plan like the
-//! third and differ in their capture only: one carveout for all kernels, and launch segments
-//! (capture_options::launch_segments = 4: on the bench suite's traced models a single inference
-//! took 0.79-0.98x the time of one graph, while back-to-back replays took 1.00-1.10x; H100,
-//! 60fee9e). The model predicts a plan alike however it is captured, so the shortlist measures
-//! every capture of a shortlisted plan (tune::shortlist's plan_of), and the race decides.
+//! third and differ in their capture only: one carveout for all kernels, and one graph instead of
+//! two launch segments (capture_options::launch_segments = 1: for back-to-back replays, which pay
+//! for a cut without its gain). The model predicts a plan alike however it is captured, so the
+//! shortlist measures every capture of a shortlisted plan (tune::shortlist's plan_of), and the race
+//! decides.
 using default_candidates = autotune_of<
     scheduler<streams::opara_greedy, order::resource_aware, capture::stream_capture>,
     scheduler<streams::opara_greedy, order::program_order, capture::stream_capture>,
@@ -336,7 +336,7 @@ using default_candidates = autotune_of<
 struct autotune : default_candidates {
   autotune() {
     std::get<8>(candidates).options.capture.shared_carveout = 100;
-    std::get<9>(candidates).options.capture.launch_segments = 4;
+    std::get<9>(candidates).options.capture.launch_segments = 1;
   }
 };
 
