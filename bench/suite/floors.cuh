@@ -18,7 +18,12 @@
 //  - the skeleton: each measured plan captured again with every kernel replaced by an empty kernel
 //    of the same grid, block and shared memory (and the same PDL contract); its fastest replay is a
 //    floor for that plan (kernels that do work only take longer), so the least over the measured
-//    plans is a floor for the best of them.
+//    plans is a floor for the best of them;
+//  - the work: the workload's own operators with every edge removed, spread round-robin over 8, 32
+//    or 128 streams (the fastest): the GPU running the same kernels as freely as streams let it.
+//    A schedule keeps the edges, so it waits at least as long (unless the edgeless launch order is
+//    worse than the plan's, which the three stream counts are there to make unlikely). Without it
+//    the bound of a wide graph such as layered8x125 was its skeleton alone: no floor for the work.
 
 #include "synthetic.cuh"
 
@@ -187,5 +192,38 @@ private:
   };
   opara::cuda::task_graph graph_;
 };
+
+// The work floor (see above): the fastest replay, isolated and queued, of the workload's operators
+// without edges, over 8, 32 and 128 round-robin streams (at most one per operator).
+struct work_floor {
+  double us = 0;              // fastest isolated replay of the fastest stream count
+  double queued_us = 0;       // fastest queued replay of any stream count (0: not measured)
+  std::uint32_t streams = 0;  // the fastest stream count (isolated)
+};
+
+inline work_floor measure_work_floor(const opara::cuda::task_graph& g, cudaStream_t s, const opara::tune::timing_options& o,
+                                     const std::function<void(cudaStream_t)>& busy = {}) {
+  using namespace opara;
+  cuda::task_graph edgeless;
+  for (node_id v = 0; v < g.num_nodes(); ++v)
+    edgeless.add(g.name(v), [&g, v](cudaStream_t stream) { g.launch(v, stream); }, g.bound(v),
+                 g.programmatic(v) ? input_wait::programmatic : input_wait::full);
+  work_floor f{std::numeric_limits<double>::infinity(), 0, 0};
+  for (const std::uint32_t streams : {8u, 32u, 128u}) {
+    scheduler<streams::round_robin, order::program_order, capture::stream_capture, profiler::none> sched{};
+    sched.streams.streams = std::min<std::uint32_t>(streams, static_cast<std::uint32_t>(g.num_nodes()));
+    const executable exe = sched.compile(edgeless, s);
+    const double us = tune::time_replays(exe, s, o).min_us;
+    if (us < f.us) {
+      f.us = us;
+      f.streams = sched.streams.streams;
+    }
+    if (busy) {
+      const double q = time_queued(exe, s, o, busy).min_us;
+      if (f.queued_us == 0 || q < f.queued_us) f.queued_us = q;
+    }
+  }
+  return f;
+}
 
 } // namespace bench

@@ -127,9 +127,9 @@ int main(int argc, char** argv) try {
   // peers' CUDA graph) and the bound, how far scheduler<>'s default, Opara's policies as the paper
   // runs them and the model-guided policies are from the bound, and autotune's pick.
   std::printf("\n== summary on %s: best mode per workload (median of %d replays)\n", prop.name, o.timing.replays);
-  std::printf("bound: max(critical chain measured alone, least skeleton of a measured plan) (bench/suite/floors.cuh), "
-              "isolated replays; q: the same queued behind GPU work (the host's launch call hidden). 'profile': the "
-              "profile's bound, a reference\n");
+  std::printf("bound: max(critical chain measured alone, least skeleton of a measured plan, the work without edges) "
+              "(bench/suite/floors.cuh), isolated replays; q: the same queued behind GPU work (the host's launch call "
+              "hidden). 'profile': the profile's bound, a reference\n");
   std::printf("%-19s %5s %9s %9s %-62s %9s %9s %9s %9s %7s %7s %7s %7s %7s %8s %9s %7s %7s  %s\n", "workload", "ops",
               "seq graph", "best", "best mode / policies", "profile", "chain", "skeleton", "bound", "vs seq", "/bound",
               "default", "paper", "model", "/profile", "q bound", "q best", "q def", "autotune: pick, us, set-up ms");

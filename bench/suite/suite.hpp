@@ -178,7 +178,8 @@ struct workload_result {
   double queued_bound_us = 0, skeleton_queued_floor_us = 0;
   chain_floor chain{};
   double skeleton_floor_us = 0;
-  std::string skeleton_floor_of;  // the plan whose skeleton was fastest
+  std::string skeleton_floor_of;
+  work_floor work{};              // the operators without edges (floors.cuh)  // the plan whose skeleton was fastest
   double autotune_setup_ms = 0;   // profile + autotune's compile (its report's total)
   [[nodiscard]] double over_bound(const mode_result& m) const { return bound_us > 0 ? m.t.median_us / bound_us : 0.0; }
   [[nodiscard]] double queued_over_bound(const mode_result& m) const {
@@ -411,6 +412,9 @@ workload_result run_workload(const std::string& name, const std::string& descrip
       const double queued = after.queued_us > 0 ? std::min(r.chain.queued_us, after.queued_us) : r.chain.queued_us;
       if (after.us < r.chain.us) r.chain = after;
       r.chain.queued_us = queued;
+      r.work = measure_work_floor(g, s, o.timing, o.busy);
+      std::fprintf(stderr, "  work without edges %.1f us (queued %.1f, %u streams)\n", r.work.us, r.work.queued_us,
+                   r.work.streams);
       std::fprintf(stderr, "  critical chain measured %.1f us (%zu ops, profiled %.1f us, %s)\n", r.chain.us,
                    r.chain.operators, r.chain.profiled_us, r.chain.capture.c_str());
     }
@@ -453,12 +457,12 @@ workload_result run_workload(const std::string& name, const std::string& descrip
   // about 0.8 us that a graph overlaps (bench_anatomy: GoogLeNet's critical path, 126 us of CUPTI
   // durations, runs 57 us in a graph, plus 61 us of waits), so it is no floor; it stays a reference
   // (plain_bound_us) and the bound of workloads without measured floors.
-  const double measured_floor = std::max(r.chain.us, r.skeleton_floor_us);
+  const double measured_floor = std::max({r.chain.us, r.skeleton_floor_us, r.work.us});
   r.bound_us = measured_floor > 0 ? measured_floor : r.plain_bound_us;
   for (const auto& m : r.modes)
     if (m.skeleton_queued_us > 0 && (r.skeleton_queued_floor_us == 0 || m.skeleton_queued_us < r.skeleton_queued_floor_us))
       r.skeleton_queued_floor_us = m.skeleton_queued_us;
-  if (o.busy) r.queued_bound_us = std::max(r.chain.queued_us, r.skeleton_queued_floor_us);
+  if (o.busy) r.queued_bound_us = std::max({r.chain.queued_us, r.skeleton_queued_floor_us, r.work.queued_us});
   return r;
 }
 
@@ -505,6 +509,9 @@ inline json::value to_json(const workload_result& r) {
   w["critical_chain_pdl"] = r.chain.programmatic;
   w["critical_chain_variant"] = r.chain.capture;
   w["skeleton_floor_us"] = r.skeleton_floor_us;
+  w["work_floor_us"] = r.work.us;
+  w["work_floor_queued_us"] = r.work.queued_us;
+  w["work_floor_streams"] = r.work.streams;
   w["queued_bound_us"] = r.queued_bound_us;
   w["critical_chain_queued_us"] = r.chain.queued_us;
   w["skeleton_queued_floor_us"] = r.skeleton_queued_floor_us;
@@ -561,13 +568,13 @@ inline json::value to_json(const workload_result& r) {
 inline void print_workload(const workload_result& r) {
   std::printf("\n== %s (%s): %zu ops, critical path %.1f us, work bound %.1f us, sum of ops %.1f us\n",
               r.name.c_str(), r.description.c_str(), r.nodes, r.critical_path_us, r.work_bound_us, r.sum_us);
-  std::printf("bound %.1f us = max(critical chain measured %.1f (%zu ops, profiled %.1f, %s), least skeleton %.1f (%s)); "
-              "profile bound %.1f (a reference)\n",
+  std::printf("bound %.1f us = max(critical chain measured %.1f (%zu ops, profiled %.1f, %s), least skeleton %.1f (%s), "
+              "work without edges %.1f (%u streams)); profile bound %.1f (a reference)\n",
               r.bound_us, r.chain.us, r.chain.operators, r.chain.profiled_us, r.chain.capture.c_str(),
-              r.skeleton_floor_us, r.skeleton_floor_of.c_str(), r.plain_bound_us);
+              r.skeleton_floor_us, r.skeleton_floor_of.c_str(), r.work.us, r.work.streams, r.plain_bound_us);
   if (r.queued_bound_us > 0)
-    std::printf("queued bound %.1f us = max(critical chain queued %.1f, least skeleton queued %.1f)\n", r.queued_bound_us,
-                r.chain.queued_us, r.skeleton_queued_floor_us);
+    std::printf("queued bound %.1f us = max(critical chain queued %.1f, least skeleton queued %.1f, work queued %.1f)\n",
+                r.queued_bound_us, r.chain.queued_us, r.skeleton_queued_floor_us, r.work.queued_us);
   std::printf("%-18s %-64s %9s %9s %9s %9s %9s %7s %9s %9s %7s %4s %5s %8s %8s\n", "mode", "policies", "median", "min", "p90",
               "model", "skeleton", "/bound", "queued", "q skel", "q/bound", "str", "waits", "plan ms", "inst ms");
   for (const auto& m : r.modes)
