@@ -103,10 +103,10 @@ struct capture_options {
   //! dependency (every operator before a cut precedes every one after it) and the graph is at most
   //! 4 operators wide, so a plan without such places stays whole. Each cut costs the GPU the start
   //! of another graph, which back-to-back replays pay without the gain. The default, 2: on the
-  //! bench suite's 11 traced models (H100, d8b4915) a single inference took 0.78-0.99x the time of
-  //! one graph and queued replays 1.00-1.02x; 4 segments gained a little more alone (GoogLeNet
-  //! 127 against 126 us, DenseNet-121 515 against 530) and cost more queued (GoogLeNet 125 against
-  //! 114 us). Set 1 for throughput, or to embed native_exec() in a graph of your own: with more than
+  //! bench suite's 11 traced models (H100, d8b4915) a single inference took 0.75-0.99x the time of
+  //! one graph and queued replays 1.00-1.02x; 4 segments gained a little more alone on some
+  //! (DenseNet-121 515 against 530 us, EfficientNet-B0 231 against 247), none on others (GoogLeNet
+  //! 127 against 126), and cost more queued (GoogLeNet 125 against 114 us). Set 1 for throughput, or to embed native_exec() in a graph of your own: with more than
   //! one segment native_exec() is null (native_exec(k) gives each). Graph policies only; eager
   //! ignores it. Checked before capture: outside [1, 64] throws bad_policy.
   int launch_segments = 2;
