@@ -76,6 +76,7 @@ struct args {
   std::string json, weights, pytorch;
   long long min_blocks = 0;  // 0: auto (fastest sequential graph among a few)
   int launch_segments = 0;   // opara variants' capture_options::launch_segments (0: the library's default)
+  int carveout = -1;         // opara variants' capture_options::shared_carveout (-1: each kernel's own)
 };
 
 inline args parse(int argc, char** argv, const bench_model& model) {
@@ -114,6 +115,9 @@ inline args parse(int argc, char** argv, const bench_model& model) {
     else if (s == "--min-blocks") {
       const std::string v = next();
       a.min_blocks = v == "auto" ? 0 : std::stoll(v);
+    } else if (s == "--carveout") {
+      a.carveout = std::stoi(next());
+      if (a.carveout < -1 || a.carveout > 100) throw std::invalid_argument("--carveout needs -1 or a percentage in [0, 100]");
     } else if (s == "--launch-segments") {
       a.launch_segments = std::stoi(next());
       if (a.launch_segments < 1) throw std::invalid_argument("--launch-segments needs a count of 1 or more");
@@ -121,7 +125,7 @@ inline args parse(int argc, char** argv, const bench_model& model) {
     else if (s == "--help" || s == "-h") {
       std::printf("%s [--batch 1,8] [--precision tf32|tf32x3] [--path auto|sm90|portable] [--fuse] "
                   "[--reps N] [--check] [--check-only] [--json FILE] [--weights FILE] [--min-blocks N] [--layers] "
-                  "[--quick] [--pytorch FILE] [--launch-segments N]\n", model.program);
+                  "[--quick] [--pytorch FILE] [--launch-segments N] [--carveout P]\n", model.program);
       std::exit(0);
     } else throw std::invalid_argument("unknown argument " + s);
   }
@@ -411,6 +415,7 @@ inline int bench_main(int argc, char** argv, const bench_model& model) try {
     bool have_profile = false;
     auto try_variant = [&](const std::string& name, auto sched) -> variant_result {
       if (a.launch_segments > 0) sched.options.capture.launch_segments = a.launch_segments;
+      sched.options.capture.shared_carveout = a.carveout;
       try {
         const auto t0 = std::chrono::steady_clock::now();
         opara::executable exe = have_profile ? sched.compile(pnet, s, saved) : sched.compile(pnet, s);
@@ -513,7 +518,8 @@ inline int bench_main(int argc, char** argv, const bench_model& model) try {
       << "\",\n  \"commit\": \"" << (commit ? commit : "unknown") << "\",\n  \"date\": \"" << date
       << "\",\n  \"precision\": \"" << k::precision_name(a.precision) << "\",\n  \"path\": \"" << k::path_name(used_path)
       << "\",\n  \"fused_pools\": " << (a.fuse ? "true" : "false") << ",\n  \"reps\": " << a.reps
-      << ",\n  \"launch_segments\": " << (a.launch_segments > 0 ? a.launch_segments : opara::capture_options{}.launch_segments);
+      << ",\n  \"launch_segments\": " << (a.launch_segments > 0 ? a.launch_segments : opara::capture_options{}.launch_segments)
+      << ",\n  \"shared_carveout\": " << a.carveout;
     if (a.layers) f << ",\n  \"ceilings\": {\"tf32_tflops\": " << ceil.tflops << ", \"copy_gbps\": " << ceil.gbps << "}";
     f << ",\n  \"results\": [\n";
     for (std::size_t i = 0; i < results.size(); ++i) {
