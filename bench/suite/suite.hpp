@@ -324,6 +324,7 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     scheduler<streams::sequential, order::program_order, capture::stream_capture> seq{};
     seq.options.capture.programmatic = false;
     seq.options.capture.launch_segments = 1;
+    seq.options.capture.shared_carveout = -1;  // each kernel's own, as PyTorch captures them
     measure("sequential graph", seq);
     measure("sequential+pdl", scheduler<streams::sequential, order::program_order, capture::stream_capture>{});
   }
@@ -334,6 +335,7 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     scheduler<streams::opara_greedy, order::resource_aware, capture::stream_capture> paper{};
     paper.options.capture.programmatic = false;
     paper.options.capture.launch_segments = 1;  // Opara captures one graph
+    paper.options.capture.shared_carveout = -1;
     measure("opara (paper)", paper);
     scheduler<> def{};
     measure("default", def);
@@ -343,9 +345,9 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     def.options.capture.priorities = true;
     measure("priorities", def);
     def.options.capture.priorities = false;
-    def.options.capture.shared_carveout = 100;  // one carveout for all kernels (bench_anatomy)
-    measure("carveout", def);
-    def.options.capture.shared_carveout = -1;
+    def.options.capture.shared_carveout = -1;  // each kernel's own (the default is one for all, 100)
+    measure("own carveout", def);
+    def.options.capture.shared_carveout = 100;
     def.options.capture.launch_segments = 1;  // one graph: the host's whole launch call before the GPU starts
     measure("one graph", def);
     def.options.capture.launch_segments = 4;

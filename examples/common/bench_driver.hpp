@@ -76,7 +76,7 @@ struct args {
   std::string json, weights, pytorch;
   long long min_blocks = 0;  // 0: auto (fastest sequential graph among a few)
   int launch_segments = 0;   // opara variants' capture_options::launch_segments (0: the library's default)
-  int carveout = -1;         // opara variants' capture_options::shared_carveout (-1: each kernel's own)
+  int carveout = -2;         // opara variants' capture_options::shared_carveout (-1: each kernel's own; -2: the library's default)
 };
 
 inline args parse(int argc, char** argv, const bench_model& model) {
@@ -415,7 +415,7 @@ inline int bench_main(int argc, char** argv, const bench_model& model) try {
     bool have_profile = false;
     auto try_variant = [&](const std::string& name, auto sched) -> variant_result {
       if (a.launch_segments > 0) sched.options.capture.launch_segments = a.launch_segments;
-      sched.options.capture.shared_carveout = a.carveout;
+      if (a.carveout >= -1) sched.options.capture.shared_carveout = a.carveout;
       try {
         const auto t0 = std::chrono::steady_clock::now();
         opara::executable exe = have_profile ? sched.compile(pnet, s, saved) : sched.compile(pnet, s);
@@ -519,7 +519,7 @@ inline int bench_main(int argc, char** argv, const bench_model& model) try {
       << "\",\n  \"precision\": \"" << k::precision_name(a.precision) << "\",\n  \"path\": \"" << k::path_name(used_path)
       << "\",\n  \"fused_pools\": " << (a.fuse ? "true" : "false") << ",\n  \"reps\": " << a.reps
       << ",\n  \"launch_segments\": " << (a.launch_segments > 0 ? a.launch_segments : opara::capture_options{}.launch_segments)
-      << ",\n  \"shared_carveout\": " << a.carveout;
+      << ",\n  \"shared_carveout\": " << (a.carveout >= -1 ? a.carveout : opara::capture_options{}.shared_carveout);
     if (a.layers) f << ",\n  \"ceilings\": {\"tf32_tflops\": " << ceil.tflops << ", \"copy_gbps\": " << ceil.gbps << "}";
     f << ",\n  \"results\": [\n";
     for (std::size_t i = 0; i < results.size(); ++i) {

@@ -58,11 +58,11 @@ TEST_CASE("autotune.picks_fastest_and_remembers_per_device_and_graph") {
     CHECK_FALSE(first.reused);
     REQUIRE(first.labels.size() == 10);
     CHECK(first.labels[7] == "model_guided/model_guided/stream_capture");
-    CHECK(first.labels[8] == "opara_greedy/critical_path_first/stream_capture+carveout100");
+    CHECK(first.labels[8] == "opara_greedy/critical_path_first/stream_capture+own_carveout");
     CHECK(first.labels[9] == "opara_greedy/critical_path_first/stream_capture+segments1");
     REQUIRE(first.median_us.size() == 10);
     REQUIRE(first.predicted_us.size() == 10);
-    // The carveout and one-graph candidates plan exactly like the third, but capture differently:
+    // The own-carveout and one-graph candidates plan exactly like the third, but capture differently:
     // each is its own, and each is measured whenever the third is.
     for (const std::size_t variant : {8u, 9u}) {
       CHECK(first.same_plan_as[variant] == variant);

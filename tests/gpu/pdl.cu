@@ -439,8 +439,11 @@ TEST_CASE("pdl.shared_carveout_on_every_kernel_node") {
     CHECK_THROWS_AS((void)cp::eager{}.capture(tg, p, f.stream.get(), o), opara::bad_policy);
   }
   opara::scheduler<> s;
-  s.options.capture.shared_carveout = 100;
-  CHECK(s.label() == "opara_greedy/critical_path_first/stream_capture+carveout100");
+  CHECK(s.label() == "opara_greedy/critical_path_first/stream_capture");  // 100: the default
+  s.options.capture.shared_carveout = 25;
+  CHECK(s.label() == "opara_greedy/critical_path_first/stream_capture+carveout25");
+  s.options.capture.shared_carveout = -1;
+  CHECK(s.label() == "opara_greedy/critical_path_first/stream_capture+own_carveout");
 }
 
 TEST_CASE("pdl.launch_segments_split_at_free_cuts") {

@@ -99,7 +99,8 @@ struct scheduler {
   //! The policies' labels, "streams/order/capture" (e.g. "round_robin[4]/program_order/stream_capture"):
   //! what autotune and the bench suite call this scheduler.
   //! Capture options that change the graph off their defaults add "+no_pdl" / "+pdl_all" /
-  //! "+priorities" / "+carveout<percent>" / "+segments<count>" (launch segments other than 2, or
+  //! "+priorities" / "+carveout<percent>" (a carveout other than 100; "+own_carveout" for -1) /
+  //! "+segments<count>" (launch segments other than 2, or
   //! a growth other than 3, which adds "g<growth>"), so
   //! that autotune's candidates and the bench suite's modes stay apart.
   [[nodiscard]] std::string label() const {
@@ -107,11 +108,15 @@ struct scheduler {
            (options.capture.programmatic ? "" : "+no_pdl") +
            (options.capture.programmatic && options.capture.programmatic_edges == programmatic_scope::all ? "+pdl_all" : "") +
            (options.capture.priorities ? "+priorities" : "") +
-           (options.capture.shared_carveout >= 0 ? "+carveout" + std::to_string(options.capture.shared_carveout) : "") +
+           carveout_label(options.capture) +
            segments_label(options.capture);
   }
 
 private:
+  static std::string carveout_label(const capture_options& o) {
+    if (o.shared_carveout == capture_options{}.shared_carveout) return "";
+    return o.shared_carveout < 0 ? "+own_carveout" : "+carveout" + std::to_string(o.shared_carveout);
+  }
   static std::string segments_label(const capture_options& o) {
     if (o.launch_segments == capture_options{}.launch_segments && o.segment_growth == capture_options{}.segment_growth)
       return "";

@@ -87,14 +87,17 @@ struct capture_options {
   //! One shared-memory carveout for every kernel node: each kernel node's preferred share of the
   //! SM's unified L1/shared memory, in percent (cudaLaunchAttributePreferredSharedMemoryCarveout,
   //! which takes precedence over the kernel's own cudaFuncAttributePreferredSharedMemoryCarveout);
-  //! -1 (the default) leaves every kernel its own. An SM holds blocks of one carveout at a time, so
-  //! a long kernel that configured every SM for its shared memory keeps kernels that asked for
-  //! another carveout off the GPU until it ends; one carveout for all lets them share the SMs
-  //! (bench_anatomy: a stage of 128 small kernels beside an SM-filling one took 43-48 us, not 66-69).
-  //! 100 gives shared memory the most, L1 the least: for kernels that rely on L1, measure first.
-  //! A hint: the driver still raises it for a kernel that needs more. Graph policies only; eager
-  //! ignores it. Checked before capture: outside [-1, 100] throws bad_policy.
-  int shared_carveout = -1;
+  //! -1 leaves every kernel its own. An SM holds blocks of one carveout at a time, so a long kernel
+  //! that configured every SM for its shared memory keeps kernels that asked for another carveout
+  //! off the GPU until it ends; one carveout for all lets them share the SMs (bench_anatomy: a
+  //! stage of 128 small kernels beside an SM-filling one took 43-48 us, not 66-69). The default,
+  //! 100 (shared memory the most, L1 the least), since 16f9311: on an H100 it never made a measured
+  //! graph slower (the bench suite's 11 traced models 0.99-1.01x, stages4x128 0.69x; the real
+  //! GoogLeNet and Inception-v3 kernels 0.91-0.99x, best plans 0.96-0.99x). Kernels that rely on
+  //! L1 may lose by it: set -1 for them, or let autotune race both. A hint: the driver still raises
+  //! it for a kernel that needs more. Graph policies only; eager ignores it. Checked before
+  //! capture: outside [-1, 100] throws bad_policy.
+  int shared_carveout = 100;
   //! Launch segments: how many CUDA graphs, at most, one replay is split into, launched one after
   //! the other on the caller's stream; 1 builds one graph. The host's cudaGraphLaunch call costs
   //! about 0.2 us per node and the GPU starts a graph only near the call's end, so a single
@@ -106,9 +109,10 @@ struct capture_options {
   //! bench suite's 11 traced models (H100, d8b4915) a single inference took 0.75-0.99x the time of
   //! one graph and queued replays 1.00-1.02x; 4 segments gained a little more alone on some
   //! (DenseNet-121 515 against 530 us, EfficientNet-B0 231 against 247), none on others (GoogLeNet
-  //! 127 against 126), and cost more queued (GoogLeNet 125 against 114 us). Set 1 for throughput, or to embed native_exec() in a graph of your own: with more than
-  //! one segment native_exec() is null (native_exec(k) gives each). Graph policies only; eager
-  //! ignores it. Checked before capture: outside [1, 64] throws bad_policy.
+  //! 127 against 126), and cost more queued (GoogLeNet 125 against 114 us). Set 1 for throughput,
+  //! or to embed native_exec() in a graph of your own: with more than one segment native_exec() is
+  //! null (native_exec(k) gives each). Graph policies only; eager ignores it. Checked before
+  //! capture: outside [1, 64] throws bad_policy.
   int launch_segments = 2;
   //! How much larger each launch segment is than the one before (segment_cuts' growth; with 2
   //! segments and growth 3, the first holds a quarter of the operators): large enough that the

@@ -175,7 +175,7 @@ private:
     return a.order == b.order && a.stream_of == b.stream_of && a.wait_begin == b.wait_begin && a.wait_on == b.wait_on;
   }
   //! What a candidate's capture adds to its plan: its label after the stream and order policies
-  //! ("stream_capture+carveout100"). Two candidates run alike only when plan and capture agree.
+  //! ("stream_capture+own_carveout"). Two candidates run alike only when plan and capture agree.
   static std::string_view capture_part(std::string_view label) {
     const auto first = label.find('/');
     const auto second = first == std::string_view::npos ? first : label.find('/', first + 1);
@@ -309,13 +309,12 @@ private:
 
 //! opara's default candidates: Opara's own policies (greedy streams, resource-aware order), the
 //! fewest streams (minimum path cover) and round-robin over 4 streams, each in program order and
-//! critical-path-first order, the model-guided policies, and the default scheduler with one
-//! shared-memory carveout for every kernel (capture_options::shared_carveout = 100: a third faster
-//! on the bench suite's stages4x128, where small kernels wait for an SM-filling one, and the same
-//! on the traced models). On the H100 the winner differed per workload (bench/results), which is
+//! critical-path-first order, the model-guided policies, and the default scheduler captured two
+//! more ways. On the H100 the winner differed per workload (bench/results), which is
 //! why a measured choice beats any fixed default. Stream capture only: explicit_graph gave the
 //! same replay times for the same plan in every bench run. The last two candidates plan like the
-//! third and differ in their capture only: one carveout for all kernels, and one graph instead of
+//! third and differ in their capture only: each kernel's own shared-memory carveout instead of
+//! one (capture_options::shared_carveout = -1: for kernels that rely on L1), and one graph instead of
 //! two launch segments (capture_options::launch_segments = 1: for back-to-back replays, which pay
 //! for a cut without its gain). The model predicts a plan alike however it is captured, so the
 //! shortlist measures every capture of a shortlisted plan (tune::shortlist's plan_of), and the race
@@ -335,7 +334,7 @@ using default_candidates = autotune_of<
 //! autotune with opara's default candidates (default_candidates; the last two's capture options set).
 struct autotune : default_candidates {
   autotune() {
-    std::get<8>(candidates).options.capture.shared_carveout = 100;
+    std::get<8>(candidates).options.capture.shared_carveout = -1;
     std::get<9>(candidates).options.capture.launch_segments = 1;
   }
 };
