@@ -367,6 +367,11 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     rr4.streams.streams = 4;
     measure("graph", rr4);
   }
+  // scheduler<>'s default once more, after the others: its first median, taken early in the
+  // workload's modes, was the run's outlier in several corpus runs (H100: GoogLeNet 1.34x the bound
+  // with the same plan's other captures at 1.16-1.18x, RegNet 1.32x once), while its queued time
+  // agreed with its neighbours'. Both are reported; neither replaces the other.
+  measure("default (again)", scheduler<>{});
   if (o.segments_sweep)
     for (const auto& [count, growth] : {std::pair{2, 8.0}, {3, 3.0}, {3, 5.0}, {4, 3.0}, {4, 5.0}, {6, 3.0}, {8, 2.0}}) {
       scheduler<> sched{};
@@ -530,6 +535,7 @@ inline json::value to_json(const workload_result& r) {
   // policies) and the model-guided policies (their faster capture), each over the bound.
   if (const auto* b = r.best()) w["best_over_bound"] = r.over_bound(*b);
   if (const auto* d = r.find("default")) w["default_over_bound"] = r.over_bound(*d);
+  if (const auto* d = r.find("default (again)")) w["default_again_over_bound"] = r.over_bound(*d);
   if (const auto* p = r.find("opara (paper)")) w["opara_paper_over_bound"] = r.over_bound(*p);
   if (const auto* m = r.fastest("model_guided")) w["model_guided_over_bound"] = r.over_bound(*m);
   w["autotune_choice"] = r.autotune_choice;
