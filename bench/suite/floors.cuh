@@ -89,6 +89,26 @@ inline opara::tune::timing_summary time_queued(const opara::executable& exe, cud
   return opara::tune::summarize(std::move(samples));
 }
 
+// A floor's two measurements of one executable: its fastest isolated replay and, when `busy` is
+// set, its fastest queued replay (0 otherwise).
+struct fastest_replays {
+  double us = 0;
+  double queued_us = 0;
+};
+
+inline fastest_replays time_fastest(const opara::executable& exe, cudaStream_t s, const opara::tune::timing_options& o,
+                                    const std::function<void(cudaStream_t)>& busy) {
+  fastest_replays f;
+  f.us = opara::tune::time_replays(exe, s, o).min_us;
+  if (busy) f.queued_us = time_queued(exe, s, o, busy).min_us;
+  return f;
+}
+
+// Keeps the lesser of `queued_us` (0: none yet) and a new queued time (0: not measured).
+inline void keep_least_queued(double& queued_us, double candidate) {
+  if (candidate > 0 && (queued_us == 0 || candidate < queued_us)) queued_us = candidate;
+}
+
 struct chain_floor {
   double us = 0;                // fastest replay of the fastest variant
   double queued_us = 0;         // fastest queued replay (time_queued) of any variant (0: not measured)
@@ -118,17 +138,13 @@ inline chain_floor measure_critical_chain(const opara::cuda::task_graph& g, cons
     chain_floor f{std::numeric_limits<double>::infinity(), 0, path.size(), 0, false, {}};
     for (const node_id v : path) f.profiled_us += p.ops[v].duration_us;
     auto variant = [&](const auto& seq, bool pdl) {
-      const executable exe = seq.compile(chain, s, chain_profile);
-      const double us = tune::time_replays(exe, s, o).min_us;
-      if (us < f.us) {
-        f.us = us;
+      const fastest_replays t = time_fastest(seq.compile(chain, s, chain_profile), s, o, busy);
+      if (t.us < f.us) {
+        f.us = t.us;
         f.programmatic = pdl;
         f.capture = seq.label();
       }
-      if (busy) {
-        const double q = time_queued(exe, s, o, busy).min_us;
-        if (f.queued_us == 0 || q < f.queued_us) f.queued_us = q;
-      }
+      keep_least_queued(f.queued_us, t.queued_us);
     };
     for (const bool pdl : {false, true}) {
       // One graph and launch segments: a plan split so could otherwise beat its own chain's one graph.
@@ -218,16 +234,12 @@ inline work_floor measure_work_floor(const opara::cuda::task_graph& g, cudaStrea
     previous = streams;
     scheduler<streams::round_robin, order::program_order, capture::stream_capture, profiler::none> sched{};
     sched.streams.streams = streams;
-    const executable exe = sched.compile(edgeless, s);
-    const double us = tune::time_replays(exe, s, o).min_us;
-    if (us < f.us) {
-      f.us = us;
-      f.streams = sched.streams.streams;
+    const fastest_replays t = time_fastest(sched.compile(edgeless, s), s, o, busy);
+    if (t.us < f.us) {
+      f.us = t.us;
+      f.streams = streams;
     }
-    if (busy) {
-      const double q = time_queued(exe, s, o, busy).min_us;
-      if (f.queued_us == 0 || q < f.queued_us) f.queued_us = q;
-    }
+    keep_least_queued(f.queued_us, t.queued_us);
   }
   return f;
 }

@@ -169,17 +169,17 @@ struct workload_result {
   std::string name, description;
   std::size_t nodes = 0, edges = 0;
   double critical_path_us = 0, work_bound_us = 0, sum_us = 0, profile_ms = 0;
-  // The lower bound a mode is measured against: the larger of the critical chain measured alone
-  // (chain) and the least skeleton floor of the measured plans (floors.cuh); the profile bound
-  // (plain_bound_us: opara::lower_bound_us, max(critical path, work bound)) only where neither was
-  // measured (see run_workload).
+  // The lower bound a mode is measured against: the largest of the critical chain measured alone
+  // (chain), the least skeleton floor of the measured plans and the work without edges (work;
+  // floors.cuh); the profile bound (plain_bound_us: opara::lower_bound_us, max(critical path, work
+  // bound)) only where none was measured (see run_workload).
   double bound_us = 0, plain_bound_us = 0;
-  // The same for queued replays: max(chain queued, least skeleton queued).
+  // The same for queued replays: max(chain queued, least skeleton queued, work queued).
   double queued_bound_us = 0, skeleton_queued_floor_us = 0;
   chain_floor chain{};
   double skeleton_floor_us = 0;
-  std::string skeleton_floor_of;
-  work_floor work{};              // the operators without edges (floors.cuh)  // the plan whose skeleton was fastest
+  std::string skeleton_floor_of;  // the plan whose skeleton was fastest
+  work_floor work{};              // the operators without edges (floors.cuh)
   double autotune_setup_ms = 0;   // profile + autotune's compile (its report's total)
   [[nodiscard]] double over_bound(const mode_result& m) const { return bound_us > 0 ? m.t.median_us / bound_us : 0.0; }
   [[nodiscard]] double queued_over_bound(const mode_result& m) const {
@@ -296,9 +296,9 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     if constexpr (has_floors) {
       // The same scheduler (same options) on the skeleton, planned from the same profile: the same plan.
       if (skel && builds_graph) {
-        const executable empty = sched.compile(skel->graph(), s, prof);
-        m.skeleton_us = tune::time_replays(empty, s, o.timing).min_us;
-        if (o.busy) m.skeleton_queued_us = time_queued(empty, s, o.timing, o.busy).min_us;
+        const fastest_replays t = time_fastest(sched.compile(skel->graph(), s, prof), s, o.timing, o.busy);
+        m.skeleton_us = t.us;
+        m.skeleton_queued_us = t.queued_us;
       }
     }
     r.modes.push_back(std::move(m));
@@ -444,8 +444,9 @@ workload_result run_workload(const std::string& name, const std::string& descrip
           empty = candidate.capture.capture(skel->graph(), best.plan(), s, candidate.options.capture);
         });
         if (empty) {
-          m.skeleton_us = tune::time_replays(*empty, s, o.timing).min_us;
-          if (o.busy) m.skeleton_queued_us = time_queued(*empty, s, o.timing, o.busy).min_us;
+          const fastest_replays t = time_fastest(*empty, s, o.timing, o.busy);
+          m.skeleton_us = t.us;
+          m.skeleton_queued_us = t.queued_us;
         }
       }
     }
