@@ -100,9 +100,8 @@ struct scheduler {
   //! what autotune and the bench suite call this scheduler.
   //! Capture options that change the graph off their defaults add "+no_pdl" / "+pdl_all" /
   //! "+priorities" / "+carveout<percent>" (a carveout other than 100; "+own_carveout" for -1) /
-  //! "+segments<count>" (launch segments other than 2, or
-  //! a growth other than 3, which adds "g<growth>"), so
-  //! that autotune's candidates and the bench suite's modes stay apart.
+  //! "+segments<count>" (launch segments other than 2, or a growth other than 3, which adds
+  //! "g<growth>"), so that autotune's candidates and the bench suite's modes stay apart.
   [[nodiscard]] std::string label() const {
     return policy_label(streams) + "/" + policy_label(order) + "/" + policy_label(capture) +
            (options.capture.programmatic ? "" : "+no_pdl") +
@@ -118,10 +117,10 @@ private:
     return o.shared_carveout < 0 ? "+own_carveout" : "+carveout" + std::to_string(o.shared_carveout);
   }
   static std::string segments_label(const capture_options& o) {
-    if (o.launch_segments == capture_options{}.launch_segments && o.segment_growth == capture_options{}.segment_growth)
-      return "";
+    const capture_options defaults{};
+    if (o.launch_segments == defaults.launch_segments && o.segment_growth == defaults.segment_growth) return "";
     std::string label = "+segments" + std::to_string(o.launch_segments);
-    if (o.segment_growth != 3.0) {
+    if (o.segment_growth != defaults.segment_growth) {
       char growth[32];
       std::snprintf(growth, sizeof growth, "g%g", o.segment_growth);
       label += growth;

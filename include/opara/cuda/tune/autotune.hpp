@@ -157,7 +157,6 @@ struct autotune_of {
   }
 
 private:
-
   //! The candidate's plan (make_plan hands the profile to a stream policy that reads one).
   template <class Candidate>
   static plan plan_one(const Candidate& candidate, const opara::graph& compact, const opara::profile* prof) {
