@@ -19,6 +19,13 @@
 //    of the same grid, block and shared memory (and the same PDL contract); its fastest replay is a
 //    floor for that plan (kernels that do work only take longer), so the least over the measured
 //    plans is a floor for the best of them;
+//  - (not in the bound) the structure: each measured plan captured again with only the critical
+//    chain's operators doing their work and every other kernel empty (a skeleton with the chain
+//    real): the plan's forks, joins, waits and launches around the chain's own work. A plan's
+//    replay over its structure is what sharing the GPU with the rest of the work costs it; its
+//    structure over the chain, what the plan's shape costs the chain. It is a floor for that plan
+//    only, not for every schedule (one stream has no forks), so it decomposes the gap to the bound
+//    and is never the bound;
 //  - the work: the workload's own operators with every edge removed, spread round-robin over 8, 32,
 //    128, 256 or 1,024 streams (at most one per operator; the fastest): the GPU running the same
 //    kernels as freely as streams let it. A schedule keeps the edges, so it waits at least as long,
@@ -116,6 +123,7 @@ struct chain_floor {
   double profiled_us = 0;       // its operators' profiled durations, summed
   bool programmatic = false;    // the fastest variant used PDL
   std::string capture;          // the fastest variant's scheduler
+  std::vector<opara::node_id> path;  // the chain's operators, in order
 };
 
 // The critical chain's floor (see above): for each candidate path the faster of its PDL and plain
@@ -135,7 +143,7 @@ inline chain_floor measure_critical_chain(const opara::cuda::task_graph& g, cons
     const std::vector<node_id> path = critical_path(cg, *cost).nodes;
     const cuda::task_graph chain = chain_of(g, path);
     const profile chain_profile = profile_of(p, path, chain);
-    chain_floor f{std::numeric_limits<double>::infinity(), 0, path.size(), 0, false, {}};
+    chain_floor f{std::numeric_limits<double>::infinity(), 0, path.size(), 0, false, {}, path};
     for (const node_id v : path) f.profiled_us += p.ops[v].duration_us;
     auto variant = [&](const auto& seq, bool pdl) {
       const fastest_replays t = time_fastest(seq.compile(chain, s, chain_profile), s, o, busy);

@@ -149,6 +149,19 @@ int main(int argc, char** argv) try {
                 d ? r.queued_over_bound(*d) : 0.0, r.autotune_choice.empty() ? "-" : r.autotune_choice.c_str(),
                 r.autotune_us, r.autotune_setup_ms);
     if (q) std::printf("%-19s queued: best %.1f us (%s %s)\n", "", q->queued.median_us, q->mode.c_str(), q->label.c_str());
+    // The gap to the chain, split at each plan's structure (floors.cuh): what its shape costs the
+    // chain (structure / chain) and what sharing the GPU with the other work costs (replay / structure).
+    auto split = [&](const char* what, const bench::mode_result* m) {
+      if (!m || m->structure_us <= 0 || r.chain.us <= 0) return;
+      std::printf("%-19s %s: %.1f us = chain %.1f x structure %.2f x sharing %.2f", "", what, m->t.median_us, r.chain.us,
+                  m->structure_us / r.chain.us, m->t.median_us / m->structure_us);
+      if (m->queued.samples && m->structure_queued_us > 0 && r.chain.queued_us > 0)
+        std::printf("; queued %.1f = %.1f x %.2f x %.2f", m->queued.median_us, r.chain.queued_us,
+                    m->structure_queued_us / r.chain.queued_us, m->queued.median_us / m->structure_queued_us);
+      std::printf("\n");
+    };
+    split("best", b);
+    split("default", d);
   }
 
   if (!json_path.empty()) {

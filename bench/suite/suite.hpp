@@ -21,6 +21,8 @@
 #include <concepts>
 #include <cstdio>
 #include <functional>
+#include <optional>
+#include <stdexcept>
 #include <utility>
 #include <string>
 #include <vector>
@@ -163,6 +165,9 @@ struct mode_result {
   double skeleton_us = 0;      // fastest replay of the plan's skeleton (floors.cuh; 0: not measured)
   opara::tune::timing_summary queued;  // replays queued behind GPU work (suite_options::busy; 0: not measured)
   double skeleton_queued_us = 0;       // fastest queued replay of the plan's skeleton
+  // The plan's structure (floors.cuh): the same plan with only the critical chain's kernels doing
+  // work; fastest isolated and queued replays (0: not measured).
+  double structure_us = 0, structure_queued_us = 0;
 };
 
 struct workload_result {
@@ -180,6 +185,11 @@ struct workload_result {
   double skeleton_floor_us = 0;
   std::string skeleton_floor_of;  // the plan whose skeleton was fastest
   work_floor work{};              // the operators without edges (floors.cuh)
+  // The least structure (floors.cuh) of a measured plan, isolated and queued, and its plan: not in
+  // the bound (a floor for those plans only), it splits a plan's gap to the chain into what its
+  // shape costs and what sharing the GPU costs.
+  double structure_floor_us = 0, structure_queued_floor_us = 0;
+  std::string structure_floor_of;
   double autotune_setup_ms = 0;   // profile + autotune's compile (its report's total)
   [[nodiscard]] double over_bound(const mode_result& m) const { return bound_us > 0 ? m.t.median_us / bound_us : 0.0; }
   [[nodiscard]] double queued_over_bound(const mode_result& m) const {
@@ -255,12 +265,28 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     o.samples->workloads.push_back({name, cg, prof, {}});
     samples = &o.samples->workloads.back();
   }
-  std::optional<skeleton> skel;
+  std::optional<skeleton> skel, structure;
   if constexpr (has_floors)
     if (floors) {
       skel.emplace(g, prof);
       r.chain = measure_critical_chain(g, prof, s, o.timing, model.dependency_us, o.busy);
+      std::vector<bool> on_chain(cg.num_nodes(), false);
+      for (const node_id v : r.chain.path) on_chain[v] = true;
+      structure.emplace(g, prof, on_chain);
     }
+  // A plan's skeleton and structure floors, with the scheduler (or capture) `compile` that made it.
+  auto time_floors = [&](mode_result& m, const auto& compile) {
+    if (skel) {
+      const fastest_replays t = time_fastest(compile(skel->graph()), s, o.timing, o.busy);
+      m.skeleton_us = t.us;
+      m.skeleton_queued_us = t.queued_us;
+    }
+    if (structure) {
+      const fastest_replays t = time_fastest(compile(structure->graph()), s, o.timing, o.busy);
+      m.structure_us = t.us;
+      m.structure_queued_us = t.queued_us;
+    }
+  };
 
   // A compiled executable's replay times, prediction and build statistics.
   auto timed = [&](const std::string& mode, const std::string& label, const executable& exe) {
@@ -293,18 +319,13 @@ workload_result run_workload(const std::string& name, const std::string& descrip
       samples->plans.push_back({exe.plan(), m.t.median_us,
                                 sched.options.capture.programmatic &&
                                     sched.options.capture.programmatic_edges == programmatic_scope::stream_order});
-    if constexpr (has_floors) {
-      // The same scheduler (same options) on the skeleton, planned from the same profile: the same plan.
-      if (skel && builds_graph) {
-        const fastest_replays t = time_fastest(sched.compile(skel->graph(), s, prof), s, o.timing, o.busy);
-        m.skeleton_us = t.us;
-        m.skeleton_queued_us = t.queued_us;
-      }
-    }
+    // The same scheduler (same options) on the skeleton and the structure, planned from the same
+    // profile: the same plan.
+    if (builds_graph) time_floors(m, [&](const cuda::task_graph& floor) { return sched.compile(floor, s, prof); });
     r.modes.push_back(std::move(m));
-    std::fprintf(stderr, "  %-20s %-58s %9.1f us (model %.1f, skeleton %.1f)\n", r.modes.back().mode.c_str(),
+    std::fprintf(stderr, "  %-20s %-58s %9.1f us (model %.1f, skeleton %.1f, structure %.1f)\n", r.modes.back().mode.c_str(),
                  r.modes.back().label.c_str(), r.modes.back().t.median_us, r.modes.back().predicted_us,
-                 r.modes.back().skeleton_us);
+                 r.modes.back().skeleton_us, r.modes.back().structure_us);
   };
 
   std::fprintf(stderr, "%s: %zu operators, %zu edges, critical path %.1f us, work bound %.1f us, sum %.1f us\n",
@@ -339,6 +360,9 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     measure("opara (paper)", paper);
     scheduler<> def{};
     measure("default", def);
+    // The same at once (a new executable): is a slow first "default" its position among the modes
+    // or the one executable? (See "default (again)" below.)
+    measure("default (repeat)", def);
     scheduler<> every{};  // PDL on every eligible edge, not only along each stream (the rule before)
     every.options.capture.programmatic_edges = programmatic_scope::all;
     measure("pdl all edges", every);
@@ -436,24 +460,20 @@ workload_result run_workload(const std::string& name, const std::string& descrip
   {
     mode_result m = timed("autotune", rep.label, best);
     r.autotune_us = m.t.median_us;
-    if constexpr (has_floors) {
-      if (skel) {
-        // The winning candidate's own capture policy and options, as autotune captured it.
-        std::optional<executable> empty;
-        tuner.with_candidate(rep.choice, [&](const auto& candidate) {
-          empty = candidate.capture.capture(skel->graph(), best.plan(), s, candidate.options.capture);
-        });
-        if (empty) {
-          const fastest_replays t = time_fastest(*empty, s, o.timing, o.busy);
-          m.skeleton_us = t.us;
-          m.skeleton_queued_us = t.queued_us;
-        }
-      }
-    }
+    // The winning candidate's own capture policy and options, as autotune captured it.
+    time_floors(m, [&](const cuda::task_graph& floor) {
+      std::optional<executable> captured;
+      tuner.with_candidate(rep.choice, [&](const auto& candidate) {
+        captured = candidate.capture.capture(floor, best.plan(), s, candidate.options.capture);
+      });
+      if (!captured) throw std::runtime_error("bench_suite: autotune's choice " + rep.label + " is not among its candidates");
+      return std::move(*captured);
+    });
     r.modes.push_back(std::move(m));
   }
-  std::fprintf(stderr, "  autotune chose %s: %.1f us (set-up %.0f ms with the profile; skeleton %.1f)\n",
-               r.autotune_choice.c_str(), r.autotune_us, r.autotune_setup_ms, r.modes.back().skeleton_us);
+  std::fprintf(stderr, "  autotune chose %s: %.1f us (set-up %.0f ms with the profile; skeleton %.1f, structure %.1f)\n",
+               r.autotune_choice.c_str(), r.autotune_us, r.autotune_setup_ms, r.modes.back().skeleton_us,
+               r.modes.back().structure_us);
 
   // The bound: the measured critical chain and the least skeleton of a measured plan.
   for (const auto& m : r.modes)
@@ -471,6 +491,13 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     if (m.skeleton_queued_us > 0 && (r.skeleton_queued_floor_us == 0 || m.skeleton_queued_us < r.skeleton_queued_floor_us))
       r.skeleton_queued_floor_us = m.skeleton_queued_us;
   if (o.busy) r.queued_bound_us = std::max({r.chain.queued_us, r.skeleton_queued_floor_us, r.work.queued_us});
+  for (const auto& m : r.modes) {
+    if (m.structure_us > 0 && (r.structure_floor_us == 0 || m.structure_us < r.structure_floor_us)) {
+      r.structure_floor_us = m.structure_us;
+      r.structure_floor_of = m.mode + " " + m.label;
+    }
+    keep_least_queued(r.structure_queued_floor_us, m.structure_queued_us);
+  }
   return r;
 }
 
@@ -529,6 +556,9 @@ inline json::value to_json(const workload_result& r) {
   }
   if (const auto* d = r.find("default"); d && d->queued.samples) w["default_queued_over_bound"] = r.queued_over_bound(*d);
   w["skeleton_floor_of"] = r.skeleton_floor_of;
+  w["structure_floor_us"] = r.structure_floor_us;
+  w["structure_floor_of"] = r.structure_floor_of;
+  w["structure_queued_floor_us"] = r.structure_queued_floor_us;
   w["sum_of_operators_us"] = r.sum_us;
   w["profile_source"] = r.profile_source;
   w["profile_ms"] = r.profile_ms;
@@ -537,6 +567,7 @@ inline json::value to_json(const workload_result& r) {
   if (const auto* b = r.best()) w["best_over_bound"] = r.over_bound(*b);
   if (const auto* d = r.find("default")) w["default_over_bound"] = r.over_bound(*d);
   if (const auto* d = r.find("default (again)")) w["default_again_over_bound"] = r.over_bound(*d);
+  if (const auto* d = r.find("default (repeat)")) w["default_repeat_over_bound"] = r.over_bound(*d);
   if (const auto* p = r.find("opara (paper)")) w["opara_paper_over_bound"] = r.over_bound(*p);
   if (const auto* m = r.fastest("model_guided")) w["model_guided_over_bound"] = r.over_bound(*m);
   w["autotune_choice"] = r.autotune_choice;
@@ -562,11 +593,13 @@ inline json::value to_json(const workload_result& r) {
     j["segments"] = m.segments;
     j["device_bytes"] = m.device_bytes;
     j["skeleton_us"] = m.skeleton_us;
+    j["structure_us"] = m.structure_us;
     if (m.queued.samples) {
       j["queued_median_us"] = m.queued.median_us;
       j["queued_min_us"] = m.queued.min_us;
       j["queued_over_bound"] = r.queued_over_bound(m);
       j["skeleton_queued_us"] = m.skeleton_queued_us;
+      j["structure_queued_us"] = m.structure_queued_us;
     }
     modes.push_back(std::move(j));
   }
@@ -584,13 +617,17 @@ inline void print_workload(const workload_result& r) {
   if (r.queued_bound_us > 0)
     std::printf("queued bound %.1f us = max(critical chain queued %.1f, least skeleton queued %.1f, work queued %.1f)\n",
                 r.queued_bound_us, r.chain.queued_us, r.skeleton_queued_floor_us, r.work.queued_us);
-  std::printf("%-18s %-64s %9s %9s %9s %9s %9s %7s %9s %9s %7s %4s %5s %8s %8s\n", "mode", "policies", "median", "min", "p90",
-              "model", "skeleton", "/bound", "queued", "q skel", "q/bound", "str", "waits", "plan ms", "inst ms");
+  if (r.structure_floor_us > 0)
+    std::printf("structure (chain real, the rest empty; not in the bound): least %.1f us (%s), queued %.1f\n",
+                r.structure_floor_us, r.structure_floor_of.c_str(), r.structure_queued_floor_us);
+  std::printf("%-18s %-64s %9s %9s %9s %9s %9s %9s %7s %9s %9s %9s %7s %4s %5s %8s %8s\n", "mode", "policies", "median", "min",
+              "p90", "model", "skeleton", "structure", "/bound", "queued", "q skel", "q struct", "q/bound", "str", "waits",
+              "plan ms", "inst ms");
   for (const auto& m : r.modes)
-    std::printf("%-18s %-64s %9.1f %9.1f %9.1f %9.1f %9.1f %7.2f %9.1f %9.1f %7.2f %4u %5zu %8.2f %8.2f\n", m.mode.c_str(),
-                m.label.c_str(), m.t.median_us, m.t.min_us, m.t.p90_us, m.predicted_us, m.skeleton_us, r.over_bound(m),
-                m.queued.median_us, m.skeleton_queued_us, r.queued_over_bound(m), m.streams, m.waits, m.plan_ms,
-                m.instantiate_ms);
+    std::printf("%-18s %-64s %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %7.2f %9.1f %9.1f %9.1f %7.2f %4u %5zu %8.2f %8.2f\n",
+                m.mode.c_str(), m.label.c_str(), m.t.median_us, m.t.min_us, m.t.p90_us, m.predicted_us, m.skeleton_us,
+                m.structure_us, r.over_bound(m), m.queued.median_us, m.skeleton_queued_us, m.structure_queued_us,
+                r.queued_over_bound(m), m.streams, m.waits, m.plan_ms, m.instantiate_ms);
   std::printf("autotune set-up %.0f ms (profile included)\n", r.autotune_setup_ms);
 }
 
