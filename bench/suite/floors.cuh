@@ -77,22 +77,37 @@ inline opara::profile profile_of(const opara::profile& p, const std::vector<opar
 // the host's launch call (cudaGraphLaunch takes 0.2-0.8 us per node of a graph on the host, and
 // the GPU starts the graph only once most of it is done: bench_anatomy) is over before the start
 // event runs. What a server that keeps its stream busy sees; the isolated replay adds the call.
+// One sampler's events serve all its samples; `sample` appends `count` of them (us per replay).
+class queued_sampler {
+public:
+  queued_sampler(cudaStream_t s, std::function<void(cudaStream_t)> busy)
+      : s_(s), busy_(std::move(busy)), a_(opara::cuda::event_handle::create(cudaEventDefault)),
+        b_(opara::cuda::event_handle::create(cudaEventDefault)) {}
+  void sample(const opara::executable& exe, int count, std::vector<double>& out) const {
+    for (int i = 0; i < count; ++i) {
+      busy_(s_);
+      OPARA_CUDA_CHECK(cudaEventRecord(a_.get(), s_));
+      exe(s_);
+      OPARA_CUDA_CHECK(cudaEventRecord(b_.get(), s_));
+      OPARA_CUDA_CHECK(cudaEventSynchronize(b_.get()));
+      float ms = 0;
+      OPARA_CUDA_CHECK(cudaEventElapsedTime(&ms, a_.get(), b_.get()));
+      out.push_back(1000.0 * ms);
+    }
+  }
+
+private:
+  cudaStream_t s_;
+  std::function<void(cudaStream_t)> busy_;
+  opara::cuda::event_handle a_, b_;
+};
+
 inline opara::tune::timing_summary time_queued(const opara::executable& exe, cudaStream_t s,
                                                const opara::tune::timing_options& o,
                                                const std::function<void(cudaStream_t)>& busy) {
-  const auto a = opara::cuda::event_handle::create(cudaEventDefault), b = opara::cuda::event_handle::create(cudaEventDefault);
   for (int i = 0; i < o.warmup; ++i) exe(s);
   std::vector<double> samples;
-  for (int i = 0; i < o.replays; ++i) {
-    busy(s);
-    OPARA_CUDA_CHECK(cudaEventRecord(a.get(), s));
-    exe(s);
-    OPARA_CUDA_CHECK(cudaEventRecord(b.get(), s));
-    OPARA_CUDA_CHECK(cudaEventSynchronize(b.get()));
-    float ms = 0;
-    OPARA_CUDA_CHECK(cudaEventElapsedTime(&ms, a.get(), b.get()));
-    samples.push_back(1000.0 * ms);
-  }
+  queued_sampler(s, busy).sample(exe, o.replays, samples);
   return opara::tune::summarize(std::move(samples));
 }
 

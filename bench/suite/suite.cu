@@ -4,7 +4,7 @@
 // built with the GoogLeNet example) on an inception block and GoogLeNet at batch 1 and 8.
 //
 //   bench_suite [--json FILE] [--replays N] [--flush-l2] [--quick] [--only NAME[,NAME...]]
-//               [--instances K] [--corpus-only] [--corpus DIR] [--sweep] [--segments-sweep]
+//               [--instances K] [--rounds R] [--corpus-only] [--corpus DIR] [--sweep] [--segments-sweep]
 // --sweep: also the model's placement rule under fixed stream caps of 8-256 (bench/suite/suite.hpp).
 // --segments-sweep: also the default scheduler in launch segments of several counts and growths.
 // --fit-model: fit the GPU model's costs to every measured plan and print the fit (fit_model).
@@ -12,8 +12,10 @@
 // (us) for the model-guided modes and the predictions (default: gpu_model's).
 // --corpus-only: only the corpus, in its mode set (sequential graph with and without PDL, Opara's
 // policies without PDL, scheduler<>'s default with and without node priorities, the model-guided
-// policies and four others, autotune). --corpus DIR: where the traced models are
+// policies and five others, autotune). --corpus DIR: where the traced models are
 // (default: this source tree's bench/corpus).
+// --rounds R: a workload's modes are timed in R rounds (default 5), each through every mode in
+// turn, so that drift over the minutes a workload takes falls on all modes alike (time_interleaved).
 // Every graph mode and floor is also timed queued (behind 1 ms of GPU work: the GPU's own time, the
 // host's launch call hidden; floors.cuh) against a queued bound; --no-queued: isolated only.
 // --instances K: instead of the suite, compile K instances of a few schedules per workload and time
@@ -52,6 +54,7 @@ int main(int argc, char** argv) try {
     auto next = [&] { return args.value(); };
     if (a == "--json") json_path = next();
     else if (a == "--replays") o.timing.replays = std::stoi(next());
+    else if (a == "--rounds") o.rounds = std::stoi(next());
     else if (a == "--flush-l2") o.timing.flush_l2 = true;
     else if (a == "--quick") o.modes = bench::mode_set::quick;
     else if (a == "--corpus-only") corpus_only = true;
@@ -70,7 +73,7 @@ int main(int argc, char** argv) try {
       o.model = {c[0], c[1], c[4], c[2], c[3]};
     }
     else if (a == "--help" || a == "-h") {
-      std::puts("bench_suite [--json FILE] [--replays N] [--flush-l2] [--quick] [--only NAME[,NAME...]] [--instances K]\n"
+      std::puts("bench_suite [--json FILE] [--replays N] [--flush-l2] [--quick] [--only NAME[,NAME...]] [--instances K] [--rounds R]\n"
                 "            [--corpus-only] [--corpus DIR] [--sweep] [--segments-sweep] [--fit-model] [--model L,D,S,W,U] [--no-queued]");
       return 0;
     } else throw std::invalid_argument("unknown argument " + a + " (see --help)");
@@ -126,7 +129,8 @@ int main(int argc, char** argv) try {
   // Summary: each workload's best mode against the sequential graph (one stream, no PDL: the
   // peers' CUDA graph) and the bound, how far scheduler<>'s default, Opara's policies as the paper
   // runs them and the model-guided policies are from the bound, and autotune's pick.
-  std::printf("\n== summary on %s: best mode per workload (median of %d replays)\n", prop.name, o.timing.replays);
+  std::printf("\n== summary on %s: best mode per workload (median of %d replays, in %d rounds through the modes)\n", prop.name,
+              o.timing.replays, o.rounds);
   std::printf("bound: max(critical chain measured alone, least skeleton of a measured plan, the work without edges) "
               "(bench/suite/floors.cuh), isolated replays; q: the same queued behind GPU work (the host's launch call "
               "hidden). 'profile': the profile's bound, a reference\n");
@@ -170,6 +174,7 @@ int main(int argc, char** argv) try {
     bench::add_result_header(doc, prop, driver);
     doc["replays"] = o.timing.replays;
     doc["warmup"] = o.timing.warmup;
+    doc["rounds"] = o.rounds;
     doc["flush_l2"] = o.timing.flush_l2;
     bench::json::array ws;
     for (const auto& r : results) ws.push_back(bench::to_json(r));
