@@ -172,6 +172,9 @@ struct mode_result {
   // The plan's structure (floors.cuh): the same plan with only the critical chain's kernels doing
   // work; fastest isolated and queued replays (0: not measured).
   double structure_us = 0, structure_queued_us = 0;
+  // The isolated and queued medians of each round of time_interleaved: does an executable's time
+  // move with the round (drift) or stay with the executable?
+  std::vector<double> round_medians_us, round_queued_medians_us;
 };
 
 struct workload_result {
@@ -250,16 +253,21 @@ inline void time_interleaved(std::vector<mode_result>& modes, const std::vector<
   for (int round = 0; round < o.rounds; ++round) {
     // Rounds share the replays out; the first rounds take the remainder.
     const int count = o.timing.replays / o.rounds + (round < o.timing.replays % o.rounds ? 1 : 0);
+    if (count == 0) continue;
     for (std::size_t i = 0; i < modes.size(); ++i) {
       isolated.warm_up(exes[i], 2);
       const std::vector<double> t = isolated.sample(exes[i], count);
       times[i].insert(times[i].end(), t.begin(), t.end());
+      modes[i].round_medians_us.push_back(tune::summarize(t).median_us);
     }
     if (queued)
       for (std::size_t i = 0; i < modes.size(); ++i)
         if (exes[i].is_graph()) {
           isolated.warm_up(exes[i], 2);
-          queued->sample(exes[i], count, queued_times[i]);
+          std::vector<double> t;
+          queued->sample(exes[i], count, t);
+          modes[i].round_queued_medians_us.push_back(tune::summarize(t).median_us);
+          queued_times[i].insert(queued_times[i].end(), t.begin(), t.end());
         }
   }
   for (std::size_t i = 0; i < modes.size(); ++i) {
@@ -646,6 +654,11 @@ inline json::value to_json(const workload_result& r) {
     j["device_bytes"] = m.device_bytes;
     j["skeleton_us"] = m.skeleton_us;
     j["structure_us"] = m.structure_us;
+    json::array rounds, queued_rounds;
+    for (const double v : m.round_medians_us) rounds.push_back(v);
+    for (const double v : m.round_queued_medians_us) queued_rounds.push_back(v);
+    j["round_medians_us"] = std::move(rounds);
+    if (!m.round_queued_medians_us.empty()) j["round_queued_medians_us"] = std::move(queued_rounds);
     if (m.queued.samples) {
       j["queued_median_us"] = m.queued.median_us;
       j["queued_min_us"] = m.queued.min_us;
