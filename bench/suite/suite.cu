@@ -166,6 +166,9 @@ int main(int argc, char** argv) try {
     };
     split("best", b);
     split("default", d);
+    if (const auto* br = r.best_in_a_round(); br && d)
+      std::printf("%-19s fastest round's median / bound: best %.2f (%s %s), default %.2f\n", "", r.best_round_over_bound(*br),
+                  br->mode.c_str(), br->label.c_str(), r.best_round_over_bound(*d));
   }
 
   if (!json_path.empty()) {
