@@ -32,7 +32,10 @@
 //    unless the edgeless arrangement is worse than the plan's: on the H100 (cbdc889), with 8-128
 //    streams only, branches256's best plan ran at 0.95 of it (its 256 branches then shared streams
 //    two by two). So it is an estimate, not a proof. Without it the bound of a wide graph such as
-//    layered8x125 was its skeleton alone: no floor for the work.
+//    layered8x125 was its skeleton alone: no floor for the work. Isolated, it is one graph (an
+//    edgeless graph has no free cut for launch segments), so it pays the whole launch call that a
+//    plan in segments partly hides; it stays below the traced models' chains all the same.
+//  The chain and the work are each measured before and after the modes, and the faster kept.
 
 #include "synthetic.cuh"
 
