@@ -34,7 +34,8 @@
 //    two by two). So it is an estimate, not a proof. Without it the bound of a wide graph such as
 //    layered8x125 was its skeleton alone: no floor for the work. Isolated, it is one graph (an
 //    edgeless graph has no free cut for launch segments), so it pays the whole launch call that a
-//    plan in segments partly hides; it stays below the traced models' chains all the same.
+//    plan in segments partly hides; on the traced models it stayed below the chain in every run
+//    but one (975af60, GoogLeNet, measured once in a slow episode).
 //  The chain and the work are each measured before and after the modes, and the faster kept.
 
 #include "synthetic.cuh"
