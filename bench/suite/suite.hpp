@@ -155,6 +155,39 @@ struct earliest_start {
   }
 };
 
+// An experiment on wide fan-outs: critical_path_first, then the successors of every node with at
+// least min_width of them launched in the reverse of that order (in the positions they held; a
+// fan-out whose reversal would break the topological order keeps its order). bench_anatomy saw
+// the H100 enter 128 or more siblings in the reverse of their capture order, so critical-path-first's
+// longest siblings started last: do they start first so?
+struct reversed_fanouts {
+  static constexpr bool needs_profile = true;
+  static constexpr std::string_view name = "reversed_fanouts";
+  std::size_t min_width = 64;
+  [[nodiscard]] std::string label() const { return std::string(name) + "[" + std::to_string(min_width) + "]"; }
+  [[nodiscard]] std::vector<opara::node_id> order(const opara::graph& g, const opara::profile* p) const {
+    std::vector<opara::node_id> o = opara::order::critical_path_first{}.order(g, p);
+    std::vector<std::size_t> position(g.num_nodes());
+    for (std::size_t i = 0; i < o.size(); ++i) position[o[i]] = i;
+    for (opara::node_id v = 0; v < g.num_nodes(); ++v) {
+      const auto succ = g.successors(v);
+      if (succ.size() < min_width) continue;
+      std::vector<opara::node_id> group(succ.begin(), succ.end());
+      std::sort(group.begin(), group.end(), [&](opara::node_id a, opara::node_id b) { return position[a] < position[b]; });
+      std::vector<std::size_t> slots;
+      for (const opara::node_id w : group) slots.push_back(position[w]);
+      const std::vector<opara::node_id> before = o;
+      for (std::size_t k = 0; k < group.size(); ++k) o[slots[k]] = group[group.size() - 1 - k];
+      if (!opara::is_topological_order(g, o)) {
+        o = before;
+        continue;
+      }
+      for (std::size_t k = 0; k < group.size(); ++k) position[o[slots[k]]] = slots[k];
+    }
+    return o;
+  }
+};
+
 // One measured mode of one workload.
 struct mode_result {
   std::string mode;        // "single-stream", "sequential graph", "multi-stream eager" or "graph"
@@ -456,6 +489,7 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     measure("graph", capped8);
     capped8.streams.max_streams = 2;  // fewest forks: does a plan's structure cost less with fewer streams?
     measure("graph", capped8);
+    measure("reversed fan-outs", scheduler<streams::opara_greedy, reversed_fanouts, capture::stream_capture>{});
     scheduler<streams::round_robin, order::program_order, capture::explicit_graph> rr4{};
     rr4.streams.streams = 4;
     measure("graph", rr4);
