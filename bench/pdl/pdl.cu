@@ -5,13 +5,16 @@
 //     launch itself (paid once per replay) is not counted; totals are reported too.
 //  2. priorities: the bench suite's synthetic workloads plus a critical chain beside wide fillers
 //     (the issue's probe), each with Opara's policies with and without node priorities.
+//  fork/join: what a fork to another stream, a join from one, or both (an inception block's
+//     shape) cost a PDL chain of short kernels, per block: the slope between 16- and 64-block
+//     chains of each shape, against the chain alone (see fork_join_bench).
 //  3. GoogLeNet (the example's engine, batch 1 and 8): sequential graph and Opara's policies, each
 //     with and without PDL and priorities; every variant's output bit-identical to the sequential
 //     graph without them.
 // Times: isolated replays (CUDA events around each of 200 replays, median) and back to back (100
 // replays between one pair of events, median of 5 such runs, per replay).
 //
-//   bench_pdl [--json FILE] [--only chain|priorities|googlenet[,...]]
+//   bench_pdl [--json FILE] [--only chain|forkjoin|priorities|googlenet[,...]]
 // Exits 77 when no CUDA device is present.
 
 #include <opara/cuda.hpp>
@@ -28,11 +31,13 @@
 #include "model.hpp"
 #endif
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -170,6 +175,123 @@ void chain_bench(cudaStream_t s, int sms, json::array& out, int& failures) {
   OPARA_CUDA_CHECK(cudaFree(counter));
 }
 
+// --- fork / join --------------------------------------------------------------------------------
+
+// Spins about `ns` nanoseconds (%globaltimer) between the PDL wait and the trigger; writes nothing.
+__global__ void spin_pdl_kernel(long long ns) {
+  opara::pdl::wait_for_producers();
+  long long start = 0, now = 0;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
+  do {
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+  } while (now - start < ns);
+  opara::pdl::launch_dependents();
+}
+
+// A stream policy that puts each node on the stream its role names (the bench builds the roles).
+struct fixed_streams {
+  static constexpr std::string_view name = "fixed_streams";
+  std::vector<opara::stream_id> streams;
+  [[nodiscard]] opara::stream_assignment assign(const opara::graph&, std::span<const opara::node_id>) const {
+    return {streams, static_cast<std::uint32_t>(*std::max_element(streams.begin(), streams.end()) + 1)};
+  }
+};
+
+// Shapes of `blocks` chain kernels C_0 -> C_1 -> ... (8 blocks, 3 us each, stream 0) with, per
+// chain kernel C_i, side kernels (1 block, 1 us), each on a stream of its own:
+//  - chain: nothing else;
+//  - fork K: C_i -> S_i^k for K side kernels (leaves);
+//  - join: S_i -> C_i, every S_i a root (done long before C_i starts: a satisfied join);
+//  - fork+join: C_i -> S_i -> C_{i+2} (an inception block's shape: the side branch is short, the
+//    join waits for it after one more chain kernel).
+enum class shape { chain, fork1, fork3, join, fork_join };
+const char* shape_name(shape sh) {
+  switch (sh) {
+    case shape::chain: return "chain";
+    case shape::fork1: return "fork 1";
+    case shape::fork3: return "fork 3";
+    case shape::join: return "join";
+    case shape::fork_join: return "fork+join";
+  }
+  return "?";
+}
+
+void fork_join_bench(cudaStream_t s, json::array& out) {
+  std::printf("\n== fork / join around a PDL chain of 3 us kernels: per block, over the chain alone (slope 16 -> 64 blocks)\n");
+  std::printf("%-10s %-14s %12s %12s %12s %12s %16s %16s\n", "shape", "pdl edges", "iso L=16", "iso L=64", "b2b L=16",
+              "b2b L=64", "iso us/block", "b2b us/block");
+  const int lengths[2] = {16, 64};
+  double chain_slope[2][2] = {};  // [scope][iso, b2b]
+  for (const auto scope : {opara::programmatic_scope::stream_order, opara::programmatic_scope::all}) {
+    for (const shape sh : {shape::chain, shape::fork1, shape::fork3, shape::join, shape::fork_join}) {
+      times at[2];
+      for (int li = 0; li < 2; ++li) {
+        const int length = lengths[li];
+        opara::cuda::task_graph tg;
+        std::vector<opara::stream_id> streams;
+        auto kernel = [&tg, &streams](const std::string& name, unsigned grid, long long ns, opara::stream_id stream) {
+          streams.push_back(stream);
+          return tg.add(name,
+                        [=](cudaStream_t st) {
+                          spin_pdl_kernel<<<grid, 128, 0, st>>>(ns);
+                          OPARA_CUDA_CHECK(cudaGetLastError());
+                        },
+                        opara::boundness::unknown, opara::input_wait::programmatic);
+        };
+        std::vector<opara::node_id> chain, first_side;
+        opara::stream_id next_side = 1;
+        for (int i = 0; i < length; ++i) {
+          if (sh == shape::join) {
+            const auto side = kernel("s" + std::to_string(i), 1, 1000, next_side++);
+            chain.push_back(kernel("c" + std::to_string(i), 8, 3000, 0));
+            tg.depends(side, chain.back());
+          } else {
+            chain.push_back(kernel("c" + std::to_string(i), 8, 3000, 0));
+          }
+          if (i) tg.depends(chain[i - 1], chain[i]);
+          const int sides = sh == shape::fork1 || sh == shape::fork_join ? 1 : sh == shape::fork3 ? 3 : 0;
+          for (int k = 0; k < sides; ++k) {
+            const auto side = kernel("s" + std::to_string(i) + "_" + std::to_string(k), 1, 1000, next_side++);
+            tg.depends(chain[i], side);
+            if (k == 0) first_side.push_back(side);
+          }
+        }
+        if (sh == shape::fork_join)  // C_i -> S_i -> C_{i+2}
+          for (int i = 0; i + 2 < length; ++i) tg.depends(first_side[i], chain[i + 2]);
+        opara::capture_options o;
+        o.programmatic_edges = scope;
+        const auto p = opara::make_plan(tg, nullptr, {}, fixed_streams{streams}, opara::order::program_order{});
+        const auto exe = opara::capture::stream_capture{}.capture(tg, p, s, o);
+        at[li] = time_exe(exe, s);
+      }
+      const double iso = (at[1].isolated_us - at[0].isolated_us) / (lengths[1] - lengths[0]);
+      const double b2b = (at[1].back_to_back_us - at[0].back_to_back_us) / (lengths[1] - lengths[0]);
+      const int si = scope == opara::programmatic_scope::all ? 1 : 0;
+      if (sh == shape::chain) {
+        chain_slope[si][0] = iso;
+        chain_slope[si][1] = b2b;
+      }
+      const char* scope_name = si ? "all" : "stream order";
+      std::printf("%-10s %-14s %12.2f %12.2f %12.2f %12.2f %7.3f (%+.3f) %7.3f (%+.3f)\n", shape_name(sh), scope_name,
+                  at[0].isolated_us, at[1].isolated_us, at[0].back_to_back_us, at[1].back_to_back_us, iso,
+                  iso - chain_slope[si][0], b2b, b2b - chain_slope[si][1]);
+      json::value r = json::object{};
+      r["group"] = "fork_join";
+      r["shape"] = shape_name(sh);
+      r["pdl_edges"] = scope_name;
+      r["isolated_us_16"] = at[0].isolated_us;
+      r["isolated_us_64"] = at[1].isolated_us;
+      r["back_to_back_us_16"] = at[0].back_to_back_us;
+      r["back_to_back_us_64"] = at[1].back_to_back_us;
+      r["isolated_us_per_block"] = iso;
+      r["back_to_back_us_per_block"] = b2b;
+      r["isolated_us_per_block_over_chain"] = iso - chain_slope[si][0];
+      r["back_to_back_us_per_block_over_chain"] = b2b - chain_slope[si][1];
+      out.push_back(std::move(r));
+    }
+  }
+}
+
 // --- 2. priorities on synthetic workloads --------------------------------------------------------
 
 // The issue's probe: a critical chain of 40 small kernels beside 16 wide fillers of 2 blocks per
@@ -292,7 +414,7 @@ int main(int argc, char** argv) try {
     if (a == "--json" && i + 1 < argc) json_path = argv[++i];
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else {
-      std::puts("bench_pdl [--json FILE] [--only chain|priorities|googlenet[,...]]");
+      std::puts("bench_pdl [--json FILE] [--only chain|forkjoin|priorities|googlenet[,...]]");
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
@@ -306,6 +428,7 @@ int main(int argc, char** argv) try {
   json::array results;
   int failures = 0;
   if (bench::wanted(only, "chain")) chain_bench(stream.get(), prop.multiProcessorCount, results, failures);
+  if (bench::wanted(only, "forkjoin")) fork_join_bench(stream.get(), results);
   if (bench::wanted(only, "priorities")) {
     bench::calibrated_device dev;
     dev.programmatic = false;  // priorities alone: the nodes do not declare PDL
