@@ -201,17 +201,24 @@ struct fixed_streams {
 // chain kernel C_i, side kernels (1 block, 1 us), each on a stream of its own:
 //  - chain: nothing else;
 //  - fork K: C_i -> S_i^k for K side kernels (leaves);
+//  - roots: S_i roots and leaves, joined to nothing (what a graph's many roots cost);
 //  - join: S_i -> C_i, every S_i a root (done long before C_i starts: a satisfied join);
-//  - fork+join: C_i -> S_i -> C_{i+2} (an inception block's shape: the side branch is short, the
-//    join waits for it after one more chain kernel).
-enum class shape { chain, fork1, fork3, join, fork_join };
+//  - fork+join: C_i -> S_i -> C_{i+2} (the side branch is short, the join waits for it after one
+//    more chain kernel);
+//  - fork 3 + join 3: the same with three side kernels;
+//  - inception: C_i -> three side branches of two kernels each (on one stream per branch) ->
+//    C_{i+2}, the chain's own branch being C_{i+1}: an inception block's shape.
+enum class shape { chain, fork1, fork3, roots, join, fork_join, fork3_join3, inception };
 const char* shape_name(shape sh) {
   switch (sh) {
     case shape::chain: return "chain";
     case shape::fork1: return "fork 1";
     case shape::fork3: return "fork 3";
+    case shape::roots: return "roots";
     case shape::join: return "join";
     case shape::fork_join: return "fork+join";
+    case shape::fork3_join3: return "fork3+join3";
+    case shape::inception: return "inception";
   }
   return "?";
 }
@@ -223,7 +230,8 @@ void fork_join_bench(cudaStream_t s, json::array& out) {
   const int lengths[2] = {16, 64};
   double chain_slope[2][2] = {};  // [scope][iso, b2b]
   for (const auto scope : {opara::programmatic_scope::stream_order, opara::programmatic_scope::all}) {
-    for (const shape sh : {shape::chain, shape::fork1, shape::fork3, shape::join, shape::fork_join}) {
+    for (const shape sh : {shape::chain, shape::fork1, shape::fork3, shape::roots, shape::join, shape::fork_join,
+                           shape::fork3_join3, shape::inception}) {
       times at[2];
       for (int li = 0; li < 2; ++li) {
         const int length = lengths[li];
@@ -238,26 +246,37 @@ void fork_join_bench(cudaStream_t s, json::array& out) {
                         },
                         opara::boundness::unknown, opara::input_wait::programmatic);
         };
-        std::vector<opara::node_id> chain, first_side;
+        std::vector<opara::node_id> chain;
+        std::vector<std::vector<opara::node_id>> tails(length);  // side kernels that join C_{i+2}
         opara::stream_id next_side = 1;
         for (int i = 0; i < length; ++i) {
-          if (sh == shape::join) {
-            const auto side = kernel("s" + std::to_string(i), 1, 1000, next_side++);
-            chain.push_back(kernel("c" + std::to_string(i), 8, 3000, 0));
-            tg.depends(side, chain.back());
+          const std::string at = std::to_string(i);
+          if (sh == shape::join || sh == shape::roots) {
+            const auto side = kernel("s" + at, 1, 1000, next_side++);
+            chain.push_back(kernel("c" + at, 8, 3000, 0));
+            if (sh == shape::join) tg.depends(side, chain.back());
           } else {
-            chain.push_back(kernel("c" + std::to_string(i), 8, 3000, 0));
+            chain.push_back(kernel("c" + at, 8, 3000, 0));
           }
           if (i) tg.depends(chain[i - 1], chain[i]);
-          const int sides = sh == shape::fork1 || sh == shape::fork_join ? 1 : sh == shape::fork3 ? 3 : 0;
+          const int sides = sh == shape::fork1 || sh == shape::fork_join ? 1
+                            : sh == shape::fork3 || sh == shape::fork3_join3 || sh == shape::inception ? 3
+                                                                                                     : 0;
           for (int k = 0; k < sides; ++k) {
-            const auto side = kernel("s" + std::to_string(i) + "_" + std::to_string(k), 1, 1000, next_side++);
+            const opara::stream_id stream = next_side++;
+            auto side = kernel("s" + at + "_" + std::to_string(k), 1, 1000, stream);
             tg.depends(chain[i], side);
-            if (k == 0) first_side.push_back(side);
+            if (sh == shape::inception) {
+              const auto second = kernel("t" + at + "_" + std::to_string(k), 1, 1000, stream);
+              tg.depends(side, second);
+              side = second;
+            }
+            tails[i].push_back(side);
           }
         }
-        if (sh == shape::fork_join)  // C_i -> S_i -> C_{i+2}
-          for (int i = 0; i + 2 < length; ++i) tg.depends(first_side[i], chain[i + 2]);
+        if (sh == shape::fork_join || sh == shape::fork3_join3 || sh == shape::inception)  // C_i -> S_i -> C_{i+2}
+          for (int i = 0; i + 2 < length; ++i)
+            for (const auto tail : tails[i]) tg.depends(tail, chain[i + 2]);
         opara::capture_options o;
         o.programmatic_edges = scope;
         const auto p = opara::make_plan(tg, nullptr, {}, fixed_streams{streams}, opara::order::program_order{});
