@@ -207,8 +207,10 @@ struct fixed_streams {
 //    more chain kernel);
 //  - fork 3 + join 3: the same with three side kernels;
 //  - inception: C_i -> three side branches of two kernels each (on one stream per branch) ->
-//    C_{i+2}, the chain's own branch being C_{i+1}: an inception block's shape.
-enum class shape { chain, fork1, fork3, roots, join, fork_join, fork3_join3, inception };
+//    C_{i+2}, the chain's own branch being C_{i+1}: an inception block's shape;
+//  - inception, side PDL off: the same with the side kernels not declaring PDL (full edges
+//    between the two kernels of a side branch): does PDL off the chain cost the chain?
+enum class shape { chain, fork1, fork3, roots, join, fork_join, fork3_join3, inception, inception_side_full };
 const char* shape_name(shape sh) {
   switch (sh) {
     case shape::chain: return "chain";
@@ -219,6 +221,7 @@ const char* shape_name(shape sh) {
     case shape::fork_join: return "fork+join";
     case shape::fork3_join3: return "fork3+join3";
     case shape::inception: return "inception";
+    case shape::inception_side_full: return "inception, side PDL off";
   }
   return "?";
 }
@@ -231,20 +234,23 @@ void fork_join_bench(cudaStream_t s, json::array& out) {
   double chain_slope[2][2] = {};  // [scope][iso, b2b]
   for (const auto scope : {opara::programmatic_scope::stream_order, opara::programmatic_scope::all}) {
     for (const shape sh : {shape::chain, shape::fork1, shape::fork3, shape::roots, shape::join, shape::fork_join,
-                           shape::fork3_join3, shape::inception}) {
+                           shape::fork3_join3, shape::inception, shape::inception_side_full}) {
       times at[2];
       for (int li = 0; li < 2; ++li) {
         const int length = lengths[li];
         opara::cuda::task_graph tg;
         std::vector<opara::stream_id> streams;
-        auto kernel = [&tg, &streams](const std::string& name, unsigned grid, long long ns, opara::stream_id stream) {
+        auto kernel = [&tg, &streams, sh](const std::string& name, unsigned grid, long long ns, opara::stream_id stream) {
           streams.push_back(stream);
+          // A kernel that does not declare PDL still calls the wait: it returns at once without
+          // programmatic edges.
+          const bool declares = stream == 0 || sh != shape::inception_side_full;
           return tg.add(name,
                         [=](cudaStream_t st) {
                           spin_pdl_kernel<<<grid, 128, 0, st>>>(ns);
                           OPARA_CUDA_CHECK(cudaGetLastError());
                         },
-                        opara::boundness::unknown, opara::input_wait::programmatic);
+                        opara::boundness::unknown, declares ? opara::input_wait::programmatic : opara::input_wait::full);
         };
         std::vector<opara::node_id> chain;
         std::vector<std::vector<opara::node_id>> tails(length);  // side kernels that join C_{i+2}
@@ -260,13 +266,15 @@ void fork_join_bench(cudaStream_t s, json::array& out) {
           }
           if (i) tg.depends(chain[i - 1], chain[i]);
           const int sides = sh == shape::fork1 || sh == shape::fork_join ? 1
-                            : sh == shape::fork3 || sh == shape::fork3_join3 || sh == shape::inception ? 3
-                                                                                                     : 0;
+                            : sh == shape::fork3 || sh == shape::fork3_join3 || sh == shape::inception ||
+                                      sh == shape::inception_side_full
+                                  ? 3
+                                  : 0;
           for (int k = 0; k < sides; ++k) {
             const opara::stream_id stream = next_side++;
             auto side = kernel("s" + at + "_" + std::to_string(k), 1, 1000, stream);
             tg.depends(chain[i], side);
-            if (sh == shape::inception) {
+            if (sh == shape::inception || sh == shape::inception_side_full) {
               const auto second = kernel("t" + at + "_" + std::to_string(k), 1, 1000, stream);
               tg.depends(side, second);
               side = second;
@@ -274,7 +282,7 @@ void fork_join_bench(cudaStream_t s, json::array& out) {
             tails[i].push_back(side);
           }
         }
-        if (sh == shape::fork_join || sh == shape::fork3_join3 || sh == shape::inception)  // C_i -> S_i -> C_{i+2}
+        if (sh == shape::fork_join || sh == shape::fork3_join3 || sh == shape::inception || sh == shape::inception_side_full)
           for (int i = 0; i + 2 < length; ++i)
             for (const auto tail : tails[i]) tg.depends(tail, chain[i + 2]);
         opara::capture_options o;
