@@ -206,7 +206,7 @@ struct fixed_streams {
 //  - fork+join: C_i -> S_i -> C_{i+2} (the side branch is short, the join waits for it after one
 //    more chain kernel);
 //  - fork 3 + join 3: the same with three side kernels;
-//  - inception: C_i -> three side branches of two kernels each (on one stream per branch) ->
+//  - inception: C_i -> three side branches of two 0.3 us kernels each (one stream per branch) ->
 //    C_{i+2}, the chain's own branch being C_{i+1}: an inception block's shape;
 //  - inception, side PDL off: the same with the side kernels not declaring PDL (full edges
 //    between the two kernels of a side branch): does PDL off the chain cost the chain?
@@ -272,10 +272,14 @@ void fork_join_bench(cudaStream_t s, json::array& out) {
                                   : 0;
           for (int k = 0; k < sides; ++k) {
             const opara::stream_id stream = next_side++;
-            auto side = kernel("s" + at + "_" + std::to_string(k), 1, 1000, stream);
+            // Two-kernel side branches of 0.3 us kernels, so that a branch (with its two
+            // dependencies) stays shorter than the chain kernel beside it (b116696's 1 us kernels
+            // made it as long: the join then waited for the branch, not for the front end).
+            const bool two = sh == shape::inception || sh == shape::inception_side_full;
+            auto side = kernel("s" + at + "_" + std::to_string(k), 1, two ? 300 : 1000, stream);
             tg.depends(chain[i], side);
-            if (sh == shape::inception || sh == shape::inception_side_full) {
-              const auto second = kernel("t" + at + "_" + std::to_string(k), 1, 1000, stream);
+            if (two) {
+              const auto second = kernel("t" + at + "_" + std::to_string(k), 1, 300, stream);
               tg.depends(side, second);
               side = second;
             }
