@@ -5,6 +5,12 @@
 // one after the other on one stream (PDL applies to them: capture_options::programmatic_edges),
 // join operators of one stream with others between, or cross streams.
 //
+// And, per plan, how long its longest path is once each edge carries a latency: `along` us where the
+// consumer is launched right after its producer on one stream (PDL's edge; stream order counts as
+// such an edge too), `across` us for every other edge (a cross-stream wait, or a wait on one stream
+// with others between), over the critical chain alone with `along` on each edge: the share of a
+// plan's structure cost (bench_suite's structure / chain) that dependency latency explains.
+//
 //   bench_critical_edges [--corpus DIR] [--only NAME[,NAME...]]
 
 #include "corpus.cuh"
@@ -13,7 +19,9 @@
 
 #include "cli.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <utility>
 #include <string>
 
 namespace {
@@ -47,7 +55,28 @@ corpus_graph load(const std::filesystem::path& file) {
   return out;
 }
 
-void report(const char* label, const opara::plan& pl, const std::vector<opara::node_id>& path) {
+// The plan's longest path (durations plus `along` or `across` per edge, see above).
+double latency_path_us(const opara::graph& g, const opara::profile& p, const opara::plan& pl,
+                       const std::vector<opara::node_id>& previous, double along, double across) {
+  std::vector<double> finish(g.num_nodes(), 0.0);
+  for (const opara::node_id v : pl.order) {  // a topological order, stream order included
+    double start = 0;
+    for (const opara::node_id u : g.predecessors(v)) start = std::max(start, finish[u] + (previous[v] == u ? along : across));
+    if (previous[v] != opara::no_node) start = std::max(start, finish[previous[v]] + along);
+    finish[v] = start + p.ops[v].duration_us;
+  }
+  return *std::max_element(finish.begin(), finish.end());
+}
+
+// The critical chain alone, `along` us per edge.
+double chain_us(const opara::profile& p, const std::vector<opara::node_id>& path, double along) {
+  double t = 0;
+  for (const opara::node_id v : path) t += p.ops[v].duration_us;
+  return t + along * static_cast<double>(path.size() - 1);
+}
+
+void report(const char* label, const opara::graph& g, const opara::profile& p, const opara::plan& pl,
+            const std::vector<opara::node_id>& path) {
   const std::vector<opara::node_id> previous = opara::detail::previous_on_stream(pl);
   int along = 0, same = 0, across = 0;
   for (std::size_t i = 1; i < path.size(); ++i) {
@@ -56,8 +85,12 @@ void report(const char* label, const opara::plan& pl, const std::vector<opara::n
     else if (pl.stream_of[u] == pl.stream_of[v]) ++same;
     else ++across;
   }
-  std::printf("  %-44s %4u streams: %4d along a stream, %3d on one stream with others between, %3d across streams\n",
+  std::printf("  %-44s %4u streams: %4d along a stream, %3d on one stream with others between, %3d across streams;",
               label, pl.num_streams, along, same, across);
+  std::printf(" longest path over the chain, edges along/across (us):");
+  for (const auto [a, x] : {std::pair{0.2, 0.2}, std::pair{0.2, 1.0}, std::pair{0.2, 1.5}})
+    std::printf(" %.1f/%.1f %.3f", a, x, latency_path_us(g, p, pl, previous, a, x) / chain_us(p, path, a));
+  std::printf("\n");
 }
 
 } // namespace
@@ -80,11 +113,11 @@ int main(int argc, char** argv) try {
     for (std::size_t v = 0; v < cost.size(); ++v) cost[v] = c.p.ops[v].duration_us + gpu_model{}.dependency_us;
     const std::vector<node_id> path = critical_path(c.g, cost).nodes;
     std::printf("%s: %zu operators, critical path %zu\n", name.c_str(), c.g.num_nodes(), path.size());
-    report("opara_greedy/critical_path_first (default)", make_plan<streams::opara_greedy, order::critical_path_first>(c.g, &c.p), path);
-    report("opara_greedy/resource_aware", make_plan<streams::opara_greedy, order::resource_aware>(c.g, &c.p), path);
-    report("min_path_cover/critical_path_first", make_plan<streams::min_path_cover, order::critical_path_first>(c.g, &c.p), path);
-    report("model_guided/model_guided", make_plan<streams::model_guided, order::model_guided>(c.g, &c.p), path);
-    report("sequential/program_order", make_plan<streams::sequential, order::program_order>(c.g, &c.p), path);
+    report("opara_greedy/critical_path_first (default)", c.g, c.p, make_plan<streams::opara_greedy, order::critical_path_first>(c.g, &c.p), path);
+    report("opara_greedy/resource_aware", c.g, c.p, make_plan<streams::opara_greedy, order::resource_aware>(c.g, &c.p), path);
+    report("min_path_cover/critical_path_first", c.g, c.p, make_plan<streams::min_path_cover, order::critical_path_first>(c.g, &c.p), path);
+    report("model_guided/model_guided", c.g, c.p, make_plan<streams::model_guided, order::model_guided>(c.g, &c.p), path);
+    report("sequential/program_order", c.g, c.p, make_plan<streams::sequential, order::program_order>(c.g, &c.p), path);
   }
   return 0;
 } catch (const std::exception& e) {
