@@ -89,6 +89,23 @@ times time_exe(const opara::executable& exe, cudaStream_t s) {
   return t;
 }
 
+// The per-unit cost between two lengths of one shape (timed at[0] at lengths[0], at[1] at
+// lengths[1]): what each kernel or block adds, the graph launch itself not counted.
+struct slopes {
+  double isolated_us = 0, back_to_back_us = 0;
+};
+slopes slope_between(const times (&at)[2], const int (&lengths)[2]) {
+  const double units = lengths[1] - lengths[0];
+  return {(at[1].isolated_us - at[0].isolated_us) / units, (at[1].back_to_back_us - at[0].back_to_back_us) / units};
+}
+// Both lengths' times as JSON fields: isolated_us_<length>, back_to_back_us_<length>.
+void record_lengths(json::value& r, const times (&at)[2], const int (&lengths)[2]) {
+  for (int i = 0; i < 2; ++i) {
+    r["isolated_us_" + std::to_string(lengths[i])] = at[i].isolated_us;
+    r["back_to_back_us_" + std::to_string(lengths[i])] = at[i].back_to_back_us;
+  }
+}
+
 json::value record(const std::string& group, const std::string& workload, const std::string& mode, const times& t) {
   json::value r = json::object{};
   r["group"] = group;
@@ -152,8 +169,8 @@ void chain_bench(cudaStream_t s, int sms, json::array& out, int& failures) {
             }
           }
         }
-        const double iso_slope = (at[1].isolated_us - at[0].isolated_us) / 112.0;
-        const double b2b_slope = (at[1].back_to_back_us - at[0].back_to_back_us) / 112.0;
+        const slopes per_kernel = slope_between(at, lengths);
+        const double iso_slope = per_kernel.isolated_us, b2b_slope = per_kernel.back_to_back_us;
         std::printf("%-6s %-7u %-18s %12.2f %12.2f %12.2f %12.2f %14.3f %14.3f\n", tiny ? "tiny" : "empty", blocks,
                     mode_name(mode), at[0].isolated_us, at[1].isolated_us, at[0].back_to_back_us, at[1].back_to_back_us,
                     iso_slope, b2b_slope);
@@ -162,10 +179,7 @@ void chain_bench(cudaStream_t s, int sms, json::array& out, int& failures) {
         r["kernel"] = tiny ? "tiny" : "empty";
         r["blocks"] = static_cast<int>(blocks);
         r["mode"] = mode_name(mode);
-        r["isolated_us_16"] = at[0].isolated_us;
-        r["isolated_us_128"] = at[1].isolated_us;
-        r["back_to_back_us_16"] = at[0].back_to_back_us;
-        r["back_to_back_us_128"] = at[1].back_to_back_us;
+        record_lengths(r, at, lengths);
         r["isolated_us_per_kernel"] = iso_slope;
         r["back_to_back_us_per_kernel"] = b2b_slope;
         out.push_back(std::move(r));
@@ -295,8 +309,8 @@ void fork_join_bench(cudaStream_t s, json::array& out) {
         const auto exe = opara::capture::stream_capture{}.capture(tg, p, s, o);
         at[li] = time_exe(exe, s);
       }
-      const double iso = (at[1].isolated_us - at[0].isolated_us) / (lengths[1] - lengths[0]);
-      const double b2b = (at[1].back_to_back_us - at[0].back_to_back_us) / (lengths[1] - lengths[0]);
+      const slopes per_block = slope_between(at, lengths);
+      const double iso = per_block.isolated_us, b2b = per_block.back_to_back_us;
       const int si = scope == opara::programmatic_scope::all ? 1 : 0;
       if (sh == shape::chain) {
         chain_slope[si][0] = iso;
@@ -310,10 +324,7 @@ void fork_join_bench(cudaStream_t s, json::array& out) {
       r["group"] = "fork_join";
       r["shape"] = shape_name(sh);
       r["pdl_edges"] = scope_name;
-      r["isolated_us_16"] = at[0].isolated_us;
-      r["isolated_us_64"] = at[1].isolated_us;
-      r["back_to_back_us_16"] = at[0].back_to_back_us;
-      r["back_to_back_us_64"] = at[1].back_to_back_us;
+      record_lengths(r, at, lengths);
       r["isolated_us_per_block"] = iso;
       r["back_to_back_us_per_block"] = b2b;
       r["isolated_us_per_block_over_chain"] = iso - chain_slope[si][0];
