@@ -155,6 +155,16 @@ inline std::vector<bool> near_critical(const graph& g, std::span<const double> c
   return critical;
 }
 
+//! The top-level nodes of `graph`. Throws cuda_error.
+inline std::vector<cudaGraphNode_t> top_level_nodes(cudaGraph_t graph) {
+  std::size_t n = 0;
+  OPARA_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &n));
+  std::vector<cudaGraphNode_t> nodes(n);
+  if (n > 0) OPARA_CUDA_CHECK(cudaGraphGetNodes(graph, nodes.data(), &n));  // see dependencies_of
+  nodes.resize(n);
+  return nodes;
+}
+
 //! Calls f(kernel_node) for `node` when it is a kernel node, and for every kernel node inside it
 //! when it is a child graph node (at any depth). Throws cuda_error.
 template <class F>
@@ -166,11 +176,7 @@ void for_each_kernel_node(cudaGraphNode_t node, F&& f) {
   } else if (type == cudaGraphNodeTypeGraph) {
     cudaGraph_t child = nullptr;
     OPARA_CUDA_CHECK(cudaGraphChildGraphNodeGetGraph(node, &child));
-    std::size_t n = 0;
-    OPARA_CUDA_CHECK(cudaGraphGetNodes(child, nullptr, &n));
-    std::vector<cudaGraphNode_t> inner(n);
-    OPARA_CUDA_CHECK(cudaGraphGetNodes(child, inner.data(), &n));
-    for (std::size_t i = 0; i < n; ++i) for_each_kernel_node(inner[i], f);
+    for (cudaGraphNode_t inner : top_level_nodes(child)) for_each_kernel_node(inner, f);
   }
 }
 
@@ -187,12 +193,8 @@ inline void set_kernel_priority(cudaGraphNode_t node, int priority) {
 //! Sets the preferred shared-memory carveout (percent of the unified L1/shared memory) of every
 //! kernel node of `graph`, child graphs included. Throws cuda_error.
 inline void set_shared_carveout(cudaGraph_t graph, int percent) {
-  std::size_t n = 0;
-  OPARA_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &n));
-  std::vector<cudaGraphNode_t> nodes(n);
-  OPARA_CUDA_CHECK(cudaGraphGetNodes(graph, nodes.data(), &n));
-  for (std::size_t i = 0; i < n; ++i)
-    for_each_kernel_node(nodes[i], [percent](cudaGraphNode_t kernel) {
+  for (cudaGraphNode_t node : top_level_nodes(graph))
+    for_each_kernel_node(node, [percent](cudaGraphNode_t kernel) {
       cudaLaunchAttributeValue value{};
       value.sharedMemCarveout = static_cast<unsigned>(percent);
       OPARA_CUDA_CHECK(cudaGraphKernelNodeSetAttribute(kernel, cudaLaunchAttributePreferredSharedMemoryCarveout, &value));

@@ -21,16 +21,6 @@
 
 namespace opara::detail {
 
-//! The top-level nodes of `graph`. Throws cuda_error.
-inline std::vector<cudaGraphNode_t> top_level_nodes(cudaGraph_t graph) {
-  std::size_t n = 0;
-  OPARA_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &n));
-  std::vector<cudaGraphNode_t> nodes(n);
-  if (n > 0) OPARA_CUDA_CHECK(cudaGraphGetNodes(graph, nodes.data(), &n));
-  nodes.resize(n);
-  return nodes;
-}
-
 //! One graph per launch segment of `whole`: segment k keeps the nodes of the operators v with
 //! segment[v] == k (`nodes` says which operator made each node). Segments left without a node are
 //! dropped. Throws cuda_error, opara::error when a node of `whole` belongs to no operator.
