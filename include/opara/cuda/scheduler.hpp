@@ -219,9 +219,15 @@ private:
     capture_stats stats;
     std::optional<profile> measured = profile_for(g, compact, stream, given, stats);
     const auto start = std::chrono::steady_clock::now();
-    plan planned = make_plan(compact, measured ? &*measured : nullptr, options.plan, streams, order);
+    std::optional<memory_map> memory;  // a tensor_graph's buffers: plans honour their shared bytes
+    if constexpr (tensor_graph<G>) memory = memory_of(g);
+    plan planned = opara::detail::make_plan_on(compact, measured ? &*measured : nullptr, options.plan, streams, order,
+                                               memory ? &*memory : nullptr);
     stats.plan_ms = opara::detail::ms_since(start);
-    if (options.validate) validate(planned, compact);
+    if (options.validate) {
+      validate(planned, compact);
+      if (memory && options.plan.memory_hazards) check_memory(planned, compact, *memory);
+    }
     executable result = capture.capture(g, planned, stream, capture_options_for(measured ? &*measured : nullptr));
     result.stats().profile_ms = stats.profile_ms;
     result.stats().plan_ms = stats.plan_ms;

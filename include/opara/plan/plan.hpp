@@ -30,6 +30,7 @@ struct plan {
   std::vector<std::uint32_t> wait_begin;  //!< CSR offsets, size num_nodes+1, indexed by consumer id
   std::vector<node_id> wait_on;           //!< producers each consumer's stream waits for
   std::size_t pruned_waits = 0;           //!< cross-stream edges whose wait was implied by others
+  std::size_t memory_orderings = 0;       //!< dependencies added for the engine's shared arena (memory/hazards.hpp)
   std::string stream_policy;              //!< name of the stream allocation policy used
   std::string order_policy;               //!< name of the launch order policy used
 

@@ -22,6 +22,70 @@ namespace opara {
 
 namespace detail {
 
+//! The first of `required` that plan `p` does not honour, or required.size() when it honours all.
+//! Each entry (v, u) says "u happens before v": v follows u on one stream, or v's stream waits
+//! (directly, or through other waits and stream order) for u's event. `required` is sorted by v;
+//! `pos` are the launch positions of p.order, every wait is on an operator launched earlier and
+//! every u is launched before its v (the callers check both first). "First" is by v's launch
+//! position. Every decision is exact: a requirement that v waits for u directly is honoured at
+//! once; with many streams the others are first put to compute_waits' bounded search (same seeds,
+//! same order: the waits it pruned are proven again at once); only what that leaves goes to vector
+//! clocks, which then track only the streams of those producers. Cost O(n + required + waits).
+inline std::size_t first_unhonoured(const plan& p, std::span<const std::uint32_t> pos,
+                                    std::span<const std::pair<node_id, node_id>> required) {
+  const std::size_t n = p.num_nodes();
+  const stream_layout layout(p.order, p.stream_of, p.num_streams);
+  ancestry_search search(layout, p.stream_of, pos, search_budget);
+  auto waits_latest_first = [&](node_id x, ancestry_search& s) {
+    const auto w = p.waits_of(x);
+    for (std::size_t i = w.size(); i-- > 0;)
+      if (!s.push(w[i])) return false;
+    return true;
+  };
+  const bool few_streams = p.num_streams <= exact_prune_streams;
+  std::vector<node_id> waited_by(n, no_node);  // waited_by[u] == v: v waits for u directly
+  std::vector<std::size_t> open;               // indices into `required` left to the clocks
+  for (std::size_t i = 0; i < required.size();) {
+    const node_id v = required[i].first;
+    const auto w = p.waits_of(v);
+    for (node_id u : w) waited_by[u] = v;
+    for (; i < required.size() && required[i].first == v; ++i) {
+      const node_id u = required[i].second;
+      if (p.stream_of[u] == p.stream_of[v] || waited_by[u] == v) continue;
+      if (!few_streams) {  // with few streams, clocks cost less than searching first
+        search.start(u, v);
+        for (std::size_t k = w.size(); k-- > 0 && pos[w[k]] > pos[u] && search.push(w[k]);) {
+        }
+        if (search.run(waits_latest_first)) continue;
+      }
+      open.push_back(i);
+    }
+  }
+  if (open.empty()) return required.size();
+  exec_clocks clocks(layout, p.stream_of, p.num_streams);
+  std::vector<std::uint32_t> waiters(n, 0);
+  for (node_id w : p.wait_on) ++waiters[w];
+  for (node_id v = 0; v < n; ++v) clocks.set_uses(v, waiters[v]);
+  for (std::size_t i : open) clocks.expect_queries(required[i].second, 1);
+  std::vector<std::uint32_t> open_begin(n + 1, 0);
+  for (std::size_t i : open) ++open_begin[required[i].first + 1];
+  for (std::size_t v = 0; v < n; ++v) open_begin[v + 1] += open_begin[v];
+  for (node_id v : p.order) {
+    clocks.begin(v);
+    for (node_id u : p.waits_of(v)) {
+      clocks.add_wait(u);
+      clocks.release(u);
+    }
+    for (std::uint32_t k = open_begin[v]; k < open_begin[v + 1]; ++k) {
+      const std::size_t i = open[k];
+      if (!clocks.reaches(required[i].second)) return i;
+      clocks.done_query(required[i].second);
+    }
+    clocks.end();
+  }
+  return required.size();
+}
+
 inline void validate_plan(const plan& p, const graph& g) {
   const std::size_t n = g.num_nodes();
   auto fail = [](const std::string& m) { throw invalid_plan("opara: validate: the plan " + m); };
@@ -34,62 +98,19 @@ inline void validate_plan(const plan& p, const graph& g) {
   const auto pos = plan_shape_positions(p, n, "validate");
   if (const auto [u, s] = first_backward_edge(g, pos); u != no_node)
     fail("launches " + quoted(s) + " before " + quoted(u) + ", which it depends on");
-
-  // An edge whose consumer waits for its producer directly is honoured. With many streams the
-  // others are first put to compute_waits' bounded search (same seeds, same order: the waits it
-  // pruned are proven again at once); only what that leaves goes to the vector clocks, which then
-  // track only the streams of those producers. Every decision is exact: a search success is a proof, and the
-  // clocks decide the rest.
-  const stream_layout layout(p.order, p.stream_of, p.num_streams);
-  ancestry_search search(layout, p.stream_of, pos, search_budget);
-  auto waits_latest_first = [&](node_id x, ancestry_search& s) {
-    const auto w = p.waits_of(x);
-    for (std::size_t i = w.size(); i-- > 0;)
-      if (!s.push(w[i])) return false;
-    return true;
-  };
-  const bool few_streams = p.num_streams <= exact_prune_streams;
-  std::vector<node_id> waited_by(n, no_node);  // waited_by[u] == v: v waits for u directly
-  std::vector<std::pair<node_id, node_id>> open;  // (consumer, producer) left to the clocks
-  for (node_id v = 0; v < n; ++v) {
-    const auto w = p.waits_of(v);
-    for (node_id u : w) waited_by[u] = v;
-    for (node_id u : g.predecessors(v)) {
-      if (p.stream_of[u] == p.stream_of[v] || waited_by[u] == v) continue;
-      if (few_streams) {  // clocks over so few streams cost less than searching first
-        open.emplace_back(v, u);
-        continue;
-      }
-      search.start(u, v);
-      for (std::size_t i = w.size(); i-- > 0 && pos[w[i]] > pos[u] && search.push(w[i]);) {
-      }
-      if (!search.run(waits_latest_first)) open.emplace_back(v, u);
-    }
-  }
-  std::sort(open.begin(), open.end());  // by consumer
-  exec_clocks clocks(layout, p.stream_of, p.num_streams);
-  std::vector<std::uint32_t> waiters(n, 0);
-  for (node_id w : p.wait_on) ++waiters[w];
-  for (node_id v = 0; v < n; ++v) clocks.set_uses(v, waiters[v]);
-  for (auto [v, u] : open) clocks.expect_queries(u, 1);
-  for (node_id v : p.order) {
-    clocks.begin(v);
-    for (node_id u : p.waits_of(v)) {
+  for (node_id v : p.order)
+    for (node_id u : p.waits_of(v))
       if (pos[u] >= pos[v])
         fail("makes " + quoted(v) + " wait for " + quoted(u) + ", which is launched after it (the wait could never be met)");
-      clocks.add_wait(u);
-      clocks.release(u);
-    }
-    auto it = std::lower_bound(open.begin(), open.end(), std::pair<node_id, node_id>{v, 0});
-    for (; it != open.end() && it->first == v; ++it) {
-      const node_id u = it->second;
-      if (!clocks.reaches(u))
-        fail("does not honour the dependency " + quoted(u) + " -> " + quoted(v) + ": " + quoted(v) + " (stream " +
-             std::to_string(p.stream_of[v]) + ") neither follows " + quoted(u) + " (stream " +
-             std::to_string(p.stream_of[u]) + ") on one stream nor waits for it through events");
-      clocks.done_query(u);
-    }
-    clocks.end();
+  std::vector<std::pair<node_id, node_id>> required;
+  required.reserve(g.num_edges());
+  for (node_id v = 0; v < n; ++v)
+    for (node_id u : g.predecessors(v)) required.emplace_back(v, u);
+  if (const std::size_t i = first_unhonoured(p, pos, required); i < required.size()) {
+    const auto [v, u] = required[i];
+    fail("does not honour the dependency " + quoted(u) + " -> " + quoted(v) + ": " + quoted(v) + " (stream " +
+         std::to_string(p.stream_of[v]) + ") neither follows " + quoted(u) + " (stream " +
+         std::to_string(p.stream_of[u]) + ") on one stream nor waits for it through events");
   }
 }
 

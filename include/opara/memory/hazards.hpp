@@ -1,0 +1,212 @@
+#pragma once
+//! Memory hazards: what an engine's buffer reuse requires of a plan, and the proof that a plan
+//! meets it.
+//!
+//! An engine that plans its arena for its sequential program order lets two buffers share bytes
+//! when one is dead before the other is written *in that order*. On several streams that order is
+//! gone: a consumer on one stream may still read bytes that a producer on another stream, launched
+//! later, already overwrites. memory_orderings lists the orderings the memory needs: for every two
+//! operators whose byte ranges overlap, one writing, the one that comes first in the reference
+//! order must happen before the other. It keeps only what the others do not already imply: along
+//! each byte, each write after the previous write and after the reads since it, each read after the
+//! previous write (a shadow memory over the arena, as race detectors keep). A plan that honours all
+//! of them orders every conflicting pair: along a byte, any two conflicting accesses are linked by a
+//! chain of listed orderings.
+//!
+//! check_memory(p, g, m) proves a plan race-free on the memory map (throws invalid_plan naming the
+//! two operators and their buffers); make_plan adds the orderings as dependencies for an
+//! arena_graph, so that every plan of every policy honours them (plan/make_plan.hpp).
+
+#include <opara/error.hpp>
+#include <opara/graph/graph.hpp>
+#include <opara/memory/map.hpp>
+#include <opara/plan/plan.hpp>
+#include <opara/plan/shape.hpp>
+#include <opara/plan/validate.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <iterator>
+#include <map>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace opara {
+
+//! Two accesses that must happen in this order: `before` (touching `before_buffer`) happens before
+//! `after` (touching `after_buffer`), and their byte ranges overlap, one of them writing.
+struct memory_ordering {
+  node_id before = no_node;
+  node_id after = no_node;
+  buffer_id before_buffer = 0;
+  buffer_id after_buffer = 0;
+  bool before_writes = false;
+  bool after_writes = false;
+};
+
+namespace detail {
+
+//! The last write of a range of bytes and the reads since, as a race detector's shadow memory.
+struct shadow_cell {
+  node_id writer = no_node;
+  buffer_id writer_buffer = 0;
+  std::vector<std::pair<node_id, buffer_id>> readers;  // since the last write, in reference order
+};
+
+//! Shadow memory over one address space: disjoint [start, next start) ranges, each with its cell.
+//! A write collapses the ranges it covers into one, so the ranges stay as few as the writes.
+class shadow_memory {
+public:
+  shadow_memory() { cells_.emplace(0, shadow_cell{}); }
+
+  //! Visits the cells covering [begin, end) (splitting at both ends); a write then makes them one.
+  template <class Visit>
+  void access(std::uint64_t begin, std::uint64_t end, bool write, Visit&& visit) {
+    auto first = split(begin);
+    auto last = end == 0 ? cells_.end() : split(end);
+    for (auto it = first; it != last; ++it) visit(it->second);
+    if (write && first != last) {
+      shadow_cell merged = std::move(first->second);
+      cells_.erase(std::next(first), last);
+      first->second = std::move(merged);
+    }
+  }
+
+private:
+  std::map<std::uint64_t, shadow_cell>::iterator split(std::uint64_t at) {
+    auto it = cells_.upper_bound(at);
+    --it;  // the cell holding `at` (the first starts at 0)
+    if (it->first == at) return it;
+    return cells_.emplace_hint(std::next(it), at, it->second);
+  }
+  std::map<std::uint64_t, shadow_cell> cells_;
+};
+
+} // namespace detail
+
+//! The orderings the memory of `m` requires, for accesses made in `reference_order` (the order the
+//! engine's arena was planned for; usually the graph's program order, g.topological_order()).
+//! Buffers with an arena offset share one address space; a pinned or unplaced buffer is its own.
+//! Sorted by `after`, then `before`; one entry per pair of operators. Cost O(A log A + orderings)
+//! for A accesses where each write covers few earlier ranges (an arena's buffers); a read of a
+//! range written in many pieces visits each piece.
+[[nodiscard]] inline std::vector<memory_ordering> memory_orderings(const memory_map& m,
+                                                                   std::span<const node_id> reference_order) {
+  const std::size_t n = m.num_nodes();
+  if (reference_order.size() != n)
+    throw bad_policy("opara: memory_orderings: the reference order has " + std::to_string(reference_order.size()) +
+                     " operators, the memory map " + std::to_string(n));
+  std::vector<memory_ordering> out;
+  detail::shadow_memory arena;
+  std::vector<detail::shadow_cell> own(m.num_buffers());  // pinned or unplaced buffers: one cell each
+  std::vector<char> seen(n, 0);
+  for (node_id v : reference_order) {
+    if (v >= n || seen[v]) throw bad_policy("opara: memory_orderings: the reference order is not a permutation of the operators");
+    seen[v] = 1;
+    // Reads first, then writes: an operator that reads one buffer and writes an overlapping one
+    // (in place) needs no ordering with itself.
+    for (int pass = 0; pass < 2; ++pass) {
+      for (const buffer_access& a : m.accesses_of(v)) {
+        if (a.write != (pass == 1)) continue;
+        auto visit = [&](detail::shadow_cell& c) {
+          if (c.writer != no_node && c.writer != v)
+            out.push_back({c.writer, v, c.writer_buffer, a.buffer, true, a.write});
+          if (a.write) {
+            for (auto [r, rb] : c.readers)
+              if (r != v) out.push_back({r, v, rb, a.buffer, false, true});
+            c.readers.clear();
+            c.writer = v;
+            c.writer_buffer = a.buffer;
+          } else if (c.readers.empty() || c.readers.back().first != v) {
+            c.readers.emplace_back(v, a.buffer);
+          }
+        };
+        const buffer_info& b = m.buffers[a.buffer];
+        if (!b.pinned && b.offset != no_offset) arena.access(b.offset, b.offset + b.bytes, a.write, visit);
+        else visit(own[a.buffer]);
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const memory_ordering& x, const memory_ordering& y) {
+    return x.after != y.after ? x.after < y.after : x.before < y.before;
+  });
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const memory_ordering& x, const memory_ordering& y) { return x.after == y.after && x.before == y.before; }),
+            out.end());
+  return out;
+}
+
+//! g with the orderings added as edges (those it does not already have), keeping its names.
+[[nodiscard]] inline graph with_orderings(const graph& g, std::span<const memory_ordering> orderings) {
+  graph_builder b;
+  const std::size_t n = g.num_nodes();
+  b.reserve(n, g.num_edges() + orderings.size());
+  for (node_id v = 0; v < n; ++v) b.add_node(g.unnamed() ? std::string() : g.name(v));
+  for (node_id v = 0; v < n; ++v)
+    for (node_id s : g.successors(v)) b.add_edge(v, s);
+  for (const memory_ordering& o : orderings) b.add_edge(o.before, o.after);
+  return b.build();
+}
+
+namespace detail {
+
+inline std::string describe_access(const graph& g, const memory_map& m, node_id v, buffer_id b, bool write) {
+  std::string s(1, '\'');
+  s += g.name(v);
+  s += write ? "' (writes '" : "' (reads '";
+  s += m.buffer_name(b);
+  s += '\'';
+  const buffer_info& info = m.buffers[b];
+  if (!info.pinned && info.offset != no_offset)
+    s += ", bytes " + std::to_string(info.offset) + ".." + std::to_string(info.offset + info.bytes);
+  s += ')';
+  return s;
+}
+
+} // namespace detail
+
+//! Throws opara::invalid_plan unless plan `p` for g orders every two operators whose buffers share
+//! bytes (one of them writing) as `reference_order` does: the earlier one happens before the later
+//! one through stream order and waits, not merely by launch order. The message names both
+//! operators, their buffers and the bytes. The plan's shape and dependencies are checked first
+//! (validate). Cost O(n + e + waits + orderings), plus memory_orderings.
+inline void check_memory(const plan& p, const graph& g, const memory_map& m, std::span<const node_id> reference_order) {
+  detail::check_memory_map(m, g.num_nodes(), "check_memory");
+  validate(p, g);
+  const auto orderings = memory_orderings(m, reference_order);
+  const auto pos = detail::plan_shape_positions(p, g.num_nodes(), "check_memory");
+  auto race = [&](const memory_ordering& o, const std::string& why) {
+    throw invalid_plan("opara: check_memory: the plan races on shared memory: " +
+                       detail::describe_access(g, m, o.before, o.before_buffer, o.before_writes) + " and " +
+                       detail::describe_access(g, m, o.after, o.after_buffer, o.after_writes) + " overlap, " + why);
+  };
+  std::vector<std::pair<node_id, node_id>> required;
+  required.reserve(orderings.size());
+  for (const memory_ordering& o : orderings) {
+    if (pos[o.before] > pos[o.after])
+      race(o, "and the plan launches the second before the first (the engine's order has them the other way)");
+    required.emplace_back(o.after, o.before);
+  }
+  if (const std::size_t i = detail::first_unhonoured(p, pos, required); i < required.size())
+    race(orderings[i], "and nothing orders them: '" + g.name(orderings[i].after) + "' (stream " +
+                           std::to_string(p.stream_of[orderings[i].after]) + ") neither follows '" +
+                           g.name(orderings[i].before) + "' (stream " + std::to_string(p.stream_of[orderings[i].before]) +
+                           ") on one stream nor waits for it through events");
+}
+
+//! check_memory with the graph's program order (g.topological_order()) as the reference: the
+//! order an engine's sequential arena is planned for.
+inline void check_memory(const plan& p, const graph& g, const memory_map& m) {
+  check_memory(p, g, m, g.topological_order());
+}
+
+//! check_memory for any tensor_graph (converted with to_graph and memory_of).
+template <tensor_graph G>
+  requires(!std::same_as<G, graph>)
+void check_memory(const plan& p, const G& g) {
+  check_memory(p, to_graph(g), memory_of(g));
+}
+
+} // namespace opara

@@ -1,0 +1,128 @@
+#pragma once
+// A user's engine graph with buffers (a tensor_graph, an arena_graph when it has offsets), random
+// ones built on the DAGs of dags.hpp, the engine's own sequential arena, and a brute-force oracle
+// for memory races. Deterministic for a given seed.
+
+#include <opara/graph/graph.hpp>
+#include <opara/memory/map.hpp>
+#include <opara/plan/plan.hpp>
+
+#include "support/dags.hpp"
+#include "support/plans.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace opara::test {
+
+// An engine's operator list: successors, buffers read and written, and (optionally) offsets.
+struct tensor_dag {
+  std::vector<std::vector<node_id>> succ;
+  std::vector<std::vector<buffer_id>> in, out;
+  std::vector<std::uint64_t> bytes, offset;
+  std::vector<char> pinned;
+
+  std::size_t num_nodes() const { return succ.size(); }
+  const std::vector<node_id>& successors(node_id v) const { return succ[v]; }
+  std::size_t num_buffers() const { return bytes.size(); }
+  std::uint64_t buffer_bytes(buffer_id b) const { return bytes[b]; }
+  const std::vector<buffer_id>& reads(node_id v) const { return in[v]; }
+  const std::vector<buffer_id>& writes(node_id v) const { return out[v]; }
+  bool buffer_pinned(buffer_id b) const { return pinned[b] != 0; }
+  std::string buffer_name(buffer_id b) const { return "t" + std::to_string(b); }
+};
+
+// The same engine with its arena offsets (an arena_graph).
+struct arena_dag : tensor_dag {
+  std::uint64_t buffer_offset(buffer_id b) const { return offset[b]; }
+};
+
+// Each operator of g (ids in program order) writes one buffer of 1..max_bytes bytes and reads its
+// predecessors' buffers; roots also read a pinned input, sinks' buffers are pinned outputs.
+inline tensor_dag tensors_on(const graph& g, rng_t& rng, std::uint32_t max_bytes = 64) {
+  tensor_dag t;
+  const std::size_t n = g.num_nodes();
+  t.succ.resize(n);
+  t.in.resize(n);
+  t.out.resize(n);
+  t.bytes.push_back(uniform(rng, 1, max_bytes));  // buffer 0: the input
+  t.pinned.push_back(1);
+  for (node_id v = 0; v < n; ++v) {
+    t.succ[v].assign(g.successors(v).begin(), g.successors(v).end());
+    t.bytes.push_back(uniform(rng, 1, max_bytes));
+    t.pinned.push_back(g.successors(v).empty() ? 1 : 0);
+    t.out[v].push_back(v + 1);
+    for (node_id u : g.predecessors(v)) t.in[v].push_back(u + 1);
+    if (g.predecessors(v).empty()) t.in[v].push_back(0);
+  }
+  t.offset.assign(t.bytes.size(), 0);
+  return t;
+}
+
+// First-fit offsets for the buffers that are not pinned, live from their first to their last
+// access in the engine's program order (ids ascending): the arena an engine plans for sequential
+// execution, with reuse.
+inline std::uint64_t sequential_first_fit(tensor_dag& t) {
+  const std::size_t nb = t.num_buffers();
+  std::vector<std::size_t> first(nb, SIZE_MAX), last(nb, 0);
+  for (node_id v = 0; v < t.num_nodes(); ++v)
+    for (const auto* list : {&t.in[v], &t.out[v]})
+      for (buffer_id b : *list) {
+        first[b] = std::min<std::size_t>(first[b], v);
+        last[b] = std::max<std::size_t>(last[b], v);
+      }
+  std::uint64_t top = 0;
+  std::vector<buffer_id> placed;
+  for (buffer_id b = 0; b < nb; ++b) {
+    if (t.pinned[b] || first[b] == SIZE_MAX) continue;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> busy;
+    for (buffer_id a : placed)
+      if (!(last[a] < first[b] || last[b] < first[a])) busy.emplace_back(t.offset[a], t.offset[a] + t.bytes[a]);
+    std::sort(busy.begin(), busy.end());
+    std::uint64_t at = 0;
+    for (auto [s, e] : busy) {
+      if (s >= at + t.bytes[b]) break;
+      at = std::max(at, e);
+    }
+    t.offset[b] = at;
+    top = std::max(top, at + t.bytes[b]);
+    placed.push_back(b);
+  }
+  return top;
+}
+
+// Random offsets in an arena of `arena` bytes: buffers alias at will (the engine's program order
+// still defines what each read sees).
+inline void random_offsets(tensor_dag& t, rng_t& rng, std::uint64_t arena) {
+  for (buffer_id b = 0; b < t.num_buffers(); ++b)
+    t.offset[b] = t.pinned[b] ? 0 : uniform(rng, 0, static_cast<std::uint32_t>(arena));
+}
+
+// Brute force: the first pair of accesses (one writing, bytes overlapping) that the plan does not
+// order as the reference order does, or {no_node, no_node} when there is none.
+inline std::pair<node_id, node_id> oracle_race(const plan& p, const memory_map& m, std::span<const node_id> reference) {
+  const std::size_t n = p.num_nodes();
+  const auto anc = execution_ancestors(p);
+  std::vector<std::size_t> rank(n);
+  for (std::size_t i = 0; i < n; ++i) rank[reference[i]] = i;
+  auto overlap = [&](buffer_id a, buffer_id b) {
+    if (a == b) return true;
+    const buffer_info &x = m.buffers[a], &y = m.buffers[b];
+    const bool xa = !x.pinned && x.offset != no_offset, ya = !y.pinned && y.offset != no_offset;
+    if (!xa || !ya) return false;  // a pinned or unplaced buffer shares bytes with no other
+    return x.offset < y.offset + y.bytes && y.offset < x.offset + x.bytes;
+  };
+  for (node_id a = 0; a < n; ++a)
+    for (node_id b = 0; b < n; ++b) {
+      if (a == b || rank[a] > rank[b]) continue;
+      for (const buffer_access& x : m.accesses_of(a))
+        for (const buffer_access& y : m.accesses_of(b))
+          if ((x.write || y.write) && overlap(x.buffer, y.buffer) && !anc[b][a]) return {a, b};
+    }
+  return {no_node, no_node};
+}
+
+} // namespace opara::test
