@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <opara/memory/arena.hpp>
+#include <opara/memory/budget.hpp>
 #include <opara/memory/hazards.hpp>
 #include <opara/memory/map.hpp>
 #include <opara/plan/make_plan.hpp>
@@ -168,4 +170,106 @@ TEST_CASE("check_memory refuses a plan that launches the engine's later writer f
   const plan q = make_plan<streams::sequential, largest_first>(t);
   CHECK(q.order.front() == 0);  // the ordering made 0 -> 1 a dependency
   CHECK_NOTHROW(check_memory(q, g, m));
+}
+
+TEST_CASE("plan_arena: buffers share bytes only when the plan orders them, and never below the lower bound") {
+  rng_t rng(77);
+  std::size_t shared_somewhere = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    const graph g = test::layered(rng, test::uniform(rng, 2, 8), test::uniform(rng, 1, 5), 2, 0.2);
+    const test::tensor_dag t = test::tensors_on(g, rng);
+    const memory_map m = memory_of(t);
+    std::uint64_t no_reuse = 0;
+    for (const buffer_info& b : m.buffers)
+      if (!b.pinned) no_reuse += b.bytes;
+    for (const plan& p : plans_of(t, true)) {
+      CAPTURE(trial);
+      CAPTURE(p.stream_policy);
+      const arena a = plan_arena(p, g, m, {.alignment = 1});
+      const memory_map placed = with_arena(m, a);
+      CHECK(placed.placed());
+      CHECK(placed.arena_bytes() == a.bytes);
+      CHECK_NOTHROW(check_memory(p, g, placed, p.order));  // race-free under the plan's own order
+      CHECK(test::oracle_race(p, placed, p.order).first == no_node);
+      const std::uint64_t lb = arena_lower_bound(p, g, m);
+      CHECK(lb <= a.bytes);
+      CHECK(a.bytes <= no_reuse);
+      if (a.bytes < no_reuse) ++shared_somewhere;
+      // Alignment: every offset a multiple of it.
+      const arena b = plan_arena(p, g, m, {.alignment = 16});
+      for (buffer_id x = 0; x < m.num_buffers(); ++x)
+        if (!m.buffers[x].pinned) CHECK(b.offset[x] % 16 == 0);
+      CHECK_NOTHROW(check_memory(p, g, with_arena(m, b), p.order));
+    }
+  }
+  CHECK(shared_somewhere > 100);
+}
+
+TEST_CASE("plan_arena: a chain reuses two buffers, parallel branches keep theirs apart") {
+  // A chain of 6 operators, each writing 100 bytes read by the next: two buffers' worth at once.
+  test::tensor_dag chain;
+  const std::size_t n = 6;
+  chain.succ.resize(n);
+  chain.in.resize(n);
+  chain.out.resize(n);
+  for (node_id v = 0; v < n; ++v) {
+    if (v + 1 < n) chain.succ[v] = {v + 1};
+    chain.out[v] = {v};
+    if (v > 0) chain.in[v] = {v - 1};
+    chain.bytes.push_back(100);
+    chain.pinned.push_back(v + 1 == n ? 1 : 0);
+  }
+  const graph g = to_graph(chain);
+  const plan p = make_plan(chain);
+  const arena a = plan_arena(p, g, memory_of(chain), {.alignment = 1});
+  CHECK(a.bytes == 200);
+  CHECK(arena_lower_bound(p, g, memory_of(chain)) == 200);
+  // Fork: 0 writes x; 1 and 2 read x on two streams and write y1, y2; 3 reads both.
+  test::tensor_dag fork;
+  fork.succ = {{1, 2}, {3}, {3}, {}};
+  fork.in = {{}, {0}, {0}, {1, 2}};
+  fork.out = {{0}, {1}, {2}, {3}};
+  fork.bytes = {100, 100, 100, 100};
+  fork.pinned = {0, 0, 0, 1};
+  const graph fg = to_graph(fork);
+  const plan par = make_plan(fork);
+  REQUIRE(par.num_streams == 2);
+  const plan seq = make_plan<streams::sequential>(fork);
+  const arena ap = plan_arena(par, fg, memory_of(fork), {.alignment = 1});
+  const arena as = plan_arena(seq, fg, memory_of(fork), {.alignment = 1});
+  CHECK(ap.bytes == 300);  // x, y1, y2 may all be live at once on two streams
+  CHECK(as.bytes == 300);  // in sequence too: x is read by 2 after 1 wrote y1
+  CHECK_THROWS_AS(plan_arena(par, fg, memory_of(fork), {.alignment = 3}), bad_policy);
+}
+
+TEST_CASE("make_plan_within: within budget, race-free, and refuses less than the sequential arena") {
+  rng_t rng(5150);
+  int serialized = 0;
+  for (int trial = 0; trial < 40; ++trial) {
+    const graph g = test::layered(rng, test::uniform(rng, 3, 8), test::uniform(rng, 2, 6), 2, 0.2);
+    const test::tensor_dag t = test::tensors_on(g, rng);
+    const memory_map m = memory_of(t);
+    CAPTURE(trial);
+    const budgeted_plan seq_budget = make_plan_within(t, sequential_arena, nullptr, {}, {}, {}, {.alignment = 1});
+    const std::uint64_t seq = seq_budget.sequential_bytes != 0 ? seq_budget.sequential_bytes : seq_budget.arena.bytes;
+    CHECK(seq_budget.arena.bytes <= seq_budget.budget_bytes);
+    const memory_map placed = with_arena(m, seq_budget.arena);
+    CHECK_NOTHROW(validate(seq_budget.plan, g));
+    CHECK_NOTHROW(check_memory(seq_budget.plan, g, placed));
+    CHECK(test::oracle_race(seq_budget.plan, placed, g.topological_order()).first == no_node);
+    if (seq_budget.unbudgeted_bytes > seq_budget.budget_bytes) ++serialized;
+    // Any budget between the sequential and the parallel arena is met.
+    const std::uint64_t mid = (seq + seq_budget.unbudgeted_bytes) / 2;
+    const budgeted_plan r = make_plan_within<streams::round_robin>(t, mid, nullptr, {}, {.streams = 3}, {}, {.alignment = 1});
+    CHECK(r.arena.bytes <= std::max(mid, r.unbudgeted_bytes));
+    if (r.unbudgeted_bytes > mid) {
+      const memory_map rp = with_arena(m, r.arena);
+      CHECK_NOTHROW(check_memory(r.plan, g, rp));
+      CHECK(test::oracle_race(r.plan, rp, g.topological_order()).first == no_node);
+    }
+    if (seq > 1)
+      CHECK_THROWS_WITH_AS(make_plan_within(t, seq - 1, nullptr, {}, {}, {}, {.alignment = 1}),
+                           doctest::Contains("below the sequential plan's arena"), bad_policy);
+  }
+  CHECK(serialized > 3);  // the budget did bind on some graphs
 }
