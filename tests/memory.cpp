@@ -105,6 +105,7 @@ TEST_CASE("memory_orderings: write after read, read after write, write after wri
   // 1 reads), 1 -> 3, 2 -> 3.
   std::vector<std::pair<node_id, node_id>> pairs;
   for (const memory_ordering& x : o) pairs.emplace_back(x.before, x.after);
+  std::sort(pairs.begin(), pairs.end(), [](auto x, auto y) { return x.second != y.second ? x.second < y.second : x.first < y.first; });
   CHECK(pairs == std::vector<std::pair<node_id, node_id>>{{0, 1}, {0, 2}, {1, 2}, {1, 3}, {2, 3}});
   // A plan on two streams that puts 2 beside 1 without a wait races, and the message says where.
   plan_options off;

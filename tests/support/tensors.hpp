@@ -32,7 +32,11 @@ struct tensor_dag {
   const std::vector<buffer_id>& reads(node_id v) const { return in[v]; }
   const std::vector<buffer_id>& writes(node_id v) const { return out[v]; }
   bool buffer_pinned(buffer_id b) const { return pinned[b] != 0; }
-  std::string buffer_name(buffer_id b) const { return "t" + std::to_string(b); }
+  std::string buffer_name(buffer_id b) const {  // piecewise: "t" + to_string trips GCC 12's -Wrestrict (PR105651)
+    std::string s = "t";
+    s += std::to_string(b);
+    return s;
+  }
 };
 
 // The same engine with its arena offsets (an arena_graph).

@@ -14,8 +14,8 @@
 //! graph (pairs of buffers that may be live at once) from a sweep in launch order that keeps, per
 //! stream, the buffers not yet dead there (a buffer dead at an operator is dead at every later one
 //! on its stream), so its cost is the conflicts it finds plus O(buffers x streams); then offsets
-//! greedy by size (TFLite's and TVM's way): largest buffer first, into the tightest gap its placed
-//! conflicts leave. Pinned buffers (weights, inputs, outputs) are never placed.
+//! greedy (TFLite's and TVM's greedy by size, and largest "size x bytes it conflicts with" first;
+//! the smaller arena is kept): each buffer into the tightest gap its placed conflicts leave. Pinned buffers (weights, inputs, outputs) are never placed.
 
 #include <opara/error.hpp>
 #include <opara/graph/graph.hpp>
@@ -237,16 +237,13 @@ inline std::uint64_t best_fit(std::vector<std::pair<std::uint64_t, std::uint64_t
   return best != no_offset ? best : at;
 }
 
-//! Greedy by size over a conflict graph: largest first, into the tightest gap among its placed
-//! neighbours. Fills a.offset for the buffers in `which`; returns the highest end.
-inline std::uint64_t place_by_size(const memory_map& m, const conflict_graph& c, std::span<const buffer_id> which,
-                                   std::vector<std::uint64_t>& offset, std::uint64_t alignment) {
-  std::vector<buffer_id> by_size(which.begin(), which.end());
-  std::stable_sort(by_size.begin(), by_size.end(),
-                   [&](buffer_id a, buffer_id b) { return m.buffers[a].bytes > m.buffers[b].bytes; });
+//! Places `order`'s buffers one by one into the tightest gap their placed neighbours leave.
+//! Fills `offset` (no_offset = not placed yet); returns the highest end.
+inline std::uint64_t place_in_order(const memory_map& m, const conflict_graph& c, std::span<const buffer_id> order,
+                                    std::vector<std::uint64_t>& offset, std::uint64_t alignment) {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> busy;
   std::uint64_t top = 0;
-  for (buffer_id b : by_size) {
+  for (buffer_id b : order) {
     busy.clear();
     for (buffer_id a : c.of(b))
       if (offset[a] != no_offset) busy.emplace_back(offset[a], offset[a] + m.buffers[a].bytes);
@@ -254,6 +251,32 @@ inline std::uint64_t place_by_size(const memory_map& m, const conflict_graph& c,
     top = std::max(top, offset[b] + m.buffers[b].bytes);
   }
   return top;
+}
+
+//! Greedy placement over a conflict graph in two orders, keeping the smaller arena: largest
+//! buffer first (TFLite's and TVM's greedy by size), and largest "size x conflicts" first (the
+//! buffers that constrain most, first). Fills offset for the buffers in `which`.
+inline std::uint64_t place_by_size(const memory_map& m, const conflict_graph& c, std::span<const buffer_id> which,
+                                   std::vector<std::uint64_t>& offset, std::uint64_t alignment) {
+  std::vector<buffer_id> order(which.begin(), which.end());
+  std::stable_sort(order.begin(), order.end(),
+                   [&](buffer_id a, buffer_id b) { return m.buffers[a].bytes > m.buffers[b].bytes; });
+  std::vector<std::uint64_t> best = offset;
+  const std::uint64_t by_size = place_in_order(m, c, order, best, alignment);
+  auto weight = [&](buffer_id b) {
+    std::uint64_t w = 0;
+    for (buffer_id a : c.of(b)) w += m.buffers[a].bytes;
+    return static_cast<double>(m.buffers[b].bytes) * static_cast<double>(w + m.buffers[b].bytes);
+  };
+  std::vector<double> key(m.num_buffers(), 0);
+  for (buffer_id b : which) key[b] = weight(b);
+  std::stable_sort(order.begin(), order.end(), [&](buffer_id a, buffer_id b) { return key[a] > key[b]; });
+  const std::uint64_t by_pressure = place_in_order(m, c, order, offset, alignment);
+  if (by_size <= by_pressure) {
+    offset = std::move(best);
+    return by_size;
+  }
+  return by_pressure;
 }
 
 } // namespace detail

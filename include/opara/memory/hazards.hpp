@@ -48,40 +48,61 @@ struct memory_ordering {
 
 namespace detail {
 
-//! The last write of a range of bytes and the reads since, as a race detector's shadow memory.
-struct shadow_cell {
-  node_id writer = no_node;
-  buffer_id writer_buffer = 0;
-  std::vector<std::pair<node_id, buffer_id>> readers;  // since the last write, in reference order
-};
-
-//! Shadow memory over one address space: disjoint [start, next start) ranges, each with its cell.
-//! A write collapses the ranges it covers into one, so the ranges stay as few as the writes.
+//! A race detector's shadow memory: per range of bytes, the last write and the reads since. The
+//! arena's ranges are [start, next start) entries of an ordered map, cut where an access begins or
+//! ends; a write makes the ranges it covers one again, so they stay about as few as the buffers
+//! live at once. Reads are kept as lists that share their tails, so cutting a range copies no list.
+//! A pinned or unplaced buffer is a range of its own.
 class shadow_memory {
 public:
-  shadow_memory() { cells_.emplace(0, shadow_cell{}); }
+  explicit shadow_memory(const memory_map& m) : m_(m), own_(m.num_buffers()) { arena_.emplace(0, cell{}); }
 
-  //! Visits the cells covering [begin, end) (splitting at both ends); a write then makes them one.
-  template <class Visit>
-  void access(std::uint64_t begin, std::uint64_t end, bool write, Visit&& visit) {
-    auto first = split(begin);
-    auto last = end == 0 ? cells_.end() : split(end);
-    for (auto it = first; it != last; ++it) visit(it->second);
-    if (write && first != last) {
-      shadow_cell merged = std::move(first->second);
-      cells_.erase(std::next(first), last);
-      first->second = std::move(merged);
+  //! Calls emit(u, u's buffer, u writes) for the accesses v's access to b must follow: the last
+  //! write of each byte, and for a write also the reads since. Then records the access.
+  template <class Emit>
+  void access(node_id v, buffer_id b, bool write, Emit&& emit) {
+    const buffer_info& info = m_.buffers[b];
+    auto visit = [&](cell& c) {
+      if (c.writer != no_node && c.writer != v) emit(c.writer, c.writer_buffer, true);
+      if (write) {
+        for (std::uint32_t r = c.reads; r != no_node; r = reads_[r].next)
+          if (reads_[r].op != v) emit(reads_[r].op, reads_[r].buffer, false);
+        c = cell{v, b, no_node};
+      } else if (c.reads == no_node || reads_[c.reads].op != v) {
+        reads_.push_back({v, b, c.reads});
+        c.reads = static_cast<std::uint32_t>(reads_.size() - 1);
+      }
+    };
+    if (info.pinned || info.offset == no_offset) {
+      visit(own_[b]);
+      return;
     }
+    auto first = split(info.offset);
+    auto last = split(info.offset + info.bytes);
+    for (auto it = first; it != last; ++it) visit(it->second);
+    if (write && first != last) arena_.erase(std::next(first), last);  // all alike now: one range
   }
 
 private:
-  std::map<std::uint64_t, shadow_cell>::iterator split(std::uint64_t at) {
-    auto it = cells_.upper_bound(at);
-    --it;  // the cell holding `at` (the first starts at 0)
+  struct cell {
+    node_id writer = no_node;
+    buffer_id writer_buffer = 0;
+    std::uint32_t reads = no_node;  // the latest read since the last write (a list through reads_)
+  };
+  struct read {
+    node_id op;
+    buffer_id buffer;
+    std::uint32_t next;  // the read before it, or no_node
+  };
+  std::map<std::uint64_t, cell>::iterator split(std::uint64_t at) {
+    auto it = std::prev(arena_.upper_bound(at));  // the range holding `at` (the first starts at 0)
     if (it->first == at) return it;
-    return cells_.emplace_hint(std::next(it), at, it->second);
+    return arena_.emplace_hint(std::next(it), at, it->second);
   }
-  std::map<std::uint64_t, shadow_cell> cells_;
+  const memory_map& m_;
+  std::map<std::uint64_t, cell> arena_;
+  std::vector<cell> own_;
+  std::vector<read> reads_;
 };
 
 } // namespace detail
@@ -89,9 +110,9 @@ private:
 //! The orderings the memory of `m` requires, for accesses made in `reference_order` (the order the
 //! engine's arena was planned for; usually the graph's program order, g.topological_order()).
 //! Buffers with an arena offset share one address space; a pinned or unplaced buffer is its own.
-//! Sorted by `after`, then `before`; one entry per pair of operators. Cost O(A log A + orderings)
-//! for A accesses where each write covers few earlier ranges (an arena's buffers); a read of a
-//! range written in many pieces visits each piece.
+//! Grouped by `after`, in reference order; one entry per pair of operators. Cost O((A + R) log A +
+//! orderings) for A accesses, where R counts each access once per range it covers (writes merge
+//! the ranges they cover, so about A for an arena's buffers).
 [[nodiscard]] inline std::vector<memory_ordering> memory_orderings(const memory_map& m,
                                                                    std::span<const node_id> reference_order) {
   const std::size_t n = m.num_nodes();
@@ -99,42 +120,24 @@ private:
     throw bad_policy("opara: memory_orderings: the reference order has " + std::to_string(reference_order.size()) +
                      " operators, the memory map " + std::to_string(n));
   std::vector<memory_ordering> out;
-  detail::shadow_memory arena;
-  std::vector<detail::shadow_cell> own(m.num_buffers());  // pinned or unplaced buffers: one cell each
+  detail::shadow_memory shadow(m);
   std::vector<char> seen(n, 0);
+  std::vector<node_id> met(n, no_node);  // met[u] == v: (u, v) already listed
   for (node_id v : reference_order) {
     if (v >= n || seen[v]) throw bad_policy("opara: memory_orderings: the reference order is not a permutation of the operators");
     seen[v] = 1;
     // Reads first, then writes: an operator that reads one buffer and writes an overlapping one
     // (in place) needs no ordering with itself.
-    for (int pass = 0; pass < 2; ++pass) {
+    for (int pass = 0; pass < 2; ++pass)
       for (const buffer_access& a : m.accesses_of(v)) {
         if (a.write != (pass == 1)) continue;
-        auto visit = [&](detail::shadow_cell& c) {
-          if (c.writer != no_node && c.writer != v)
-            out.push_back({c.writer, v, c.writer_buffer, a.buffer, true, a.write});
-          if (a.write) {
-            for (auto [r, rb] : c.readers)
-              if (r != v) out.push_back({r, v, rb, a.buffer, false, true});
-            c.readers.clear();
-            c.writer = v;
-            c.writer_buffer = a.buffer;
-          } else if (c.readers.empty() || c.readers.back().first != v) {
-            c.readers.emplace_back(v, a.buffer);
-          }
-        };
-        const buffer_info& b = m.buffers[a.buffer];
-        if (!b.pinned && b.offset != no_offset) arena.access(b.offset, b.offset + b.bytes, a.write, visit);
-        else visit(own[a.buffer]);
+        shadow.access(v, a.buffer, a.write, [&](node_id u, buffer_id ub, bool u_writes) {
+          if (met[u] == v) return;
+          met[u] = v;
+          out.push_back({u, v, ub, a.buffer, u_writes, a.write});
+        });
       }
-    }
   }
-  std::sort(out.begin(), out.end(), [](const memory_ordering& x, const memory_ordering& y) {
-    return x.after != y.after ? x.after < y.after : x.before < y.before;
-  });
-  out.erase(std::unique(out.begin(), out.end(),
-                        [](const memory_ordering& x, const memory_ordering& y) { return x.after == y.after && x.before == y.before; }),
-            out.end());
   return out;
 }
 

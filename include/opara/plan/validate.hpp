@@ -24,7 +24,7 @@ namespace detail {
 
 //! The first of `required` that plan `p` does not honour, or required.size() when it honours all.
 //! Each entry (v, u) says "u happens before v": v follows u on one stream, or v's stream waits
-//! (directly, or through other waits and stream order) for u's event. `required` is sorted by v;
+//! (directly, or through other waits and stream order) for u's event. `required` is grouped by v;
 //! `pos` are the launch positions of p.order, every wait is on an operator launched earlier and
 //! every u is launched before its v (the callers check both first). "First" is by v's launch
 //! position. Every decision is exact: a requirement that v waits for u directly is honoured at
@@ -67,9 +67,15 @@ inline std::size_t first_unhonoured(const plan& p, std::span<const std::uint32_t
   for (node_id w : p.wait_on) ++waiters[w];
   for (node_id v = 0; v < n; ++v) clocks.set_uses(v, waiters[v]);
   for (std::size_t i : open) clocks.expect_queries(required[i].second, 1);
-  std::vector<std::uint32_t> open_begin(n + 1, 0);
+  std::vector<std::uint32_t> open_begin(n + 1, 0);  // `open` by consumer (CSR)
   for (std::size_t i : open) ++open_begin[required[i].first + 1];
   for (std::size_t v = 0; v < n; ++v) open_begin[v + 1] += open_begin[v];
+  {
+    std::vector<std::size_t> by_consumer(open.size());
+    std::vector<std::uint32_t> fill(open_begin.begin(), open_begin.end() - 1);
+    for (std::size_t i : open) by_consumer[fill[required[i].first]++] = i;
+    open = std::move(by_consumer);
+  }
   for (node_id v : p.order) {
     clocks.begin(v);
     for (node_id u : p.waits_of(v)) {
