@@ -67,7 +67,7 @@ test::tensor_dag engine_tensors(const graph& g, std::uint64_t seed) {
 
 struct row {
   std::string graph, streams;
-  std::size_t nodes = 0, buffers = 0, orderings = 0, plan_streams = 0;
+  std::size_t nodes = 0, buffers = 0, orderings = 0, plan_streams = 0, conflicts = 0, unshared = 0;
   double check_ms = 0, plan_ms = 0, plain_plan_ms = 0, arena_ms = 0, bound_ms = 0;
   std::uint64_t no_reuse = 0, sequential = 0, parallel = 0, lower_bound = 0;
   bool ok = true;
@@ -105,6 +105,8 @@ row run(const std::string& name, const graph& g, const test::tensor_dag& t, S s,
   arena a;
   r.arena_ms = median_ms(reps, [&] { a = plan_arena(q, g, m); });
   r.parallel = a.bytes;
+  r.conflicts = a.conflicts;
+  r.unshared = a.unshared;
   r.bound_ms = median_ms(reps, [&] { r.lower_bound = arena_lower_bound(q, g, m); });
   r.ok = r.check_ms <= target_ms && r.arena_ms <= target_ms;
   return r;
@@ -136,9 +138,9 @@ int main(int argc, char** argv) {
       {"layered-100k", [&](test::rng_t& r) { return test::layered(r, 4000, 50, 2, 0.05, true); }},
       {"random-local-100k", [&](test::rng_t& r) { return test::random_dag(r, k100, 2, 64, true); }},
   };
-  std::printf("%-22s %7s %-26s %7s %8s %8s %8s %8s %8s %8s %10s %10s %10s %10s\n", "graph", "nodes", "streams", "plan st",
-              "orderings", "check ms", "plan ms", "(plain)", "arena ms", "bound ms", "no reuse", "seq arena", "par arena",
-              "lower bnd");
+  std::printf("%-22s %7s %-26s %7s %8s %8s %8s %8s %8s %8s %10s %10s %10s %10s %9s %8s\n", "graph", "nodes", "streams",
+              "plan st", "orderings", "check ms", "plan ms", "(plain)", "arena ms", "bound ms", "no reuse", "seq arena",
+              "par arena", "lower bnd", "conflicts", "unshared");
   std::vector<row> rows;
   for (const spec& sp : specs) {
     if (!only.empty() && sp.name.find(only) == std::string::npos) continue;
@@ -147,11 +149,11 @@ int main(int argc, char** argv) {
     const test::tensor_dag t = engine_tensors(g, 7);
     const int reps = g.num_nodes() < 1000 ? 51 : 5;
     auto add = [&](row r) {
-      std::printf("%-22s %7zu %-26s %7zu %8zu %8.1f %8.1f %8.1f %8.1f %8.1f %10llu %10llu %10llu %10llu %s\n",
+      std::printf("%-22s %7zu %-26s %7zu %8zu %8.1f %8.1f %8.1f %8.1f %8.1f %10llu %10llu %10llu %10llu %9zu %8zu %s\n",
                   r.graph.c_str(), r.nodes, r.streams.c_str(), r.plan_streams, r.orderings, r.check_ms, r.plan_ms,
                   r.plain_plan_ms, r.arena_ms, r.bound_ms, static_cast<unsigned long long>(r.no_reuse),
                   static_cast<unsigned long long>(r.sequential), static_cast<unsigned long long>(r.parallel),
-                  static_cast<unsigned long long>(r.lower_bound), r.ok ? "" : "!");
+                  static_cast<unsigned long long>(r.lower_bound), r.conflicts, r.unshared, r.ok ? "" : "!");
       std::fflush(stdout);
       rows.push_back(std::move(r));
     };
@@ -178,7 +180,8 @@ int main(int argc, char** argv) {
           << ", \"plan_without_ms\": " << r.plain_plan_ms << ", \"plan_arena_ms\": " << r.arena_ms
           << ", \"lower_bound_ms\": " << r.bound_ms << ", \"no_reuse_bytes\": " << r.no_reuse
           << ", \"sequential_arena_bytes\": " << r.sequential << ", \"parallel_arena_bytes\": " << r.parallel
-          << ", \"lower_bound_bytes\": " << r.lower_bound << ", \"meets_target\": " << (r.ok ? "true" : "false") << "}"
+          << ", \"lower_bound_bytes\": " << r.lower_bound << ", \"conflict_pairs\": " << r.conflicts
+          << ", \"unshared_buffers\": " << r.unshared << ", \"meets_target\": " << (r.ok ? "true" : "false") << "}"
           << (i + 1 < rows.size() ? "," : "") << "\n";
     }
     out << "  ]\n}\n";

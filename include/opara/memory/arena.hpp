@@ -44,7 +44,8 @@ struct arena {
   std::vector<std::uint64_t> offset;  //!< per buffer; no_offset for pinned buffers
   std::uint64_t bytes = 0;            //!< the arena's size: the end of its highest buffer
   std::size_t conflicts = 0;          //!< pairs of buffers the plan may keep live at once
-  std::size_t unshared = 0;           //!< buffers given bytes of their own (touched on an untracked stream)
+  std::size_t unshared = 0;           //!< buffers given bytes of their own: touched on a stream whose
+                                      //!< happens-before is not tracked, or past max_conflict_pairs
 };
 
 //! Plans with more streams than this track happens-before for the busiest of them only.
@@ -159,8 +160,16 @@ struct conflict_graph {
   }
 };
 
+//! The most conflict pairs plan_arena lists for nb buffers; past it the buffers left get bytes of
+//! their own (a plan that keeps nearly every buffer live at once, such as a fan-out of 10^5
+//! branches joined at the end, gains nothing from reuse and would list 10^10 pairs).
+[[nodiscard]] inline std::size_t max_conflict_pairs(std::size_t nb) noexcept { return 16 * nb + (std::size_t{1} << 18); }
+
+//! The conflict graph of the shareable buffers. A buffer swept after the pair limit is hit is
+//! marked in `own` (bytes of its own) and has no conflicts listed.
 inline conflict_graph conflicts_of(const memory_map& m, const plan& p, std::span<const std::uint32_t> pos,
-                                   const plan_clocks& hb, const buffer_lives& lives) {
+                                   const plan_clocks& hb, const buffer_lives& lives, std::vector<char>& own) {
+  own.assign(m.num_buffers(), 0);
   const std::size_t nb = m.num_buffers();
   std::vector<buffer_id> sweep;
   for (buffer_id b = 0; b < nb; ++b)
@@ -177,7 +186,12 @@ inline conflict_graph conflicts_of(const memory_map& m, const plan& p, std::span
       if (x == y || !hb.before(x, y)) return false;
     return true;
   };
+  const std::size_t limit = max_conflict_pairs(nb);
   for (buffer_id b : sweep) {
+    if (pairs.size() > limit) {
+      own[b] = 1;
+      continue;
+    }
     for (node_id y : lives.entries(b)) {
       std::vector<buffer_id>& list = alive[hb.slot(p.stream_of[y])];
       for (std::size_t i = 0; i < list.size();) {
@@ -292,7 +306,8 @@ inline std::uint64_t place_by_size(const memory_map& m, const conflict_graph& c,
   const auto pos = detail::plan_shape_positions(p, g.num_nodes(), "plan_arena");
   const detail::plan_clocks hb(p);
   const detail::buffer_lives lives(m, pos, hb);
-  const detail::conflict_graph c = detail::conflicts_of(m, p, pos, hb, lives);
+  std::vector<char> past_limit;
+  const detail::conflict_graph c = detail::conflicts_of(m, p, pos, hb, lives, past_limit);
   arena a;
   a.offset.assign(m.num_buffers(), no_offset);
   a.conflicts = c.pairs;
@@ -300,10 +315,10 @@ inline std::uint64_t place_by_size(const memory_map& m, const conflict_graph& c,
   for (buffer_id b = 0; b < m.num_buffers(); ++b) {
     if (m.buffers[b].pinned) continue;
     if (lives.accessors(b).empty()) a.offset[b] = 0;
-    else (lives.shareable[b] ? shared : own).push_back(b);
+    else (lives.shareable[b] && !past_limit[b] ? shared : own).push_back(b);
   }
   a.bytes = detail::place_by_size(m, c, shared, a.offset, o.alignment);
-  for (buffer_id b : own) {  // touched on a stream whose happens-before is not tracked: bytes of its own
+  for (buffer_id b : own) {  // on an untracked stream, or past the pair limit: bytes of its own
     a.offset[b] = detail::align_up(a.bytes, o.alignment);
     a.bytes = a.offset[b] + m.buffers[b].bytes;
   }

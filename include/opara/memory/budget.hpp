@@ -77,7 +77,8 @@ inline conflict_graph conflicts_of_plan(const plan& p, const graph& g, const mem
   const auto pos = plan_shape_positions(p, g.num_nodes(), "make_plan_within");
   const plan_clocks hb(p);
   const buffer_lives lives(m, pos, hb);
-  return conflicts_of(m, p, pos, hb, lives);
+  std::vector<char> past_limit;
+  return conflicts_of(m, p, pos, hb, lives, past_limit);  // used only when neither arena left a buffer unshared
 }
 
 } // namespace detail
