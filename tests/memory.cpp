@@ -274,3 +274,61 @@ TEST_CASE("make_plan_within: within budget, race-free, and refuses less than the
   }
   CHECK(serialized > 3);  // the budget did bind on some graphs
 }
+
+namespace {
+// An inception-like block with a concatenation: 0 writes x; branches 1 and 2 read x and write the
+// two channel slices (parts 2 and 3) of y (buffer 1), interleaved in memory; 3 reads all of y.
+test::tensor_dag concat_block() {
+  test::tensor_dag t;
+  t.succ = {{1, 2}, {3}, {3}, {}};
+  t.in = {{}, {0}, {0}, {1}};
+  t.out = {{0}, {2}, {3}, {4}};
+  t.bytes = {100, 200, 200, 200, 50};
+  t.pinned = {0, 0, 0, 0, 1};
+  return t;
+}
+struct concat_dag : test::arena_dag {
+  std::vector<buffer_id> parent;
+  std::size_t buffer_part_of(buffer_id b) const { return parent[b]; }
+};
+} // namespace
+
+TEST_CASE("parts: slices of one buffer written by parallel branches need no ordering between them") {
+  concat_dag t{{concat_block()}, {}};
+  t.parent = {0, 1, 1, 1, 4};
+  t.offset = {0, 100, 0, 0, 0};  // x at 0, y at 100 (its parts follow it)
+  static_assert(partitioned_tensor_graph<concat_dag>);
+  const memory_map m = memory_of(t);
+  CHECK(m.buffers[2].part_of == 1);
+  CHECK(m.buffers[2].offset == 100);  // a part takes its parent's place
+  CHECK(m.root(3) == 1);
+  CHECK_FALSE(m.may_conflict(2, 3));
+  CHECK(m.may_conflict(2, 1));
+  const graph g = to_graph(t);
+  const auto o = memory_orderings(m, g.topological_order());
+  std::vector<std::pair<node_id, node_id>> pairs;
+  for (const memory_ordering& x : o) pairs.emplace_back(x.before, x.after);
+  std::sort(pairs.begin(), pairs.end());
+  CHECK(pairs == std::vector<std::pair<node_id, node_id>>{{0, 1}, {0, 2}, {1, 3}, {2, 3}});  // the edges only
+  const plan p = make_plan(t);
+  CHECK(p.num_streams == 2);  // the branches stay parallel
+  CHECK(p.memory_orderings == 0);
+  CHECK_NOTHROW(check_memory(p, g, m));
+  // Without parts the two slice writers would be one buffer's writers: ordered, one stream's worth.
+  test::arena_dag whole{concat_block()};
+  whole.out = {{0}, {1}, {1}, {4}};
+  whole.in = {{}, {0}, {0}, {1}};
+  whole.offset = {0, 100, 0, 0, 0};
+  const plan q = make_plan(whole);
+  CHECK(q.memory_orderings == 1);  // 1 -> 2: a write after a write of the same bytes
+  // opara's arena places the parent once; parts take its offset; x and y are live at once.
+  const arena a = plan_arena(p, g, m, {.alignment = 1});
+  CHECK(a.offset[2] == a.offset[1]);
+  CHECK(a.offset[3] == a.offset[1]);
+  CHECK(a.bytes == 300);
+  CHECK_NOTHROW(check_memory(p, g, with_arena(m, a), p.order));
+  // A part of a part is refused.
+  concat_dag bad = t;
+  bad.parent = {0, 1, 1, 2, 4};
+  CHECK_THROWS_WITH_AS(memory_of(bad), doctest::Contains("itself a part"), bad_graph);
+}

@@ -113,6 +113,9 @@ inline std::pair<node_id, node_id> oracle_race(const plan& p, const memory_map& 
   std::vector<std::size_t> rank(n);
   for (std::size_t i = 0; i < n; ++i) rank[reference[i]] = i;
   auto overlap = [&](buffer_id a, buffer_id b) {
+    if (!m.may_conflict(a, b)) return false;  // two parts of one parent
+    a = m.root(a);
+    b = m.root(b);
     if (a == b) return true;
     const buffer_info &x = m.buffers[a], &y = m.buffers[b];
     const bool xa = !x.pinned && x.offset != no_offset, ya = !y.pinned && y.offset != no_offset;

@@ -118,19 +118,27 @@ struct buffer_lives {
 
   buffer_lives(const memory_map& m, std::span<const std::uint32_t> pos, const plan_clocks& hb) {
     const std::size_t nb = m.num_buffers();
-    begin.assign(nb + 1, 0);
-    for (const buffer_access& a : m.accesses) ++begin[a.buffer + 1];
-    for (std::size_t b = 0; b < nb; ++b) begin[b + 1] += begin[b];
-    ops.resize(m.accesses.size());
-    std::vector<std::uint32_t> fill(begin.begin(), begin.end() - 1);
+    // Accesses to a part count as accesses to its parent (the buffer that has the bytes).
+    std::vector<std::uint32_t> raw_begin(nb + 1, 0);
+    for (const buffer_access& a : m.accesses) ++raw_begin[m.root(a.buffer) + 1];
+    for (std::size_t b = 0; b < nb; ++b) raw_begin[b + 1] += raw_begin[b];
+    std::vector<node_id> raw(m.accesses.size());
+    std::vector<std::uint32_t> fill(raw_begin.begin(), raw_begin.end() - 1);
     for (node_id v = 0; v < m.num_nodes(); ++v)
-      for (const buffer_access& a : m.accesses_of(v)) ops[fill[a.buffer]++] = v;
+      for (const buffer_access& a : m.accesses_of(v)) raw[fill[m.root(a.buffer)]++] = v;
+    begin.assign(nb + 1, 0);
+    ops.reserve(raw.size());
+    for (buffer_id b = 0; b < nb; ++b) {  // by launch position, each operator once
+      const auto first = raw.begin() + raw_begin[b], last = raw.begin() + raw_begin[b + 1];
+      std::sort(first, last, [&](node_id x, node_id y) { return pos[x] < pos[y]; });
+      ops.insert(ops.end(), first, std::unique(first, last));
+      begin[b + 1] = static_cast<std::uint32_t>(ops.size());
+    }
     one_entry.assign(nb, 0);
     one_exit.assign(nb, 0);
     shareable.assign(nb, 0);
     for (buffer_id b = 0; b < nb; ++b) {
       const auto acc = std::span<node_id>(ops).subspan(begin[b], begin[b + 1] - begin[b]);
-      std::sort(acc.begin(), acc.end(), [&](node_id x, node_id y) { return pos[x] < pos[y]; });
       if (m.buffers[b].pinned || acc.empty()) continue;
       shareable[b] = std::all_of(acc.begin(), acc.end(), [&](node_id x) { return hb.tracked(x); });
       one_entry[b] = std::all_of(acc.begin() + 1, acc.end(), [&](node_id x) { return hb.before(acc.front(), x); });
@@ -313,7 +321,7 @@ inline std::uint64_t place_by_size(const memory_map& m, const conflict_graph& c,
   a.conflicts = c.pairs;
   std::vector<buffer_id> shared, own;
   for (buffer_id b = 0; b < m.num_buffers(); ++b) {
-    if (m.buffers[b].pinned) continue;
+    if (m.buffers[b].pinned || m.buffers[b].part_of != no_buffer) continue;  // parts: their parent's offset
     if (lives.accessors(b).empty()) a.offset[b] = 0;
     else (lives.shareable[b] && !past_limit[b] ? shared : own).push_back(b);
   }
@@ -322,8 +330,11 @@ inline std::uint64_t place_by_size(const memory_map& m, const conflict_graph& c,
     a.offset[b] = detail::align_up(a.bytes, o.alignment);
     a.bytes = a.offset[b] + m.buffers[b].bytes;
   }
-  for (buffer_id b = 0; b < m.num_buffers(); ++b)
-    if (!m.buffers[b].pinned && lives.accessors(b).empty()) a.bytes = std::max(a.bytes, m.buffers[b].bytes);
+  for (buffer_id b = 0; b < m.num_buffers(); ++b) {
+    if (m.buffers[b].pinned) continue;
+    if (m.buffers[b].part_of != no_buffer) a.offset[b] = a.offset[m.buffers[b].part_of];
+    else if (lives.accessors(b).empty()) a.bytes = std::max(a.bytes, m.buffers[b].bytes);
+  }
   a.unshared = own.size();
   return a;
 }
@@ -341,7 +352,7 @@ template <tensor_graph G>
     throw bad_policy("opara: with_arena: the arena places " + std::to_string(a.offset.size()) + " buffers, the memory map has " +
                      std::to_string(m.num_buffers()));
   for (buffer_id b = 0; b < m.num_buffers(); ++b)
-    if (!m.buffers[b].pinned) m.buffers[b].offset = a.offset[b];
+    if (!m.buffers[b].pinned) m.buffers[b].offset = a.offset[m.root(b)];  // a part: its parent's
   return m;
 }
 
@@ -359,7 +370,7 @@ template <tensor_graph G>
   for (stream_id t = 0; t < p.num_streams; ++t) delta[t].assign(hb.stream(t).size() + 1, 0);
   std::vector<stream_id> streams;
   for (buffer_id b = 0; b < m.num_buffers(); ++b) {
-    if (m.buffers[b].pinned || !lives.shareable[b]) continue;
+    if (m.buffers[b].pinned || !lives.shareable[b]) continue;  // parts are counted in their parent
     streams.clear();
     for (node_id x : lives.accessors(b)) streams.push_back(p.stream_of[x]);
     std::sort(streams.begin(), streams.end());

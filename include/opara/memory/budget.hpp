@@ -120,8 +120,9 @@ template <stream_allocation_policy S = streams::opara_greedy, launch_order_polic
   for (const buffer_access& a : m.accesses) accessed[a.buffer] = 1;
   std::vector<buffer_id> which;
   std::vector<std::uint64_t> offset(m.num_buffers(), no_offset);
+  for (const buffer_access& a : m.accesses) accessed[m.root(a.buffer)] = 1;
   for (buffer_id b = 0; b < m.num_buffers(); ++b) {
-    if (m.buffers[b].pinned) continue;
+    if (m.buffers[b].pinned || m.buffers[b].part_of != no_buffer) continue;  // parts follow their parent
     if (accessed[b]) which.push_back(b);
     else offset[b] = 0;  // never accessed: shares with anything, as plan_arena does
   }
@@ -134,6 +135,8 @@ template <stream_allocation_policy S = streams::opara_greedy, launch_order_polic
     placed.offset = seq_arena.offset;
     r.sequential_offsets = true;
   }
+  for (buffer_id b = 0; b < m.num_buffers(); ++b)
+    if (!m.buffers[b].pinned && m.buffers[b].part_of != no_buffer) placed.offset[b] = placed.offset[m.buffers[b].part_of];
   const memory_map fixed = with_arena(m, placed);
   placed.bytes = fixed.arena_bytes();
   placed.conflicts = soft.pairs;

@@ -48,52 +48,69 @@ struct memory_ordering {
 
 namespace detail {
 
-//! A race detector's shadow memory: per range of bytes, the last write and the reads since. The
+//! A race detector's shadow memory: per range of bytes, the last writes and the reads since. The
 //! arena's ranges are [start, next start) entries of an ordered map, cut where an access begins or
 //! ends; a write makes the ranges it covers one again, so they stay about as few as the buffers
-//! live at once. Reads are kept as lists that share their tails, so cutting a range copies no list.
-//! A pinned or unplaced buffer is a range of its own.
+//! live at once. Writes and reads are kept as lists that share their tails, so cutting a range
+//! copies no list. A pinned or unplaced buffer is a range of its own (shared with its parts). The
+//! last writes are several only where different parts of one parent wrote their slices.
 class shadow_memory {
 public:
   explicit shadow_memory(const memory_map& m) : m_(m), own_(m.num_buffers()) { arena_.emplace(0, cell{}); }
 
   //! Calls emit(u, u's buffer, u writes) for the accesses v's access to b must follow: the last
-  //! write of each byte, and for a write also the reads since. Then records the access.
+  //! writes of each byte, and for a write also the reads since. Then records the access.
   template <class Emit>
   void access(node_id v, buffer_id b, bool write, Emit&& emit) {
-    const buffer_info& info = m_.buffers[b];
+    const buffer_id root = m_.root(b);
+    const buffer_info& info = m_.buffers[root];
     auto visit = [&](cell& c) {
-      if (c.writer != no_node && c.writer != v) emit(c.writer, c.writer_buffer, true);
+      for (std::uint32_t w = c.writes; w != no_node; w = list_[w].next)
+        if (list_[w].op != v && m_.may_conflict(list_[w].buffer, b)) emit(list_[w].op, list_[w].buffer, true);
       if (write) {
-        for (std::uint32_t r = c.reads; r != no_node; r = reads_[r].next)
-          if (reads_[r].op != v) emit(reads_[r].op, reads_[r].buffer, false);
-        c = cell{v, b, no_node};
-      } else if (c.reads == no_node || reads_[c.reads].op != v) {
-        reads_.push_back({v, b, c.reads});
-        c.reads = static_cast<std::uint32_t>(reads_.size() - 1);
+        for (std::uint32_t r = c.reads; r != no_node; r = list_[r].next)
+          if (list_[r].op != v && m_.may_conflict(list_[r].buffer, b)) emit(list_[r].op, list_[r].buffer, false);
+        // What stays: other parts' writes and reads (their slices are untouched), then this write.
+        c.writes = keep_apart(c.writes, b);
+        c.reads = keep_apart(c.reads, b);
+        c.writes = push(v, b, c.writes);
+      } else if (c.reads == no_node || list_[c.reads].op != v || list_[c.reads].buffer != b) {
+        c.reads = push(v, b, c.reads);
       }
     };
     if (info.pinned || info.offset == no_offset) {
-      visit(own_[b]);
+      visit(own_[root]);
       return;
     }
     auto first = split(info.offset);
     auto last = split(info.offset + info.bytes);
     for (auto it = first; it != last; ++it) visit(it->second);
-    if (write && first != last) arena_.erase(std::next(first), last);  // all alike now: one range
+    if (write && m_.buffers[b].part_of == no_buffer && first != last)
+      arena_.erase(std::next(first), last);  // a whole write: all alike now, one range
   }
 
 private:
   struct cell {
-    node_id writer = no_node;
-    buffer_id writer_buffer = 0;
-    std::uint32_t reads = no_node;  // the latest read since the last write (a list through reads_)
+    std::uint32_t writes = no_node;  // the last writes (a list through list_)
+    std::uint32_t reads = no_node;   // the reads since
   };
-  struct read {
+  struct entry {
     node_id op;
     buffer_id buffer;
-    std::uint32_t next;  // the read before it, or no_node
+    std::uint32_t next;  // the entry before it, or no_node
   };
+  std::uint32_t push(node_id v, buffer_id b, std::uint32_t next) {
+    list_.push_back({v, b, next});
+    return static_cast<std::uint32_t>(list_.size() - 1);
+  }
+  //! The entries of `head` that b's write leaves standing: those of other parts of b's parent.
+  std::uint32_t keep_apart(std::uint32_t head, buffer_id b) {
+    if (m_.buffers[b].part_of == no_buffer) return no_node;
+    std::uint32_t out = no_node;
+    for (std::uint32_t e = head; e != no_node; e = list_[e].next)
+      if (!m_.may_conflict(list_[e].buffer, b)) out = push(list_[e].op, list_[e].buffer, out);
+    return out;
+  }
   std::map<std::uint64_t, cell>::iterator split(std::uint64_t at) {
     auto it = std::prev(arena_.upper_bound(at));  // the range holding `at` (the first starts at 0)
     if (it->first == at) return it;
@@ -102,14 +119,15 @@ private:
   const memory_map& m_;
   std::map<std::uint64_t, cell> arena_;
   std::vector<cell> own_;
-  std::vector<read> reads_;
+  std::vector<entry> list_;
 };
 
 } // namespace detail
 
 //! The orderings the memory of `m` requires, for accesses made in `reference_order` (the order the
 //! engine's arena was planned for; usually the graph's program order, g.topological_order()).
-//! Buffers with an arena offset share one address space; a pinned or unplaced buffer is its own.
+//! Buffers with an arena offset share one address space; a pinned or unplaced buffer is its own;
+//! a part uses its parent's bytes, and different parts of one parent never conflict.
 //! Grouped by `after`, in reference order; one entry per pair of operators. Cost O((A + R) log A +
 //! orderings) for A accesses, where R counts each access once per range it covers (writes merge
 //! the ranges they cover, so about A for an arena's buffers).

@@ -18,12 +18,16 @@ namespace opara {
 
 //! "No offset": a buffer that is not placed in the arena.
 inline constexpr std::uint64_t no_offset = std::numeric_limits<std::uint64_t>::max();
+//! "No buffer": a buffer that is no part of another.
+inline constexpr buffer_id no_buffer = std::numeric_limits<buffer_id>::max();
 
 //! One buffer: its size, where it sits in the arena, and whether it lives outside it.
 struct buffer_info {
   std::uint64_t bytes = 0;
   std::uint64_t offset = no_offset;  //!< byte offset in the arena; no_offset when not placed (or pinned)
   bool pinned = false;               //!< outside the arena (weights, inputs, outputs): never shares bytes
+  buffer_id part_of = no_buffer;     //!< the parent of a part (a slice no other part touches): a part
+                                     //!< has its parent's bytes, offset and pinning
   std::string name;                  //!< for messages; "b<id>" when empty
 };
 
@@ -56,6 +60,12 @@ struct memory_map {
       if (!b.pinned && b.offset != no_offset) end = std::max(end, b.offset + b.bytes);
     return end;
   }
+  //! The buffer whose bytes b uses: its parent for a part, else b.
+  [[nodiscard]] buffer_id root(buffer_id b) const noexcept { return buffers[b].part_of == no_buffer ? b : buffers[b].part_of; }
+  //! True when accesses to a and b may conflict: anything but two different parts of one parent.
+  [[nodiscard]] bool may_conflict(buffer_id a, buffer_id b) const noexcept {
+    return a == b || buffers[a].part_of == no_buffer || buffers[a].part_of != buffers[b].part_of;
+  }
   //! Name of buffer b for messages.
   [[nodiscard]] std::string buffer_name(buffer_id b) const {
     if (b < buffers.size() && !buffers[b].name.empty()) return buffers[b].name;
@@ -87,6 +97,17 @@ inline void check_memory_map(const memory_map& m, std::size_t n, const char* who
   }
   for (buffer_id b = 0; b < m.buffers.size(); ++b) {
     const buffer_info& info = m.buffers[b];
+    if (info.part_of != no_buffer) {
+      if (info.part_of >= m.buffers.size())
+        fail("buffer " + m.buffer_name(b) + " is a part of unknown buffer " + std::to_string(info.part_of));
+      const buffer_info& parent = m.buffers[info.part_of];
+      if (info.part_of == b || parent.part_of != no_buffer)
+        fail("buffer " + m.buffer_name(b) + " is a part of " + m.buffer_name(info.part_of) +
+             ", which is itself a part (parts are one level deep)");
+      if (info.bytes != parent.bytes || info.offset != parent.offset || info.pinned != parent.pinned)
+        fail("part " + m.buffer_name(b) + " does not have its parent " + m.buffer_name(info.part_of) +
+             "'s bytes, offset and pinning");
+    }
     if (info.bytes == 0) fail("buffer " + m.buffer_name(b) + " has no bytes");
     if (!info.pinned && info.offset != no_offset && info.offset > no_offset - 1 - info.bytes)
       fail("buffer " + m.buffer_name(b) + " ends past 2^64 bytes (offset " + std::to_string(info.offset) + ", " +
@@ -110,8 +131,9 @@ void add_buffer_ids(const R& range, bool write, std::size_t num_buffers, node_id
 } // namespace detail
 
 //! The memory map of a tensor_graph: buffers with sizes, offsets (arena_graph), pinning and names,
-//! and each operator's accesses (an operator that reads and writes a buffer writes it). Throws
-//! bad_graph for an unknown or negative buffer id, a buffer of 0 bytes, an offset past 2^64.
+//! parts, and each operator's accesses (an operator that reads and writes a buffer writes it).
+//! Throws bad_graph for an unknown or negative buffer id, a buffer of 0 bytes, an offset past 2^64,
+//! a part of a part.
 template <tensor_graph G>
 [[nodiscard]] memory_map memory_of(const G& g) {
   using T = memory_traits<G>;
@@ -127,8 +149,22 @@ template <tensor_graph G>
     if constexpr (arena_graph<G>) info.offset = T::buffer_offset(g, b);
     if constexpr (pinning_tensor_graph<G>) info.pinned = T::buffer_pinned(g, b);
     if constexpr (named_tensor_graph<G>) info.name = T::buffer_name(g, b);
+    if constexpr (partitioned_tensor_graph<G>) {
+      const std::size_t parent = T::buffer_part_of(g, b);
+      if (parent >= nb)
+        throw bad_graph("opara: buffer " + m.buffer_name(b) + " is a part of unknown buffer " + std::to_string(parent) +
+                        " (the graph has " + std::to_string(nb) + " buffers)");
+      if (parent != b) info.part_of = static_cast<buffer_id>(parent);
+    }
     if (info.pinned) info.offset = no_offset;
   }
+  for (buffer_info& info : m.buffers)  // a part takes its parent's bytes, offset and pinning
+    if (info.part_of != no_buffer && m.buffers[info.part_of].part_of == no_buffer) {
+      const buffer_info& parent = m.buffers[info.part_of];
+      info.bytes = parent.bytes;
+      info.offset = parent.offset;
+      info.pinned = parent.pinned;
+    }
   m.access_begin.reserve(n + 1);
   m.access_begin.push_back(0);
   std::vector<buffer_access> mine;

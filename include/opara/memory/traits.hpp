@@ -15,6 +15,12 @@
 //!   g.buffer_pinned(b)     -> optional bool: b lives outside the arena (weights, the request's inputs and
 //!                             outputs): it keeps its own memory, arena planning never places it, and
 //!                             its offset (if any) is ignored
+//!   g.buffer_part_of(b)    -> optional: the buffer b is a part of (b itself when none): a part is a
+//!                             slice of its parent's bytes that no other part of it touches
+//!                             (a concatenation's channel slices, written by different branches,
+//!                             interleaved in memory). Accesses to different parts of one parent never
+//!                             conflict; anything else touching the parent's bytes does. A part has no
+//!                             offset, size or pinning of its own: it takes its parent's
 //!   g.buffer_name(b)       -> optional: something convertible to std::string, for messages
 //! Specialize memory_traits<G> to adapt a type you cannot change, as with graph_traits.
 
@@ -71,6 +77,12 @@ struct memory_traits {
   {
     return static_cast<bool>(g.buffer_pinned(b));
   }
+  //! The buffer b is a part of, or b (optional).
+  static std::size_t buffer_part_of(const G& g, buffer_id b)
+    requires requires { { g.buffer_part_of(b) } -> std::convertible_to<std::size_t>; }
+  {
+    return static_cast<std::size_t>(g.buffer_part_of(b));
+  }
   //! Human-readable name of b (optional).
   static std::string buffer_name(const G& g, buffer_id b)
     requires requires { { g.buffer_name(b) } -> std::convertible_to<std::string>; }
@@ -104,6 +116,12 @@ concept arena_graph = tensor_graph<G> && requires(const G& g, buffer_id b) {
 template <class G>
 concept pinning_tensor_graph = tensor_graph<G> && requires(const G& g, buffer_id b) {
   { memory_traits<G>::buffer_pinned(g, b) } -> std::convertible_to<bool>;
+};
+
+//! A tensor_graph some of whose buffers are parts of others (slices no other part touches).
+template <class G>
+concept partitioned_tensor_graph = tensor_graph<G> && requires(const G& g, buffer_id b) {
+  { memory_traits<G>::buffer_part_of(g, b) } -> std::convertible_to<std::size_t>;
 };
 
 //! A tensor_graph whose buffers have names.
