@@ -29,6 +29,7 @@
 #include <concepts>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -158,25 +159,57 @@ inline std::vector<std::size_t> launch_cuts(const plan& p, const capture_options
                                : std::vector<std::size_t>{};
 }
 
-//! Instantiates a captured graph, whole or split at `cuts` (launch_cuts; `nodes` then says which
-//! operator made each node), and wraps it, with its plan and statistics, as an executable. Throws
-//! cuda_error, opara::error when a node belongs to no operator.
-inline executable instantiate_executable(const plan& p, cuda::graph_handle captured, capture_stats stats,
-                                         unsigned long long flags = 0, const operator_nodes* nodes = nullptr,
-                                         const std::vector<std::size_t>& cuts = {}) {
+//! A built graph as a captured_graph: whole, or split at `cuts` (launch_cuts; `nodes` then says
+//! which operator made each node) into launch segments. The split's time counts as instantiation.
+//! Throws cuda_error, opara::error when a node belongs to no operator.
+inline captured_graph split_captured(const plan& p, cuda::graph_handle whole, capture_stats stats,
+                                     unsigned long long flags = 0, const operator_nodes* nodes = nullptr,
+                                     const std::vector<std::size_t>& cuts = {}) {
+  const auto start = std::chrono::steady_clock::now();
+  captured_graph built{std::move(whole), {}, flags, std::move(stats)};
+  if (!cuts.empty() && nodes != nullptr)
+    built.segments = split_graph(built.whole.get(), *nodes, segment_of(p, cuts), static_cast<std::uint32_t>(cuts.size() + 1));
+  built.stats.instantiate_ms = ms_since(start);
+  return built;
+}
+
+//! Instantiates a captured graph (each launch segment, or the whole graph when it was not split)
+//! and wraps it, with its plan and statistics, as an executable. Throws cuda_error.
+inline executable instantiate_executable(const plan& p, captured_graph built) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<cuda::graph_exec_handle> instances;
-  if (cuts.empty() || nodes == nullptr) {
-    instances.push_back(cuda::graph_exec_handle::instantiate(captured.get(), flags));
-  } else {
-    const auto parts = split_graph(captured.get(), *nodes, segment_of(p, cuts), static_cast<std::uint32_t>(cuts.size() + 1));
-    for (const cuda::graph_handle& part : parts) instances.push_back(cuda::graph_exec_handle::instantiate(part.get(), flags));
-    if (instances.empty()) instances.push_back(cuda::graph_exec_handle::instantiate(captured.get(), flags));
+  if (built.segments.empty()) instances.push_back(cuda::graph_exec_handle::instantiate(built.whole.get(), built.instantiate_flags));
+  for (const cuda::graph_handle& part : built.segments)
+    instances.push_back(cuda::graph_exec_handle::instantiate(part.get(), built.instantiate_flags));
+  built.stats.instantiate_ms += ms_since(start);
+  built.stats.graph_nodes = built.whole.num_nodes();
+  built.stats.segments = instances.size();
+  return executable(p, std::move(built.whole), std::move(instances), std::move(built.stats), built.instantiate_flags);
+}
+
+//! executable::update's way back into a graph capture policy C for graphs of type G: a copy of the
+//! policy object and of the capture options, no reference to any graph. C needs
+//!   captured_graph C::build(const G&, const plan&, cudaStream_t, const capture_options&) const;
+template <class C, class G>
+class policy_recapturer final : public executable::recapturer {
+public:
+  policy_recapturer(const C& policy, capture_options o) : policy_(policy), options_(std::move(o)) {}
+  captured_graph recapture(const void* g, const plan& p, cudaStream_t s) const override {
+    return policy_.build(*static_cast<const G*>(g), p, s, options_);
   }
-  stats.instantiate_ms = ms_since(start);
-  stats.graph_nodes = captured.num_nodes();
-  stats.segments = instances.size();
-  return executable(p, std::move(captured), std::move(instances), std::move(stats));
+
+private:
+  C policy_;
+  capture_options options_;
+};
+
+//! Instantiates what graph capture policy `policy` built for g and lets executable::update capture
+//! it again the same way. Throws cuda_error.
+template <class C, class G>
+executable updatable_executable(const C& policy, const G& g, const plan& p, captured_graph built, const capture_options& o) {
+  executable result = instantiate_executable(p, std::move(built));
+  result.enable_update<G>(structure_digest(g), std::make_unique<policy_recapturer<C, G>>(policy, o));
+  return result;
 }
 
 //! True when `o` asks for something that needs to know each operator's graph nodes: priorities,

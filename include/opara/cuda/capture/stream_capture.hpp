@@ -21,9 +21,17 @@ struct stream_capture {
   //! invalid_plan when p does not have the shape of a plan for g, cuda_error for other CUDA failures.
   //! With o.programmatic or o.priorities, each operator's nodes are found during capture (the nodes
   //! behind its stream's capture dependencies that no earlier operator made) and edited afterwards;
-  //! with o.launch_segments, the same attribution splits the graph.
+  //! with o.launch_segments, the same attribution splits the graph. The executable can be updated
+  //! (executable::update captures again with this policy and `o`).
   template <cuda_operator_graph G>
   executable capture(const G& g, const plan& p, cudaStream_t s, const capture_options& o = {}) const {
+    return detail::updatable_executable(*this, g, p, build(g, p, s, o), o);
+  }
+
+  //! capture() without the instantiation: the graph, split into its launch segments, and the flags
+  //! to instantiate them with (what executable::update needs). Throws like capture().
+  template <cuda_operator_graph G>
+  captured_graph build(const G& g, const plan& p, cudaStream_t s, const capture_options& o = {}) const {
     detail::check_capture_inputs(p, graph_traits<G>::num_nodes(g), name, o);
     const std::vector<std::size_t> cuts = detail::launch_cuts(p, o);
     const auto start = std::chrono::steady_clock::now();
@@ -55,8 +63,8 @@ struct stream_capture {
     cuda::graph_handle captured(raw);
     detail::apply_shared_carveout(captured.get(), o);
     const unsigned long long flags = node_options ? detail::apply_node_options(g, p, captured.get(), *nodes, o) : 0;
-    return detail::instantiate_executable(p, std::move(captured), detail::plan_stats(p, std::string(name), start), flags,
-                                          nodes ? &*nodes : nullptr, cuts);
+    return detail::split_captured(p, std::move(captured), detail::plan_stats(p, std::string(name), start), flags,
+                                  nodes ? &*nodes : nullptr, cuts);
   }
 
 private:
