@@ -30,6 +30,8 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -185,31 +187,6 @@ inline executable instantiate_executable(const plan& p, captured_graph built) {
   built.stats.graph_nodes = built.whole.num_nodes();
   built.stats.segments = instances.size();
   return executable(p, std::move(built.whole), std::move(instances), std::move(built.stats), built.instantiate_flags);
-}
-
-//! executable::update's way back into a graph capture policy C for graphs of type G: a copy of the
-//! policy object and of the capture options, no reference to any graph. C needs
-//!   captured_graph C::build(const G&, const plan&, cudaStream_t, const capture_options&) const;
-template <class C, class G>
-class policy_recapturer final : public executable::recapturer {
-public:
-  policy_recapturer(const C& policy, capture_options o) : policy_(policy), options_(std::move(o)) {}
-  captured_graph recapture(const void* g, const plan& p, cudaStream_t s) const override {
-    return policy_.build(*static_cast<const G*>(g), p, s, options_);
-  }
-
-private:
-  C policy_;
-  capture_options options_;
-};
-
-//! Instantiates what graph capture policy `policy` built for g and lets executable::update capture
-//! it again the same way. Throws cuda_error.
-template <class C, class G>
-executable updatable_executable(const C& policy, const G& g, const plan& p, captured_graph built, const capture_options& o) {
-  executable result = instantiate_executable(p, std::move(built));
-  result.enable_update<G>(structure_digest(g), std::make_unique<policy_recapturer<C, G>>(policy, o));
-  return result;
 }
 
 //! True when `o` asks for something that needs to know each operator's graph nodes: priorities,
@@ -426,6 +403,45 @@ void launch_plan(const G& g, const plan& p, const plan_resources& r, cudaStream_
 inline void check_capture_inputs(const plan& p, std::size_t num_nodes, std::string_view policy, const capture_options& o) {
   check_plan_shape(p, num_nodes, "opara::capture::" + std::string(policy));
   check_capture_options(o);
+}
+
+//! executable::update's way back into a graph capture policy C for graphs of type G: a copy of the
+//! policy object and of the capture options, no reference to any graph. C needs
+//!   captured_graph C::build(const G&, const plan&, cudaStream_t, const capture_options&) const;
+//! and when it also takes plan_resources (stream_capture), the side streams and events are created
+//! at the first update and kept (updates of one executable then take turns on them).
+template <class C, class G>
+class policy_recapturer final : public executable::recapturer {
+public:
+  policy_recapturer(const C& policy, capture_options o) : policy_(policy), options_(std::move(o)) {}
+  captured_graph recapture(const void* g, const plan& p, cudaStream_t s) const override {
+    const G& graph = *static_cast<const G*>(g);
+    if constexpr (requires(const plan_resources& r) { policy_.build(graph, p, s, options_, r); }) {
+      const std::lock_guard one_at_a_time(mutex_);
+      if (!resources_) {
+        check_capture_inputs(p, graph_traits<G>::num_nodes(graph), C::name, options_);
+        resources_.emplace(plan_resources::create(p));
+      }
+      return policy_.build(graph, p, s, options_, *resources_);
+    } else {
+      return policy_.build(graph, p, s, options_);
+    }
+  }
+
+private:
+  C policy_;
+  capture_options options_;
+  mutable std::mutex mutex_;                          // guards resources_
+  mutable std::optional<plan_resources> resources_;   // kept from one update to the next
+};
+
+//! Instantiates what graph capture policy `policy` built for g and lets executable::update capture
+//! it again the same way. Throws cuda_error.
+template <class C, class G>
+executable updatable_executable(const C& policy, const G& g, const plan& p, captured_graph built, const capture_options& o) {
+  executable result = instantiate_executable(p, std::move(built));
+  result.enable_update<G>(structure_digest(g), std::make_unique<policy_recapturer<C, G>>(policy, o));
+  return result;
 }
 
 } // namespace detail

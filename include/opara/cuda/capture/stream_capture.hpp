@@ -33,10 +33,20 @@ struct stream_capture {
   template <cuda_operator_graph G>
   captured_graph build(const G& g, const plan& p, cudaStream_t s, const capture_options& o = {}) const {
     detail::check_capture_inputs(p, graph_traits<G>::num_nodes(g), name, o);
+    const auto res = detail::plan_resources::create(p);
+    return build(g, p, s, o, res);
+  }
+
+  //! build() with the side streams and events of an earlier detail::plan_resources::create(p),
+  //! which executable::update keeps from one update to the next (creating them costs microseconds
+  //! per stream). They must not be in use by another capture meanwhile. Throws like capture().
+  template <cuda_operator_graph G>
+  captured_graph build(const G& g, const plan& p, cudaStream_t s, const capture_options& o,
+                       const detail::plan_resources& res) const {
+    detail::check_capture_inputs(p, graph_traits<G>::num_nodes(g), name, o);
     const std::vector<std::size_t> cuts = detail::launch_cuts(p, o);
     const auto start = std::chrono::steady_clock::now();
     (void)cudaGetLastError();  // an earlier, unrelated failure must not be blamed on an operator
-    auto res = detail::plan_resources::create(p);
     cuda::stream_handle own;
     if (s == nullptr || s == cudaStreamLegacy) {
       own = cuda::stream_handle::create();
