@@ -29,8 +29,12 @@
 //! launch mutex only to swap the graphs in, so launches from other threads stay safe during an
 //! update: each runs either wholly before or wholly after it (a replay already enqueued keeps the old
 //! buffers). The stream given to update() is captured (stream_capture): no other thread may enqueue
-//! work on that stream meanwhile. native_graph(), native_exec() and write_cuda_dot() see the new
-//! graphs afterwards and must not be called concurrently with update().
+//! work on that stream meanwhile. native_graph(), native_exec(), num_segments() and
+//! write_cuda_dot() see the new graphs afterwards and must not be called concurrently with
+//! update(). A re-instantiated segment's old executable graph is destroyed at once, as llama.cpp's
+//! update path does: CUDA frees an executable graph destroyed in flight when its launches complete
+//! (cuGraphExecDestroy), so replays already enqueued still run. An eager executable is re-bound to
+//! the graph given, under the launch mutex.
 
 #include <opara/cuda/device.hpp>
 #include <opara/cuda/error.hpp>
@@ -189,6 +193,7 @@ public:
   //! capture_error when an eager operator fails, opara::error on an empty (moved-from) executable.
   void operator()(cudaStream_t s) const {
     if (!*this) throw error("opara::executable: called on an empty (default-constructed or moved-from) executable");
+    // execs_ is read only under the launch mutex: update() may replace its elements meanwhile.
     if (const auto stream_device = cuda::device_of(s); stream_device && *stream_device != device_)
       throw wrong_device(device_, *stream_device);
     const cuda::device_guard on_device(device_);
@@ -292,10 +297,12 @@ public:
   [[nodiscard]] int device() const noexcept { return device_; }
 
   //! True when a CUDA graph backs this executable.
-  [[nodiscard]] bool is_graph() const noexcept { return !execs_.empty(); }
-  //! True when there is something to run.
-  explicit operator bool() const noexcept { return !execs_.empty() || replayer_; }
-  //! How many CUDA graphs one call launches, one after the other on its stream (0 for eager).
+  [[nodiscard]] bool is_graph() const noexcept { return static_cast<bool>(*this) && !replayer_; }
+  //! True when there is something to run. (Every constructor but the default one sets a device and
+  //! something to run, and a move takes the launch mutex along: neither reads what update() changes.)
+  explicit operator bool() const noexcept { return launch_lock_ != nullptr && device_ >= 0; }
+  //! How many CUDA graphs one call launches, one after the other on its stream (0 for eager). An
+  //! update() that re-instantiates may change it: do not call it concurrently with update().
   [[nodiscard]] std::size_t num_segments() const noexcept { return execs_.size(); }
   //! The plan it carries out.
   [[nodiscard]] const opara::plan& plan() const noexcept { return plan_; }
@@ -310,7 +317,8 @@ public:
   //! The whole CUDA graph template, before any split into launch segments (null for eager).
   [[nodiscard]] cudaGraph_t native_graph() const noexcept { return graph_.get(); }
   //! The executable CUDA graph: null for eager, and when launch segments split the graph (a call
-  //! then launches num_segments() graphs; see native_exec(segment)).
+  //! then launches num_segments() graphs; see native_exec(segment)). An update() that
+  //! re-instantiates replaces it: do not call it concurrently with update().
   [[nodiscard]] cudaGraphExec_t native_exec() const noexcept { return execs_.size() == 1 ? execs_[0].get() : nullptr; }
   //! The executable graph of one launch segment, in launch order. Throws opara::error when there
   //! is no such segment.
