@@ -149,6 +149,10 @@ void fan_out_of_gemms(const C& capture, cublasMath_t math, double tolerance, uns
   const std::vector<double> ref = reference(p);
   gemm_graph gg(p, math);
   auto stream = opara::cuda::stream_handle::create();
+  // Every operator runs once before the capture (a profiling scheduler's measurement does this
+  // too): cuBLAS's lazy initialization (kernel loading, heuristics) must not happen mid-capture.
+  for (opara::node_id v = 0; v < gg.tg.num_nodes(); ++v) gg.tg.launch(v, stream.get());
+  stream.synchronize();
   opara::scheduler<opara::streams::opara_greedy, opara::order::program_order, C, opara::profiler::none> sched;
   sched.capture = capture;
   const opara::executable exe = sched.compile(gg.tg, stream.get());

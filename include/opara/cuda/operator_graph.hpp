@@ -20,8 +20,9 @@
 //! before compile(), and at every launch call cublasSetStream(handle, s) and then
 //! cublasSetWorkspace(handle, its workspace, bytes): cublasSetStream resets the workspace to the
 //! handle's default pool, which two operators of one handle would then share (a race no stream
-//! order prevents). Keep handles and workspaces alive as long as the executable (README "Library
-//! kernels inside operators"; tests/gpu/cublas.cu).
+//! order prevents). Run such operators once before the capture (profiling does), so that the
+//! library's lazy initialization is not captured, and keep handles and workspaces alive as long as
+//! the executable (README "Library kernels inside operators"; tests/gpu/cublas.cu).
 //!
 //! Bindings: launch(v, s) reads the buffers it passes to its kernels from the user's engine state
 //! each time it is called; a capture records them. executable::update captures again after the
