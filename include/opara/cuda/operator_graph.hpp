@@ -13,6 +13,20 @@
 //! and for the optional programmatic-dependent-launch declaration (see programmatic_graph)
 //!   graph_traits<G>::programmatic(g, v), then g.programmatic(v).
 //! A graph type that offers neither is adapted by specializing opara::launch_traits<G>.
+//!
+//! Library kernels (cuBLAS, cuDNN, cuFFT) inside launch(v, s): operators on different streams run
+//! concurrently, in the capture and in every replay, so they must not share library scratch state.
+//! Give each operator (or each stream it may run on) its own cublasHandle_t and workspace, created
+//! before compile(), and at every launch call cublasSetStream(handle, s) and then
+//! cublasSetWorkspace(handle, its workspace, bytes): cublasSetStream resets the workspace to the
+//! handle's default pool, which two operators of one handle would then share (a race no stream
+//! order prevents). Run such operators once before the capture (profiling does), so that the
+//! library's lazy initialization is not captured, and keep handles and workspaces alive as long as
+//! the executable (README "Library kernels inside operators"; tests/gpu/cublas.cu).
+//!
+//! Bindings: launch(v, s) reads the buffers it passes to its kernels from the user's engine state
+//! each time it is called; a capture records them. executable::update captures again after the
+//! engine points its operators at new buffers (README "New inputs and outputs without recompiling").
 
 #include <opara/cuda/error.hpp>
 #include <opara/graph/traits.hpp>
@@ -34,7 +48,8 @@ namespace opara {
 //! compute-bound. Specialize for a graph type you cannot change.
 template <class G>
 struct launch_traits {
-  //! Enqueues operator v's work on `s`. Must not synchronize and must use no other stream.
+  //! Enqueues operator v's work on `s`. Must not synchronize and must use no other stream; library
+  //! calls take `s` and a handle and workspace no concurrent operator uses (see the file comment).
   static void launch(const G& g, node_id v, cudaStream_t s)
     requires requires { graph_traits<G>::launch(g, v, s); } || requires { g.launch(v, s); }
   {

@@ -29,6 +29,9 @@
 #include <concepts>
 #include <cstdint>
 #include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -158,25 +161,32 @@ inline std::vector<std::size_t> launch_cuts(const plan& p, const capture_options
                                : std::vector<std::size_t>{};
 }
 
-//! Instantiates a captured graph, whole or split at `cuts` (launch_cuts; `nodes` then says which
-//! operator made each node), and wraps it, with its plan and statistics, as an executable. Throws
-//! cuda_error, opara::error when a node belongs to no operator.
-inline executable instantiate_executable(const plan& p, cuda::graph_handle captured, capture_stats stats,
-                                         unsigned long long flags = 0, const operator_nodes* nodes = nullptr,
-                                         const std::vector<std::size_t>& cuts = {}) {
+//! A built graph as a captured_graph: whole, or split at `cuts` (launch_cuts; `nodes` then says
+//! which operator made each node) into launch segments. The split's time counts as instantiation.
+//! Throws cuda_error, opara::error when a node belongs to no operator.
+inline captured_graph split_captured(const plan& p, cuda::graph_handle whole, capture_stats stats,
+                                     unsigned long long flags = 0, const operator_nodes* nodes = nullptr,
+                                     const std::vector<std::size_t>& cuts = {}) {
+  const auto start = std::chrono::steady_clock::now();
+  captured_graph built{std::move(whole), {}, flags, std::move(stats)};
+  if (!cuts.empty() && nodes != nullptr)
+    built.segments = split_graph(built.whole.get(), *nodes, segment_of(p, cuts), static_cast<std::uint32_t>(cuts.size() + 1));
+  built.stats.instantiate_ms = ms_since(start);
+  return built;
+}
+
+//! Instantiates a captured graph (each launch segment, or the whole graph when it was not split)
+//! and wraps it, with its plan and statistics, as an executable. Throws cuda_error.
+inline executable instantiate_executable(const plan& p, captured_graph built) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<cuda::graph_exec_handle> instances;
-  if (cuts.empty() || nodes == nullptr) {
-    instances.push_back(cuda::graph_exec_handle::instantiate(captured.get(), flags));
-  } else {
-    const auto parts = split_graph(captured.get(), *nodes, segment_of(p, cuts), static_cast<std::uint32_t>(cuts.size() + 1));
-    for (const cuda::graph_handle& part : parts) instances.push_back(cuda::graph_exec_handle::instantiate(part.get(), flags));
-    if (instances.empty()) instances.push_back(cuda::graph_exec_handle::instantiate(captured.get(), flags));
-  }
-  stats.instantiate_ms = ms_since(start);
-  stats.graph_nodes = captured.num_nodes();
-  stats.segments = instances.size();
-  return executable(p, std::move(captured), std::move(instances), std::move(stats));
+  if (built.segments.empty()) instances.push_back(cuda::graph_exec_handle::instantiate(built.whole.get(), built.instantiate_flags));
+  for (const cuda::graph_handle& part : built.segments)
+    instances.push_back(cuda::graph_exec_handle::instantiate(part.get(), built.instantiate_flags));
+  built.stats.instantiate_ms += ms_since(start);
+  built.stats.graph_nodes = built.whole.num_nodes();
+  built.stats.segments = instances.size();
+  return executable(p, std::move(built.whole), std::move(instances), std::move(built.stats), built.instantiate_flags);
 }
 
 //! True when `o` asks for something that needs to know each operator's graph nodes: priorities,
@@ -393,6 +403,45 @@ void launch_plan(const G& g, const plan& p, const plan_resources& r, cudaStream_
 inline void check_capture_inputs(const plan& p, std::size_t num_nodes, std::string_view policy, const capture_options& o) {
   check_plan_shape(p, num_nodes, "opara::capture::" + std::string(policy));
   check_capture_options(o);
+}
+
+//! executable::update's way back into a graph capture policy C for graphs of type G: a copy of the
+//! policy object and of the capture options, no reference to any graph. C needs
+//!   captured_graph C::build(const G&, const plan&, cudaStream_t, const capture_options&) const;
+//! and when it also takes plan_resources (stream_capture), the side streams and events are created
+//! at the first update and kept (updates of one executable then take turns on them).
+template <class C, class G>
+class policy_recapturer final : public executable::recapturer {
+public:
+  policy_recapturer(const C& policy, capture_options o) : policy_(policy), options_(std::move(o)) {}
+  captured_graph recapture(const void* g, const plan& p, cudaStream_t s) const override {
+    const G& graph = *static_cast<const G*>(g);
+    if constexpr (requires(const plan_resources& r) { policy_.build(graph, p, s, options_, r); }) {
+      const std::lock_guard one_at_a_time(mutex_);
+      if (!resources_) {
+        check_capture_inputs(p, graph_traits<G>::num_nodes(graph), C::name, options_);
+        resources_.emplace(plan_resources::create(p));
+      }
+      return policy_.build(graph, p, s, options_, *resources_);
+    } else {
+      return policy_.build(graph, p, s, options_);
+    }
+  }
+
+private:
+  C policy_;
+  capture_options options_;
+  mutable std::mutex mutex_;                          // guards resources_
+  mutable std::optional<plan_resources> resources_;   // kept from one update to the next
+};
+
+//! Instantiates what graph capture policy `policy` built for g and lets executable::update capture
+//! it again the same way. Throws cuda_error.
+template <class C, class G>
+executable updatable_executable(const C& policy, const G& g, const plan& p, captured_graph built, const capture_options& o) {
+  executable result = instantiate_executable(p, std::move(built));
+  result.enable_update<G>(structure_digest(g), std::make_unique<policy_recapturer<C, G>>(policy, o));
+  return result;
 }
 
 } // namespace detail

@@ -2,7 +2,8 @@
 //! capture::eager — no CUDA graph: every call launches the plan on its streams with events.
 //! Useful as a baseline and for operators that cannot be captured. The executable keeps a
 //! pointer to the graph: the graph must outlive it. capture_options::mode does not apply (nothing
-//! is captured).
+//! is captured). executable::update re-binds it to the graph it is given (nothing to capture: each
+//! launch reads the operators' bindings live) and reports update_kind::rebound.
 //!
 //! Threads: every replay uses the executable's one set of side streams and events, so replays of
 //! one eager executable must not interleave; the executable's launch mutex (cuda/executable.hpp)
@@ -28,7 +29,9 @@ struct eager {
     const auto start = std::chrono::steady_clock::now();
     auto runner_ptr = std::make_unique<runner<G>>(g, p, detail::plan_resources::create(p), o);
     capture_stats stats = detail::plan_stats(p, std::string(name), start);
-    return executable(p, std::move(runner_ptr), std::move(stats));
+    executable result(p, std::move(runner_ptr), std::move(stats));
+    result.enable_update<G>(detail::structure_digest(g), nullptr);
+    return result;
   }
 
 private:
@@ -43,6 +46,8 @@ private:
       (void)cudaGetLastError();
       detail::launch_plan(*g_, plan_, res_, s, opts_, /*capturing=*/false, "eager launch");
     }
+    //! executable::update checked that `g` is a G of the same structure; called with the launch mutex held.
+    void rebind(const void* g) override { g_ = static_cast<const G*>(g); }
 
   private:
     const G* g_;

@@ -31,9 +31,17 @@ struct explicit_graph {
   //! Builds and instantiates the graph for g as planned by p. `s` is not captured (each operator
   //! is captured alone on an internal stream). Throws capture_error naming a failing operator
   //! (everything built so far is released), invalid_plan when p does not have the shape of a plan
-  //! for g or launches an operator before one of its producers, cuda_error otherwise.
+  //! for g or launches an operator before one of its producers, cuda_error otherwise. The
+  //! executable can be updated (executable::update builds again with this policy and `o`).
   template <cuda_operator_graph G>
-  executable capture(const G& g, const plan& p, cudaStream_t /*s*/, const capture_options& o = {}) const {
+  executable capture(const G& g, const plan& p, cudaStream_t s, const capture_options& o = {}) const {
+    return detail::updatable_executable(*this, g, p, build(g, p, s, o), o);
+  }
+
+  //! capture() without the instantiation: the graph, split into its launch segments, and the flags
+  //! to instantiate them with (what executable::update needs). Throws like capture().
+  template <cuda_operator_graph G>
+  captured_graph build(const G& g, const plan& p, cudaStream_t /*s*/, const capture_options& o = {}) const {
     const std::size_t n = graph_traits<G>::num_nodes(g);
     detail::check_capture_inputs(p, n, name, o);
     const auto start = std::chrono::steady_clock::now();
@@ -80,7 +88,7 @@ struct explicit_graph {
     }
     detail::apply_shared_carveout(top.get(), o);
     const unsigned long long flags = node_options ? detail::apply_node_options(g, p, top.get(), nodes, o) : 0;
-    return detail::instantiate_executable(
+    return detail::split_captured(
         p, std::move(top),
         detail::plan_stats(p, std::string(name) + (edges == edge_source::dag ? "(dag)" : "(plan)"), start), flags,
         attribute ? &nodes : nullptr, cuts);

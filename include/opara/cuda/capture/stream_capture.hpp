@@ -21,14 +21,32 @@ struct stream_capture {
   //! invalid_plan when p does not have the shape of a plan for g, cuda_error for other CUDA failures.
   //! With o.programmatic or o.priorities, each operator's nodes are found during capture (the nodes
   //! behind its stream's capture dependencies that no earlier operator made) and edited afterwards;
-  //! with o.launch_segments, the same attribution splits the graph.
+  //! with o.launch_segments, the same attribution splits the graph. The executable can be updated
+  //! (executable::update captures again with this policy and `o`).
   template <cuda_operator_graph G>
   executable capture(const G& g, const plan& p, cudaStream_t s, const capture_options& o = {}) const {
+    return detail::updatable_executable(*this, g, p, build(g, p, s, o), o);
+  }
+
+  //! capture() without the instantiation: the graph, split into its launch segments, and the flags
+  //! to instantiate them with (what executable::update needs). Throws like capture().
+  template <cuda_operator_graph G>
+  captured_graph build(const G& g, const plan& p, cudaStream_t s, const capture_options& o = {}) const {
+    detail::check_capture_inputs(p, graph_traits<G>::num_nodes(g), name, o);
+    const auto res = detail::plan_resources::create(p);
+    return build(g, p, s, o, res);
+  }
+
+  //! build() with the side streams and events of an earlier detail::plan_resources::create(p),
+  //! which executable::update keeps from one update to the next (creating them costs microseconds
+  //! per stream). They must not be in use by another capture meanwhile. Throws like capture().
+  template <cuda_operator_graph G>
+  captured_graph build(const G& g, const plan& p, cudaStream_t s, const capture_options& o,
+                       const detail::plan_resources& res) const {
     detail::check_capture_inputs(p, graph_traits<G>::num_nodes(g), name, o);
     const std::vector<std::size_t> cuts = detail::launch_cuts(p, o);
     const auto start = std::chrono::steady_clock::now();
     (void)cudaGetLastError();  // an earlier, unrelated failure must not be blamed on an operator
-    auto res = detail::plan_resources::create(p);
     cuda::stream_handle own;
     if (s == nullptr || s == cudaStreamLegacy) {
       own = cuda::stream_handle::create();
@@ -55,8 +73,8 @@ struct stream_capture {
     cuda::graph_handle captured(raw);
     detail::apply_shared_carveout(captured.get(), o);
     const unsigned long long flags = node_options ? detail::apply_node_options(g, p, captured.get(), *nodes, o) : 0;
-    return detail::instantiate_executable(p, std::move(captured), detail::plan_stats(p, std::string(name), start), flags,
-                                          nodes ? &*nodes : nullptr, cuts);
+    return detail::split_captured(p, std::move(captured), detail::plan_stats(p, std::string(name), start), flags,
+                                  nodes ? &*nodes : nullptr, cuts);
   }
 
 private:
