@@ -7,11 +7,15 @@
 //! Why an own engine rather than opara::cuda::task_graph: it shows that opara plans a graph type it
 //! has never seen without changing it (Boost.Graph's habit), and launching needs no std::function
 //! per operator. One operator = one fused kernel; every activation has its own buffer, so the only
-//! dependencies are read-after-write ones and concurrent branches never alias.
+//! dependencies are read-after-write ones and concurrent branches never alias. The engine also says
+//! which tensor each operator reads and writes (opara::memory_traits below), so it can share its
+//! activations through an arena opara plans for the parallel schedule (set_arena), and take each
+//! request's own input and output buffers (bind, then opara::executable::update).
 
 #include <cuda_runtime_api.h>
 
 #include <opara/graph/traits.hpp>
+#include <opara/memory/traits.hpp>
 #include <opara/profile/profile.hpp>
 
 #include <cstdint>
@@ -66,7 +70,8 @@ public:
     resolve_path();
     build_ops();
     build_edges();
-    // Activations: one region, 256-byte aligned slices.
+    build_buffers();
+    // Activations: one region, 256-byte aligned slices, each tensor its own (set_arena shares them).
     std::size_t total = 0;
     for (std::size_t t = 0; t < net_.tensors.size(); ++t) {
       act_off_.push_back(total);
@@ -74,6 +79,7 @@ public:
     }
     engine_check(cudaMalloc(reinterpret_cast<void**>(&act_), total * sizeof(float)), "cudaMalloc(activations)");
     act_floats_ = total;
+    point_tensors();
     // Parameters: per conv the folded weights in the path's layout, then the bias; then fc.
     std::vector<float> host;
     auto align = [&] { host.resize((host.size() + 63) / 64 * 64, 0.0f); };
@@ -178,7 +184,7 @@ public:
     return desc(op).kind == op_kind::conv ? opara::boundness::compute : opara::boundness::memory;
   }
 
-  float* tensor(int t) const noexcept { return act_ + act_off_[t]; }
+  float* tensor(int t) const noexcept { return ptr_[t]; }
   //! Elements of tensor t as the user sees it (NCHW, its own channel count).
   [[nodiscard]] std::size_t tensor_floats(int t) const { return net_.tensors[t].size() * batch_; }
   [[nodiscard]] float* input() const noexcept { return tensor(net_.input); }
@@ -186,16 +192,8 @@ public:
 
   //! Copies an NCHW input to the GPU (sm_90 path: as NHWC, TF32-rounded, padding channels zero).
   void upload_input(const std::vector<float>& x) const {
-    if (x.size() != tensor_floats(net_.input)) throw std::invalid_argument("convnet::engine: input has the wrong size");
-    std::vector<float> staged;
-    const std::vector<float>* src = &x;
-    if (nhwc()) {
-      const tensor_desc& td = net_.tensors[net_.input];
-      staged = kernels::nchw_to_nhwc(x, batch_, td.c, td.h * td.w, stored_channels(net_.input));
-      for (float& v : staged) v = kernels::round_tf32(v);
-      src = &staged;
-    }
-    engine_check(cudaMemcpy(input(), src->data(), src->size() * sizeof(float), cudaMemcpyHostToDevice), "upload input");
+    const std::vector<float> staged = stage_input(x);
+    engine_check(cudaMemcpy(input(), staged.data(), staged.size() * sizeof(float), cudaMemcpyHostToDevice), "upload input");
   }
   //! Tensor t, NCHW, whatever the engine's layout.
   [[nodiscard]] std::vector<float> download(int t) const {
@@ -206,7 +204,92 @@ public:
     return kernels::nhwc_to_nchw(h, batch_, td.c, td.h * td.w, stored_channels(t));
   }
   //! Fills every activation with NaN (0xff bytes), so that an unwritten element cannot pass a check.
-  void poison() const { engine_check(cudaMemset(act_, 0xff, act_floats_ * sizeof(float)), "poison"); }
+  void poison() const {
+    engine_check(cudaMemset(act_, 0xff, act_floats_ * sizeof(float)), "poison");
+    for (int t : {net_.input, net_.output})
+      if (ptr_[t] < act_ || ptr_[t] >= act_ + act_floats_)  // a request's own buffer
+        engine_check(cudaMemset(ptr_[t], 0xff, stored_floats(t) * sizeof(float)), "poison");
+  }
+
+  // ---- Memory, as opara sees it (a tensor_graph; memory_traits below) ----
+  //! Buffers: one per tensor, then one per slice that an operator writes of a tensor that several
+  //! operators write (a concatenation's channel slices: parts of that tensor, interleaved in NHWC).
+  [[nodiscard]] std::size_t buffer_count() const noexcept { return part_of_.size(); }
+  //! Bytes of buffer b (a part: its tensor's), 256-byte aligned.
+  [[nodiscard]] std::uint64_t buffer_size(int b) const { return (stored_floats(tensor_of(b)) * sizeof(float) + 255) / 256 * 256; }
+  //! Where buffer b sits in the activation arena, in bytes (a part: its tensor's place).
+  [[nodiscard]] std::uint64_t buffer_place(int b) const { return act_off_[tensor_of(b)] * sizeof(float); }
+  //! The input and output tensors are the request's: they live outside the arena.
+  [[nodiscard]] bool buffer_is_io(int b) const { return tensor_of(b) == net_.input || tensor_of(b) == net_.output; }
+  //! The tensor buffer b is (a part of).
+  [[nodiscard]] int tensor_of(int b) const { return part_of_[b]; }
+  [[nodiscard]] std::span<const int> op_reads(int op) const { return {&in_tensor_[op], 1}; }
+  [[nodiscard]] std::span<const int> op_writes(int op) const { return {&out_buffer_[op], 1}; }
+
+  //! Shares the activations through one arena: `offset[b]` is the byte offset of buffer b (a
+  //! tensor; parts follow their tensor, the input and output are ignored), as opara::plan_arena
+  //! places them for the plan that will run. The input and output get buffers of their own until a
+  //! request binds its own (bind). Reallocates: compile executables after it. Throws engine_error.
+  void set_arena(std::span<const std::uint64_t> offset, std::uint64_t bytes) {
+    if (offset.size() != buffer_count()) throw engine_error("convnet::engine::set_arena: one offset per buffer needed");
+    const std::size_t in_floats = (stored_floats(net_.input) + 63) / 64 * 64;
+    const std::size_t out_floats = (stored_floats(net_.output) + 63) / 64 * 64;
+    const std::size_t arena_floats = (bytes + 255) / 256 * 64;
+    std::vector<std::size_t> off(net_.tensors.size(), 0);
+    for (std::size_t t = 0; t < net_.tensors.size(); ++t) {
+      if (static_cast<int>(t) == net_.input || static_cast<int>(t) == net_.output) continue;
+      if (offset[t] % 256 != 0 || offset[t] + stored_floats(static_cast<int>(t)) * sizeof(float) > bytes)
+        throw engine_error("convnet::engine::set_arena: tensor " + std::to_string(t) + " is misplaced (offset " +
+                           std::to_string(offset[t]) + ", arena of " + std::to_string(bytes) + " bytes)");
+      off[t] = offset[t] / sizeof(float);
+    }
+    off[net_.input] = arena_floats;
+    off[net_.output] = arena_floats + in_floats;
+    float* region = nullptr;
+    engine_check(cudaMalloc(reinterpret_cast<void**>(&region), (arena_floats + in_floats + out_floats) * sizeof(float)),
+                 "cudaMalloc(arena)");
+    cudaFree(act_);
+    act_ = region;
+    act_floats_ = arena_floats + in_floats + out_floats;
+    act_off_ = std::move(off);
+    arena_bytes_ = bytes;
+    point_tensors();
+  }
+  //! Bytes of activation memory besides the input and output (the arena, or every tensor's own).
+  [[nodiscard]] std::uint64_t activation_bytes() const noexcept {
+    if (arena_bytes_ != 0) return arena_bytes_;
+    std::uint64_t total = 0;
+    for (std::size_t t = 0; t < net_.tensors.size(); ++t)
+      if (static_cast<int>(t) != net_.input && static_cast<int>(t) != net_.output)
+        total += (stored_floats(static_cast<int>(t)) * sizeof(float) + 255) / 256 * 256;
+    return total;
+  }
+  //! Points the input and output tensors at a request's own device buffers (the engine's layout:
+  //! stage_input's), or back at the engine's (nullptr). Executables captured before record the old
+  //! pointers: opara::executable::update re-points them.
+  void bind(const float* input, float* output) {
+    ptr_[net_.input] = input ? const_cast<float*>(input) : act_ + act_off_[net_.input];
+    ptr_[net_.output] = output ? output : act_ + act_off_[net_.output];
+  }
+  //! Floats of tensor t as stored (the engine's layout, padding channels included).
+  [[nodiscard]] std::size_t stored_size(int t) const { return stored_floats(t); }
+  //! An NCHW input in the engine's layout, ready to copy to a bound input buffer.
+  [[nodiscard]] std::vector<float> stage_input(const std::vector<float>& x) const {
+    if (x.size() != tensor_floats(net_.input)) throw std::invalid_argument("convnet::engine: input has the wrong size");
+    if (!nhwc()) return x;
+    const tensor_desc& td = net_.tensors[net_.input];
+    auto staged = kernels::nchw_to_nhwc(x, batch_, td.c, td.h * td.w, stored_channels(net_.input));
+    for (float& v : staged) v = kernels::round_tf32(v);
+    return staged;
+  }
+  //! The engine's output, NCHW, from a device buffer in its layout (a bound output).
+  [[nodiscard]] std::vector<float> download_from(const float* device, int t) const {
+    std::vector<float> h(stored_floats(t));
+    engine_check(cudaMemcpy(h.data(), device, h.size() * sizeof(float), cudaMemcpyDeviceToHost), "download");
+    if (!nhwc()) return h;
+    const tensor_desc& td = net_.tensors[t];
+    return kernels::nhwc_to_nchw(h, batch_, td.c, td.h * td.w, stored_channels(t));
+  }
 
   //! Enqueues operator `op`'s one kernel on `s`. Throws engine_error naming the operator.
   void enqueue(int op, cudaStream_t s) const {
@@ -312,6 +395,27 @@ private:
         consumers_[p].push_back(i);
       }
   }
+  // One buffer per tensor, then a part per slice writer of a tensor that several operators write.
+  void build_buffers() {
+    const int n = static_cast<int>(ops_.size());
+    std::vector<int> writers(net_.tensors.size(), 0);
+    for (int i = 0; i < n; ++i) ++writers[desc(i).output];
+    part_of_.resize(net_.tensors.size());
+    for (std::size_t t = 0; t < net_.tensors.size(); ++t) part_of_[t] = static_cast<int>(t);
+    for (int i = 0; i < n; ++i) {
+      const int t = desc(i).output;
+      if (writers[t] > 1) {
+        out_buffer_.push_back(static_cast<int>(part_of_.size()));
+        part_of_.push_back(t);
+      } else {
+        out_buffer_.push_back(t);
+      }
+    }
+  }
+  void point_tensors() {
+    ptr_.resize(net_.tensors.size());
+    for (std::size_t t = 0; t < net_.tensors.size(); ++t) ptr_[t] = act_ + act_off_[t];
+  }
   [[nodiscard]] int stored_channels(int t) const {
     const int c = net_.tensors[t].c;
     return nhwc() ? (c + 3) / 4 * 4 : c;
@@ -332,9 +436,13 @@ private:
   std::vector<std::vector<int>> consumers_, producers_;
   std::vector<kernels::conv_tile> tiles_;   // portable path
   std::vector<kernels::sm90_config> sm90_;  // sm_90 path
+  std::vector<int> out_buffer_;  // engine op -> the buffer it writes (a part for a slice writer)
+  std::vector<int> part_of_;     // buffer -> its tensor
   float* act_ = nullptr;
   std::size_t act_floats_ = 0;
   std::vector<std::size_t> act_off_;
+  std::vector<float*> ptr_;       // where each tensor is now (the input and output may be a request's)
+  std::uint64_t arena_bytes_ = 0;  // set_arena's arena (0: every tensor its own bytes)
   float* params_ = nullptr;
   std::vector<std::size_t> w_off_, b_off_;
   std::size_t fc_w_off_ = 0, fc_b_off_ = 0;
@@ -353,6 +461,25 @@ struct opara::graph_traits<convnet::engine> {
 
 static_assert(opara::bidirectional_operator_graph<convnet::engine>);
 static_assert(opara::named_operator_graph<convnet::engine>);
+
+//! opara's view of the engine's memory: which tensor each operator reads and writes (a slice writer
+//! writes its part), where the engine keeps each (its arena), and that the input and output are the
+//! request's. make_plan and the scheduler then order every two operators whose tensors share bytes.
+template <>
+struct opara::memory_traits<convnet::engine> {
+  static std::size_t num_buffers(const convnet::engine& e) { return e.buffer_count(); }
+  static std::uint64_t buffer_bytes(const convnet::engine& e, opara::buffer_id b) { return e.buffer_size(static_cast<int>(b)); }
+  static std::span<const int> reads(const convnet::engine& e, opara::node_id v) { return e.op_reads(static_cast<int>(v)); }
+  static std::span<const int> writes(const convnet::engine& e, opara::node_id v) { return e.op_writes(static_cast<int>(v)); }
+  static std::uint64_t buffer_offset(const convnet::engine& e, opara::buffer_id b) { return e.buffer_place(static_cast<int>(b)); }
+  static bool buffer_pinned(const convnet::engine& e, opara::buffer_id b) { return e.buffer_is_io(static_cast<int>(b)); }
+  static std::size_t buffer_part_of(const convnet::engine& e, opara::buffer_id b) {
+    return static_cast<std::size_t>(e.tensor_of(static_cast<int>(b)));
+  }
+};
+
+static_assert(opara::arena_graph<convnet::engine>);
+static_assert(opara::partitioned_tensor_graph<convnet::engine>);
 
 #include <opara/cuda/operator_graph.hpp>
 

@@ -19,6 +19,12 @@
 #include <opara/profile/json.hpp>
 #include <opara/profile/profile.hpp>
 
+#include <opara/memory/arena.hpp>
+#include <opara/memory/budget.hpp>
+#include <opara/memory/hazards.hpp>
+#include <opara/memory/map.hpp>
+#include <opara/memory/traits.hpp>
+
 #include <opara/model/gpu_model.hpp>
 #include <opara/model/list_planner.hpp>
 

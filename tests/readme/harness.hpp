@@ -17,6 +17,7 @@ struct operation {
   std::string label;
   std::vector<int> consumers;  // indices of the operations that read this one's output
   bool memory_bound = false;
+  std::vector<int> reads, writes;  // tensors (indices into network::tensor_bytes)
 #ifdef OPARA_README_CUDA
   std::function<void(cudaStream_t)> run;  // enqueues the operation's kernels
 #endif
@@ -24,6 +25,8 @@ struct operation {
 
 struct network {
   std::vector<operation> ops;
+  std::vector<std::size_t> tensor_bytes;   // per tensor
+  std::vector<std::size_t> tensor_offset;  // per tensor: where the engine's arena keeps it
 };
 
 } // namespace engine
