@@ -211,27 +211,33 @@ inline profile_key read_key(const json::object_reader& r) {
 }
 
 //! Writes the profile to `path` as JSON, atomically (detail/atomic_file.hpp: a crash never leaves
-//! half a profile). Throws opara::error naming the path, the step and the OS error.
+//! half a profile). A symbolic link is followed and the file it names replaced; a replaced file
+//! keeps its mode. Throws opara::error naming the path, the step and the OS error, also when the
+//! path names a directory, a FIFO or a device (nothing is replaced).
 inline void save_profile(const profile& p, const std::filesystem::path& path) {
   detail::write_file_atomically(path, to_json(p), "profile");
 }
 
-//! Reads a profile saved by save_profile. Throws opara::error naming the path and the OS error if
-//! the file cannot be read, and opara::parse_error (message prefixed with the path) if its
-//! content is not a valid profile.
-[[nodiscard]] inline profile load_profile(const std::filesystem::path& path) {
-  std::string text;
-  {
-    errno = 0;
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-    if (!f) throw error("opara: cannot read profile '" + path.string() + "': " + detail::profile_json::errno_message(errno));
-    errno = 0;
-    char buf[65536];
-    std::size_t got = 0;
-    while ((got = std::fread(buf, 1, sizeof buf, f.get())) > 0) text.append(buf, got);
-    if (std::ferror(f.get()))
-      throw error("opara: cannot read profile '" + path.string() + "': " + detail::profile_json::errno_message(errno));
+//! save_profile for a profile that is a cache (the caller has it in memory and goes on without
+//! the file): a failure is said on stderr ("...; going on without saving it") and its message
+//! returned. Empty when saved. Throws only what to_json throws (a NaN or infinite duration).
+[[nodiscard]] inline std::string try_save_profile(const profile& p, const std::filesystem::path& path) {
+  const std::string text = to_json(p);
+  try {
+    detail::write_file_atomically(path, text, "profile");
+    return {};
+  } catch (const error& failure) {
+    std::fprintf(stderr, "%s; going on without saving it\n", failure.what());
+    return failure.what();
   }
+}
+
+//! Reads a profile saved by save_profile. Throws opara::error naming the path and the reason if
+//! the file cannot be read or is not a regular file (a FIFO or a device is never read: reading
+//! could block or never end) or is larger than detail::max_read_bytes, and opara::parse_error
+//! (message prefixed with the path) if its content is not a valid profile.
+[[nodiscard]] inline profile load_profile(const std::filesystem::path& path) {
+  const std::string text = detail::read_regular_file(path, "opara: cannot read profile");
   try {
     return profile_from_json(text);
   } catch (const parse_error& e) {
