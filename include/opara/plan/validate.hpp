@@ -51,11 +51,13 @@ inline void validate_plan(const plan& p, const graph& g) {
   const bool few_streams = p.num_streams <= exact_prune_streams;
   std::vector<node_id> waited_by(n, no_node);  // waited_by[u] == v: v waits for u directly
   std::vector<std::pair<node_id, node_id>> open;  // (consumer, producer) left to the clocks
+  std::size_t unwaited = 0;  // cross-stream edges without a direct wait: the most that can be pruned
   for (node_id v = 0; v < n; ++v) {
     const auto w = p.waits_of(v);
     for (node_id u : w) waited_by[u] = v;
     for (node_id u : g.predecessors(v)) {
       if (p.stream_of[u] == p.stream_of[v] || waited_by[u] == v) continue;
+      ++unwaited;
       if (few_streams) {  // clocks over so few streams cost less than searching first
         open.emplace_back(v, u);
         continue;
@@ -66,6 +68,9 @@ inline void validate_plan(const plan& p, const graph& g) {
       if (!search.run(waits_latest_first)) open.emplace_back(v, u);
     }
   }
+  if (p.pruned_waits > unwaited)
+    fail("claims " + std::to_string(p.pruned_waits) + " pruned waits, but only " + std::to_string(unwaited) +
+         " of the graph's cross-stream dependencies go without a direct wait");
   std::sort(open.begin(), open.end());  // by consumer
   exec_clocks clocks(layout, p.stream_of, p.num_streams);
   std::vector<std::uint32_t> waiters(n, 0);
@@ -97,8 +102,8 @@ inline void validate_plan(const plan& p, const graph& g) {
 
 //! Throws opara::invalid_plan, naming the nodes, unless `p` is a plan for g that honours every edge
 //! u->v: u before v on one stream, or v's stream waits (directly or through other waits and stream
-//! order) for u's event. Also checks the plan's shape (check_plan_shape) and that the order is
-//! topological. G is converted with to_graph (which may throw bad_graph).
+//! order) for u's event. Also checks the plan's shape (check_plan_shape), that the order is
+//! topological, and that pruned_waits counts no more edges than go without a direct wait. G is converted with to_graph (which may throw bad_graph).
 template <operator_graph G>
 void validate(const plan& p, const G& g) {
   if constexpr (std::same_as<G, graph>) {

@@ -70,8 +70,35 @@ inline json::object_reader reader(const json::value& v, std::string path) {
 
 inline std::string errno_message(int e) { return std::generic_category().message(e); }
 
-//! A profile_key as the JSON object both the profile and the autotune cache formats hold.
+} // namespace detail::profile_json
+
+//! Throws bad_policy unless `user_key` is valid UTF-8. Keys are saved as JSON text, where a byte
+//! that is not UTF-8 becomes U+FFFD: such a key would come back changed and never match itself
+//! (the profile measured at every start, the autotune choice never found).
+inline void check_user_key(std::string_view user_key) {
+  if (detail::json::valid_utf8(user_key)) return;
+  std::string shown;
+  for (const char c : user_key) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte < 0x7f) {
+      shown += c;
+    } else {
+      static constexpr char hex[] = "0123456789abcdef";
+      shown += "\\x";
+      shown += hex[byte >> 4];
+      shown += hex[byte & 15];
+    }
+  }
+  throw bad_policy("opara: the user_key \"" + shown +
+                   "\" is not valid UTF-8 (it is saved as JSON text and would not match itself when read back)");
+}
+
+namespace detail::profile_json {
+
+//! A profile_key as the JSON object both the profile and the autotune cache formats hold. Throws
+//! bad_policy when its user_key is not valid UTF-8 (check_user_key).
 inline json::value key_json(const profile_key& key) {
+  check_user_key(key.user_key);
   json::value out = json::object{};
   out["device_name"] = key.device_name;
   out["sm_count"] = key.sm_count;
@@ -100,7 +127,7 @@ inline profile_key read_key(const json::object_reader& r) {
 } // namespace detail::profile_json
 
 //! The profile as pretty-printed JSON (format in this header). Throws opara::error if a duration
-//! is NaN or infinite (JSON cannot hold it).
+//! is NaN or infinite (JSON cannot hold it), bad_policy if key.user_key is not valid UTF-8.
 [[nodiscard]] inline std::string to_json(const profile& p) {
   namespace json = detail::json;
   json::value root;
