@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -14,6 +15,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -317,4 +319,43 @@ TEST_CASE("atomic_file.replacing_keeps_the_mode") {
   REQUIRE(::stat(file.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
   CHECK(read_all(file) == "second");
+}
+
+TEST_CASE("atomic_file.a_killed_writer_leaves_nothing_after_the_next_write") {
+  // A process writes the file over and over and is killed (SIGKILL) while its temporary is there;
+  // the next write removes that temporary. Tried until a kill lands before a rename (almost always
+  // the first time: the temporary exists for the whole write of 8 MB).
+  namespace impl = opara::detail::atomic_file_impl;
+  scratch_dir dir("killed");
+  const fs::path file = dir.path / "model.profile.json";
+  const std::string prefix = impl::temporary_prefix(file, impl::writer_marker).filename().string();
+  auto temporaries = [&] {
+    std::size_t n = 0;
+    for (const auto& e : fs::directory_iterator(dir.path)) n += impl::is_writer_temporary(e.path().filename().string(), prefix);
+    return n;
+  };
+  bool left_one = false;
+  for (int attempt = 0; attempt < 20 && !left_one; ++attempt) {
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      const std::string big(8 << 20, 'k');
+      for (;;) opara::detail::write_file_atomically(file, big);
+    }
+    int status = 0;
+    bool exited = false;  // the writer failed (it never should): no hang waiting for its temporary
+    while (temporaries() == 0 && !exited) {
+      exited = ::waitpid(child, &status, WNOHANG) == child;
+      std::this_thread::yield();
+    }
+    REQUIRE_FALSE(exited);
+    ::kill(child, SIGKILL);
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    left_one = temporaries() > 0;
+  }
+  REQUIRE(left_one);
+  opara::detail::write_file_atomically(file, "after");
+  CHECK(temporaries() == 0);
+  CHECK(read_all(file) == "after");
+  CHECK(entries_in(dir.path) == 1);
 }
