@@ -404,3 +404,25 @@ TEST_CASE("shared_files.a_fifo_or_directory_at_the_path_is_reported_not_read") {
     CHECK(std::string(e.what()).find("JSON") == std::string::npos);
   }
 }
+
+TEST_CASE("shared_files.tuners_storing_through_links_share_the_file_and_its_lock") {
+  scratch_dir dir("links");
+  fs::create_directories(dir.path / "a");
+  fs::create_directories(dir.path / "b");
+  const fs::path shared = dir.path / "shared.tune.json";
+  fs::create_symlink("../shared.tune.json", dir.path / "a" / "tune.json");
+  fs::create_symlink(shared, dir.path / "b" / "tune.json");
+  const opara::tune::autotune_cache through_a(dir.path / "a" / "tune.json");
+  const opara::tune::autotune_cache through_b(dir.path / "b" / "tune.json");
+  through_a.store(entry_for(0, 0, 0));
+  through_b.store(entry_for(1, 0, 0));
+  CHECK(fs::is_symlink(dir.path / "a" / "tune.json"));
+  CHECK(fs::is_symlink(dir.path / "b" / "tune.json"));
+  CHECK(opara::tune::autotune_cache(shared).entries().size() == 2);  // neither entry was lost
+  CHECK(fs::exists(dir.path / "shared.tune.json.lock"));
+  CHECK_FALSE(fs::exists(dir.path / "a" / "tune.json.lock"));
+  // While one holds the shared file's lock, a store through either link waits for it.
+  const opara::detail::file_lock held(shared);
+  CHECK_THROWS_AS(opara::tune::autotune_cache(dir.path / "a" / "tune.json", std::chrono::milliseconds(1)).store(entry_for(2, 0, 0)),
+                  opara::detail::lock_timeout);
+}

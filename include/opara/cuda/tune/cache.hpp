@@ -72,20 +72,14 @@ public:
   //! Every entry in the file (none when there is no file). Throws parse_error naming the file and
   //! the JSON path of a malformed value, opara::error when the file cannot be examined or read, or
   //! is not a regular file (a directory, a FIFO, a device), or is larger than detail::max_read_bytes.
-  [[nodiscard]] std::vector<cache_entry> entries() const {
-    std::error_code failure;
-    const bool present = std::filesystem::exists(path_, failure);
-    if (failure) throw error("opara::autotune: cannot look for the cache '" + path_.string() + "': " + failure.message());
-    if (!present) return {};
-    return parse(detail::read_regular_file(path_, "opara::autotune: cannot read the cache"), path_.string());
-  }
+  [[nodiscard]] std::vector<cache_entry> entries() const { return entries_at(path_); }
 
   //! The choice remembered for `key` and these candidate labels, or nothing when there is no entry
   //! for the key, or only one made for other candidates, or when the file is unreadable, torn,
   //! foreign or of another version (each said on stderr: the candidates are measured again).
   //! Throws opara::error only when the path cannot be examined.
   [[nodiscard]] std::optional<std::size_t> lookup(const profile_key& key, const std::vector<std::string>& candidates) const {
-    for (const cache_entry& entry : entries_or_none("measuring again")) {
+    for (const cache_entry& entry : entries_or_none(path_, "measuring again")) {
       if (entry.key != key) continue;
       if (entry.candidates == candidates) return entry.choice;
       std::fprintf(stderr, "opara::autotune: %s has a choice for this device and graph, but for other candidates; "
@@ -106,11 +100,13 @@ public:
     if (entry.choice >= entry.candidates.size())
       throw bad_policy("opara::autotune: cannot store choice " + std::to_string(entry.choice) + " among " +
                        std::to_string(entry.candidates.size()) + " candidates");
-    const detail::file_lock exclusive(path_, lock_timeout_);
-    std::vector<cache_entry> all = entries_or_none("replacing it");
+    // Links are resolved once: the file locked is the file read and replaced.
+    const std::filesystem::path file = detail::resolve_target(path_);
+    const detail::file_lock exclusive(file, lock_timeout_);
+    std::vector<cache_entry> all = entries_or_none(file, "replacing it");
     std::erase_if(all, [&](const cache_entry& old) { return old.key == entry.key; });
     all.push_back(entry);
-    detail::write_file_atomically(path_, to_json(all) + "\n", "autotune cache");
+    detail::write_file_atomically(file, to_json(all) + "\n", "autotune cache");
   }
 
   //! store() for a caller that goes on without the cache (the choice is made; remembering it is an
@@ -204,15 +200,24 @@ public:
   }
 
 private:
-  //! entries(), or none when the file cannot be used: then says why on stderr, followed by `then`.
-  //! Throws opara::error only when the path cannot be examined.
-  [[nodiscard]] std::vector<cache_entry> entries_or_none(const char* then) const {
+  //! The entries of the cache file at `file` (the cache's path, or the file its links lead to).
+  [[nodiscard]] static std::vector<cache_entry> entries_at(const std::filesystem::path& file) {
     std::error_code failure;
-    const bool present = std::filesystem::exists(path_, failure);
-    if (failure) throw error("opara::autotune: cannot look for the cache '" + path_.string() + "': " + failure.message());
+    const bool present = std::filesystem::exists(file, failure);
+    if (failure) throw error("opara::autotune: cannot look for the cache '" + file.string() + "': " + failure.message());
+    if (!present) return {};
+    return parse(detail::read_regular_file(file, "opara::autotune: cannot read the cache"), file.string());
+  }
+
+  //! entries_at(file), or none when the file cannot be used: then says why on stderr, followed by
+  //! `then`. Throws opara::error only when the path cannot be examined.
+  [[nodiscard]] static std::vector<cache_entry> entries_or_none(const std::filesystem::path& file, const char* then) {
+    std::error_code failure;
+    const bool present = std::filesystem::exists(file, failure);
+    if (failure) throw error("opara::autotune: cannot look for the cache '" + file.string() + "': " + failure.message());
     if (!present) return {};
     try {
-      return entries();
+      return entries_at(file);
     } catch (const error& unusable) {  // parse_error (torn, foreign, old version) or a read error
       std::fprintf(stderr, "%s; %s\n", unusable.what(), then);
       return {};
