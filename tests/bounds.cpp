@@ -150,3 +150,21 @@ TEST_CASE("classify_bound.one_rule_for_profiler_and_order") {
   op.bound = boundness::memory;
   CHECK(classify_bound(op) == boundness::memory);   // a recorded bound wins
 }
+
+TEST_CASE("bounds.durations_that_add_up_past_a_double_are_an_error_not_infinity") {
+  graph_builder b;
+  b.add_nodes(2);
+  b.add_edge(0, 1);
+  const graph g = b.build();
+  profile p;
+  p.limits = h100();
+  p.ops.resize(2);
+  p.ops[0].duration_us = 1e308;
+  p.ops[1].duration_us = 1e308;  // each finite, the path is not
+  CHECK_THROWS_WITH_AS((void)lower_bound_us(g, p), doctest::Contains("past the largest double"), opara::error);
+  p.ops[1].duration_us = 1;
+  p.ops[0].kernels = {kernel(132, 256, 0.125, 1e308), kernel(132, 256, 0.125, 1e308)};
+  CHECK_THROWS_WITH_AS((void)work_bound_us(p), doctest::Contains("past the largest double"), opara::error);
+  p.ops[0].kernels.pop_back();
+  CHECK(std::isfinite(lower_bound_us(g, p)));
+}

@@ -231,3 +231,56 @@ TEST_CASE("plan_shape.one_check_for_every_consumer") {
                        opara::invalid_plan);
   CHECK_THROWS_AS((void)opara::to_json(p, g), opara::invalid_plan);
 }
+
+TEST_CASE("dot.names_with_nul_control_bytes_and_invalid_utf8_stay_valid_for_graphviz") {
+  opara::graph_builder b;
+  b.add_node(std::string("conv\0one", 8));
+  b.add_node("relu\xff\xc3");
+  b.add_node("tab\there \xe2\x82\xac");  // valid UTF-8 (the euro sign) is kept
+  b.add_edge(0, 1).add_edge(1, 2);
+  const auto g = b.build();
+  const auto dot = opara::to_dot(opara::make_plan(g), g);
+  CHECK(dot.find('\0') == std::string::npos);
+  CHECK(dot.find('\t') == std::string::npos);
+  CHECK(opara::detail::json::valid_utf8(dot));
+  CHECK(dot.find("conv\\\\x00one") != std::string::npos);  // shown, as the text \x00
+  CHECK(dot.find("relu\xef\xbf\xbd\xef\xbf\xbd") != std::string::npos);  // as to_json writes it
+  CHECK(dot.find("tab\\\\x09here \xe2\x82\xac") != std::string::npos);
+}
+
+TEST_CASE("dot.a_negative_successor_is_reported_as_written") {
+  struct signed_graph {
+    std::vector<std::vector<int>> succ{{1}, {-1}};
+    std::size_t num_nodes() const { return succ.size(); }
+    const std::vector<int>& successors(node_id v) const { return succ[v]; }
+  };
+  opara::plan p;
+  p.order = {0, 1};
+  p.stream_of = {0, 0};
+  p.num_streams = 1;
+  p.wait_begin = {0, 0, 0};
+  CHECK_THROWS_WITH_AS((void)opara::to_dot(p, signed_graph{}),
+                       "opara::to_dot: edge n1 -> -1 refers to unknown node -1 (the graph has 2 nodes)", opara::bad_graph);
+}
+
+TEST_CASE("plan_json.refuses_unknown_members_duplicate_waits_and_impossible_pruned_counts") {
+  const auto text = opara::to_json(diamond_plan(), diamond());
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string t = text;
+    const auto at = t.find(from);
+    REQUIRE(at != std::string::npos);
+    return t.replace(at, from.size(), to);
+  };
+  CHECK_THROWS_WITH_AS((void)opara::plan_from_json(replaced("\"pruned_waits\": 2", "\"pruned_waits\": 1e15")),
+                       doctest::Contains("claims 1000000000000000 pruned waits, more than the 6 edges"),
+                       opara::invalid_plan);
+  std::string thousand = "\"waits\": [2";
+  for (int i = 1; i < 1000; ++i) thousand += ", 2";
+  CHECK_THROWS_WITH_AS((void)opara::plan_from_json(replaced("\"waits\": [2", thousand)),
+                       doctest::Contains("makes node 3 wait for node 2 more than once"), opara::invalid_plan);
+  CHECK_THROWS_WITH_AS((void)opara::plan_from_json(replaced("\"pruned_waits\"", "\"prunned_waits\": 0, \"pruned_waits\"")),
+                       doctest::Contains("unknown member \"prunned_waits\""), opara::parse_error);
+  CHECK_THROWS_WITH_AS((void)opara::plan_from_json(replaced("\"stream\": 1", "\"stream\": 1, \"colour\": 3")),
+                       doctest::Contains("unknown member \"colour\""), opara::parse_error);
+  CHECK_NOTHROW((void)opara::plan_from_json(text));
+}

@@ -372,3 +372,19 @@ TEST_CASE("profile_json.file_errors_surface_as_opara_errors") {
   CHECK(opara::load_profile(dir / "p.json").ops.size() == 1);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("profile_json.a_user_key_that_is_not_utf8_is_refused_not_saved_changed") {
+  // Saved as U+FFFD it would never match itself again: measured at every start, never found.
+  CHECK_NOTHROW(opara::check_user_key("batch=8 \xc3\xa9t\xc3\xa9"));
+  CHECK_NOTHROW(opara::check_user_key(""));
+  CHECK_THROWS_WITH_AS(opara::check_user_key("batch=\xff" "8"),
+                       "opara: the user_key \"batch=\\xff8\" is not valid UTF-8 (it is saved as JSON text and would "
+                       "not match itself when read back)",
+                       opara::bad_policy);
+  opara::profile p;
+  p.ops.resize(1);
+  p.key.user_key = "shape=\xc3";
+  CHECK_THROWS_AS((void)opara::to_json(p), opara::bad_policy);
+  p.key.user_key = "shape=\xc3\xa9";
+  CHECK(opara::profile_from_json(opara::to_json(p)).key == p.key);  // a valid key comes back equal
+}

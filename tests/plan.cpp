@@ -419,3 +419,91 @@ TEST_CASE("segments.100k_nodes_in_linear_time") {
     MESSAGE("segment_cuts of " << g.num_nodes() << " operators: " << s << " s");
   }
 }
+
+TEST_CASE("validate.a_node_waiting_for_itself_is_refused") {
+  // in -> left, in -> right, left -> out, right -> out; "right" lists itself among its waits: the
+  // wait could never be met (its event is recorded after it). pos[u] == pos[v] must be refused.
+  const user_graph u = diamond_user();
+  const graph g = to_graph(u);
+  plan p = make_plan(g);
+  validate(p, g);
+  const node_id right = 2;
+  p.wait_on.insert(p.wait_on.begin() + p.wait_begin[right], right);
+  for (std::size_t v = right + 1; v < p.wait_begin.size(); ++v) ++p.wait_begin[v];
+  CHECK_THROWS_WITH_AS(validate(p, g), "opara: validate: the plan makes 'right' wait for 'right', which is launched after it (the wait could never be met)",
+                       invalid_plan);
+}
+
+TEST_CASE("validate.refuses_duplicate_waits_and_impossible_pruned_counts") {
+  const graph g = test::inception_block();
+  const plan good = make_plan(g);
+  validate(good, g);
+  REQUIRE(good.num_waits() > 0);
+  {  // one wait listed 1,000 times: 1,000 event waits on one edge
+    plan p = good;
+    node_id v = 0;
+    while (p.waits_of(v).empty()) ++v;
+    const node_id u = p.waits_of(v)[0];
+    p.wait_on.insert(p.wait_on.begin() + p.wait_begin[v], 999, u);
+    for (std::size_t x = v + 1; x < p.wait_begin.size(); ++x) p.wait_begin[x] += 999;
+    CHECK_THROWS_WITH_AS(validate(p, g), doctest::Contains(("wait for node " + std::to_string(u) + " more than once").c_str()),
+                         invalid_plan);
+  }
+  {  // more pruned waits than a graph of n nodes has edges
+    plan p = good;
+    p.pruned_waits = 1'000'000'000'000'000;
+    CHECK_THROWS_WITH_AS(validate(p, g), doctest::Contains("claims 1000000000000000 pruned waits"), invalid_plan);
+  }
+  {  // more than the graph's cross-stream edges without a direct wait
+    plan p = good;
+    p.pruned_waits = g.num_edges();
+    CHECK_THROWS_WITH_AS(validate(p, g), doctest::Contains("go without a direct wait"), invalid_plan);
+  }
+}
+
+TEST_CASE("make_plan.refuses_a_profile_of_another_size_whatever_the_policies") {
+  const auto g = to_graph(diamond_user());
+  profile p;
+  p.ops.resize(3);  // a profile of another graph, naming none (written by hand)
+  auto refused = [&](auto plan_it) {
+    try {
+      (void)plan_it();
+    } catch (const bad_policy& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  const std::string why = "3 operator records, the graph has 4 operators";
+  CHECK(refused([&] { return make_plan<streams::opara_greedy, order::program_order>(g, p); }).find(why) != std::string::npos);
+  CHECK(refused([&] { return make_plan<streams::sequential, order::program_order>(g, p); }).find(why) != std::string::npos);
+  CHECK(refused([&] { return make_plan<streams::opara_greedy, wants_profile>(g, p); }).find("wants_profile") !=
+        std::string::npos);
+  p.ops.resize(4);
+  CHECK_NOTHROW((void)make_plan<streams::opara_greedy, order::program_order>(g, p));
+}
+
+TEST_CASE("graph.more_operators_than_a_graph_holds_is_bad_graph_at_once") {
+  graph_builder b;
+  CHECK_THROWS_WITH_AS(b.add_nodes(std::size_t{1} << 31), doctest::Contains("2147483648 operators, more than the 16777216"),
+                       bad_graph);
+  CHECK(b.num_nodes() == 0);  // nothing was added
+  CHECK_THROWS_AS(b.reserve(std::size_t{1} << 31, 0), bad_graph);
+  b.add_nodes(3);
+  CHECK_THROWS_AS(b.add_nodes(max_nodes - 2), bad_graph);  // one past the limit, counted with those added
+  CHECK(b.num_nodes() == 3);
+  // A graph that declares 2^31 operators (it could never hold their edges): refused before
+  // anything is reserved for them.
+  struct huge {
+    std::size_t num_nodes() const { return std::size_t{1} << 31; }
+    std::vector<node_id> successors(node_id) const { return {}; }
+  };
+  CHECK_THROWS_WITH_AS((void)to_graph(huge{}), doctest::Contains("opara: to_graph: the graph has 2147483648 operators"),
+                       bad_graph);
+}
+
+TEST_CASE("graph.a_negative_successor_is_reported_as_written") {
+  user_graph u = diamond_user();
+  u.succ[1].push_back(-1);
+  CHECK_THROWS_WITH_AS((void)to_graph(u), "opara: edge left -> -1 refers to unknown node -1 (the graph has 4 nodes)",
+                       bad_graph);
+}

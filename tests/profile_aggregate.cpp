@@ -107,3 +107,26 @@ TEST_CASE("profile_aggregate.zero_runs_is_an_error") {
   CHECK(empty.ops.size() == 3);
   CHECK(empty.unattributed == 0);
 }
+
+TEST_CASE("profile_aggregate.operators_whose_kernels_came_from_a_helper_thread_are_reported") {
+  // Operator 1 launched its kernel from a helper thread: CUPTI tied it to no operator.
+  const std::vector<opara::kernel_activity> seen = {kernel(tag(0, 0, 3), 10, "a", 5), kernel(0, 20, "from_helper", 40),
+                                                    kernel(tag(0, 2, 3), 90, "c", 5)};
+  const auto aggregate = opara::aggregate_kernels(seen, 3, 1);
+  CHECK(aggregate.unattributed == 1);
+  CHECK(aggregate.ops[1].kernels.empty());
+  CHECK(aggregate.ops[1].duration_us == 0);
+  REQUIRE(aggregate.without_kernels == std::vector<opara::node_id>{1});
+  const std::string said =
+      opara::unattributed_operators_message(aggregate, [](opara::node_id v) { return "op" + std::to_string(v); });
+  CHECK(said.find("1 operator(s) launched no kernel tied to them (op1)") != std::string::npos);
+  CHECK(said.find("1 kernel(s) were tied to no operator") != std::string::npos);
+  CHECK(said.find("profiler::events") != std::string::npos);
+  // Nothing unattributed (an operator that launches nothing, say a view): nothing to say.
+  const auto quiet = opara::aggregate_kernels({kernel(tag(0, 0, 2), 1, "a", 5)}, 2, 1);
+  CHECK(quiet.without_kernels == std::vector<opara::node_id>{1});
+  CHECK(opara::unattributed_operators_message(quiet, [](opara::node_id) { return "x"; }).empty());
+  // An operator with kernels in a later run only is not reported.
+  const auto later = opara::aggregate_kernels({kernel(tag(1, 0, 1), 1, "a", 5), kernel(0, 2, "b", 1)}, 1, 2);
+  CHECK(later.without_kernels.empty());
+}

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -331,4 +332,97 @@ TEST_CASE("shared_files.torn_foreign_and_old_caches_are_reported_and_replaced") 
     CHECK(cache.lookup(entry.key, entry.candidates) == std::optional<std::size_t>(entry.choice));
     CHECK(cache.entries().size() == 1);
   }
+}
+
+TEST_CASE("shared_files.a_stopped_lock_holder_delays_a_store_only_so_long") {
+  scratch_dir dir("stopped");
+  const fs::path path = dir.path / "model.tune.json";
+  const auto entry = entry_for(0, 0, 0);
+  {
+    // Another tuner holds the lock and never lets go (stopped, or on a hung file system).
+    const opara::detail::file_lock held(path);
+    const opara::tune::autotune_cache cache(path, std::chrono::milliseconds(20));
+    CHECK_THROWS_AS(cache.store(entry), opara::detail::lock_timeout);
+    captured_stderr err;
+    const std::string failure = cache.try_store(entry);
+    const std::string said = err.text();
+    CHECK(failure.find(path.string() + ".lock") != std::string::npos);
+    CHECK(said.find("the choice is used but not remembered") != std::string::npos);
+    CHECK_FALSE(fs::exists(path));
+    // A choice that names no candidate is still the caller's error.
+    CHECK_THROWS_AS((void)cache.try_store({entry.key, entry.candidates, 7, {}}), opara::bad_policy);
+  }
+  // Once it is free, the choice is stored.
+  const opara::tune::autotune_cache cache(path, std::chrono::milliseconds(20));
+  CHECK(cache.try_store(entry).empty());
+  CHECK(cache.lookup(entry.key, entry.candidates) == std::optional<std::size_t>(entry.choice));
+}
+
+TEST_CASE("shared_files.a_file_that_cannot_be_written_is_reported_not_thrown") {
+  scratch_dir dir("unwritable");
+  const fs::path not_a_dir = dir.path / "plain";
+  { std::ofstream(not_a_dir) << "x"; }
+  // A directory that cannot hold the file (read-only or full behave alike: the save fails).
+  const fs::path profile_path = not_a_dir / "model.profile.json";
+  {
+    captured_stderr err;
+    const std::string failure = opara::try_save_profile(writer_profile(1, 1), profile_path);
+    CHECK(failure.find(profile_path.string()) != std::string::npos);
+    CHECK(err.text().find("going on without saving it") != std::string::npos);
+  }
+  CHECK_THROWS_AS(opara::save_profile(writer_profile(1, 1), profile_path), opara::error);
+  CHECK(opara::try_save_profile(writer_profile(1, 1), dir.path / "ok.json").empty());
+  {
+    const opara::tune::autotune_cache cache(not_a_dir / "model.tune.json");
+    captured_stderr err;
+    CHECK_FALSE(cache.try_store(entry_for(0, 0, 0)).empty());
+    CHECK(err.text().find("not remembered") != std::string::npos);
+  }
+}
+
+TEST_CASE("shared_files.a_fifo_or_directory_at_the_path_is_reported_not_read") {
+  scratch_dir dir("special");
+  const auto good = writer_profile(1, 2);
+  const fs::path fifo = dir.path / "model.profile.json";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  {
+    // Reading would block until a writer came; the server's restart goes on and profiles again.
+    captured_stderr err;
+    CHECK_FALSE(opara::load_reusable_profile(fifo, good.key, good.ops.size()).has_value());
+    const std::string said = err.text();
+    CHECK(said.find("it is a FIFO, not a regular file") != std::string::npos);
+    CHECK(said.find("profiling again") != std::string::npos);
+  }
+  CHECK_THROWS_AS((void)opara::load_profile("/dev/zero"), opara::error);
+  // A cache path that is a directory says so, not "not valid JSON".
+  fs::create_directories(dir.path / "cache.json");
+  try {
+    (void)opara::tune::autotune_cache(dir.path / "cache.json").entries();
+    FAIL("a directory was read as a cache");
+  } catch (const opara::error& e) {
+    CHECK(std::string(e.what()).find("it is a directory") != std::string::npos);
+    CHECK(std::string(e.what()).find("JSON") == std::string::npos);
+  }
+}
+
+TEST_CASE("shared_files.tuners_storing_through_links_share_the_file_and_its_lock") {
+  scratch_dir dir("links");
+  fs::create_directories(dir.path / "a");
+  fs::create_directories(dir.path / "b");
+  const fs::path shared = dir.path / "shared.tune.json";
+  fs::create_symlink("../shared.tune.json", dir.path / "a" / "tune.json");
+  fs::create_symlink(shared, dir.path / "b" / "tune.json");
+  const opara::tune::autotune_cache through_a(dir.path / "a" / "tune.json");
+  const opara::tune::autotune_cache through_b(dir.path / "b" / "tune.json");
+  through_a.store(entry_for(0, 0, 0));
+  through_b.store(entry_for(1, 0, 0));
+  CHECK(fs::is_symlink(dir.path / "a" / "tune.json"));
+  CHECK(fs::is_symlink(dir.path / "b" / "tune.json"));
+  CHECK(opara::tune::autotune_cache(shared).entries().size() == 2);  // neither entry was lost
+  CHECK(fs::exists(dir.path / "shared.tune.json.lock"));
+  CHECK_FALSE(fs::exists(dir.path / "a" / "tune.json.lock"));
+  // While one holds the shared file's lock, a store through either link waits for it.
+  const opara::detail::file_lock held(shared);
+  CHECK_THROWS_AS(opara::tune::autotune_cache(dir.path / "a" / "tune.json", std::chrono::milliseconds(1)).store(entry_for(2, 0, 0)),
+                  opara::detail::lock_timeout);
 }

@@ -241,6 +241,34 @@ TEST_CASE("autotune.cache_choice_that_names_no_candidate_is_never_used") {
   std::filesystem::remove(cache.string() + ".lock");
 }
 
+TEST_CASE("autotune.a_cache_that_cannot_be_written_does_not_discard_the_winner") {
+  std::mt19937 rng(11);
+  const random_dag d = make_random_dag(rng, 6, 8);
+  const int elems = 256;
+  device_buffer<float> out(d.n * elems), x0(elems);
+  OPARA_CUDA_CHECK(cudaMemset(x0.get(), 0, elems * sizeof(float)));
+  const auto tg = make_task_graph(d, out.get(), x0.get(), elems);
+  const auto prof = make_profile(tg, rng);
+  auto s = opara::cuda::stream_handle::create();
+  // The cache's directory is a regular file: nothing can be written there (as with a read-only or
+  // full directory).
+  const auto blocker = temp_cache("blocker");
+  { std::ofstream(blocker) << "x"; }
+  opara::autotune_of<opara::scheduler<opara::streams::sequential, opara::order::program_order>,
+                     opara::scheduler<opara::streams::opara_greedy, opara::order::program_order>>
+      tuner;
+  tuner.options.cache_path = blocker / "model.tune.json";
+  tuner.options.timing = {1, 3, false};
+  opara::autotune_report report;
+  const auto exe = tuner.compile(tg, s.get(), prof, &report);
+  CHECK(report.cache_failure.find((blocker / "model.tune.json").string()) != std::string::npos);
+  exe(s.get());
+  OPARA_CUDA_CHECK(cudaStreamSynchronize(s.get()));
+  tuner.options.cache_write_required = true;
+  CHECK_THROWS_AS((void)tuner.compile(tg, s.get(), prof, &report), opara::error);
+  std::filesystem::remove(blocker);
+}
+
 TEST_CASE("autotune.negative_replay_count_is_bad_policy") {
   opara::cuda::task_graph tg;
   device_buffer<float> flag(1);

@@ -13,6 +13,8 @@
 #include <memory>
 #include <sstream>
 #include <thread>
+#include <type_traits>
+#include <utility>
 
 #include <unistd.h>
 
@@ -287,7 +289,28 @@ TEST_CASE("profiler.profile_path_errors_are_opara_errors") {
   } catch (const opara::error& e) {
     CHECK(std::string(e.what()).find(std::string(300, 'p')) != std::string::npos);
   }
+  // A profile that cannot be saved (its directory is a regular file here; read-only or full
+  // directories fail alike) is said on stderr, and the compile is not thrown away.
+  const auto blocker = std::filesystem::temp_directory_path() / ("opara-blocker-" + std::to_string(::getpid()));
+  { std::ofstream(blocker) << "x"; }
+  opara::scheduler<opara::streams::opara_greedy, opara::order::program_order, opara::capture::stream_capture,
+                   opara::profiler::events>
+      saving;
+  saving.options.profile = opara::profiling::always;
+  saving.options.profile_path = blocker / "model.profile.json";
+  const auto exe = saving.compile(k.g, s.get());
+  CHECK(exe.profile() != nullptr);
+  saving.options.profile_save_required = true;
+  CHECK_THROWS_AS((void)saving.compile(k.g, s.get()), opara::error);
+  std::filesystem::remove(blocker);
 }
+
+// finish() allocates (the result): it may throw bad_alloc, so it is not noexcept (it was, and ran
+// from the destructor, where a bad_alloc would have ended the program); the destructor never throws.
+static_assert(!noexcept(std::declval<opara::cuda::cupti_session&>().finish()));
+static_assert(std::is_nothrow_destructible_v<opara::cuda::cupti_session>);
+// The activity callback is called by CUPTI (C): nothing may escape it.
+static_assert(noexcept(opara::cuda::detail::cupti_sink::completed(nullptr, 0, nullptr, 0, 0)));
 
 TEST_CASE("profiler.cupti_sessions_take_turns") {
   auto s = opara::cuda::stream_handle::create();

@@ -9,6 +9,7 @@
 
 #include <opara/cuda/error.hpp>
 #include <opara/graph/graph.hpp>
+#include <opara/profile/json.hpp>
 #include <opara/profile/profile.hpp>
 
 #include <cuda_runtime_api.h>
@@ -66,8 +67,10 @@ namespace opara::cuda {
 }
 
 //! The key of a profile taken now, on the current device, for graph `g`, with the caller's own
-//! key `user_key` (e.g. the input shape; "" for none). Throws cuda_error.
+//! key `user_key` (e.g. the input shape; "" for none). Throws bad_policy when user_key is not
+//! valid UTF-8 (check_user_key), cuda_error.
 [[nodiscard]] inline profile_key current_key(const opara::graph& g, std::string_view user_key = {}) {
+  check_user_key(user_key);
   const cudaDeviceProp properties = current_device_properties();
   int driver = 0;
   OPARA_CUDA_CHECK(cudaDriverGetVersion(&driver));

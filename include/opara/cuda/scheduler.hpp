@@ -64,7 +64,9 @@ struct scheduler_options {
   capture_options capture{};          //!< what the capture checks and marks (require_work, NVTX ranges, PDL, priorities)
   cuda::profiler_options profiler{};  //!< how the profiler runs the graph (warm-up, runs, NVTX ranges)
   profiling profile = profiling::when_needed;  //!< when to profile (the profiler policy says how)
-  std::filesystem::path profile_path;  //!< where to save the profile (empty: keep it in memory only)
+  std::filesystem::path profile_path;  //!< where to save the profile (empty: keep it in memory only); a save
+                                       //!< that fails is said on stderr and the compile goes on
+  bool profile_save_required = false;  //!< a profile that cannot be saved at profile_path throws instead
   bool reuse_profile = true;           //!< load profile_path when it exists and matches device, driver,
                                        //!< graph and user_key (a torn or stale file is said on stderr and redone)
   std::string user_key;                //!< the caller's own part of the profile's key (e.g. "batch=8": the
@@ -135,7 +137,8 @@ public:
   //! old or stale is said on stderr and measured again. Throws capture_error naming a failing
   //! operator, bad_policy, invalid_plan, bad_graph or not_a_dag for a malformed graph, cuda_error,
   //! profiler_unavailable (profiler_options::require_cupti), opara::error when the profile path
-  //! cannot be examined or written.
+  //! cannot be examined, or written with options.profile_save_required (without it, a failed save
+  //! is said on stderr and the executable returned all the same).
   template <class G>
   [[nodiscard]] executable compile(const G& g, cudaStream_t stream) const {
     return compile_impl(g, stream, nullptr);
@@ -200,7 +203,8 @@ private:
       profile measured = P::measure(g, compact, stream, options.profiler);
       measured.key.user_key = options.user_key;
       stats.profile_ms = opara::detail::ms_since(start);
-      if (saved) save_profile(measured, options.profile_path);
+      if (saved && options.profile_save_required) save_profile(measured, options.profile_path);
+      else if (saved) (void)try_save_profile(measured, options.profile_path);
       return measured;
     }
   }

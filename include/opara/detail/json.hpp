@@ -605,6 +605,17 @@ inline void write(std::string& out, const value& v, int indent, int level) {
 //! "opara: invalid JSON at <line>:<column>: <what>".
 [[nodiscard]] inline value parse(std::string_view text) { return impl::parser(text).parse_document(); }
 
+//! True when `s` is valid UTF-8 (the rule the parser enforces): what the writer copies unchanged.
+[[nodiscard]] inline bool valid_utf8(std::string_view s) noexcept {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) continue;
+    const std::size_t len = impl::utf8_sequence_length(s, i);
+    if (len == 0) return false;
+    i += len - 1;
+  }
+  return true;
+}
+
 //! Writes `v` as JSON: compact when indent < 0, else pretty with `indent` spaces per level (arrays
 //! of scalars stay on one line). Strings that are not valid UTF-8 are repaired (see the file
 //! comment). Throws opara::error for a NaN or infinite number or nesting deeper than max_depth.

@@ -20,6 +20,19 @@ namespace opara {
 
 class graph_builder;
 
+//! The most operators a graph may have: 2^24 (16,777,216), far past any operator graph a CUDA graph
+//! is captured from (bench/planning plans 10^6). graph_builder and to_graph refuse more at once
+//! with bad_graph, where building would end in std::bad_alloc after minutes and gigabytes.
+inline constexpr std::size_t max_nodes = std::size_t{1} << 24;
+
+namespace detail {
+//! The bad_graph for a graph of `count` operators, more than max_nodes.
+[[noreturn]] inline void too_many_nodes(std::string_view who, std::size_t count) {
+  throw bad_graph("opara: " + std::string(who) + ": the graph has " + std::to_string(count) +
+                  " operators, more than the " + std::to_string(max_nodes) + " an opara graph holds (opara::max_nodes)");
+}
+} // namespace detail
+
 //! An immutable, validated DAG of operators with O(1) access to successors and predecessors.
 class graph {
 public:
@@ -59,16 +72,18 @@ private:
 //! Builds an opara::graph from nodes and edges; `build()` validates and throws on bad input.
 class graph_builder {
 public:
-  //! Adds an operator and returns its id (ids are assigned 0, 1, 2, ... in call order).
+  //! Adds an operator and returns its id (ids are assigned 0, 1, 2, ... in call order). Throws
+  //! bad_graph past max_nodes operators.
   node_id add_node(std::string name = {}) {
-    if (names_.size() >= std::numeric_limits<node_id>::max())
-      throw bad_graph("opara::graph_builder: too many nodes for a 32-bit node id");
+    if (names_.size() >= max_nodes) detail::too_many_nodes("graph_builder", names_.size() + 1);
     if (!name.empty()) any_name_ = true;
     names_.push_back(std::move(name));
     return static_cast<node_id>(names_.size() - 1);
   }
-  //! Adds `count` unnamed operators; returns the id of the first.
+  //! Adds `count` unnamed operators; returns the id of the first. Throws bad_graph, adding none,
+  //! when that would pass max_nodes operators.
   node_id add_nodes(std::size_t count) {
+    if (count > max_nodes - names_.size()) detail::too_many_nodes("graph_builder", names_.size() + count);
     const auto first = static_cast<node_id>(names_.size());
     for (std::size_t i = 0; i < count; ++i) add_node();
     return first;
@@ -78,8 +93,10 @@ public:
     edges_.emplace_back(from, to);
     return *this;
   }
-  //! Reserves room for `nodes` operators and `edges` edges.
+  //! Reserves room for `nodes` operators and `edges` edges. Throws bad_graph when `nodes` is more
+  //! than max_nodes.
   void reserve(std::size_t nodes, std::size_t edges) {
+    if (nodes > max_nodes) detail::too_many_nodes("graph_builder", nodes);
     names_.reserve(nodes);
     edges_.reserve(edges);
   }
@@ -109,6 +126,8 @@ public:
     }
     sort_edges(e, n);
     e.erase(std::unique(e.begin(), e.end()), e.end());
+    if (e.size() >= std::numeric_limits<std::uint32_t>::max())  // the CSR offsets are 32-bit
+      throw bad_graph("opara: the graph has " + std::to_string(e.size()) + " edges, more than 32-bit offsets can hold");
 
     graph g;
     g.succ_begin_.assign(n + 1, 0);
@@ -207,7 +226,7 @@ private:
 };
 
 //! Converts any operator_graph into a validated opara::graph (names kept when it has them).
-//! Throws like graph_builder::build().
+//! Throws like graph_builder::build(), and bad_graph at once for more than max_nodes operators.
 template <operator_graph G>
 [[nodiscard]] graph to_graph(const G& g) {
   if constexpr (std::same_as<G, graph>) {
@@ -215,8 +234,7 @@ template <operator_graph G>
   } else {
     graph_builder b;
     const std::size_t n = graph_traits<G>::num_nodes(g);
-    if (n >= std::numeric_limits<node_id>::max())
-      throw bad_graph("opara: graph has too many nodes for a 32-bit node id");
+    if (n > max_nodes) detail::too_many_nodes("to_graph", n);
     b.reserve(n, 2 * n);
     for (std::size_t v = 0; v < n; ++v) {
       if constexpr (named_operator_graph<G>) b.add_node(graph_traits<G>::name(g, static_cast<node_id>(v)));
@@ -226,8 +244,8 @@ template <operator_graph G>
       for (auto s : graph_traits<G>::successors(g, static_cast<node_id>(v))) {
         const auto target = static_cast<std::size_t>(s);
         if (target >= n)
-          throw bad_graph("opara: edge " + node_name(g, static_cast<node_id>(v)) + " -> " + std::to_string(target) +
-                          " refers to unknown node " + std::to_string(target) + " (the graph has " +
+          throw bad_graph("opara: edge " + node_name(g, static_cast<node_id>(v)) + " -> " + detail::id_text(s) +
+                          " refers to unknown node " + detail::id_text(s) + " (the graph has " +
                           std::to_string(n) + " nodes)");
         b.add_edge(static_cast<node_id>(v), static_cast<node_id>(target));
       }

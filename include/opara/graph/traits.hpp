@@ -16,6 +16,7 @@
 #include <limits>
 #include <ranges>
 #include <string>
+#include <type_traits>
 
 namespace opara {
 
@@ -25,6 +26,16 @@ using node_id = std::uint32_t;
 //! The one sentinel for "no node" (and "no position", "no stream" where a 32-bit index is meant):
 //! never a valid id, since graphs hold fewer than 2^32 - 1 nodes.
 inline constexpr node_id no_node = std::numeric_limits<node_id>::max();
+
+namespace detail {
+//! A successor id as the user's graph wrote it (-1 stays -1, not 18446744073709551615), for
+//! error messages.
+template <class Id>
+std::string id_text(const Id& id) {
+  if constexpr (std::is_integral_v<Id>) return std::to_string(id);
+  else return std::to_string(static_cast<std::size_t>(id));
+}
+} // namespace detail
 
 //! Specialize to adapt a graph type you cannot change. The primary template forwards to members.
 template <class G>

@@ -5,6 +5,7 @@
 //!
 //!   dot -Tsvg plan.dot -o plan.svg
 
+#include <opara/detail/json.hpp>
 #include <opara/error.hpp>
 #include <opara/graph/traits.hpp>
 #include <opara/plan/plan.hpp>
@@ -38,17 +39,34 @@ struct waiters {
   }
 };
 
-// A DOT double-quoted string body: quotes and backslashes escaped, newlines as \n.
+// A DOT double-quoted string body that Graphviz accepts whatever the name holds: quotes and
+// backslashes escaped, newlines as \n, other control characters (NUL included) shown as the
+// text \xNN, and bytes that are not valid UTF-8 as U+FFFD (as to_json writes them).
 inline std::string dot_escape(std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
   std::string out;
   out.reserve(s.size());
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x80) {
+      const std::size_t len = detail::json::impl::utf8_sequence_length(s, i);
+      if (len == 0) {
+        out += "\xef\xbf\xbd";
+      } else {
+        out.append(s.substr(i, len));
+        i += len - 1;
+      }
+    } else if (c == '"' || c == '\\') {
       out += '\\';
       out += c;
     } else if (c == '\n') {
       out += "\\n";
-    } else if (c != '\r') {
+    } else if (byte < 0x20 || byte == 0x7f) {
+      out += "\\\\x";
+      out += hex[byte >> 4];
+      out += hex[byte & 15];
+    } else {
       out += c;
     }
   }
@@ -105,8 +123,8 @@ template <operator_graph G>
     for (auto raw : graph_traits<G>::successors(g, u)) {
       const auto v = static_cast<std::size_t>(raw);
       if (v >= n)
-        throw bad_graph("opara::to_dot: edge " + node_name(g, u) + " -> " + std::to_string(v) +
-                        " refers to unknown node " + std::to_string(v) + " (the graph has " + std::to_string(n) + " nodes)");
+        throw bad_graph("opara::to_dot: edge " + node_name(g, u) + " -> " + detail::id_text(raw) +
+                        " refers to unknown node " + detail::id_text(raw) + " (the graph has " + std::to_string(n) + " nodes)");
       out += "  n" + std::to_string(u) + " -> n" + std::to_string(v);
       if (p.stream_of[u] == p.stream_of[v]) {
         out += ";\n";

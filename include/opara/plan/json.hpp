@@ -72,7 +72,9 @@ template <operator_graph G>
 //! line:column), another format version, a missing member or a value of the wrong type (naming
 //! the JSON path), and opara::invalid_plan when the values do not form a plan (check_plan_shape:
 //! an order that is not a permutation, a stream or wait index out of range, more streams than
-//! nodes). It does not check the plan against a graph: use validate for that.
+//! nodes, a node waiting for one producer twice, more pruned waits than n nodes have edges), or an
+//! unknown member (a misspelt field is an error, not ignored). It does not check the plan against
+//! a graph: use validate for that.
 [[nodiscard]] inline plan plan_from_json(std::string_view text) {
   namespace json = detail::json;
   constexpr std::string_view prefix = "opara: plan JSON: ";
@@ -84,6 +86,7 @@ template <operator_graph G>
     r.fail("opara_plan", "unsupported plan format version " + json::write(*ver) + " (this opara reads version " +
                              std::to_string(plan_format_version) + ")");
   constexpr auto u32_max = std::numeric_limits<std::uint32_t>::max();
+  r.only({"opara_plan", "stream_policy", "order_policy", "num_streams", "num_waits", "pruned_waits", "order", "nodes"});
 
   plan p;
   p.stream_policy = r.require("stream_policy", json::kind::string).as_string();
@@ -102,6 +105,7 @@ template <operator_graph G>
   std::vector<std::uint32_t> claimed(n, no_position);  // "position" members, checked against "order" below
   for (std::size_t v = 0; v < n; ++v) {
     const json::object_reader nr(nodes[v], "nodes[" + std::to_string(v) + "]", prefix);
+    nr.only({"name", "stream", "position", "waits"});
     p.stream_of[v] = nr.integer<stream_id>(nr.require("stream", json::kind::number), nr.sub("stream"));
     if (const auto* claimed_at = nr.get("position")) claimed[v] = nr.integer<std::uint32_t>(*claimed_at, nr.sub("position"));
     const auto& w = nr.require("waits", json::kind::array).as_array();

@@ -8,7 +8,9 @@
 //!   - stream_of has n entries and order is a permutation of 0..n-1;
 //!   - 1 <= num_streams <= n (stream ids are dense, so a plan never needs more streams than
 //!     operators; this also bounds what a consumer allocates per stream), stream_of[v] < num_streams;
-//!   - wait_begin has n+1 non-decreasing offsets from 0 to wait_on.size(), every wait_on entry < n.
+//!   - wait_begin has n+1 non-decreasing offsets from 0 to wait_on.size(), every wait_on entry < n,
+//!     and no node lists one producer twice (each wait is an event wait the capture inserts);
+//!   - pruned_waits is at most n(n-1)/2, the most edges a DAG of n nodes has (it counts edges).
 //! It does not check dependencies (that is validate's job): a plan of the right shape may still
 //! launch a consumer before its producer.
 
@@ -42,16 +44,25 @@ inline std::vector<std::uint32_t> plan_shape_positions(const plan& p, std::size_
     fail("has a malformed wait table (wait_begin needs " + std::to_string(n + 1) + " offsets from 0 to the " +
          std::to_string(p.wait_on.size()) + " waits in wait_on; it has " + std::to_string(p.wait_begin.size()) +
          " offsets)");
+  if (const std::uint64_t most = std::uint64_t{n} * (n - 1) / 2; p.pruned_waits > most)
+    fail("claims " + std::to_string(p.pruned_waits) + " pruned waits, more than the " + std::to_string(most) +
+         " edges a graph of " + std::to_string(n) + " nodes can have");
+  std::vector<node_id> waited_by(n, no_node);  // waited_by[u] == v: v lists u
   for (node_id v = 0; v < n; ++v) {
     if (p.stream_of[v] >= p.num_streams)
       fail("puts node " + std::to_string(v) + " on stream " + std::to_string(p.stream_of[v]) + " but has " +
            std::to_string(p.num_streams) + " streams");
     if (p.wait_begin[v] > p.wait_begin[v + 1])
       fail("has a malformed wait table (its offsets decrease at node " + std::to_string(v) + ")");
-    for (std::uint32_t k = p.wait_begin[v]; k < p.wait_begin[v + 1]; ++k)
+    for (std::uint32_t k = p.wait_begin[v]; k < p.wait_begin[v + 1]; ++k) {
       if (p.wait_on[k] >= n)
         fail("makes node " + std::to_string(v) + " wait for node " + std::to_string(p.wait_on[k]) + " but has " +
              std::to_string(n) + " nodes");
+      if (waited_by[p.wait_on[k]] == v)
+        fail("makes node " + std::to_string(v) + " wait for node " + std::to_string(p.wait_on[k]) +
+             " more than once");
+      waited_by[p.wait_on[k]] = v;
+    }
   }
   return pos;
 }

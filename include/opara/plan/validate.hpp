@@ -110,8 +110,18 @@ inline void validate_plan(const plan& p, const graph& g) {
         fail("makes " + quoted(v) + " wait for " + quoted(u) + ", which is launched after it (the wait could never be met)");
   std::vector<std::pair<node_id, node_id>> required;
   required.reserve(g.num_edges());
-  for (node_id v = 0; v < n; ++v)
-    for (node_id u : g.predecessors(v)) required.emplace_back(v, u);
+  std::vector<node_id> waited_by(n, no_node);  // waited_by[u] == v: v waits for u directly
+  std::size_t unwaited = 0;  // cross-stream edges without a direct wait: the most that can be pruned
+  for (node_id v = 0; v < n; ++v) {
+    for (node_id u : p.waits_of(v)) waited_by[u] = v;
+    for (node_id u : g.predecessors(v)) {
+      required.emplace_back(v, u);
+      if (p.stream_of[u] != p.stream_of[v] && waited_by[u] != v) ++unwaited;
+    }
+  }
+  if (p.pruned_waits > unwaited)
+    fail("claims " + std::to_string(p.pruned_waits) + " pruned waits, but only " + std::to_string(unwaited) +
+         " of the graph's cross-stream dependencies go without a direct wait");
   if (const std::size_t i = first_unhonoured(p, pos, required); i < required.size()) {
     const auto [v, u] = required[i];
     fail("does not honour the dependency " + quoted(u) + " -> " + quoted(v) + ": " + quoted(v) + " (stream " +
@@ -124,8 +134,8 @@ inline void validate_plan(const plan& p, const graph& g) {
 
 //! Throws opara::invalid_plan, naming the nodes, unless `p` is a plan for g that honours every edge
 //! u->v: u before v on one stream, or v's stream waits (directly or through other waits and stream
-//! order) for u's event. Also checks the plan's shape (check_plan_shape) and that the order is
-//! topological. G is converted with to_graph (which may throw bad_graph).
+//! order) for u's event. Also checks the plan's shape (check_plan_shape), that the order is
+//! topological, and that pruned_waits counts no more edges than go without a direct wait. G is converted with to_graph (which may throw bad_graph).
 template <operator_graph G>
 void validate(const plan& p, const G& g) {
   if constexpr (std::same_as<G, graph>) {

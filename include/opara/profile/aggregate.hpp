@@ -9,6 +9,9 @@
 //!     different set says nothing about these kernels);
 //!   - an operator's duration is the mean, over all runs, of the sum of its kernels' durations.
 //! Kernels without a tag, or with one outside runs x operators, are counted as unattributed.
+//! CUPTI's tags are per thread: kernels an operator launches from a helper thread carry none, so
+//! that operator shows no kernels. unattributed_operators_message says so when it may have
+//! happened (operators without kernels while unattributed kernels were seen).
 
 #include <opara/error.hpp>
 #include <opara/graph/traits.hpp>
@@ -54,6 +57,7 @@ struct kernel_activity {
 struct kernel_aggregate {
   std::vector<operator_record> ops;  //!< one per operator: kernels and duration (boundness left unknown)
   std::size_t unattributed = 0;      //!< kernels that belong to no run and operator
+  std::vector<node_id> without_kernels;  //!< operators that launched no attributed kernel in any run
 };
 
 //! Groups `kernels` (in any order) by run and operator and averages them as the file comment says.
@@ -90,8 +94,28 @@ struct kernel_aggregate {
     }
     for (auto& kernel : record.kernels) kernel.duration_us /= static_cast<double>(same_shape_runs);
     record.duration_us = total_us / static_cast<double>(runs);
+    if (std::all_of(launched.begin(), launched.end(), [&](const auto& run) { return run[node].empty(); }))
+      result.without_kernels.push_back(static_cast<node_id>(node));
   }
   return result;
+}
+
+//! The warning a profiler gives when `aggregate` may have missed kernels of operators: some
+//! operators have none while kernels without an operator were seen (launched from a helper thread,
+//! or by another thread meanwhile). Names at most 5 operators (`name(v)` names operator v); empty
+//! when there is nothing to say.
+template <class Name>
+[[nodiscard]] std::string unattributed_operators_message(const kernel_aggregate& aggregate, Name&& name) {
+  if (aggregate.without_kernels.empty() || aggregate.unattributed == 0) return {};
+  std::string names;
+  for (std::size_t i = 0; i < aggregate.without_kernels.size() && i < 5; ++i)
+    names += (i ? ", " : "") + std::string(name(aggregate.without_kernels[i]));
+  if (aggregate.without_kernels.size() > 5) names += ", ...";
+  return "opara: profiler: " + std::to_string(aggregate.without_kernels.size()) +
+         " operator(s) launched no kernel tied to them (" + names + ") while " + std::to_string(aggregate.unattributed) +
+         " kernel(s) were tied to no operator: kernels an operator launches from another thread than the one that "
+         "calls its launch are not attributed (CUPTI's tags are per thread), so these show 0 kernels and 0 us in the "
+         "profile; profile with profiler::events, or launch on the calling thread";
 }
 
 } // namespace opara

@@ -64,6 +64,8 @@ namespace opara {
                     " (durations must be finite and non-negative)");
       total_us += k.duration_us * gpu_share(k, p.limits);
     }
+  if (!std::isfinite(total_us))
+    throw error("opara::work_bound_us: the kernels' durations add up past the largest double (durations near 1e308?)");
   return total_us;
 }
 
@@ -89,18 +91,25 @@ struct bound_options {
                 " operator records, the graph has " + std::to_string(g.num_nodes()) + " nodes");
   std::vector<double> cost(p.ops.size());
   for (std::size_t v = 0; v < cost.size(); ++v) cost[v] = p.ops[v].duration_us;
-  const double plain = critical_path(g, cost).length;  // checks every duration, naming the node
+  auto finite = [](double length) {
+    if (!std::isfinite(length))
+      throw error("opara::lower_bound_us: the critical path's durations add up past the largest double "
+                  "(durations near 1e308?)");
+    return length;
+  };
+  const double plain = finite(critical_path(g, cost).length);  // checks every duration, naming the node
   if (dependency_us == 0) return plain;
   // Every node of a path but its last pays one dependency: cost + latency per node, less one latency.
   for (double& c : cost) c += dependency_us;
-  return critical_path(g, cost).length - dependency_us;
+  return finite(critical_path(g, cost).length - dependency_us);
 }
 
 //! The best latency any schedule of g can reach under profile `p`, in microseconds:
 //! max(critical path under the operators' duration_us, plus o.dependency_us per dependency,
 //! work_bound_us(p)). With o.dependency_us = 0 (the default) the path part is the plain critical
 //! path. Throws opara::error when p does not hold one record per node, a duration is negative or
-//! not finite (naming the node) or o.dependency_us is, and like to_graph for a malformed graph.
+//! not finite (naming the node) or o.dependency_us is, when the durations add up past the largest
+//! double (the bound is always finite), and like to_graph for a malformed graph.
 [[nodiscard]] inline double lower_bound_us(const graph& g, const profile& p, const bound_options& o = {}) {
   return std::max(critical_path_with_latency_us(g, p, o.dependency_us), work_bound_us(p));
 }

@@ -66,10 +66,15 @@ inline void check_profile(const profile& p, const profile_key& expected, std::si
     refuse_profile(origin, "ops", std::to_string(p.ops.size()) + " operators", std::to_string(num_nodes) + " operators");
 }
 
-//! Throws profile_mismatch (field "graph_fingerprint") when `p` names a graph fingerprint and it
-//! is not g's. A profile without one (written by hand) is taken to be g's. The device is not
-//! checked: planning on the CPU has no current device to compare with.
+//! Throws bad_policy when `p` does not hold one record per operator of g (whatever policy plans
+//! with it: one that does not read it would otherwise ignore a profile of another graph silently),
+//! and profile_mismatch (field "graph_fingerprint") when `p` names a graph fingerprint and it is
+//! not g's. A profile without one (written by hand) is taken to be g's. The device is not checked:
+//! planning on the CPU has no current device to compare with.
 inline void check_profile_graph(const profile& p, const graph& g, const std::string& origin = "the profile") {
+  if (p.ops.size() != g.num_nodes())
+    throw bad_policy("opara: " + origin + " has " + std::to_string(p.ops.size()) + " operator records, the graph has " +
+                     std::to_string(g.num_nodes()) + " operators (a profile of another graph?)");
   if (p.key.graph_fingerprint.empty()) return;
   if (const std::string mine = fingerprint(g); p.key.graph_fingerprint != mine)
     detail::refuse_profile(origin, "graph_fingerprint", p.key.graph_fingerprint, mine);

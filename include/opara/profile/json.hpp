@@ -70,8 +70,35 @@ inline json::object_reader reader(const json::value& v, std::string path) {
 
 inline std::string errno_message(int e) { return std::generic_category().message(e); }
 
-//! A profile_key as the JSON object both the profile and the autotune cache formats hold.
+} // namespace detail::profile_json
+
+//! Throws bad_policy unless `user_key` is valid UTF-8. Keys are saved as JSON text, where a byte
+//! that is not UTF-8 becomes U+FFFD: such a key would come back changed and never match itself
+//! (the profile measured at every start, the autotune choice never found).
+inline void check_user_key(std::string_view user_key) {
+  if (detail::json::valid_utf8(user_key)) return;
+  std::string shown;
+  for (const char c : user_key) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte < 0x7f) {
+      shown += c;
+    } else {
+      static constexpr char hex[] = "0123456789abcdef";
+      shown += "\\x";
+      shown += hex[byte >> 4];
+      shown += hex[byte & 15];
+    }
+  }
+  throw bad_policy("opara: the user_key \"" + shown +
+                   "\" is not valid UTF-8 (it is saved as JSON text and would not match itself when read back)");
+}
+
+namespace detail::profile_json {
+
+//! A profile_key as the JSON object both the profile and the autotune cache formats hold. Throws
+//! bad_policy when its user_key is not valid UTF-8 (check_user_key).
 inline json::value key_json(const profile_key& key) {
+  check_user_key(key.user_key);
   json::value out = json::object{};
   out["device_name"] = key.device_name;
   out["sm_count"] = key.sm_count;
@@ -100,7 +127,7 @@ inline profile_key read_key(const json::object_reader& r) {
 } // namespace detail::profile_json
 
 //! The profile as pretty-printed JSON (format in this header). Throws opara::error if a duration
-//! is NaN or infinite (JSON cannot hold it).
+//! is NaN or infinite (JSON cannot hold it), bad_policy if key.user_key is not valid UTF-8.
 [[nodiscard]] inline std::string to_json(const profile& p) {
   namespace json = detail::json;
   json::value root;
@@ -211,27 +238,33 @@ inline profile_key read_key(const json::object_reader& r) {
 }
 
 //! Writes the profile to `path` as JSON, atomically (detail/atomic_file.hpp: a crash never leaves
-//! half a profile). Throws opara::error naming the path, the step and the OS error.
+//! half a profile). A symbolic link is followed and the file it names replaced; a replaced file
+//! keeps its mode. Throws opara::error naming the path, the step and the OS error, also when the
+//! path names a directory, a FIFO or a device (nothing is replaced).
 inline void save_profile(const profile& p, const std::filesystem::path& path) {
   detail::write_file_atomically(path, to_json(p), "profile");
 }
 
-//! Reads a profile saved by save_profile. Throws opara::error naming the path and the OS error if
-//! the file cannot be read, and opara::parse_error (message prefixed with the path) if its
-//! content is not a valid profile.
-[[nodiscard]] inline profile load_profile(const std::filesystem::path& path) {
-  std::string text;
-  {
-    errno = 0;
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-    if (!f) throw error("opara: cannot read profile '" + path.string() + "': " + detail::profile_json::errno_message(errno));
-    errno = 0;
-    char buf[65536];
-    std::size_t got = 0;
-    while ((got = std::fread(buf, 1, sizeof buf, f.get())) > 0) text.append(buf, got);
-    if (std::ferror(f.get()))
-      throw error("opara: cannot read profile '" + path.string() + "': " + detail::profile_json::errno_message(errno));
+//! save_profile for a profile that is a cache (the caller has it in memory and goes on without
+//! the file): a failure is said on stderr ("...; going on without saving it") and its message
+//! returned. Empty when saved. Throws only what to_json throws (a NaN or infinite duration).
+[[nodiscard]] inline std::string try_save_profile(const profile& p, const std::filesystem::path& path) {
+  const std::string text = to_json(p);
+  try {
+    detail::write_file_atomically(path, text, "profile");
+    return {};
+  } catch (const error& failure) {
+    std::fprintf(stderr, "%s; going on without saving it\n", failure.what());
+    return failure.what();
   }
+}
+
+//! Reads a profile saved by save_profile. Throws opara::error naming the path and the reason if
+//! the file cannot be read or is not a regular file (a FIFO or a device is never read: reading
+//! could block or never end) or is larger than detail::max_read_bytes, and opara::parse_error
+//! (message prefixed with the path) if its content is not a valid profile.
+[[nodiscard]] inline profile load_profile(const std::filesystem::path& path) {
+  const std::string text = detail::read_regular_file(path, "opara: cannot read profile");
   try {
     return profile_from_json(text);
   } catch (const parse_error& e) {

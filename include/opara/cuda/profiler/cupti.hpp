@@ -5,7 +5,13 @@
 //!
 //! Attribution: before each operator opara pushes a CUPTI external correlation id (an
 //! operator_tag: which run, which operator) and pops it after; CUPTI ties every kernel to the API
-//! call that launched it, and so to the operator, whatever stream or library the operator used.
+//! call that launched it, and so to the operator, whatever stream or library the operator used,
+//! as long as the launch is made on the thread that called the operator's launch: external
+//! correlation ids are per thread, so kernels an operator enqueues from a helper thread (a worker
+//! pool, an async library) are tied to no operator. Such an operator shows no kernels and 0 µs;
+//! the profiler detects it (operators without kernels while kernels without a tag were seen) and
+//! says so on stderr, naming the operators: profile such graphs with profiler::events (which
+//! times the stream, whichever thread filled it) or launch on the calling thread.
 //! The records are then grouped and averaged on the CPU (opara/profile/aggregate.hpp).
 //! Where CUPTI cannot be initialized (another tool holds it, no permission), the event-timing
 //! profiler measures operator durations only (profile.source == "events") and says so on stderr,
@@ -109,12 +115,14 @@ struct cupti_sink {
     *size = *buffer ? bytes : 0;
     *max_records = 0;
   }
-  static void CUPTIAPI completed(CUcontext, uint32_t, uint8_t* buffer, size_t, size_t valid) {
+  //! Called by CUPTI (a C callback: nothing may escape). A record that cannot be kept (no memory)
+  //! is counted as dropped.
+  static void CUPTIAPI completed(CUcontext, uint32_t, uint8_t* buffer, size_t, size_t valid) noexcept {
     auto& sink = get();
     {
       std::lock_guard guard(sink.lock);
       CUpti_Activity* record = nullptr;
-      while (valid > 0 && cuptiActivityGetNextRecord(buffer, valid, &record) == CUPTI_SUCCESS) {
+      while (valid > 0 && cuptiActivityGetNextRecord(buffer, valid, &record) == CUPTI_SUCCESS) try {
         if (record->kind == CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL || record->kind == CUPTI_ACTIVITY_KIND_KERNEL) {
           const auto* kernel = reinterpret_cast<const CUpti_ActivityKernel10*>(record);
           raw_kernel raw;
@@ -135,6 +143,8 @@ struct cupti_sink {
           if (link->externalKind == CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0)
             sink.external[link->correlationId] = link->externalId;
         }
+      } catch (...) {  // std::bad_alloc from the name, the vector or the map
+        ++sink.dropped;
       }
       std::size_t dropped = 0;
       if (cuptiActivityGetNumDroppedRecords(nullptr, 0, &dropped) == CUPTI_SUCCESS) sink.dropped += dropped;
@@ -254,8 +264,13 @@ public:
   }
   cupti_session(const cupti_session&) = delete;
   cupti_session& operator=(const cupti_session&) = delete;
+  //! Turns CUPTI off and gives it to the next session, discarding the records (never throws).
   ~cupti_session() {
-    if (active()) (void)finish();
+    if (!active()) return;
+    std::vector<detail::cupti_sink::raw_kernel> kernels;
+    std::unordered_map<std::uint32_t, std::uint64_t> external;
+    std::size_t dropped = 0;
+    stop(kernels, external, dropped);
   }
 
   //! True while CUPTI records activity for this session.
@@ -288,10 +303,29 @@ public:
 
   //! Flushes and turns CUPTI activity off, gives CUPTI to the next waiting session, and returns
   //! every kernel seen with its tag (0 where it had none of this session's). Returns nothing more
-  //! on a second call or for an inactive session.
-  [[nodiscard]] result finish() noexcept {
+  //! on a second call or for an inactive session. Throws std::bad_alloc when the result cannot be
+  //! made; CUPTI is off and given back by then all the same.
+  [[nodiscard]] result finish() {
     result out;
     if (!active()) return out;
+    std::vector<detail::cupti_sink::raw_kernel> kernels;
+    std::unordered_map<std::uint32_t, std::uint64_t> external;
+    stop(kernels, external, out.dropped);
+    out.kernels.reserve(kernels.size());
+    for (auto& raw : kernels) {
+      const auto link = external.find(raw.correlation);
+      std::uint64_t tag = 0;
+      if (link != external.end() && (link->second >> detail::cupti_owner::tag_bits) == id_) tag = link->second & max_tag;
+      out.kernels.push_back({tag, raw.start_ns, std::move(raw.record)});
+    }
+    return out;
+  }
+
+private:
+  //! Flushes and turns CUPTI activity off, takes the sink's records (swapped out: nothing is
+  //! allocated) and gives CUPTI to the next waiting session.
+  void stop(std::vector<detail::cupti_sink::raw_kernel>& kernels,
+            std::unordered_map<std::uint32_t, std::uint64_t>& external, std::size_t& dropped) noexcept {
     finished_ = true;
     (void)cuptiActivityFlushAll(1);
     for (auto kind : detail::cupti_kinds) (void)cuptiActivityDisable(kind);
@@ -299,23 +333,13 @@ public:
     {
       auto& sink = detail::cupti_sink::get();
       std::lock_guard guard(sink.lock);
-      out.kernels.reserve(sink.kernels.size());
-      for (auto& raw : sink.kernels) {
-        const auto link = sink.external.find(raw.correlation);
-        std::uint64_t tag = 0;
-        if (link != sink.external.end() && (link->second >> detail::cupti_owner::tag_bits) == id_)
-          tag = link->second & max_tag;
-        out.kernels.push_back({tag, raw.start_ns, std::move(raw.record)});
-      }
-      out.dropped = sink.dropped;
-      sink.kernels.clear();
-      sink.external.clear();
+      kernels.swap(sink.kernels);
+      external.swap(sink.external);
+      dropped = sink.dropped;
     }
     detail::cupti_owner::get().release();
-    return out;
   }
 
-private:
   //! Subscribes (to detect another CUPTI client) and turns CUPTI activity on; on failure turns back
   //! off whatever was on and returns the reason.
   std::string enable() {
@@ -410,6 +434,8 @@ struct cupti {
     if (dropped > 0)
       std::fprintf(stderr, "opara: profiler: CUPTI dropped %zu record(s) (its buffers were full); operators "
                            "may miss kernels\n", dropped);
+    if (const std::string silent = unattributed_operators_message(aggregate, [&](node_id v) { return compact.name(v); }); !silent.empty())
+      std::fprintf(stderr, "%s\n", silent.c_str());
     const cudaDeviceProp properties = cuda::current_device_properties();
     for (auto& record : aggregate.ops)
       for (auto& kernel : record.kernels) kernel.occupancy = cuda::theoretical_occupancy(kernel, properties);

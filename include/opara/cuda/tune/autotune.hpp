@@ -59,6 +59,11 @@ namespace opara {
 struct autotune_options {
   std::filesystem::path cache_path;    //!< JSON cache of choices (empty: measure every time)
   bool reuse = true;                   //!< use a matching cache entry instead of measuring
+  //! How long storing the choice waits for the cache's lock (a holder may be stopped); then the
+  //! winner is returned unremembered, as when the cache cannot be written (said on stderr and in
+  //! autotune_report::cache_failure), unless cache_write_required.
+  std::chrono::milliseconds cache_lock_timeout = tune::autotune_cache::default_lock_timeout;
+  bool cache_write_required = false;   //!< a choice that cannot be stored throws instead (opara::error)
   tune::replay_mode mode = tune::replay_mode::isolated;  //!< tune for one inference's latency, or
                                                          //!< for inferences queued back to back
   //! warmup: untimed replays per measured candidate before its first turn (one before each later
@@ -94,6 +99,7 @@ struct autotune_report {
   double margin = 0;                   //!< runner-up's median / winner's - 1 (0 with fewer than two measured)
   bool clear = false;                  //!< the race ended because one candidate was left (not on a limit)
   bool reused = false;                 //!< the choice came from the cache
+  std::string cache_failure;           //!< why the measured choice was not stored (empty: it was, or no cache)
   tune::replay_mode mode = tune::replay_mode::isolated;  //!< what the medians mean
   double profile_ms = 0;               //!< taking the profile (0 when the caller gave it)
   double plan_ms = 0;                  //!< planning every candidate and predicting each plan
@@ -114,7 +120,9 @@ struct autotune_of {
   //! Profiles once, then ranks, measures (or recalls) and compiles the winner, for the device of
   //! `stream`. A torn, foreign or old cache is said on stderr and measured again. Throws like
   //! scheduler::compile, bad_policy for unusable timing, race or shortlist options, opara::error
-  //! when the cache cannot be locked or written.
+  //! when the cache cannot be read (a directory, a FIFO, a device) or, with
+  //! options.cache_write_required, locked or written (otherwise that is said on stderr and in
+  //! report->cache_failure, and the winner is returned all the same).
   template <class G>
   [[nodiscard]] executable compile(const G& g, cudaStream_t stream, autotune_report* report = nullptr) const {
     using profiler_type = typename std::tuple_element_t<0, std::tuple<Candidates...>>::profiler_policy;
@@ -203,7 +211,7 @@ private:
     const std::size_t count = decision.labels.size();
     const profile_key key = cuda::current_key(compact, options.user_key);
     std::optional<tune::autotune_cache> cache;
-    if (!options.cache_path.empty()) cache.emplace(options.cache_path);
+    if (!options.cache_path.empty()) cache.emplace(options.cache_path, options.cache_lock_timeout);
 
     executable winner;
     std::optional<std::size_t> remembered;
@@ -294,7 +302,11 @@ private:
       decision.choice = shortlisted.at(won);
       winner = std::move(*compiled[won]);
       compiled.clear();
-      if (cache) cache->store({key, decision.labels, decision.choice, decision.median_us});
+      if (cache) {
+        const tune::cache_entry entry{key, decision.labels, decision.choice, decision.median_us};
+        if (options.cache_write_required) cache->store(entry);
+        else decision.cache_failure = cache->try_store(entry);
+      }
     }
     decision.label = decision.labels[decision.choice];
     winner.stats().plan_ms = decision.plan_ms;

@@ -20,8 +20,10 @@
 //! rewrites it while holding an advisory lock on "<path>.lock" (detail/file_lock.hpp), so no
 //! tuner's entry is lost. A torn, foreign or old-version file never stops a tuner: lookup() says so
 //! on stderr and reports no choice (the candidates are measured again), and store() says so and
-//! replaces the file with the new entry. autotune_cache holds only its path: one object may be used
-//! from several threads.
+//! replaces the file with the new entry. store() waits for the lock a bounded time (a holder may be
+//! stopped); try_store() then goes on without storing and says so, as it does when the file cannot
+//! be written. autotune_cache holds only its path and that time: one object may be used from
+//! several threads.
 
 #include <opara/detail/atomic_file.hpp>
 #include <opara/detail/file_lock.hpp>
@@ -30,14 +32,13 @@
 #include <opara/profile/json.hpp>
 #include <opara/profile/profile.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <limits>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -60,30 +61,25 @@ struct cache_entry {
 //! The autotune cache at one path. Reading a missing file gives no entries.
 class autotune_cache {
 public:
-  explicit autotune_cache(std::filesystem::path path) : path_(std::move(path)) {}
+  //! How long store() waits for the cache's lock by default: a store holds it for milliseconds.
+  static constexpr std::chrono::milliseconds default_lock_timeout{10000};
+
+  explicit autotune_cache(std::filesystem::path path, std::chrono::milliseconds lock_timeout = default_lock_timeout)
+      : path_(std::move(path)), lock_timeout_(lock_timeout) {}
 
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
 
   //! Every entry in the file (none when there is no file). Throws parse_error naming the file and
-  //! the JSON path of a malformed value, opara::error when the file cannot be examined or read.
-  [[nodiscard]] std::vector<cache_entry> entries() const {
-    std::error_code failure;
-    const bool present = std::filesystem::exists(path_, failure);
-    if (failure) throw error("opara::autotune: cannot look for the cache '" + path_.string() + "': " + failure.message());
-    if (!present) return {};
-    std::ifstream file(path_, std::ios::binary);
-    std::ostringstream text;
-    text << file.rdbuf();
-    if (!file) throw error("opara::autotune: cannot read the cache '" + path_.string() + "'");
-    return parse(text.str(), path_.string());
-  }
+  //! the JSON path of a malformed value, opara::error when the file cannot be examined or read, or
+  //! is not a regular file (a directory, a FIFO, a device), or is larger than detail::max_read_bytes.
+  [[nodiscard]] std::vector<cache_entry> entries() const { return entries_at(path_); }
 
   //! The choice remembered for `key` and these candidate labels, or nothing when there is no entry
   //! for the key, or only one made for other candidates, or when the file is unreadable, torn,
   //! foreign or of another version (each said on stderr: the candidates are measured again).
   //! Throws opara::error only when the path cannot be examined.
   [[nodiscard]] std::optional<std::size_t> lookup(const profile_key& key, const std::vector<std::string>& candidates) const {
-    for (const cache_entry& entry : entries_or_none("measuring again")) {
+    for (const cache_entry& entry : entries_or_none(path_, "measuring again")) {
       if (entry.key != key) continue;
       if (entry.candidates == candidates) return entry.choice;
       std::fprintf(stderr, "opara::autotune: %s has a choice for this device and graph, but for other candidates; "
@@ -96,17 +92,37 @@ public:
   //! Records `entry`, replacing any entry for the same key, and rewrites the file atomically, all
   //! under the cache's lock, so entries stored meanwhile by other threads or processes are kept. An
   //! existing file that is unreadable, torn, foreign or of another version is said on stderr and
-  //! replaced. Throws bad_policy when entry.choice names no candidate, opara::error naming the path
-  //! when it cannot be locked, examined or written.
+  //! replaced. A symbolic link is followed: the file it names is locked and replaced. Throws
+  //! bad_policy when entry.choice names no candidate, detail::lock_timeout (an opara::error) when
+  //! the lock is not free within the cache's lock timeout, opara::error naming the path when it
+  //! cannot be locked, examined or written, or is not a regular file.
   void store(const cache_entry& entry) const {
     if (entry.choice >= entry.candidates.size())
       throw bad_policy("opara::autotune: cannot store choice " + std::to_string(entry.choice) + " among " +
                        std::to_string(entry.candidates.size()) + " candidates");
-    const detail::file_lock exclusive(path_);
-    std::vector<cache_entry> all = entries_or_none("replacing it");
+    // Links are resolved once: the file locked is the file read and replaced.
+    const std::filesystem::path file = detail::resolve_target(path_);
+    const detail::file_lock exclusive(file, lock_timeout_);
+    std::vector<cache_entry> all = entries_or_none(file, "replacing it");
     std::erase_if(all, [&](const cache_entry& old) { return old.key == entry.key; });
     all.push_back(entry);
-    detail::write_file_atomically(path_, to_json(all) + "\n", "autotune cache");
+    detail::write_file_atomically(file, to_json(all) + "\n", "autotune cache");
+  }
+
+  //! store() for a caller that goes on without the cache (the choice is made; remembering it is an
+  //! extra): a failure to lock, examine or write the file is said on stderr ("...; the choice is
+  //! used but not remembered") and its message returned. Empty when stored. Throws bad_policy when
+  //! entry.choice names no candidate.
+  [[nodiscard]] std::string try_store(const cache_entry& entry) const {
+    try {
+      store(entry);
+      return {};
+    } catch (const bad_policy&) {
+      throw;
+    } catch (const error& failure) {
+      std::fprintf(stderr, "%s; the choice is used but not remembered\n", failure.what());
+      return failure.what();
+    }
   }
 
   //! The entries of a cache file's text; `origin` names it in errors. Throws parse_error.
@@ -184,15 +200,24 @@ public:
   }
 
 private:
-  //! entries(), or none when the file cannot be used: then says why on stderr, followed by `then`.
-  //! Throws opara::error only when the path cannot be examined.
-  [[nodiscard]] std::vector<cache_entry> entries_or_none(const char* then) const {
+  //! The entries of the cache file at `file` (the cache's path, or the file its links lead to).
+  [[nodiscard]] static std::vector<cache_entry> entries_at(const std::filesystem::path& file) {
     std::error_code failure;
-    const bool present = std::filesystem::exists(path_, failure);
-    if (failure) throw error("opara::autotune: cannot look for the cache '" + path_.string() + "': " + failure.message());
+    const bool present = std::filesystem::exists(file, failure);
+    if (failure) throw error("opara::autotune: cannot look for the cache '" + file.string() + "': " + failure.message());
+    if (!present) return {};
+    return parse(detail::read_regular_file(file, "opara::autotune: cannot read the cache"), file.string());
+  }
+
+  //! entries_at(file), or none when the file cannot be used: then says why on stderr, followed by
+  //! `then`. Throws opara::error only when the path cannot be examined.
+  [[nodiscard]] static std::vector<cache_entry> entries_or_none(const std::filesystem::path& file, const char* then) {
+    std::error_code failure;
+    const bool present = std::filesystem::exists(file, failure);
+    if (failure) throw error("opara::autotune: cannot look for the cache '" + file.string() + "': " + failure.message());
     if (!present) return {};
     try {
-      return entries();
+      return entries_at(file);
     } catch (const error& unusable) {  // parse_error (torn, foreign, old version) or a read error
       std::fprintf(stderr, "%s; %s\n", unusable.what(), then);
       return {};
@@ -200,6 +225,7 @@ private:
   }
 
   std::filesystem::path path_;
+  std::chrono::milliseconds lock_timeout_;
 };
 
 } // namespace opara::tune
