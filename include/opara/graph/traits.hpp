@@ -100,7 +100,9 @@ std::string node_name(const G& g, node_id v) {
   if constexpr (named_operator_graph<G>) {
     return graph_traits<G>::name(g, v);
   } else {
-    return "n" + std::to_string(v);
+    std::string s = "n";  // not "n" + to_string(v): GCC 12 -O2 gives a false -Wrestrict there (PR105651)
+    s += std::to_string(v);
+    return s;
   }
 }
 
