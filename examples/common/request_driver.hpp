@@ -9,6 +9,7 @@
 //!   parallel arena     opara::plan_arena for the parallel plan itself
 //!   budgeted           opara::make_plan_within(engine, sequential_arena): the parallel plan kept
 //!                      within the sequential arena's bytes by serializing what does not fit
+//!   budgeted 1.25x     the same within 1.25x the sequential arena's bytes
 //! and reports each one's activation bytes (with the parallel plan's lower bound), its latency
 //! (isolated and back to back) and its output, which must equal the own-memory engine's sequential
 //! CUDA graph bit for bit (and that one the float64 reference within the model's tolerance). Then
@@ -94,6 +95,7 @@ struct variant {
   std::uint64_t bytes = 0;
   std::size_t orderings = 0, streams = 0;
   double isolated_ms = 0, back_to_back_ms = 0;
+  double predicted_us = 0;  // the GPU model's makespan of the variant's plan (the cost of its orderings)
   bool identical = false;
 };
 
@@ -203,6 +205,7 @@ inline int requests_main(int argc, char** argv, const request_model& model) try 
       v.bytes = e.activation_bytes();
       v.orderings = exe.plan().memory_orderings;
       v.streams = exe.plan().num_streams;
+      v.predicted_us = opara::predicted_makespan_us(g, exe.plan(), prof);
       e.poison();
       e.upload_input(input);
       exe(s);
@@ -219,9 +222,10 @@ inline int requests_main(int argc, char** argv, const request_model& model) try 
       }
       v.back_to_back_ms = time_runs([&](cudaStream_t st) { exe(st); }, s, a.reps, 30).median_ms;
       v.isolated_ms = time_runs([&](cudaStream_t st) { exe(st); }, s, a.reps, 30, timing_mode::isolated).median_ms;
-      std::printf("%s batch %d %-18s %10llu bytes  %2zu streams  %3zu orderings  isolated %.4f ms  back to back %.4f ms\n",
+      std::printf("%s batch %d %-18s %10llu bytes  %2zu streams  %3zu orderings  predicted %.1f us  isolated %.4f ms  "
+                  "back to back %.4f ms\n",
                   v.identical ? "ok  " : "FAIL", batch, name.c_str(), static_cast<unsigned long long>(v.bytes), v.streams,
-                  v.orderings, v.isolated_ms, v.back_to_back_ms);
+                  v.orderings, v.predicted_us, v.isolated_ms, v.back_to_back_ms);
       r.variants.push_back(v);
     };
     run_variant("own memory", own, first);
@@ -235,6 +239,12 @@ inline int requests_main(int argc, char** argv, const request_model& model) try 
     engine budget_engine(net_desc, w, batch, o);
     budget_engine.set_arena(within.arena.offset, within.arena.bytes);
     run_variant("budgeted", budget_engine, sched.compile(budget_engine, s, prof));
+    // The bound for the parallel arena, 1.25x the sequential one, as a budget.
+    const opara::budgeted_plan within125 = opara::make_plan_within<sched_t::stream_policy, sched_t::order_policy>(
+        own, seq_arena.bytes + seq_arena.bytes / 4, &prof, sched.options.plan, sched.streams, sched.order);
+    engine budget125_engine(net_desc, w, batch, o);
+    budget125_engine.set_arena(within125.arena.offset, within125.arena.bytes);
+    run_variant("budgeted 1.25x", budget125_engine, sched.compile(budget125_engine, s, prof));
 
     // The request loop on the parallel arena: fresh input and output buffers per request.
     const std::size_t in_n = par_engine.stored_size(net_desc.input), out_n = par_engine.stored_size(net_desc.output);
@@ -324,7 +334,8 @@ inline int requests_main(int argc, char** argv, const request_model& model) try 
       for (std::size_t j = 0; j < r.variants.size(); ++j) {
         const variant& v = r.variants[j];
         f << (j ? ", " : "") << "{\"name\": \"" << v.name << "\", \"bytes\": " << v.bytes << ", \"streams\": " << v.streams
-          << ", \"memory_orderings\": " << v.orderings << ", \"isolated_ms\": " << v.isolated_ms
+          << ", \"memory_orderings\": " << v.orderings << ", \"predicted_us\": " << v.predicted_us
+          << ", \"isolated_ms\": " << v.isolated_ms
           << ", \"back_to_back_ms\": " << v.back_to_back_ms << ", \"identical\": " << (v.identical ? "true" : "false") << "}";
       }
       f << "],\n     \"requests\": {\"count\": " << r.requests << ", \"mismatches\": " << r.request_mismatches

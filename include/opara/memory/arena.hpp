@@ -171,7 +171,7 @@ struct conflict_graph {
 //! The most conflict pairs plan_arena lists for nb buffers; past it the buffers left get bytes of
 //! their own (a plan that keeps nearly every buffer live at once, such as a fan-out of 10^5
 //! branches joined at the end, gains nothing from reuse and would list 10^10 pairs).
-[[nodiscard]] inline std::size_t max_conflict_pairs(std::size_t nb) noexcept { return 16 * nb + (std::size_t{1} << 18); }
+[[nodiscard]] inline std::size_t max_conflict_pairs(std::size_t nb) noexcept { return 8 * nb + (std::size_t{1} << 16); }
 
 //! The conflict graph of the shareable buffers. A buffer swept after the pair limit is hit is
 //! marked in `own` (bytes of its own) and has no conflicts listed.
