@@ -17,7 +17,7 @@
 //! model does not find: README "The corpus on an H200").
 //! Launch order: the model also compares candidate orders (longest remaining path first, with
 //! the per-dependency latency counted, and the graph's own program order) and keeps the better.
-//! Cost: O(n·c + e) per placement (c streams) and one simulation per cap and order: 20-50 ms for
+//! Cost: O((n + e) log c) per placement (c streams) and one simulation per cap and order: 20-50 ms for
 //! a 2,000-operator graph on a 2-core development machine, 4-11 ms for the suite's graphs of
 //! 500-1,000 operators on the GPU machine's CPU.
 
@@ -32,8 +32,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <set>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace opara {
@@ -75,6 +77,9 @@ inline std::vector<double> model_operator_costs(const model_kernels& m, double d
 //! The placement rule of the header comment on at most `cap` streams (cap >= 1). A dependency
 //! costs dependency_us, except the edge from the operator just before on the same stream, which
 //! costs stream_dependency_us (PDL along stream order; gpu_model::stream_latency_us).
+//! O((n + e) log c) for c streams: the streams are kept ordered by when they become free, so only
+//! the streams that end with one of v's producers and one other stream (the one free latest
+//! before v could start there, else the one free first) are candidates, not every stream.
 inline stream_assignment place_earliest_start(const graph& g, std::span<const node_id> order, std::span<const double> cost,
                                               std::uint32_t cap, double dependency_us, double stream_dependency_us) {
   const std::size_t n = g.num_nodes();
@@ -82,11 +87,19 @@ inline stream_assignment place_earliest_start(const graph& g, std::span<const no
   a.stream_of.assign(n, 0);
   std::vector<double> finish(n, 0.0), avail;
   std::vector<node_id> tail, producer_of(n, no_node);  // producer_of[u] == v: u is a producer of v
+  // Streams by (avail, -index): the last entry at or below a time is the stream free latest by
+  // then, the lowest index among equal times (the scan over every stream this replaces kept the
+  // first of equals).
+  using key = std::pair<double, std::int64_t>;
+  std::set<key> by_avail;
+  auto index_of = [](const key& k) { return static_cast<std::uint32_t>(-k.second); };
+  std::vector<std::uint32_t> producer_streams;
   constexpr double eps = 1e-9;
   for (node_id v : order) {
     // The latest producer's end plus latency, which producer that is, and the second latest.
     double ready = 0, second = 0;
     node_id latest = no_node;
+    producer_streams.clear();
     for (node_id u : g.predecessors(v)) {
       producer_of[u] = v;
       const double r = finish[u] + dependency_us;
@@ -98,21 +111,42 @@ inline stream_assignment place_earliest_start(const graph& g, std::span<const no
         second = std::max(second, r);
       }
     }
+    for (node_id u : g.predecessors(v))
+      if (a.stream_of[u] < tail.size() && tail[a.stream_of[u]] == u) producer_streams.push_back(a.stream_of[u]);
     std::uint32_t best = no_node;
     double best_start = std::numeric_limits<double>::infinity(), best_avail = 0;
     bool best_follows = false;  // best stream's last operator is a producer of v
-    for (std::uint32_t s = 0; s < tail.size(); ++s) {
+    auto consider = [&](std::uint32_t s) {
       const bool follows = producer_of[tail[s]] == v;
       // After the stream's last operator (an edge along the stream) and every other producer.
       const double start = std::max(tail[s] == latest ? second : ready, avail[s] + stream_dependency_us);
       const bool better = start < best_start - eps ||
                           (start <= best_start + eps &&
-                           ((follows && !best_follows) || (follows == best_follows && avail[s] > best_avail)));
+                           ((follows && !best_follows) || (follows == best_follows && avail[s] > best_avail) ||
+                            (follows == best_follows && avail[s] == best_avail && s < best)));
       if (better) {
         best = s;
         best_start = start;
         best_avail = avail[s];
         best_follows = follows;
+      }
+    };
+    // Streams that end with a producer of v.
+    for (std::uint32_t s : producer_streams) consider(s);
+    // Among the others, start = max(ready, avail + stream latency): the one free latest by the
+    // time v is ready (ties within eps: the later one), else the one free first.
+    // (Each walk below skips at most the producer streams.)
+    auto first_other = by_avail.begin();
+    while (first_other != by_avail.end() && producer_of[tail[index_of(*first_other)]] == v) ++first_other;
+    if (first_other != by_avail.end()) {
+      const double limit = std::max(ready - stream_dependency_us, first_other->first) + eps;
+      auto it = by_avail.upper_bound(key{limit, std::numeric_limits<std::int64_t>::max()});
+      while (it != by_avail.begin()) {
+        --it;
+        const std::uint32_t s = index_of(*it);
+        if (producer_of[tail[s]] == v) continue;  // considered above
+        consider(s);
+        break;
       }
     }
     if ((best == no_node || best_start > ready + eps) && tail.size() < cap) {
@@ -120,11 +154,14 @@ inline stream_assignment place_earliest_start(const graph& g, std::span<const no
       best_start = ready;
       tail.push_back(v);
       avail.push_back(0);
+      by_avail.emplace(0.0, -static_cast<std::int64_t>(best));
     }
     a.stream_of[v] = best;
     finish[v] = best_start + cost[v];
     tail[best] = v;
+    by_avail.erase(key{avail[best], -static_cast<std::int64_t>(best)});
     avail[best] = finish[v];
+    by_avail.emplace(avail[best], -static_cast<std::int64_t>(best));
   }
   a.num_streams = static_cast<std::uint32_t>(tail.size());
   return a;
