@@ -18,6 +18,11 @@
 //!   blocks per SM (from its theoretical occupancy, or from its threads, shared memory and
 //!   registers against the device limits when the occupancy is unknown). A kernel of B blocks whose
 //!   profiled duration is d ran alone in ceil(B / (r x SMs)) waves, so each block takes d / waves.
+//!   A kernel of more than detail::max_waves waves is simulated as max_waves full waves of longer
+//!   blocks (its blocks grouped): exact when it runs alone, coarser when it shares the SMs. With
+//!   it, what a simulation costs does not grow with the grid sizes a profile names.
+//! - Durations above detail::max_duration_us (10^30 us, far beyond any run) are taken as that, so
+//!   that sums over a whole graph stay finite.
 //! - Blocks are dispatched whenever slots are free, from the eligible kernels in the order they
 //!   became eligible; a kernel whose next block does not fit lets later kernels' blocks pass
 //!   (the block scheduler fills free slots), and a running block is never preempted.
@@ -98,6 +103,17 @@ struct model_kernels {
 //! Units of a whole SM: lcm(1..32), so that 1/r of an SM is exact for every r <= 32 blocks per SM.
 inline constexpr std::int64_t sm_units = 144403552893600;
 
+//! The most waves the model simulates one kernel in (see the header comment): bounds the batches
+//! of blocks, and so the events, per kernel whatever the grid.
+inline constexpr double max_waves = 16;
+
+//! The longest kernel or operator the model counts (us): larger durations are taken as this one,
+//! so that a graph's sums stay finite for any number of operators up to 10^270.
+inline constexpr double max_duration_us = 1e30;
+
+//! SMs the model counts: more than any GPU has, few enough that slot units never overflow.
+inline constexpr std::uint32_t max_sm_count = 60000;
+
 //! Resident blocks per SM from the kernel's resources against the device limits (0 when nothing
 //! is known); the occupancy the profiler reports wins when it is known.
 inline std::uint32_t model_blocks_per_sm(const kernel_record& k, const device_limits& l) {
@@ -135,25 +151,34 @@ inline void check_duration(double us, std::size_t v, std::size_t kernel, const c
 inline model_kernels flatten_profile(const profile& p, const char* who) {
   model_kernels m;
   const device_limits& l = p.limits;
-  m.capacity = l.sm_count == 0 ? 0 : sm_units * static_cast<std::int64_t>(std::min<std::uint32_t>(l.sm_count, 60000));
+  const std::uint32_t sms = std::min(l.sm_count, max_sm_count);
+  m.capacity = sm_units * static_cast<std::int64_t>(sms);
   m.first.reserve(p.ops.size() + 1);
   for (std::size_t v = 0; v < p.ops.size(); ++v) {
     m.first.push_back(static_cast<std::uint32_t>(m.kernels.size()));
     const auto& op = p.ops[v];
     if (op.kernels.empty()) {  // event-timed: the operator's time, no slots
       check_duration(op.duration_us, v, std::size_t(-1), who);
-      m.kernels.push_back({op.duration_us, op.duration_us, 1, 0});
+      const double us = std::min(op.duration_us, max_duration_us);
+      m.kernels.push_back({us, us, 1, 0});
       continue;
     }
     for (std::size_t i = 0; i < op.kernels.size(); ++i) {
       const kernel_record& k = op.kernels[i];
       check_duration(k.duration_us, v, i, who);
-      model_kernel mk{k.duration_us, k.duration_us, std::max<std::uint64_t>(1, k.blocks()), 0};
+      const double us = std::min(k.duration_us, max_duration_us);
+      model_kernel mk{us, us, std::max<std::uint64_t>(1, k.blocks()), 0};
       const std::uint32_t r = m.capacity == 0 ? 0 : model_blocks_per_sm(k, l);
       if (r > 0) {
         mk.units = (sm_units + r - 1) / r;
-        const double slots = static_cast<double>(r) * static_cast<double>(l.sm_count);
-        mk.block_us = k.duration_us / std::ceil(static_cast<double>(mk.blocks) / slots);
+        // Slots as the simulation counts them (whole blocks of `units` in the capacity).
+        const auto slots = static_cast<std::uint64_t>(m.capacity / mk.units);
+        double waves = std::ceil(static_cast<double>(mk.blocks) / static_cast<double>(slots));
+        if (waves > max_waves) {  // group blocks: max_waves full waves
+          waves = max_waves;
+          mk.blocks = slots * static_cast<std::uint64_t>(max_waves);
+        }
+        mk.block_us = us / waves;
         m.min_units = m.min_units == 0 ? mk.units : std::min(m.min_units, mk.units);
       }
       m.kernels.push_back(mk);
@@ -165,7 +190,9 @@ inline model_kernels flatten_profile(const profile& p, const char* who) {
 
 //! The simulation itself, for an order and streams already known to honour g's edges (a valid
 //! plan): every dependency of a kernel comes earlier in the launch sequence. O((K + B) log K + e)
-//! for K kernels and B dispatched batches, plus the scans of the eligible kernels at each event.
+//! for K kernels and B dispatched batches (B <= max_waves x K when kernels do not share the SMs).
+//! The eligible kernels are found through a tree of the smallest block over eligibility order,
+//! so a dispatch pass costs O(log K) per batch it starts, not a scan of every eligible kernel.
 inline simulation simulate_unchecked(const graph& g, std::span<const node_id> order, std::span<const stream_id> stream_of,
                                      const model_kernels& m, const gpu_model& model) {
   const std::size_t n = g.num_nodes();
@@ -221,11 +248,35 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
   for (node_id v : order)
     if (waiting[v] == 0) node_ready(v);
 
-  // Eligible kernels with blocks left, in order of eligibility: a singly linked list through
-  // next_active, so that a dispatch pass stops as soon as no block can fit, whatever waits behind.
+  // Eligible kernels with blocks left that hold slots, by eligibility position: a min-tree of the
+  // units one block needs (`vacant` where no such kernel), so a dispatch pass finds the first
+  // kernel whose block fits the free units in O(log K), whatever waits in front of it that does
+  // not fit. Kernels that hold no slots always fit: they wait in `slotless` for the next pass.
+  constexpr std::int64_t vacant = std::numeric_limits<std::int64_t>::max();
   constexpr std::uint32_t none = std::numeric_limits<std::uint32_t>::max();
-  std::vector<std::uint32_t> next_active(nk, none);
-  std::uint32_t head = none, tail = none;
+  std::size_t leaves = 1;
+  while (leaves < nk) leaves *= 2;
+  std::vector<std::int64_t> tree(2 * leaves, vacant);
+  std::vector<std::uint32_t> kernel_at(nk, none), slotless;
+  std::uint32_t positions = 0;
+  auto set_leaf = [&](std::uint32_t pos, std::int64_t units) {
+    std::size_t i = pos + leaves;
+    tree[i] = units;
+    for (i /= 2; i >= 1; i /= 2) tree[i] = std::min(tree[2 * i], tree[2 * i + 1]);
+  };
+  auto first_fit = [&](std::uint32_t from, std::int64_t units) -> std::uint32_t {  // position >= from
+    if (from >= leaves) return none;
+    std::size_t i = from + leaves;
+    for (;;) {
+      if (tree[i] <= units) {
+        while (i < leaves) i = tree[2 * i] <= units ? 2 * i : 2 * i + 1;
+        return static_cast<std::uint32_t>(i - leaves);
+      }
+      while (i & 1) i /= 2;  // a right child: its parent's range ends where its own does
+      if (i == 0) return none;
+      ++i;  // the next range to the right
+    }
+  };
   std::int64_t free_units = m.capacity;
   double now = 0;
   auto finish_node = [&](node_id v, double t) {
@@ -255,36 +306,32 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
       if (kind == 0) {
         free_units += m.kernels[k].units * static_cast<std::int64_t>(blocks);
         if ((done[k] += blocks) == m.kernels[k].blocks) kernel_done(k, t);
+      } else if (m.kernels[k].units == 0) {
+        slotless.push_back(k);
       } else {
-        (tail == none ? head : next_active[tail]) = k;
-        tail = k;
+        kernel_at[positions] = k;
+        set_leaf(positions++, m.kernels[k].units);
       }
     }
-    // Dispatch: fill free slots from the eligible kernels, oldest first. Kernels that hold no
-    // slots take all their blocks at once; once fewer units are free than the smallest block
-    // needs, nothing behind can fit.
-    std::uint32_t prev = none;
-    for (std::uint32_t k = head; k != none;) {
-      const model_kernel& mk = m.kernels[k];
-      std::uint64_t take = left[k];
-      if (mk.units > 0) {
-        if (free_units < m.min_units) break;
-        take = std::min<std::uint64_t>(take, static_cast<std::uint64_t>(free_units / mk.units));
-      }
-      if (take > 0) {
-        if (double& start = out.start_us[owner[k]]; start < 0) start = now;
-        left[k] -= take;
-        free_units -= mk.units * static_cast<std::int64_t>(take);
-        events.emplace(now + mk.block_us, 0, 0, k, take);
-      }
-      const std::uint32_t next = next_active[k];
-      if (left[k] == 0) {  // unlink
-        (prev == none ? head : next_active[prev]) = next;
-        if (tail == k) tail = prev;
-      } else {
-        prev = k;
-      }
-      k = next;
+    // Dispatch: fill free slots from the eligible kernels, oldest first; a kernel whose block
+    // does not fit lets later ones pass. Kernels that hold no slots take all their blocks at once.
+    auto dispatch = [&](std::uint32_t k, std::uint64_t take) {
+      if (double& start = out.start_us[owner[k]]; start < 0) start = now;
+      left[k] -= take;
+      events.emplace(now + m.kernels[k].block_us, 0, 0, k, take);
+    };
+    for (std::uint32_t k : slotless) dispatch(k, left[k]);
+    slotless.clear();
+    for (std::uint32_t pos = 0; free_units >= m.min_units && m.min_units > 0;) {
+      pos = first_fit(pos, free_units);
+      if (pos == none) break;
+      const std::uint32_t k = kernel_at[pos];
+      const std::int64_t units = m.kernels[k].units;
+      const std::uint64_t take = std::min<std::uint64_t>(left[k], static_cast<std::uint64_t>(free_units / units));
+      free_units -= units * static_cast<std::int64_t>(take);
+      dispatch(k, take);
+      if (left[k] == 0) set_leaf(pos, vacant);
+      ++pos;
     }
   }
   out.makespan_us += model.submit_us;
