@@ -30,6 +30,8 @@
 #include <opara/profile/profile.hpp>
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <set>
@@ -165,6 +167,46 @@ inline stream_assignment place_earliest_start(const graph& g, std::span<const no
   }
   a.num_streams = static_cast<std::uint32_t>(tail.size());
   return a;
+}
+
+//! The shortest text that reads back as `x` (std::to_chars), so that options that differ print
+//! differently.
+inline std::string exact_number(double x) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, x);
+  return std::string(buf, r.ptr);
+}
+
+//! The options of `o` that differ from the defaults, as "name=value" entries joined by ',' (empty
+//! for the defaults): what the model-guided policies' labels add to their names. The caps are
+//! listed as best_placement reads them (ascending, without repeats or zero).
+inline std::string model_options_label(const model_planner_options& o) {
+  const model_planner_options d{};
+  std::string out;
+  auto add = [&](const char* name, const std::string& value) {
+    out += (out.empty() ? "" : ",") + std::string(name) + "=" + value;
+  };
+  auto number = [&](const char* name, double x, double dx) {
+    if (x != dx || std::signbit(x) != std::signbit(dx)) add(name, exact_number(x));
+  };
+  number("launch_us", o.gpu.launch_us, d.gpu.launch_us);
+  number("dependency_us", o.gpu.dependency_us, d.gpu.dependency_us);
+  number("submit_us", o.gpu.submit_us, d.gpu.submit_us);
+  number("stream_dependency_us", o.gpu.stream_dependency_us, d.gpu.stream_dependency_us);
+  number("wait_us", o.gpu.wait_us, d.gpu.wait_us);
+  auto caps = [](std::vector<std::uint32_t> c) {
+    std::sort(c.begin(), c.end());
+    c.erase(std::unique(c.begin(), c.end()), c.end());
+    c.erase(std::remove(c.begin(), c.end(), 0u), c.end());
+    return c;
+  };
+  if (const auto c = caps(o.stream_caps); c != caps(d.stream_caps)) {
+    std::string list;
+    for (std::uint32_t x : c) list += (list.empty() ? "" : ",") + std::to_string(x);
+    add("stream_caps", "{" + list + "}");
+  }
+  number("tolerance", o.tolerance, d.tolerance);
+  return out;
 }
 
 inline void check_model_options(const model_planner_options& o, const char* who) {
