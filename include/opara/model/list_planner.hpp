@@ -216,9 +216,16 @@ inline void check_model_options(const model_planner_options& o, const char* who)
                        std::to_string(c) + ")");
 }
 
-//! best_placement on a flattened profile (no checks).
+//! best_placement on a flattened profile (no checks). Every cap is placed first (ascending, up to
+//! the first that leaves streams unused: larger caps place the same way); then the placements are
+//! simulated from the largest cap down, each stopped once it runs past (1 + tolerance) times the
+//! best makespan so far, or `stop_above_us` (the same bound from a rival, e.g. another order):
+//! such a placement can no longer be chosen, so the choice is the one every full simulation would
+//! give. Returns predicted_us = infinity when every simulation was stopped.
 inline model_placement best_placement_on(const graph& g, std::span<const node_id> order, const model_kernels& m,
-                                         std::span<const double> cost, const model_planner_options& o) {
+                                         std::span<const double> cost, const model_planner_options& o,
+                                         double stop_above_us = std::numeric_limits<double>::infinity(),
+                                         simulation_workspace* workspace = nullptr) {
   const auto n = static_cast<std::uint32_t>(g.num_nodes());
   std::vector<std::uint32_t> caps;
   for (std::uint32_t c : o.stream_caps)
@@ -227,18 +234,22 @@ inline model_placement best_placement_on(const graph& g, std::span<const node_id
   caps.erase(std::unique(caps.begin(), caps.end()), caps.end());
   caps.push_back(n);
   std::vector<model_placement> tried;
-  double best = std::numeric_limits<double>::infinity();
   for (std::uint32_t c : caps) {
-    model_placement p{place_earliest_start(g, order, cost, c, o.gpu.dependency_us, o.gpu.stream_latency_us()), c, 0};
-    p.predicted_us = simulate_unchecked(g, order, p.streams.stream_of, m, o.gpu).makespan_us;
-    const bool saturated = p.streams.num_streams < c;  // larger caps place the same way
-    best = std::min(best, p.predicted_us);
-    tried.push_back(std::move(p));
-    if (saturated) break;
+    tried.push_back({place_earliest_start(g, order, cost, c, o.gpu.dependency_us, o.gpu.stream_latency_us()), c, 0});
+    if (tried.back().streams.num_streams < c) break;  // saturated: larger caps place the same way
+  }
+  simulation_workspace local;
+  double best = std::numeric_limits<double>::infinity();
+  for (auto it = tried.rbegin(); it != tried.rend(); ++it) {
+    const double stop = std::min(best, stop_above_us) * (1 + o.tolerance);
+    it->predicted_us =
+        simulate_unchecked(g, order, it->streams.stream_of, m, o.gpu, stop, workspace != nullptr ? workspace : &local)
+            .makespan_us;
+    best = std::min(best, it->predicted_us);
   }
   for (auto it = tried.rbegin(); it != tried.rend(); ++it)
     if (it->predicted_us <= best * (1 + o.tolerance)) return std::move(*it);
-  return std::move(tried.back());  // unreachable: the best one qualifies
+  return std::move(tried.back());  // every simulation stopped: predicted_us is infinity
 }
 
 inline void check_model_profile(const graph& g, const profile& p, const char* who) {
@@ -281,8 +292,10 @@ inline void check_model_profile(const graph& g, const profile& p, const char* wh
   orders.push_back(list_schedule(g, ready_heap{[](node_id a, node_id b) { return a < b; }}));
   model_schedule_result best;
   best.placement.predicted_us = std::numeric_limits<double>::infinity();
+  detail::simulation_workspace workspace;
   for (auto& ord : orders) {
-    model_placement pl = detail::best_placement_on(g, ord, m, cost, o);
+    // A placement past the best order's makespan cannot make this order win (ties keep the first).
+    model_placement pl = detail::best_placement_on(g, ord, m, cost, o, best.placement.predicted_us, &workspace);
     if (pl.predicted_us < best.placement.predicted_us) {
       best.placement = std::move(pl);
       best.order = std::move(ord);
