@@ -290,6 +290,7 @@ inline void check_model_profile(const graph& g, const profile& p, const char* wh
                                    return level[a] > level[b] || (level[a] == level[b] && a < b);
                                  }}));
   orders.push_back(list_schedule(g, ready_heap{[](node_id a, node_id b) { return a < b; }}));
+  if (orders[1] == orders[0]) orders.pop_back();  // it would place and predict the same, and lose the tie
   model_schedule_result best;
   best.placement.predicted_us = std::numeric_limits<double>::infinity();
   detail::simulation_workspace workspace;
