@@ -278,6 +278,26 @@ TEST_CASE("model.any_profile_gives_a_finite_prediction_at_a_cost_free_of_its_num
     CHECK(sim.start_us[v] >= 0);
     CHECK(sim.start_us[v] <= sim.finish_us[v]);
   }
+  // Kernels of eight block sizes on a GPU of 2^32 - 1 SMs, half of them as long as the model counts:
+  // the short ones share what the long ones leave, in ever smaller batches (before, this
+  // 16-operator fan-out did not end).
+  {
+    const graph fan = graph_of(16, {{0, 1}, {0, 2}, {0, 3}, {0, 4}, {0, 5}, {0, 6}, {0, 7}, {0, 8}, {0, 9}, {0, 10},
+                                    {0, 11}, {0, 12}, {0, 13}, {0, 14}, {0, 15}});
+    profile mixed;
+    mixed.limits = {u32, u32, u32, u32, u32, 0};
+    for (std::uint32_t v = 0; v < 16; ++v) {
+      kernel_record k;
+      k.grid = largest_grid;
+      k.block = {32 * (1 + v % 8), 1, 1};
+      k.occupancy = 0.5;
+      k.duration_us = v % 2 ? 1e308 : 1 + v;
+      mixed.ops.push_back({{k}, k.duration_us, boundness::unknown});
+    }
+    const double us = predicted_makespan_us(fan, make_plan(fan), mixed);
+    CHECK(std::isfinite(us));
+    CHECK(us >= 1 + detail::max_duration_us);  // the source, then at least the longest branch
+  }
   // The model-guided planners on the same profile: a valid plan, a finite prediction.
   const plan guided = make_plan(g, &p, {}, streams::model_guided{}, order::model_guided{});
   validate(guided, g);

@@ -19,8 +19,13 @@
 //!   registers against the device limits when the occupancy is unknown). A kernel of B blocks whose
 //!   profiled duration is d ran alone in ceil(B / (r x SMs)) waves, so each block takes d / waves.
 //!   A kernel of more than detail::max_waves waves is simulated as max_waves full waves of longer
-//!   blocks (its blocks grouped): exact when it runs alone, coarser when it shares the SMs. With
-//!   it, what a simulation costs does not grow with the grid sizes a profile names.
+//!   blocks (its blocks grouped): exact when it runs alone, coarser when it shares the SMs.
+//! - A kernel starts its blocks in at most detail::max_batches (256) batches: while fewer than
+//!   1/256 of its blocks (rounded up) fit in the free slots, it waits and lets later kernels pass,
+//!   as when one block does not fit. Kernels of at most 256 blocks are unaffected. Without it,
+//!   slots freed piecemeal by kernels of different block sizes split batches of huge grids again
+//!   and again, without bound. With both bounds a simulation costs O(K log K) for K kernels,
+//!   whatever numbers the profile names.
 //! - Durations above detail::max_duration_us (10^30 us, far beyond any run) are taken as that, so
 //!   that sums over a whole graph stay finite.
 //! - Blocks are dispatched whenever slots are free, from the eligible kernels in the order they
@@ -106,6 +111,9 @@ inline constexpr std::int64_t sm_units = 144403552893600;
 //! The most waves the model simulates one kernel in (see the header comment): bounds the batches
 //! of blocks, and so the events, per kernel whatever the grid.
 inline constexpr double max_waves = 16;
+
+//! The most batches the model starts one kernel's blocks in (see the header comment).
+inline constexpr std::uint64_t max_batches = 256;
 
 //! The longest kernel or operator the model counts (us): larger durations are taken as this one,
 //! so that a graph's sums stay finite for any number of operators up to 10^270.
@@ -210,9 +218,9 @@ struct simulation_workspace {
 
 //! The simulation itself, for an order and streams already known to honour g's edges (a valid
 //! plan): every dependency of a kernel comes earlier in the launch sequence. O((K + B) log K + e)
-//! for K kernels and B dispatched batches (B <= max_waves x K when kernels do not share the SMs).
-//! The eligible kernels are found through a tree of the smallest block over eligibility order,
-//! so a dispatch pass costs O(log K) per batch it starts, not a scan of every eligible kernel.
+//! for K kernels and B <= max_batches x K dispatched batches. The eligible kernels are found
+//! through a tree of their smallest next batch over eligibility order, so a dispatch pass costs
+//! O(log K) per batch it starts, not a scan of every eligible kernel.
 //! The simulation stops once its clock passes `stop_after_us`, with makespan_us = infinity (the
 //! planner's way to drop a placement that can no longer win).
 inline simulation simulate_unchecked(const graph& g, std::span<const node_id> order, std::span<const stream_id> stream_of,
@@ -298,9 +306,10 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
   };
 
   // Eligible kernels with blocks left that hold slots, by eligibility position: a min-tree of the
-  // units one block needs (`vacant` where no such kernel), so a dispatch pass finds the first
-  // kernel whose block fits the free units in O(log K), whatever waits in front of it that does
-  // not fit. Kernels that hold no slots always fit: they wait in `slotless` for the next pass.
+  // units each one's smallest next batch needs (`vacant` where no such kernel), so a dispatch pass
+  // finds the first kernel that fits the free units in O(log K), whatever waits in front of it
+  // that does not fit. Kernels that hold no slots always fit: they wait in `slotless` for the
+  // next pass.
   constexpr std::int64_t vacant = std::numeric_limits<std::int64_t>::max();
   constexpr std::uint32_t none = std::numeric_limits<std::uint32_t>::max();
   std::size_t leaves = 1;
@@ -360,12 +369,20 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
     push({now + m.kernels[k].block_us, k, take});
   };
 
+  // Blocks of k's smallest next batch: 1/max_batches of the kernel's, but never more than fit in
+  // the whole GPU (one wave; with at most max_waves waves that bound never binds).
+  auto smallest_batch = [&](std::uint32_t k) {
+    const model_kernel& mk = m.kernels[k];
+    const auto wave = static_cast<std::uint64_t>(m.capacity / mk.units);
+    return std::min({left[k], (mk.blocks + max_batches - 1) / max_batches, wave});
+  };
+  auto need = [&](std::uint32_t k) { return m.kernels[k].units * static_cast<std::int64_t>(smallest_batch(k)); };
   auto become_eligible = [&](std::uint32_t k) {
     if (m.kernels[k].units == 0) {
       slotless.push_back(k);
     } else {
       kernel_at[positions] = k;
-      set_leaf(positions++, m.kernels[k].units);
+      set_leaf(positions++, need(k));
     }
   };
   // The next event: the heap's first, or the next launch when that comes first (as an event it
@@ -411,7 +428,7 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
     for (std::uint32_t k : slotless) dispatch(k, left[k]);
     slotless.clear();
     while (first_active < positions && tree[first_active + leaves] == vacant) ++first_active;
-    for (std::uint32_t pos = first_active; free_units >= m.min_units && m.min_units > 0;) {
+    for (std::uint32_t pos = first_active;;) {
       pos = first_fit(pos, free_units);
       if (pos == none) break;
       const std::uint32_t k = kernel_at[pos];
@@ -420,6 +437,7 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
       free_units -= units * static_cast<std::int64_t>(take);
       dispatch(k, take);
       if (left[k] == 0) set_leaf(pos, vacant);
+      else if (const std::int64_t next = need(k); next != tree[pos + leaves]) set_leaf(pos, next);
       ++pos;
     }
   }
