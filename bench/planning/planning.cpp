@@ -13,7 +13,10 @@
 // chains and layered graphs in <= 3 s. The table marks a case that misses its target with "!". A
 // case still running after --limit seconds (default 60) is stopped and marked as failed.
 //
-//   bench_planning [--json FILE] [--quick] [--only SUBSTRING] [--limit SECONDS]
+// --model-only runs the GPU model's rows alone (the default plan under the synthetic profile and
+// under a hostile one: largest grid, durations near DBL_MAX, resources at 2^32 - 1).
+//
+//   bench_planning [--json FILE] [--quick] [--only SUBSTRING] [--limit SECONDS] [--model-only]
 
 #include <opara/opara.hpp>
 
@@ -229,9 +232,27 @@ row run_export(const input& in) {
   return w;
 }
 
+// The synthetic profile with hostile numbers (issue 24): CUDA's largest grid, durations near
+// DBL_MAX, resources and device limits at 2^32 - 1. The model's cost must not grow with them.
+profile hostile_profile(profile p) {
+  constexpr std::uint32_t u32 = 0xffffffffu;
+  p.limits = {p.limits.sm_count == 0 ? 0 : u32, u32, u32, u32, u32, 0};
+  std::size_t i = 0;
+  for (auto& op : p.ops)
+    for (auto& k : op.kernels) {
+      k.grid = {2147483647u, 65535u, 65535u};
+      k.registers_per_thread = ++i % 3 ? u32 : 0;
+      k.dynamic_shared_bytes = u32;
+      k.duration_us = i % 2 ? 1e308 : k.duration_us;
+    }
+  return p;
+}
+
 // The GPU model alone: predicted_makespan_us (which validates the plan) of the default plan
-// (opara_greedy, program order: the widest placement) under the synthetic profile.
-row run_model(const input& in) {
+// (opara_greedy, program order: the widest placement) under the synthetic profile, or under its
+// hostile version.
+row run_model(const input& in, bool hostile) {
+  const profile prof = hostile ? hostile_profile(in.prof) : profile{};
   const result r = in_child([&] {
     result out;
     const plan p = make_plan(in.g);
@@ -239,7 +260,7 @@ row run_model(const input& in) {
     double us = 0;
     for (int i = 0; i < in.reps; ++i) {
       const auto t0 = std::chrono::steady_clock::now();
-      us = predicted_makespan_us(in.g, p, in.prof);
+      us = predicted_makespan_us(in.g, p, hostile ? prof : in.prof);
       t.push_back(ms_since(t0));
     }
     if (!(us > 0) || !std::isfinite(us)) throw error("predicted_makespan_us gave " + std::to_string(us));
@@ -252,7 +273,7 @@ row run_model(const input& in) {
   w.graph = in.name;
   w.streams = "opara_greedy";
   w.order = "program_order";
-  w.what = "predicted_makespan_us";
+  w.what = hostile ? "predicted_makespan_us (hostile profile)" : "predicted_makespan_us";
   w.nodes = in.g.num_nodes();
   w.edges = in.g.num_edges();
   w.reps = in.reps;
@@ -269,9 +290,11 @@ row run_model(const input& in) {
 }
 
 void print_row(const row& r) {
-  const bool model = r.what == "predicted_makespan_us";  // the GPU model on the default plan
+  const bool model = r.what.starts_with("predicted_makespan_us");  // the GPU model on the default plan
+  const bool hostile = r.what.ends_with("(hostile profile)");
   std::printf("%-22s %8zu %8zu  %-28s %-20s %9.1f %9.1f %9.1f %8.1f %8zu %8zu %s\n", r.graph.c_str(), r.nodes, r.edges,
-              model ? "predicted_makespan_us" : r.streams.c_str(), model ? "(default plan)" : r.order.c_str(),
+              model ? "predicted_makespan_us" : r.streams.c_str(),
+              model ? (hostile ? "(hostile profile)" : "(default plan)") : r.order.c_str(),
               r.plan_ms, r.validate_ms, r.total_ms, r.peak_mb, r.num_streams, r.waits, r.ok ? "" : "!");
   std::fflush(stdout);
 }
@@ -303,14 +326,16 @@ std::string json_escape(const std::string& s) {
 
 int main(int argc, char** argv) {
   std::string json_path, only;
-  bool quick = false;
+  bool quick = false, model_only = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
     else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
     else if (!std::strcmp(argv[i], "--quick")) quick = true;
+    else if (!std::strcmp(argv[i], "--model-only")) model_only = true;
     else if (!std::strcmp(argv[i], "--limit") && i + 1 < argc) case_limit_s = static_cast<unsigned>(std::atoi(argv[++i]));
     else {
-      std::fprintf(stderr, "usage: %s [--json FILE] [--quick] [--only SUBSTRING] [--limit SECONDS]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--json FILE] [--quick] [--only SUBSTRING] [--limit SECONDS] [--model-only]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -347,13 +372,18 @@ int main(int argc, char** argv) {
     test::rng_t rng(42);
     input in{sp.name, sp.make(rng), {}, quick ? std::max(1, sp.reps / 5) : sp.reps, sp.target_ms, sp.target_mb};
     in.prof = synthetic_profile(in.g, 7);
-    every_stream_policy(in, order::program_order{}, rows);
-    every_stream_policy(in, order::critical_path_first{}, rows);
-    every_stream_policy(in, order::resource_aware{}, rows);
-    every_stream_policy(in, order::model_guided{}, rows);
-    row model = run_model(in);
-    print_row(model);
-    rows.push_back(std::move(model));
+    if (!model_only) {
+      every_stream_policy(in, order::program_order{}, rows);
+      every_stream_policy(in, order::critical_path_first{}, rows);
+      every_stream_policy(in, order::resource_aware{}, rows);
+      every_stream_policy(in, order::model_guided{}, rows);
+    }
+    for (bool hostile : {false, true}) {
+      row model = run_model(in, hostile);
+      print_row(model);
+      rows.push_back(std::move(model));
+    }
+    if (model_only) continue;
     row ex = run_export(in);
     std::printf("%-22s %8zu %8zu  %-49s %29.1f %8.1f\n", ex.graph.c_str(), ex.nodes, ex.edges, "to_dot + to_json",
                 ex.total_ms, ex.peak_mb);
