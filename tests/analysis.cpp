@@ -97,6 +97,22 @@ TEST_CASE("transitive_reduction.blocks_agree_on_larger_graphs") {
   CHECK(whole.size() < g.num_edges());
 }
 
+TEST_CASE("transitive_reduction.rows_only_for_nodes_with_successors") {
+  // 100,000 isolated nodes and one diamond: three nodes reach anything, so three rows of bits
+  // (each at most n bits wide), not one per node (2.5 s for isolated nodes before).
+  const std::size_t n = 100000;
+  test::edge_list edges{{0, 1}, {0, 2}, {1, 3}, {2, 3}, {0, 3}};
+  const graph g = test::build(n, edges);
+  std::size_t peak = 0;
+  const auto e = detail::transitive_reduction_edges(g, std::size_t{64} << 20, &peak);
+  CHECK(e == std::vector<std::pair<node_id, node_id>>{{0, 1}, {0, 2}, {1, 3}, {2, 3}});
+  CHECK(peak > 0);
+  CHECK(peak <= 3 * ((n + 63) / 64) * sizeof(std::uint64_t));
+  std::size_t none = 0;
+  CHECK(detail::transitive_reduction_edges(test::build(n, {}), std::size_t{64} << 20, &none).empty());
+  CHECK(none == 0);  // no edges, no bitsets
+}
+
 TEST_CASE("transitive_reduction.100k_nodes_bounded_memory") {
   rng_t rng(5);
   const graph g = test::layered(rng, 5000, 40, 2, 0.05);

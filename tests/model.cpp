@@ -2,6 +2,9 @@
 #include <opara/model/gpu_model.hpp>
 #include <opara/opara.hpp>
 
+#include <array>
+#include <cmath>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
@@ -223,4 +226,82 @@ TEST_CASE("model.refuses_broken_plans_and_profiles") {
   p.ops.pop_back();
   CHECK_THROWS_AS((void)simulate(g, good, p), opara::error);
   CHECK_THROWS_AS((void)simulate(g, good, one_kernel_each({kernel(1, 5), kernel(1, 5)}), gpu_model{-1, 0, 0}), bad_policy);
+}
+
+TEST_CASE("model.any_profile_gives_a_finite_prediction_at_a_cost_free_of_its_numbers") {
+  // A profile is input: CUDA's largest legal grid, the largest durations and resources a record
+  // can hold. Before, the model simulated ~1e7 batches of blocks per such kernel and this test did
+  // not end; the planning benchmark shows the cost (bench/planning).
+  constexpr std::uint32_t u32 = std::numeric_limits<std::uint32_t>::max();
+  const std::array<std::uint32_t, 3> largest_grid{2147483647u, 65535u, 65535u};
+  // Alone, a kernel of any grid still runs for its profiled duration.
+  {
+    kernel_record k = kernel(1, 10);
+    k.grid = largest_grid;
+    const graph one = independent(1);
+    CHECK(predicted_makespan_us(one, plan_of(one, {0}, {0}), one_kernel_each({k}), free_launches) ==
+          doctest::Approx(10));
+    // Two of them on two streams fill the GPU in turn.
+    const graph two = independent(2);
+    CHECK(predicted_makespan_us(two, plan_of(two, {0, 1}, {0, 1}), one_kernel_each({k, k}), free_launches) ==
+          doctest::Approx(20));
+  }
+  // A fan-out and a chain of kernels with hostile numbers, on a device with hostile limits.
+  const std::size_t n = 64;
+  graph_builder b;
+  b.add_nodes(n);
+  for (node_id v = 1; v < n / 2; ++v) b.add_edge(0, v);           // fan-out
+  for (node_id v = n / 2; v + 1 < n; ++v) b.add_edge(v, v + 1);  // chain
+  const graph g = b.build();
+  profile p;
+  p.limits = {u32, u32, u32, u32, u32, 0};  // blocks per SM unknown
+  p.ops.resize(n);
+  for (std::size_t v = 0; v < n; ++v) {
+    kernel_record k;
+    k.grid = largest_grid;
+    k.block = {1024, v % 2 ? 1024u : 1u, 1};
+    k.registers_per_thread = v % 3 ? u32 : 0;
+    k.static_shared_bytes = v % 5 ? u32 : 0;
+    k.dynamic_shared_bytes = u32;
+    k.occupancy = v % 4 == 0 ? 0.0 : 1.0;
+    k.duration_us = v % 2 ? std::numeric_limits<double>::max() : 1e308;
+    p.ops[v].kernels = {k, k};
+    p.ops[v].duration_us = v % 7 ? 1e308 : 0.0;
+    if (v % 9 == 0) p.ops[v].kernels.clear();  // event-timed records too
+  }
+  const plan greedy = make_plan(g);
+  const simulation sim = simulate(g, greedy, p);
+  CHECK(std::isfinite(sim.makespan_us));
+  CHECK(sim.makespan_us >= detail::max_duration_us);  // the longest duration the model counts
+  for (node_id v = 0; v < n; ++v) {
+    CHECK(std::isfinite(sim.finish_us[v]));
+    CHECK(sim.start_us[v] >= 0);
+    CHECK(sim.start_us[v] <= sim.finish_us[v]);
+  }
+  // Kernels of eight block sizes on a GPU of 2^32 - 1 SMs, half of them as long as the model counts:
+  // the short ones share what the long ones leave, in ever smaller batches (before, this
+  // 16-operator fan-out did not end).
+  {
+    const graph fan = graph_of(16, {{0, 1}, {0, 2}, {0, 3}, {0, 4}, {0, 5}, {0, 6}, {0, 7}, {0, 8}, {0, 9}, {0, 10},
+                                    {0, 11}, {0, 12}, {0, 13}, {0, 14}, {0, 15}});
+    profile mixed;
+    mixed.limits = {u32, u32, u32, u32, u32, 0};
+    for (std::uint32_t v = 0; v < 16; ++v) {
+      kernel_record k;
+      k.grid = largest_grid;
+      k.block = {32 * (1 + v % 8), 1, 1};
+      k.occupancy = 0.5;
+      k.duration_us = v % 2 ? 1e308 : 1 + v;
+      mixed.ops.push_back({{k}, k.duration_us, boundness::unknown});
+    }
+    const double us = predicted_makespan_us(fan, make_plan(fan), mixed);
+    CHECK(std::isfinite(us));
+    CHECK(us >= 1 + detail::max_duration_us);  // the source, then at least the longest branch
+  }
+  // The model-guided planners on the same profile: a valid plan, a finite prediction.
+  const plan guided = make_plan(g, &p, {}, streams::model_guided{}, order::model_guided{});
+  validate(guided, g);
+  const double guided_us = predicted_makespan_us(g, guided, p);
+  CHECK(std::isfinite(guided_us));
+  CHECK(guided_us == doctest::Approx(model_schedule(g, p).placement.predicted_us));
 }

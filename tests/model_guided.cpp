@@ -6,8 +6,11 @@
 #include <opara/order/model_guided.hpp>
 #include <opara/streams/model_guided.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -149,4 +152,50 @@ TEST_CASE("model_guided.policies_give_the_schedule_the_model_chose") {
   CHECK(make_plan(g, &p, {}, pinned, order::program_order{}).stream_of ==
         make_plan(g, &flat, {}, streams::model_guided{}, order::program_order{}).stream_of);
   CHECK_THROWS_AS((void)make_plan(g, nullptr, {}, streams::sequential{}, order::model_guided{}), bad_policy);
+}
+
+TEST_CASE("model_guided.labels_name_every_option_that_changes_the_plan") {
+  // Autotune's cache tells candidates apart by label: one option missing from it, and a choice
+  // made under the old value is reused under the new one.
+  static_assert(sizeof(gpu_model) == 5 * sizeof(double),
+                "a new gpu_model field changes the plan: name it in detail::model_options_label and here");
+  CHECK(streams::model_guided{}.label() == "model_guided");  // the defaults: autotune's labels as before
+  CHECK(order::model_guided{}.label() == "model_guided");
+  std::vector<model_planner_options> variants(8);
+  variants[0].gpu.launch_us = 0.5;
+  variants[1].gpu.dependency_us = 0.3;
+  variants[2].gpu.submit_us = 4;
+  variants[3].gpu.stream_dependency_us = 0.05;
+  variants[4].gpu.wait_us = 0.2;
+  variants[5].stream_caps = {1, 4};
+  variants[6].tolerance = 0.05;
+  variants[7].tolerance = std::nextafter(model_planner_options{}.tolerance, 1.0);  // no rounding in the text
+  std::vector<std::string> stream_labels, order_labels;
+  for (const auto& o : variants) {
+    streams::model_guided s;
+    s.options = o;
+    order::model_guided r;
+    r.options = o;
+    stream_labels.push_back(s.label());
+    order_labels.push_back(r.label());
+  }
+  streams::model_guided blind;
+  blind.streams_without_profile = 3;
+  stream_labels.push_back(blind.label());
+  stream_labels.push_back(streams::model_guided{}.label());
+  order_labels.push_back(order::model_guided{}.label());
+  for (const auto* labels : {&stream_labels, &order_labels}) {
+    auto sorted = *labels;
+    std::sort(sorted.begin(), sorted.end());
+    CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end());  // all different
+  }
+  CHECK(stream_labels[1] == "model_guided[dependency_us=0.3]");
+  CHECK(order_labels[5] == "model_guided[stream_caps={1,4}]");
+  CHECK(stream_labels[8] == "model_guided[streams_without_profile=3]");
+  // Caps are read ascending, without repeats or zero: lists that plan alike are labelled alike.
+  order::model_guided same;
+  same.options.stream_caps = {4, 0, 1, 4};
+  CHECK(same.label() == order_labels[5]);
+  // The label travels into the autotune candidate's name through policy_label.
+  CHECK(policy_label(blind) == blind.label());
 }

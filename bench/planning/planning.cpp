@@ -1,5 +1,6 @@
-// Planning time and memory: every stream policy x launch order, make_plan (order, streams, pruned
-// waits) then validate, on GoogLeNet and on 100,000-operator chains, fan-outs, fan-out + join,
+// Planning time and memory: every stream policy x launch order (the model-guided ones included),
+// make_plan (order, streams, pruned waits) then validate, and the GPU model's
+// predicted_makespan_us on one plan per graph, on GoogLeNet and on 100,000-operator chains, fan-outs, fan-out + join,
 // layered graphs and random DAGs with local (each node's inputs among the 64 before it) and
 // uniform edges, plus 1,000,000-operator chains and layered graphs; to_dot and to_json once per
 // graph. Ids are shuffled where the generator allows it, so id order is not launch order.
@@ -7,11 +8,15 @@
 // Each case runs in a child process (fork) on a graph built by the parent, so its peak resident
 // memory (VmHWM, reset through /proc/self/clear_refs before planning; the graph itself is
 // included) is its own. Times are the median of `reps` runs, std::chrono::steady_clock.
-// Targets (issue 10, on the 2-core development machine): 100k operators plan + validate in
-// <= 150 ms and <= 200 MB for every policy and order; 1M-operator chains and layered graphs in
-// <= 3 s. The table marks a case that misses its target with "!".
+// Targets (issues 10 and 24, on the 2-core development machine): 100k operators plan + validate
+// in <= 150 ms and <= 200 MB for every policy and order, the GPU model in <= 150 ms; 1M-operator
+// chains and layered graphs in <= 3 s. The table marks a case that misses its target with "!". A
+// case still running after --limit seconds (default 60) is stopped and marked as failed.
 //
-//   bench_planning [--json FILE] [--quick] [--only SUBSTRING]
+// --model-only runs the GPU model's rows alone (the default plan under the synthetic profile and
+// under a hostile one: largest grid, durations near DBL_MAX, resources at 2^32 - 1).
+//
+//   bench_planning [--json FILE] [--quick] [--only SUBSTRING] [--limit SECONDS] [--model-only]
 
 #include <opara/opara.hpp>
 
@@ -24,6 +29,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cmath>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -78,7 +86,10 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// Runs `body` in a child process and returns what it wrote.
+unsigned case_limit_s = 60;  // --limit
+
+// Runs `body` in a child process and returns what it wrote; the child is stopped (SIGALRM) after
+// case_limit_s seconds.
 result in_child(const std::function<result()>& body) {
   int fds[2];
   if (pipe(fds) != 0) return {.failed = true};
@@ -86,6 +97,7 @@ result in_child(const std::function<result()>& body) {
   const pid_t pid = fork();
   if (pid == 0) {
     close(fds[0]);
+    alarm(case_limit_s);
     result r;
     try {
       reset_peak_rss();
@@ -107,7 +119,10 @@ result in_child(const std::function<result()>& body) {
   if (got != static_cast<ssize_t>(sizeof r)) {
     r = {};
     r.failed = true;
-    std::snprintf(r.message, sizeof r.message, "child died (status %d)", status);
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+      std::snprintf(r.message, sizeof r.message, "stopped after %u s", case_limit_s);
+    else
+      std::snprintf(r.message, sizeof r.message, "child died (status %d)", status);
   }
   return r;
 }
@@ -217,13 +232,77 @@ row run_export(const input& in) {
   return w;
 }
 
+// The synthetic profile with hostile numbers (issue 24): CUDA's largest grid, durations near
+// DBL_MAX, resources and device limits at 2^32 - 1. The model's cost must not grow with them.
+profile hostile_profile(profile p) {
+  constexpr std::uint32_t u32 = 0xffffffffu;
+  p.limits = {p.limits.sm_count == 0 ? 0 : u32, u32, u32, u32, u32, 0};
+  std::size_t i = 0;
+  for (auto& op : p.ops)
+    for (auto& k : op.kernels) {
+      k.grid = {2147483647u, 65535u, 65535u};
+      k.registers_per_thread = ++i % 3 ? u32 : 0;
+      k.dynamic_shared_bytes = u32;
+      k.duration_us = i % 2 ? 1e308 : k.duration_us;
+    }
+  return p;
+}
+
+// The GPU model alone: predicted_makespan_us (which validates the plan) of the default plan
+// (opara_greedy, program order: the widest placement) under the synthetic profile, or under its
+// hostile version.
+row run_model(const input& in, bool hostile) {
+  const profile prof = hostile ? hostile_profile(in.prof) : profile{};
+  const result r = in_child([&] {
+    result out;
+    const plan p = make_plan(in.g);
+    std::vector<double> t;
+    double us = 0;
+    for (int i = 0; i < in.reps; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      us = predicted_makespan_us(in.g, p, hostile ? prof : in.prof);
+      t.push_back(ms_since(t0));
+    }
+    if (!(us > 0) || !std::isfinite(us)) throw error("predicted_makespan_us gave " + std::to_string(us));
+    out.plan_ms = median(t);
+    out.num_streams = p.num_streams;
+    out.waits = p.num_waits();
+    return out;
+  });
+  row w;
+  w.graph = in.name;
+  w.streams = "opara_greedy";
+  w.order = "program_order";
+  w.what = hostile ? "predicted_makespan_us (hostile profile)" : "predicted_makespan_us";
+  w.nodes = in.g.num_nodes();
+  w.edges = in.g.num_edges();
+  w.reps = in.reps;
+  w.plan_ms = r.plan_ms;
+  w.total_ms = r.plan_ms;
+  w.peak_mb = r.peak_kb / 1024;
+  w.num_streams = r.num_streams;
+  w.waits = r.waits;
+  w.target_ms = in.target_ms;
+  w.target_mb = in.target_mb;
+  w.ok = !r.failed && w.total_ms <= in.target_ms && w.peak_mb <= in.target_mb;
+  if (r.failed) std::fprintf(stderr, "bench_planning: %s gpu model failed: %s\n", in.name.c_str(), r.message);
+  return w;
+}
+
+void print_row(const row& r) {
+  const bool model = r.what.starts_with("predicted_makespan_us");  // the GPU model on the default plan
+  const bool hostile = r.what.ends_with("(hostile profile)");
+  std::printf("%-22s %8zu %8zu  %-28s %-20s %9.1f %9.1f %9.1f %8.1f %8zu %8zu %s\n", r.graph.c_str(), r.nodes, r.edges,
+              model ? "predicted_makespan_us" : r.streams.c_str(),
+              model ? (hostile ? "(hostile profile)" : "(default plan)") : r.order.c_str(),
+              r.plan_ms, r.validate_ms, r.total_ms, r.peak_mb, r.num_streams, r.waits, r.ok ? "" : "!");
+  std::fflush(stdout);
+}
+
 template <class O>
 void every_stream_policy(const input& in, O o, std::vector<row>& rows) {
   auto add = [&](row r) {
-    std::printf("%-22s %8zu %8zu  %-28s %-20s %9.1f %9.1f %9.1f %8.1f %8zu %8zu %s\n", r.graph.c_str(), r.nodes,
-                r.edges, r.streams.c_str(), r.order.c_str(), r.plan_ms, r.validate_ms, r.total_ms, r.peak_mb,
-                r.num_streams, r.waits, r.ok ? "" : "!");
-    std::fflush(stdout);
+    print_row(r);
     rows.push_back(std::move(r));
   };
   add(run_case(in, streams::sequential{}, o));
@@ -231,6 +310,7 @@ void every_stream_policy(const input& in, O o, std::vector<row>& rows) {
   add(run_case(in, streams::min_path_cover{}, o));
   add(run_case(in, streams::round_robin{.streams = 4}, o));
   add(run_case(in, streams::capped<streams::opara_greedy>{{}, 8}, o));
+  add(run_case(in, streams::model_guided{}, o));  // the profile make_plan is given
 }
 
 std::string json_escape(const std::string& s) {
@@ -246,13 +326,16 @@ std::string json_escape(const std::string& s) {
 
 int main(int argc, char** argv) {
   std::string json_path, only;
-  bool quick = false;
+  bool quick = false, model_only = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
     else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
     else if (!std::strcmp(argv[i], "--quick")) quick = true;
+    else if (!std::strcmp(argv[i], "--model-only")) model_only = true;
+    else if (!std::strcmp(argv[i], "--limit") && i + 1 < argc) case_limit_s = static_cast<unsigned>(std::atoi(argv[++i]));
     else {
-      std::fprintf(stderr, "usage: %s [--json FILE] [--quick] [--only SUBSTRING]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--json FILE] [--quick] [--only SUBSTRING] [--limit SECONDS] [--model-only]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -289,9 +372,18 @@ int main(int argc, char** argv) {
     test::rng_t rng(42);
     input in{sp.name, sp.make(rng), {}, quick ? std::max(1, sp.reps / 5) : sp.reps, sp.target_ms, sp.target_mb};
     in.prof = synthetic_profile(in.g, 7);
-    every_stream_policy(in, order::program_order{}, rows);
-    every_stream_policy(in, order::critical_path_first{}, rows);
-    every_stream_policy(in, order::resource_aware{}, rows);
+    if (!model_only) {
+      every_stream_policy(in, order::program_order{}, rows);
+      every_stream_policy(in, order::critical_path_first{}, rows);
+      every_stream_policy(in, order::resource_aware{}, rows);
+      every_stream_policy(in, order::model_guided{}, rows);
+    }
+    for (bool hostile : {false, true}) {
+      row model = run_model(in, hostile);
+      print_row(model);
+      rows.push_back(std::move(model));
+    }
+    if (model_only) continue;
     row ex = run_export(in);
     std::printf("%-22s %8zu %8zu  %-49s %29.1f %8.1f\n", ex.graph.c_str(), ex.nodes, ex.edges, "to_dot + to_json",
                 ex.total_ms, ex.peak_mb);

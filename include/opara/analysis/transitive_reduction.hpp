@@ -6,13 +6,15 @@
 //! increasing topological position; an edge u->s is redundant exactly when s is already reachable
 //! from a successor visited before it. To bound memory the target positions are processed in
 //! column blocks: one block needs (rows reaching it) x (block width) bits, so memory stays under
-//! `memory_budget` bytes at any n. Time O(e * n / 64) word operations (10,000 nodes: a few ms;
-//! 100,000 nodes: well under a second on sparse graphs).
+//! `memory_budget` bytes at any n. Only nodes with successors get rows (a sink reaches nothing), so
+//! time is O(e * n / 64) word operations plus O(n) per column block, and the blocks are as wide as
+//! the budget allows for those rows.
 
 #include <opara/graph/graph.hpp>
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -38,20 +40,33 @@ inline std::vector<std::pair<node_id, node_id>> transitive_reduction_edges(const
   }
   std::vector<char> redundant(succ_pos.size(), 0);
 
+  // Only nodes with successors reach anything: rows are kept for them alone, numbered in
+  // position order (row_end[p]: rows of the positions before p), so a graph of few edges needs
+  // few rows whatever its node count.
+  constexpr std::uint32_t no_row = std::numeric_limits<std::uint32_t>::max();
+  std::vector<std::uint32_t> row_of(n, no_row), row_end(n + 1, 0);
+  std::uint32_t num_rows = 0;
+  for (std::size_t p = 0; p < n; ++p) {
+    if (succ_begin[p + 1] > succ_begin[p]) row_of[p] = num_rows++;
+    row_end[p + 1] = num_rows;
+  }
+
   const std::size_t max_words_total = std::max<std::size_t>(memory_budget / sizeof(std::uint64_t), 1);
-  std::size_t block_words = std::max<std::size_t>(max_words_total / std::max<std::size_t>(n, 1), 1);
+  std::size_t block_words = std::max<std::size_t>(max_words_total / std::max<std::size_t>(num_rows, 1), 1);
   block_words = std::min(block_words, (n + 63) / 64);
   const std::size_t block_cols = block_words * 64;
 
   std::vector<std::uint64_t> rows;
-  for (std::size_t first_col = 0; first_col < n; first_col += block_cols) {
+  if (num_rows > 0) rows.reserve(std::size_t{num_rows} * block_words);  // allocated once, not per block
+  for (std::size_t first_col = 0; first_col < n && num_rows > 0; first_col += block_cols) {
     const std::size_t end_col = std::min(n, first_col + block_cols);
     const std::size_t w = (end_col - first_col + 63) / 64;
     // Only positions < end_col can reach columns of this block.
-    rows.assign(end_col * w, 0);
+    rows.assign(std::size_t{row_end[end_col]} * w, 0);
     if (peak_bitset_bytes) *peak_bitset_bytes = std::max(*peak_bitset_bytes, rows.size() * sizeof(std::uint64_t));
     for (std::size_t p = end_col; p-- > 0;) {
-      std::uint64_t* acc = rows.data() + p * w;
+      if (row_of[p] == no_row) continue;
+      std::uint64_t* acc = rows.data() + std::size_t{row_of[p]} * w;
       for (std::uint32_t k = succ_begin[p]; k < succ_begin[p + 1]; ++k) {
         const std::size_t q = succ_pos[k];
         if (q >= end_col) break;  // ascending: the rest cannot reach this block either
@@ -61,7 +76,8 @@ inline std::vector<std::pair<node_id, node_id>> transitive_reduction_edges(const
           if (acc[b >> 6] & bit) redundant[k] = 1;
           acc[b >> 6] |= bit;
         }
-        const std::uint64_t* reach_of_q = rows.data() + q * w;
+        if (row_of[q] == no_row) continue;  // a sink reaches nothing
+        const std::uint64_t* reach_of_q = rows.data() + std::size_t{row_of[q]} * w;
         for (std::size_t i = 0; i < w; ++i) acc[i] |= reach_of_q[i];
       }
     }

@@ -164,7 +164,9 @@ struct chain_cover_solver {
   }
 
   // Walks shortest augmenting paths only (labels from layer()); returns true after augmenting.
+  // Unlayered (best == inf): any augmenting path, the labels ignored (see solve()).
   bool search(std::uint32_t root, std::uint32_t best) {
+    const bool layered = best != inf;
     lvis[root] = stamp;
     stack.clear();
     stack.push_back({root, 0, root, 0});
@@ -177,7 +179,7 @@ struct chain_cover_solver {
       }
       const std::uint32_t w = out[f.k++];
       const std::uint32_t level = f.level;
-      if (dist_right[w] != level || rvis[w] == stamp) continue;
+      if ((layered && dist_right[w] != level) || rvis[w] == stamp) continue;
       rvis[w] = stamp;
       const std::uint32_t owner = f.owner;
       parent_left[w] = owner;
@@ -194,7 +196,7 @@ struct chain_cover_solver {
       }
       stack.push_back({w, 0, owner, level});  // the rest of owner's reach goes on through w
       const std::uint32_t y = prev[w];
-      if (level < best && dist_left[y] == level + 1 && lvis[y] != stamp) {
+      if ((!layered || (level < best && dist_left[y] == level + 1)) && lvis[y] != stamp) {
         lvis[y] = stamp;
         stack.push_back({y, 0, y, level + 1});  // alternate: w's chain predecessor looks further
       }
@@ -205,16 +207,26 @@ struct chain_cover_solver {
   // Phases until no augmenting path is left. Roots are tried latest first: a late chain end has a
   // small reach, so it finds its partner near it and leaves the nodes further up to earlier ends
   // (in launch order, the walks of early roots would cross the whole graph again and again).
+  // Once a phase finds only a few paths (the long tail of Hopcroft–Karp: one path per O(n + e)
+  // phase), passes without layers take over: each walks every free root's reach once and keeps
+  // any augmenting path it meets, so one pass finds what several phases would. A pass that finds
+  // none proves the matching maximum (a root's failed walk stays failed: nothing was augmented);
+  // a last layer() then labels the nodes for the antichain (and would resume phases if a path
+  // were left).
   void solve() {
     greedy();
+    constexpr std::size_t few_paths = 64;
+    bool layered = true;
     for (;;) {
-      const std::uint32_t best = layer();
-      if (best == inf) break;
+      const std::uint32_t best = layered ? layer() : inf;
+      if (layered && best == inf) break;
       ++stamp;
-      bool any = false;
+      std::size_t found = 0;
       for (std::uint32_t u = static_cast<std::uint32_t>(n); u-- > 0;)
-        if (next[u] == no_node && lvis[u] != stamp) any = search(u, best) || any;
-      if (!any) break;  // cannot happen: a layered phase always finds one of its shortest paths
+        if (next[u] == no_node && lvis[u] != stamp) found += search(u, best) ? 1 : 0;
+      if (layered && found == 0) break;  // cannot happen: a layered phase finds one of its shortest paths
+      if (!layered && found == 0) layered = true;  // maximum: the last layer() labels the nodes
+      else if (found < few_paths) layered = false;
     }
   }
 };

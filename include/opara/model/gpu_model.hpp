@@ -18,6 +18,16 @@
 //!   blocks per SM (from its theoretical occupancy, or from its threads, shared memory and
 //!   registers against the device limits when the occupancy is unknown). A kernel of B blocks whose
 //!   profiled duration is d ran alone in ceil(B / (r x SMs)) waves, so each block takes d / waves.
+//!   A kernel of more than detail::max_waves waves is simulated as max_waves full waves of longer
+//!   blocks (its blocks grouped): exact when it runs alone, coarser when it shares the SMs.
+//! - A kernel starts its blocks in at most detail::max_batches (256) batches: while fewer than
+//!   1/256 of its blocks (rounded up) fit in the free slots, it waits and lets later kernels pass,
+//!   as when one block does not fit. Kernels of at most 256 blocks are unaffected. Without it,
+//!   slots freed piecemeal by kernels of different block sizes split batches of huge grids again
+//!   and again, without bound. With both bounds a simulation costs O(K log K) for K kernels,
+//!   whatever numbers the profile names.
+//! - Durations above detail::max_duration_us (10^30 us, far beyond any run) are taken as that, so
+//!   that sums over a whole graph stay finite.
 //! - Blocks are dispatched whenever slots are free, from the eligible kernels in the order they
 //!   became eligible; a kernel whose next block does not fit lets later kernels' blocks pass
 //!   (the block scheduler fills free slots), and a running block is never preempted.
@@ -98,6 +108,20 @@ struct model_kernels {
 //! Units of a whole SM: lcm(1..32), so that 1/r of an SM is exact for every r <= 32 blocks per SM.
 inline constexpr std::int64_t sm_units = 144403552893600;
 
+//! The most waves the model simulates one kernel in (see the header comment): bounds the batches
+//! of blocks, and so the events, per kernel whatever the grid.
+inline constexpr double max_waves = 16;
+
+//! The most batches the model starts one kernel's blocks in (see the header comment).
+inline constexpr std::uint64_t max_batches = 256;
+
+//! The longest kernel or operator the model counts (us): larger durations are taken as this one,
+//! so that a graph's sums stay finite for any number of operators up to 10^270.
+inline constexpr double max_duration_us = 1e30;
+
+//! SMs the model counts: more than any GPU has, few enough that slot units never overflow.
+inline constexpr std::uint32_t max_sm_count = 60000;
+
 //! Resident blocks per SM from the kernel's resources against the device limits (0 when nothing
 //! is known); the occupancy the profiler reports wins when it is known.
 inline std::uint32_t model_blocks_per_sm(const kernel_record& k, const device_limits& l) {
@@ -135,25 +159,34 @@ inline void check_duration(double us, std::size_t v, std::size_t kernel, const c
 inline model_kernels flatten_profile(const profile& p, const char* who) {
   model_kernels m;
   const device_limits& l = p.limits;
-  m.capacity = l.sm_count == 0 ? 0 : sm_units * static_cast<std::int64_t>(std::min<std::uint32_t>(l.sm_count, 60000));
+  const std::uint32_t sms = std::min(l.sm_count, max_sm_count);
+  m.capacity = sm_units * static_cast<std::int64_t>(sms);
   m.first.reserve(p.ops.size() + 1);
   for (std::size_t v = 0; v < p.ops.size(); ++v) {
     m.first.push_back(static_cast<std::uint32_t>(m.kernels.size()));
     const auto& op = p.ops[v];
     if (op.kernels.empty()) {  // event-timed: the operator's time, no slots
       check_duration(op.duration_us, v, std::size_t(-1), who);
-      m.kernels.push_back({op.duration_us, op.duration_us, 1, 0});
+      const double us = std::min(op.duration_us, max_duration_us);
+      m.kernels.push_back({us, us, 1, 0});
       continue;
     }
     for (std::size_t i = 0; i < op.kernels.size(); ++i) {
       const kernel_record& k = op.kernels[i];
       check_duration(k.duration_us, v, i, who);
-      model_kernel mk{k.duration_us, k.duration_us, std::max<std::uint64_t>(1, k.blocks()), 0};
+      const double us = std::min(k.duration_us, max_duration_us);
+      model_kernel mk{us, us, std::max<std::uint64_t>(1, k.blocks()), 0};
       const std::uint32_t r = m.capacity == 0 ? 0 : model_blocks_per_sm(k, l);
       if (r > 0) {
         mk.units = (sm_units + r - 1) / r;
-        const double slots = static_cast<double>(r) * static_cast<double>(l.sm_count);
-        mk.block_us = k.duration_us / std::ceil(static_cast<double>(mk.blocks) / slots);
+        // Slots as the simulation counts them (whole blocks of `units` in the capacity).
+        const auto slots = static_cast<std::uint64_t>(m.capacity / mk.units);
+        double waves = std::ceil(static_cast<double>(mk.blocks) / static_cast<double>(slots));
+        if (waves > max_waves) {  // group blocks: max_waves full waves
+          waves = max_waves;
+          mk.blocks = slots * static_cast<std::uint64_t>(max_waves);
+        }
+        mk.block_us = us / waves;
         m.min_units = m.min_units == 0 ? mk.units : std::min(m.min_units, mk.units);
       }
       m.kernels.push_back(mk);
@@ -163,23 +196,59 @@ inline model_kernels flatten_profile(const profile& p, const char* who) {
   return m;
 }
 
+//! The simulation's working memory, kept between simulations of one graph (the model-guided
+//! planner simulates many placements): reusing it saves reallocating and faulting in a dozen
+//! arrays per call.
+struct simulation_workspace {
+  std::vector<node_id> stream_next, stream_prev, last_on_stream, owner;
+  std::vector<std::uint32_t> waiting, seq, kernel_at, slotless;
+  std::vector<double> front, ready;
+  std::vector<std::uint64_t> left, done;
+  std::vector<std::int64_t> tree;
+  //! A batch of blocks ending (kind 0, ordered first) or a kernel becoming eligible (kind 1).
+  struct event {
+    double t;
+    //! kind 0: the kernel; kind 1: 2^32 + its front-end index, so that ties keep the launch order
+    std::uint64_t key;
+    std::uint64_t data;  //!< kind 0: the batch's blocks; kind 1: the kernel
+    [[nodiscard]] bool after(const event& o) const noexcept { return t != o.t ? t > o.t : key > o.key; }
+  };
+  std::vector<event> events;
+};
+
 //! The simulation itself, for an order and streams already known to honour g's edges (a valid
 //! plan): every dependency of a kernel comes earlier in the launch sequence. O((K + B) log K + e)
-//! for K kernels and B dispatched batches, plus the scans of the eligible kernels at each event.
+//! for K kernels and B <= max_batches x K dispatched batches. The eligible kernels are found
+//! through a tree of their smallest next batch over eligibility order, so a dispatch pass costs
+//! O(log K) per batch it starts, not a scan of every eligible kernel.
+//! The simulation stops once its clock passes `stop_after_us`, with makespan_us = infinity (the
+//! planner's way to drop a placement that can no longer win).
 inline simulation simulate_unchecked(const graph& g, std::span<const node_id> order, std::span<const stream_id> stream_of,
-                                     const model_kernels& m, const gpu_model& model) {
+                                     const model_kernels& m, const gpu_model& model,
+                                     double stop_after_us = std::numeric_limits<double>::infinity(),
+                                     simulation_workspace* workspace = nullptr) {
   const std::size_t n = g.num_nodes();
   const std::size_t nk = m.kernels.size();
   simulation out;
   out.start_us.assign(n, -1.0);
   out.finish_us.assign(n, 0.0);
+  simulation_workspace local;
+  simulation_workspace& w = workspace != nullptr ? *workspace : local;
 
   // The operator launched next on the same stream, and each operator's count of unfinished
   // dependencies (producers, plus the previous operator on its stream unless it is a producer).
-  std::vector<node_id> stream_next(n, no_node), stream_prev(n, no_node), last_on_stream;
-  std::vector<std::uint32_t> waiting(n, 0);
-  std::vector<std::uint32_t> seq(n);  // front-end index of each operator's first kernel
-  std::vector<double> front(n);       // front-end time of each operator's first kernel
+  auto& stream_next = w.stream_next;
+  auto& stream_prev = w.stream_prev;
+  auto& last_on_stream = w.last_on_stream;
+  auto& waiting = w.waiting;
+  auto& seq = w.seq;      // front-end index of each operator's first kernel
+  auto& front = w.front;  // front-end time of each operator's first kernel
+  stream_next.assign(n, no_node);
+  stream_prev.assign(n, no_node);
+  last_on_stream.clear();
+  waiting.assign(n, 0);
+  seq.resize(n);
+  front.resize(n);
   std::uint32_t kernel_index = 0;
   double front_us = 0;
   for (node_id v : order) {
@@ -199,46 +268,94 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
     }
     last_on_stream[s] = v;
   }
-  std::vector<double> ready(n, 0.0);   // latest end, plus its latency, among the dependencies finished so far
+  auto& ready = w.ready;  // latest end, plus its latency, among the dependencies finished so far
+  ready.assign(n, 0.0);
   const double along_stream_us = model.stream_latency_us();
 
-  std::vector<std::uint64_t> left(nk), done(nk, 0);  // blocks not yet dispatched / finished
+  auto& left = w.left;  // blocks not yet dispatched / finished
+  auto& done = w.done;
+  left.resize(nk);
+  done.assign(nk, 0);
   for (std::size_t k = 0; k < nk; ++k) left[k] = m.kernels[k].blocks;
-  std::vector<node_id> owner(nk);
+  auto& owner = w.owner;
+  owner.resize(nk);
   for (node_id v = 0; v < n; ++v)
     for (std::uint32_t k = m.first[v]; k < m.first[v + 1]; ++k) owner[k] = v;
 
-  // Events: (time, kind, key, kernel, blocks). kind 0: blocks end (processed first); kind 1: a
-  // kernel becomes eligible (key: its front-end index, so ties keep the launch order).
-  using event = std::tuple<double, int, std::uint64_t, std::uint32_t, std::uint64_t>;
-  std::priority_queue<event, std::vector<event>, std::greater<>> events;
+  using event = simulation_workspace::event;
+  auto& events = w.events;  // a min-heap by (time, kind, front-end index, kernel)
+  events.clear();
+  const auto later = [](const event& a, const event& b) { return a.after(b); };
+  auto push = [&](const event& e) {
+    events.push_back(e);
+    std::push_heap(events.begin(), events.end(), later);
+  };
   auto eligible_at = [&](std::uint32_t k, double t) {
     const node_id v = owner[k];
     const std::uint32_t j = k - m.first[v];
-    events.emplace(std::max(t, front[v] + j * model.launch_us), 1, seq[v] + j, k, 0);
+    push({std::max(t, front[v] + j * model.launch_us), (std::uint64_t{1} << 32) + seq[v] + j, k});
   };
-  auto node_ready = [&](node_id v) { eligible_at(m.first[v], ready[v]); };
-  for (node_id v : order)
-    if (waiting[v] == 0) node_ready(v);
+  // The front end hands operators over in launch order: a cursor through `order` stands for
+  // their launches, so that an operator ready before its launch waits there, not in the heap.
+  std::size_t next_launch = 0;
+  auto launched = [&](node_id v) {
+    return next_launch == order.size() || seq[v] < seq[order[next_launch]];
+  };
+  auto node_ready = [&](node_id v) {  // at its last dependency's end: eligible at launch or after
+    if (launched(v)) eligible_at(m.first[v], ready[v]);
+  };
 
-  // Eligible kernels with blocks left, in order of eligibility: a singly linked list through
-  // next_active, so that a dispatch pass stops as soon as no block can fit, whatever waits behind.
+  // Eligible kernels with blocks left that hold slots, by eligibility position: a min-tree of the
+  // units each one's smallest next batch needs (`vacant` where no such kernel), so a dispatch pass
+  // finds the first kernel that fits the free units in O(log K), whatever waits in front of it
+  // that does not fit. Kernels that hold no slots always fit: they wait in `slotless` for the
+  // next pass.
+  constexpr std::int64_t vacant = std::numeric_limits<std::int64_t>::max();
   constexpr std::uint32_t none = std::numeric_limits<std::uint32_t>::max();
-  std::vector<std::uint32_t> next_active(nk, none);
-  std::uint32_t head = none, tail = none;
+  std::size_t leaves = 1;
+  while (leaves < nk) leaves *= 2;
+  auto& tree = w.tree;
+  tree.assign(2 * leaves, vacant);
+  auto& kernel_at = w.kernel_at;
+  auto& slotless = w.slotless;
+  kernel_at.resize(nk);
+  slotless.clear();
+  std::uint32_t positions = 0, first_active = 0;  // positions below first_active are vacant
+  auto set_leaf = [&](std::uint32_t pos, std::int64_t units) {
+    std::size_t i = pos + leaves;
+    tree[i] = units;
+    for (i /= 2; i >= 1; i /= 2) {
+      const std::int64_t least = std::min(tree[2 * i], tree[2 * i + 1]);
+      if (tree[i] == least) break;  // the nodes above do not change either
+      tree[i] = least;
+    }
+  };
+  auto first_fit = [&](std::uint32_t from, std::int64_t units) -> std::uint32_t {  // position >= from
+    if (from >= positions || tree[1] > units) return none;
+    std::size_t i = from + leaves;
+    for (;;) {
+      if (tree[i] <= units) {
+        while (i < leaves) i = tree[2 * i] <= units ? 2 * i : 2 * i + 1;
+        return static_cast<std::uint32_t>(i - leaves);
+      }
+      while (i & 1) i /= 2;  // a right child: its parent's range ends where its own does
+      if (i == 0) return none;
+      ++i;  // the next range to the right
+    }
+  };
   std::int64_t free_units = m.capacity;
   double now = 0;
   auto finish_node = [&](node_id v, double t) {
     out.finish_us[v] = t;
     out.makespan_us = std::max(out.makespan_us, t);
-    auto release = [&](node_id w) {
-      ready[w] = std::max(ready[w], t + (stream_prev[w] == v ? along_stream_us : model.dependency_us));
-      if (--waiting[w] == 0) node_ready(w);
+    auto release = [&](node_id x) {
+      ready[x] = std::max(ready[x], t + (stream_prev[x] == v ? along_stream_us : model.dependency_us));
+      if (--waiting[x] == 0) node_ready(x);
     };
-    for (node_id w : g.successors(v)) release(w);
-    if (const node_id w = stream_next[v]; w != no_node) {
-      const auto preds = g.predecessors(w);
-      if (std::find(preds.begin(), preds.end(), v) == preds.end()) release(w);
+    for (node_id x : g.successors(v)) release(x);
+    if (const node_id x = stream_next[v]; x != no_node) {
+      const auto preds = g.predecessors(x);
+      if (std::find(preds.begin(), preds.end(), v) == preds.end()) release(x);
     }
   };
   auto kernel_done = [&](std::uint32_t k, double t) {
@@ -246,45 +363,82 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
     if (k + 1 < m.first[v + 1]) eligible_at(k + 1, t + model.dependency_us);
     else finish_node(v, t);
   };
+  auto dispatch = [&](std::uint32_t k, std::uint64_t take) {
+    if (double& start = out.start_us[owner[k]]; start < 0) start = now;
+    left[k] -= take;
+    push({now + m.kernels[k].block_us, k, take});
+  };
 
-  while (!events.empty()) {
-    now = std::get<0>(events.top());
-    while (!events.empty() && std::get<0>(events.top()) == now) {
-      const auto [t, kind, key, k, blocks] = events.top();
-      events.pop();
-      if (kind == 0) {
-        free_units += m.kernels[k].units * static_cast<std::int64_t>(blocks);
-        if ((done[k] += blocks) == m.kernels[k].blocks) kernel_done(k, t);
+  // Blocks of k's smallest next batch: 1/max_batches of the kernel's, but never more than fit in
+  // the whole GPU (one wave; with at most max_waves waves that bound never binds).
+  auto smallest_batch = [&](std::uint32_t k) {
+    const model_kernel& mk = m.kernels[k];
+    const auto wave = static_cast<std::uint64_t>(m.capacity / mk.units);
+    return std::min({left[k], (mk.blocks + max_batches - 1) / max_batches, wave});
+  };
+  auto need = [&](std::uint32_t k) { return m.kernels[k].units * static_cast<std::int64_t>(smallest_batch(k)); };
+  auto become_eligible = [&](std::uint32_t k) {
+    if (m.kernels[k].units == 0) {
+      slotless.push_back(k);
+    } else {
+      kernel_at[positions] = k;
+      set_leaf(positions++, need(k));
+    }
+  };
+  // The next event: the heap's first, or the next launch when that comes first (as an event it
+  // would be "operator v's first kernel eligible at its launch time").
+  auto launch_event = [&]() -> event {
+    const node_id v = order[next_launch];
+    return {front[v], (std::uint64_t{1} << 32) + seq[v], m.first[v]};
+  };
+  auto launch_first = [&] {
+    return next_launch < order.size() && (events.empty() || events.front().after(launch_event()));
+  };
+
+  while (!events.empty() || next_launch < order.size()) {
+    now = launch_first() ? front[order[next_launch]] : events.front().t;
+    if (now > stop_after_us) {
+      out.makespan_us = std::numeric_limits<double>::infinity();
+      return out;
+    }
+    for (;;) {
+      if (launch_first()) {
+        if (front[order[next_launch]] != now) break;
+        const node_id v = order[next_launch++];
+        if (waiting[v] == 0) {  // ready: eligible now, or when its latency has passed
+          if (ready[v] <= now) become_eligible(m.first[v]);
+          else eligible_at(m.first[v], ready[v]);
+        }
+        continue;
+      }
+      if (events.empty() || events.front().t != now) break;
+      const event e = events.front();
+      std::pop_heap(events.begin(), events.end(), later);
+      events.pop_back();
+      if (e.key < (std::uint64_t{1} << 32)) {
+        const auto k = static_cast<std::uint32_t>(e.key);
+        free_units += m.kernels[k].units * static_cast<std::int64_t>(e.data);
+        if ((done[k] += e.data) == m.kernels[k].blocks) kernel_done(k, e.t);
       } else {
-        (tail == none ? head : next_active[tail]) = k;
-        tail = k;
+        become_eligible(static_cast<std::uint32_t>(e.data));
       }
     }
-    // Dispatch: fill free slots from the eligible kernels, oldest first. Kernels that hold no
-    // slots take all their blocks at once; once fewer units are free than the smallest block
-    // needs, nothing behind can fit.
-    std::uint32_t prev = none;
-    for (std::uint32_t k = head; k != none;) {
-      const model_kernel& mk = m.kernels[k];
-      std::uint64_t take = left[k];
-      if (mk.units > 0) {
-        if (free_units < m.min_units) break;
-        take = std::min<std::uint64_t>(take, static_cast<std::uint64_t>(free_units / mk.units));
-      }
-      if (take > 0) {
-        if (double& start = out.start_us[owner[k]]; start < 0) start = now;
-        left[k] -= take;
-        free_units -= mk.units * static_cast<std::int64_t>(take);
-        events.emplace(now + mk.block_us, 0, 0, k, take);
-      }
-      const std::uint32_t next = next_active[k];
-      if (left[k] == 0) {  // unlink
-        (prev == none ? head : next_active[prev]) = next;
-        if (tail == k) tail = prev;
-      } else {
-        prev = k;
-      }
-      k = next;
+    // Dispatch: fill free slots from the eligible kernels, oldest first; a kernel whose block
+    // does not fit lets later ones pass. Kernels that hold no slots take all their blocks at once.
+    for (std::uint32_t k : slotless) dispatch(k, left[k]);
+    slotless.clear();
+    while (first_active < positions && tree[first_active + leaves] == vacant) ++first_active;
+    for (std::uint32_t pos = first_active;;) {
+      pos = first_fit(pos, free_units);
+      if (pos == none) break;
+      const std::uint32_t k = kernel_at[pos];
+      const std::int64_t units = m.kernels[k].units;
+      const std::uint64_t take = std::min<std::uint64_t>(left[k], static_cast<std::uint64_t>(free_units / units));
+      free_units -= units * static_cast<std::int64_t>(take);
+      dispatch(k, take);
+      if (left[k] == 0) set_leaf(pos, vacant);
+      else if (const std::int64_t next = need(k); next != tree[pos + leaves]) set_leaf(pos, next);
+      ++pos;
     }
   }
   out.makespan_us += model.submit_us;

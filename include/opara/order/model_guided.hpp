@@ -21,8 +21,13 @@ struct model_guided {
   static constexpr std::string_view name = "model_guided";
   model_planner_options options{};  //!< model costs, caps tried, tolerance
 
-  //! "model_guided" (its parameters are the profile's, not the user's).
-  [[nodiscard]] std::string label() const { return std::string(name); }
+  //! "model_guided", followed by every option that differs from its default, since each changes
+  //! the order: e.g. "model_guided[launch_us=0.5,stream_caps={1,4}]" (see
+  //! detail::model_options_label).
+  [[nodiscard]] std::string label() const {
+    const std::string options_label = opara::detail::model_options_label(options);
+    return options_label.empty() ? std::string(name) : std::string(name) + "[" + options_label + "]";
+  }
 
   //! A launch order for g (a topological order). Throws as described above.
   [[nodiscard]] std::vector<node_id> order(const graph& g, const profile* p) const {

@@ -27,8 +27,17 @@ struct model_guided {
   model_planner_options options{};          //!< model costs, caps tried, tolerance
   std::uint32_t streams_without_profile = 8;  //!< the cap when no profile is known
 
-  //! "model_guided" (its parameters are the profile's, not the user's).
-  [[nodiscard]] std::string label() const { return std::string(name); }
+  //! "model_guided", followed by every option that differs from its default, since each changes
+  //! the plan: e.g. "model_guided[dependency_us=0.3,streams_without_profile=4]" (see
+  //! detail::model_options_label). The `profile` member is not named: it is data, like the
+  //! profile make_plan is given.
+  [[nodiscard]] std::string label() const {
+    std::string options_label = opara::detail::model_options_label(options);
+    if (streams_without_profile != model_guided{}.streams_without_profile)
+      options_label += (options_label.empty() ? "" : ",") + std::string("streams_without_profile=") +
+                       std::to_string(streams_without_profile);
+    return options_label.empty() ? std::string(name) : std::string(name) + "[" + options_label + "]";
+  }
 
   //! Streams for `order` from `profile` (the member), see the header comment.
   [[nodiscard]] stream_assignment assign(const graph& g, std::span<const node_id> order) const {
