@@ -124,7 +124,7 @@ TEST_CASE("memory_orderings: write after read, read after write, write after wri
 
 TEST_CASE("check_memory agrees with a brute-force oracle on random graphs and arenas") {
   rng_t rng(20261206);
-  int racy = 0, clean = 0;
+  int racy = 0, clean = 0, clobbered_arenas = 0;
   for (int trial = 0; trial < 60; ++trial) {
     const graph g = test::layered(rng, test::uniform(rng, 2, 7), test::uniform(rng, 1, 5), 2, 0.2);
     test::arena_dag t{test::tensors_on(g, rng)};
@@ -141,15 +141,19 @@ TEST_CASE("check_memory agrees with a brute-force oracle on random graphs and ar
         CAPTURE(hazards);
         CAPTURE(p.stream_policy);
         const auto [a, b] = test::oracle_race(p, m, tg.topological_order());
-        const bool oracle = a != no_node;
+        const bool clobbered = test::oracle_clobbered(m, tg.topological_order());  // the arena itself is wrong
+        const bool oracle = a != no_node || clobbered;
         CHECK(races(p, tg, m) == oracle);
-        if (hazards) CHECK_FALSE(oracle);  // make_plan's plans never race on the engine's arena
+        if (hazards) CHECK_FALSE(a != no_node);  // make_plan's plans never race on the engine's arena
+        if (trial % 3 == 0) CHECK_FALSE(clobbered);  // the engine's first-fit arena is right in program order
         (oracle ? racy : clean) += 1;
+        clobbered_arenas += clobbered;
       }
     }
   }
   CHECK(racy > 20);  // the generator does make racy plans when the orderings are off
   CHECK(clean > 20);
+  CHECK(clobbered_arenas > 20);  // and arenas that are wrong whatever the plan
 }
 
 TEST_CASE("check_memory refuses a plan that launches the engine's later writer first") {
@@ -192,6 +196,7 @@ TEST_CASE("plan_arena: buffers share bytes only when the plan orders them, and n
       CHECK(placed.arena_bytes() == a.bytes);
       CHECK_NOTHROW(check_memory(p, g, placed, p.order));  // race-free under the plan's own order
       CHECK(test::oracle_race(p, placed, p.order).first == no_node);
+      CHECK_FALSE(test::oracle_clobbered(placed, p.order));
       const std::uint64_t lb = arena_lower_bound(p, g, m);
       CHECK(lb <= a.bytes);
       CHECK(a.bytes <= no_reuse);
@@ -256,17 +261,25 @@ TEST_CASE("make_plan_within: within budget, race-free, and refuses less than the
     CHECK(seq_budget.arena.bytes <= seq_budget.budget_bytes);
     const memory_map placed = with_arena(m, seq_budget.arena);
     CHECK_NOTHROW(validate(seq_budget.plan, g));
-    CHECK_NOTHROW(check_memory(seq_budget.plan, g, placed));
-    CHECK(test::oracle_race(seq_budget.plan, placed, g.topological_order()).first == no_node);
+    const std::vector<node_id> ref = seq_budget.memory_order.empty()
+                                         ? std::vector<node_id>(g.topological_order().begin(), g.topological_order().end())
+                                         : seq_budget.memory_order;
+    CHECK_NOTHROW(check_memory(seq_budget.plan, g, placed, ref));
+    CHECK(test::oracle_race(seq_budget.plan, placed, ref).first == no_node);
+    CHECK_FALSE(test::oracle_clobbered(placed, ref));
     if (seq_budget.unbudgeted_bytes > seq_budget.budget_bytes) ++serialized;
     // Any budget between the sequential and the parallel arena is met.
     const std::uint64_t mid = (seq + seq_budget.unbudgeted_bytes) / 2;
     const budgeted_plan r = make_plan_within<streams::round_robin>(t, mid, nullptr, {}, {.streams = 3}, {}, {.alignment = 1});
     CHECK(r.arena.bytes <= std::max(mid, r.unbudgeted_bytes));
-    if (r.unbudgeted_bytes > mid) {
+    {
       const memory_map rp = with_arena(m, r.arena);
-      CHECK_NOTHROW(check_memory(r.plan, g, rp));
-      CHECK(test::oracle_race(r.plan, rp, g.topological_order()).first == no_node);
+      const std::vector<node_id> rref = r.memory_order.empty()
+                                            ? std::vector<node_id>(g.topological_order().begin(), g.topological_order().end())
+                                            : r.memory_order;
+      CHECK_NOTHROW(check_memory(r.plan, g, rp, rref));
+      CHECK(test::oracle_race(r.plan, rp, rref).first == no_node);
+      CHECK_FALSE(test::oracle_clobbered(rp, rref));
     }
     if (seq > 1)
       CHECK_THROWS_WITH_AS(make_plan_within(t, seq - 1, nullptr, {}, {}, {}, {.alignment = 1}),
@@ -331,4 +344,28 @@ TEST_CASE("parts: slices of one buffer written by parallel branches need no orde
   concat_dag bad = t;
   bad.parent = {0, 1, 1, 2, 4};
   CHECK_THROWS_WITH_AS(memory_of(bad), doctest::Contains("itself a part"), bad_graph);
+}
+
+TEST_CASE("check_memory refuses an arena that is wrong in the reference order, and make_plan follows memory_order") {
+  // 0 writes A; 1 writes B over A's bytes; 2 reads A: in program order B clobbers A before 2 reads it.
+  test::arena_dag t;
+  t.succ = {{2}, {}, {}};
+  t.in = {{}, {}, {0}};
+  t.out = {{0}, {1}, {2}};
+  t.bytes = {8, 8, 8};
+  t.offset = {0, 0, 0};
+  t.pinned = {0, 0, 1};
+  const graph g = to_graph(t);
+  const memory_map m = memory_of(t);
+  CHECK_THROWS_WITH_AS(check_memory(make_plan(t), g, m), doctest::Contains("the arena is wrong in the reference order"),
+                       invalid_plan);
+  CHECK(test::oracle_clobbered(m, g.topological_order()));
+  // In the order 0, 2, 1 the same arena is right: plans made for that order honour it.
+  plan_options o;
+  o.memory_order = {0, 2, 1};
+  const plan p = make_plan(t, nullptr, o);
+  CHECK_NOTHROW(check_memory(p, g, m, o.memory_order));
+  CHECK(test::oracle_race(p, m, o.memory_order).first == no_node);
+  o.memory_order = {2, 0, 1};  // not a topological order
+  CHECK_THROWS_AS((void)make_plan(t, nullptr, o), bad_policy);
 }

@@ -232,19 +232,25 @@ inline int requests_main(int argc, char** argv, const request_model& model) try 
     engine seq_engine(net_desc, w, batch, o);
     seq_engine.set_arena(seq_arena.offset, seq_arena.bytes);
     run_variant("sequential arena", seq_engine, sched.compile(seq_engine, s, prof));
+    // An arena opara placed for a plan is right in that plan's order: the scheduler orders by it.
+    auto in_order = [&](std::vector<opara::node_id> order) {
+      sched_t with = sched;
+      with.options.plan.memory_order = std::move(order);
+      return with;
+    };
     engine par_engine(net_desc, w, batch, o);
     par_engine.set_arena(par_arena.offset, par_arena.bytes);
-    opara::executable par_exe = sched.compile(par_engine, s, prof);
+    opara::executable par_exe = in_order(first.plan().order).compile(par_engine, s, prof);
     run_variant("parallel arena", par_engine, par_exe);
     engine budget_engine(net_desc, w, batch, o);
     budget_engine.set_arena(within.arena.offset, within.arena.bytes);
-    run_variant("budgeted", budget_engine, sched.compile(budget_engine, s, prof));
+    run_variant("budgeted", budget_engine, in_order(within.memory_order).compile(budget_engine, s, prof));
     // The bound for the parallel arena, 1.25x the sequential one, as a budget.
     const opara::budgeted_plan within125 = opara::make_plan_within<sched_t::stream_policy, sched_t::order_policy>(
         own, seq_arena.bytes + seq_arena.bytes / 4, &prof, sched.options.plan, sched.streams, sched.order);
     engine budget125_engine(net_desc, w, batch, o);
     budget125_engine.set_arena(within125.arena.offset, within125.arena.bytes);
-    run_variant("budgeted 1.25x", budget125_engine, sched.compile(budget125_engine, s, prof));
+    run_variant("budgeted 1.25x", budget125_engine, in_order(within125.memory_order).compile(budget125_engine, s, prof));
 
     // The request loop on the parallel arena: fresh input and output buffers per request.
     const std::size_t in_n = par_engine.stored_size(net_desc.input), out_n = par_engine.stored_size(net_desc.output);

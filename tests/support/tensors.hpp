@@ -132,4 +132,27 @@ inline std::pair<node_id, node_id> oracle_race(const plan& p, const memory_map& 
   return {no_node, no_node};
 }
 
+// Brute force, byte by byte: true when some read, in the reference order, finds a byte of its
+// buffer last written for another buffer (the arena is wrong in that order, whatever the plan).
+inline bool oracle_clobbered(const memory_map& m, std::span<const node_id> reference) {
+  std::uint64_t top = 0;
+  for (const buffer_info& b : m.buffers)
+    if (!b.pinned && b.offset != no_offset) top = std::max(top, b.offset + b.bytes);
+  std::vector<buffer_id> last(top, no_buffer);  // root of the last buffer written at each byte
+  for (node_id v : reference) {
+    for (const buffer_access& a : m.accesses_of(v)) {  // reads first, as the operator reads before it writes
+      const buffer_info& info = m.buffers[m.root(a.buffer)];
+      if (a.write || info.pinned || info.offset == no_offset) continue;
+      for (std::uint64_t x = info.offset; x < info.offset + info.bytes; ++x)
+        if (last[x] != no_buffer && last[x] != m.root(a.buffer)) return true;
+    }
+    for (const buffer_access& a : m.accesses_of(v)) {
+      const buffer_info& info = m.buffers[m.root(a.buffer)];
+      if (!a.write || info.pinned || info.offset == no_offset) continue;
+      for (std::uint64_t x = info.offset; x < info.offset + info.bytes; ++x) last[x] = m.root(a.buffer);
+    }
+  }
+  return false;
+}
+
 } // namespace opara::test

@@ -230,7 +230,10 @@ private:
     stats.plan_ms = opara::detail::ms_since(start);
     if (options.validate) {
       validate(planned, compact);
-      if (memory && options.plan.memory_hazards) check_memory(planned, compact, *memory);
+      if (memory && options.plan.memory_hazards)
+        check_memory(planned, compact, *memory,
+                     options.plan.memory_order.empty() ? compact.topological_order()
+                                                       : std::span<const node_id>(options.plan.memory_order));
     }
     executable result = capture.capture(g, planned, stream, capture_options_for(measured ? &*measured : nullptr));
     result.stats().profile_ms = stats.profile_ms;

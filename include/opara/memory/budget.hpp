@@ -41,6 +41,10 @@ struct budgeted_plan {
   std::uint64_t unbudgeted_bytes = 0;  //!< the arena of the same policies' plan without a budget
   std::uint64_t sequential_bytes = 0;  //!< the sequential plan's arena (0 when not needed: within budget at once)
   bool sequential_offsets = false;     //!< the budget left only the sequential plan's own offsets
+  //! The order the arena is right in (plan_options::memory_order for a scheduler that compiles the
+  //! graph with these offsets): the plan's own order when its arena fit at once, else empty (the
+  //! program order, whose orderings the plan then includes).
+  std::vector<node_id> memory_order;
 };
 
 namespace detail {
@@ -100,6 +104,7 @@ template <stream_allocation_policy S = streams::opara_greedy, launch_order_polic
   r.arena = plan_arena(r.plan, compact, m, ao);
   r.unbudgeted_bytes = r.arena.bytes;
   r.budget_bytes = budget;
+  r.memory_order = r.plan.order;  // plan_arena's arena is right in the plan's own order
   if (budget != sequential_arena && r.arena.bytes <= budget) return r;
 
   const plan seq = detail::make_plan_on(compact, prof, options, streams::sequential{}, order::program_order{}, &m);
@@ -140,8 +145,10 @@ template <stream_allocation_policy S = streams::opara_greedy, launch_order_polic
   const memory_map fixed = with_arena(m, placed);
   placed.bytes = fixed.arena_bytes();
   placed.conflicts = soft.pairs;
+  options.memory_order.clear();  // the offsets placed here are right in program order
   r.plan = detail::make_plan_on(compact, prof, options, s, o, &fixed);
   r.arena = std::move(placed);
+  r.memory_order.clear();
   return r;
 }
 

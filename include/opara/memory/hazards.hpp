@@ -60,13 +60,16 @@ public:
 
   //! Calls emit(u, u's buffer, u writes) for the accesses v's access to b must follow: the last
   //! writes of each byte, and for a write also the reads since. Then records the access.
-  template <class Emit>
-  void access(node_id v, buffer_id b, bool write, Emit&& emit) {
+  //! A read whose bytes were last written for another buffer calls clobbered(writer, its buffer).
+  template <class Emit, class Clobbered>
+  void access(node_id v, buffer_id b, bool write, Emit&& emit, Clobbered&& clobbered) {
     const buffer_id root = m_.root(b);
     const buffer_info& info = m_.buffers[root];
     auto visit = [&](cell& c) {
-      for (std::uint32_t w = c.writes; w != no_node; w = list_[w].next)
+      for (std::uint32_t w = c.writes; w != no_node; w = list_[w].next) {
         if (list_[w].op != v && m_.may_conflict(list_[w].buffer, b)) emit(list_[w].op, list_[w].buffer, true);
+        if (!write && list_[w].op != v && m_.root(list_[w].buffer) != root) clobbered(list_[w].op, list_[w].buffer);
+      }
       if (write) {
         for (std::uint32_t r = c.reads; r != no_node; r = list_[r].next)
           if (list_[r].op != v && m_.may_conflict(list_[r].buffer, b)) emit(list_[r].op, list_[r].buffer, false);
@@ -131,8 +134,12 @@ private:
 //! Grouped by `after`, in reference order; one entry per pair of operators. Cost O((A + R) log A +
 //! orderings) for A accesses, where R counts each access once per range it covers (writes merge
 //! the ranges they cover, so about A for an arena's buffers).
+//! With `clobbers`, also lists the reads that the arena breaks in that order: a read of buffer b
+//! whose bytes were last written for another buffer (the arena gives two buffers that are live at
+//! once the same bytes), as (that writer, the reader) pairs.
 [[nodiscard]] inline std::vector<memory_ordering> memory_orderings(const memory_map& m,
-                                                                   std::span<const node_id> reference_order) {
+                                                                   std::span<const node_id> reference_order,
+                                                                   std::vector<memory_ordering>* clobbers = nullptr) {
   const std::size_t n = m.num_nodes();
   if (reference_order.size() != n)
     throw bad_policy("opara: memory_orderings: the reference order has " + std::to_string(reference_order.size()) +
@@ -149,11 +156,17 @@ private:
     for (int pass = 0; pass < 2; ++pass)
       for (const buffer_access& a : m.accesses_of(v)) {
         if (a.write != (pass == 1)) continue;
-        shadow.access(v, a.buffer, a.write, [&](node_id u, buffer_id ub, bool u_writes) {
-          if (met[u] == v) return;
-          met[u] = v;
-          out.push_back({u, v, ub, a.buffer, u_writes, a.write});
-        });
+        shadow.access(
+            v, a.buffer, a.write,
+            [&](node_id u, buffer_id ub, bool u_writes) {
+              if (met[u] == v) return;
+              met[u] = v;
+              out.push_back({u, v, ub, a.buffer, u_writes, a.write});
+            },
+            [&](node_id u, buffer_id ub) {
+              if (clobbers && (clobbers->empty() || clobbers->back().after != v || clobbers->back().before != u))
+                clobbers->push_back({u, v, ub, a.buffer, true, false});
+            });
       }
   }
   return out;
@@ -188,15 +201,25 @@ inline std::string describe_access(const graph& g, const memory_map& m, node_id 
 
 } // namespace detail
 
-//! Throws opara::invalid_plan unless plan `p` for g orders every two operators whose buffers share
-//! bytes (one of them writing) as `reference_order` does: the earlier one happens before the later
-//! one through stream order and waits, not merely by launch order. The message names both
+//! Throws opara::invalid_plan unless the arena is right in `reference_order` (no read finds its
+//! bytes last written for another buffer) and plan `p` for g orders every two operators whose
+//! buffers share bytes (one of them writing) as `reference_order` does: the earlier one happens
+//! before the later one through stream order and waits, not merely by launch order. The message names both
 //! operators, their buffers and the bytes. The plan's shape and dependencies are checked first
 //! (validate). Cost O(n + e + waits + orderings), plus memory_orderings.
 inline void check_memory(const plan& p, const graph& g, const memory_map& m, std::span<const node_id> reference_order) {
   detail::check_memory_map(m, g.num_nodes(), "check_memory");
   validate(p, g);
-  const auto orderings = memory_orderings(m, reference_order);
+  std::vector<memory_ordering> clobbers;
+  const auto orderings = memory_orderings(m, reference_order, &clobbers);
+  if (!clobbers.empty()) {
+    const memory_ordering& c = clobbers.front();
+    throw invalid_plan("opara: check_memory: the arena is wrong in the reference order, whatever the plan: " +
+                       detail::describe_access(g, m, c.before, c.before_buffer, true) + " overwrites bytes that " +
+                       detail::describe_access(g, m, c.after, c.after_buffer, false) +
+                       " still reads (the two buffers are live at once there; plan the arena for that order, or pass "
+                       "the order it was planned for)");
+  }
   const auto pos = detail::plan_shape_positions(p, g.num_nodes(), "check_memory");
   auto race = [&](const memory_ordering& o, const std::string& why) {
     throw invalid_plan("opara: check_memory: the plan races on shared memory: " +
@@ -218,7 +241,8 @@ inline void check_memory(const plan& p, const graph& g, const memory_map& m, std
 }
 
 //! check_memory with the graph's program order (g.topological_order()) as the reference: the
-//! order an engine's sequential arena is planned for.
+//! order an engine's sequential arena is planned for. An arena that plan_arena placed for plan p
+//! is right in p's order: check it with check_memory(p, g, m, p.order).
 inline void check_memory(const plan& p, const graph& g, const memory_map& m) {
   check_memory(p, g, m, g.topological_order());
 }

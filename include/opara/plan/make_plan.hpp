@@ -27,8 +27,10 @@
 #include <opara/streams/concept.hpp>
 #include <opara/streams/opara_greedy.hpp>
 
+#include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace opara {
 
@@ -39,6 +41,11 @@ struct plan_options {
   //! (memory/hazards.hpp) as dependencies. Off, a plan may race on the engine's arena (or on a
   //! buffer two operators write without an edge between them); check_memory then says where.
   bool memory_hazards = true;
+  //! The order the memory's contents are defined by: each read reads what the last write before it
+  //! in this order wrote. Empty: the graph's program order (g.topological_order()), the order an
+  //! engine plans its own arena for. An arena opara placed for plan p (plan_arena) is right in
+  //! p.order: pass that. It must be a topological order of the graph.
+  std::vector<node_id> memory_order{};
 };
 
 namespace detail {
@@ -76,7 +83,11 @@ plan make_plan_on(const graph& g, const profile* prof, plan_options opt, const S
                   const memory_map* memory = nullptr) {
   if (memory != nullptr && opt.memory_hazards) {
     check_memory_map(*memory, g.num_nodes(), "make_plan");
-    const auto orderings = memory_orderings(*memory, g.topological_order());
+    const std::span<const node_id> reference =
+        opt.memory_order.empty() ? g.topological_order() : std::span<const node_id>(opt.memory_order);
+    if (!opt.memory_order.empty())
+      (void)require_topological_order(g, reference, "plan_options::memory_order");
+    const auto orderings = memory_orderings(*memory, reference);
     if (!orderings.empty()) return plan_graph(with_orderings(g, orderings), g, prof, opt, s, o);
   }
   return plan_graph(g, g, prof, opt, s, o);
