@@ -369,3 +369,29 @@ TEST_CASE("check_memory refuses an arena that is wrong in the reference order, a
   o.memory_order = {2, 0, 1};  // not a topological order
   CHECK_THROWS_AS((void)make_plan(t, nullptr, o), bad_policy);
 }
+
+TEST_CASE("plan_arena with parts: concatenations on parallel branches, against the oracle") {
+  rng_t rng(31337);
+  int shared = 0;
+  for (int trial = 0; trial < 80; ++trial) {
+    const test::concat_dag t = test::concat_layers(rng, test::uniform(rng, 2, 6), test::uniform(rng, 1, 5));
+    static_assert(partitioned_tensor_graph<test::concat_dag>);
+    const graph g = to_graph(t);
+    const memory_map m = memory_of(t);
+    for (const plan& p : plans_of(t, true)) {
+      CAPTURE(trial);
+      CAPTURE(p.stream_policy);
+      const arena a = plan_arena(p, g, m, {.alignment = 1});
+      const memory_map placed = with_arena(m, a);
+      CHECK_FALSE(test::oracle_clobbered(placed, p.order));
+      CHECK(test::oracle_race(p, placed, p.order).first == no_node);
+      CHECK_NOTHROW(check_memory(p, g, placed, p.order));
+      CHECK(arena_lower_bound(p, g, m) <= a.bytes);
+      std::uint64_t no_reuse = 0;
+      for (buffer_id b = 0; b < m.num_buffers(); ++b)
+        if (!m.buffers[b].pinned && m.buffers[b].part_of == no_buffer) no_reuse += m.buffers[b].bytes;
+      if (a.bytes < no_reuse) ++shared;
+    }
+  }
+  CHECK(shared > 50);
+}

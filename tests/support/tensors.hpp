@@ -44,6 +44,60 @@ struct arena_dag : tensor_dag {
   std::uint64_t buffer_offset(buffer_id b) const { return offset[b]; }
 };
 
+// An engine whose buffers may be parts of others (a concatenation's slices).
+struct concat_dag : tensor_dag {
+  std::vector<buffer_id> parent;  // per buffer: its parent, or itself
+  std::size_t buffer_part_of(buffer_id b) const { return parent[b]; }
+};
+
+// Inception-like layers: each layer's operators write slices (parts) of the layer's one output
+// (a concatenation) and read the layer before's output whole; some operators are two-step branches
+// (a head writing a buffer of its own that a tail reads). The first layer reads a pinned input;
+// the last layer's output is pinned. Ids are in program order.
+inline concat_dag concat_layers(rng_t& rng, std::uint32_t layers, std::uint32_t max_width, std::uint32_t max_bytes = 64) {
+  concat_dag t;
+  auto buffer = [&](std::uint64_t bytes, bool pinned, buffer_id parent) {
+    t.bytes.push_back(bytes);
+    t.pinned.push_back(pinned ? 1 : 0);
+    const auto id = static_cast<buffer_id>(t.bytes.size() - 1);
+    t.parent.push_back(parent == no_buffer ? id : parent);
+    return id;
+  };
+  auto op = [&](std::vector<buffer_id> in, buffer_id out) {
+    t.succ.emplace_back();
+    t.in.push_back(std::move(in));
+    t.out.push_back({out});
+    return static_cast<node_id>(t.succ.size() - 1);
+  };
+  buffer_id input = buffer(uniform(rng, 1, max_bytes), true, no_buffer);
+  std::vector<node_id> writers_before;  // operators that wrote `input`'s slices (none for the first)
+  for (std::uint32_t l = 0; l < layers; ++l) {
+    const bool last = l + 1 == layers;
+    const std::uint32_t width = uniform(rng, 1, max_width);
+    const buffer_id whole = buffer(uniform(rng, 1, max_bytes), last, no_buffer);
+    std::vector<node_id> writers;
+    for (std::uint32_t i = 0; i < width; ++i) {
+      const buffer_id slice = width > 1 ? buffer(t.bytes[whole], last, whole) : whole;
+      node_id head;
+      if (uniform(rng, 0, 1)) {  // a two-step branch
+        const buffer_id mid = buffer(uniform(rng, 1, max_bytes), false, no_buffer);
+        head = op({input}, mid);
+        const node_id tail = op({mid}, slice);
+        t.succ[head].push_back(tail);
+        writers.push_back(tail);
+      } else {
+        head = op({input}, slice);
+        writers.push_back(head);
+      }
+      for (node_id w : writers_before) t.succ[w].push_back(head);
+    }
+    input = whole;
+    writers_before = std::move(writers);
+  }
+  t.offset.assign(t.bytes.size(), 0);
+  return t;
+}
+
 // Each operator of g (ids in program order) writes one buffer of 1..max_bytes bytes and reads its
 // predecessors' buffers; roots also read a pinned input, sinks' buffers are pinned outputs.
 inline tensor_dag tensors_on(const graph& g, rng_t& rng, std::uint32_t max_bytes = 64) {

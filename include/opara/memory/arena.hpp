@@ -173,51 +173,69 @@ struct conflict_graph {
 //! branches joined at the end, gains nothing from reuse and would list 10^10 pairs).
 [[nodiscard]] inline std::size_t max_conflict_pairs(std::size_t nb) noexcept { return 8 * nb + (std::size_t{1} << 16); }
 
-//! The conflict graph of the shareable buffers. A buffer swept after the pair limit is hit is
-//! marked in `own` (bytes of its own) and has no conflicts listed.
+//! The conflict graph of the shareable buffers, from a sweep over their entries in launch order:
+//! at each entry y of b, the buffers not yet dead on y's stream are b's conflicts (a buffer dead at
+//! y is dead at every later operator of y's stream, so it leaves that stream's list); b joins
+//! every list at its first entry. A buffer with pending entries when the pair limit is hit, or
+//! not yet reached, is marked in `own` (bytes of its own) and its conflicts are not used.
 inline conflict_graph conflicts_of(const memory_map& m, const plan& p, std::span<const std::uint32_t> pos,
                                    const plan_clocks& hb, const buffer_lives& lives, std::vector<char>& own) {
-  own.assign(m.num_buffers(), 0);
   const std::size_t nb = m.num_buffers();
-  std::vector<buffer_id> sweep;
+  own.assign(nb, 0);
+  struct entry_event {
+    std::uint32_t pos;
+    buffer_id b;
+    node_id y;
+  };
+  std::vector<entry_event> events;
+  std::vector<std::uint32_t> pending(nb, 0);  // entries not yet swept
   for (buffer_id b = 0; b < nb; ++b)
-    if (lives.shareable[b]) sweep.push_back(b);
-  std::sort(sweep.begin(), sweep.end(), [&](buffer_id a, buffer_id b) {
-    const node_id x = lives.accessors(a).front(), y = lives.accessors(b).front();
-    return pos[x] != pos[y] ? pos[x] < pos[y] : a < b;
+    if (lives.shareable[b])
+      for (node_id y : lives.entries(b)) {
+        events.push_back({pos[y], b, y});
+        ++pending[b];
+      }
+  std::sort(events.begin(), events.end(), [](const entry_event& x, const entry_event& y) {
+    return x.pos != y.pos ? x.pos < y.pos : x.b < y.b;
   });
   std::vector<std::vector<buffer_id>> alive(hb.tracked_streams());  // per tracked stream: not yet dead there
-  std::vector<std::pair<buffer_id, buffer_id>> pairs;
-  std::vector<buffer_id> met(nb, no_node);  // met[a] == b: (a, b) already recorded
+  std::vector<char> joined(nb, 0);
+  std::vector<std::pair<buffer_id, buffer_id>> pairs;  // (earlier, later): may repeat
   auto dead_at = [&](buffer_id a, node_id y) {
     for (node_id x : lives.exits(a))
       if (x == y || !hb.before(x, y)) return false;
     return true;
   };
   const std::size_t limit = max_conflict_pairs(nb);
-  for (buffer_id b : sweep) {
-    if (pairs.size() > limit) {
-      own[b] = 1;
-      continue;
+  for (const entry_event& e : events) {
+    if (pairs.size() > limit) {  // stop: what is not fully swept gets bytes of its own
+      for (buffer_id b = 0; b < nb; ++b)
+        if (lives.shareable[b] && pending[b] > 0) own[b] = 1;
+      break;
     }
-    for (node_id y : lives.entries(b)) {
-      std::vector<buffer_id>& list = alive[hb.slot(p.stream_of[y])];
-      for (std::size_t i = 0; i < list.size();) {
-        const buffer_id a = list[i];
-        if (dead_at(a, y)) {  // dead at y: dead at every later operator of y's stream
-          list[i] = list.back();
-          list.pop_back();
-          continue;
-        }
-        if (met[a] != b) {
-          met[a] = b;
-          pairs.emplace_back(a, b);
-        }
-        ++i;
+    std::vector<buffer_id>& list = alive[hb.slot(p.stream_of[e.y])];
+    for (std::size_t i = 0; i < list.size();) {
+      const buffer_id a = list[i];
+      if (a != e.b && dead_at(a, e.y)) {  // dead at y: dead at every later operator of y's stream
+        list[i] = list.back();
+        list.pop_back();
+        continue;
       }
+      if (a != e.b) pairs.emplace_back(a, e.b);
+      ++i;
     }
-    for (auto& list : alive) list.push_back(b);
+    if (!joined[e.b]) {
+      joined[e.b] = 1;
+      for (auto& l : alive) l.push_back(e.b);
+    }
+    --pending[e.b];
   }
+  for (auto& [a, b] : pairs)
+    if (a > b) std::swap(a, b);
+  std::sort(pairs.begin(), pairs.end());
+  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+  pairs.erase(std::remove_if(pairs.begin(), pairs.end(), [&](const auto& x) { return own[x.first] || own[x.second]; }),
+              pairs.end());
   conflict_graph c;
   c.pairs = pairs.size();
   c.begin.assign(nb + 1, 0);
