@@ -174,7 +174,9 @@ TEST_CASE("memory.engine_arena: plans with the memory's orderings never race; wi
   MESSAGE("without the orderings: " << off_plans_racy << " of 12 plans racy by check_memory, " << off_mismatches
                                     << " replays with wrong outputs");
   CHECK(off_plans_racy > 0);
-  CHECK(off_mismatches > 0);  // the hazard waits are what keeps the outputs right
+  // The hazard waits are what keeps the outputs right. Under compute-sanitizer, which runs one
+  // kernel at a time, nothing overlaps and the race cannot show.
+  if (!sanitizer()) CHECK(off_mismatches > 0);
 }
 
 TEST_CASE("memory.opara_arena: the parallel plan's own arena runs race-free") {
