@@ -43,7 +43,8 @@ struct arena_options {
 struct arena {
   std::vector<std::uint64_t> offset;  //!< per buffer; no_offset for pinned buffers
   std::uint64_t bytes = 0;            //!< the arena's size: the end of its highest buffer
-  std::size_t conflicts = 0;          //!< pairs of buffers the plan may keep live at once
+  std::size_t conflicts = 0;          //!< pairs of buffers the plan may keep live at once (a pair found
+                                      //!< at two entries of a buffer counts twice)
   std::size_t unshared = 0;           //!< buffers given bytes of their own: touched on a stream whose
                                       //!< happens-before is not tracked, or past max_conflict_pairs
 };
@@ -200,7 +201,9 @@ inline conflict_graph conflicts_of(const memory_map& m, const plan& p, std::span
   });
   std::vector<std::vector<buffer_id>> alive(hb.tracked_streams());  // per tracked stream: not yet dead there
   std::vector<char> joined(nb, 0);
-  std::vector<std::pair<buffer_id, buffer_id>> pairs;  // (earlier, later): may repeat
+  std::vector<std::pair<buffer_id, buffer_id>> pairs;  // (a, b): b's entry found a alive; a buffer
+                                                       // with several entries may list a pair twice
+  std::vector<buffer_id> met(nb, no_buffer);           // met[a] == b: (a, b) listed at this entry
   auto dead_at = [&](buffer_id a, node_id y) {
     for (node_id x : lives.exits(a))
       if (x == y || !hb.before(x, y)) return false;
@@ -221,7 +224,10 @@ inline conflict_graph conflicts_of(const memory_map& m, const plan& p, std::span
         list.pop_back();
         continue;
       }
-      if (a != e.b) pairs.emplace_back(a, e.b);
+      if (a != e.b && met[a] != e.b) {
+        met[a] = e.b;
+        pairs.emplace_back(a, e.b);
+      }
       ++i;
     }
     if (!joined[e.b]) {
@@ -230,10 +236,7 @@ inline conflict_graph conflicts_of(const memory_map& m, const plan& p, std::span
     }
     --pending[e.b];
   }
-  for (auto& [a, b] : pairs)
-    if (a > b) std::swap(a, b);
-  std::sort(pairs.begin(), pairs.end());
-  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+  // A repeated pair only repeats an interval when placing: no need to sort them away.
   pairs.erase(std::remove_if(pairs.begin(), pairs.end(), [&](const auto& x) { return own[x.first] || own[x.second]; }),
               pairs.end());
   conflict_graph c;
