@@ -1,7 +1,7 @@
 #pragma once
-// What the README's C++ blocks assume besides opara: a user's inference engine with a graph type
-// of its own (tests/cmake/readme.cmake compiles every block with this in front). Standard headers
-// only, so a block that forgets an opara include fails to compile, as it would for a user.
+// What the C++ blocks of README.md and docs/*.md assume besides opara: a user's inference engine
+// with a graph type of its own (tests/cmake/readme.cmake compiles every block with this in front).
+// Standard headers only, so a block that forgets an opara include fails to compile, as for a user.
 
 #include <cstddef>
 #include <functional>
