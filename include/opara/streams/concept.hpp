@@ -3,7 +3,7 @@
 //!
 //!   stream_assignment P::assign(const opara::graph& g, std::span<const node_id> order) const;
 //!   static constexpr std::string_view P::name;
-//!   std::string label() const;   // optional: name plus parameters (plan/label.hpp, policy_label)
+//!   std::string label() const;   // optional: name plus parameters (policy/label.hpp, policy_label)
 //!   stream_assignment P::assign(const opara::graph& g, std::span<const node_id> order,
 //!                               const opara::profile* prof) const;   // optional: reads the profile
 //!
@@ -15,7 +15,7 @@
 
 #include <opara/error.hpp>
 #include <opara/graph/graph.hpp>
-#include <opara/plan/label.hpp>
+#include <opara/policy/label.hpp>
 #include <opara/plan/plan.hpp>
 #include <opara/profile/profile.hpp>
 

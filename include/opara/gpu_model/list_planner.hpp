@@ -1,5 +1,5 @@
 #pragma once
-//! Plans decided by the GPU model (model/gpu_model.hpp) instead of by the topology alone.
+//! Plans decided by the GPU model (gpu_model/model.hpp) instead of by the topology alone.
 //!
 //! Placement: operators are taken in launch order and each goes to the stream on which it can
 //! start earliest, as estimated from profiled durations (list scheduling on at most `cap` streams):
@@ -25,7 +25,7 @@
 #include <opara/error.hpp>
 #include <opara/graph/graph.hpp>
 #include <opara/graph/list_schedule.hpp>
-#include <opara/model/gpu_model.hpp>
+#include <opara/gpu_model/model.hpp>
 #include <opara/plan/plan.hpp>
 #include <opara/profile/profile.hpp>
 
