@@ -6,6 +6,9 @@
 include(CMakePackageConfigHelpers)
 
 install(DIRECTORY include/opara DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# Forwarding headers at the old paths of moved headers, beside the real ones (no path is in both:
+# scripts/check-layers checks). Installed over an older opara, they replace its headers there.
+install(DIRECTORY compat/opara DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 set(_opara_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/opara)
 install(TARGETS opara EXPORT opara-targets)
 install(EXPORT opara-targets NAMESPACE opara:: DESTINATION ${_opara_cmake_dir})

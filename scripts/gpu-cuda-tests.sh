@@ -14,7 +14,7 @@ TESTS=(capture concurrency capture_errors profiler autotune server multi_gpu pdl
 mkdir -p "$WORK" "$LOG"
 rm -f "$LOG/tests.log" "$LOG/sanitizer.log"
 rm -rf "$WORK/src" && mkdir -p "$WORK/src"
-cp -r "$ROOT/CMakeLists.txt" "$ROOT/cmake" "$ROOT/include" "$ROOT/tests" "$WORK/src/"
+cp -r "$ROOT/CMakeLists.txt" "$ROOT/cmake" "$ROOT/include" "$ROOT/compat" "$ROOT/tests" "$WORK/src/"
 rm -rf "$WORK/src/tests/cmake"  # package-consumer checks are not needed for GPU tests
 
 B="${BUILT:-$WORK/build}"  # BUILT=<dir>: use test executables already built there

@@ -1,6 +1,6 @@
 // The lower bound with a device's dependent-launch latency (profile/bounds.hpp, bound_options), and
 // the property that makes it a bound: no plan the GPU model simulates beats it.
-#include <opara/model/gpu_model.hpp>
+#include <opara/gpu_model/model.hpp>
 #include <opara/opara.hpp>
 
 #include <limits>

@@ -3,7 +3,7 @@
 #include <opara/graph/graph.hpp>
 #include <opara/plan/dot.hpp>
 #include <opara/plan/json.hpp>
-#include <opara/plan/make_plan.hpp>
+#include <opara/compose/make_plan.hpp>
 #include <opara/plan/shape.hpp>
 #include <opara/plan/validate.hpp>
 #include <opara/streams/opara_greedy.hpp>

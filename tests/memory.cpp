@@ -4,10 +4,10 @@
 #include <doctest/doctest.h>
 
 #include <opara/memory/arena.hpp>
-#include <opara/memory/budget.hpp>
+#include <opara/compose/budget.hpp>
 #include <opara/memory/hazards.hpp>
 #include <opara/memory/map.hpp>
-#include <opara/plan/make_plan.hpp>
+#include <opara/compose/make_plan.hpp>
 #include <opara/streams/capped.hpp>
 #include <opara/streams/min_path_cover.hpp>
 #include <opara/streams/round_robin.hpp>

@@ -1,5 +1,5 @@
 // The GPU model (model/gpu_model.hpp) against hand-computed makespans.
-#include <opara/model/gpu_model.hpp>
+#include <opara/gpu_model/model.hpp>
 #include <opara/opara.hpp>
 
 #include <array>

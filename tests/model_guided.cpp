@@ -1,7 +1,7 @@
 // The model-guided planner and policies (model/list_planner.hpp, streams/model_guided.hpp,
 // order/model_guided.hpp): what the GPU model makes them choose.
-#include <opara/model/gpu_model.hpp>
-#include <opara/model/list_planner.hpp>
+#include <opara/gpu_model/model.hpp>
+#include <opara/gpu_model/list_planner.hpp>
 #include <opara/opara.hpp>
 #include <opara/order/model_guided.hpp>
 #include <opara/streams/model_guided.hpp>

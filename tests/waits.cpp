@@ -2,7 +2,7 @@
 
 #include <doctest/doctest.h>
 
-#include <opara/plan/make_plan.hpp>
+#include <opara/compose/make_plan.hpp>
 #include <opara/plan/validate.hpp>
 #include <opara/plan/waits.hpp>
 #include <opara/streams/capped.hpp>

@@ -2,7 +2,7 @@
 // The bench suite's engine: for one workload, every mode (single-stream launches, sequential CUDA
 // Graph, multi-stream eager, and a CUDA Graph per stream allocation x launch order x capture
 // policy), its replay times against the lower bound (the larger of the critical path and the work
-// bound, opara/profile/bounds.hpp), what the GPU model (opara/model/gpu_model.hpp) predicted for
+// bound, opara/profile/bounds.hpp), what the GPU model (opara/gpu_model/model.hpp) predicted for
 // each plan, and autotune's choice.
 
 #include <opara/cuda.hpp>

@@ -25,7 +25,7 @@
 
 #include <opara/cuda.hpp>
 #include <opara/memory/arena.hpp>
-#include <opara/memory/budget.hpp>
+#include <opara/compose/budget.hpp>
 
 #include <chrono>
 #include <cstdio>

@@ -38,6 +38,13 @@ if(MODE STREQUAL "find_package" OR MODE STREQUAL "cuda_only")
   if(NOT EXISTS "${prefix}/include/opara/opara.hpp")
     message(FATAL_ERROR "consumer test: install did not put the headers under ${prefix}/include")
   endif()
+  # The forwarding headers of moved headers are installed too (compat/opara -> include/opara).
+  file(GLOB_RECURSE compat_headers RELATIVE "${OPARA_SOURCE_DIR}/compat" "${OPARA_SOURCE_DIR}/compat/opara/*")
+  foreach(h IN LISTS compat_headers)
+    if(NOT EXISTS "${prefix}/include/${h}")
+      message(FATAL_ERROR "consumer test: install did not put the forwarding header ${h} under ${prefix}/include")
+    endif()
+  endforeach()
   # Only the install prefix may provide opara (not the build tree, not the user package registry).
   list(APPEND args "-DCMAKE_PREFIX_PATH=${prefix}" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
        -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON -DOPARA_CONSUMER_MODE=${MODE})

@@ -5,7 +5,7 @@
 #include <opara/order/critical_path_first.hpp>
 #include <opara/order/program_order.hpp>
 #include <opara/order/resource_aware.hpp>
-#include <opara/plan/make_plan.hpp>
+#include <opara/compose/make_plan.hpp>
 #include <opara/streams/capped.hpp>
 #include <opara/streams/min_path_cover.hpp>
 #include <opara/streams/opara_greedy.hpp>

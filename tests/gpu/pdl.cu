@@ -10,7 +10,7 @@
 
 #include <opara/cuda/pdl.cuh>
 #include <opara/order/program_order.hpp>
-#include <opara/plan/make_plan.hpp>
+#include <opara/compose/make_plan.hpp>
 #include <opara/plan/segments.hpp>
 #include <opara/streams/opara_greedy.hpp>
 #include <opara/streams/round_robin.hpp>

@@ -29,8 +29,8 @@
 #include <opara/graph/graph.hpp>
 #include <opara/order/critical_path_first.hpp>
 #include <opara/order/resource_aware.hpp>
-#include <opara/plan/label.hpp>
-#include <opara/plan/make_plan.hpp>
+#include <opara/policy/label.hpp>
+#include <opara/compose/make_plan.hpp>
 #include <opara/plan/validate.hpp>
 #include <opara/profile/json.hpp>
 #include <opara/streams/opara_greedy.hpp>

@@ -15,7 +15,7 @@
 //!
 //! check_memory(p, g, m) proves a plan race-free on the memory map (throws invalid_plan naming the
 //! two operators and their buffers); make_plan adds the orderings as dependencies for an
-//! arena_graph, so that every plan of every policy honours them (plan/make_plan.hpp).
+//! arena_graph, so that every plan of every policy honours them (compose/make_plan.hpp).
 
 #include <opara/error.hpp>
 #include <opara/graph/graph.hpp>

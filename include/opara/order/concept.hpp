@@ -5,7 +5,7 @@
 
 #include <opara/error.hpp>
 #include <opara/graph/graph.hpp>
-#include <opara/plan/label.hpp>
+#include <opara/policy/label.hpp>
 #include <opara/profile/profile.hpp>
 
 #include <concepts>

@@ -1,11 +1,11 @@
 #pragma once
-//! The launch order the GPU model (model/gpu_model.hpp) predicts to be fastest: among candidate
+//! The launch order the GPU model (gpu_model/model.hpp) predicts to be fastest: among candidate
 //! orders (longest remaining path first with the per-dependency latency counted, and program
-//! order), each placed on streams by the model-guided placement (model/list_planner.hpp), the one
+//! order), each placed on streams by the model-guided placement (gpu_model/list_planner.hpp), the one
 //! with the smallest predicted makespan. Pair it with streams::model_guided: the two then give
 //! exactly the schedule model_schedule chose.
 
-#include <opara/model/list_planner.hpp>
+#include <opara/gpu_model/list_planner.hpp>
 #include <opara/order/concept.hpp>
 
 #include <string>

@@ -1,6 +1,6 @@
 #pragma once
 //! The plan: the complete decision of how to run a graph on several streams. Pure data; the
-//! planners in opara/plan/make_plan.hpp produce it and opara/cuda carries it out.
+//! planners in opara/compose/make_plan.hpp produce it and opara/cuda carries it out.
 
 #include <opara/graph/traits.hpp>
 

@@ -3,7 +3,7 @@
 //! on one stream (capture_options::launch_segments), without adding a dependency.
 //!
 //! Why: the GPU starts a graph only when the host's cudaGraphLaunch call that enqueues it is almost
-//! done, and that call costs about 0.2 us per node (bench_anatomy, H100: GoogLeNet's 195 nodes
+//! done, and that call costs about 0.2 us per node (bench_anatomy: GoogLeNet's 195 nodes,
 //! 32-93 us depending on the machine). Split in segments that grow along the launch order, the
 //! first small graph starts running while the host still enqueues the rest, so a single inference
 //! no longer waits for the whole call. Between two segments the stream orders everything: the next
@@ -118,7 +118,7 @@ inline constexpr std::size_t any_width = static_cast<std::size_t>(-1);
 
 //! The widest free cut segment_cuts takes by default: at most 4 operators end the part before it
 //! and at most 4 begin the part after it (GoogLeNet's inception blocks are 4 wide). Wider ones made
-//! replays slower on an H100 (bench suite, 60fee9e): cut after the source and before the sink of
+//! replays slower (bench suite): cut after the source and before the sink of
 //! 256 parallel branches, isolated 327 against 240 us unsplit, queued 167 against 137; four stages
 //! of 128 branches cut around their joins, 674 against 470 us isolated.
 inline constexpr std::size_t narrow_cut_width = 4;

@@ -72,7 +72,7 @@ namespace opara {
 //! What a bound may assume about the device beyond the profile.
 struct bound_options {
   //! The least time from a kernel's end to the start of a kernel that depends on it, on this
-  //! device (a CUDA graph's dependent launch: about 0.5-1 us on Hopper). 0 assumes none. Only a
+  //! device (a CUDA graph's dependent launch: about 0.5-1 us measured). 0 assumes none. Only a
   //! floor measured on the device keeps the bound a bound.
   double dependency_us = 0;
 };

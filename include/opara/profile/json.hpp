@@ -4,7 +4,7 @@
 //!
 //!   {
 //!     "opara_profile": 2,                       // format version; anything else is rejected
-//!     "key": {"device_name": "NVIDIA H100 80GB HBM3", "sm_count": 132,
+//!     "key": {"device_name": "NVIDIA ...", "sm_count": 132,
 //!             "driver_version": 13000, "graph_fingerprint": "0123456789abcdef",
 //!             "device_uuid": "GPU-5c0e3a8e-...", "driver_release": "580.159.04",
 //!             "user_key": "batch=8"},

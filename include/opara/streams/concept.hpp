@@ -3,7 +3,7 @@
 //!
 //!   stream_assignment P::assign(const opara::graph& g, std::span<const node_id> order) const;
 //!   static constexpr std::string_view P::name;
-//!   std::string label() const;   // optional: name plus parameters (plan/label.hpp, policy_label)
+//!   std::string label() const;   // optional: name plus parameters (policy/label.hpp, policy_label)
 //!   stream_assignment P::assign(const opara::graph& g, std::span<const node_id> order,
 //!                               const opara::profile* prof) const;   // optional: reads the profile
 //!
@@ -15,7 +15,7 @@
 
 #include <opara/error.hpp>
 #include <opara/graph/graph.hpp>
-#include <opara/plan/label.hpp>
+#include <opara/policy/label.hpp>
 #include <opara/plan/plan.hpp>
 #include <opara/profile/profile.hpp>
 
@@ -90,15 +90,17 @@ inline void renumber_by_first_use(stream_assignment& a, std::span<const node_id>
 }
 
 //! A compile-time "<prefix><P::name><suffix>" for names of policy adaptors such as capped<P>.
+//! P::name must convert to std::string_view in a constant expression (it need not be one).
 template <class P>
 struct adaptor_name {
   static constexpr std::string_view prefix = "capped<";
-  static constexpr std::size_t size = prefix.size() + P::name.size() + 1;
+  static constexpr std::string_view inner = P::name;
+  static constexpr std::size_t size = prefix.size() + inner.size() + 1;
   static constexpr std::array<char, size> chars = [] {
     std::array<char, size> out{};
     std::size_t i = 0;
     for (char c : prefix) out[i++] = c;
-    for (char c : P::name) out[i++] = c;
+    for (char c : inner) out[i++] = c;
     out[i] = '>';
     return out;
   }();

@@ -1,7 +1,7 @@
 #pragma once
-//! Streams chosen by the GPU model (model/list_planner.hpp): each operator, in launch order, goes
+//! Streams chosen by the GPU model (gpu_model/list_planner.hpp): each operator, in launch order, goes
 //! to the stream on which the profile says it can start earliest, under a stream cap only where
-//! the model (model/gpu_model.hpp) predicts that capping pays (critical kernels that would wait
+//! the model (gpu_model/model.hpp) predicts that capping pays (critical kernels that would wait
 //! behind non-critical ones holding every SM); otherwise as many streams as that rule opens.
 //!
 //! The model needs the profile: make_plan hands it the profile the plan is made with (the
@@ -9,7 +9,7 @@
 //! instead (and by the two-argument assign). Without either it places operators as if each took the
 //! same time, on at most `streams_without_profile` streams.
 
-#include <opara/model/list_planner.hpp>
+#include <opara/gpu_model/list_planner.hpp>
 #include <opara/streams/concept.hpp>
 
 #include <string>

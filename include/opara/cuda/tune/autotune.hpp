@@ -31,7 +31,7 @@
 #include <opara/cuda/tune/measure.hpp>
 #include <opara/cuda/tune/select.hpp>
 #include <opara/cuda/tune/timing.hpp>
-#include <opara/model/gpu_model.hpp>
+#include <opara/gpu_model/model.hpp>
 #include <opara/order/critical_path_first.hpp>
 #include <opara/order/model_guided.hpp>
 #include <opara/order/program_order.hpp>

@@ -7,13 +7,13 @@
 //!   one after another; an operator starts after its producers and after the operator launched
 //!   before it on its stream (streams are FIFOs: stream order is a dependency in a CUDA graph).
 //! - A dependent kernel's first block starts gpu_model::dependency_us after the last of the
-//!   kernels it depends on ends (measured on Hopper: 0.3-0.6 us beyond the profiled durations),
+//!   kernels it depends on ends (measured: 0.3-0.6 us beyond the profiled durations),
 //!   or stream_dependency_us after the end of the operator launched just before it on its stream
-//!   when PDL makes that edge programmatic (0.05 us on an H200).
+//!   when PDL makes that edge programmatic (measured: 0.05 us).
 //! - The front end hands kernels to the GPU one at a time, in launch order: kernel i of the launch
 //!   sequence cannot start before i * launch_us plus wait_us per cross-stream dependency of the
-//!   operators launched before it (a fan-out of 64 small kernels on an H100 took 42-57 us against
-//!   a 15 us critical path; graphs of 500-1,000 small kernels on an H200, 0.5-1.2 us per kernel).
+//!   operators launched before it (a fan-out of 64 small kernels took 42-57 us against a 15 us
+//!   critical path; graphs of 500-1,000 small kernels, 0.5-1.2 us per kernel).
 //! - The SMs are a pool of block slots. A kernel holds 1/r of an SM per resident block, r its
 //!   blocks per SM (from its theoretical occupancy, or from its threads, shared memory and
 //!   registers against the device limits when the occupancy is unknown). A kernel of B blocks whose
@@ -55,7 +55,7 @@
 namespace opara {
 
 //! The GPU's fixed costs that a profile does not record (microseconds).
-//! Defaults fitted on an H200 (bench_suite, 2026-11-26): a chain of 430 mixed kernels paid 0.6 us
+//! Defaults fitted with bench_suite (2026-11-26): a chain of 430 mixed kernels paid 0.6 us
 //! per dependency beyond its profiled durations, and graphs of 500-1,000 small kernels ran at
 //! 0.5-1.2 us per kernel. With them the model predicted the traced models' plans within 0.88-1.13x
 //! of their measured times, the wide graphs' within 0.80-1.84x (it does not know why resource-aware

@@ -20,7 +20,7 @@
 #include <opara/memory/hazards.hpp>
 #include <opara/memory/map.hpp>
 #include <opara/order/program_order.hpp>
-#include <opara/plan/make_plan.hpp>
+#include <opara/compose/make_plan.hpp>
 #include <opara/streams/sequential.hpp>
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 #pragma once
-//! Plans decided by the GPU model (model/gpu_model.hpp) instead of by the topology alone.
+//! Plans decided by the GPU model (gpu_model/model.hpp) instead of by the topology alone.
 //!
 //! Placement: operators are taken in launch order and each goes to the stream on which it can
 //! start earliest, as estimated from profiled durations (list scheduling on at most `cap` streams):
@@ -11,10 +11,10 @@
 //! within `tolerance` of the best wins. A cap is kept only where the model predicts that it
 //! helps, e.g. when the SMs are full and extra streams would let non-critical kernels take the
 //! slots that critical ones need; where the model sees no difference, the most parallel placement
-//! wins, because on an H200 every wide graph measured ran slower with 16-32 streams than with
+//! wins, because every wide graph measured ran slower with 16-32 streams than with
 //! one per branch (bench_suite, 2026-11-26: 446 against 250-333 us for 256 branches; with PDL along
 //! stream order, 283-416 us at 16-32 streams and 240 us uncapped, though 213 us at 64, a cap the
-//! model does not find: README "The corpus on an H200").
+//! model does not find: see the README's corpus results).
 //! Launch order: the model also compares candidate orders (longest remaining path first, with
 //! the per-dependency latency counted, and the graph's own program order) and keeps the better.
 //! Cost: O((n + e) log c) per placement (c streams) and one simulation per cap and order: 20-50 ms for
@@ -25,7 +25,7 @@
 #include <opara/error.hpp>
 #include <opara/graph/graph.hpp>
 #include <opara/graph/list_schedule.hpp>
-#include <opara/model/gpu_model.hpp>
+#include <opara/gpu_model/model.hpp>
 #include <opara/plan/plan.hpp>
 #include <opara/profile/profile.hpp>
 
