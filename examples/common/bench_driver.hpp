@@ -3,6 +3,12 @@
 //! network (torchvision layout, fused kernels) run four ways at batch 1 and 8: single-stream
 //! launches (eager), a sequential CUDA Graph, opara with Opara's policies (opara_greedy +
 //! resource_aware + stream_capture), and opara with the fastest of several policies.
+//! The sequential CUDA Graph is opara's scheduler<streams::sequential, order::program_order>,
+//! captured with the opara variants' capture options (programmatic dependent launch included), so
+//! that "parallel over sequential" compares like with like. The plain one-stream capture without
+//! PDL (bench_util.hpp's sequential_graph, what PyTorch's CUDA Graphs are) is timed beside it as the
+//! "plain sequential graph", and its output is the one every graph of the run (opara's sequential
+//! graph and every variant) must reproduce bit for bit.
 //!
 //!   <model>_bench [--batch 1,8] [--precision tf32|tf32x3] [--path auto|sm90|portable] [--fuse]
 //!                 [--reps 300] [--check] [--check-only] [--json FILE] [--weights FILE]
@@ -136,6 +142,19 @@ inline args parse(int argc, char** argv, const bench_model& model) {
 // every product to 10 mantissa bits; the split (tf32x3) is fp32-accurate.
 inline double model_tolerance(k::conv_precision p) { return p == k::conv_precision::tf32 ? 1e-2 : 1e-4; }
 
+//! `sched` with the capture options the command line gives every opara graph (--launch-segments,
+//! --carveout).
+template <class Scheduler>
+Scheduler with_capture_args(Scheduler sched, const args& a) {
+  if (a.launch_segments > 0) sched.options.capture.launch_segments = a.launch_segments;
+  if (a.carveout >= -1) sched.options.capture.shared_carveout = a.carveout;
+  return sched;
+}
+
+//! The sequential baseline: one stream, program order, captured like the opara variants (PDL along
+//! the stream by default).
+using sequential_scheduler = opara::scheduler<opara::streams::sequential, opara::order::program_order>;
+
 struct variant_result {
   std::string name;
   double ms = 0, isolated_ms = 0;
@@ -153,7 +172,8 @@ struct layer_result {
 struct batch_result {
   int batch = 0;
   std::size_t ops = 0;
-  timing eager, seq, eager_isolated, seq_isolated;
+  timing eager, seq, eager_isolated, seq_isolated;  // seq: opara's sequential graph (sequential_scheduler)
+  timing plain_seq, plain_seq_isolated;              // the plain capture (sequential_graph: no PDL)
   variant_result opara;
   variant_result best;
   std::vector<variant_result> variants;
@@ -291,8 +311,8 @@ inline tile_policy choose_tile_policy(const bench_context& c, int batch) {
     for (long long mb : {32LL, 64LL, 96LL, 132LL, 200LL, 264LL}) {
       engine trial(c.net_desc, c.w, batch, c.options(mb));
       trial.upload_input(random_input(trial.tensor_floats(c.net_desc.input), 5));
-      sequential_graph g(trial, s);
-      const double t = time_runs([&](cudaStream_t st) { g(st); }, s, 100, 10).median_ms;
+      const opara::executable seq = sequential_scheduler{}.compile(trial, s);
+      const double t = time_runs([&](cudaStream_t st) { seq(st); }, s, 100, 10).median_ms;
       const opara::executable par =
           opara::scheduler<opara::streams::opara_greedy, opara::order::resource_aware>{}.compile(trial, s);
       const double tp = time_runs([&](cudaStream_t st) { par(st); }, s, 100, 10).median_ms;
@@ -371,12 +391,15 @@ public:
   batch_run(bench_context& c, batch_result& br, engine& net, const std::vector<float>& input)
       : c_(c), br_(br), net_(net), input_(input) {}
 
-  //! Captures the sequential graph the baselines are timed with, and the outputs the opara
-  //! variants must reproduce: the sequential graph's, on the engine with opara's tile policy
-  //! (its own when that policy differs from the baselines').
+  //! Captures the sequential graphs the baselines are timed with (plain, and opara's with the
+  //! variants' capture options), and the outputs every graph must reproduce: the plain sequential
+  //! graph's, on the baselines' engine (opara's sequential graph must match it bit for bit) and on
+  //! the engine with opara's tile policy (its own when that policy differs from the baselines').
   void run_sequential(long long par_min_blocks) {
-    seq_.emplace(net_, c_.s);
+    plain_seq_.emplace(net_, c_.s);
+    seq_.emplace(with_capture_args(sequential_scheduler{}, c_.a).compile(net_, c_.s));
     par_expect_ = sequential_output(net_, "sequential graph");
+    check_opara_sequential();
     if (par_min_blocks != br_.min_blocks) {
       own_ = std::make_unique<engine>(c_.net_desc, c_.w, br_.batch, c_.options(par_min_blocks));
       par_expect_ = sequential_output(*own_, "sequential graph (opara's tile policy)");
@@ -416,14 +439,21 @@ public:
     br_.best = br_.variants[0];
     for (const auto& v : br_.variants)
       if (v.ms < br_.best.ms) br_.best = v;
-    const sequential_graph& seq = *seq_;
+    const opara::executable& seq = *seq_;
+    const sequential_graph& plain = *plain_seq_;
     br_.eager = time_runs([&](cudaStream_t st) { net_.enqueue_all(st); }, s, a.reps);
     br_.seq = time_runs([&](cudaStream_t st) { seq(st); }, s, a.reps);
     br_.eager_isolated = time_runs([&](cudaStream_t st) { net_.enqueue_all(st); }, s, a.reps, 30, timing_mode::isolated);
     br_.seq_isolated = time_runs([&](cudaStream_t st) { seq(st); }, s, a.reps, 30, timing_mode::isolated);
+    br_.plain_seq = time_runs([&](cudaStream_t st) { plain(st); }, s, a.reps);
+    br_.plain_seq_isolated = time_runs([&](cudaStream_t st) { plain(st); }, s, a.reps, 30, timing_mode::isolated);
     for (const auto& v : br_.variants)
       std::printf("  batch %d  %-44s %2u streams %3zu waits  %.4f ms (isolated %.4f ms)\n", br_.batch, v.name.c_str(),
                   v.streams, v.waits, v.ms, v.isolated_ms);
+    std::printf("  batch %d  sequential graph (opara's, PDL) %.4f ms (isolated %.4f ms); plain capture (no PDL) %.4f ms "
+                "(isolated %.4f ms)\n",
+                br_.batch, br_.seq.median_ms, br_.seq_isolated.median_ms, br_.plain_seq.median_ms,
+                br_.plain_seq_isolated.median_ms);
   }
 
 private:
@@ -449,6 +479,20 @@ private:
     return out;
   }
 
+  //! opara's sequential graph on the baselines' engine against the plain capture's output (in
+  //! par_expect_ when called): bit for bit, as every variant.
+  void check_opara_sequential() {
+    const cudaStream_t s = c_.s;
+    net_.poison();
+    net_.upload_input(input_);
+    (*seq_)(s);
+    engine_check(cudaStreamSynchronize(s), "opara's sequential graph");
+    const double diff = max_abs_diff(net_.download(c_.net_desc.output), par_expect_);
+    if (diff != 0) ++c_.failures;
+    std::printf("%s batch %d: opara's sequential graph vs the plain sequential graph: max |diff| %.3e\n",
+                diff == 0 ? "ok  " : "FAIL", br_.batch, diff);
+  }
+
   //! The engine the opara variants run on: the same one unless opara's tile policy differs.
   [[nodiscard]] engine& par_net() const { return own_ ? *own_ : net_; }
 
@@ -460,8 +504,7 @@ private:
     const cudaStream_t s = c_.s;
     const int batch = br_.batch;
     engine& pnet = par_net();
-    if (a.launch_segments > 0) sched.options.capture.launch_segments = a.launch_segments;
-    if (a.carveout >= -1) sched.options.capture.shared_carveout = a.carveout;
+    sched = with_capture_args(std::move(sched), a);
     try {
       const auto t0 = std::chrono::steady_clock::now();
       opara::executable exe = saved_ ? sched.compile(pnet, s, *saved_) : sched.compile(pnet, s);
@@ -503,7 +546,8 @@ private:
   batch_result& br_;
   engine& net_;
   const std::vector<float>& input_;
-  std::optional<sequential_graph> seq_;
+  std::optional<sequential_graph> plain_seq_;  // the plain capture (no PDL): the reference output
+  std::optional<opara::executable> seq_;       // opara's sequential graph: the baseline the variants are timed against
   std::vector<float> par_expect_;  // the output every opara variant must reproduce
   std::unique_ptr<engine> own_;
   std::optional<std::vector<double>> reference_out_;
@@ -564,18 +608,22 @@ inline void write_json(const args& a, const bench_model& model, const cudaDevice
     << "\",\n  \"precision\": \"" << k::precision_name(a.precision) << "\",\n  \"path\": \"" << k::path_name(used_path)
     << "\",\n  \"fused_pools\": " << (a.fuse ? "true" : "false") << ",\n  \"reps\": " << a.reps
     << ",\n  \"launch_segments\": " << (a.launch_segments > 0 ? a.launch_segments : opara::capture_options{}.launch_segments)
-    << ",\n  \"shared_carveout\": " << (a.carveout >= -1 ? a.carveout : opara::capture_options{}.shared_carveout);
+    << ",\n  \"shared_carveout\": " << (a.carveout >= -1 ? a.carveout : opara::capture_options{}.shared_carveout)
+    << ",\n  \"sequential_graph\": \"" << with_capture_args(sequential_scheduler{}, a).label() << "\"";
   if (a.layers) f << ",\n  \"ceilings\": {\"tf32_tflops\": " << ceil.tflops << ", \"copy_gbps\": " << ceil.gbps << "}";
   f << ",\n  \"results\": [\n";
   for (std::size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
     f << "    {\"batch\": " << r.batch << ", \"operators\": " << r.ops << ", \"eager_ms\": " << r.eager.median_ms
       << ", \"eager_isolated_ms\": " << r.eager_isolated.median_ms << ", \"sequential_graph_ms\": " << r.seq.median_ms
-      << ", \"sequential_graph_isolated_ms\": " << r.seq_isolated.median_ms << ", \"opara_ms\": " << r.opara.ms
+      << ", \"sequential_graph_isolated_ms\": " << r.seq_isolated.median_ms
+      << ", \"plain_sequential_graph_ms\": " << r.plain_seq.median_ms
+      << ", \"plain_sequential_graph_isolated_ms\": " << r.plain_seq_isolated.median_ms << ", \"opara_ms\": " << r.opara.ms
       << ", \"opara_isolated_ms\": " << r.opara.isolated_ms << ", \"opara_streams\": " << r.opara.streams
       << ", \"best_policy\": \"" << r.best.name << "\", \"best_ms\": " << r.best.ms
       << ", \"best_isolated_ms\": " << r.best.isolated_ms << ", \"best_streams\": " << r.best.streams
-      << ", \"speedup_vs_sequential_graph\": " << r.seq.median_ms / r.best.ms << ", \"opara_setup_ms\": " << r.setup_ms
+      << ", \"speedup_vs_sequential_graph\": " << r.seq.median_ms / r.best.ms
+      << ", \"speedup_vs_plain_sequential_graph\": " << r.plain_seq.median_ms / r.best.ms << ", \"opara_setup_ms\": " << r.setup_ms
       << ", \"tile_min_blocks\": " << r.min_blocks << ", \"opara_tile_min_blocks\": " << r.par_min_blocks
       << ", \"ref_rel_err\": " << r.ref_err_seq << ", \"conv_sum_us\": " << r.conv_sum_us
       << ", \"critical_path_us\": " << r.critical_path_us << ", \"critical_path_ops\": " << r.critical_path_ops << ",\n     \"variants\": [";
