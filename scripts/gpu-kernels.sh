@@ -85,7 +85,7 @@ fi
 
 if [ "$what" = full ]; then
   step PyTorch
-  PYTHONUNBUFFERED=1 timeout 300 python3 scripts/pytorch_torchvision.py --model googlenet --batch 1,8 --json "$OUTDIR/pytorch.json" \
+  PYTHONUNBUFFERED=1 timeout 600 python3 scripts/pytorch_torchvision.py --model googlenet --batch 1,8 --json "$OUTDIR/pytorch.json" \
     > "$OUTDIR/pytorch.log" 2>&1 || { tail -5 "$OUTDIR/pytorch.log"; status=1; }
   cat "$OUTDIR/pytorch.log" | grep batch
   step googlenet_bench, portable path then sm90 path
@@ -103,7 +103,7 @@ if [ "$what" = full ]; then
     tail -5 "$T/export.log"; status=1
   fi
   step Inception-v3: PyTorch, inception_v3_bench on the sm90 path, PyTorch weights check
-  PYTHONUNBUFFERED=1 timeout 400 python3 scripts/pytorch_torchvision.py --model inception_v3 --batch 1,8 \
+  PYTHONUNBUFFERED=1 timeout 700 python3 scripts/pytorch_torchvision.py --model inception_v3 --batch 1,8 \
     --json "$OUTDIR/pytorch-inception_v3.json" > "$OUTDIR/pytorch-inception_v3.log" 2>&1 \
     || { tail -5 "$OUTDIR/pytorch-inception_v3.log"; status=1; }
   grep batch "$OUTDIR/pytorch-inception_v3.log"

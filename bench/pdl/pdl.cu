@@ -19,6 +19,7 @@
 
 #include <opara/cuda.hpp>
 #include <opara/cuda/pdl.cuh>
+#include <opara/cuda/runtime/timed_event.hpp>
 #include <opara/detail/json.hpp>
 #include <opara/opara.hpp>
 
@@ -73,16 +74,11 @@ times time_exe(const opara::executable& exe, cudaStream_t s) {
   o.replays = 200;
   t.isolated_us = opara::tune::time_replays(exe, s, o).median_us;
   t.replays = o.warmup + o.replays;
-  const auto a = opara::cuda::event_handle::create(cudaEventDefault), b = opara::cuda::event_handle::create(cudaEventDefault);
+  const opara::cuda::event_timer timer;
   std::vector<double> runs;
   for (int r = 0; r < 5; ++r) {
-    OPARA_CUDA_CHECK(cudaEventRecord(a.get(), s));
-    for (int i = 0; i < 100; ++i) exe(s);
-    OPARA_CUDA_CHECK(cudaEventRecord(b.get(), s));
-    OPARA_CUDA_CHECK(cudaEventSynchronize(b.get()));
-    float ms = 0;
-    OPARA_CUDA_CHECK(cudaEventElapsedTime(&ms, a.get(), b.get()));
-    runs.push_back(1000.0 * ms / 100);
+    const auto hundred = timer.time(s, [&] { for (int i = 0; i < 100; ++i) exe(s); });
+    runs.push_back(hundred.count() / 100);
   }
   t.replays += 500;
   t.back_to_back_us = opara::tune::summarize(runs).median_us;

@@ -24,6 +24,7 @@
 #include "synthetic.cuh"
 
 #include <opara/cuda.hpp>
+#include <opara/cuda/runtime/timed_event.hpp>
 #include <opara/opara.hpp>
 
 #include <algorithm>
@@ -193,16 +194,11 @@ launch_costs measure_launch(const opara::executable& plain, const opara::executa
                             std::size_t nodes, const bench::calibrated_device& dev, cudaStream_t s, int reps) {
   launch_costs c;
   static_cast<graph_costs&>(c) = time_launch(plain, dev, s, reps);
-  const auto a = opara::cuda::event_handle::create(cudaEventDefault), b = opara::cuda::event_handle::create(cudaEventDefault);
+  const opara::cuda::event_timer timer;
   std::vector<double> b2b;
   for (int i = 0; i < reps; i += 5) {
-    OPARA_CUDA_CHECK(cudaEventRecord(a.get(), s));
-    for (int k = 0; k < 20; ++k) plain(s);
-    OPARA_CUDA_CHECK(cudaEventRecord(b.get(), s));
-    OPARA_CUDA_CHECK(cudaEventSynchronize(b.get()));
-    float ms = 0;
-    OPARA_CUDA_CHECK(cudaEventElapsedTime(&ms, a.get(), b.get()));
-    b2b.push_back(1000.0 * ms / 20);
+    const auto twenty = timer.time(s, [&] { for (int k = 0; k < 20; ++k) plain(s); });
+    b2b.push_back(twenty.count() / 20);
   }
   c.back_to_back_us = median_of(b2b);
   unsigned long long* marks = nullptr;

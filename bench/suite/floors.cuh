@@ -42,6 +42,7 @@
 
 #include <opara/cuda.hpp>
 #include <opara/opara.hpp>
+#include <opara/cuda/runtime/timed_event.hpp>
 #include <opara/cuda/tune/measure.hpp>
 
 #include <cuda_runtime_api.h>
@@ -85,25 +86,18 @@ inline opara::profile profile_of(const opara::profile& p, const std::vector<opar
 class queued_sampler {
 public:
   queued_sampler(cudaStream_t s, std::function<void(cudaStream_t)> busy)
-      : s_(s), busy_(std::move(busy)), a_(opara::cuda::event_handle::create(cudaEventDefault)),
-        b_(opara::cuda::event_handle::create(cudaEventDefault)) {}
+      : s_(s), busy_(std::move(busy)) {}
   void sample(const opara::executable& exe, int count, std::vector<double>& out) const {
     for (int i = 0; i < count; ++i) {
       busy_(s_);
-      OPARA_CUDA_CHECK(cudaEventRecord(a_.get(), s_));
-      exe(s_);
-      OPARA_CUDA_CHECK(cudaEventRecord(b_.get(), s_));
-      OPARA_CUDA_CHECK(cudaEventSynchronize(b_.get()));
-      float ms = 0;
-      OPARA_CUDA_CHECK(cudaEventElapsedTime(&ms, a_.get(), b_.get()));
-      out.push_back(1000.0 * ms);
+      out.push_back(timer_.time(s_, [&] { exe(s_); }).count());
     }
   }
 
 private:
   cudaStream_t s_;
   std::function<void(cudaStream_t)> busy_;
-  opara::cuda::event_handle a_, b_;
+  opara::cuda::event_timer timer_;
 };
 
 inline opara::tune::timing_summary time_queued(const opara::executable& exe, cudaStream_t s,

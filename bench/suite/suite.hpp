@@ -332,128 +332,86 @@ void for_each_type(F&& f) {
   (f.template operator()<T>(), ...);
 }
 
+// One workload's run, in the steps run_workload (below) takes in order: profile the graph, measure
+// the floors, compile every mode (the baselines, opara's captures, the model's policies, the
+// corpus's graphs, the sweeps, every policy), measure the floors again, add autotune's pick, time
+// every mode together, and set the bounds. Each mode's executable is kept until every mode is
+// compiled and timed together (time_interleaved).
 template <class G>
-workload_result run_workload(const std::string& name, const std::string& description, const G& g, cudaStream_t s,
-                             const suite_options& o) {
-  using namespace opara;
-  constexpr bool has_floors = std::same_as<G, cuda::task_graph>;
-  const bool floors = has_floors && o.floors;
-  workload_result r;
-  r.name = name;
-  r.description = description;
-  const opara::graph cg = to_graph(g);
-  r.nodes = cg.num_nodes();
-  r.edges = cg.num_edges();
+class workload_run {
+public:
+  workload_run(const std::string& name, const std::string& description, const G& g, cudaStream_t s,
+               const suite_options& o)
+      : g_(g), s_(s), o_(o), floors_(has_floors && o.floors), cg_(opara::to_graph(g)), model_(o.model) {
+    r_.name = name;
+    r_.description = description;
+    r_.nodes = cg_.num_nodes();
+    r_.edges = cg_.num_edges();
+  }
 
-  const auto t0 = std::chrono::steady_clock::now();
-  cuda::profiler_options profiler_settings;
-  profiler_settings.iterations = 5;
-  const profile prof = cuda::profile_graph(g, s, profiler_settings);
-  r.profile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  r.profile_source = prof.source;
-  std::vector<double> cost;
-  for (const auto& op : prof.ops) {
-    cost.push_back(op.duration_us);
-    r.sum_us += op.duration_us;
+  // The profile every mode is planned from, the profile's bounds, and the model's samples entry.
+  void profile_graph() {
+    using namespace opara;
+    const auto t0 = std::chrono::steady_clock::now();
+    cuda::profiler_options profiler_settings;
+    profiler_settings.iterations = 5;
+    prof_ = cuda::profile_graph(g_, s_, profiler_settings);
+    r_.profile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    r_.profile_source = prof_.source;
+    std::vector<double> cost;
+    for (const auto& op : prof_.ops) {
+      cost.push_back(op.duration_us);
+      r_.sum_us += op.duration_us;
+    }
+    r_.critical_path_us = critical_path(cg_, cost).length;
+    r_.work_bound_us = work_bound_us(prof_);
+    r_.plain_bound_us = lower_bound_us(cg_, prof_);
+    // The model plans and predicts with suite_options::model (gpu_model's defaults unless given).
+    if (o_.samples && has_floors) {
+      o_.samples->workloads.push_back({r_.name, cg_, prof_, {}});
+      samples_ = &o_.samples->workloads.back();
+    }
   }
-  r.critical_path_us = critical_path(cg, cost).length;
-  r.work_bound_us = work_bound_us(prof);
-  r.plain_bound_us = lower_bound_us(cg, prof);
-  // The model plans and predicts with suite_options::model (gpu_model's defaults unless given).
-  const gpu_model model = o.model;
-  model_samples::workload* samples = nullptr;
-  if (o.samples && has_floors) {
-    o.samples->workloads.push_back({name, cg, prof, {}});
-    samples = &o.samples->workloads.back();
-  }
-  std::optional<skeleton> skel, structure;
-  if constexpr (has_floors)
-    if (floors) {
-      skel.emplace(g, prof);
-      r.chain = measure_critical_chain(g, prof, s, o.timing, model.dependency_us, o.busy);
-      r.work = measure_work_floor(g, s, o.timing, o.busy);
-      std::vector<bool> on_chain(cg.num_nodes(), false);
-      for (const node_id v : r.chain.path) on_chain[v] = true;
-      structure.emplace(g, prof, on_chain);
-    }
-  // A plan's skeleton and structure floors, with the scheduler (or capture) `compile` that made it.
-  auto time_floors = [&](mode_result& m, const auto& compile) {
-    if (skel) {
-      const fastest_replays t = time_fastest(compile(skel->graph()), s, o.timing, o.busy);
-      m.skeleton_us = t.us;
-      m.skeleton_queued_us = t.queued_us;
-    }
-    if (structure) {
-      const fastest_replays t = time_fastest(compile(structure->graph()), s, o.timing, o.busy);
-      m.structure_us = t.us;
-      m.structure_queued_us = t.queued_us;
-    }
-  };
 
-  // Each mode's executable, kept until every mode is compiled and timed together (time_interleaved),
-  // and which modes' plans go to the model's samples once timed (programmatic along stream order).
-  std::vector<executable> exes;
-  std::vector<std::pair<std::size_t, bool>> sampled;
-  // A compiled executable's prediction and build statistics (its times come later).
-  auto described = [&](const std::string& mode, const std::string& label, const executable& exe) {
-    mode_result m;
-    m.mode = mode;
-    m.label = label;
-    m.predicted_us = predicted_makespan_us(cg, exe.plan(), prof, model);
-    m.streams = exe.plan().num_streams;
-    m.waits = exe.plan().num_waits();
-    m.pruned = exe.plan().pruned_waits;
-    m.plan_ms = exe.stats().plan_ms;
-    m.capture_ms = exe.stats().capture_ms;
-    m.instantiate_ms = exe.stats().instantiate_ms;
-    m.segments = exe.stats().segments;
-    return m;
-  };
-  auto measure = [&](const std::string& mode, const auto& sched) {
-    OPARA_CUDA_CHECK(cudaDeviceSynchronize());
-    std::size_t free0 = 0, free1 = 0, total = 0;
-    OPARA_CUDA_CHECK(cudaMemGetInfo(&free0, &total));
-    executable exe = sched.compile(g, s, prof);
-    OPARA_CUDA_CHECK(cudaDeviceSynchronize());
-    OPARA_CUDA_CHECK(cudaMemGetInfo(&free1, &total));
-    mode_result m = described(mode, sched.label(), exe);
-    m.device_bytes = static_cast<long long>(free0) - static_cast<long long>(free1);
-    constexpr bool builds_graph = !std::same_as<std::remove_cvref_t<decltype(sched.capture)>, capture::eager>;
-    if (samples && builds_graph)
-      sampled.emplace_back(r.modes.size(), sched.options.capture.programmatic &&
-                                               sched.options.capture.programmatic_edges == programmatic_scope::stream_order);
-    // The same scheduler (same options) on the skeleton and the structure, planned from the same
-    // profile: the same plan.
-    if (builds_graph) time_floors(m, [&](const cuda::task_graph& floor) { return sched.compile(floor, s, prof); });
-    r.modes.push_back(std::move(m));
-    exes.push_back(std::move(exe));
-  };
+  // The critical chain and the work without edges (floors.cuh), and the skeleton and structure
+  // graphs every mode's plan is recaptured on; task_graph workloads only.
+  void measure_floors() {
+    if constexpr (has_floors)
+      if (floors_) {
+        skel_.emplace(g_, prof_);
+        r_.chain = measure_critical_chain(g_, prof_, s_, o_.timing, model_.dependency_us, o_.busy);
+        r_.work = measure_work_floor(g_, s_, o_.timing, o_.busy);
+        std::vector<bool> on_chain(cg_.num_nodes(), false);
+        for (const opara::node_id v : r_.chain.path) on_chain[v] = true;
+        structure_.emplace(g_, prof_, on_chain);
+      }
+    std::fprintf(stderr, "%s: %zu operators, %zu edges, critical path %.1f us, work bound %.1f us, sum %.1f us\n",
+                 r_.name.c_str(), r_.nodes, r_.edges, r_.critical_path_us, r_.work_bound_us, r_.sum_us);
+  }
 
-  std::fprintf(stderr, "%s: %zu operators, %zu edges, critical path %.1f us, work bound %.1f us, sum %.1f us\n",
-               name.c_str(), r.nodes, r.edges, r.critical_path_us, r.work_bound_us, r.sum_us);
-  // The model-guided policies: the stream policy reads the profile the plan is made with.
-  auto model_guided = [&]<class C>(bool priorities) {
-    scheduler<streams::model_guided, order::model_guided, C> sched{};
-    sched.streams.options.gpu = model;
-    sched.order.options.gpu = model;
-    sched.options.capture.priorities = priorities;
-    measure(priorities ? "priorities" : "model_guided", sched);
-  };
-  if (o.modes != mode_set::corpus) {
-    measure("single-stream", scheduler<streams::sequential, order::program_order, capture::eager>{});
+  // Single-stream launches, the sequential graphs (without PDL, then with) and multi-stream eager.
+  void measure_baselines() {
+    using namespace opara;
+    if (o_.modes != mode_set::corpus) {
+      measure("single-stream", scheduler<streams::sequential, order::program_order, capture::eager>{});
+    }
+    {  // the peers' baseline: one stream, one graph, no PDL (a PyTorch CUDA graph); then with PDL
+      scheduler<streams::sequential, order::program_order, capture::stream_capture> seq{};
+      seq.options.capture.programmatic = false;
+      seq.options.capture.launch_segments = 1;
+      seq.options.capture.shared_carveout = -1;  // each kernel's own, as PyTorch captures them
+      measure("sequential graph", seq);
+      measure("sequential+pdl", scheduler<streams::sequential, order::program_order, capture::stream_capture>{});
+    }
+    if (o_.modes != mode_set::corpus)
+      measure("multi-stream eager", scheduler<streams::opara_greedy, order::program_order, capture::eager>{});
   }
-  {  // the peers' baseline: one stream, one graph, no PDL (a PyTorch CUDA graph); then with PDL
-    scheduler<streams::sequential, order::program_order, capture::stream_capture> seq{};
-    seq.options.capture.programmatic = false;
-    seq.options.capture.launch_segments = 1;
-    seq.options.capture.shared_carveout = -1;  // each kernel's own, as PyTorch captures them
-    measure("sequential graph", seq);
-    measure("sequential+pdl", scheduler<streams::sequential, order::program_order, capture::stream_capture>{});
-  }
-  if (o.modes != mode_set::corpus)
-    measure("multi-stream eager", scheduler<streams::opara_greedy, order::program_order, capture::eager>{});
-  {  // Opara's policies as the paper runs them (no PDL), then scheduler<>'s default (opara_greedy,
-     // critical_path_first, PDL along stream order), with PDL on every edge, and with priorities
+
+  // Opara's policies as the paper runs them (no PDL), then scheduler<>'s default (opara_greedy,
+  // critical_path_first, PDL along stream order), with PDL on every edge, and with priorities, its
+  // own carveouts, one graph and four segments.
+  void measure_opara_captures() {
+    using namespace opara;
     scheduler<streams::opara_greedy, order::resource_aware, capture::stream_capture> paper{};
     paper.options.capture.programmatic = false;
     paper.options.capture.launch_segments = 1;  // Opara captures one graph
@@ -479,11 +437,20 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     def.options.capture.launch_segments = 4;
     measure("segments", def);
   }
-  model_guided.template operator()<capture::stream_capture>(false);
-  model_guided.template operator()<capture::explicit_graph>(false);
-  model_guided.template operator()<capture::stream_capture>(true);
 
-  if (o.modes == mode_set::corpus) {
+  // The model-guided policies (the stream policy reads the profile the plan is made with): stream
+  // capture, an explicit graph, and stream capture with priorities.
+  void measure_model_guided() {
+    using namespace opara;
+    measure_model_guided<capture::stream_capture>(false);
+    measure_model_guided<capture::explicit_graph>(false);
+    measure_model_guided<capture::stream_capture>(true);
+  }
+
+  // mode_set::corpus's five other graphs.
+  void measure_corpus_graphs() {
+    using namespace opara;
+    if (o_.modes != mode_set::corpus) return;
     measure("graph", scheduler<streams::opara_greedy, order::resource_aware, capture::stream_capture>{});
     measure("graph", scheduler<streams::min_path_cover, order::critical_path_first, capture::explicit_graph>{});
     scheduler<streams::capped<streams::opara_greedy>, order::critical_path_first, capture::explicit_graph> capped8{};
@@ -496,28 +463,37 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     rr4.streams.streams = 4;
     measure("graph", rr4);
   }
-  // scheduler<>'s default once more, after the others: its first median, taken early in the
-  // workload's modes, was the run's outlier in several corpus runs (H100: GoogLeNet 1.34x the bound
-  // with the same plan's other captures at 1.16-1.18x, RegNet 1.32x once), while its queued time
-  // agreed with its neighbours'. With "default (repeat)" it showed the outliers were drift over
-  // time, not the position (e73517f: a repeat or the last one was the outlier as often), hence
-  // time_interleaved; the three stay as a check of it.
-  measure("default (again)", scheduler<>{});
-  if (o.segments_sweep)
-    for (const auto& [count, growth] : {std::pair{2, 8.0}, {3, 3.0}, {3, 5.0}, {4, 3.0}, {4, 5.0}, {6, 3.0}, {8, 2.0}}) {
-      scheduler<> sched{};
-      sched.options.capture.launch_segments = count;
-      sched.options.capture.segment_growth = growth;
-      measure("segments sweep", sched);
-    }
-  if (o.sweep)
-    for (std::uint32_t cap : {8u, 16u, 24u, 32u, 48u, 64u, 96u, 128u, 256u}) {
-      scheduler<earliest_start, order::critical_path_first, capture::stream_capture> sched{};
-      sched.streams.cap = cap;
-      sched.streams.model = model;
-      measure("sweep", sched);
-    }
-  if (o.modes == mode_set::all) {
+
+  // scheduler<>'s default once more, then the sweeps asked for (suite_options::segments_sweep, ::sweep).
+  void measure_again_and_sweeps() {
+    using namespace opara;
+    // scheduler<>'s default once more, after the others: its first median, taken early in the
+    // workload's modes, was the run's outlier in several corpus runs (H100: GoogLeNet 1.34x the bound
+    // with the same plan's other captures at 1.16-1.18x, RegNet 1.32x once), while its queued time
+    // agreed with its neighbours'. With "default (repeat)" it showed the outliers were drift over
+    // time, not the position (e73517f: a repeat or the last one was the outlier as often), hence
+    // time_interleaved; the three stay as a check of it.
+    measure("default (again)", scheduler<>{});
+    if (o_.segments_sweep)
+      for (const auto& [count, growth] : {std::pair{2, 8.0}, {3, 3.0}, {3, 5.0}, {4, 3.0}, {4, 5.0}, {6, 3.0}, {8, 2.0}}) {
+        scheduler<> sched{};
+        sched.options.capture.launch_segments = count;
+        sched.options.capture.segment_growth = growth;
+        measure("segments sweep", sched);
+      }
+    if (o_.sweep)
+      for (std::uint32_t cap : {8u, 16u, 24u, 32u, 48u, 64u, 96u, 128u, 256u}) {
+        scheduler<earliest_start, order::critical_path_first, capture::stream_capture> sched{};
+        sched.streams.cap = cap;
+        sched.streams.model = model_;
+        measure("sweep", sched);
+      }
+  }
+
+  // mode_set::all: every stream policy x launch order x capture policy.
+  void measure_every_policy() {
+    using namespace opara;
+    if (o_.modes != mode_set::all) return;
     auto per_stream_policy = [&](const auto& streams_policy) {
       using S = std::remove_cvref_t<decltype(streams_policy)>;
       for_each_type<order::program_order, order::resource_aware, order::critical_path_first>([&]<class O>() {
@@ -542,84 +518,196 @@ workload_result run_workload(const std::string& name, const std::string& descrip
     }
   }
 
-  if constexpr (has_floors)
-    if (floors) {
-      // Both measured again after the modes: of the two, the faster. Isolated replays slow down
-      // in episodes of seconds (time_interleaved), and a floor must not be taken at the slow end:
-      // at 975af60 GoogLeNet's work floor, measured once, came out at 117 us against 73-77 in
-      // the other runs, and became the bound.
-      const chain_floor after = measure_critical_chain(g, prof, s, o.timing, model.dependency_us, o.busy);
-      const double queued = after.queued_us > 0 ? std::min(r.chain.queued_us, after.queued_us) : r.chain.queued_us;
-      if (after.us < r.chain.us) r.chain = after;
-      r.chain.queued_us = queued;
-      const work_floor work_after = measure_work_floor(g, s, o.timing, o.busy);
-      const double work_queued = r.work.queued_us > 0 && work_after.queued_us > 0
-                                     ? std::min(r.work.queued_us, work_after.queued_us)
-                                     : work_after.queued_us;
-      if (work_after.us < r.work.us) r.work = work_after;
-      r.work.queued_us = work_queued;
-      std::fprintf(stderr, "  work without edges %.1f us (queued %.1f, %u streams)\n", r.work.us, r.work.queued_us,
-                   r.work.streams);
-      std::fprintf(stderr, "  critical chain measured %.1f us (%zu ops, profiled %.1f us, %s)\n", r.chain.us,
-                   r.chain.operators, r.chain.profiled_us, r.chain.capture.c_str());
-    }
+  // The chain and work floors measured again after the modes: of the two, the faster. Isolated
+  // replays slow down in episodes of seconds (time_interleaved), and a floor must not be taken at
+  // the slow end: at 975af60 GoogLeNet's work floor, measured once, came out at 117 us against
+  // 73-77 in the other runs, and became the bound.
+  void remeasure_floors() {
+    if constexpr (has_floors)
+      if (floors_) {
+        const chain_floor after = measure_critical_chain(g_, prof_, s_, o_.timing, model_.dependency_us, o_.busy);
+        const double queued = after.queued_us > 0 ? std::min(r_.chain.queued_us, after.queued_us) : r_.chain.queued_us;
+        if (after.us < r_.chain.us) r_.chain = after;
+        r_.chain.queued_us = queued;
+        const work_floor work_after = measure_work_floor(g_, s_, o_.timing, o_.busy);
+        const double work_queued = r_.work.queued_us > 0 && work_after.queued_us > 0
+                                       ? std::min(r_.work.queued_us, work_after.queued_us)
+                                       : work_after.queued_us;
+        if (work_after.us < r_.work.us) r_.work = work_after;
+        r_.work.queued_us = work_queued;
+        std::fprintf(stderr, "  work without edges %.1f us (queued %.1f, %u streams)\n", r_.work.us, r_.work.queued_us,
+                     r_.work.streams);
+        std::fprintf(stderr, "  critical chain measured %.1f us (%zu ops, profiled %.1f us, %s)\n", r_.chain.us,
+                     r_.chain.operators, r_.chain.profiled_us, r_.chain.capture.c_str());
+      }
+  }
+
   // autotune's pick joins the modes, with the skeleton of its plan (recaptured by the winning
   // candidate's capture policy with its options).
-  opara::autotune tuner;
-  tuner.options.timing = o.timing;
-  autotune_report rep;
-  executable best = tuner.compile(g, s, prof, &rep);
-  r.autotune_choice = rep.label;
-  r.autotune_setup_ms = r.profile_ms + rep.total_ms;
-  {
+  void add_autotune() {
+    using namespace opara;
+    opara::autotune tuner;
+    tuner.options.timing = o_.timing;
+    autotune_report rep;
+    executable best = tuner.compile(g_, s_, prof_, &rep);
+    r_.autotune_choice = rep.label;
+    r_.autotune_setup_ms = r_.profile_ms + rep.total_ms;
     mode_result m = described("autotune", rep.label, best);
     // The winning candidate's own capture policy and options, as autotune captured it.
     time_floors(m, [&](const cuda::task_graph& floor) {
       std::optional<executable> captured;
       tuner.with_candidate(rep.choice, [&](const auto& candidate) {
-        captured = candidate.capture.capture(floor, best.plan(), s, candidate.options.capture);
+        captured = candidate.capture.capture(floor, best.plan(), s_, candidate.options.capture);
       });
       if (!captured) throw std::runtime_error("bench_suite: autotune's choice " + rep.label + " is not among its candidates");
       return std::move(*captured);
     });
-    r.modes.push_back(std::move(m));
-    exes.push_back(std::move(best));
+    r_.modes.push_back(std::move(m));
+    exes_.push_back(std::move(best));
   }
 
-  time_interleaved(r.modes, exes, s, o);
-  r.autotune_us = r.modes.back().t.median_us;
-  for (const auto& [index, programmatic] : sampled)
-    samples->plans.push_back({exes[index].plan(), r.modes[index].t.median_us, programmatic});
-  for (const auto& m : r.modes)
-    std::fprintf(stderr, "  %-20s %-58s %9.1f us (queued %.1f; model %.1f, skeleton %.1f, structure %.1f)\n", m.mode.c_str(),
-                 m.label.c_str(), m.t.median_us, m.queued.median_us, m.predicted_us, m.skeleton_us, m.structure_us);
-  std::fprintf(stderr, "  autotune chose %s (set-up %.0f ms with the profile)\n", r.autotune_choice.c_str(),
-               r.autotune_setup_ms);
-
-  // The bound: the measured critical chain and the least skeleton of a measured plan.
-  for (const auto& m : r.modes)
-    if (m.skeleton_us > 0 && (r.skeleton_floor_us == 0 || m.skeleton_us < r.skeleton_floor_us)) {
-      r.skeleton_floor_us = m.skeleton_us;
-      r.skeleton_floor_of = m.mode + " " + m.label;
-    }
-  // Measured floors only: the profile's bound sums CUPTI durations, and each short kernel's carries
-  // about 0.8 us that a graph overlaps (bench_anatomy: GoogLeNet's critical path, 126 us of CUPTI
-  // durations, runs 57 us in a graph, plus 61 us of waits), so it is no floor; it stays a reference
-  // (plain_bound_us) and the bound of workloads without measured floors.
-  const double measured_floor = std::max({r.chain.us, r.skeleton_floor_us, r.work.us});
-  r.bound_us = measured_floor > 0 ? measured_floor : r.plain_bound_us;
-  for (const auto& m : r.modes)
-    if (m.skeleton_queued_us > 0 && (r.skeleton_queued_floor_us == 0 || m.skeleton_queued_us < r.skeleton_queued_floor_us))
-      r.skeleton_queued_floor_us = m.skeleton_queued_us;
-  if (o.busy) r.queued_bound_us = std::max({r.chain.queued_us, r.skeleton_queued_floor_us, r.work.queued_us});
-  for (const auto& m : r.modes) {
-    if (m.structure_us > 0 && (r.structure_floor_us == 0 || m.structure_us < r.structure_floor_us)) {
-      r.structure_floor_us = m.structure_us;
-      r.structure_floor_of = m.mode + " " + m.label;
-    }
-    keep_least_queued(r.structure_queued_floor_us, m.structure_queued_us);
+  // Every mode timed together (time_interleaved); the timed plans go to the model's samples.
+  void time_modes() {
+    time_interleaved(r_.modes, exes_, s_, o_);
+    r_.autotune_us = r_.modes.back().t.median_us;
+    for (const auto& [index, programmatic] : sampled_)
+      samples_->plans.push_back({exes_[index].plan(), r_.modes[index].t.median_us, programmatic});
+    for (const auto& m : r_.modes)
+      std::fprintf(stderr, "  %-20s %-58s %9.1f us (queued %.1f; model %.1f, skeleton %.1f, structure %.1f)\n", m.mode.c_str(),
+                   m.label.c_str(), m.t.median_us, m.queued.median_us, m.predicted_us, m.skeleton_us, m.structure_us);
+    std::fprintf(stderr, "  autotune chose %s (set-up %.0f ms with the profile)\n", r_.autotune_choice.c_str(),
+                 r_.autotune_setup_ms);
   }
-  return r;
+
+  // The bound: the measured critical chain and the least skeleton of a measured plan; the least
+  // structure alongside.
+  void set_bounds() {
+    workload_result& r = r_;
+    for (const auto& m : r.modes)
+      if (m.skeleton_us > 0 && (r.skeleton_floor_us == 0 || m.skeleton_us < r.skeleton_floor_us)) {
+        r.skeleton_floor_us = m.skeleton_us;
+        r.skeleton_floor_of = m.mode + " " + m.label;
+      }
+    // Measured floors only: the profile's bound sums CUPTI durations, and each short kernel's carries
+    // about 0.8 us that a graph overlaps (bench_anatomy: GoogLeNet's critical path, 126 us of CUPTI
+    // durations, runs 57 us in a graph, plus 61 us of waits), so it is no floor; it stays a reference
+    // (plain_bound_us) and the bound of workloads without measured floors.
+    const double measured_floor = std::max({r.chain.us, r.skeleton_floor_us, r.work.us});
+    r.bound_us = measured_floor > 0 ? measured_floor : r.plain_bound_us;
+    for (const auto& m : r.modes)
+      if (m.skeleton_queued_us > 0 && (r.skeleton_queued_floor_us == 0 || m.skeleton_queued_us < r.skeleton_queued_floor_us))
+        r.skeleton_queued_floor_us = m.skeleton_queued_us;
+    if (o_.busy) r.queued_bound_us = std::max({r.chain.queued_us, r.skeleton_queued_floor_us, r.work.queued_us});
+    for (const auto& m : r.modes) {
+      if (m.structure_us > 0 && (r.structure_floor_us == 0 || m.structure_us < r.structure_floor_us)) {
+        r.structure_floor_us = m.structure_us;
+        r.structure_floor_of = m.mode + " " + m.label;
+      }
+      keep_least_queued(r.structure_queued_floor_us, m.structure_queued_us);
+    }
+  }
+
+  [[nodiscard]] workload_result take_result() { return std::move(r_); }
+
+private:
+  static constexpr bool has_floors = std::same_as<G, opara::cuda::task_graph>;
+
+  // A plan's skeleton and structure floors, with the scheduler (or capture) `compile` that made it.
+  template <class Compile>
+  void time_floors(mode_result& m, const Compile& compile) const {
+    if (skel_) {
+      const fastest_replays t = time_fastest(compile(skel_->graph()), s_, o_.timing, o_.busy);
+      m.skeleton_us = t.us;
+      m.skeleton_queued_us = t.queued_us;
+    }
+    if (structure_) {
+      const fastest_replays t = time_fastest(compile(structure_->graph()), s_, o_.timing, o_.busy);
+      m.structure_us = t.us;
+      m.structure_queued_us = t.queued_us;
+    }
+  }
+
+  // A compiled executable's prediction and build statistics (its times come later).
+  [[nodiscard]] mode_result described(const std::string& mode, const std::string& label, const opara::executable& exe) const {
+    mode_result m;
+    m.mode = mode;
+    m.label = label;
+    m.predicted_us = opara::predicted_makespan_us(cg_, exe.plan(), prof_, model_);
+    m.streams = exe.plan().num_streams;
+    m.waits = exe.plan().num_waits();
+    m.pruned = exe.plan().pruned_waits;
+    m.plan_ms = exe.stats().plan_ms;
+    m.capture_ms = exe.stats().capture_ms;
+    m.instantiate_ms = exe.stats().instantiate_ms;
+    m.segments = exe.stats().segments;
+    return m;
+  }
+
+  // Compiles one mode from the profile, with the device memory it took and its floors; kept for
+  // time_modes, and for the model's samples when it builds a graph (programmatic along stream order).
+  template <class Scheduler>
+  void measure(const std::string& mode, const Scheduler& sched) {
+    using namespace opara;
+    OPARA_CUDA_CHECK(cudaDeviceSynchronize());
+    std::size_t free0 = 0, free1 = 0, total = 0;
+    OPARA_CUDA_CHECK(cudaMemGetInfo(&free0, &total));
+    executable exe = sched.compile(g_, s_, prof_);
+    OPARA_CUDA_CHECK(cudaDeviceSynchronize());
+    OPARA_CUDA_CHECK(cudaMemGetInfo(&free1, &total));
+    mode_result m = described(mode, sched.label(), exe);
+    m.device_bytes = static_cast<long long>(free0) - static_cast<long long>(free1);
+    constexpr bool builds_graph = !std::same_as<std::remove_cvref_t<decltype(sched.capture)>, capture::eager>;
+    if (samples_ && builds_graph)
+      sampled_.emplace_back(r_.modes.size(), sched.options.capture.programmatic &&
+                                                 sched.options.capture.programmatic_edges == programmatic_scope::stream_order);
+    // The same scheduler (same options) on the skeleton and the structure, planned from the same
+    // profile: the same plan.
+    if (builds_graph) time_floors(m, [&](const cuda::task_graph& floor) { return sched.compile(floor, s_, prof_); });
+    r_.modes.push_back(std::move(m));
+    exes_.push_back(std::move(exe));
+  }
+
+  template <class C>
+  void measure_model_guided(bool priorities) {
+    using namespace opara;
+    scheduler<streams::model_guided, order::model_guided, C> sched{};
+    sched.streams.options.gpu = model_;
+    sched.order.options.gpu = model_;
+    sched.options.capture.priorities = priorities;
+    measure(priorities ? "priorities" : "model_guided", sched);
+  }
+
+  const G& g_;
+  cudaStream_t s_;
+  const suite_options& o_;
+  const bool floors_;
+  const opara::graph cg_;
+  const opara::gpu_model model_;
+  opara::profile prof_;
+  model_samples::workload* samples_ = nullptr;
+  std::optional<skeleton> skel_, structure_;
+  std::vector<opara::executable> exes_;
+  std::vector<std::pair<std::size_t, bool>> sampled_;  // (mode index, programmatic along stream order)
+  workload_result r_;
+};
+
+template <class G>
+workload_result run_workload(const std::string& name, const std::string& description, const G& g, cudaStream_t s,
+                             const suite_options& o) {
+  workload_run<G> run(name, description, g, s, o);
+  run.profile_graph();
+  run.measure_floors();
+  run.measure_baselines();
+  run.measure_opara_captures();
+  run.measure_model_guided();
+  run.measure_corpus_graphs();
+  run.measure_again_and_sweeps();
+  run.measure_every_policy();
+  run.remeasure_floors();
+  run.add_autotune();
+  run.time_modes();
+  run.set_bounds();
+  return run.take_result();
 }
 
 // Does a schedule's replay time depend on the instance? Compiles `instances` executables of each of

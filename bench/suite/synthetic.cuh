@@ -11,6 +11,7 @@
 
 #include <opara/cuda.hpp>
 #include <opara/cuda/pdl.cuh>
+#include <opara/cuda/runtime/timed_event.hpp>
 
 #include <cuda_runtime_api.h>
 
@@ -192,7 +193,7 @@ private:
   }
 
   void calibrate() {
-    const auto a = opara::cuda::event_handle::create(cudaEventDefault), b = opara::cuda::event_handle::create(cudaEventDefault);
+    const opara::cuda::event_timer timer;  // on the default stream, as the launches below
     // The GPU leaves its idle clock only under load: half a second of spinning on every SM first,
     // so that calibration and the first workload's measurements see the clock the rest will.
     spin_kernel<8><<<4 * sms_, 128, 512>>>(1'000'000'000LL, sink_, nullptr);  // ~0.5 s at 2 GHz
@@ -200,30 +201,24 @@ private:
     OPARA_CUDA_CHECK(cudaDeviceSynchronize());
     // Cycles per microsecond: a one-block spin of 2M cycles.
     const long long cyc = 2'000'000;
-    for (int rep = 0; rep < 2; ++rep) {
-      OPARA_CUDA_CHECK(cudaEventRecord(a.get(), 0));
-      spin_kernel<8><<<1, 32, 128>>>(cyc, sink_, nullptr);
-      OPARA_CUDA_CHECK(cudaGetLastError());
-      OPARA_CUDA_CHECK(cudaEventRecord(b.get(), 0));
-      OPARA_CUDA_CHECK(cudaEventSynchronize(b.get()));
-    }
-    float ms = 0;
-    OPARA_CUDA_CHECK(cudaEventElapsedTime(&ms, a.get(), b.get()));
-    cycles_per_us_ = static_cast<double>(cyc) / (1000.0 * ms);
+    opara::cuda::gpu_duration t{};  // the last repetition's
+    for (int rep = 0; rep < 2; ++rep)
+      t = timer.time(nullptr, [&] {
+        spin_kernel<8><<<1, 32, 128>>>(cyc, sink_, nullptr);
+        OPARA_CUDA_CHECK(cudaGetLastError());
+      });
+    cycles_per_us_ = static_cast<double>(cyc) / t.count();
     // Streaming rate of one 256-thread block, over 64 MiB with 4 blocks per SM.
     const std::size_t n4 = (64u << 20) / 16;
     float* src = alloc(n4 * 4);
     float* dst = alloc(n4 * 4);
     const unsigned blocks = static_cast<unsigned>(4 * sms_);
-    for (int rep = 0; rep < 3; ++rep) {
-      OPARA_CUDA_CHECK(cudaEventRecord(a.get(), 0));
-      stream_kernel<<<blocks, 256>>>(reinterpret_cast<const float4*>(src), reinterpret_cast<float4*>(dst), n4, nullptr);
-      OPARA_CUDA_CHECK(cudaGetLastError());
-      OPARA_CUDA_CHECK(cudaEventRecord(b.get(), 0));
-      OPARA_CUDA_CHECK(cudaEventSynchronize(b.get()));
-    }
-    OPARA_CUDA_CHECK(cudaEventElapsedTime(&ms, a.get(), b.get()));
-    bytes_per_us_per_block_ = (32.0 * static_cast<double>(n4)) / (1000.0 * ms) / blocks;
+    for (int rep = 0; rep < 3; ++rep)
+      t = timer.time(nullptr, [&] {
+        stream_kernel<<<blocks, 256>>>(reinterpret_cast<const float4*>(src), reinterpret_cast<float4*>(dst), n4, nullptr);
+        OPARA_CUDA_CHECK(cudaGetLastError());
+      });
+    bytes_per_us_per_block_ = (32.0 * static_cast<double>(n4)) / t.count() / blocks;
   }
 
   float* sink_ = nullptr;

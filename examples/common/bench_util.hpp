@@ -3,9 +3,12 @@
 //! inception_block example: CUDA-event medians and a plain one-stream CUDA Graph (the baseline opara
 //! is compared against).
 
+#include <opara/cuda/runtime/timed_event.hpp>
+
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <stdexcept>
@@ -17,7 +20,8 @@
 
 namespace convnet {
 
-//! Median (and spread) of per-run times, each bracketed by its own pair of CUDA events.
+//! Median (and spread) of per-run times, each bracketed by its own pair of CUDA events
+//! (opara::cuda::event_timer).
 struct timing {
   double median_ms = 0, p10_ms = 0, p90_ms = 0;
   int runs = 0;
@@ -32,22 +36,17 @@ inline timing time_runs(const std::function<void(cudaStream_t)>& run, cudaStream
                         int warmup = 30, timing_mode mode = timing_mode::back_to_back) {
   for (int i = 0; i < warmup; ++i) run(s);
   engine_check(cudaStreamSynchronize(s), "warm-up");
-  std::vector<cudaEvent_t> ev(2 * static_cast<std::size_t>(reps));
-  for (auto& e : ev) engine_check(cudaEventCreate(&e), "cudaEventCreate");
-  for (int i = 0; i < reps; ++i) {
-    engine_check(cudaEventRecord(ev[2 * i], s), "cudaEventRecord");
+  std::vector<opara::cuda::event_timer> timers(static_cast<std::size_t>(reps));
+  for (const auto& timer : timers) {
+    timer.start(s);
     run(s);
-    engine_check(cudaEventRecord(ev[2 * i + 1], s), "cudaEventRecord");
+    timer.stop(s);
     if (mode == timing_mode::isolated) engine_check(cudaStreamSynchronize(s), "isolated run");
   }
   engine_check(cudaStreamSynchronize(s), "timed runs");
-  std::vector<double> t(reps);
-  for (int i = 0; i < reps; ++i) {
-    float ms = 0;
-    engine_check(cudaEventElapsedTime(&ms, ev[2 * i], ev[2 * i + 1]), "cudaEventElapsedTime");
-    t[i] = ms;
-  }
-  for (auto& e : ev) cudaEventDestroy(e);
+  std::vector<double> t;
+  t.reserve(timers.size());
+  for (const auto& timer : timers) t.push_back(std::chrono::duration<double, std::milli>(timer.elapsed()).count());
   std::sort(t.begin(), t.end());
   return {t[reps / 2], t[reps / 10], t[reps * 9 / 10], reps};
 }

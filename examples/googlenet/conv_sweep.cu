@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <opara/cuda/runtime/timed_event.hpp>
+
 #include "kernels/conv_sm90.cuh"
 #include "kernels/launch.hpp"
 #include "kernels/layout.hpp"
@@ -35,25 +37,13 @@ double time_config(const k::conv_shape& s, k::sm90_config c, const float* in, co
   CHECK_CUDA(cudaStreamEndCapture(st, &g));
   CHECK_CUDA(cudaGraphInstantiate(&ge, g, 0));
   for (int i = 0; i < 3; ++i) CHECK_CUDA(cudaGraphLaunch(ge, st));
-  cudaEvent_t e0, e1;
-  CHECK_CUDA(cudaEventCreate(&e0));
-  CHECK_CUDA(cudaEventCreate(&e1));
-  std::vector<float> t;
-  for (int r = 0; r < 20; ++r) {
-    CHECK_CUDA(cudaEventRecord(e0, st));
-    CHECK_CUDA(cudaGraphLaunch(ge, st));
-    CHECK_CUDA(cudaEventRecord(e1, st));
-    CHECK_CUDA(cudaEventSynchronize(e1));
-    float ms = 0;
-    CHECK_CUDA(cudaEventElapsedTime(&ms, e0, e1));
-    t.push_back(ms);
-  }
+  const opara::cuda::event_timer timer;
+  std::vector<double> t;  // us per replay
+  for (int r = 0; r < 20; ++r) t.push_back(timer.time(st, [&] { CHECK_CUDA(cudaGraphLaunch(ge, st)); }).count());
   std::sort(t.begin(), t.end());
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
   cudaGraphExecDestroy(ge);
   cudaGraphDestroy(g);
-  return t[t.size() / 2] * 1e3 / per_graph;
+  return t[t.size() / 2] / per_graph;
 }
 
 } // namespace

@@ -2,11 +2,13 @@
 // sum of their times. A sequential plan of the same graph does not (so the test can fail).
 #include "gpu_test.hpp"
 
+#include <opara/cuda/runtime/timed_event.hpp>
 #include <opara/order/program_order.hpp>
 #include <opara/streams/opara_greedy.hpp>
 #include <opara/streams/sequential.hpp>
 
 #include <algorithm>
+#include <chrono>
 
 using namespace gpu_test;
 
@@ -27,19 +29,11 @@ __global__ void spin_kernel(unsigned long long ns, float* out, float value) {
 }
 
 float median_ms(const opara::executable& exe, cudaStream_t s, int reps) {
-  auto a = opara::cuda::event_handle::create(cudaEventDefault);
-  auto b = opara::cuda::event_handle::create(cudaEventDefault);
+  const opara::cuda::event_timer timer;
   for (int i = 0; i < 3; ++i) exe(s);  // warm-up
   std::vector<float> t;
-  for (int i = 0; i < reps; ++i) {
-    a.record(s);
-    exe(s);
-    b.record(s);
-    OPARA_CUDA_CHECK(cudaEventSynchronize(b));
-    float ms = 0;
-    OPARA_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-    t.push_back(ms);
-  }
+  for (int i = 0; i < reps; ++i)
+    t.push_back(static_cast<float>(std::chrono::duration<double, std::milli>(timer.time(s, [&] { exe(s); })).count()));
   std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
   return t[t.size() / 2];
 }
