@@ -26,6 +26,16 @@
 //!   slots freed piecemeal by kernels of different block sizes split batches of huge grids again
 //!   and again, without bound. With both bounds a simulation costs O(K log K) for K kernels,
 //!   whatever numbers the profile names.
+//! - Large graphs get fewer batches per kernel: a simulation of K kernels starts each kernel's
+//!   blocks in at most clamp(detail::batch_budget / K, 1, 256) batches (2^19 / K: 256 up to 2,048
+//!   kernels, 5 at 100,000, 1 from 524,289 on), and groups a kernel into at most that many waves
+//!   when it is below 16. Slots freed piecemeal split a kernel's blocks into ever smaller batches
+//!   (30-35 per kernel on the planning benchmark's random 100,000-operator graphs), each an event;
+//!   with this bound a simulation handles at most about 2^19 + 2K batches, so its cost stays
+//!   O((2^19 + K) log K) whatever the graph's width and the profile's numbers. Graphs of up to
+//!   2,048 kernels (every model measured on a GPU so far) are simulated as before; above that, a
+//!   kernel waits for a larger share of its blocks to fit before it starts, which delays
+//!   kernels that squeezed into leftover slots (docs/gpu_model.md).
 //! - Durations above detail::max_duration_us (10^30 us, far beyond any run) are taken as that, so
 //!   that sums over a whole graph stay finite.
 //! - Blocks are dispatched whenever slots are free, from the eligible kernels in the order they
@@ -103,6 +113,7 @@ struct model_kernels {
   std::vector<std::uint32_t> first;
   std::int64_t capacity = 0;       //!< slot units of the whole GPU
   std::int64_t min_units = 0;      //!< smallest non-zero units of any kernel (0: none)
+  std::uint64_t batches = 256;     //!< the most batches one kernel starts its blocks in (batches_for)
 };
 
 //! Units of a whole SM: lcm(1..32), so that 1/r of an SM is exact for every r <= 32 blocks per SM.
@@ -114,6 +125,15 @@ inline constexpr double max_waves = 16;
 
 //! The most batches the model starts one kernel's blocks in (see the header comment).
 inline constexpr std::uint64_t max_batches = 256;
+
+//! Batches a whole simulation may start in, shared by its kernels (see the header comment).
+inline constexpr std::uint64_t batch_budget = std::uint64_t{1} << 19;
+
+//! The most batches each of `kernels` kernels starts its blocks in: clamp(batch_budget / kernels,
+//! 1, max_batches).
+[[nodiscard]] inline std::uint64_t batches_for(std::size_t kernels) noexcept {
+  return std::clamp<std::uint64_t>(batch_budget / std::max<std::size_t>(kernels, 1), 1, max_batches);
+}
 
 //! The longest kernel or operator the model counts (us): larger durations are taken as this one,
 //! so that a graph's sums stay finite for any number of operators up to 10^270.
@@ -147,11 +167,24 @@ inline std::uint32_t model_blocks_per_sm(const kernel_record& k, const device_li
   return static_cast<std::uint32_t>(std::max<std::uint64_t>(1, std::min<std::uint64_t>(r, 1u << 20)));
 }
 
+//! `who` names what the user called, as the message's start: "opara::simulate", or a policy
+//! ("opara: stream policy 'model_guided'").
 inline void check_duration(double us, std::size_t v, std::size_t kernel, const char* who) {
-  if (!std::isfinite(us) || us < 0)
-    throw error(std::string("opara::") + who + ": " +
-                (kernel == std::size_t(-1) ? std::string() : "kernel " + std::to_string(kernel) + " of ") + "operator " +
-                std::to_string(v) + " has duration_us " + std::to_string(us) + " (durations must be finite and non-negative)");
+  if (!std::isfinite(us) || us < 0) {
+    std::string what = who;
+    what += ": ";
+    if (kernel != std::size_t(-1)) {
+      what += "kernel ";
+      what += std::to_string(kernel);
+      what += " of ";
+    }
+    what += "operator ";
+    what += std::to_string(v);
+    what += " has duration_us ";
+    what += std::to_string(us);
+    what += " (durations must be finite and non-negative); measure that operator again or correct its record";
+    throw error(what);
+  }
 }
 
 //! The model's view of profile `p`. Throws opara::error naming the operator (and kernel) when a
@@ -162,6 +195,11 @@ inline model_kernels flatten_profile(const profile& p, const char* who) {
   const std::uint32_t sms = std::min(l.sm_count, max_sm_count);
   m.capacity = sm_units * static_cast<std::int64_t>(sms);
   m.first.reserve(p.ops.size() + 1);
+  std::size_t count = 0;
+  for (const auto& op : p.ops) count += std::max<std::size_t>(1, op.kernels.size());
+  m.kernels.reserve(count);
+  m.batches = batches_for(count);
+  const double waves_bound = std::min(max_waves, static_cast<double>(m.batches));
   for (std::size_t v = 0; v < p.ops.size(); ++v) {
     m.first.push_back(static_cast<std::uint32_t>(m.kernels.size()));
     const auto& op = p.ops[v];
@@ -182,9 +220,9 @@ inline model_kernels flatten_profile(const profile& p, const char* who) {
         // Slots as the simulation counts them (whole blocks of `units` in the capacity).
         const auto slots = static_cast<std::uint64_t>(m.capacity / mk.units);
         double waves = std::ceil(static_cast<double>(mk.blocks) / static_cast<double>(slots));
-        if (waves > max_waves) {  // group blocks: max_waves full waves
-          waves = max_waves;
-          mk.blocks = slots * static_cast<std::uint64_t>(max_waves);
+        if (waves > waves_bound) {  // group blocks: waves_bound full waves
+          waves = waves_bound;
+          mk.blocks = slots * static_cast<std::uint64_t>(waves_bound);
         }
         mk.block_us = us / waves;
         m.min_units = m.min_units == 0 ? mk.units : std::min(m.min_units, mk.units);
@@ -369,12 +407,13 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
     push({now + m.kernels[k].block_us, k, take});
   };
 
-  // Blocks of k's smallest next batch: 1/max_batches of the kernel's, but never more than fit in
-  // the whole GPU (one wave; with at most max_waves waves that bound never binds).
+  // Blocks of k's smallest next batch: 1/m.batches of the kernel's, but never more than fit in
+  // the whole GPU (one wave; with at most m.batches waves that bound never binds).
+  const std::uint64_t batches = std::max<std::uint64_t>(m.batches, 1);
   auto smallest_batch = [&](std::uint32_t k) {
     const model_kernel& mk = m.kernels[k];
     const auto wave = static_cast<std::uint64_t>(m.capacity / mk.units);
-    return std::min({left[k], (mk.blocks + max_batches - 1) / max_batches, wave});
+    return std::min({left[k], (mk.blocks + batches - 1) / batches, wave});
   };
   auto need = [&](std::uint32_t k) { return m.kernels[k].units * static_cast<std::int64_t>(smallest_batch(k)); };
   auto become_eligible = [&](std::uint32_t k) {
@@ -459,7 +498,7 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
     if (!std::isfinite(c) || c < 0)
       throw bad_policy("opara::simulate: gpu_model costs must be finite and non-negative (got " + std::to_string(c) + ")");
   validate(p, g);
-  return detail::simulate_unchecked(g, p.order, p.stream_of, detail::flatten_profile(prof, "simulate"), model);
+  return detail::simulate_unchecked(g, p.order, p.stream_of, detail::flatten_profile(prof, "opara::simulate"), model);
 }
 
 //! The makespan simulate predicts for plan `p`, in microseconds: a cost to rank candidate plans
