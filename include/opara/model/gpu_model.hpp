@@ -238,10 +238,29 @@ inline model_kernels flatten_profile(const profile& p, const char* who) {
 //! planner simulates many placements): reusing it saves reallocating and faulting in a dozen
 //! arrays per call.
 struct simulation_workspace {
-  std::vector<node_id> stream_next, stream_prev, last_on_stream, owner;
-  std::vector<std::uint32_t> waiting, seq, kernel_at, slotless;
-  std::vector<double> front, ready;
-  std::vector<std::uint64_t> left, done;
+  //! What the simulation keeps per operator, in one place: one cache miss per operator visited,
+  //! not one per array (node ids follow no order; on large graphs the misses were its cost).
+  struct node_state {
+    double front = 0;   //!< front-end time of its first kernel
+    double ready = 0;   //!< latest end, plus its latency, among the dependencies finished so far
+    double start = -1;  //!< when its first block starts (-1: not yet)
+    double finish = 0;  //!< when its last block ends
+    node_id stream_next = no_node, stream_prev = no_node;  //!< neighbours on its stream
+    std::uint32_t waiting = 0;  //!< unfinished dependencies
+    std::uint32_t seq = 0;      //!< front-end index of its first kernel
+  };
+  //! What the simulation keeps per kernel, in one place (see node_state).
+  struct kernel_state {
+    double block_us = 0;
+    std::uint64_t blocks = 0, left = 0, done = 0;
+    std::int64_t units = 0;
+    node_id owner = 0;
+    std::uint32_t last = 0;  //!< 1: its operator's last kernel
+  };
+  std::vector<node_state> nodes;
+  std::vector<kernel_state> kernels;
+  std::vector<node_id> last_on_stream;
+  std::vector<std::uint32_t> kernel_at, slotless;
   std::vector<std::int64_t> tree;
   //! A batch of blocks ending (kind 0, ordered first) or a kernel becoming eligible (kind 1).
   struct event {
@@ -268,57 +287,44 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
   const std::size_t n = g.num_nodes();
   const std::size_t nk = m.kernels.size();
   simulation out;
-  out.start_us.assign(n, -1.0);
-  out.finish_us.assign(n, 0.0);
   simulation_workspace local;
   simulation_workspace& w = workspace != nullptr ? *workspace : local;
 
   // The operator launched next on the same stream, and each operator's count of unfinished
   // dependencies (producers, plus the previous operator on its stream unless it is a producer).
-  auto& stream_next = w.stream_next;
-  auto& stream_prev = w.stream_prev;
+  auto& nodes = w.nodes;
   auto& last_on_stream = w.last_on_stream;
-  auto& waiting = w.waiting;
-  auto& seq = w.seq;      // front-end index of each operator's first kernel
-  auto& front = w.front;  // front-end time of each operator's first kernel
-  stream_next.assign(n, no_node);
-  stream_prev.assign(n, no_node);
+  nodes.assign(n, {});
   last_on_stream.clear();
-  waiting.assign(n, 0);
-  seq.resize(n);
-  front.resize(n);
   std::uint32_t kernel_index = 0;
   double front_us = 0;
   for (node_id v : order) {
     const stream_id s = stream_of[v];
-    for (node_id u : g.predecessors(v)) front_us += stream_of[u] != s ? model.wait_us : 0.0;
-    seq[v] = kernel_index;
-    front[v] = front_us;
+    const auto preds = g.predecessors(v);
+    for (node_id u : preds) front_us += stream_of[u] != s ? model.wait_us : 0.0;
+    auto& nv = nodes[v];
+    nv.seq = kernel_index;
+    nv.front = front_us;
     kernel_index += m.first[v + 1] - m.first[v];
     front_us += model.launch_us * (m.first[v + 1] - m.first[v]);
     if (s >= last_on_stream.size()) last_on_stream.resize(s + 1, no_node);
-    waiting[v] = static_cast<std::uint32_t>(g.predecessors(v).size());
+    nv.waiting = static_cast<std::uint32_t>(preds.size());
     if (const node_id u = last_on_stream[s]; u != no_node) {
-      stream_next[u] = v;
-      stream_prev[v] = u;
-      const auto preds = g.predecessors(v);
-      if (std::find(preds.begin(), preds.end(), u) == preds.end()) ++waiting[v];
+      nodes[u].stream_next = v;
+      nv.stream_prev = u;
+      if (std::find(preds.begin(), preds.end(), u) == preds.end()) ++nv.waiting;
     }
     last_on_stream[s] = v;
   }
-  auto& ready = w.ready;  // latest end, plus its latency, among the dependencies finished so far
-  ready.assign(n, 0.0);
   const double along_stream_us = model.stream_latency_us();
 
-  auto& left = w.left;  // blocks not yet dispatched / finished
-  auto& done = w.done;
-  left.resize(nk);
-  done.assign(nk, 0);
-  for (std::size_t k = 0; k < nk; ++k) left[k] = m.kernels[k].blocks;
-  auto& owner = w.owner;
-  owner.resize(nk);
+  auto& kernels = w.kernels;  // blocks not yet dispatched (left) / finished (done), and the kernel
+  kernels.resize(nk);
   for (node_id v = 0; v < n; ++v)
-    for (std::uint32_t k = m.first[v]; k < m.first[v + 1]; ++k) owner[k] = v;
+    for (std::uint32_t k = m.first[v]; k < m.first[v + 1]; ++k) {
+      const model_kernel& mk = m.kernels[k];
+      kernels[k] = {mk.block_us, mk.blocks, mk.blocks, 0, mk.units, v, k + 1 == m.first[v + 1] ? 1u : 0u};
+    }
 
   using event = simulation_workspace::event;
   auto& events = w.events;  // a min-heap by (time, kind, front-end index, kernel)
@@ -329,18 +335,16 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
     std::push_heap(events.begin(), events.end(), later);
   };
   auto eligible_at = [&](std::uint32_t k, double t) {
-    const node_id v = owner[k];
+    const node_id v = kernels[k].owner;
     const std::uint32_t j = k - m.first[v];
-    push({std::max(t, front[v] + j * model.launch_us), (std::uint64_t{1} << 32) + seq[v] + j, k});
+    push({std::max(t, nodes[v].front + j * model.launch_us), (std::uint64_t{1} << 32) + nodes[v].seq + j, k});
   };
   // The front end hands operators over in launch order: a cursor through `order` stands for
   // their launches, so that an operator ready before its launch waits there, not in the heap.
   std::size_t next_launch = 0;
-  auto launched = [&](node_id v) {
-    return next_launch == order.size() || seq[v] < seq[order[next_launch]];
-  };
+  std::uint32_t next_seq = order.empty() ? 0 : nodes[order[0]].seq;  // seq of order[next_launch]
   auto node_ready = [&](node_id v) {  // at its last dependency's end: eligible at launch or after
-    if (launched(v)) eligible_at(m.first[v], ready[v]);
+    if (next_launch == order.size() || nodes[v].seq < next_seq) eligible_at(m.first[v], nodes[v].ready);
   };
 
   // Eligible kernels with blocks left that hold slots, by eligibility position: a min-tree of the
@@ -384,40 +388,43 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
   std::int64_t free_units = m.capacity;
   double now = 0;
   auto finish_node = [&](node_id v, double t) {
-    out.finish_us[v] = t;
+    nodes[v].finish = t;
     out.makespan_us = std::max(out.makespan_us, t);
     auto release = [&](node_id x) {
-      ready[x] = std::max(ready[x], t + (stream_prev[x] == v ? along_stream_us : model.dependency_us));
-      if (--waiting[x] == 0) node_ready(x);
+      auto& nx = nodes[x];
+      nx.ready = std::max(nx.ready, t + (nx.stream_prev == v ? along_stream_us : model.dependency_us));
+      if (--nx.waiting == 0) node_ready(x);
     };
     for (node_id x : g.successors(v)) release(x);
-    if (const node_id x = stream_next[v]; x != no_node) {
+    if (const node_id x = nodes[v].stream_next; x != no_node) {
       const auto preds = g.predecessors(x);
       if (std::find(preds.begin(), preds.end(), v) == preds.end()) release(x);
     }
   };
   auto kernel_done = [&](std::uint32_t k, double t) {
-    const node_id v = owner[k];
-    if (k + 1 < m.first[v + 1]) eligible_at(k + 1, t + model.dependency_us);
-    else finish_node(v, t);
+    if (kernels[k].last == 0) eligible_at(k + 1, t + model.dependency_us);
+    else finish_node(kernels[k].owner, t);
   };
   auto dispatch = [&](std::uint32_t k, std::uint64_t take) {
-    if (double& start = out.start_us[owner[k]]; start < 0) start = now;
-    left[k] -= take;
-    push({now + m.kernels[k].block_us, k, take});
+    auto& ks = kernels[k];
+    if (double& start = nodes[ks.owner].start; start < 0) start = now;
+    ks.left -= take;
+    push({now + ks.block_us, k, take});
   };
 
   // Blocks of k's smallest next batch: 1/m.batches of the kernel's, but never more than fit in
   // the whole GPU (one wave; with at most m.batches waves that bound never binds).
   const std::uint64_t batches = std::max<std::uint64_t>(m.batches, 1);
-  auto smallest_batch = [&](std::uint32_t k) {
-    const model_kernel& mk = m.kernels[k];
-    const auto wave = static_cast<std::uint64_t>(m.capacity / mk.units);
-    return std::min({left[k], (mk.blocks + batches - 1) / batches, wave});
+  auto smallest_batch = [&](const simulation_workspace::kernel_state& ks) {
+    const auto wave = static_cast<std::uint64_t>(m.capacity / ks.units);
+    return std::min({ks.left, (ks.blocks + batches - 1) / batches, wave});
   };
-  auto need = [&](std::uint32_t k) { return m.kernels[k].units * static_cast<std::int64_t>(smallest_batch(k)); };
+  auto need = [&](std::uint32_t k) {
+    const auto& ks = kernels[k];
+    return ks.units * static_cast<std::int64_t>(smallest_batch(ks));
+  };
   auto become_eligible = [&](std::uint32_t k) {
-    if (m.kernels[k].units == 0) {
+    if (kernels[k].units == 0) {
       slotless.push_back(k);
     } else {
       kernel_at[positions] = k;
@@ -428,25 +435,26 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
   // would be "operator v's first kernel eligible at its launch time").
   auto launch_event = [&]() -> event {
     const node_id v = order[next_launch];
-    return {front[v], (std::uint64_t{1} << 32) + seq[v], m.first[v]};
+    return {nodes[v].front, (std::uint64_t{1} << 32) + next_seq, m.first[v]};
   };
   auto launch_first = [&] {
     return next_launch < order.size() && (events.empty() || events.front().after(launch_event()));
   };
 
   while (!events.empty() || next_launch < order.size()) {
-    now = launch_first() ? front[order[next_launch]] : events.front().t;
+    now = launch_first() ? nodes[order[next_launch]].front : events.front().t;
     if (now > stop_after_us) {
       out.makespan_us = std::numeric_limits<double>::infinity();
-      return out;
+      break;
     }
     for (;;) {
       if (launch_first()) {
-        if (front[order[next_launch]] != now) break;
+        if (nodes[order[next_launch]].front != now) break;
         const node_id v = order[next_launch++];
-        if (waiting[v] == 0) {  // ready: eligible now, or when its latency has passed
-          if (ready[v] <= now) become_eligible(m.first[v]);
-          else eligible_at(m.first[v], ready[v]);
+        if (next_launch < order.size()) next_seq = nodes[order[next_launch]].seq;
+        if (nodes[v].waiting == 0) {  // ready: eligible now, or when its latency has passed
+          if (nodes[v].ready <= now) become_eligible(m.first[v]);
+          else eligible_at(m.first[v], nodes[v].ready);
         }
         continue;
       }
@@ -456,31 +464,39 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
       events.pop_back();
       if (e.key < (std::uint64_t{1} << 32)) {
         const auto k = static_cast<std::uint32_t>(e.key);
-        free_units += m.kernels[k].units * static_cast<std::int64_t>(e.data);
-        if ((done[k] += e.data) == m.kernels[k].blocks) kernel_done(k, e.t);
+        auto& ks = kernels[k];
+        free_units += ks.units * static_cast<std::int64_t>(e.data);
+        if ((ks.done += e.data) == ks.blocks) kernel_done(k, e.t);
       } else {
         become_eligible(static_cast<std::uint32_t>(e.data));
       }
     }
     // Dispatch: fill free slots from the eligible kernels, oldest first; a kernel whose block
     // does not fit lets later ones pass. Kernels that hold no slots take all their blocks at once.
-    for (std::uint32_t k : slotless) dispatch(k, left[k]);
+    for (std::uint32_t k : slotless) dispatch(k, kernels[k].left);
     slotless.clear();
     while (first_active < positions && tree[first_active + leaves] == vacant) ++first_active;
     for (std::uint32_t pos = first_active;;) {
       pos = first_fit(pos, free_units);
       if (pos == none) break;
       const std::uint32_t k = kernel_at[pos];
-      const std::int64_t units = m.kernels[k].units;
-      const std::uint64_t take = std::min<std::uint64_t>(left[k], static_cast<std::uint64_t>(free_units / units));
+      auto& ks = kernels[k];
+      const std::int64_t units = ks.units;
+      const std::uint64_t take = std::min<std::uint64_t>(ks.left, static_cast<std::uint64_t>(free_units / units));
       free_units -= units * static_cast<std::int64_t>(take);
       dispatch(k, take);
-      if (left[k] == 0) set_leaf(pos, vacant);
+      if (ks.left == 0) set_leaf(pos, vacant);
       else if (const std::int64_t next = need(k); next != tree[pos + leaves]) set_leaf(pos, next);
       ++pos;
     }
   }
-  out.makespan_us += model.submit_us;
+  out.start_us.resize(n);
+  out.finish_us.resize(n);
+  for (node_id v = 0; v < n; ++v) {
+    out.start_us[v] = nodes[v].start;
+    out.finish_us[v] = nodes[v].finish;
+  }
+  out.makespan_us += model.submit_us;  // infinity when stopped
   return out;
 }
 
