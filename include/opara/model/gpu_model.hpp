@@ -254,8 +254,10 @@ struct simulation_workspace {
     double block_us = 0;
     std::uint64_t blocks = 0, left = 0, done = 0;
     std::int64_t units = 0;
+    std::uint64_t least = 0;  //!< its smallest batch: min(1/batches of its blocks, one wave)
     node_id owner = 0;
-    std::uint32_t last = 0;  //!< 1: its operator's last kernel
+    std::uint16_t first = 0;  //!< 1: its operator's first kernel
+    std::uint16_t last = 0;   //!< 1: its operator's last kernel
   };
   std::vector<node_state> nodes;
   std::vector<kernel_state> kernels;
@@ -318,12 +320,18 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
   }
   const double along_stream_us = model.stream_latency_us();
 
+  // Blocks of a kernel's smallest batch: 1/m.batches of the kernel's, but never more than fit in
+  // the whole GPU (one wave; with at most m.batches waves that bound never binds).
+  const std::uint64_t batches = std::max<std::uint64_t>(m.batches, 1);
   auto& kernels = w.kernels;  // blocks not yet dispatched (left) / finished (done), and the kernel
   kernels.resize(nk);
   for (node_id v = 0; v < n; ++v)
     for (std::uint32_t k = m.first[v]; k < m.first[v + 1]; ++k) {
       const model_kernel& mk = m.kernels[k];
-      kernels[k] = {mk.block_us, mk.blocks, mk.blocks, 0, mk.units, v, k + 1 == m.first[v + 1] ? 1u : 0u};
+      const std::uint64_t least =
+          mk.units == 0 ? 0 : std::min((mk.blocks + batches - 1) / batches, static_cast<std::uint64_t>(m.capacity / mk.units));
+      kernels[k] = {mk.block_us, mk.blocks, mk.blocks, 0, mk.units, least, v, k == m.first[v] ? std::uint16_t{1} : std::uint16_t{0},
+                    k + 1 == m.first[v + 1] ? std::uint16_t{1} : std::uint16_t{0}};
     }
 
   using event = simulation_workspace::event;
@@ -407,21 +415,14 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
   };
   auto dispatch = [&](std::uint32_t k, std::uint64_t take) {
     auto& ks = kernels[k];
-    if (double& start = nodes[ks.owner].start; start < 0) start = now;
+    if (ks.first != 0 && ks.left == ks.blocks) nodes[ks.owner].start = now;  // the operator's first block
     ks.left -= take;
     push({now + ks.block_us, k, take});
   };
 
-  // Blocks of k's smallest next batch: 1/m.batches of the kernel's, but never more than fit in
-  // the whole GPU (one wave; with at most m.batches waves that bound never binds).
-  const std::uint64_t batches = std::max<std::uint64_t>(m.batches, 1);
-  auto smallest_batch = [&](const simulation_workspace::kernel_state& ks) {
-    const auto wave = static_cast<std::uint64_t>(m.capacity / ks.units);
-    return std::min({ks.left, (ks.blocks + batches - 1) / batches, wave});
-  };
-  auto need = [&](std::uint32_t k) {
+  auto need = [&](std::uint32_t k) {  // units of k's smallest next batch
     const auto& ks = kernels[k];
-    return ks.units * static_cast<std::int64_t>(smallest_batch(ks));
+    return ks.units * static_cast<std::int64_t>(std::min(ks.left, ks.least));
   };
   auto become_eligible = [&](std::uint32_t k) {
     if (kernels[k].units == 0) {
