@@ -245,9 +245,10 @@ struct simulation_workspace {
     double ready = 0;   //!< latest end, plus its latency, among the dependencies finished so far
     double start = -1;  //!< when its first block starts (-1: not yet)
     double finish = 0;  //!< when its last block ends
-    node_id stream_next = no_node, stream_prev = no_node;  //!< neighbours on its stream
-    std::uint32_t waiting = 0;  //!< unfinished dependencies
-    std::uint32_t seq = 0;      //!< front-end index of its first kernel
+    std::uint32_t stream_next = no_node, stream_prev = no_node;  //!< neighbours on its stream
+    std::uint32_t waiting = 0;      //!< unfinished dependencies
+    std::uint32_t seq = 0;          //!< front-end index of its first kernel
+    std::uint32_t stream_only = 0;  //!< 1: the operator before it on its stream is not a producer
   };
   //! What the simulation keeps per kernel, in one place (see node_state).
   struct kernel_state {
@@ -259,9 +260,10 @@ struct simulation_workspace {
     std::uint16_t first = 0;  //!< 1: its operator's first kernel
     std::uint16_t last = 0;   //!< 1: its operator's last kernel
   };
-  std::vector<node_state> nodes;
-  std::vector<kernel_state> kernels;
-  std::vector<node_id> last_on_stream;
+  std::vector<node_state> nodes;      //!< by launch position
+  std::vector<kernel_state> kernels;  //!< by front-end index
+  std::vector<std::uint32_t> position, succ_begin, succ;  //!< launch positions; successors by position
+  std::vector<std::uint32_t> last_on_stream;
   std::vector<std::uint32_t> kernel_at, slotless;
   std::vector<std::int64_t> tree;
   //! A batch of blocks ending (kind 0, ordered first) or a kernel becoming eligible (kind 1).
@@ -292,47 +294,65 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
   simulation_workspace local;
   simulation_workspace& w = workspace != nullptr ? *workspace : local;
 
-  // The operator launched next on the same stream, and each operator's count of unfinished
+  // Operators are numbered by launch position and kernels by front-end index here, so that the
+  // simulation, which meets them roughly in launch order, reads its state nearly in sequence
+  // whatever the graph's ids (on 10^6 shuffled ids, per-id state cost a cache miss per visit).
+  // Per operator: the operator launched next on the same stream, and its count of unfinished
   // dependencies (producers, plus the previous operator on its stream unless it is a producer).
+  auto& position = w.position;
+  position.resize(n);
+  for (std::uint32_t i = 0; i < n; ++i) position[order[i]] = i;
   auto& nodes = w.nodes;
+  auto& kernels = w.kernels;  // blocks not yet dispatched (left) / finished (done), and the kernel
+  auto& succ_begin = w.succ_begin;
+  auto& succ = w.succ;
   auto& last_on_stream = w.last_on_stream;
   nodes.assign(n, {});
+  kernels.resize(nk);
+  succ_begin.resize(n + 1);
+  succ.clear();
+  succ.reserve(g.num_edges());
   last_on_stream.clear();
-  std::uint32_t kernel_index = 0;
-  double front_us = 0;
-  for (node_id v : order) {
-    const stream_id s = stream_of[v];
-    const auto preds = g.predecessors(v);
-    for (node_id u : preds) front_us += stream_of[u] != s ? model.wait_us : 0.0;
-    auto& nv = nodes[v];
-    nv.seq = kernel_index;
-    nv.front = front_us;
-    kernel_index += m.first[v + 1] - m.first[v];
-    front_us += model.launch_us * (m.first[v + 1] - m.first[v]);
-    if (s >= last_on_stream.size()) last_on_stream.resize(s + 1, no_node);
-    nv.waiting = static_cast<std::uint32_t>(preds.size());
-    if (const node_id u = last_on_stream[s]; u != no_node) {
-      nodes[u].stream_next = v;
-      nv.stream_prev = u;
-      if (std::find(preds.begin(), preds.end(), u) == preds.end()) ++nv.waiting;
-    }
-    last_on_stream[s] = v;
-  }
-  const double along_stream_us = model.stream_latency_us();
-
   // Blocks of a kernel's smallest batch: 1/m.batches of the kernel's, but never more than fit in
   // the whole GPU (one wave; with at most m.batches waves that bound never binds).
   const std::uint64_t batches = std::max<std::uint64_t>(m.batches, 1);
-  auto& kernels = w.kernels;  // blocks not yet dispatched (left) / finished (done), and the kernel
-  kernels.resize(nk);
-  for (node_id v = 0; v < n; ++v)
-    for (std::uint32_t k = m.first[v]; k < m.first[v + 1]; ++k) {
-      const model_kernel& mk = m.kernels[k];
+  std::uint32_t kernel_index = 0;
+  double front_us = 0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const node_id v = order[i];
+    const stream_id s = stream_of[v];
+    const auto preds = g.predecessors(v);
+    for (node_id u : preds) front_us += stream_of[u] != s ? model.wait_us : 0.0;
+    auto& nv = nodes[i];
+    nv.seq = kernel_index;
+    nv.front = front_us;
+    const std::uint32_t count = m.first[v + 1] - m.first[v];
+    for (std::uint32_t j = 0; j < count; ++j) {
+      const model_kernel& mk = m.kernels[m.first[v] + j];
       const std::uint64_t least =
           mk.units == 0 ? 0 : std::min((mk.blocks + batches - 1) / batches, static_cast<std::uint64_t>(m.capacity / mk.units));
-      kernels[k] = {mk.block_us, mk.blocks, mk.blocks, 0, mk.units, least, v, k == m.first[v] ? std::uint16_t{1} : std::uint16_t{0},
-                    k + 1 == m.first[v + 1] ? std::uint16_t{1} : std::uint16_t{0}};
+      kernels[kernel_index + j] = {mk.block_us, mk.blocks, mk.blocks, 0, mk.units, least, i,
+                                   j == 0 ? std::uint16_t{1} : std::uint16_t{0},
+                                   j + 1 == count ? std::uint16_t{1} : std::uint16_t{0}};
     }
+    kernel_index += count;
+    front_us += model.launch_us * count;
+    if (s >= last_on_stream.size()) last_on_stream.resize(s + 1, no_node);
+    nv.waiting = static_cast<std::uint32_t>(preds.size());
+    if (const std::uint32_t p = last_on_stream[s]; p != no_node) {
+      nodes[p].stream_next = i;
+      nv.stream_prev = p;
+      if (std::find(preds.begin(), preds.end(), order[p]) == preds.end()) {
+        ++nv.waiting;
+        nv.stream_only = 1;
+      }
+    }
+    last_on_stream[s] = i;
+    succ_begin[i] = static_cast<std::uint32_t>(succ.size());
+    for (node_id x : g.successors(v)) succ.push_back(position[x]);
+  }
+  succ_begin[n] = static_cast<std::uint32_t>(succ.size());
+  const double along_stream_us = model.stream_latency_us();
 
   using event = simulation_workspace::event;
   auto& events = w.events;  // a min-heap by (time, kind, front-end index, kernel)
@@ -343,16 +363,14 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
     std::push_heap(events.begin(), events.end(), later);
   };
   auto eligible_at = [&](std::uint32_t k, double t) {
-    const node_id v = kernels[k].owner;
-    const std::uint32_t j = k - m.first[v];
-    push({std::max(t, nodes[v].front + j * model.launch_us), (std::uint64_t{1} << 32) + nodes[v].seq + j, k});
+    const auto& nv = nodes[kernels[k].owner];
+    push({std::max(t, nv.front + (k - nv.seq) * model.launch_us), (std::uint64_t{1} << 32) + k, k});
   };
-  // The front end hands operators over in launch order: a cursor through `order` stands for
+  // The front end hands operators over in launch order: a cursor through the positions stands for
   // their launches, so that an operator ready before its launch waits there, not in the heap.
-  std::size_t next_launch = 0;
-  std::uint32_t next_seq = order.empty() ? 0 : nodes[order[0]].seq;  // seq of order[next_launch]
-  auto node_ready = [&](node_id v) {  // at its last dependency's end: eligible at launch or after
-    if (next_launch == order.size() || nodes[v].seq < next_seq) eligible_at(m.first[v], nodes[v].ready);
+  std::uint32_t next_launch = 0;
+  auto node_ready = [&](std::uint32_t i) {  // at its last dependency's end: eligible at launch or after
+    if (i < next_launch) eligible_at(nodes[i].seq, nodes[i].ready);
   };
 
   // Eligible kernels with blocks left that hold slots, by eligibility position: a min-tree of the
@@ -395,19 +413,16 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
   };
   std::int64_t free_units = m.capacity;
   double now = 0;
-  auto finish_node = [&](node_id v, double t) {
-    nodes[v].finish = t;
+  auto finish_node = [&](std::uint32_t i, double t) {
+    nodes[i].finish = t;
     out.makespan_us = std::max(out.makespan_us, t);
-    auto release = [&](node_id x) {
+    auto release = [&](std::uint32_t x) {
       auto& nx = nodes[x];
-      nx.ready = std::max(nx.ready, t + (nx.stream_prev == v ? along_stream_us : model.dependency_us));
+      nx.ready = std::max(nx.ready, t + (nx.stream_prev == i ? along_stream_us : model.dependency_us));
       if (--nx.waiting == 0) node_ready(x);
     };
-    for (node_id x : g.successors(v)) release(x);
-    if (const node_id x = nodes[v].stream_next; x != no_node) {
-      const auto preds = g.predecessors(x);
-      if (std::find(preds.begin(), preds.end(), v) == preds.end()) release(x);
-    }
+    for (std::uint32_t e = succ_begin[i]; e < succ_begin[i + 1]; ++e) release(succ[e]);
+    if (const std::uint32_t x = nodes[i].stream_next; x != no_node && nodes[x].stream_only != 0) release(x);
   };
   auto kernel_done = [&](std::uint32_t k, double t) {
     if (kernels[k].last == 0) eligible_at(k + 1, t + model.dependency_us);
@@ -435,27 +450,24 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
   // The next event: the heap's first, or the next launch when that comes first (as an event it
   // would be "operator v's first kernel eligible at its launch time").
   auto launch_event = [&]() -> event {
-    const node_id v = order[next_launch];
-    return {nodes[v].front, (std::uint64_t{1} << 32) + next_seq, m.first[v]};
+    const auto& nv = nodes[next_launch];
+    return {nv.front, (std::uint64_t{1} << 32) + nv.seq, nv.seq};
   };
-  auto launch_first = [&] {
-    return next_launch < order.size() && (events.empty() || events.front().after(launch_event()));
-  };
+  auto launch_first = [&] { return next_launch < n && (events.empty() || events.front().after(launch_event())); };
 
-  while (!events.empty() || next_launch < order.size()) {
-    now = launch_first() ? nodes[order[next_launch]].front : events.front().t;
+  while (!events.empty() || next_launch < n) {
+    now = launch_first() ? nodes[next_launch].front : events.front().t;
     if (now > stop_after_us) {
       out.makespan_us = std::numeric_limits<double>::infinity();
       break;
     }
     for (;;) {
       if (launch_first()) {
-        if (nodes[order[next_launch]].front != now) break;
-        const node_id v = order[next_launch++];
-        if (next_launch < order.size()) next_seq = nodes[order[next_launch]].seq;
-        if (nodes[v].waiting == 0) {  // ready: eligible now, or when its latency has passed
-          if (nodes[v].ready <= now) become_eligible(m.first[v]);
-          else eligible_at(m.first[v], nodes[v].ready);
+        if (nodes[next_launch].front != now) break;
+        const auto& nv = nodes[next_launch++];
+        if (nv.waiting == 0) {  // ready: eligible now, or when its latency has passed
+          if (nv.ready <= now) become_eligible(nv.seq);
+          else eligible_at(nv.seq, nv.ready);
         }
         continue;
       }
@@ -493,9 +505,9 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
   }
   out.start_us.resize(n);
   out.finish_us.resize(n);
-  for (node_id v = 0; v < n; ++v) {
-    out.start_us[v] = nodes[v].start;
-    out.finish_us[v] = nodes[v].finish;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    out.start_us[order[i]] = nodes[i].start;
+    out.finish_us[order[i]] = nodes[i].finish;
   }
   out.makespan_us += model.submit_us;  // infinity when stopped
   return out;
