@@ -364,11 +364,31 @@ inline model_schedule_result model_schedule_on(const graph& g, const model_kerne
   std::vector<double> edge_cost(cost.begin(), cost.end());
   for (double& c : edge_cost) c += o.gpu.dependency_us;  // each dependent step also waits this long
   const auto level = bottom_levels(g, edge_cost);
+  // Longest remaining path first (ties: smaller id): a heap of (level, id), each level read once
+  // when its node becomes ready rather than at every comparison.
+  struct by_level {
+    const std::vector<double>* level;
+    std::vector<std::pair<double, node_id>> heap;
+    static bool after(const std::pair<double, node_id>& a, const std::pair<double, node_id>& b) {
+      return a.first < b.first || (a.first == b.first && a.second > b.second);
+    }
+    void push(node_id v) {
+      heap.emplace_back((*level)[v], v);
+      std::push_heap(heap.begin(), heap.end(), after);
+    }
+    node_id pop() {
+      std::pop_heap(heap.begin(), heap.end(), after);
+      const node_id v = heap.back().second;
+      heap.pop_back();
+      return v;
+    }
+    [[nodiscard]] bool empty() const noexcept { return heap.empty(); }
+  };
   std::vector<std::vector<node_id>> orders;
-  orders.push_back(list_schedule(g, ready_heap{[&](node_id a, node_id b) {
-                                   return level[a] > level[b] || (level[a] == level[b] && a < b);
-                                 }}));
-  orders.push_back(list_schedule(g, ready_heap{[](node_id a, node_id b) { return a < b; }}));
+  orders.push_back(list_schedule(g, by_level{&level, {}}));
+  // Program order: smallest ready id first, the graph's own topological order.
+  const auto topo = g.topological_order();
+  orders.emplace_back(topo.begin(), topo.end());
   if (orders[1] == orders[0]) orders.pop_back();  // it would place and predict the same, and lose the tie
   model_schedule_result best;
   best.placement.predicted_us = std::numeric_limits<double>::infinity();
