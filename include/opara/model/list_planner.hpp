@@ -46,6 +46,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory_resource>
 #include <set>
 #include <span>
 #include <string>
@@ -112,7 +113,10 @@ inline stream_assignment place_earliest_start(const graph& g, std::span<const no
   // then, the lowest index among equal times (the scan over every stream this replaces kept the
   // first of equals).
   using key = std::pair<double, std::int64_t>;
-  std::set<key> by_avail;
+  // Entries come from one buffer, released at once: a wide graph opens up to one stream per
+  // operator, and allocating and freeing each entry on its own cost as much as the search.
+  std::pmr::monotonic_buffer_resource entries;
+  std::pmr::set<key> by_avail(&entries);
   auto index_of = [](const key& k) { return static_cast<std::uint32_t>(-k.second); };
   std::vector<std::uint32_t> producer_streams;
   constexpr double eps = 1e-9;
