@@ -434,7 +434,7 @@ inline model_schedule_result model_schedule_on(const graph& g, const model_kerne
   best.order = std::move(orders[winner]);
   if (!simulate_choice) return best;  // the order policy: the streams policy places it
   // The winner's cap from its own window (the first order's window is the one just simulated).
-  best.placement.cap = winner == 0 ? winner_cap : window_cap(g, best.order, m, cost, o, local, &workspace);
+  best.placement.cap = winner == 0 && winner_cap != 0 ? winner_cap : window_cap(g, best.order, m, cost, o, local, &workspace);
   best.placement.streams =
       place_earliest_start(g, best.order, cost, best.placement.cap, o.gpu.dependency_us, o.gpu.stream_latency_us());
   best.placement.predicted_us = simulate_unchecked(g, best.order, best.placement.streams.stream_of, m, o.gpu,
