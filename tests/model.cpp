@@ -305,3 +305,44 @@ TEST_CASE("model.any_profile_gives_a_finite_prediction_at_a_cost_free_of_its_num
   CHECK(std::isfinite(guided_us));
   CHECK(guided_us == doctest::Approx(model_schedule(g, p).placement.predicted_us));
 }
+
+TEST_CASE("model.large_graphs_start_each_kernel_in_fewer_batches") {
+  // The batches of a whole simulation are bounded (detail::batch_budget): 256 per kernel up to
+  // 2,048 kernels, fewer beyond, at least one.
+  CHECK(detail::batches_for(1) == 256);
+  CHECK(detail::batches_for(2048) == 256);
+  CHECK(detail::batches_for(4096) == 128);
+  CHECK(detail::batches_for(100000) == 5);
+  CHECK(detail::batches_for(1000000) == 1);
+  // A wide graph of more than 2,048 operators with the hostile numbers above: the model and the
+  // model-guided planners (which decide on a window there) end with finite numbers and valid plans.
+  constexpr std::uint32_t u32 = std::numeric_limits<std::uint32_t>::max();
+  const std::size_t n = 3000;
+  graph_builder b;
+  b.add_nodes(n);
+  for (node_id v = 1; v < n / 2; ++v) b.add_edge(0, v);
+  for (node_id v = n / 2; v + 1 < n; ++v) b.add_edge(v, v + 1);
+  const graph g = b.build();
+  profile p;
+  p.limits = {u32, u32, u32, u32, u32, 0};
+  p.ops.resize(n);
+  for (std::size_t v = 0; v < n; ++v) {
+    kernel_record k;
+    k.grid = {2147483647u, 65535u, 65535u};
+    k.block = {32 * (1 + static_cast<std::uint32_t>(v % 8)), 1, 1};
+    k.registers_per_thread = v % 3 ? u32 : 0;
+    k.occupancy = v % 4 == 0 ? 0.0 : 0.5;
+    k.duration_us = v % 2 ? std::numeric_limits<double>::max() : 1.0 + static_cast<double>(v % 17);
+    p.ops[v].kernels = {k};
+    p.ops[v].duration_us = k.duration_us;
+  }
+  const auto m = detail::flatten_profile(p, "test");
+  CHECK(m.batches == detail::batches_for(n));
+  const simulation sim = simulate(g, make_plan(g), p);
+  CHECK(std::isfinite(sim.makespan_us));
+  CHECK(sim.makespan_us >= detail::max_duration_us);
+  const plan guided = make_plan(g, &p, {}, streams::model_guided{}, order::model_guided{});
+  validate(guided, g);
+  CHECK(std::isfinite(predicted_makespan_us(g, guided, p)));
+  CHECK(predicted_makespan_us(g, guided, p) == doctest::Approx(model_schedule(g, p).placement.predicted_us));
+}

@@ -199,3 +199,87 @@ TEST_CASE("model_guided.labels_name_every_option_that_changes_the_plan") {
   // The label travels into the autotune candidate's name through policy_label.
   CHECK(policy_label(blind) == blind.label());
 }
+
+TEST_CASE("model_guided.large_graphs_are_planned_on_a_window") {
+  // Above detail::planner_window operators the cap and the order are chosen on a window; the
+  // policies still give the schedule model_schedule chose, and the plan is valid.
+  std::mt19937 rng(11);
+  const int layers = 60, width = 50;
+  static_assert(layers * width > detail::planner_window);
+  graph_builder b;
+  b.add_nodes(layers * width);
+  for (int l = 1; l < layers; ++l)
+    for (int i = 0; i < width; ++i)
+      for (int k = 0; k < 2; ++k) b.add_edge((l - 1) * width + rng() % width, l * width + i);
+  const graph g = b.build();
+  std::vector<kernel_record> ks;
+  for (int v = 0; v < layers * width; ++v)
+    ks.push_back(kernel(1 + rng() % 300, 2 + rng() % 30, (1 + rng() % 8) / 64.0 * 8));
+  const auto p = one_kernel_each(ks);
+  const auto chosen = model_schedule(g, p);
+  REQUIRE(chosen.order.size() == g.num_nodes());
+  CHECK(std::isfinite(chosen.placement.predicted_us));
+  CHECK(chosen.placement.streams.num_streams <= chosen.placement.cap);
+  const plan made = make_plan(g, &p, {}, streams::model_guided{}, order::model_guided{});
+  validate(made, g);
+  CHECK(made.order == chosen.order);
+  CHECK(predicted_makespan_us(g, made, p) == doctest::Approx(chosen.placement.predicted_us));
+  const auto placed = best_placement(g, chosen.order, p);
+  CHECK(placed.streams.stream_of == chosen.placement.streams.stream_of);
+  CHECK(placed.cap == chosen.placement.cap);
+  CHECK(placed.predicted_us == doctest::Approx(chosen.placement.predicted_us));
+}
+
+TEST_CASE("model_guided.refusals_name_the_policy_and_what_to_do") {
+  const graph g = graph_of(2, {{0, 1}});
+  auto p = one_kernel_each({kernel(1, 5), kernel(1, 5)});
+  auto message = [](auto&& call) {
+    try {
+      call();
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("no refusal");
+  };
+  auto internal = [](const std::string& m) {
+    return m.find("best_placement") != std::string::npos || m.find("model_schedule") != std::string::npos ||
+           m.find("detail") != std::string::npos;
+  };
+  // A profile of another graph (make_plan refuses it first; the policy on its own too).
+  auto short_profile = p;
+  short_profile.ops.pop_back();
+  const std::vector<node_id> order{0, 1};
+  std::string m = message([&] { (void)streams::model_guided{}.assign(g, order, &short_profile); });
+  CHECK(m.find("stream policy 'model_guided'") != std::string::npos);
+  CHECK(m.find("pass a profile of this graph") != std::string::npos);
+  CHECK_FALSE(internal(m));
+  CHECK_THROWS_AS((void)streams::model_guided{}.assign(g, order, &short_profile), bad_policy);
+  // A duration the model cannot use.
+  p.ops[1].kernels[0].duration_us = -1;
+  m = message([&] { (void)make_plan(g, &p, {}, streams::model_guided{}, order::program_order{}); });
+  CHECK(m.find("stream policy 'model_guided'") != std::string::npos);
+  CHECK(m.find("operator 1") != std::string::npos);
+  CHECK(m.find("measure that operator again or correct its record") != std::string::npos);
+  CHECK_FALSE(internal(m));
+  m = message([&] { (void)make_plan(g, &p, {}, streams::sequential{}, order::model_guided{}); });
+  CHECK(m.find("launch order policy 'model_guided'") != std::string::npos);
+  CHECK_FALSE(internal(m));
+  // Options the model cannot use.
+  p.ops[1].kernels[0].duration_us = 5;
+  order::model_guided bad_order;
+  bad_order.options.tolerance = -1;
+  m = message([&] { (void)make_plan(g, &p, {}, streams::sequential{}, bad_order); });
+  CHECK(m.find("launch order policy 'model_guided'") != std::string::npos);
+  CHECK(m.find("options.tolerance") != std::string::npos);
+  CHECK_FALSE(internal(m));
+  streams::model_guided bad_streams;
+  bad_streams.options.gpu.launch_us = std::numeric_limits<double>::infinity();
+  m = message([&] { (void)make_plan(g, &p, {}, bad_streams, order::program_order{}); });
+  CHECK(m.find("stream policy 'model_guided'") != std::string::npos);
+  CHECK_FALSE(internal(m));
+  bad_streams = {};
+  bad_streams.streams_without_profile = 0;
+  m = message([&] { (void)make_plan(g, nullptr, {}, bad_streams, order::program_order{}); });
+  CHECK(m.find("stream policy 'model_guided'") != std::string::npos);
+  CHECK(m.find("streams_without_profile") != std::string::npos);
+}

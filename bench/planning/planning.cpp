@@ -14,9 +14,11 @@
 // case still running after --limit seconds (default 60) is stopped and marked as failed.
 //
 // --model-only runs the GPU model's rows alone (the default plan under the synthetic profile and
-// under a hostile one: largest grid, durations near DBL_MAX, resources at 2^32 - 1).
+// under a hostile one: largest grid, durations near DBL_MAX, resources at 2^32 - 1). --guided-only
+// runs the rows with a model-guided policy (streams::model_guided under every order, every stream
+// policy under order::model_guided) and the GPU model's rows.
 //
-//   bench_planning [--json FILE] [--quick] [--only SUBSTRING] [--limit SECONDS] [--model-only]
+//   bench_planning [--json FILE] [--quick] [--only SUBSTRING] [--limit SECONDS] [--model-only] [--guided-only]
 
 #include <opara/opara.hpp>
 
@@ -36,6 +38,7 @@
 #include <fstream>
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -299,12 +302,18 @@ void print_row(const row& r) {
   std::fflush(stdout);
 }
 
+bool guided_only = false;  // --guided-only
+
 template <class O>
 void every_stream_policy(const input& in, O o, std::vector<row>& rows) {
   auto add = [&](row r) {
     print_row(r);
     rows.push_back(std::move(r));
   };
+  if (guided_only && !std::is_same_v<O, order::model_guided>) {
+    add(run_case(in, streams::model_guided{}, o));
+    return;
+  }
   add(run_case(in, streams::sequential{}, o));
   add(run_case(in, streams::opara_greedy{}, o));
   add(run_case(in, streams::min_path_cover{}, o));
@@ -332,9 +341,11 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
     else if (!std::strcmp(argv[i], "--quick")) quick = true;
     else if (!std::strcmp(argv[i], "--model-only")) model_only = true;
+    else if (!std::strcmp(argv[i], "--guided-only")) guided_only = true;
     else if (!std::strcmp(argv[i], "--limit") && i + 1 < argc) case_limit_s = static_cast<unsigned>(std::atoi(argv[++i]));
     else {
-      std::fprintf(stderr, "usage: %s [--json FILE] [--quick] [--only SUBSTRING] [--limit SECONDS] [--model-only]\n",
+      std::fprintf(stderr,
+                   "usage: %s [--json FILE] [--quick] [--only SUBSTRING] [--limit SECONDS] [--model-only] [--guided-only]\n",
                    argv[0]);
       return 2;
     }
@@ -383,7 +394,7 @@ int main(int argc, char** argv) {
       print_row(model);
       rows.push_back(std::move(model));
     }
-    if (model_only) continue;
+    if (model_only || guided_only) continue;
     row ex = run_export(in);
     std::printf("%-22s %8zu %8zu  %-49s %29.1f %8.1f\n", ex.graph.c_str(), ex.nodes, ex.edges, "to_dot + to_json",
                 ex.total_ms, ex.peak_mb);

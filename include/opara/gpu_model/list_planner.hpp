@@ -20,6 +20,18 @@
 //! Cost: O((n + e) log c) per placement (c streams) and one simulation per cap and order: 20-50 ms for
 //! a 2,000-operator graph on a 2-core development machine, 4-11 ms for the suite's graphs of
 //! 500-1,000 operators on the GPU machine's CPU.
+//! Large graphs: above detail::planner_window (2,048) operators the choices are made on a window,
+//! so that the cost stays O((n + e) log n) plus a constant whatever the graph's size: the cap is the
+//! one the rule above picks for the window of the first 2,048 operators of the launch order (as a
+//! graph of their own: edges from outside the window are dropped), and the whole graph is then
+//! placed once under that cap (the window's unlimited cap stays unlimited). The two orders are
+//! compared on one window, the first 2,048 operators of the longest-path-first order, launched in
+//! each order's sequence; the winner is placed with the cap of its own window, so that
+//! streams::model_guided given that order makes the same placement. The window's simulations use
+//! the whole graph's batch bound (model/gpu_model.hpp). best_placement and model_schedule then
+//! simulate the chosen placement once for predicted_us; the policies, which return only streams
+//! or an order, skip that simulation (docs/gpu_model.md). On the planning benchmark's 100,000-operator
+//! graphs a model-guided policy then takes 8-410 ms on a loaded 2-core machine, 2-7 s at 10^6.
 
 #include <opara/analysis/critical_path.hpp>
 #include <opara/error.hpp>
@@ -34,6 +46,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory_resource>
 #include <set>
 #include <span>
 #include <string>
@@ -86,14 +99,24 @@ inline stream_assignment place_earliest_start(const graph& g, std::span<const no
                                               std::uint32_t cap, double dependency_us, double stream_dependency_us) {
   const std::size_t n = g.num_nodes();
   stream_assignment a;
-  a.stream_of.assign(n, 0);
-  std::vector<double> finish(n, 0.0), avail;
-  std::vector<node_id> tail, producer_of(n, no_node);  // producer_of[u] == v: u is a producer of v
+  // Per operator in one place (one cache miss per producer visited, not three): its end, whether
+  // it is a producer of the operator being placed (producer_of == that operator), its stream.
+  struct placed {
+    double finish = 0;
+    node_id producer_of = no_node;
+    std::uint32_t stream = 0;
+  };
+  std::vector<placed> op(n);
+  std::vector<double> avail;
+  std::vector<node_id> tail;
   // Streams by (avail, -index): the last entry at or below a time is the stream free latest by
   // then, the lowest index among equal times (the scan over every stream this replaces kept the
   // first of equals).
   using key = std::pair<double, std::int64_t>;
-  std::set<key> by_avail;
+  // Entries come from one buffer, released at once: a wide graph opens up to one stream per
+  // operator, and allocating and freeing each entry on its own cost as much as the search.
+  std::pmr::monotonic_buffer_resource entries;
+  std::pmr::set<key> by_avail(&entries);
   auto index_of = [](const key& k) { return static_cast<std::uint32_t>(-k.second); };
   std::vector<std::uint32_t> producer_streams;
   constexpr double eps = 1e-9;
@@ -103,8 +126,8 @@ inline stream_assignment place_earliest_start(const graph& g, std::span<const no
     node_id latest = no_node;
     producer_streams.clear();
     for (node_id u : g.predecessors(v)) {
-      producer_of[u] = v;
-      const double r = finish[u] + dependency_us;
+      op[u].producer_of = v;
+      const double r = op[u].finish + dependency_us;
       if (latest == no_node || r > ready) {
         second = latest == no_node ? 0.0 : ready;
         ready = r;
@@ -114,12 +137,12 @@ inline stream_assignment place_earliest_start(const graph& g, std::span<const no
       }
     }
     for (node_id u : g.predecessors(v))
-      if (a.stream_of[u] < tail.size() && tail[a.stream_of[u]] == u) producer_streams.push_back(a.stream_of[u]);
+      if (op[u].stream < tail.size() && tail[op[u].stream] == u) producer_streams.push_back(op[u].stream);
     std::uint32_t best = no_node;
     double best_start = std::numeric_limits<double>::infinity(), best_avail = 0;
     bool best_follows = false;  // best stream's last operator is a producer of v
     auto consider = [&](std::uint32_t s) {
-      const bool follows = producer_of[tail[s]] == v;
+      const bool follows = op[tail[s]].producer_of == v;
       // After the stream's last operator (an edge along the stream) and every other producer.
       const double start = std::max(tail[s] == latest ? second : ready, avail[s] + stream_dependency_us);
       const bool better = start < best_start - eps ||
@@ -139,32 +162,40 @@ inline stream_assignment place_earliest_start(const graph& g, std::span<const no
     // time v is ready (ties within eps: the later one), else the one free first.
     // (Each walk below skips at most the producer streams.)
     auto first_other = by_avail.begin();
-    while (first_other != by_avail.end() && producer_of[tail[index_of(*first_other)]] == v) ++first_other;
+    while (first_other != by_avail.end() && op[tail[index_of(*first_other)]].producer_of == v) ++first_other;
     if (first_other != by_avail.end()) {
       const double limit = std::max(ready - stream_dependency_us, first_other->first) + eps;
       auto it = by_avail.upper_bound(key{limit, std::numeric_limits<std::int64_t>::max()});
       while (it != by_avail.begin()) {
         --it;
         const std::uint32_t s = index_of(*it);
-        if (producer_of[tail[s]] == v) continue;  // considered above
+        if (op[tail[s]].producer_of == v) continue;  // considered above
         consider(s);
         break;
       }
     }
-    if ((best == no_node || best_start > ready + eps) && tail.size() < cap) {
+    const bool opened = (best == no_node || best_start > ready + eps) && tail.size() < cap;
+    if (opened) {
       best = static_cast<std::uint32_t>(tail.size());
       best_start = ready;
       tail.push_back(v);
       avail.push_back(0);
-      by_avail.emplace(0.0, -static_cast<std::int64_t>(best));
     }
-    a.stream_of[v] = best;
-    finish[v] = best_start + cost[v];
+    op[v].stream = best;
+    const double end = best_start + cost[v];
+    op[v].finish = end;
     tail[best] = v;
-    by_avail.erase(key{avail[best], -static_cast<std::int64_t>(best)});
-    avail[best] = finish[v];
-    by_avail.emplace(avail[best], -static_cast<std::int64_t>(best));
+    if (opened) {
+      by_avail.emplace(end, -static_cast<std::int64_t>(best));
+    } else {  // the stream's entry moves to its new time, without freeing and allocating a node
+      auto entry = by_avail.extract(key{avail[best], -static_cast<std::int64_t>(best)});
+      entry.value().first = end;
+      by_avail.insert(std::move(entry));
+    }
+    avail[best] = end;
   }
+  a.stream_of.resize(n);
+  for (std::size_t v = 0; v < n; ++v) a.stream_of[v] = op[v].stream;
   a.num_streams = static_cast<std::uint32_t>(tail.size());
   return a;
 }
@@ -212,8 +243,9 @@ inline std::string model_options_label(const model_planner_options& o) {
 inline void check_model_options(const model_planner_options& o, const char* who) {
   for (double c : {o.gpu.launch_us, o.gpu.dependency_us, o.gpu.submit_us, o.gpu.wait_us, o.gpu.stream_latency_us(), o.tolerance})
     if (!std::isfinite(c) || c < 0)
-      throw bad_policy(std::string("opara: ") + who + ": model costs and tolerance must be finite and non-negative (got " +
-                       std::to_string(c) + ")");
+      throw bad_policy(std::string(who) + ": the model's costs and tolerance must be finite and non-negative (got " +
+                       std::to_string(c) + "); set options.gpu's costs and options.tolerance to such values " +
+                       "(options.gpu.stream_dependency_us may be negative: no PDL)");
 }
 
 //! best_placement on a flattened profile (no checks). Every cap is placed first (ascending, up to
@@ -252,57 +284,197 @@ inline model_placement best_placement_on(const graph& g, std::span<const node_id
   return std::move(tried.back());  // every simulation stopped: predicted_us is infinity
 }
 
+//! Operators above which the planner decides on a window of this many (see the header comment).
+inline constexpr std::size_t planner_window = 2048;
+
+//! A window of a graph: `nodes` (in launch order) as a graph of their own, local id = position.
+struct model_window {
+  graph g;
+  model_kernels m;
+  std::vector<double> cost;
+  std::vector<node_id> order;  //!< 0, 1, 2, ...
+};
+
+//! The window of `nodes` (distinct nodes of g, in the order they launch): edges between them
+//! that run forward in that order are kept, the rest dropped. O(W + edges into the window) with
+//! `local` (g.num_nodes() entries of no_node, restored before it returns).
+inline model_window window_of(const graph& g, std::span<const node_id> nodes, const model_kernels& m,
+                              std::span<const double> cost, std::vector<node_id>& local) {
+  model_window w;
+  const auto size = static_cast<node_id>(nodes.size());
+  for (node_id i = 0; i < size; ++i) local[nodes[i]] = i;
+  graph_builder b;
+  b.add_nodes(size);
+  w.m.capacity = m.capacity;
+  w.m.min_units = m.min_units;
+  w.m.batches = m.batches;
+  w.m.first.reserve(size + 1);
+  w.cost.reserve(size);
+  for (node_id i = 0; i < size; ++i) {
+    const node_id v = nodes[i];
+    for (node_id u : g.predecessors(v))
+      if (local[u] != no_node && local[u] < i) b.add_edge(local[u], i);
+    w.m.first.push_back(static_cast<std::uint32_t>(w.m.kernels.size()));
+    w.m.kernels.insert(w.m.kernels.end(), m.kernels.begin() + m.first[v], m.kernels.begin() + m.first[v + 1]);
+    w.cost.push_back(cost[v]);
+  }
+  w.m.first.push_back(static_cast<std::uint32_t>(w.m.kernels.size()));
+  for (node_id v : nodes) local[v] = no_node;
+  w.g = b.build();
+  w.order.resize(size);
+  for (node_id i = 0; i < size; ++i) w.order[i] = i;
+  return w;
+}
+
+//! The cap best_placement_on picks for the window of the first planner_window operators of
+//! `order`, as a cap for the whole graph (the window's unlimited cap: g.num_nodes()).
+inline std::uint32_t window_cap(const graph& g, std::span<const node_id> order, const model_kernels& m,
+                                std::span<const double> cost, const model_planner_options& o, std::vector<node_id>& local,
+                                simulation_workspace* workspace) {
+  const model_window w = window_of(g, order.first(std::min(order.size(), planner_window)), m, cost, local);
+  const model_placement pl = best_placement_on(w.g, w.order, w.m, w.cost, o, std::numeric_limits<double>::infinity(), workspace);
+  return pl.cap >= w.g.num_nodes() ? static_cast<std::uint32_t>(g.num_nodes()) : pl.cap;
+}
+
+//! best_placement for any size: exact up to planner_window operators, through window_cap above
+//! (see the header comment). `simulate_choice` false: predicted_us is left at 0 for large graphs
+//! (the policies need only the streams).
+inline model_placement choose_placement(const graph& g, std::span<const node_id> order, const model_kernels& m,
+                                        std::span<const double> cost, const model_planner_options& o, bool simulate_choice,
+                                        simulation_workspace* workspace = nullptr) {
+  if (g.num_nodes() <= planner_window) return best_placement_on(g, order, m, cost, o, std::numeric_limits<double>::infinity(), workspace);
+  std::vector<node_id> local(g.num_nodes(), no_node);
+  model_placement pl;
+  pl.cap = window_cap(g, order, m, cost, o, local, workspace);
+  pl.streams = place_earliest_start(g, order, cost, pl.cap, o.gpu.dependency_us, o.gpu.stream_latency_us());
+  if (simulate_choice)
+    pl.predicted_us = simulate_unchecked(g, order, pl.streams.stream_of, m, o.gpu, std::numeric_limits<double>::infinity(), workspace).makespan_us;
+  return pl;
+}
+
+//! `who` names what the user called: a policy ("stream policy 'model_guided'") or a function
+//! ("opara::best_placement").
 inline void check_model_profile(const graph& g, const profile& p, const char* who) {
   if (p.ops.size() != g.num_nodes())
-    throw bad_policy(std::string("opara: ") + who + " needs one profile record per node: the profile has " +
+    throw bad_policy(std::string(who) + " needs one profile record per node: the profile has " +
                      std::to_string(p.ops.size()) + " operator records, the graph has " + std::to_string(g.num_nodes()) +
-                     " nodes");
+                     " nodes; pass a profile of this graph (one operator record per node, in node order)");
+}
+
+//! model_schedule on a flattened profile (no checks). `simulate_choice` false: for graphs above
+//! planner_window the chosen order is neither placed nor simulated (the order policy needs only
+//! the order).
+inline model_schedule_result model_schedule_on(const graph& g, const model_kernels& m, std::span<const double> cost,
+                                               const model_planner_options& o, bool simulate_choice) {
+  std::vector<double> edge_cost(cost.begin(), cost.end());
+  for (double& c : edge_cost) c += o.gpu.dependency_us;  // each dependent step also waits this long
+  const auto level = bottom_levels(g, edge_cost);
+  // Longest remaining path first (ties: smaller id): a heap of (level, id), each level read once
+  // when its node becomes ready rather than at every comparison.
+  struct by_level {
+    const std::vector<double>* level;
+    std::vector<std::pair<double, node_id>> heap;
+    static bool after(const std::pair<double, node_id>& a, const std::pair<double, node_id>& b) {
+      return a.first < b.first || (a.first == b.first && a.second > b.second);
+    }
+    void push(node_id v) {
+      heap.emplace_back((*level)[v], v);
+      std::push_heap(heap.begin(), heap.end(), after);
+    }
+    node_id pop() {
+      std::pop_heap(heap.begin(), heap.end(), after);
+      const node_id v = heap.back().second;
+      heap.pop_back();
+      return v;
+    }
+    [[nodiscard]] bool empty() const noexcept { return heap.empty(); }
+  };
+  std::vector<std::vector<node_id>> orders;
+  orders.push_back(list_schedule(g, by_level{&level, {}}));
+  // Program order: smallest ready id first, the graph's own topological order.
+  const auto topo = g.topological_order();
+  orders.emplace_back(topo.begin(), topo.end());
+  if (orders[1] == orders[0]) orders.pop_back();  // it would place and predict the same, and lose the tie
+  model_schedule_result best;
+  best.placement.predicted_us = std::numeric_limits<double>::infinity();
+  simulation_workspace workspace;
+  if (g.num_nodes() <= planner_window) {
+    for (auto& ord : orders) {
+      // A placement past the best order's makespan cannot make this order win (ties keep the first).
+      model_placement pl = best_placement_on(g, ord, m, cost, o, best.placement.predicted_us, &workspace);
+      if (pl.predicted_us < best.placement.predicted_us) {
+        best.placement = std::move(pl);
+        best.order = std::move(ord);
+      }
+    }
+    return best;
+  }
+  // Large graphs: the orders compete on one window, the first planner_window operators of the
+  // first order, launched in each order's sequence (see the header comment).
+  std::vector<node_id> local(g.num_nodes(), no_node);
+  std::vector<char> in_window(g.num_nodes(), 0);
+  const std::span<const node_id> first(orders[0].data(), planner_window);
+  for (node_id v : first) in_window[v] = 1;
+  double best_us = std::numeric_limits<double>::infinity();
+  std::size_t winner = 0;
+  std::uint32_t winner_cap = 0;
+  std::vector<node_id> nodes;
+  for (std::size_t i = 0; i < orders.size(); ++i) {
+    nodes.clear();
+    for (node_id v : orders[i])
+      if (in_window[v] != 0) nodes.push_back(v);
+    const model_window w = window_of(g, nodes, m, cost, local);
+    const model_placement pl = best_placement_on(w.g, w.order, w.m, w.cost, o, best_us, &workspace);
+    if (pl.predicted_us < best_us) {
+      best_us = pl.predicted_us;
+      winner = i;
+      winner_cap = pl.cap >= w.g.num_nodes() ? static_cast<std::uint32_t>(g.num_nodes()) : pl.cap;
+    }
+  }
+  best.order = std::move(orders[winner]);
+  if (!simulate_choice) return best;  // the order policy: the streams policy places it
+  // The winner's cap from its own window (the first order's window is the one just simulated).
+  best.placement.cap = winner == 0 && winner_cap != 0 ? winner_cap : window_cap(g, best.order, m, cost, o, local, &workspace);
+  best.placement.streams =
+      place_earliest_start(g, best.order, cost, best.placement.cap, o.gpu.dependency_us, o.gpu.stream_latency_us());
+  best.placement.predicted_us = simulate_unchecked(g, best.order, best.placement.streams.stream_of, m, o.gpu,
+                                                   std::numeric_limits<double>::infinity(), &workspace)
+                                    .makespan_us;
+  return best;
+}
+
+//! The checks, the flattened profile and the operators' costs, for `who` (see check_model_profile).
+struct model_input {
+  model_kernels m;
+  std::vector<double> cost;
+};
+inline model_input model_input_of(const graph& g, const profile& p, const model_planner_options& o, const char* who) {
+  check_model_profile(g, p, who);
+  check_model_options(o, who);
+  model_input in{flatten_profile(p, who), {}};
+  in.cost = model_operator_costs(in.m, o.gpu.dependency_us);
+  return in;
 }
 
 } // namespace detail
 
 //! The streams the model predicts to be fastest for launch order `order` (a topological order of
-//! g) under profile `p` (see the header comment). Throws bad_policy when p does not hold one record
-//! per node or an option is negative, opara::error when a duration is negative or not finite.
+//! g) under profile `p` (see the header comment; above detail::planner_window operators the cap is
+//! chosen on a window). Throws bad_policy when p does not hold one record per node or an option is
+//! negative, opara::error when a duration is negative or not finite.
 [[nodiscard]] inline model_placement best_placement(const graph& g, std::span<const node_id> order, const profile& p,
                                                     const model_planner_options& o = {}) {
-  detail::check_model_profile(g, p, "best_placement");
-  detail::check_model_options(o, "best_placement");
-  const auto m = detail::flatten_profile(p, "best_placement");
-  const auto cost = detail::model_operator_costs(m, o.gpu.dependency_us);
-  return detail::best_placement_on(g, order, m, cost, o);
+  const auto in = detail::model_input_of(g, p, o, "opara::best_placement");
+  return detail::choose_placement(g, order, in.m, in.cost, o, true);
 }
 
 //! Launch order and streams together: each candidate order (longest remaining path first,
-//! program order) with its best placement, the one the model predicts fastest (ties: the first).
-//! Throws like best_placement.
+//! program order) with its best placement, the one the model predicts fastest (ties: the first;
+//! above detail::planner_window operators, compared on a window). Throws like best_placement.
 [[nodiscard]] inline model_schedule_result model_schedule(const graph& g, const profile& p,
                                                           const model_planner_options& o = {}) {
-  detail::check_model_profile(g, p, "model_schedule");
-  detail::check_model_options(o, "model_schedule");
-  const auto m = detail::flatten_profile(p, "model_schedule");
-  const auto cost = detail::model_operator_costs(m, o.gpu.dependency_us);
-  std::vector<double> edge_cost(cost.begin(), cost.end());
-  for (double& c : edge_cost) c += o.gpu.dependency_us;  // each dependent step also waits this long
-  const auto level = bottom_levels(g, edge_cost);
-  std::vector<std::vector<node_id>> orders;
-  orders.push_back(list_schedule(g, ready_heap{[&](node_id a, node_id b) {
-                                   return level[a] > level[b] || (level[a] == level[b] && a < b);
-                                 }}));
-  orders.push_back(list_schedule(g, ready_heap{[](node_id a, node_id b) { return a < b; }}));
-  if (orders[1] == orders[0]) orders.pop_back();  // it would place and predict the same, and lose the tie
-  model_schedule_result best;
-  best.placement.predicted_us = std::numeric_limits<double>::infinity();
-  detail::simulation_workspace workspace;
-  for (auto& ord : orders) {
-    // A placement past the best order's makespan cannot make this order win (ties keep the first).
-    model_placement pl = detail::best_placement_on(g, ord, m, cost, o, best.placement.predicted_us, &workspace);
-    if (pl.predicted_us < best.placement.predicted_us) {
-      best.placement = std::move(pl);
-      best.order = std::move(ord);
-    }
-  }
-  return best;
+  const auto in = detail::model_input_of(g, p, o, "opara::model_schedule");
+  return detail::model_schedule_on(g, in.m, in.cost, o, true);
 }
 
 } // namespace opara

@@ -26,6 +26,16 @@
 //!   slots freed piecemeal by kernels of different block sizes split batches of huge grids again
 //!   and again, without bound. With both bounds a simulation costs O(K log K) for K kernels,
 //!   whatever numbers the profile names.
+//! - Large graphs get fewer batches per kernel: a simulation of K kernels starts each kernel's
+//!   blocks in at most clamp(detail::batch_budget / K, 1, 256) batches (2^19 / K: 256 up to 2,048
+//!   kernels, 5 at 100,000, 1 from 524,289 on), and groups a kernel into at most that many waves
+//!   when it is below 16. Slots freed piecemeal split a kernel's blocks into ever smaller batches
+//!   (30-35 per kernel on the planning benchmark's random 100,000-operator graphs), each an event;
+//!   with this bound a simulation handles at most about 2^19 + 2K batches, so its cost stays
+//!   O((2^19 + K) log K) whatever the graph's width and the profile's numbers. Graphs of up to
+//!   2,048 kernels (every model measured on a GPU so far) are simulated as before; above that, a
+//!   kernel waits for a larger share of its blocks to fit before it starts, which delays
+//!   kernels that squeezed into leftover slots (docs/gpu_model.md).
 //! - Durations above detail::max_duration_us (10^30 us, far beyond any run) are taken as that, so
 //!   that sums over a whole graph stay finite.
 //! - Blocks are dispatched whenever slots are free, from the eligible kernels in the order they
@@ -103,6 +113,7 @@ struct model_kernels {
   std::vector<std::uint32_t> first;
   std::int64_t capacity = 0;       //!< slot units of the whole GPU
   std::int64_t min_units = 0;      //!< smallest non-zero units of any kernel (0: none)
+  std::uint64_t batches = 256;     //!< the most batches one kernel starts its blocks in (batches_for)
 };
 
 //! Units of a whole SM: lcm(1..32), so that 1/r of an SM is exact for every r <= 32 blocks per SM.
@@ -114,6 +125,15 @@ inline constexpr double max_waves = 16;
 
 //! The most batches the model starts one kernel's blocks in (see the header comment).
 inline constexpr std::uint64_t max_batches = 256;
+
+//! Batches a whole simulation may start in, shared by its kernels (see the header comment).
+inline constexpr std::uint64_t batch_budget = std::uint64_t{1} << 19;
+
+//! The most batches each of `kernels` kernels starts its blocks in: clamp(batch_budget / kernels,
+//! 1, max_batches).
+[[nodiscard]] inline std::uint64_t batches_for(std::size_t kernels) noexcept {
+  return std::clamp<std::uint64_t>(batch_budget / std::max<std::size_t>(kernels, 1), 1, max_batches);
+}
 
 //! The longest kernel or operator the model counts (us): larger durations are taken as this one,
 //! so that a graph's sums stay finite for any number of operators up to 10^270.
@@ -147,11 +167,24 @@ inline std::uint32_t model_blocks_per_sm(const kernel_record& k, const device_li
   return static_cast<std::uint32_t>(std::max<std::uint64_t>(1, std::min<std::uint64_t>(r, 1u << 20)));
 }
 
+//! `who` names what the user called, as the message's start: "opara::simulate", or a policy
+//! ("opara: stream policy 'model_guided'").
 inline void check_duration(double us, std::size_t v, std::size_t kernel, const char* who) {
-  if (!std::isfinite(us) || us < 0)
-    throw error(std::string("opara::") + who + ": " +
-                (kernel == std::size_t(-1) ? std::string() : "kernel " + std::to_string(kernel) + " of ") + "operator " +
-                std::to_string(v) + " has duration_us " + std::to_string(us) + " (durations must be finite and non-negative)");
+  if (!std::isfinite(us) || us < 0) {
+    std::string what = who;
+    what += ": ";
+    if (kernel != std::size_t(-1)) {
+      what += "kernel ";
+      what += std::to_string(kernel);
+      what += " of ";
+    }
+    what += "operator ";
+    what += std::to_string(v);
+    what += " has duration_us ";
+    what += std::to_string(us);
+    what += " (durations must be finite and non-negative); measure that operator again or correct its record";
+    throw error(what);
+  }
 }
 
 //! The model's view of profile `p`. Throws opara::error naming the operator (and kernel) when a
@@ -162,6 +195,11 @@ inline model_kernels flatten_profile(const profile& p, const char* who) {
   const std::uint32_t sms = std::min(l.sm_count, max_sm_count);
   m.capacity = sm_units * static_cast<std::int64_t>(sms);
   m.first.reserve(p.ops.size() + 1);
+  std::size_t count = 0;
+  for (const auto& op : p.ops) count += std::max<std::size_t>(1, op.kernels.size());
+  m.kernels.reserve(count);
+  m.batches = batches_for(count);
+  const double waves_bound = std::min(max_waves, static_cast<double>(m.batches));
   for (std::size_t v = 0; v < p.ops.size(); ++v) {
     m.first.push_back(static_cast<std::uint32_t>(m.kernels.size()));
     const auto& op = p.ops[v];
@@ -182,9 +220,9 @@ inline model_kernels flatten_profile(const profile& p, const char* who) {
         // Slots as the simulation counts them (whole blocks of `units` in the capacity).
         const auto slots = static_cast<std::uint64_t>(m.capacity / mk.units);
         double waves = std::ceil(static_cast<double>(mk.blocks) / static_cast<double>(slots));
-        if (waves > max_waves) {  // group blocks: max_waves full waves
-          waves = max_waves;
-          mk.blocks = slots * static_cast<std::uint64_t>(max_waves);
+        if (waves > waves_bound) {  // group blocks: waves_bound full waves
+          waves = waves_bound;
+          mk.blocks = slots * static_cast<std::uint64_t>(waves_bound);
         }
         mk.block_us = us / waves;
         m.min_units = m.min_units == 0 ? mk.units : std::min(m.min_units, mk.units);
@@ -200,10 +238,33 @@ inline model_kernels flatten_profile(const profile& p, const char* who) {
 //! planner simulates many placements): reusing it saves reallocating and faulting in a dozen
 //! arrays per call.
 struct simulation_workspace {
-  std::vector<node_id> stream_next, stream_prev, last_on_stream, owner;
-  std::vector<std::uint32_t> waiting, seq, kernel_at, slotless;
-  std::vector<double> front, ready;
-  std::vector<std::uint64_t> left, done;
+  //! What the simulation keeps per operator, in one place: one cache miss per operator visited,
+  //! not one per array (node ids follow no order; on large graphs the misses were its cost).
+  struct node_state {
+    double front = 0;   //!< front-end time of its first kernel
+    double ready = 0;   //!< latest end, plus its latency, among the dependencies finished so far
+    double start = -1;  //!< when its first block starts (-1: not yet)
+    double finish = 0;  //!< when its last block ends
+    std::uint32_t stream_next = no_node, stream_prev = no_node;  //!< neighbours on its stream
+    std::uint32_t waiting = 0;      //!< unfinished dependencies
+    std::uint32_t seq = 0;          //!< front-end index of its first kernel
+    std::uint32_t stream_only = 0;  //!< 1: the operator before it on its stream is not a producer
+  };
+  //! What the simulation keeps per kernel, in one place (see node_state).
+  struct kernel_state {
+    double block_us = 0;
+    std::uint64_t blocks = 0, left = 0, done = 0;
+    std::int64_t units = 0;
+    std::uint64_t least = 0;  //!< its smallest batch: min(1/batches of its blocks, one wave)
+    node_id owner = 0;
+    std::uint16_t first = 0;  //!< 1: its operator's first kernel
+    std::uint16_t last = 0;   //!< 1: its operator's last kernel
+  };
+  std::vector<node_state> nodes;      //!< by launch position
+  std::vector<kernel_state> kernels;  //!< by front-end index
+  std::vector<std::uint32_t> position, succ_begin, succ;  //!< launch positions; successors by position
+  std::vector<std::uint32_t> last_on_stream;
+  std::vector<std::uint32_t> kernel_at, slotless;
   std::vector<std::int64_t> tree;
   //! A batch of blocks ending (kind 0, ordered first) or a kernel becoming eligible (kind 1).
   struct event {
@@ -230,57 +291,68 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
   const std::size_t n = g.num_nodes();
   const std::size_t nk = m.kernels.size();
   simulation out;
-  out.start_us.assign(n, -1.0);
-  out.finish_us.assign(n, 0.0);
   simulation_workspace local;
   simulation_workspace& w = workspace != nullptr ? *workspace : local;
 
-  // The operator launched next on the same stream, and each operator's count of unfinished
+  // Operators are numbered by launch position and kernels by front-end index here, so that the
+  // simulation, which meets them roughly in launch order, reads its state nearly in sequence
+  // whatever the graph's ids (on 10^6 shuffled ids, per-id state cost a cache miss per visit).
+  // Per operator: the operator launched next on the same stream, and its count of unfinished
   // dependencies (producers, plus the previous operator on its stream unless it is a producer).
-  auto& stream_next = w.stream_next;
-  auto& stream_prev = w.stream_prev;
+  auto& position = w.position;
+  position.resize(n);
+  for (std::uint32_t i = 0; i < n; ++i) position[order[i]] = i;
+  auto& nodes = w.nodes;
+  auto& kernels = w.kernels;  // blocks not yet dispatched (left) / finished (done), and the kernel
+  auto& succ_begin = w.succ_begin;
+  auto& succ = w.succ;
   auto& last_on_stream = w.last_on_stream;
-  auto& waiting = w.waiting;
-  auto& seq = w.seq;      // front-end index of each operator's first kernel
-  auto& front = w.front;  // front-end time of each operator's first kernel
-  stream_next.assign(n, no_node);
-  stream_prev.assign(n, no_node);
+  nodes.assign(n, {});
+  kernels.resize(nk);
+  succ_begin.resize(n + 1);
+  succ.clear();
+  succ.reserve(g.num_edges());
   last_on_stream.clear();
-  waiting.assign(n, 0);
-  seq.resize(n);
-  front.resize(n);
+  // Blocks of a kernel's smallest batch: 1/m.batches of the kernel's, but never more than fit in
+  // the whole GPU (one wave; with at most m.batches waves that bound never binds).
+  const std::uint64_t batches = std::max<std::uint64_t>(m.batches, 1);
   std::uint32_t kernel_index = 0;
   double front_us = 0;
-  for (node_id v : order) {
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const node_id v = order[i];
     const stream_id s = stream_of[v];
-    for (node_id u : g.predecessors(v)) front_us += stream_of[u] != s ? model.wait_us : 0.0;
-    seq[v] = kernel_index;
-    front[v] = front_us;
-    kernel_index += m.first[v + 1] - m.first[v];
-    front_us += model.launch_us * (m.first[v + 1] - m.first[v]);
-    if (s >= last_on_stream.size()) last_on_stream.resize(s + 1, no_node);
-    waiting[v] = static_cast<std::uint32_t>(g.predecessors(v).size());
-    if (const node_id u = last_on_stream[s]; u != no_node) {
-      stream_next[u] = v;
-      stream_prev[v] = u;
-      const auto preds = g.predecessors(v);
-      if (std::find(preds.begin(), preds.end(), u) == preds.end()) ++waiting[v];
+    const auto preds = g.predecessors(v);
+    for (node_id u : preds) front_us += stream_of[u] != s ? model.wait_us : 0.0;
+    auto& nv = nodes[i];
+    nv.seq = kernel_index;
+    nv.front = front_us;
+    const std::uint32_t count = m.first[v + 1] - m.first[v];
+    for (std::uint32_t j = 0; j < count; ++j) {
+      const model_kernel& mk = m.kernels[m.first[v] + j];
+      const std::uint64_t least =
+          mk.units == 0 ? 0 : std::min((mk.blocks + batches - 1) / batches, static_cast<std::uint64_t>(m.capacity / mk.units));
+      kernels[kernel_index + j] = {mk.block_us, mk.blocks, mk.blocks, 0, mk.units, least, i,
+                                   j == 0 ? std::uint16_t{1} : std::uint16_t{0},
+                                   j + 1 == count ? std::uint16_t{1} : std::uint16_t{0}};
     }
-    last_on_stream[s] = v;
+    kernel_index += count;
+    front_us += model.launch_us * count;
+    if (s >= last_on_stream.size()) last_on_stream.resize(s + 1, no_node);
+    nv.waiting = static_cast<std::uint32_t>(preds.size());
+    if (const std::uint32_t p = last_on_stream[s]; p != no_node) {
+      nodes[p].stream_next = i;
+      nv.stream_prev = p;
+      if (std::find(preds.begin(), preds.end(), order[p]) == preds.end()) {
+        ++nv.waiting;
+        nv.stream_only = 1;
+      }
+    }
+    last_on_stream[s] = i;
+    succ_begin[i] = static_cast<std::uint32_t>(succ.size());
+    for (node_id x : g.successors(v)) succ.push_back(position[x]);
   }
-  auto& ready = w.ready;  // latest end, plus its latency, among the dependencies finished so far
-  ready.assign(n, 0.0);
+  succ_begin[n] = static_cast<std::uint32_t>(succ.size());
   const double along_stream_us = model.stream_latency_us();
-
-  auto& left = w.left;  // blocks not yet dispatched / finished
-  auto& done = w.done;
-  left.resize(nk);
-  done.assign(nk, 0);
-  for (std::size_t k = 0; k < nk; ++k) left[k] = m.kernels[k].blocks;
-  auto& owner = w.owner;
-  owner.resize(nk);
-  for (node_id v = 0; v < n; ++v)
-    for (std::uint32_t k = m.first[v]; k < m.first[v + 1]; ++k) owner[k] = v;
 
   using event = simulation_workspace::event;
   auto& events = w.events;  // a min-heap by (time, kind, front-end index, kernel)
@@ -291,18 +363,14 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
     std::push_heap(events.begin(), events.end(), later);
   };
   auto eligible_at = [&](std::uint32_t k, double t) {
-    const node_id v = owner[k];
-    const std::uint32_t j = k - m.first[v];
-    push({std::max(t, front[v] + j * model.launch_us), (std::uint64_t{1} << 32) + seq[v] + j, k});
+    const auto& nv = nodes[kernels[k].owner];
+    push({std::max(t, nv.front + (k - nv.seq) * model.launch_us), (std::uint64_t{1} << 32) + k, k});
   };
-  // The front end hands operators over in launch order: a cursor through `order` stands for
+  // The front end hands operators over in launch order: a cursor through the positions stands for
   // their launches, so that an operator ready before its launch waits there, not in the heap.
-  std::size_t next_launch = 0;
-  auto launched = [&](node_id v) {
-    return next_launch == order.size() || seq[v] < seq[order[next_launch]];
-  };
-  auto node_ready = [&](node_id v) {  // at its last dependency's end: eligible at launch or after
-    if (launched(v)) eligible_at(m.first[v], ready[v]);
+  std::uint32_t next_launch = 0;
+  auto node_ready = [&](std::uint32_t i) {  // at its last dependency's end: eligible at launch or after
+    if (i < next_launch) eligible_at(nodes[i].seq, nodes[i].ready);
   };
 
   // Eligible kernels with blocks left that hold slots, by eligibility position: a min-tree of the
@@ -345,40 +413,34 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
   };
   std::int64_t free_units = m.capacity;
   double now = 0;
-  auto finish_node = [&](node_id v, double t) {
-    out.finish_us[v] = t;
+  auto finish_node = [&](std::uint32_t i, double t) {
+    nodes[i].finish = t;
     out.makespan_us = std::max(out.makespan_us, t);
-    auto release = [&](node_id x) {
-      ready[x] = std::max(ready[x], t + (stream_prev[x] == v ? along_stream_us : model.dependency_us));
-      if (--waiting[x] == 0) node_ready(x);
+    auto release = [&](std::uint32_t x) {
+      auto& nx = nodes[x];
+      nx.ready = std::max(nx.ready, t + (nx.stream_prev == i ? along_stream_us : model.dependency_us));
+      if (--nx.waiting == 0) node_ready(x);
     };
-    for (node_id x : g.successors(v)) release(x);
-    if (const node_id x = stream_next[v]; x != no_node) {
-      const auto preds = g.predecessors(x);
-      if (std::find(preds.begin(), preds.end(), v) == preds.end()) release(x);
-    }
+    for (std::uint32_t e = succ_begin[i]; e < succ_begin[i + 1]; ++e) release(succ[e]);
+    if (const std::uint32_t x = nodes[i].stream_next; x != no_node && nodes[x].stream_only != 0) release(x);
   };
   auto kernel_done = [&](std::uint32_t k, double t) {
-    const node_id v = owner[k];
-    if (k + 1 < m.first[v + 1]) eligible_at(k + 1, t + model.dependency_us);
-    else finish_node(v, t);
+    if (kernels[k].last == 0) eligible_at(k + 1, t + model.dependency_us);
+    else finish_node(kernels[k].owner, t);
   };
   auto dispatch = [&](std::uint32_t k, std::uint64_t take) {
-    if (double& start = out.start_us[owner[k]]; start < 0) start = now;
-    left[k] -= take;
-    push({now + m.kernels[k].block_us, k, take});
+    auto& ks = kernels[k];
+    if (ks.first != 0 && ks.left == ks.blocks) nodes[ks.owner].start = now;  // the operator's first block
+    ks.left -= take;
+    push({now + ks.block_us, k, take});
   };
 
-  // Blocks of k's smallest next batch: 1/max_batches of the kernel's, but never more than fit in
-  // the whole GPU (one wave; with at most max_waves waves that bound never binds).
-  auto smallest_batch = [&](std::uint32_t k) {
-    const model_kernel& mk = m.kernels[k];
-    const auto wave = static_cast<std::uint64_t>(m.capacity / mk.units);
-    return std::min({left[k], (mk.blocks + max_batches - 1) / max_batches, wave});
+  auto need = [&](std::uint32_t k) {  // units of k's smallest next batch
+    const auto& ks = kernels[k];
+    return ks.units * static_cast<std::int64_t>(std::min(ks.left, ks.least));
   };
-  auto need = [&](std::uint32_t k) { return m.kernels[k].units * static_cast<std::int64_t>(smallest_batch(k)); };
   auto become_eligible = [&](std::uint32_t k) {
-    if (m.kernels[k].units == 0) {
+    if (kernels[k].units == 0) {
       slotless.push_back(k);
     } else {
       kernel_at[positions] = k;
@@ -388,26 +450,24 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
   // The next event: the heap's first, or the next launch when that comes first (as an event it
   // would be "operator v's first kernel eligible at its launch time").
   auto launch_event = [&]() -> event {
-    const node_id v = order[next_launch];
-    return {front[v], (std::uint64_t{1} << 32) + seq[v], m.first[v]};
+    const auto& nv = nodes[next_launch];
+    return {nv.front, (std::uint64_t{1} << 32) + nv.seq, nv.seq};
   };
-  auto launch_first = [&] {
-    return next_launch < order.size() && (events.empty() || events.front().after(launch_event()));
-  };
+  auto launch_first = [&] { return next_launch < n && (events.empty() || events.front().after(launch_event())); };
 
-  while (!events.empty() || next_launch < order.size()) {
-    now = launch_first() ? front[order[next_launch]] : events.front().t;
+  while (!events.empty() || next_launch < n) {
+    now = launch_first() ? nodes[next_launch].front : events.front().t;
     if (now > stop_after_us) {
       out.makespan_us = std::numeric_limits<double>::infinity();
-      return out;
+      break;
     }
     for (;;) {
       if (launch_first()) {
-        if (front[order[next_launch]] != now) break;
-        const node_id v = order[next_launch++];
-        if (waiting[v] == 0) {  // ready: eligible now, or when its latency has passed
-          if (ready[v] <= now) become_eligible(m.first[v]);
-          else eligible_at(m.first[v], ready[v]);
+        if (nodes[next_launch].front != now) break;
+        const auto& nv = nodes[next_launch++];
+        if (nv.waiting == 0) {  // ready: eligible now, or when its latency has passed
+          if (nv.ready <= now) become_eligible(nv.seq);
+          else eligible_at(nv.seq, nv.ready);
         }
         continue;
       }
@@ -417,31 +477,39 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
       events.pop_back();
       if (e.key < (std::uint64_t{1} << 32)) {
         const auto k = static_cast<std::uint32_t>(e.key);
-        free_units += m.kernels[k].units * static_cast<std::int64_t>(e.data);
-        if ((done[k] += e.data) == m.kernels[k].blocks) kernel_done(k, e.t);
+        auto& ks = kernels[k];
+        free_units += ks.units * static_cast<std::int64_t>(e.data);
+        if ((ks.done += e.data) == ks.blocks) kernel_done(k, e.t);
       } else {
         become_eligible(static_cast<std::uint32_t>(e.data));
       }
     }
     // Dispatch: fill free slots from the eligible kernels, oldest first; a kernel whose block
     // does not fit lets later ones pass. Kernels that hold no slots take all their blocks at once.
-    for (std::uint32_t k : slotless) dispatch(k, left[k]);
+    for (std::uint32_t k : slotless) dispatch(k, kernels[k].left);
     slotless.clear();
     while (first_active < positions && tree[first_active + leaves] == vacant) ++first_active;
     for (std::uint32_t pos = first_active;;) {
       pos = first_fit(pos, free_units);
       if (pos == none) break;
       const std::uint32_t k = kernel_at[pos];
-      const std::int64_t units = m.kernels[k].units;
-      const std::uint64_t take = std::min<std::uint64_t>(left[k], static_cast<std::uint64_t>(free_units / units));
+      auto& ks = kernels[k];
+      const std::int64_t units = ks.units;
+      const std::uint64_t take = std::min<std::uint64_t>(ks.left, static_cast<std::uint64_t>(free_units / units));
       free_units -= units * static_cast<std::int64_t>(take);
       dispatch(k, take);
-      if (left[k] == 0) set_leaf(pos, vacant);
+      if (ks.left == 0) set_leaf(pos, vacant);
       else if (const std::int64_t next = need(k); next != tree[pos + leaves]) set_leaf(pos, next);
       ++pos;
     }
   }
-  out.makespan_us += model.submit_us;
+  out.start_us.resize(n);
+  out.finish_us.resize(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    out.start_us[order[i]] = nodes[i].start;
+    out.finish_us[order[i]] = nodes[i].finish;
+  }
+  out.makespan_us += model.submit_us;  // infinity when stopped
   return out;
 }
 
@@ -459,7 +527,7 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
     if (!std::isfinite(c) || c < 0)
       throw bad_policy("opara::simulate: gpu_model costs must be finite and non-negative (got " + std::to_string(c) + ")");
   validate(p, g);
-  return detail::simulate_unchecked(g, p.order, p.stream_of, detail::flatten_profile(prof, "simulate"), model);
+  return detail::simulate_unchecked(g, p.order, p.stream_of, detail::flatten_profile(prof, "opara::simulate"), model);
 }
 
 //! The makespan simulate predicts for plan `p`, in microseconds: a cost to rank candidate plans

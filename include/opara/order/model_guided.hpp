@@ -32,7 +32,8 @@ struct model_guided {
   //! A launch order for g (a topological order). Throws as described above.
   [[nodiscard]] std::vector<node_id> order(const graph& g, const profile* p) const {
     require_profile(name, g, p);
-    return model_schedule(g, *p, options).order;
+    const auto in = opara::detail::model_input_of(g, *p, options, "opara: launch order policy 'model_guided'");
+    return opara::detail::model_schedule_on(g, in.m, in.cost, options, false).order;
   }
 };
 

@@ -49,9 +49,13 @@ struct model_guided {
   [[nodiscard]] stream_assignment assign(const graph& g, std::span<const node_id> order, const opara::profile* p) const {
     (void)positions(order, g.num_nodes());  // throws bad_graph for a foreign order
     if (profile != nullptr) p = profile;
-    if (p != nullptr) return best_placement(g, order, *p, options).streams;
+    if (p != nullptr) {
+      const auto in = opara::detail::model_input_of(g, *p, options, "opara: stream policy 'model_guided'");
+      return opara::detail::choose_placement(g, order, in.m, in.cost, options, false).streams;
+    }
     if (streams_without_profile == 0)
-      throw bad_policy("opara: model_guided without a profile needs streams_without_profile >= 1");
+      throw bad_policy("opara: stream policy 'model_guided' without a profile needs streams_without_profile >= 1 "
+                       "(set it, or give make_plan the graph's profile)");
     const std::vector<double> unit(g.num_nodes(), 1.0);
     return opara::detail::place_earliest_start(g, order, unit, streams_without_profile, options.gpu.dependency_us,
                                                options.gpu.stream_latency_us());
