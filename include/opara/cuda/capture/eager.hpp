@@ -6,7 +6,7 @@
 //! launch reads the operators' bindings live) and reports update_kind::rebound.
 //!
 //! Threads: every replay uses the executable's one set of side streams and events, so replays of
-//! one eager executable must not interleave; the executable's launch mutex (cuda/executable.hpp)
+//! one eager executable must not interleave; the executable's launch mutex (cuda/runtime/executable.hpp)
 //! serializes them, and concurrent replays therefore also run one after the other on the GPU (they
 //! share the side streams). The graph's launch() is called from whichever thread launches.
 
