@@ -18,7 +18,7 @@
 // Exits 77 when no CUDA device is present.
 
 #include <opara/cuda.hpp>
-#include <opara/cuda/pdl.cuh>
+#include <opara/cuda/runtime/pdl.cuh>
 #include <opara/cuda/runtime/timed_event.hpp>
 #include <opara/detail/json.hpp>
 #include <opara/opara.hpp>
@@ -149,7 +149,7 @@ void chain_bench(cudaStream_t s, int sms, json::array& out, int& failures) {
                    opara::boundness::unknown, waits ? opara::input_wait::programmatic : opara::input_wait::full);
             if (i) tg.depends(static_cast<opara::node_id>(i - 1), static_cast<opara::node_id>(i));
           }
-          opara::capture_options o;
+          opara::capture::options o;
           o.programmatic = mode == chain_mode::pdl;
           const auto p = opara::make_plan(tg, nullptr, {}, opara::streams::sequential{}, opara::order::program_order{});
           const auto exe = opara::capture::stream_capture{}.capture(tg, p, s, o);
@@ -242,7 +242,7 @@ void fork_join_bench(cudaStream_t s, json::array& out) {
               "b2b L=64", "iso us/block", "b2b us/block");
   const int lengths[2] = {16, 64};
   double chain_slope[2][2] = {};  // [scope][iso, b2b]
-  for (const auto scope : {opara::programmatic_scope::stream_order, opara::programmatic_scope::all}) {
+  for (const auto scope : {opara::capture::programmatic_scope::stream_order, opara::capture::programmatic_scope::all}) {
     for (const shape sh : {shape::chain, shape::fork1, shape::fork3, shape::roots, shape::join, shape::fork_join,
                            shape::fork3_join3, shape::inception, shape::inception_side_full}) {
       times at[2];
@@ -299,7 +299,7 @@ void fork_join_bench(cudaStream_t s, json::array& out) {
         if (sh == shape::fork_join || sh == shape::fork3_join3 || sh == shape::inception || sh == shape::inception_side_full)
           for (int i = 0; i + 2 < length; ++i)
             for (const auto tail : tails[i]) tg.depends(tail, chain[i + 2]);
-        opara::capture_options o;
+        opara::capture::options o;
         o.programmatic_edges = scope;
         const auto p = opara::make_plan(tg, nullptr, {}, fixed_streams{streams}, opara::order::program_order{});
         const auto exe = opara::capture::stream_capture{}.capture(tg, p, s, o);
@@ -307,7 +307,7 @@ void fork_join_bench(cudaStream_t s, json::array& out) {
       }
       const slopes per_block = slope_between(at, lengths);
       const double iso = per_block.isolated_us, b2b = per_block.back_to_back_us;
-      const int si = scope == opara::programmatic_scope::all ? 1 : 0;
+      const int si = scope == opara::capture::programmatic_scope::all ? 1 : 0;
       if (sh == shape::chain) {
         chain_slope[si][0] = iso;
         chain_slope[si][1] = b2b;
@@ -375,7 +375,7 @@ void for_each_multi_stream_policy(Run&& run) {
 template <class G>
 void priorities_on(const std::string& name, const G& g, cudaStream_t s, json::array& out) {
   using namespace opara;
-  cuda::profiler_options po;
+  profiler::options po;
   po.iterations = 5;
   const profile prof = cuda::profile_graph(g, s, po);
   std::printf("%s (lower bound %.1f us)\n", name.c_str(), lower_bound_us(to_graph(g), prof));
@@ -404,7 +404,7 @@ void googlenet_bench(cudaStream_t s, json::array& out, int& failures) {
     googlenet::engine e(net, w, batch);
     e.upload_input(googlenet::random_input(e.tensor_floats(net.input), 7 + batch));
     const std::string name = "googlenet_b" + std::to_string(batch);
-    cuda::profiler_options po;
+    profiler::options po;
     po.iterations = 5;
     const profile prof = cuda::profile_graph(e, s, po);
     std::printf("%s (lower bound %.1f us)\n", name.c_str(), lower_bound_us(to_graph(e), prof));
@@ -415,7 +415,7 @@ void googlenet_bench(cudaStream_t s, json::array& out, int& failures) {
         for (const bool prio : {false, true}) {
           auto sch = sched;
           sch.options.capture.programmatic = pdl != 0;
-          sch.options.capture.programmatic_edges = pdl == 2 ? programmatic_scope::all : programmatic_scope::stream_order;
+          sch.options.capture.programmatic_edges = pdl == 2 ? capture::programmatic_scope::all : capture::programmatic_scope::stream_order;
           sch.options.capture.priorities = prio;
           const executable exe = sch.compile(e, s, prof);
           e.poison();

@@ -296,7 +296,7 @@ int main(int argc, char** argv) try {
     const auto& g = plain_w[wi].graph;
     const auto& gs = stamped_w[wi].graph;
     const std::size_t n = g.num_nodes();
-    opara::cuda::profiler_options ps;
+    opara::profiler::options ps;
     ps.iterations = 5;
     const opara::profile prof = opara::cuda::profile_graph(g, s, ps);
     const opara::graph cg = opara::to_graph(g);
@@ -405,7 +405,7 @@ int main(int argc, char** argv) try {
       d.options.capture.programmatic = false;
       variant("default, no PDL", d);
       d.options.capture.programmatic = true;
-      d.options.capture.programmatic_edges = opara::programmatic_scope::all;
+      d.options.capture.programmatic_edges = opara::capture::programmatic_scope::all;
       variant("default, PDL on all edges", d);
       opara::scheduler<opara::streams::sequential, opara::order::program_order, opara::capture::stream_capture> seq{};
       variant("sequential", seq);

@@ -2,7 +2,7 @@
 // each model's graph with the corpus rule's kernels (corpus.cuh; target durations and resources,
 // occupancy unknown) planned by scheduler<>'s default and other policies, and for each plan how many
 // edges of the critical path (profiled durations plus 0.6 us per dependency) join operators launched
-// one after the other on one stream (PDL applies to them: capture_options::programmatic_edges),
+// one after the other on one stream (PDL applies to them: capture::options::programmatic_edges),
 // join operators of one stream with others between, or cross streams.
 //
 // And, per plan, how long its longest path is once each edge carries a latency: `along` us where the

@@ -3,12 +3,12 @@
 // (OPARA_COMMIT, set by the scripts from the checkout), and when; and finding that GPU. One place
 // for bench_suite, bench_anatomy, bench_pdl and bench_autotune.
 
-#include <opara/cuda/device.hpp>
+#include <opara/cuda/runtime/device.hpp>
 #include <opara/detail/json.hpp>
 
 #include <cuda_runtime_api.h>
 
-#include <opara/cuda/error.hpp>
+#include <opara/cuda/runtime/error.hpp>
 
 #include <cstdio>
 #include <cstdlib>

@@ -198,7 +198,7 @@ struct mode_result {
   std::uint32_t streams = 0;
   std::size_t waits = 0, pruned = 0;
   double plan_ms = 0, capture_ms = 0, instantiate_ms = 0;
-  std::size_t segments = 0;    // CUDA graphs per replay (capture_options::launch_segments; 0: eager)
+  std::size_t segments = 0;    // CUDA graphs per replay (capture::options::launch_segments; 0: eager)
   long long device_bytes = 0;  // device memory the compiled executable took (cudaMemGetInfo delta)
   double skeleton_us = 0;      // fastest replay of the plan's skeleton (floors.cuh; 0: not measured)
   opara::tune::timing_summary queued;  // replays queued behind GPU work (suite_options::busy; 0: not measured)
@@ -353,7 +353,7 @@ public:
   void profile_graph() {
     using namespace opara;
     const auto t0 = std::chrono::steady_clock::now();
-    cuda::profiler_options profiler_settings;
+    profiler::options profiler_settings;
     profiler_settings.iterations = 5;
     prof_ = cuda::profile_graph(g_, s_, profiler_settings);
     r_.profile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -424,7 +424,7 @@ public:
     // by up to 0.14 of the bound on traced models).
     measure("default (repeat)", def);
     scheduler<> every{};  // PDL on every eligible edge, not only along each stream (the rule before)
-    every.options.capture.programmatic_edges = programmatic_scope::all;
+    every.options.capture.programmatic_edges = capture::programmatic_scope::all;
     measure("pdl all edges", every);
     def.options.capture.priorities = true;
     measure("priorities", def);
@@ -659,7 +659,7 @@ private:
     constexpr bool builds_graph = !std::same_as<std::remove_cvref_t<decltype(sched.capture)>, capture::eager>;
     if (samples_ && builds_graph)
       sampled_.emplace_back(r_.modes.size(), sched.options.capture.programmatic &&
-                                                 sched.options.capture.programmatic_edges == programmatic_scope::stream_order);
+                                                 sched.options.capture.programmatic_edges == capture::programmatic_scope::stream_order);
     // The same scheduler (same options) on the skeleton and the structure, planned from the same
     // profile: the same plan.
     if (builds_graph) time_floors(m, [&](const cuda::task_graph& floor) { return sched.compile(floor, s_, prof_); });
@@ -716,7 +716,7 @@ workload_result run_workload(const std::string& name, const std::string& descrip
 template <class G>
 void instance_spread(const std::string& name, const G& g, cudaStream_t s, const suite_options& o, int instances) {
   using namespace opara;
-  cuda::profiler_options profiler_settings;
+  profiler::options profiler_settings;
   profiler_settings.iterations = 5;
   const profile prof = cuda::profile_graph(g, s, profiler_settings);
   std::printf("\n== %s: %d instances per schedule, median of %d replays, two rounds\n", name.c_str(), instances,

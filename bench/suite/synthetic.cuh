@@ -5,12 +5,12 @@
 // A compute node spins on clock64() for a calibrated number of cycles while holding its shared
 // memory and registers, so it occupies SM slots for a known time like a real tile-based kernel;
 // a memory node streams a buffer (read + write) sized for its target duration.
-// Both keep the programmatic-dependent-launch contract (opara/cuda/pdl.cuh): every block waits for
+// Both keep the programmatic-dependent-launch contract (opara/cuda/runtime/pdl.cuh): every block waits for
 // its producers before it starts and lets its dependents launch once its work is done, so a
 // workload's nodes may declare input_wait::programmatic (calibrated_device::programmatic).
 
 #include <opara/cuda.hpp>
-#include <opara/cuda/pdl.cuh>
+#include <opara/cuda/runtime/pdl.cuh>
 #include <opara/cuda/runtime/timed_event.hpp>
 
 #include <cuda_runtime_api.h>
@@ -147,7 +147,7 @@ public:
   [[nodiscard]] int sm_count() const noexcept { return sms_; }
 
   // Whether the nodes add_node makes declare input_wait::programmatic (their kernels keep the PDL
-  // contract either way; capture_options::programmatic decides whether a graph uses it).
+  // contract either way; capture::options::programmatic decides whether a graph uses it).
   bool programmatic = true;
 
   // When set (bench_anatomy), add_node gives node v's kernel stamps + v to record its timeline in;

@@ -81,8 +81,8 @@ struct args {
   bool check = false, check_only = false, layers = false, quick = false;
   std::string json, weights, pytorch;
   long long min_blocks = 0;  // 0: auto (fastest sequential graph among a few)
-  int launch_segments = 0;   // opara variants' capture_options::launch_segments (0: the library's default)
-  int carveout = -2;         // opara variants' capture_options::shared_carveout (-1: each kernel's own; -2: the library's default)
+  int launch_segments = 0;   // opara variants' capture::options::launch_segments (0: the library's default)
+  int carveout = -2;         // opara variants' capture::options::shared_carveout (-1: each kernel's own; -2: the library's default)
 };
 
 inline args parse(int argc, char** argv, const bench_model& model) {
@@ -607,8 +607,8 @@ inline void write_json(const args& a, const bench_model& model, const cudaDevice
     << "\",\n  \"commit\": \"" << (commit ? commit : "unknown") << "\",\n  \"date\": \"" << date
     << "\",\n  \"precision\": \"" << k::precision_name(a.precision) << "\",\n  \"path\": \"" << k::path_name(used_path)
     << "\",\n  \"fused_pools\": " << (a.fuse ? "true" : "false") << ",\n  \"reps\": " << a.reps
-    << ",\n  \"launch_segments\": " << (a.launch_segments > 0 ? a.launch_segments : opara::capture_options{}.launch_segments)
-    << ",\n  \"shared_carveout\": " << (a.carveout >= -1 ? a.carveout : opara::capture_options{}.shared_carveout)
+    << ",\n  \"launch_segments\": " << (a.launch_segments > 0 ? a.launch_segments : opara::capture::options{}.launch_segments)
+    << ",\n  \"shared_carveout\": " << (a.carveout >= -1 ? a.carveout : opara::capture::options{}.shared_carveout)
     << ",\n  \"sequential_graph\": \"" << with_capture_args(sequential_scheduler{}, a).label() << "\"";
   if (a.layers) f << ",\n  \"ceilings\": {\"tf32_tflops\": " << ceil.tflops << ", \"copy_gbps\": " << ceil.gbps << "}";
   f << ",\n  \"results\": [\n";

@@ -481,7 +481,7 @@ struct opara::memory_traits<convnet::engine> {
 static_assert(opara::arena_graph<convnet::engine>);
 static_assert(opara::partitioned_tensor_graph<convnet::engine>);
 
-#include <opara/cuda/operator_graph.hpp>
+#include <opara/cuda/runtime/operator_graph.hpp>
 
 //! opara's way to launch the engine's operators, the boundness hints for Opara's launch order, and
 //! the declaration that its kernels take programmatic dependent launch.

@@ -8,12 +8,14 @@
 //! Never included by opara.hpp: the CPU planner builds without CUDA.
 
 #include <opara/cuda/capture.hpp>
-#include <opara/cuda/device.hpp>
-#include <opara/cuda/error.hpp>
-#include <opara/cuda/executable.hpp>
-#include <opara/cuda/handles.hpp>
-#include <opara/cuda/operator_graph.hpp>
 #include <opara/cuda/profiler.hpp>
+#include <opara/cuda/runtime/device.hpp>
+#include <opara/cuda/runtime/error.hpp>
+#include <opara/cuda/runtime/executable.hpp>
+#include <opara/cuda/runtime/handles.hpp>
+#include <opara/cuda/runtime/launch.hpp>
+#include <opara/cuda/runtime/operator_graph.hpp>
+#include <opara/cuda/runtime/timed_event.hpp>
 #include <opara/cuda/scheduler.hpp>
 #include <opara/cuda/tune/autotune.hpp>
 #include <opara/cuda/tune/cache.hpp>

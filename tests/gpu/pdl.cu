@@ -8,7 +8,7 @@
 // replays give the same bits as the whole graph.
 #include "gpu_test.hpp"
 
-#include <opara/cuda/pdl.cuh>
+#include <opara/cuda/runtime/pdl.cuh>
 #include <opara/order/program_order.hpp>
 #include <opara/compose/make_plan.hpp>
 #include <opara/plan/segments.hpp>
@@ -184,7 +184,7 @@ struct edge_census {
   std::size_t into_non_declaring = 0;    // kernel -> kernel edges into non-declaring operators
 };
 
-// `previous`: per operator, the one launched just before it on its stream (programmatic_scope::
+// `previous`: per operator, the one launched just before it on its stream (capture::programmatic_scope::
 // stream_order: only edges from it are eligible); empty: every edge from another operator is.
 edge_census census(cudaGraph_t graph, const attribution& a, const opara::cuda::task_graph& tg,
                    const std::vector<opara::node_id>& previous = {}) {
@@ -250,7 +250,7 @@ TEST_CASE("pdl.programmatic_edges_exactly_into_declaring_operators") {
     const auto tg = make_mixed_graph(d, b, f.x0.get(), f.elems);
     const attribution a{&b, f.elems, d.n};
 
-    opara::capture_options off;
+    opara::capture::options off;
     off.programmatic = false;
     const auto sequential = opara::make_plan(tg, nullptr, {}, st::sequential{}, od::program_order{});
     const auto base = cp::stream_capture{}.capture(tg, sequential, f.stream.get(), off);
@@ -259,15 +259,15 @@ TEST_CASE("pdl.programmatic_edges_exactly_into_declaring_operators") {
     const edge_census base_edges = census(base.native_graph(), a, tg);
     CHECK(base_edges.programmatic == 0);  // off means off
 
-    const opara::capture_options on;  // programmatic is on by default, along stream order
+    const opara::capture::options on;  // programmatic is on by default, along stream order
     REQUIRE(on.programmatic);
-    REQUIRE(on.programmatic_edges == opara::programmatic_scope::stream_order);
-    opara::capture_options every = on;
-    every.programmatic_edges = opara::programmatic_scope::all;
-    auto check = [&](const opara::executable& exe, const std::string& label, const opara::capture_options& used) {
+    REQUIRE(on.programmatic_edges == opara::capture::programmatic_scope::stream_order);
+    opara::capture::options every = on;
+    every.programmatic_edges = opara::capture::programmatic_scope::all;
+    auto check = [&](const opara::executable& exe, const std::string& label, const opara::capture::options& used) {
       INFO(label, " graph ", gi, " nodes ", d.n);
       if (exe.is_graph()) {
-        const auto previous = used.programmatic_edges == opara::programmatic_scope::stream_order
+        const auto previous = used.programmatic_edges == opara::capture::programmatic_scope::stream_order
                                   ? opara::detail::previous_on_stream(exe.plan())
                                   : std::vector<opara::node_id>{};
         const edge_census c = census(exe.native_graph(), a, tg, previous);
@@ -282,7 +282,7 @@ TEST_CASE("pdl.programmatic_edges_exactly_into_declaring_operators") {
     };
     const auto greedy = opara::make_plan(tg, nullptr, {}, st::opara_greedy{}, od::program_order{});
     const auto rr = opara::make_plan(tg, nullptr, {}, st::round_robin{3}, od::program_order{});
-    for (const opara::capture_options* used : {&on, static_cast<const opara::capture_options*>(&every)}) {
+    for (const opara::capture::options* used : {&on, static_cast<const opara::capture::options*>(&every)}) {
       const std::string scope = used == &on ? "" : " (all edges)";
       check(cp::stream_capture{}.capture(tg, sequential, f.stream.get(), *used), "stream_capture/sequential" + scope, *used);
       check(cp::stream_capture{}.capture(tg, greedy, f.stream.get(), *used), "stream_capture/opara_greedy" + scope, *used);
@@ -311,7 +311,7 @@ TEST_CASE("pdl.non_declaring_graph_gets_no_programmatic_edge") {
   const random_dag d = make_random_dag(f.rng, 20, 20);
   device_buffer<float> out(d.n * f.elems);
   const auto tg = make_task_graph(d, out.get(), f.x0.get(), f.elems);
-  opara::capture_options on;
+  opara::capture::options on;
   on.programmatic = true;
   const auto p = opara::make_plan(tg, nullptr, {}, st::opara_greedy{}, od::program_order{});
   for (const opara::executable& exe : {cp::stream_capture{}.capture(tg, p, f.stream.get(), on),
@@ -344,7 +344,7 @@ TEST_CASE("pdl.priorities_mark_exactly_the_near_critical_operators") {
   OPARA_CUDA_CHECK(cudaDeviceGetStreamPriorityRange(&least, &greatest));
   REQUIRE(greatest != least);
 
-  opara::capture_options o;
+  opara::capture::options o;
   o.priorities = true;
   o.programmatic = true;
   o.priority_costs = cost;
@@ -416,7 +416,7 @@ TEST_CASE("pdl.shared_carveout_on_every_kernel_node") {
     return out;
   };
   for (const int percent : {100, 25}) {
-    opara::capture_options o;
+    opara::capture::options o;
     o.shared_carveout = percent;
     for (const bool programmatic : {true, false}) {
       o.programmatic = programmatic;  // explicit_graph copies single kernels only with node options
@@ -432,7 +432,7 @@ TEST_CASE("pdl.shared_carveout_on_every_kernel_node") {
   }
   // Out of range: refused before anything is captured, by every capture policy.
   for (const int bad : {-2, 101}) {
-    opara::capture_options o;
+    opara::capture::options o;
     o.shared_carveout = bad;
     CHECK_THROWS_AS((void)cp::stream_capture{}.capture(tg, p, f.stream.get(), o), opara::bad_policy);
     CHECK_THROWS_AS((void)cp::explicit_graph{}.capture(tg, p, f.stream.get(), o), opara::bad_policy);
@@ -460,7 +460,7 @@ TEST_CASE("pdl.launch_segments_split_at_free_cuts") {
       const std::size_t expected = 1 + opara::segment_cuts(p, 4).size();
       if (p.num_streams == 1) CHECK(expected == std::min<std::size_t>(4, d.n));  // every cut of one stream is free
       for (const bool priorities : {false, true}) {
-        opara::capture_options o;
+        opara::capture::options o;
         o.priorities = priorities;
         o.launch_segments = 1;
         const std::vector<float> one_graph = run(cp::stream_capture{}.capture(tg, p, f.stream.get(), o), b, f.stream.get(), 1);
@@ -494,7 +494,7 @@ TEST_CASE("pdl.launch_segments_split_at_free_cuts") {
   buffers b(d.n, f.elems);
   const auto tg = make_mixed_graph(d, b, f.x0.get(), f.elems);
   const auto p = opara::make_plan(tg, nullptr, {}, st::sequential{}, od::program_order{});
-  opara::capture_options o;
+  opara::capture::options o;
   o.launch_segments = 4;
   const opara::executable eager = cp::eager{}.capture(tg, p, f.stream.get(), o);
   CHECK(eager.num_segments() == 0);

@@ -271,7 +271,7 @@ TEST_CASE("profiler.policies_events_and_none") {
   plain_exe(s.get());
   OPARA_CUDA_CHECK(cudaStreamSynchronize(s.get()));
   // Unusable profiler options are refused before anything runs.
-  opara::cuda::profiler_options bad;
+  opara::profiler::options bad;
   bad.iterations = 0;
   CHECK_THROWS_AS((void)opara::cuda::measure<opara::profiler::events>(k.g, s.get(), bad), opara::bad_policy);
 }
@@ -329,9 +329,9 @@ TEST_CASE("profiler.cupti_sessions_take_turns") {
   // So a profile taken on this thread meanwhile falls back to event timing (said on stderr) ...
   CHECK(opara::cuda::profile_graph(k.g, s.get()).source == "events");
   // ... and with require_cupti that is an error instead.
-  opara::cuda::profiler_options strict;
+  opara::profiler::options strict;
   strict.require_cupti = true;
-  CHECK_THROWS_AS((void)opara::cuda::profile_graph(k.g, s.get(), strict), opara::cuda::profiler_unavailable);
+  CHECK_THROWS_AS((void)opara::cuda::profile_graph(k.g, s.get(), strict), opara::profiler::unavailable);
   // A profile on another thread waits for this session to finish, then records kernels.
   std::atomic<bool> finished{false};
   std::atomic<bool> started_early{false};
@@ -397,12 +397,12 @@ TEST_CASE("profiler.another_cupti_client_is_detected_not_overwritten") {
   }
   // The profiler says so and times with events, or, asked to, refuses.
   CHECK(opara::cuda::profile_graph(k.g, s.get()).source == "events");
-  opara::cuda::profiler_options strict;
+  opara::profiler::options strict;
   strict.require_cupti = true;
   try {
     (void)opara::cuda::profile_graph(k.g, s.get(), strict);
     FAIL("profiled without CUPTI although require_cupti was set");
-  } catch (const opara::cuda::profiler_unavailable& e) {
+  } catch (const opara::profiler::unavailable& e) {
     CHECK(std::string(e.what()).find("another CUPTI client") != std::string::npos);
   }
   REQUIRE(cuptiUnsubscribe(other) == CUPTI_SUCCESS);

@@ -206,10 +206,10 @@ TEST_CASE("server.eight_threads_compile_profile_and_replay_while_another_allocat
 TEST_CASE("server.capture_is_thread_local_by_default") {
   // While the capture runs (inside the operator), another thread calls cudaMalloc. Thread-local
   // capture (the default) lets it; global capture makes it fail (the reason for the default).
-  for (const auto mode : {opara::capture_mode::per_thread, opara::capture_mode::global}) {
+  for (const auto mode : {opara::capture::capture_mode::per_thread, opara::capture::capture_mode::global}) {
     // The global half makes CUDA calls fail on purpose: not under compute-sanitizer, which reports them.
-    if (sanitizer() && mode == opara::capture_mode::global) continue;
-    const std::string mode_name = mode == opara::capture_mode::global ? "global" : "per_thread";
+    if (sanitizer() && mode == opara::capture::capture_mode::global) continue;
+    const std::string mode_name = mode == opara::capture::capture_mode::global ? "global" : "per_thread";
     INFO("mode ", mode_name);
     auto s = opara::cuda::stream_handle::create();
     device_buffer<float> out(256), x0(256);
@@ -237,17 +237,17 @@ TEST_CASE("server.capture_is_thread_local_by_default") {
     } catch (const opara::error& e) {
       // Thread-local capture must succeed; a global one may be invalidated by the other thread.
       MESSAGE("capture failed: ", std::string(e.what()));
-      CHECK(mode == opara::capture_mode::global);
+      CHECK(mode == opara::capture::capture_mode::global);
     }
     other.join();
     (void)cudaGetLastError();
-    if (mode == opara::capture_mode::per_thread) CHECK(allocated == cudaSuccess);
+    if (mode == opara::capture::capture_mode::per_thread) CHECK(allocated == cudaSuccess);
     else CHECK(allocated != cudaSuccess);
     if (block) OPARA_CUDA_CHECK(cudaFree(block));
   }
-  static_assert(opara::to_cuda(opara::capture_mode::per_thread) == cudaStreamCaptureModeThreadLocal);
-  static_assert(opara::to_cuda(opara::capture_options{}.mode) == cudaStreamCaptureModeThreadLocal);
-  static_assert(opara::to_cuda(opara::capture_mode::relaxed) == cudaStreamCaptureModeRelaxed);
+  static_assert(opara::capture::to_cuda(opara::capture::capture_mode::per_thread) == cudaStreamCaptureModeThreadLocal);
+  static_assert(opara::capture::to_cuda(opara::capture::options{}.mode) == cudaStreamCaptureModeThreadLocal);
+  static_assert(opara::capture::to_cuda(opara::capture::capture_mode::relaxed) == cudaStreamCaptureModeRelaxed);
 }
 
 TEST_CASE("server.one_executable_replayed_from_two_threads_at_once") {

@@ -35,7 +35,7 @@
 
 #include <cstdint>
 
-#include <opara/cuda/pdl.cuh>
+#include <opara/cuda/runtime/pdl.cuh>
 
 #include "cp_async.cuh"
 #include "launch_helpers.cuh"

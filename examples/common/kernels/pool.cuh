@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-#include <opara/cuda/pdl.cuh>
+#include <opara/cuda/runtime/pdl.cuh>
 
 #include "shapes.hpp"
 

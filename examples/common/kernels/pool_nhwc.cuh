@@ -9,7 +9,7 @@
 
 #include <cmath>
 
-#include <opara/cuda/pdl.cuh>
+#include <opara/cuda/runtime/pdl.cuh>
 
 #include "shapes.hpp"
 

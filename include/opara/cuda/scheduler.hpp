@@ -16,16 +16,23 @@
 //! device is made current for the call), so a server keeps one scheduler per device, or one for
 //! all, and passes each thread's own stream. Concurrent CUPTI profiles take turns (one CUPTI
 //! session at a time per process, cuda/profiler/cupti.hpp); captures are thread-local by default
-//! (capture_options::mode), so other threads keep allocating and synchronizing meanwhile. Two
+//! (capture::options::mode), so other threads keep allocating and synchronizing meanwhile. Two
 //! compiles that share a profile_path each write it atomically (the last one wins); give each
 //! device (and each user_key) its own path. Changing `options` while another thread compiles is a
 //! data race.
 
 #include <opara/cuda/capture.hpp>
-#include <opara/cuda/executable.hpp>
-#include <opara/cuda/operator_graph.hpp>
-#include <opara/cuda/profiler/common.hpp>
+#include <opara/cuda/capture/concept.hpp>
+#include <opara/cuda/capture/options.hpp>
+#include <opara/cuda/profiler/concept.hpp>
+#include <opara/cuda/profiler/detail/common.hpp>
 #include <opara/cuda/profiler/events.hpp>
+#include <opara/cuda/profiler/measure.hpp>
+#include <opara/cuda/profiler/none.hpp>
+#include <opara/cuda/profiler/options.hpp>
+#include <opara/cuda/runtime/device.hpp>
+#include <opara/cuda/runtime/executable.hpp>
+#include <opara/cuda/runtime/operator_graph.hpp>
 #include <opara/graph/graph.hpp>
 #include <opara/order/critical_path_first.hpp>
 #include <opara/order/resource_aware.hpp>
@@ -43,10 +50,6 @@
 
 namespace opara {
 
-namespace profiler {
-struct cupti;  // opara/cuda/profiler/cupti.hpp (link opara::cupti)
-}
-
 template <class>
 inline constexpr bool dependent_false = false;
 
@@ -61,8 +64,8 @@ enum class profiling : std::uint8_t {
 //! What scheduler::compile does besides choosing policies. Each step's options are its own struct.
 struct scheduler_options {
   plan_options plan{};                //!< how make_plan plans (wait pruning)
-  capture_options capture{};          //!< what the capture checks and marks (require_work, NVTX ranges, PDL, priorities)
-  cuda::profiler_options profiler{};  //!< how the profiler runs the graph (warm-up, runs, NVTX ranges)
+  opara::capture::options capture{};    //!< what the capture checks and marks (require_work, NVTX ranges, PDL, priorities)
+  opara::profiler::options profiler{};  //!< how the profiler runs the graph (warm-up, runs, NVTX ranges)
   profiling profile = profiling::when_needed;  //!< when to profile (the profiler policy says how)
   std::filesystem::path profile_path;  //!< where to save the profile (empty: keep it in memory only); a save
                                        //!< that fails is said on stderr and the compile goes on
@@ -74,16 +77,10 @@ struct scheduler_options {
   bool validate = true;                //!< check the plan against the graph before capturing
 };
 
-namespace detail {
-//! True when T is a complete type here (the default profiler is declared above, defined elsewhere).
-template <class T>
-concept complete_type = requires { sizeof(T); };
-} // namespace detail
-
 //! Plans and captures a cuda_operator_graph with the given stream, order, capture and profiler
 //! policies. The defaults: Opara's greedy streams, launched critical path first (Opara's own order
 //! is order::resource_aware: with PDL along stream order, critical-path-first took 0.79-1.01x its
-//! time on the bench suite's 11 traced models in three runs on an H200, Swin-T 0.79-0.86x, and
+//! time on the bench suite's 11 traced models in three runs, Swin-T 0.79-0.86x, and
 //! 0.90-1.09x on the generated wide graphs; README "Benchmarks"), stream capture, CUPTI.
 template <stream_allocation_policy S = streams::opara_greedy, launch_order_policy O = order::critical_path_first,
           class C = capture::stream_capture, class P = profiler::cupti>
@@ -98,35 +95,22 @@ struct scheduler {
   [[no_unique_address]] C capture{};
   scheduler_options options{};
 
-  //! The policies' labels, "streams/order/capture" (e.g. "round_robin[4]/program_order/stream_capture"):
-  //! what autotune and the bench suite call this scheduler.
-  //! Capture options that change the graph off their defaults add "+no_pdl" / "+pdl_all" /
-  //! "+priorities" / "+carveout<percent>" (a carveout other than 100; "+own_carveout" for -1) /
-  //! "+segments<count>" (launch segments other than 2, or a growth other than 3, which adds
-  //! "g<growth>"), so that autotune's candidates and the bench suite's modes stay apart.
-  [[nodiscard]] std::string label() const {
-    return policy_label(streams) + "/" + policy_label(order) + "/" + policy_label(capture) +
-           (options.capture.programmatic ? "" : "+no_pdl") +
-           (options.capture.programmatic && options.capture.programmatic_edges == programmatic_scope::all ? "+pdl_all" : "") +
-           (options.capture.priorities ? "+priorities" : "") +
-           carveout_label(options.capture) +
-           segments_label(options.capture);
-  }
+  //! What the capture is told apart by: the capture policy's label and every capture option that
+  //! changes the graph it builds (capture::key). Autotune compares candidates' keys.
+  [[nodiscard]] capture::key capture_key() const { return capture::key_of(capture, options.capture); }
 
-private:
-  static std::string carveout_label(const capture_options& o) {
-    if (o.shared_carveout == capture_options{}.shared_carveout) return "";
-    return o.shared_carveout < 0 ? "+own_carveout" : "+carveout" + std::to_string(o.shared_carveout);
-  }
-  static std::string segments_label(const capture_options& o) {
-    const capture_options defaults{};
-    if (o.launch_segments == defaults.launch_segments && o.segment_growth == defaults.segment_growth) return "";
-    std::string label = "+segments" + std::to_string(o.launch_segments);
-    if (o.segment_growth != defaults.segment_growth) {
-      char growth[32];
-      std::snprintf(growth, sizeof growth, "g%g", o.segment_growth);
-      label += growth;
-    }
+  //! The policies' labels, "streams/order/capture" (e.g. "round_robin[4]/program_order/stream_capture"):
+  //! what autotune and the bench suite call this scheduler. The capture part is the capture key
+  //! formatted (capture::to_string): capture options that change the graph off their defaults add
+  //! "+no_pdl", "+pdl_all", "+priorities", "+carveout<percent>" ("+own_carveout" for -1),
+  //! "+segments<count>" ("g<growth>" for another growth), ... so that autotune's candidates and the
+  //! bench suite's modes stay apart.
+  [[nodiscard]] std::string label() const {
+    std::string label = policy_label(streams);
+    label += "/";
+    label += policy_label(order);
+    label += "/";
+    label += to_string(capture_key());
     return label;
   }
 
@@ -136,7 +120,7 @@ public:
   //! handles). The graph is converted to opara::graph once. A saved profile that is torn, foreign,
   //! old or stale is said on stderr and measured again. Throws capture_error naming a failing
   //! operator, bad_policy, invalid_plan, bad_graph or not_a_dag for a malformed graph, cuda_error,
-  //! profiler_unavailable (profiler_options::require_cupti), opara::error when the profile path
+  //! profiler::unavailable (profiler::options::require_cupti), opara::error when the profile path
   //! cannot be examined, or written with options.profile_save_required (without it, a failed save
   //! is said on stderr and the executable returned all the same).
   template <class G>
@@ -160,9 +144,10 @@ private:
     } else if constexpr (!capture::capture_policy<C, G>) {
       static_assert(dependent_false<G>,
                     "opara::scheduler: the capture policy C cannot capture this graph type (it needs "
-                    "`executable capture(const G&, const plan&, cudaStream_t, const capture_options&) const` "
-                    "and a static `name`)");
-    } else if constexpr (!detail::complete_type<P>) {
+                    "`executable capture(const G&, const plan&, cudaStream_t, const capture::options&) const` "
+                    "(or the same with `const opara::graph&` after the graph) and a static `name`: "
+                    "opara/cuda/capture/concept.hpp)");
+    } else if constexpr (!profiler::defined<P>) {
       static_assert(dependent_false<G>,
                     "opara::scheduler: the profiler policy P (by default opara::profiler::cupti) is not defined here: "
                     "include <opara/cuda.hpp> or <opara/cuda/profiler/cupti.hpp> and link opara::cupti, or "
@@ -172,7 +157,7 @@ private:
       static_assert(dependent_false<G>,
                     "opara::scheduler: P is not a profiler policy (it needs a static `name`, a static "
                     "`measures`, and when it measures `static profile measure(const G&, const opara::graph&, "
-                    "cudaStream_t, const cuda::profiler_options&)`)");
+                    "cudaStream_t, const profiler::options&)`: opara/cuda/profiler/concept.hpp)");
     } else {
       const cuda::device_guard on_stream_device(cuda::device_of(stream));
       return cuda::detail::with_compact_graph(g, [&](const opara::graph& compact) {
@@ -211,8 +196,8 @@ private:
 
   //! options.capture, with the profile's operator durations as priority costs when priorities are on
   //! and the caller gave none.
-  capture_options capture_options_for(const profile* measured) const {
-    capture_options o = options.capture;
+  opara::capture::options capture_options_for(const profile* measured) const {
+    opara::capture::options o = options.capture;
     if (o.priorities && o.priority_costs.empty() && measured)
       for (const operator_record& op : measured->ops) o.priority_costs.push_back(op.duration_us);
     return o;
@@ -235,7 +220,8 @@ private:
                      options.plan.memory_order.empty() ? compact.topological_order()
                                                        : std::span<const node_id>(options.plan.memory_order));
     }
-    executable result = capture.capture(g, planned, stream, capture_options_for(measured ? &*measured : nullptr));
+    executable result = capture::capture_with(capture, g, compact, planned, stream,
+                                              capture_options_for(measured ? &*measured : nullptr));
     result.stats().profile_ms = stats.profile_ms;
     result.stats().plan_ms = stats.plan_ms;
     result.stats().profile_reused = stats.profile_reused;

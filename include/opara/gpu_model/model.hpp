@@ -76,7 +76,7 @@ struct gpu_model {
   double submit_us = 0;        //!< fixed cost of launching the whole graph, added to the makespan
   //! From the end of the operator launched just before on the same stream to the first block of
   //! the next one when that edge is programmatic (PDL along stream order,
-  //! capture_options::programmatic_edges: the next operator is already launched and waits on the
+  //! capture::options::programmatic_edges: the next operator is already launched and waits on the
   //! device). Negative (the default): such an edge costs dependency_us like any other, as without
   //! PDL.
   double stream_dependency_us = -1;

@@ -1,6 +1,6 @@
 #pragma once
 //! Launch segments: where a plan can be split into consecutive CUDA graphs launched back to back
-//! on one stream (capture_options::launch_segments), without adding a dependency.
+//! on one stream (capture::options::launch_segments), without adding a dependency.
 //!
 //! Why: the GPU starts a graph only when the host's cudaGraphLaunch call that enqueues it is almost
 //! done, and that call costs about 0.2 us per node (bench_anatomy: GoogLeNet's 195 nodes,

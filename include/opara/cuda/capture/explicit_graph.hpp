@@ -2,10 +2,12 @@
 //! capture::explicit_graph — builds the CUDA graph node by node (Taskflow >= 3.10's way): each
 //! operator is captured alone into a child graph, which is added as a child-graph node with
 //! explicit dependency edges; the runtime maps the nodes onto hardware queues itself. With
-//! capture_options::programmatic or ::priorities, an operator that captured exactly one kernel is
+//! options::programmatic or ::priorities, an operator that captured exactly one kernel is
 //! added as a kernel node instead (a programmatic edge joins two kernel nodes).
 
-#include <opara/cuda/capture/common.hpp>
+#include <opara/cuda/capture/concept.hpp>
+#include <opara/cuda/capture/detail/common.hpp>
+#include <opara/cuda/capture/options.hpp>
 #include <opara/error.hpp>
 
 #include <string>
@@ -34,14 +36,31 @@ struct explicit_graph {
   //! for g or launches an operator before one of its producers, cuda_error otherwise. The
   //! executable can be updated (executable::update builds again with this policy and `o`).
   template <cuda_operator_graph G>
-  executable capture(const G& g, const plan& p, cudaStream_t s, const capture_options& o = {}) const {
+  executable capture(const G& g, const plan& p, cudaStream_t s, const options& o = {}) const {
     return detail::updatable_executable(*this, g, p, build(g, p, s, o), o);
   }
+
+  //! capture() with g already converted (`compact`, what the scheduler passes): priorities read
+  //! it instead of converting g again.
+  template <cuda_operator_graph G>
+  executable capture(const G& g, const opara::graph& compact, const plan& p, cudaStream_t s, const options& o) const {
+    return detail::updatable_executable(*this, g, p, build_on(g, &compact, p, o), o);
+  }
+
+  //! What this capture is told apart by (options.hpp): its label and the options.
+  [[nodiscard]] capture::key key(const options& o) const { return make_key(label(), o); }
 
   //! capture() without the instantiation: the graph, split into its launch segments, and the flags
   //! to instantiate them with (what executable::update needs). Throws like capture().
   template <cuda_operator_graph G>
-  captured_graph build(const G& g, const plan& p, cudaStream_t /*s*/, const capture_options& o = {}) const {
+  captured_graph build(const G& g, const plan& p, cudaStream_t /*s*/, const options& o = {}) const {
+    return build_on(g, nullptr, p, o);
+  }
+
+private:
+  //! build(); `compact`: g converted, or null (converted here when priorities need it).
+  template <cuda_operator_graph G>
+  captured_graph build_on(const G& g, const opara::graph* compact, const plan& p, const options& o) const {
     const std::size_t n = graph_traits<G>::num_nodes(g);
     detail::check_capture_inputs(p, n, name, o);
     const auto start = std::chrono::steady_clock::now();
@@ -87,14 +106,13 @@ struct explicit_graph {
       last_on[p.stream_of[v]] = node;
     }
     detail::apply_shared_carveout(top.get(), o);
-    const unsigned long long flags = node_options ? detail::apply_node_options(g, p, top.get(), nodes, o) : 0;
+    const unsigned long long flags = node_options ? detail::apply_node_options(g, compact, p, top.get(), nodes, o) : 0;
     return detail::split_captured(
         p, std::move(top),
         detail::plan_stats(p, std::string(name) + (edges == edge_source::dag ? "(dag)" : "(plan)"), start), flags,
         attribute ? &nodes : nullptr, cuts);
   }
 
-private:
   //! The node of a one-node graph when it is a kernel node, else null. Throws cuda_error.
   static cudaGraphNode_t only_kernel(cudaGraph_t child) {
     cudaGraphNode_t node = nullptr;
@@ -154,7 +172,7 @@ private:
 
   //! Captures operator v alone on `capture_stream` into its own graph.
   template <class G>
-  static cuda::graph_handle capture_alone(const G& g, node_id v, cudaStream_t capture_stream, const capture_options& o) {
+  static cuda::graph_handle capture_alone(const G& g, node_id v, cudaStream_t capture_stream, const options& o) {
     constexpr std::string_view stage = "explicit graph capture";
     OPARA_CUDA_CHECK(cudaStreamBeginCapture(capture_stream, to_cuda(o.mode)));
     try {

@@ -1,10 +1,12 @@
 #pragma once
 //! capture::stream_capture — Opara's way of building the graph: capture the caller's stream (in
-//! capture_options::mode, thread-local by default), fork every plan stream from one event, launch
+//! options::mode, thread-local by default), fork every plan stream from one event, launch
 //! in plan order with the plan's (pruned) waits, join every stream back, end the capture and
 //! instantiate.
 
-#include <opara/cuda/capture/common.hpp>
+#include <opara/cuda/capture/concept.hpp>
+#include <opara/cuda/capture/detail/common.hpp>
+#include <opara/cuda/capture/options.hpp>
 
 #include <optional>
 #include <vector>
@@ -24,14 +26,26 @@ struct stream_capture {
   //! with o.launch_segments, the same attribution splits the graph. The executable can be updated
   //! (executable::update captures again with this policy and `o`).
   template <cuda_operator_graph G>
-  executable capture(const G& g, const plan& p, cudaStream_t s, const capture_options& o = {}) const {
+  executable capture(const G& g, const plan& p, cudaStream_t s, const options& o = {}) const {
     return detail::updatable_executable(*this, g, p, build(g, p, s, o), o);
   }
+
+  //! capture() with g already converted (`compact`, what the scheduler passes): priorities read
+  //! it instead of converting g again.
+  template <cuda_operator_graph G>
+  executable capture(const G& g, const opara::graph& compact, const plan& p, cudaStream_t s, const options& o) const {
+    detail::check_capture_inputs(p, graph_traits<G>::num_nodes(g), name, o);
+    const auto res = detail::plan_resources::create(p);
+    return detail::updatable_executable(*this, g, p, build_on(g, &compact, p, s, o, res), o);
+  }
+
+  //! What this capture is told apart by (options.hpp).
+  [[nodiscard]] capture::key key(const options& o) const { return make_key(std::string(name), o); }
 
   //! capture() without the instantiation: the graph, split into its launch segments, and the flags
   //! to instantiate them with (what executable::update needs). Throws like capture().
   template <cuda_operator_graph G>
-  captured_graph build(const G& g, const plan& p, cudaStream_t s, const capture_options& o = {}) const {
+  captured_graph build(const G& g, const plan& p, cudaStream_t s, const options& o = {}) const {
     detail::check_capture_inputs(p, graph_traits<G>::num_nodes(g), name, o);
     const auto res = detail::plan_resources::create(p);
     return build(g, p, s, o, res);
@@ -41,9 +55,17 @@ struct stream_capture {
   //! which executable::update keeps from one update to the next (creating them costs microseconds
   //! per stream). They must not be in use by another capture meanwhile. Throws like capture().
   template <cuda_operator_graph G>
-  captured_graph build(const G& g, const plan& p, cudaStream_t s, const capture_options& o,
+  captured_graph build(const G& g, const plan& p, cudaStream_t s, const options& o,
                        const detail::plan_resources& res) const {
     detail::check_capture_inputs(p, graph_traits<G>::num_nodes(g), name, o);
+    return build_on(g, nullptr, p, s, o, res);
+  }
+
+private:
+  //! build() after the checks; `compact`: g converted, or null (converted here when priorities need it).
+  template <cuda_operator_graph G>
+  captured_graph build_on(const G& g, const opara::graph* compact, const plan& p, cudaStream_t s, const options& o,
+                          const detail::plan_resources& res) const {
     const std::vector<std::size_t> cuts = detail::launch_cuts(p, o);
     const auto start = std::chrono::steady_clock::now();
     (void)cudaGetLastError();  // an earlier, unrelated failure must not be blamed on an operator
@@ -72,12 +94,11 @@ struct stream_capture {
     }
     cuda::graph_handle captured(raw);
     detail::apply_shared_carveout(captured.get(), o);
-    const unsigned long long flags = node_options ? detail::apply_node_options(g, p, captured.get(), *nodes, o) : 0;
+    const unsigned long long flags = node_options ? detail::apply_node_options(g, compact, p, captured.get(), *nodes, o) : 0;
     return detail::split_captured(p, std::move(captured), detail::plan_stats(p, std::string(name), start), flags,
                                   nodes ? &*nodes : nullptr, cuts);
   }
 
-private:
   //! Ends a broken capture: joins what can be joined, ends the capture, drops the partial graph,
   //! clears the last error. Never throws.
   static void abort(cudaStream_t s, const detail::plan_resources& res) noexcept {

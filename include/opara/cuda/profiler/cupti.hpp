@@ -15,7 +15,7 @@
 //! The records are then grouped and averaged on the CPU (opara/profile/aggregate.hpp).
 //! Where CUPTI cannot be initialized (another tool holds it, no permission), the event-timing
 //! profiler measures operator durations only (profile.source == "events") and says so on stderr,
-//! or, with profiler_options::require_cupti, profiler_unavailable is thrown.
+//! or, with profiler::options::require_cupti, profiler::unavailable is thrown.
 //!
 //! Threads: several threads (or schedulers of several devices) may profile at once; their CUPTI
 //! sessions take turns (cupti_session), so each profile is the one it would be alone, and kernels
@@ -24,9 +24,12 @@
 //! Boundness: the user's hint (launch_traits<G>::bound) wins; otherwise opara's one rule
 //! (classify_bound in opara/profile/check.hpp).
 
-#include <opara/cuda/error.hpp>
-#include <opara/cuda/operator_graph.hpp>
-#include <opara/cuda/profiler/common.hpp>
+#include <opara/cuda/runtime/error.hpp>
+#include <opara/cuda/runtime/operator_graph.hpp>
+#include <opara/cuda/profiler/concept.hpp>
+#include <opara/cuda/profiler/detail/common.hpp>
+#include <opara/cuda/profiler/measure.hpp>
+#include <opara/cuda/profiler/options.hpp>
 #include <opara/cuda/profiler/events.hpp>
 #include <opara/graph/graph.hpp>
 #include <opara/profile/aggregate.hpp>
@@ -394,7 +397,7 @@ struct cupti {
   //! options, capture_error naming an operator that fails, cuda_error for other CUDA failures.
   template <cuda_operator_graph G>
   static opara::profile measure(const G& g, const opara::graph& compact, cudaStream_t stream,
-                                const cuda::profiler_options& options) {
+                                const options& options) {
     const cuda::detail::profiling_runs<G> runs(g, compact, stream, options);
     runs.warm_up();
     const std::size_t num_nodes = compact.num_nodes();
@@ -407,13 +410,13 @@ struct cupti {
       cuda::cupti_session session;  // waits while another thread profiles (one CUPTI session at a time)
       if (!session.active()) {
         if (options.require_cupti)
-          throw cuda::profiler_unavailable("opara: profiler::cupti: CUPTI unavailable (" +
+          throw unavailable("opara: profiler::cupti: CUPTI unavailable (" +
                                            session.unavailable_reason() +
-                                           ") and profiler_options::require_cupti forbids the event-timing fallback");
+                                           ") and profiler::options::require_cupti forbids the event-timing fallback");
         std::fprintf(stderr, "opara: profiler: CUPTI unavailable (%s); timing operators with CUDA events instead "
-                             "(durations only, no kernel records; set profiler_options::require_cupti to make this "
+                             "(durations only, no kernel records; set profiler::options::require_cupti to make this "
                              "an error)\n", session.unavailable_reason().c_str());
-        cuda::profiler_options warmed_up = options;
+        profiler::options warmed_up = options;
         warmed_up.warmup = 0;
         return events::measure(g, compact, stream, warmed_up);
       }
@@ -453,7 +456,7 @@ namespace cuda {
 //! Profiles g with CUPTI (the event-timing fallback included), converting it once:
 //! cuda::measure<profiler::cupti>.
 template <cuda_operator_graph G>
-[[nodiscard]] opara::profile profile_graph(const G& g, cudaStream_t stream, const profiler_options& options = {}) {
+[[nodiscard]] opara::profile profile_graph(const G& g, cudaStream_t stream, const profiler::options& options = {}) {
   return measure<profiler::cupti>(g, stream, options);
 }
 } // namespace cuda

@@ -6,10 +6,10 @@
 //! and the caller's stream, so several threads may profile at once (other threads' kernels on the
 //! same GPU lengthen the measured durations, not the records).
 
-#include <opara/cuda/error.hpp>
-#include <opara/cuda/handles.hpp>
-#include <opara/cuda/operator_graph.hpp>
-#include <opara/cuda/profiler/common.hpp>
+#include <opara/cuda/profiler/detail/common.hpp>
+#include <opara/cuda/profiler/options.hpp>
+#include <opara/cuda/runtime/operator_graph.hpp>
+#include <opara/cuda/runtime/timed_event.hpp>
 #include <opara/graph/graph.hpp>
 #include <opara/profile/profile.hpp>
 
@@ -31,18 +31,12 @@ struct events {
   //! that fails, cuda_error for other CUDA failures.
   template <cuda_operator_graph G>
   static opara::profile measure(const G& g, const opara::graph& compact, cudaStream_t stream,
-                                const cuda::profiler_options& options) {
+                                const options& options) {
     const cuda::detail::profiling_runs<G> runs(g, compact, stream, options);
     opara::profile measured = cuda::detail::empty_profile(compact);
     const std::size_t num_nodes = compact.num_nodes();
     runs.warm_up();
-    std::vector<cuda::event_handle> start, stop;
-    start.reserve(num_nodes);
-    stop.reserve(num_nodes);
-    for (std::size_t i = 0; i < num_nodes; ++i) {
-      start.push_back(cuda::event_handle::create(cudaEventDefault));
-      stop.push_back(cuda::event_handle::create(cudaEventDefault));
-    }
+    std::vector<cuda::timed_event> start(num_nodes), stop(num_nodes);
     std::vector<double> total_us(num_nodes, 0.0);
     for (int run = 0; run < runs.iterations(); ++run) {
       runs.run([&](node_id v, auto&& launch) {
@@ -50,11 +44,7 @@ struct events {
         launch();
         stop[v].record(stream);
       });
-      for (node_id v = 0; v < num_nodes; ++v) {
-        float elapsed_ms = 0;
-        OPARA_CUDA_CHECK(cudaEventElapsedTime(&elapsed_ms, start[v], stop[v]));
-        total_us[v] += 1000.0 * elapsed_ms;
-      }
+      for (node_id v = 0; v < num_nodes; ++v) total_us[v] += (stop[v] - start[v]).count();
     }
     for (node_id v = 0; v < num_nodes; ++v) measured.ops[v].duration_us = total_us[v] / runs.iterations();
     measured.source = "events";

@@ -8,7 +8,7 @@
 //!   const double us = t.elapsed().count();        // waits for the stop event
 //!
 //! Every CUDA call is checked (cuda_error). Threads: like the events they own, not synchronized.
-#include <opara/cuda/handles.hpp>
+#include <opara/cuda/runtime/handles.hpp>
 
 #include <cuda_runtime_api.h>
 

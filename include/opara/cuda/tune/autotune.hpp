@@ -1,6 +1,7 @@
 #pragma once
-//! opara::autotune: a scheduler that picks itself, in a fraction of a second. It profiles the
-//! user's graph once, plans it with every candidate scheduler (cheap), ranks the plans by the
+//! opara::tune::autotune (the front door: opara::autotune): a scheduler that picks itself, in a
+//! fraction of a second. It profiles the user's graph once, plans it with every candidate
+//! scheduler (cheap), ranks the plans by the
 //! makespan the GPU model predicts (model/gpu_model.hpp), and captures and replays only the few
 //! candidates the model cannot separate (cuda/tune/select.hpp: within a tolerance of the predicted
 //! best, at most a few, at least two so that the winner's margin is measured). Their replays race:
@@ -12,8 +13,9 @@
 //! file (its updates are locked and merged); compile() is const and may be called from several
 //! threads, for the device of the stream it is given, like scheduler::compile. A cache entry made
 //! for another candidate list is ignored (and said so on stderr): the candidates changed, so the old
-//! winner means nothing. Candidates are told apart by their label() ("round_robin[4]/program_order/
-//! stream_capture"), which each policy gives itself.
+//! winner means nothing. Candidates are named by their label() ("round_robin[4]/program_order/
+//! stream_capture"), which each policy gives itself; two candidates capture alike when their
+//! capture keys (scheduler::capture_key) are equal.
 //!
 //!   opara::autotune tuner;                           // opara's default candidates
 //!   tuner.options.cache_path = "model.tune.json";
@@ -25,7 +27,11 @@
 //!                      opara::scheduler<opara::streams::opara_greedy, opara::order::program_order>>
 //!       mine;                                        // candidates of your own
 
+#include <opara/cuda/capture/options.hpp>
 #include <opara/cuda/profiler/cupti.hpp>
+#include <opara/cuda/profiler/detail/common.hpp>
+#include <opara/cuda/profiler/options.hpp>
+#include <opara/cuda/runtime/device.hpp>
 #include <opara/cuda/scheduler.hpp>
 #include <opara/cuda/tune/cache.hpp>
 #include <opara/cuda/tune/measure.hpp>
@@ -53,7 +59,7 @@
 #include <utility>
 #include <vector>
 
-namespace opara {
+namespace opara::tune {
 
 //! How autotune chooses and where it remembers.
 struct autotune_options {
@@ -77,10 +83,10 @@ struct autotune_options {
   tune::shortlist_options shortlist{}; //!< which predictions are too close to call (measured)
   gpu_model model{};                   //!< the costs the plans are ranked with
   //! How the profile shared by all candidates is taken. One profiled run after one warm-up run
-  //! (the warm-up loads the modules): on an H200 (bench/autotune, three runs) a profile of 3 runs
+  //! (the warm-up loads the modules): on the bench machine (bench/autotune, three runs) a profile of 3 runs
   //! shortlisted the same candidates on both graphs and took twice as long (115 against 60 ms for
   //! 2,000 operators); the shortlist's tolerance is far wider than the profile's run-to-run spread.
-  cuda::profiler_options profiler{1, 1};
+  opara::profiler::options profiler{1, 1};
   std::string user_key;                //!< the caller's own part of the cache key (e.g. "batch=8")
 };
 
@@ -173,141 +179,189 @@ private:
     return planned;
   }
 
-  template <class Candidate, class G>
-  static executable capture_one(const Candidate& candidate, const G& g, const plan& planned, cudaStream_t stream) {
-    return candidate.capture.capture(g, planned, stream, candidate.options.capture);
-  }
-
   static bool same_plan(const plan& a, const plan& b) {
     return a.order == b.order && a.stream_of == b.stream_of && a.wait_begin == b.wait_begin && a.wait_on == b.wait_on;
   }
-  //! What a candidate's capture adds to its plan: its label after the stream and order policies
-  //! ("stream_capture+own_carveout"). Two candidates run alike only when plan and capture agree.
-  static std::string_view capture_part(std::string_view label) {
-    const auto first = label.find('/');
-    const auto second = first == std::string_view::npos ? first : label.find('/', first + 1);
-    return second == std::string_view::npos ? label : label.substr(second + 1);
+
+  //! The candidates' capture keys, in order: two candidates run alike only when plan and key agree.
+  [[nodiscard]] std::vector<capture::key> capture_keys() const {
+    std::vector<capture::key> out;
+    std::apply([&](const auto&... candidate) { (out.push_back(candidate.capture_key()), ...); }, candidates);
+    return out;
   }
 
+  //! Checks the options (bad_policy) and returns the race's settings.
+  [[nodiscard]] race_options checked_race_options() const {
+    check_timing_options(options.timing);
+    if (options.timing.flush_l2 && options.mode == replay_mode::back_to_back)
+      throw bad_policy("opara::autotune: timing.flush_l2 needs replay_mode::isolated (a back-to-back batch has no gap to flush in)");
+    if (options.mode == replay_mode::back_to_back && options.batch < 1) {
+      std::string why = "opara::autotune: options.batch is ";
+      why += std::to_string(options.batch);
+      why += "; a back-to-back sample needs at least 1 replay";
+      throw bad_policy(why);
+    }
+    // A back-to-back sample is the mean of `batch` replays: the budget counts every replay.
+    const double replays_per_sample = options.mode == replay_mode::back_to_back ? options.batch : 1;
+    const race_options settings{options.round, std::min(options.min_samples, options.timing.replays),
+                                options.timing.replays, options.budget_ms * 1000.0 / replays_per_sample};
+    check_race_options(settings);
+    check_shortlist_options(options.shortlist);
+    return settings;
+  }
+
+  //! The remembered winner, planned and captured alone (nothing is measured).
+  template <class G>
+  executable compile_remembered(const G& g, const opara::graph& compact, cudaStream_t stream, const opara::profile* prof,
+                                std::size_t choice, autotune_report& decision) const {
+    decision.choice = choice;
+    decision.runner_up = choice;
+    decision.reused = true;
+    executable winner;
+    with_candidate(choice, [&](const auto& candidate) {
+      auto phase = std::chrono::steady_clock::now();
+      const plan planned = plan_one(candidate, compact, prof);
+      decision.plan_ms = opara::detail::ms_since(phase);
+      phase = std::chrono::steady_clock::now();
+      winner = capture::capture_with(candidate.capture, g, compact, planned, stream, candidate.options.capture);
+      decision.capture_ms = opara::detail::ms_since(phase);
+    });
+    return winner;
+  }
+
+  //! Plans every candidate and predicts each plan's makespan; fills decision.predicted_us and
+  //! decision.same_plan_as (same plan and same capture key), and `plan_of` (same plan, any capture).
+  std::vector<plan> plan_all(const opara::graph& compact, const opara::profile* prof, autotune_report& decision,
+                             std::vector<std::size_t>& plan_of) const {
+    const std::size_t count = decision.labels.size();
+    const std::vector<capture::key> keys = capture_keys();
+    std::vector<plan> plans(count);
+    decision.predicted_us.assign(count, std::numeric_limits<double>::quiet_NaN());
+    decision.same_plan_as.resize(count);
+    plan_of.resize(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      with_candidate(i, [&](const auto& candidate) { plans[i] = plan_one(candidate, compact, prof); });
+      if (prof) decision.predicted_us[i] = predicted_makespan_us(compact, plans[i], *prof, options.model);
+      decision.same_plan_as[i] = i;
+      plan_of[i] = i;
+      for (std::size_t k = 0; k < i; ++k)
+        if (plan_of[k] == k && same_plan(plans[k], plans[i])) {
+          plan_of[i] = k;
+          break;
+        }
+      for (std::size_t k = 0; k < i; ++k)
+        if (decision.same_plan_as[k] == k && plan_of[k] == plan_of[i] && keys[k] == keys[i]) {
+          decision.same_plan_as[i] = k;
+          break;
+        }
+    }
+    return plans;
+  }
+
+  //! Captures the shortlisted candidates (index k: shortlisted[k]).
+  template <class G>
+  std::vector<std::optional<executable>> capture_shortlisted(const G& g, const opara::graph& compact,
+                                                             cudaStream_t stream, const std::vector<plan>& plans,
+                                                             const std::vector<std::size_t>& shortlisted,
+                                                             autotune_report& decision) const {
+    const std::size_t count = decision.labels.size();
+    decision.measured.assign(count, false);
+    decision.median_us.assign(count, std::numeric_limits<double>::quiet_NaN());
+    decision.samples.assign(count, 0);
+    std::vector<std::optional<executable>> compiled(shortlisted.size());
+    for (std::size_t k = 0; k < shortlisted.size(); ++k) {
+      const std::size_t i = shortlisted[k];
+      with_candidate(i, [&](const auto& candidate) {
+        compiled[k].emplace(capture::capture_with(candidate.capture, g, compact, plans[i], stream, candidate.options.capture));
+      });
+      compiled[k]->stats().plan_ms = decision.plan_ms;
+      decision.measured[i] = true;
+    }
+    return compiled;
+  }
+
+  //! Races the captured candidates (a candidate that falls behind is released at once) and
+  //! returns the winner's index into `shortlisted`; fills the report's medians, samples,
+  //! runner-up, margin and clear.
+  std::size_t race_shortlisted(std::vector<std::optional<executable>>& compiled, const std::vector<std::size_t>& shortlisted,
+                               cudaStream_t stream, const race_options& settings, autotune_report& decision) const {
+    if (shortlisted.size() < 2) {
+      decision.runner_up = shortlisted.at(0);
+      decision.clear = true;  // one distinct plan: nothing to race
+      return 0;
+    }
+    const replay_sampler sampler(stream, options.mode, options.batch, options.timing.flush_l2);
+    std::vector<bool> warmed(shortlisted.size(), false);
+    // Candidates take turns, so each turn starts with one untimed replay too: a 2,000-operator
+    // graph timed right after other graphs ran ~1.5x its steady replay time.
+    const race_result raced = race(
+        shortlisted.size(),
+        [&](std::size_t k, int n) {
+          sampler.warm_up(*compiled[k], warmed[k] ? 1 : std::max(options.timing.warmup, 1));
+          warmed[k] = true;
+          return sampler.sample(*compiled[k], n);
+        },
+        [&](std::size_t k) { compiled[k].reset(); }, settings);
+    for (std::size_t k = 0; k < shortlisted.size(); ++k) {
+      decision.median_us[shortlisted[k]] = raced.median_us[k];
+      decision.samples[shortlisted[k]] = raced.samples[k];
+    }
+    decision.runner_up = shortlisted[raced.runner_up];
+    decision.margin = raced.margin;
+    decision.clear = raced.clear;
+    return raced.winner;
+  }
+
+  //! Remembers the measured choice (or says in the report why it could not).
+  void store_choice(autotune_cache& cache, const profile_key& key, autotune_report& decision) const {
+    const cache_entry entry{key, decision.labels, decision.choice, decision.median_us};
+    if (options.cache_write_required) cache.store(entry);
+    else decision.cache_failure = cache.try_store(entry);
+  }
+
+  //! Plans every candidate, shortlists by prediction, captures and races the shortlist, and
+  //! stores the winner in the cache.
+  template <class G>
+  executable compile_measured(const G& g, const opara::graph& compact, cudaStream_t stream, const opara::profile* prof,
+                              const race_options& settings, autotune_cache* cache, const profile_key& key,
+                              autotune_report& decision) const {
+    auto phase = std::chrono::steady_clock::now();
+    std::vector<std::size_t> plan_of;  // the first candidate with the same plan, any capture
+    const std::vector<plan> plans = plan_all(compact, prof, decision, plan_of);
+    const std::vector<std::size_t> shortlisted = shortlist(decision.predicted_us, decision.same_plan_as, options.shortlist, plan_of);
+    decision.plan_ms = opara::detail::ms_since(phase);
+
+    phase = std::chrono::steady_clock::now();
+    std::vector<std::optional<executable>> compiled = capture_shortlisted(g, compact, stream, plans, shortlisted, decision);
+    decision.capture_ms = opara::detail::ms_since(phase);
+
+    phase = std::chrono::steady_clock::now();
+    const std::size_t won = race_shortlisted(compiled, shortlisted, stream, settings, decision);
+    decision.measure_ms = opara::detail::ms_since(phase);
+    decision.choice = shortlisted.at(won);
+    executable winner = std::move(*compiled[won]);
+    compiled.clear();
+    if (cache) store_choice(*cache, key, decision);
+    return winner;
+  }
+
+  //! Recalls the choice from the cache or measures it, then fills in the report.
   template <class G>
   executable choose(const G& g, const opara::graph& compact, cudaStream_t stream, const opara::profile* prof,
                     autotune_report* report, std::chrono::steady_clock::time_point start, double profile_ms) const {
-    tune::check_timing_options(options.timing);
-    if (options.timing.flush_l2 && options.mode == tune::replay_mode::back_to_back)
-      throw bad_policy("opara::autotune: timing.flush_l2 needs replay_mode::isolated (a back-to-back batch has no gap to flush in)");
-    if (options.mode == tune::replay_mode::back_to_back && options.batch < 1)
-      throw bad_policy("opara::autotune: options.batch is " + std::to_string(options.batch) +
-                       "; a back-to-back sample needs at least 1 replay");
-    // A back-to-back sample is the mean of `batch` replays: the budget counts every replay.
-    const double replays_per_sample = options.mode == tune::replay_mode::back_to_back ? options.batch : 1;
-    const tune::race_options race_settings{options.round, std::min(options.min_samples, options.timing.replays),
-                                           options.timing.replays, options.budget_ms * 1000.0 / replays_per_sample};
-    tune::check_race_options(race_settings);
-    tune::check_shortlist_options(options.shortlist);
+    const race_options settings = checked_race_options();
     autotune_report decision;
     decision.labels = labels();
     decision.mode = options.mode;
     decision.profile_ms = profile_ms;
-    const std::size_t count = decision.labels.size();
     const profile_key key = cuda::current_key(compact, options.user_key);
-    std::optional<tune::autotune_cache> cache;
+    std::optional<autotune_cache> cache;
     if (!options.cache_path.empty()) cache.emplace(options.cache_path, options.cache_lock_timeout);
 
-    executable winner;
     std::optional<std::size_t> remembered;
     if (cache && options.reuse) remembered = cache->lookup(key, decision.labels);
-    if (remembered) {
-      decision.choice = *remembered;
-      decision.runner_up = decision.choice;
-      decision.reused = true;
-      with_candidate(decision.choice, [&](const auto& candidate) {
-        auto phase = std::chrono::steady_clock::now();
-        const plan planned = plan_one(candidate, compact, prof);
-        decision.plan_ms = opara::detail::ms_since(phase);
-        phase = std::chrono::steady_clock::now();
-        winner = capture_one(candidate, g, planned, stream);
-        decision.capture_ms = opara::detail::ms_since(phase);
-      });
-    } else {
-      // Plan every candidate and rank the plans by the model's makespan.
-      auto phase = std::chrono::steady_clock::now();
-      std::vector<plan> plans(count);
-      decision.predicted_us.assign(count, std::numeric_limits<double>::quiet_NaN());
-      decision.same_plan_as.resize(count);
-      std::vector<std::size_t> plan_of(count);  // the first candidate with the same plan, any capture
-      for (std::size_t i = 0; i < count; ++i) {
-        with_candidate(i, [&](const auto& candidate) { plans[i] = plan_one(candidate, compact, prof); });
-        if (prof) decision.predicted_us[i] = predicted_makespan_us(compact, plans[i], *prof, options.model);
-        decision.same_plan_as[i] = i;
-        plan_of[i] = i;
-        for (std::size_t k = 0; k < i; ++k)
-          if (plan_of[k] == k && same_plan(plans[k], plans[i])) {
-            plan_of[i] = k;
-            break;
-          }
-        for (std::size_t k = 0; k < i; ++k)
-          if (decision.same_plan_as[k] == k && plan_of[k] == plan_of[i] &&
-              capture_part(decision.labels[k]) == capture_part(decision.labels[i])) {
-            decision.same_plan_as[i] = k;
-            break;
-          }
-      }
-      const std::vector<std::size_t> shortlisted =
-          tune::shortlist(decision.predicted_us, decision.same_plan_as, options.shortlist, plan_of);
-      decision.plan_ms = opara::detail::ms_since(phase);
-
-      // Capture only the shortlisted candidates.
-      phase = std::chrono::steady_clock::now();
-      decision.measured.assign(count, false);
-      decision.median_us.assign(count, std::numeric_limits<double>::quiet_NaN());
-      decision.samples.assign(count, 0);
-      std::vector<std::optional<executable>> compiled(shortlisted.size());
-      for (std::size_t k = 0; k < shortlisted.size(); ++k) {
-        const std::size_t i = shortlisted[k];
-        with_candidate(i, [&](const auto& candidate) { compiled[k].emplace(capture_one(candidate, g, plans[i], stream)); });
-        compiled[k]->stats().plan_ms = decision.plan_ms;
-        decision.measured[i] = true;
-      }
-      decision.capture_ms = opara::detail::ms_since(phase);
-
-      // Race them; a candidate that falls behind is released at once.
-      phase = std::chrono::steady_clock::now();
-      std::size_t won = 0;
-      if (shortlisted.size() > 1) {
-        const tune::replay_sampler sampler(stream, options.mode, options.batch, options.timing.flush_l2);
-        std::vector<bool> warmed(shortlisted.size(), false);
-        // Candidates take turns, so each turn starts with one untimed replay too: on an H200 a
-        // 2,000-operator graph timed right after other graphs ran ~1.5x its steady replay time.
-        const tune::race_result raced = tune::race(
-            shortlisted.size(),
-            [&](std::size_t k, int n) {
-              sampler.warm_up(*compiled[k], warmed[k] ? 1 : std::max(options.timing.warmup, 1));
-              warmed[k] = true;
-              return sampler.sample(*compiled[k], n);
-            },
-            [&](std::size_t k) { compiled[k].reset(); }, race_settings);
-        for (std::size_t k = 0; k < shortlisted.size(); ++k) {
-          decision.median_us[shortlisted[k]] = raced.median_us[k];
-          decision.samples[shortlisted[k]] = raced.samples[k];
-        }
-        won = raced.winner;
-        decision.runner_up = shortlisted[raced.runner_up];
-        decision.margin = raced.margin;
-        decision.clear = raced.clear;
-      } else {
-        decision.runner_up = shortlisted.at(0);
-        decision.clear = true;  // one distinct plan: nothing to race
-      }
-      decision.measure_ms = opara::detail::ms_since(phase);
-      decision.choice = shortlisted.at(won);
-      winner = std::move(*compiled[won]);
-      compiled.clear();
-      if (cache) {
-        const tune::cache_entry entry{key, decision.labels, decision.choice, decision.median_us};
-        if (options.cache_write_required) cache->store(entry);
-        else decision.cache_failure = cache->try_store(entry);
-      }
-    }
+    executable winner = remembered ? compile_remembered(g, compact, stream, prof, *remembered, decision)
+                                   : compile_measured(g, compact, stream, prof, settings, cache ? &*cache : nullptr, key, decision);
     decision.label = decision.labels[decision.choice];
     winner.stats().plan_ms = decision.plan_ms;
     winner.stats().profile_ms = profile_ms;
@@ -321,12 +375,12 @@ private:
 //! opara's default candidates: Opara's own policies (greedy streams, resource-aware order), the
 //! fewest streams (minimum path cover) and round-robin over 4 streams, each in program order and
 //! critical-path-first order, the model-guided policies, and the default scheduler captured two
-//! more ways. On the H100 the winner differed per workload (bench/results), which is
+//! more ways. The winner differed per workload (bench/results), which is
 //! why a measured choice beats any fixed default. Stream capture only: explicit_graph gave the
 //! same replay times for the same plan in every bench run. The last two candidates plan like the
 //! third and differ in their capture only: each kernel's own shared-memory carveout instead of
-//! one (capture_options::shared_carveout = -1: for kernels that rely on L1), and one graph instead of
-//! two launch segments (capture_options::launch_segments = 1: for back-to-back replays, which pay
+//! one (capture::options::shared_carveout = -1: for kernels that rely on L1), and one graph instead of
+//! two launch segments (capture::options::launch_segments = 1: for back-to-back replays, which pay
 //! for a cut without its gain). The model predicts a plan alike however it is captured, so the
 //! shortlist measures every capture of a shortlisted plan (tune::shortlist's plan_of), and the race
 //! decides.
@@ -350,4 +404,13 @@ struct autotune : default_candidates {
   }
 };
 
+} // namespace opara::tune
+
+namespace opara {
+// The front door: opara::autotune and its companions name the ones in opara::tune.
+using tune::autotune;
+using tune::autotune_of;
+using tune::autotune_options;
+using tune::autotune_report;
+using tune::default_candidates;
 } // namespace opara

@@ -1,11 +1,11 @@
 #pragma once
-//! Timing of executables the way the bench suite and autotune need it: CUDA events around each
-//! replay, after warm-up, optionally flushing L2 between replays; summary statistics
-//! (cuda/tune/timing.hpp).
+//! Timing of executables the way the bench suite and autotune need it: an event_timer
+//! (cuda/runtime/timed_event.hpp) around each replay, after warm-up, optionally flushing L2
+//! between replays; summary statistics (cuda/tune/timing.hpp).
 
-#include <opara/cuda/error.hpp>
-#include <opara/cuda/executable.hpp>
-#include <opara/cuda/handles.hpp>
+#include <opara/cuda/runtime/error.hpp>
+#include <opara/cuda/runtime/executable.hpp>
+#include <opara/cuda/runtime/timed_event.hpp>
 #include <opara/cuda/tune/timing.hpp>
 
 #include <cuda_runtime_api.h>
@@ -53,19 +53,12 @@ template <class Run>
   const l2_flush flush(options.flush_l2);
   for (int i = 0; i < options.warmup; ++i) run(stream);
   OPARA_CUDA_CHECK(cudaStreamSynchronize(stream));
-  const auto start = cuda::event_handle::create(cudaEventDefault);
-  const auto stop = cuda::event_handle::create(cudaEventDefault);
+  const cuda::event_timer timer;
   std::vector<double> samples_us;
   samples_us.reserve(static_cast<std::size_t>(options.replays));
   for (int i = 0; i < options.replays; ++i) {
     flush(stream, i);
-    OPARA_CUDA_CHECK(cudaEventRecord(start.get(), stream));
-    run(stream);
-    OPARA_CUDA_CHECK(cudaEventRecord(stop.get(), stream));
-    OPARA_CUDA_CHECK(cudaEventSynchronize(stop.get()));
-    float elapsed_ms = 0;
-    OPARA_CUDA_CHECK(cudaEventElapsedTime(&elapsed_ms, start.get(), stop.get()));
-    samples_us.push_back(1000.0 * elapsed_ms);
+    samples_us.push_back(timer.time(stream, [&] { run(stream); }).count());
   }
   return summarize(std::move(samples_us));
 }
@@ -86,7 +79,7 @@ public:
   //! Throws bad_policy for a batch below 1, cuda_error.
   replay_sampler(cudaStream_t stream, replay_mode mode, int batch = 4, bool flush_l2 = false)
       : stream_(stream), mode_(mode), batch_(checked_batch(mode, batch)), flush_(flush_l2),
-        start_(cuda::event_handle::create(cudaEventDefault)), stop_(cuda::event_handle::create(cudaEventDefault)) {}
+        timer_() {}
 
   //! Runs `warmup` untimed replays of `exe` and waits for them. Throws cuda_error.
   void warm_up(const executable& exe, int warmup) const {
@@ -100,13 +93,10 @@ public:
     out.reserve(static_cast<std::size_t>(std::max(count, 0)));
     for (int i = 0; i < count; ++i) {
       flush_(stream_, i);
-      OPARA_CUDA_CHECK(cudaEventRecord(start_.get(), stream_));
-      for (int k = 0; k < batch_; ++k) exe(stream_);
-      OPARA_CUDA_CHECK(cudaEventRecord(stop_.get(), stream_));
-      OPARA_CUDA_CHECK(cudaEventSynchronize(stop_.get()));
-      float elapsed_ms = 0;
-      OPARA_CUDA_CHECK(cudaEventElapsedTime(&elapsed_ms, start_.get(), stop_.get()));
-      out.push_back(1000.0 * elapsed_ms / batch_);
+      const cuda::gpu_duration batch_time = timer_.time(stream_, [&] {
+        for (int k = 0; k < batch_; ++k) exe(stream_);
+      });
+      out.push_back(batch_time.count() / batch_);
     }
     return out;
   }
@@ -126,7 +116,7 @@ private:
   replay_mode mode_;
   int batch_;
   l2_flush flush_;
-  cuda::event_handle start_, stop_;
+  cuda::event_timer timer_;
 };
 
 } // namespace opara::tune

@@ -11,7 +11,7 @@
 //! - race(): replays the shortlisted candidates in rounds (each candidate takes a turn of `round`
 //!   samples) and drops a candidate as soon as its samples are clearly slower than the leader's
 //!   (its lower quartile above the leader's upper quartile, once each has `min_samples`), so a
-//!   clear ranking costs min_samples / round rounds. Samples from two turns or more: on an H200 a
+//!   clear ranking costs min_samples / round rounds. Samples from two turns or more: on the bench machine a
 //!   burst of slow replays (1.3-1.5x for ~10 ms) could fill one candidate's whole turn. It stops
 //!   when one candidate is left, when every one has `max_samples`, or when the replays timed so
 //!   far add up to `budget_us`.

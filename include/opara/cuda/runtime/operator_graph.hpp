@@ -28,7 +28,7 @@
 //! each time it is called; a capture records them. executable::update captures again after the
 //! engine points its operators at new buffers (README "New inputs and outputs without recompiling").
 
-#include <opara/cuda/error.hpp>
+#include <opara/cuda/runtime/error.hpp>
 #include <opara/graph/traits.hpp>
 #include <opara/profile/profile.hpp>
 
@@ -114,7 +114,7 @@ concept bound_hinted_graph = cuda_operator_graph<G> && requires(const G& g, node
 //! visible to them early (their wait still waits for completion). Dependents then hold SM resources
 //! while they wait, so a kernel with several waves triggers in its last one, or not at all.
 //! The capture policies give such an operator programmatic edges only from kernel nodes of other
-//! operators (capture_options::programmatic); operators that do not declare it never get one.
+//! operators (capture::options::programmatic); operators that do not declare it never get one.
 template <class G>
 concept programmatic_graph = cuda_operator_graph<G> && requires(const G& g, node_id v) {
   { launch_traits<G>::programmatic(g, v) } -> std::convertible_to<bool>;

@@ -1,13 +1,14 @@
 #pragma once
 //! What the capture policies do to a built CUDA graph besides its structure: programmatic edges
-//! into operators that declare programmatic dependent launch (capture_options::programmatic) and
+//! into operators that declare programmatic dependent launch (capture::options::programmatic) and
 //! high priority for the kernel nodes of operators on or near the critical path
-//! (capture_options::priorities); detail::apply_node_options in common.hpp puts them together.
+//! (capture::options::priorities); detail::apply_node_options in common.hpp puts them together.
 //! Both need to know which graph nodes each operator made: operator_nodes records that.
 
 #include <opara/analysis/critical_path.hpp>
-#include <opara/cuda/error.hpp>
-#include <opara/cuda/operator_graph.hpp>
+#include <opara/cuda/capture/options.hpp>
+#include <opara/cuda/runtime/error.hpp>
+#include <opara/cuda/runtime/operator_graph.hpp>
 #include <opara/graph/graph.hpp>
 #include <opara/plan/plan.hpp>
 #include <opara/plan/shape.hpp>
@@ -22,20 +23,6 @@
 #include <vector>
 
 namespace opara {
-
-//! Which edges into an operator that declares programmatic dependent launch become programmatic
-//! (capture_options::programmatic_edges).
-enum class programmatic_scope : std::uint8_t {
-  //! Only the edge from the operator launched just before it on its own stream of the plan: the
-  //! programmatic edges form one chain per stream, and every fan-out, join and cross-stream edge
-  //! stays full. With every eligible edge programmatic, the bench suite's wide graphs ran 1.4-1.7x
-  //! slower on an H200 (a fan-out of 256 branches 350 against 244 us without PDL, four stages of
-  //! 128 branches 612 against 361 us), as if the branches' launches were serialized; along stream
-  //! order they run as fast as without PDL, and chains keep PDL's gain.
-  stream_order,
-  //! Every edge from another operator's kernel node (the rule before stream_order).
-  all,
-};
 
 namespace detail {
 
@@ -107,17 +94,17 @@ inline cudaGraphEdgeData programmatic_edge() noexcept {
 }
 
 //! Turns full edges into a kernel node of a declaring operator from a kernel node of another
-//! operator into programmatic ones: every such edge (programmatic_scope::all), or only the one from
+//! operator into programmatic ones: every such edge (capture::programmatic_scope::all), or only the one from
 //! the operator just before on the consumer's stream in plan p (stream_order). Returns how many
 //! edges changed. Throws cuda_error.
 template <cuda_operator_graph G>
-std::size_t make_programmatic_edges(const G& g, const plan& p, programmatic_scope scope, cudaGraph_t graph,
+std::size_t make_programmatic_edges(const G& g, const plan& p, capture::programmatic_scope scope, cudaGraph_t graph,
                                     const operator_nodes& nodes) {
   std::size_t changed = 0;
   std::vector<cudaGraphNode_t> preds;
   std::vector<cudaGraphEdgeData> data;
   const cudaGraphEdgeData programmatic = programmatic_edge();
-  const std::vector<node_id> previous = scope == programmatic_scope::stream_order ? previous_on_stream(p) : std::vector<node_id>{};
+  const std::vector<node_id> previous = scope == capture::programmatic_scope::stream_order ? previous_on_stream(p) : std::vector<node_id>{};
   for (node_id v = 0; v < graph_traits<G>::num_nodes(g); ++v) {
     if (!declares_programmatic(g, v)) continue;
     for (cudaGraphNode_t node : nodes.of(v)) {
@@ -128,7 +115,7 @@ std::size_t make_programmatic_edges(const G& g, const plan& p, programmatic_scop
         if (producer == v || producer == no_node || data[i].type != cudaGraphDependencyTypeDefault ||
             data[i].from_port != cudaGraphKernelNodePortDefault || !is_kernel_node(preds[i]))
           continue;
-        if (scope == programmatic_scope::stream_order && (v >= previous.size() || previous[v] != producer)) continue;
+        if (scope == capture::programmatic_scope::stream_order && (v >= previous.size() || previous[v] != producer)) continue;
         OPARA_CUDA_CHECK(cudaGraphRemoveDependencies(graph, &preds[i], &node, &data[i], 1));
         OPARA_CUDA_CHECK(cudaGraphAddDependencies(graph, &preds[i], &node, &programmatic, 1));
         ++changed;
@@ -143,7 +130,7 @@ std::size_t make_programmatic_edges(const G& g, const plan& p, programmatic_scop
 //! is empty. Throws opara::error for a cost vector of the wrong size or a bad cost or slack.
 inline std::vector<bool> near_critical(const graph& g, std::span<const double> cost, double slack) {
   if (!(slack >= 0 && slack <= 1))
-    throw error("opara: capture_options::priority_slack is " + std::to_string(slack) + " (it must lie in [0, 1])");
+    throw error("opara: capture::options::priority_slack is " + std::to_string(slack) + " (it must lie in [0, 1])");
   const std::vector<double> unit(cost.empty() ? g.num_nodes() : 0, 1.0);
   if (cost.empty()) cost = unit;
   const auto top = top_levels(g, cost);

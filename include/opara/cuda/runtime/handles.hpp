@@ -8,7 +8,7 @@
 //! rules (streams and events may be used from any thread; a cudaGraph_t must not be used by two
 //! threads at once).
 
-#include <opara/cuda/error.hpp>
+#include <opara/cuda/runtime/error.hpp>
 
 #include <cuda_runtime_api.h>
 

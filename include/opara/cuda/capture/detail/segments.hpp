@@ -1,5 +1,5 @@
 #pragma once
-//! Launch segments on the CUDA side (capture_options::launch_segments): the whole graph a capture
+//! Launch segments on the CUDA side (capture::options::launch_segments): the whole graph a capture
 //! policy built is split at the plan's free cuts (plan/segments.hpp) into one graph per segment,
 //! each a clone of the whole that keeps only its own operators' nodes, with their node options
 //! (programmatic edges, priorities, carveout) as they were. An edge across a cut disappears with
@@ -7,9 +7,9 @@
 //! cut that adds no dependency. A programmatic edge across a cut becomes that stream order (the
 //! consumer's cudaGridDependencySynchronize() then returns at once).
 
-#include <opara/cuda/capture/node_options.hpp>
-#include <opara/cuda/error.hpp>
-#include <opara/cuda/handles.hpp>
+#include <opara/cuda/capture/detail/node_options.hpp>
+#include <opara/cuda/runtime/error.hpp>
+#include <opara/cuda/runtime/handles.hpp>
 #include <opara/error.hpp>
 #include <opara/plan/plan.hpp>
 
@@ -31,7 +31,7 @@ inline std::vector<cuda::graph_handle> split_graph(cudaGraph_t whole, const oper
   for (std::size_t i = 0; i < all.size(); ++i) {
     const node_id owner = nodes.owner(all[i]);
     if (owner == no_node)
-      throw error("opara: capture_options::launch_segments: node " + std::to_string(i) +
+      throw error("opara: capture::options::launch_segments: node " + std::to_string(i) +
                   " of the captured graph was made by no operator, so it cannot be put in a launch segment "
                   "(set launch_segments = 1)");
     segment_of_node[i] = segment[owner];

@@ -7,7 +7,7 @@
 //! device current for a scope (executables and the scheduler use it, so the calling thread's
 //! current device does not matter). Every function here may be called from any thread.
 
-#include <opara/cuda/error.hpp>
+#include <opara/cuda/runtime/error.hpp>
 #include <opara/graph/graph.hpp>
 #include <opara/profile/json.hpp>
 #include <opara/profile/profile.hpp>

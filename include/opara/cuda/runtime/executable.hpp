@@ -36,11 +36,11 @@
 //! (cuGraphExecDestroy), so replays already enqueued still run. An eager executable is re-bound to
 //! the graph given, under the launch mutex.
 
-#include <opara/cuda/device.hpp>
-#include <opara/cuda/error.hpp>
+#include <opara/cuda/runtime/device.hpp>
+#include <opara/cuda/runtime/error.hpp>
 #include <opara/detail/atomic_file.hpp>
 #include <opara/error.hpp>
-#include <opara/cuda/handles.hpp>
+#include <opara/cuda/runtime/handles.hpp>
 #include <opara/graph/traits.hpp>
 #include <opara/plan/plan.hpp>
 #include <opara/profile/profile.hpp>
@@ -75,7 +75,7 @@ struct capture_stats {
   std::size_t waits = 0;          //!< cross-stream waits kept
   std::size_t pruned_waits = 0;   //!< cross-stream waits found redundant and dropped
   std::size_t graph_nodes = 0;    //!< top-level nodes of the CUDA graph (0 for eager)
-  std::size_t segments = 0;       //!< CUDA graphs launched per replay (capture_options::launch_segments; 0 for eager)
+  std::size_t segments = 0;       //!< CUDA graphs launched per replay (capture::options::launch_segments; 0 for eager)
   bool profile_reused = false;    //!< the profile came from disk
 };
 
@@ -134,7 +134,7 @@ std::uint64_t structure_digest(const G& g) {
 } // namespace detail
 
 //! A compiled graph, ready to run. Replays are stream-ordered on the stream passed to operator().
-//! With capture_options::launch_segments, one replay is several CUDA graphs launched back to back
+//! With capture::options::launch_segments, one replay is several CUDA graphs launched back to back
 //! on that stream (a free cut between two adds no dependency; see plan/segments.hpp).
 class executable {
 public:
@@ -168,7 +168,7 @@ public:
   executable() = default;
   //! A graph-backed executable (stream_capture, explicit_graph) of the current device: `graph` is
   //! the whole graph, `segments` its instantiated launch segments, launched in turn on each call
-  //! (one, unless capture_options::launch_segments split it). Throws cuda_error, opara::error when
+  //! (one, unless capture::options::launch_segments split it). Throws cuda_error, opara::error when
   //! `segments` is empty.
   executable(opara::plan p, cuda::graph_handle graph, std::vector<cuda::graph_exec_handle> segments,
              capture_stats stats, unsigned long long instantiate_flags = 0)

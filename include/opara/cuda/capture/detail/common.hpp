@@ -1,29 +1,27 @@
 #pragma once
-//! What every capture policy shares: capture_options, the capture_policy concept, and the code
-//! that launches a plan on its streams (fork from one event, per-operator waits, join back).
+//! What opara's capture policies share (internals; a policy of your own needs only concept.hpp):
+//! the code that launches a plan on its streams (fork from one event, per-operator waits, join
+//! back), the capture checks, node options, launch segments and instantiation.
 //!
 //! Threads: a capture policy object holds options only; capture() may be called on one policy
 //! object from several threads at once (each call makes its own streams, events and graph). The
 //! captured graph (the user's) must not be launched by another thread while it is captured unless
 //! its operators are safe to run concurrently (opara calls launch(v, s) from the capturing thread).
 
-#include <opara/cuda/capture/node_options.hpp>
-#include <opara/cuda/capture/segments.hpp>
-#include <opara/cuda/error.hpp>
-#include <opara/cuda/executable.hpp>
-#include <opara/cuda/handles.hpp>
-#include <opara/cuda/operator_graph.hpp>
+#include <opara/cuda/capture/concept.hpp>
+#include <opara/cuda/capture/detail/node_options.hpp>
+#include <opara/cuda/capture/detail/segments.hpp>
+#include <opara/cuda/capture/options.hpp>
+#include <opara/cuda/runtime/error.hpp>
+#include <opara/cuda/runtime/executable.hpp>
+#include <opara/cuda/runtime/handles.hpp>
+#include <opara/cuda/runtime/launch.hpp>
+#include <opara/cuda/runtime/operator_graph.hpp>
 #include <opara/plan/plan.hpp>
 #include <opara/plan/segments.hpp>
 #include <opara/plan/shape.hpp>
 
 #include <cuda_runtime_api.h>
-#if __has_include(<nvtx3/nvToolsExt.h>)
-#include <nvtx3/nvToolsExt.h>
-#define OPARA_HAS_NVTX 1
-#else
-#define OPARA_HAS_NVTX 0
-#endif
 
 #include <chrono>
 #include <concepts>
@@ -38,20 +36,7 @@
 
 namespace opara {
 
-//! How a stream capture treats the CUDA calls that are unsafe during capture (cudaMalloc, a
-//! synchronization, ...) in the capturing thread and in the rest of the process
-//! (cudaStreamCaptureMode).
-enum class capture_mode : std::uint8_t {
-  per_thread,  //!< cudaStreamCaptureModeThreadLocal (the default): only the capturing thread may not
-               //!< make unsafe calls; the process's other threads keep allocating, freeing and
-               //!< synchronizing their own streams and events. cudaDeviceSynchronize (and the legacy
-               //!< default stream with a blocking stream) still fails in any thread while a stream of
-               //!< the device is captured, since it would wait for the capture: servers sync streams
-  global,      //!< cudaStreamCaptureModeGlobal: while it captures, unsafe calls also fail in every
-               //!< other thread that is not capturing in relaxed mode (a server's other threads break)
-  relaxed,     //!< cudaStreamCaptureModeRelaxed: nothing is checked, not even in the capturing thread
-};
-
+namespace capture {
 //! The CUDA runtime's name for `mode`.
 [[nodiscard]] constexpr cudaStreamCaptureMode to_cuda(capture_mode mode) noexcept {
   switch (mode) {
@@ -61,80 +46,11 @@ enum class capture_mode : std::uint8_t {
   }
   return cudaStreamCaptureModeThreadLocal;
 }
-
-//! Options every capture policy reads.
-struct capture_options {
-  bool nvtx = false;          //!< an NVTX range per operator around each launch
-  bool require_work = true;   //!< an operator that enqueues nothing on its stream is an error
-                              //!< (the usual sign that it launched on another stream)
-  capture_mode mode = capture_mode::per_thread;  //!< what the capture forbids, and in which threads
-  //! Programmatic dependent launch: edges from another operator's kernel node into a kernel node of
-  //! an operator that declares it (programmatic_graph) become programmatic, so it is launched
-  //! while its producers finish and waits in cudaGridDependencySynchronize(). Every other edge
-  //! stays a full one. stream_capture and explicit_graph (which then adds single-kernel operators
-  //! as kernel nodes, not child graphs) honour it; eager builds no graph and ignores it. On by
-  //! default: it changes nothing where no operator declares it, and it never made a measured
-  //! graph slower (bench/pdl: dependent chains, GoogLeNet at batch 1 and 8 under four schedules).
-  bool programmatic = true;
-  //! Which of those edges become programmatic (see programmatic_scope): by default only the edge
-  //! from the operator launched just before on the consumer's own stream.
-  programmatic_scope programmatic_edges = programmatic_scope::stream_order;
-  //! Node priorities: the kernel nodes of operators whose longest path is within priority_slack of
-  //! the critical path get the device's highest priority, and the graph is instantiated with
-  //! cudaGraphInstantiateFlagUseNodePriority (so the launch stream's priority no longer applies).
-  //! Graph policies only; eager ignores it. Off by default; helps where kernels compete for SMs.
-  bool priorities = false;
-  double priority_slack = 0.05;        //!< "near" the critical path, as a fraction of its length
-  std::vector<double> priority_costs;  //!< per-operator cost (profiled us); empty: unit costs
-                                       //!< (scheduler::compile fills it from its profile)
-  //! One shared-memory carveout for every kernel node: each kernel node's preferred share of the
-  //! SM's unified L1/shared memory, in percent (cudaLaunchAttributePreferredSharedMemoryCarveout,
-  //! which takes precedence over the kernel's own cudaFuncAttributePreferredSharedMemoryCarveout);
-  //! -1 leaves every kernel its own. An SM holds blocks of one carveout at a time, so a long kernel
-  //! that configured every SM for its shared memory keeps kernels that asked for another carveout
-  //! off the GPU until it ends; one carveout for all lets them share the SMs (bench_anatomy: a
-  //! stage of 128 small kernels beside an SM-filling one took 43-48 us, not 66-69). The default,
-  //! 100 (shared memory the most, L1 the least), since 16f9311: on an H100 it never made a measured
-  //! graph slower (the bench suite's 11 traced models 0.99-1.01x, stages4x128 0.69x; the real
-  //! GoogLeNet and Inception-v3 kernels 0.91-0.99x, best plans 0.96-0.99x). Kernels that rely on
-  //! L1 may lose by it: set -1 for them, or let autotune race both. A hint: the driver still raises
-  //! it for a kernel that needs more. Graph policies only; eager ignores it. Checked before
-  //! capture: outside [-1, 100] throws bad_policy.
-  int shared_carveout = 100;
-  //! Launch segments: how many CUDA graphs, at most, one replay is split into, launched one after
-  //! the other on the caller's stream; 1 builds one graph. The host's cudaGraphLaunch call costs
-  //! about 0.2 us per node and the GPU starts a graph only near the call's end, so a single
-  //! inference of a large graph waits for the whole call; split, the GPU runs the first segment
-  //! while the host enqueues the rest (plan/segments.hpp). Cuts are made only where they add no
-  //! dependency (every operator before a cut precedes every one after it) and the graph is at most
-  //! 4 operators wide, so a plan without such places stays whole. Each cut costs the GPU the start
-  //! of another graph, which back-to-back replays pay without the gain. The default, 2: on the
-  //! bench suite's 11 traced models (H100, d8b4915) a single inference took 0.75-0.99x the time of
-  //! one graph and queued replays 1.00-1.02x; 4 segments gained a little more alone on some
-  //! (DenseNet-121 515 against 530 us, EfficientNet-B0 231 against 247), none on others (GoogLeNet
-  //! 127 against 126), and cost more queued (GoogLeNet 125 against 114 us). Set 1 for throughput,
-  //! or to embed native_exec() in a graph of your own: with more than one segment native_exec() is
-  //! null (native_exec(k) gives each). Graph policies only; eager ignores it. Checked before
-  //! capture: outside [1, 64] throws bad_policy.
-  int launch_segments = 2;
-  //! How much larger each launch segment is than the one before (segment_cuts' growth; with 2
-  //! segments and growth 3, the first holds a quarter of the operators): large enough that the
-  //! host enqueues a segment while the GPU runs the ones before it, no larger, so that the first is
-  //! small. Checked before capture: below 1, above 1000 or not finite throws bad_policy.
-  double segment_growth = 3.0;
-};
-
-namespace capture {
-//! A capture policy: turns a graph and its plan into an executable, launched on `s`.
-//!   executable C::capture(const G&, const plan&, cudaStream_t s, const capture_options&) const;
-//!   static constexpr std::string_view name;
-template <class C, class G>
-concept capture_policy =
-    cuda_operator_graph<G> && requires(const C& c, const G& g, const plan& p, cudaStream_t s, const capture_options& o) {
-      { c.capture(g, p, s, o) } -> std::same_as<executable>;
-      { C::name } -> std::convertible_to<std::string_view>;
-    };
 } // namespace capture
+
+[[deprecated("use opara::capture::to_cuda")]] constexpr cudaStreamCaptureMode to_cuda(capture::capture_mode mode) noexcept {
+  return capture::to_cuda(mode);
+}
 
 namespace detail {
 
@@ -154,9 +70,9 @@ inline capture_stats plan_stats(const plan& p, std::string policy, std::chrono::
   return stats;
 }
 
-//! Where capture_options::launch_segments cuts plan p: launch positions (empty for one graph).
+//! Where capture::options::launch_segments cuts plan p: launch positions (empty for one graph).
 //! Throws invalid_plan for a malformed plan.
-inline std::vector<std::size_t> launch_cuts(const plan& p, const capture_options& o) {
+inline std::vector<std::size_t> launch_cuts(const plan& p, const capture::options& o) {
   return o.launch_segments > 1 ? segment_cuts(p, static_cast<std::size_t>(o.launch_segments), o.segment_growth)
                                : std::vector<std::size_t>{};
 }
@@ -192,7 +108,7 @@ inline executable instantiate_executable(const plan& p, captured_graph built) {
 //! True when `o` asks for something that needs to know each operator's graph nodes: priorities,
 //! or programmatic edges in a graph where some operator declares them.
 template <cuda_operator_graph G>
-bool wants_node_options(const G& g, const capture_options& o) {
+bool wants_node_options(const G& g, const capture::options& o) {
   if (o.priorities) return true;
   if (!o.programmatic) return false;
   for (node_id v = 0; v < graph_traits<G>::num_nodes(g); ++v)
@@ -200,15 +116,18 @@ bool wants_node_options(const G& g, const capture_options& o) {
   return false;
 }
 
-//! Applies capture_options::programmatic and ::priorities (node_options.hpp) to a graph built from
+//! Applies capture::options::programmatic and ::priorities (node_options.hpp) to a graph built from
 //! plan p whose nodes `nodes` attributes to g's operators. Returns the instantiation flags the graph then needs.
 //! Throws cuda_error, opara::error for bad priority costs or slack.
+//! `compact` is g converted (the scheduler's); null converts g here, once, when priorities need it.
 template <cuda_operator_graph G>
-unsigned long long apply_node_options(const G& g, const plan& p, cudaGraph_t graph, const operator_nodes& nodes,
-                                      const capture_options& o) {
+unsigned long long apply_node_options(const G& g, const opara::graph* compact, const plan& p, cudaGraph_t graph,
+                                      const operator_nodes& nodes, const capture::options& o) {
   if (o.programmatic) make_programmatic_edges(g, p, o.programmatic_edges, graph, nodes);
   if (!o.priorities) return 0;
-  const auto critical = near_critical(to_graph(g), o.priority_costs, o.priority_slack);
+  std::optional<opara::graph> converted;
+  if (compact == nullptr) compact = &converted.emplace(to_graph(g));
+  const auto critical = near_critical(*compact, o.priority_costs, o.priority_slack);
   int least = 0, greatest = 0;
   OPARA_CUDA_CHECK(cudaDeviceGetStreamPriorityRange(&least, &greatest));
   for (node_id v = 0; v < critical.size(); ++v)
@@ -217,48 +136,26 @@ unsigned long long apply_node_options(const G& g, const plan& p, cudaGraph_t gra
   return cudaGraphInstantiateFlagUseNodePriority;
 }
 
-//! Throws bad_policy when capture_options::shared_carveout is outside [-1, 100], launch_segments
+//! Throws bad_policy when capture::options::shared_carveout is outside [-1, 100], launch_segments
 //! outside [1, 64] or segment_growth outside [1, 1000]: the checks every capture policy makes
 //! before capturing.
-inline void check_capture_options(const capture_options& o) {
+inline void check_capture_options(const capture::options& o) {
   if (o.shared_carveout < -1 || o.shared_carveout > 100)
-    throw bad_policy("opara: capture_options::shared_carveout is " + std::to_string(o.shared_carveout) +
+    throw bad_policy("opara: capture::options::shared_carveout is " + std::to_string(o.shared_carveout) +
                      " (it must be -1, each kernel's own, or a percentage in [0, 100])");
   if (o.launch_segments < 1 || o.launch_segments > 64)
-    throw bad_policy("opara: capture_options::launch_segments is " + std::to_string(o.launch_segments) +
+    throw bad_policy("opara: capture::options::launch_segments is " + std::to_string(o.launch_segments) +
                      " (it must lie in [1, 64]; 1 builds one graph)");
   if (!(o.segment_growth >= 1 && o.segment_growth <= 1000))
-    throw bad_policy("opara: capture_options::segment_growth is " + std::to_string(o.segment_growth) +
+    throw bad_policy("opara: capture::options::segment_growth is " + std::to_string(o.segment_growth) +
                      " (it must lie in [1, 1000])");
 }
 
-//! Applies capture_options::shared_carveout to every kernel node of a built graph (nothing at -1).
+//! Applies capture::options::shared_carveout to every kernel node of a built graph (nothing at -1).
 //! Throws cuda_error.
-inline void apply_shared_carveout(cudaGraph_t graph, const capture_options& o) {
+inline void apply_shared_carveout(cudaGraph_t graph, const capture::options& o) {
   if (o.shared_carveout >= 0) set_shared_carveout(graph, o.shared_carveout);
 }
-
-//! An NVTX range for one operator when asked for; nothing otherwise.
-class nvtx_range {
-public:
-  nvtx_range(bool enabled, const std::string& name) : on_(enabled && OPARA_HAS_NVTX) {
-#if OPARA_HAS_NVTX
-    if (on_) nvtxRangePushA(name.c_str());
-#else
-    (void)name;
-#endif
-  }
-  nvtx_range(const nvtx_range&) = delete;
-  nvtx_range& operator=(const nvtx_range&) = delete;
-  ~nvtx_range() {
-#if OPARA_HAS_NVTX
-    if (on_) nvtxRangePop();
-#endif
-  }
-
-private:
-  bool on_;
-};
 
 //! Streams and events to carry out one plan: side streams 1..n-1 (stream 0 is the caller's), one
 //! event after each producer that some consumer waits for, one fork event, one join per side stream.
@@ -286,35 +183,8 @@ struct plan_resources {
   }
 };
 
-//! Builds the capture_error for operator v of g.
-template <class G>
-capture_error operator_failure(const G& g, node_id v, cudaError_t code, const std::string& why,
-                               std::string_view stage) {
-  const std::string name = node_name(g, v);
-  std::string msg = "opara: " + std::string(stage) + " failed in operator '" + name + "' (node " + std::to_string(v) +
-                    "): " + why;
-  if (code != cudaSuccess) msg += std::string(" [") + cudaGetErrorName(code) + "]";
-  return capture_error(msg, v, name, code);
-}
-
-//! Launches operator v on `s`, turning whatever it throws into capture_error naming it.
-template <cuda_operator_graph G>
-void launch_guarded(const G& g, node_id v, cudaStream_t s, bool nvtx, std::string_view stage) {
-  try {
-    nvtx_range range(nvtx, node_name(g, v));
-    launch_operator(g, v, s);
-  } catch (const capture_error&) {
-    throw;
-  } catch (const cuda_error& e) {
-    throw operator_failure(g, v, e.code(), std::string("a CUDA call inside it threw: ") + e.what(), stage);
-  } catch (const std::exception& e) {
-    throw operator_failure(g, v, cudaSuccess, std::string("it threw: ") + e.what(), stage);
-  } catch (...) {
-    throw operator_failure(g, v, cudaSuccess, "it threw a non-standard exception", stage);
-  }
-  if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess)
-    throw operator_failure(g, v, e, std::string("a CUDA call inside it failed: ") + cudaGetErrorString(e), stage);
-}
+using cuda::launch_guarded;
+using cuda::operator_failure;
 
 //! The dependency set of a capturing stream (what its next node will depend on).
 struct capture_state {
@@ -353,7 +223,7 @@ void check_captured(const G& g, node_id v, cudaStream_t s, const capture_state& 
   if (require_work && after.deps == before.deps)
     throw operator_failure(g, v, cudaErrorStreamCaptureUnmatched,
                            "it enqueued no work on the stream it was given (did it launch on another stream?); "
-                           "set capture_options::require_work = false for operators that may do nothing",
+                           "set capture::options::require_work = false for operators that may do nothing",
                            stage);
 }
 
@@ -361,7 +231,7 @@ void check_captured(const G& g, node_id v, cudaStream_t s, const capture_state& 
 //! plan's waits, join back into `caller`. `capturing` adds the per-operator capture checks;
 //! `nodes`, when given (capturing only), records each operator's graph nodes.
 template <cuda_operator_graph G>
-void launch_plan(const G& g, const plan& p, const plan_resources& r, cudaStream_t caller, const capture_options& o,
+void launch_plan(const G& g, const plan& p, const plan_resources& r, cudaStream_t caller, const capture::options& o,
                  bool capturing, std::string_view stage, operator_nodes* nodes = nullptr) {
   OPARA_CUDA_CHECK(cudaEventRecord(r.fork, caller));
   for (const auto& s : r.side) OPARA_CUDA_CHECK(cudaStreamWaitEvent(s, r.fork, 0));
@@ -400,20 +270,20 @@ void launch_plan(const G& g, const plan& p, const plan_resources& r, cudaStream_
 //! `num_nodes` operators (plan/shape.hpp's one plan-shape check, run before anything is indexed by
 //! node or stream, so that a hand-made plan captured without validate can never index past the
 //! capture's arrays), and bad_policy for capture options out of range (check_capture_options).
-inline void check_capture_inputs(const plan& p, std::size_t num_nodes, std::string_view policy, const capture_options& o) {
+inline void check_capture_inputs(const plan& p, std::size_t num_nodes, std::string_view policy, const capture::options& o) {
   check_plan_shape(p, num_nodes, "opara::capture::" + std::string(policy));
   check_capture_options(o);
 }
 
 //! executable::update's way back into a graph capture policy C for graphs of type G: a copy of the
 //! policy object and of the capture options, no reference to any graph. C needs
-//!   captured_graph C::build(const G&, const plan&, cudaStream_t, const capture_options&) const;
+//!   captured_graph C::build(const G&, const plan&, cudaStream_t, const capture::options&) const;
 //! and when it also takes plan_resources (stream_capture), the side streams and events are created
 //! at the first update and kept (updates of one executable then take turns on them).
 template <class C, class G>
 class policy_recapturer final : public executable::recapturer {
 public:
-  policy_recapturer(const C& policy, capture_options o) : policy_(policy), options_(std::move(o)) {}
+  policy_recapturer(const C& policy, capture::options o) : policy_(policy), options_(std::move(o)) {}
   captured_graph recapture(const void* g, const plan& p, cudaStream_t s) const override {
     const G& graph = *static_cast<const G*>(g);
     if constexpr (requires(const plan_resources& r) { policy_.build(graph, p, s, options_, r); }) {
@@ -430,7 +300,7 @@ public:
 
 private:
   C policy_;
-  capture_options options_;
+  capture::options options_;
   mutable std::mutex mutex_;                          // guards resources_
   mutable std::optional<plan_resources> resources_;   // kept from one update to the next
 };
@@ -438,7 +308,7 @@ private:
 //! Instantiates what graph capture policy `policy` built for g and lets executable::update capture
 //! it again the same way. Throws cuda_error.
 template <class C, class G>
-executable updatable_executable(const C& policy, const G& g, const plan& p, captured_graph built, const capture_options& o) {
+executable updatable_executable(const C& policy, const G& g, const plan& p, captured_graph built, const capture::options& o) {
   executable result = instantiate_executable(p, std::move(built));
   result.enable_update<G>(structure_digest(g), std::make_unique<policy_recapturer<C, G>>(policy, o));
   return result;
