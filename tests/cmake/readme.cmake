@@ -2,8 +2,9 @@
 # that does not compile breaks `cmake --build`). Each block becomes one translation unit behind
 # tests/readme/harness.hpp, the user's engine the blocks assume. A block whose first line starts
 # with "// continues" is compiled after the block before it, as a reader reads them. Blocks that
-# include an opara/cuda header are CUDA blocks: compiled by nvcc against opara::cupti when CUDA is
-# available, skipped (with a message) otherwise.
+# include an opara/cuda header are CUDA blocks: compiled against opara::cupti when CUDA is available
+# (by the host compiler: they hold no kernel, and tests/support/kernels.cu has nvcc compile
+# <opara/cuda.hpp>), skipped (with a message) otherwise.
 set(_opara_readme ${PROJECT_SOURCE_DIR}/README.md)
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${_opara_readme})
 file(READ ${_opara_readme} _opara_readme_text)
@@ -55,11 +56,11 @@ while(TRUE)
     string(APPEND _prefix "#include \"${_opara_readme_previous}\"\n")
   endif()
   set(_body "${_prefix}#line ${_line} \"${_opara_readme}\"\n${_block}\n")
-  # The text itself, includable by a block that continues it; the .cpp/.cu wrapper is what compiles.
+  # The text itself, includable by a block that continues it; the .cpp wrapper is what compiles.
   set(_text ${_opara_readme_dir}/block_${_opara_readme_index}.inc)
   file(CONFIGURE OUTPUT ${_text} CONTENT "${_body}" @ONLY)
   if(_cuda)
-    set(_tu ${_opara_readme_dir}/block_${_opara_readme_index}.cu)
+    set(_tu ${_opara_readme_dir}/block_${_opara_readme_index}_cuda.cpp)
     list(APPEND _opara_readme_cuda ${_tu})
   else()
     set(_tu ${_opara_readme_dir}/block_${_opara_readme_index}.cpp)
@@ -72,16 +73,20 @@ if(_opara_readme_index EQUAL 0)
   message(FATAL_ERROR "README.md: no ```cpp block found (tests/cmake/readme.cmake expects some)")
 endif()
 
-add_library(opara_readme_cpu OBJECT ${_opara_readme_cpu})
-target_link_libraries(opara_readme_cpu PRIVATE opara::opara)
-if(NOT MSVC)
-  target_compile_options(opara_readme_cpu PRIVATE -Wall -Wextra -Wpedantic)
+if(OPARA_CPU_TESTS)
+  add_library(opara_readme_cpu OBJECT ${_opara_readme_cpu})
+  target_link_libraries(opara_readme_cpu PRIVATE opara::opara)
+  if(NOT MSVC)
+    target_compile_options(opara_readme_cpu PRIVATE -Wall -Wextra -Wpedantic)
+  endif()
 endif()
 if(_opara_readme_cuda)
   if(OPARA_HAS_CUDA)
     add_library(opara_readme_cuda OBJECT ${_opara_readme_cuda})
     target_link_libraries(opara_readme_cuda PRIVATE opara::cupti)
-    opara_cuda_cxx20(opara_readme_cuda PRIVATE)
+    if(NOT MSVC)
+      target_compile_options(opara_readme_cuda PRIVATE -Wall -Wextra -Wpedantic)
+    endif()
   else()
     message(STATUS "opara: the README's CUDA blocks are not compiled (no CUDA compiler)")
   endif()

@@ -1,6 +1,6 @@
 // Every capture policy x stream policy x order policy computes random DAGs exactly like a CPU
 // reference, and a captured graph gives bit-identical results over many replays.
-#include "gpu_test.hpp"
+#include "support/gpu_test.hpp"
 
 #include <opara/order/critical_path_first.hpp>
 #include <opara/order/program_order.hpp>

@@ -2,7 +2,7 @@
 // own graph concurrently, from threads whose current device is another one; each executable runs
 // on its own device, and launching one on another device's stream throws opara::wrong_device
 // naming both devices. Needs two GPUs: with fewer it says so and exits 77 (skipped).
-#include "gpu_test.hpp"
+#include "support/gpu_test.hpp"
 
 #include <opara/order/resource_aware.hpp>
 #include <opara/streams/opara_greedy.hpp>

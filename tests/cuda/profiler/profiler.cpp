@@ -1,6 +1,6 @@
 // CUPTI records the launch shape of known kernels and ties each to the operator that launched it;
 // profiles save and load, and a profile of another device or graph is refused.
-#include "gpu_test.hpp"
+#include "support/gpu_test.hpp"
 
 #include <opara/order/program_order.hpp>
 #include <opara/order/resource_aware.hpp>
@@ -22,26 +22,6 @@ using namespace gpu_test;
 
 namespace {
 
-__global__ void static_shared_kernel(float* out) {
-  __shared__ float tile[256];  // 1024 bytes
-  const int t = threadIdx.y * blockDim.x + threadIdx.x;
-  tile[t % 256] = float(t);
-  __syncthreads();
-  out[(blockIdx.y * gridDim.x + blockIdx.x) * blockDim.x * blockDim.y + t] = tile[(t + 1) % 256];
-}
-
-__global__ void dynamic_shared_kernel(float* out) {
-  extern __shared__ float dyn[];
-  dyn[threadIdx.x] = float(threadIdx.x);
-  __syncthreads();
-  out[blockIdx.x * blockDim.x + threadIdx.x] = dyn[(threadIdx.x + 1) % blockDim.x];
-}
-
-__global__ void plain_kernel(float* out, int n) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i < n) out[i] = 2.f * i;
-}
-
 // a (static shared, grid 7x3, block 64x2) -> b (dynamic shared 2048 B) ; a -> c (two kernels)
 struct known_graph {
   device_buffer<float> buf{7 * 3 * 128 + 5 * 128 + 3 * 256 + 1000};
@@ -49,16 +29,16 @@ struct known_graph {
   known_graph() {
     float* p = buf.get();
     const auto a = g.add("a_static", [p](cudaStream_t s) {
-      static_shared_kernel<<<dim3(7, 3, 1), dim3(64, 2, 1), 0, s>>>(p);
+      gpu_test::launch(static_shared_kernel, dim3(7, 3, 1), dim3(64, 2, 1), 0, s, p);
       OPARA_CUDA_CHECK(cudaGetLastError());
     }, opara::boundness::memory);  // a hint that must win over the heuristic
     const auto b = g.add("b_dynamic", [p](cudaStream_t s) {
-      dynamic_shared_kernel<<<5, 128, 2048, s>>>(p + 7 * 3 * 128);
+      gpu_test::launch(dynamic_shared_kernel, 5, 128, 2048, s, p + 7 * 3 * 128);
       OPARA_CUDA_CHECK(cudaGetLastError());
     });
     const auto c = g.add("c_two_kernels", [p](cudaStream_t s) {
-      plain_kernel<<<3, 256, 0, s>>>(p + 7 * 3 * 128 + 5 * 128, 3 * 256);
-      plain_kernel<<<4, 250, 0, s>>>(p + 7 * 3 * 128 + 5 * 128 + 3 * 256, 1000);
+      gpu_test::launch(plain_kernel, 3, 256, 0, s, p + 7 * 3 * 128 + 5 * 128, 3 * 256);
+      gpu_test::launch(plain_kernel, 4, 250, 0, s, p + 7 * 3 * 128 + 5 * 128 + 3 * 256, 1000);
       OPARA_CUDA_CHECK(cudaGetLastError());
     });
     g.depends(a, b).depends(a, c);
@@ -349,12 +329,12 @@ TEST_CASE("profiler.cupti_sessions_take_turns") {
   const std::uint64_t foreign = (std::uint64_t{0xabcdef} << 40) | 1;
   OPARA_CUDA_CHECK(cudaGetLastError());
   REQUIRE(cuptiActivityPushExternalCorrelationId(CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, foreign) == CUPTI_SUCCESS);
-  plain_kernel<<<1, 32, 0, s.get()>>>(k.buf.get(), 32);
+  gpu_test::launch(plain_kernel, 1, 32, 0, s.get(), k.buf.get(), 32);
   std::uint64_t popped = 0;
   REQUIRE(cuptiActivityPopExternalCorrelationId(CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, &popped) == CUPTI_SUCCESS);
   {
     const opara::cuda::cupti_session::tag_scope mine(*first, 5);
-    plain_kernel<<<2, 32, 0, s.get()>>>(k.buf.get(), 64);
+    gpu_test::launch(plain_kernel, 2, 32, 0, s.get(), k.buf.get(), 64);
   }
   OPARA_CUDA_CHECK(cudaStreamSynchronize(s.get()));
   finished = true;
