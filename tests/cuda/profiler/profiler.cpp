@@ -256,6 +256,55 @@ TEST_CASE("profiler.policies_events_and_none") {
   CHECK_THROWS_AS((void)opara::cuda::measure<opara::profiler::events>(k.g, s.get(), bad), opara::bad_policy);
 }
 
+// profiling::never: the scheduler measures nothing and loads nothing, even where a matching profile
+// is saved; an order policy that needs a profile is refused. reuse_profile = false: a saved,
+// matching profile is measured again (and saved again).
+TEST_CASE("profiler.profiling_never_and_reuse_profile_off") {
+  auto s = opara::cuda::stream_handle::create();
+  known_graph k;
+  const auto file = std::filesystem::temp_directory_path() / ("opara-reuse-" + std::to_string(::getpid()) + ".json");
+  std::filesystem::remove(file);
+
+  opara::scheduler<opara::streams::opara_greedy, opara::order::resource_aware, opara::capture::stream_capture,
+                   opara::profiler::events>
+      timed;
+  timed.options.profile_path = file;
+  const auto first = timed.compile(k.g, s.get());  // measures and saves
+  CHECK_FALSE(first.stats().profile_reused);
+  REQUIRE(std::filesystem::exists(file));
+  CHECK(timed.compile(k.g, s.get()).stats().profile_reused);
+
+  timed.options.reuse_profile = false;
+  const auto fresh = timed.compile(k.g, s.get());
+  CHECK_FALSE(fresh.stats().profile_reused);
+  CHECK(fresh.stats().profile_ms > 0);
+  REQUIRE(fresh.profile() != nullptr);
+  CHECK(fresh.profile()->source == "events");
+  CHECK(std::filesystem::exists(file));  // saved again
+  timed.options.reuse_profile = true;
+
+  timed.options.profile = opara::profiling::never;
+  CHECK_THROWS_AS((void)timed.compile(k.g, s.get()), opara::bad_policy);  // resource_aware needs one
+
+  opara::scheduler<opara::streams::opara_greedy, opara::order::program_order, opara::capture::stream_capture,
+                   opara::profiler::events>
+      plain;
+  plain.options.profile = opara::profiling::never;
+  plain.options.profile_path = file;
+  const auto exe = plain.compile(k.g, s.get());
+  CHECK(exe.profile() == nullptr);
+  CHECK_FALSE(exe.stats().profile_reused);
+  CHECK(exe.stats().profile_ms == 0);
+  exe(s.get());
+  OPARA_CUDA_CHECK(cudaStreamSynchronize(s.get()));
+  const auto h = k.buf.download();
+  CHECK(h[7 * 3 * 128 + 5 * 128 + 10] == 20.f);
+  // profiling::always takes a profile where none is needed; never, with the same policies, none.
+  plain.options.profile = opara::profiling::always;
+  CHECK(plain.compile(k.g, s.get()).profile() != nullptr);
+  std::filesystem::remove(file);
+}
+
 TEST_CASE("profiler.profile_path_errors_are_opara_errors") {
   auto s = opara::cuda::stream_handle::create();
   known_graph k;
