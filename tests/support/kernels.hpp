@@ -70,6 +70,12 @@ OPARA_TEST_KERNEL void sum_kernel(float* out, const float* arena, const int* sin
 } // namespace update_kernels
 
 #ifndef __CUDACC__
+//! The kernel's address for the runtime's C API (cudaFuncGetAttributes, cudaOccupancy...).
+template <class... P>
+const void* symbol(void (*kernel)(P...)) {
+  return reinterpret_cast<const void*>(kernel);
+}
+
 //! kernel<<<grid, block, shared_bytes, stream>>>(args...) for the host compiler: each argument is
 //! converted to the kernel's parameter type; a failed launch is left for cudaGetLastError().
 template <class... P, class... A>

@@ -78,7 +78,7 @@ TEST_CASE("profiler.cupti_records_kernels_per_operator") {
   CHECK(a.kernels[0].static_shared_bytes == 1024);
   CHECK(a.kernels[0].dynamic_shared_bytes == 0);
   cudaFuncAttributes fa{};
-  OPARA_CUDA_CHECK(cudaFuncGetAttributes(&fa, static_shared_kernel));
+  OPARA_CUDA_CHECK(cudaFuncGetAttributes(&fa, gpu_test::symbol(static_shared_kernel)));
   // CUPTI reports the registers allocated per thread; the attribute may be the compiler's count.
   INFO("CUPTI registers ", a.kernels[0].registers_per_thread, ", cudaFuncGetAttributes ", fa.numRegs);
   CHECK(a.kernels[0].registers_per_thread >= static_cast<std::uint32_t>(fa.numRegs));
@@ -86,7 +86,7 @@ TEST_CASE("profiler.cupti_records_kernels_per_operator") {
   MESSAGE("a_static: registers ", a.kernels[0].registers_per_thread, " (attribute ", fa.numRegs, "), occupancy ",
           a.kernels[0].occupancy, ", ", a.kernels[0].duration_us, " us; op c: ", c_summary(p));
   int blocks = 0;
-  OPARA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, static_shared_kernel, 128, 0));
+  OPARA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, gpu_test::symbol(static_shared_kernel), 128, 0));
   CHECK(a.kernels[0].occupancy == doctest::Approx(blocks * 4.0 / (prop.maxThreadsPerMultiProcessor / 32)));
   CHECK(a.bound == opara::boundness::memory);  // the user's hint
 
