@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds opara's CUDA-side GPU tests (tests/gpu/{capture,concurrency,capture_errors,profiler,autotune,server,multi_gpu,pdl}.cu),
+# Builds opara's CUDA-side GPU tests (tests/cuda/: capture, concurrency, capture_errors, profiler, autotune, server, multi_gpu, pdl),
 # runs them, then runs them again in quick mode under compute-sanitizer memcheck and racecheck.
 # Usage: bash scripts/gpu-cuda-tests.sh            (on the GPU machine; logs under $OUT when set)
 #        PARALLEL=1 bash scripts/gpu-cuda-tests.sh (the sanitizer runs all at once)

@@ -37,11 +37,13 @@ function(_opara_diagnostic name regex code)
   set_tests_properties(diagnostic_${name} PROPERTIES LABELS cpu WILL_FAIL OFF
                        PASS_REGULAR_EXPRESSION "${regex}" TIMEOUT 300)
 endfunction()
-if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang" AND OPARA_CPU_TESTS)
   _opara_diagnostic(make_plan_non_graph "operator_graph"
     "#include <opara/opara.hpp>\nstruct engine_net { int layers; };\nint main() { engine_net n{3}; (void)opara::make_plan(n); }")
   _opara_diagnostic(make_plan_order_as_streams "stream_allocation_policy"
     "#include <opara/opara.hpp>\nint main() { opara::graph_builder b; b.add_node(); auto g = b.build();\n  (void)opara::make_plan<opara::order::program_order>(g); }")
+endif()
+if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
   if(OPARA_HAS_CUDA)
     # scheduler<> needs the CUPTI profiler's definition: a program that includes only
     # opara/cuda/scheduler.hpp is told what to include or which profiler to name instead.
@@ -49,7 +51,7 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
       "#include <opara/cuda/scheduler.hpp>\nint main() { opara::cuda::task_graph g; (void)opara::scheduler<>{}.compile(g, nullptr); }"
       -I${CUDAToolkit_INCLUDE_DIRS})
   endif()
-  if(Boost_FOUND)
+  if(Boost_FOUND AND OPARA_CPU_TESTS)
     _opara_diagnostic(boost_undirected "undirected boost::adjacency_list has no edge direction"
       "#include <opara/graph/boost.hpp>\n#include <opara/graph/graph.hpp>\nusing G = boost::adjacency_list<boost::vecS, boost::vecS, boost::undirectedS>;\nint main() { G g(2); (void)opara::to_graph(g); }"
       -I${Boost_INCLUDE_DIRS})

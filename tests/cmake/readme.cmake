@@ -3,9 +3,10 @@
 # unit behind tests/readme/harness.hpp, the user's engine the blocks assume; #line points compiler
 # messages into the page. A block whose first line starts with "// continues" is compiled after the
 # block before it on the same page, as a reader reads them; when both are CUDA blocks, only the
-# later one is compiled (it contains the earlier), since each CUDA unit costs a run of nvcc. Blocks
-# that include an opara/cuda header are CUDA blocks: compiled by nvcc against opara::cupti when
-# CUDA is available, skipped (with a message) otherwise.
+# later one is compiled (it contains the earlier). Blocks that include an opara/cuda header are CUDA
+# blocks: compiled against opara::cupti when CUDA is available (by the host compiler: they hold no
+# kernel, and tests/support/kernels.cu has nvcc compile <opara/cuda.hpp>), skipped (with a message)
+# otherwise. The CPU blocks are built only with OPARA_CPU_TESTS (scripts/test's first stage).
 #
 # Targets: README.md -> opara_readme_cpu, opara_readme_cuda (block_<n>, numbered from 1 in the
 # README); docs/<page>.md -> opara_docs_<page>_cpu, opara_docs_<page>_cuda ('-' becomes '_').
@@ -71,7 +72,7 @@ function(_opara_page_blocks page dir out_cpu out_cuda)
     set(_inc ${dir}/block_${_index}.inc)
     file(CONFIGURE OUTPUT ${_inc} CONTENT "${_body}" @ONLY)
     if(_cuda)
-      set(_tu ${dir}/block_${_index}.cu)
+      set(_tu ${dir}/block_${_index}_cuda.cpp)
       list(APPEND _cuda_units ${_tu})
     else()
       set(_tu ${dir}/block_${_index}.cpp)
@@ -89,7 +90,7 @@ endfunction()
 # One page's targets: <target>_cpu and, with CUDA, <target>_cuda.
 function(_opara_page_targets page dir target)
   _opara_page_blocks(${page} ${dir} _cpu _cuda)
-  if(_cpu)
+  if(_cpu AND OPARA_CPU_TESTS)
     add_library(${target}_cpu OBJECT ${_cpu})
     target_link_libraries(${target}_cpu PRIVATE opara::opara)
     if(NOT MSVC)
@@ -100,7 +101,9 @@ function(_opara_page_targets page dir target)
     if(OPARA_HAS_CUDA)
       add_library(${target}_cuda OBJECT ${_cuda})
       target_link_libraries(${target}_cuda PRIVATE opara::cupti)
-      opara_cuda_cxx20(${target}_cuda PRIVATE)
+      if(NOT MSVC)
+        target_compile_options(${target}_cuda PRIVATE -Wall -Wextra -Wpedantic)
+      endif()
     else()
       file(RELATIVE_PATH _name ${PROJECT_SOURCE_DIR} ${page})
       message(STATUS "opara: the CUDA blocks of ${_name} are not compiled (no CUDA compiler)")

@@ -4,7 +4,7 @@
 // cublasHandle_t and its workspace, and binds both to the stream it is given at every launch
 // (cublasSetStream resets the workspace to cuBLAS's default pool, which concurrent operators
 // would share: README "Library kernels inside operators").
-#include "gpu_test.hpp"
+#include "support/gpu_test.hpp"
 
 #include <opara/order/program_order.hpp>
 #include <opara/streams/opara_greedy.hpp>
@@ -17,6 +17,7 @@
 #include <string>
 
 using namespace gpu_test;
+using namespace gpu_test::cublas_kernels;
 namespace cp = opara::capture;
 
 namespace {
@@ -51,22 +52,6 @@ private:
   cublasHandle_t handle_ = nullptr;
   device_buffer<unsigned char> workspace_;
 };
-
-// A_k = base * (1 + k/4), exactly as the CPU computes it (one rounded multiply).
-__global__ void scale_kernel(float* a_all, const float* base, int per, int count) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= per) return;
-  for (int k = 0; k < count; ++k) a_all[std::size_t(k) * per + i] = base[i] * (1.0f + 0.25f * k);
-}
-
-// out = sum over k of c_all[k], in order k = 0, 1, ...
-__global__ void sum_kernel(float* out, const float* c_all, int per, int count) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= per) return;
-  float s = 0;
-  for (int k = 0; k < count; ++k) s += c_all[std::size_t(k) * per + i];
-  out[i] = s;
-}
 
 struct problem {
   int m, n, k, gemms;
@@ -114,7 +99,7 @@ struct gemm_graph {
     b_all.upload(p.b);
     const int per_a = p.m * p.k, per_c = p.m * p.n;
     const opara::node_id scale = tg.add("scale", [this, per_a](cudaStream_t s) {
-      scale_kernel<<<(per_a + 255) / 256, 256, 0, s>>>(a_all.get(), base.get(), per_a, p.gemms);
+      gpu_test::launch(scale_kernel, (per_a + 255) / 256, 256, 0, s, a_all.get(), base.get(), per_a, p.gemms);
       OPARA_CUDA_CHECK(cudaGetLastError());
     });
     for (int g = 0; g < p.gemms; ++g) {
@@ -129,7 +114,7 @@ struct gemm_graph {
       tg.depends(scale, v);
     }
     const opara::node_id s_id = tg.add("sum", [this, per_c](cudaStream_t s) {
-      sum_kernel<<<(per_c + 255) / 256, 256, 0, s>>>(out.get(), c_all.get(), per_c, p.gemms);
+      gpu_test::launch(sum_kernel, (per_c + 255) / 256, 256, 0, s, out.get(), c_all.get(), per_c, p.gemms);
       OPARA_CUDA_CHECK(cudaGetLastError());
     });
     for (int g = 0; g < p.gemms; ++g) tg.depends(static_cast<opara::node_id>(g + 1), s_id);

@@ -1,6 +1,6 @@
 // Every capture policy x stream policy x order policy computes random DAGs exactly like a CPU
 // reference, and a captured graph gives bit-identical results over many replays.
-#include "gpu_test.hpp"
+#include "support/gpu_test.hpp"
 
 #include <opara/order/critical_path_first.hpp>
 #include <opara/order/program_order.hpp>
@@ -12,8 +12,14 @@
 #include <opara/streams/round_robin.hpp>
 #include <opara/streams/sequential.hpp>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
+#include <string>
 #include <tuple>
+
+#include <unistd.h>
 
 using namespace gpu_test;
 namespace st = opara::streams;
@@ -162,4 +168,39 @@ TEST_CASE("capture.scheduler_default_profiles_and_captures") {
   opara::executable moved = std::move(exe0);
   CHECK(relative_error(run_once(moved, out, f.stream.get()), ref) < 1e-5);
   CHECK_THROWS_AS(exe0(f.stream.get()), opara::error);
+}
+
+TEST_CASE("capture.write_cuda_dot_writes_the_graph") {
+  fixture f;
+  const random_dag d = make_random_dag(f.rng, f.max_nodes, f.max_nodes);
+  device_buffer<float> out(d.n * f.elems);
+  const auto tg = make_task_graph(d, out.get(), f.x0.get(), f.elems);
+  const auto dir = std::filesystem::temp_directory_path() / ("opara-cuda-dot-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "graph.dot";
+
+  opara::scheduler<st::opara_greedy, od::program_order> s;
+  const auto exe = s.compile(tg, f.stream.get());
+  exe.write_cuda_dot(file);
+  std::ifstream in(file);
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  CHECK(text.find("digraph") != std::string::npos);
+  CHECK(text.find("combine_kernel") != std::string::npos);  // verbose: every kernel node's function
+  // Written atomically: only the file itself is left, no scratch file beside it.
+  CHECK(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator{}) == 1);
+  // A file that cannot be written is an opara::error (cuda_error is one too), and nothing is left.
+  CHECK_THROWS_AS(exe.write_cuda_dot(dir / "missing" / "graph.dot"), opara::error);
+  CHECK_FALSE(std::filesystem::exists(dir / "missing"));
+  // Eager capture has no CUDA graph: refused, naming the file.
+  opara::scheduler<st::opara_greedy, od::program_order, cp::eager> eager;
+  const auto eager_exe = eager.compile(tg, f.stream.get());
+  try {
+    eager_exe.write_cuda_dot(dir / "eager.dot");
+    FAIL("write_cuda_dot of an eager executable did not throw");
+  } catch (const opara::error& e) {
+    CHECK(std::string(e.what()).find("eager.dot") != std::string::npos);
+  }
+  CHECK_FALSE(std::filesystem::exists(dir / "eager.dot"));
+  std::filesystem::remove_all(dir);
 }

@@ -10,7 +10,7 @@
 
 #include <doctest/doctest.h>
 
-#include "model_fixtures.hpp"
+#include "support/model_fixtures.hpp"
 
 using namespace opara;
 using namespace opara::test;

@@ -1,8 +1,11 @@
 #pragma once
-// Shared by the GPU tests: skip (exit 77) without a device, checked device buffers, the random
-// DAG workload (each operator combines its inputs elementwise) and its CPU reference in double.
+// Shared by the GPU tests: checked device buffers, the random DAG workload (each operator combines
+// its inputs elementwise) and its CPU reference in double. Without a device the tests' main
+// (gpu_test_main.cpp) exits 77: skipped, not passed. The kernels are in kernels.hpp.
 
 #include <opara/cuda.hpp>
+
+#include "kernels.hpp"
 
 #include <doctest/doctest.h>
 
@@ -14,17 +17,6 @@
 #include <vector>
 
 namespace gpu_test {
-
-// Runs before doctest's main: a GPU test without a GPU is skipped, not passed.
-inline const bool device_present = [] {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
-    (void)cudaGetLastError();
-    std::fprintf(stderr, "no CUDA device: skipping\n");
-    std::exit(77);
-  }
-  return true;
-}();
 
 //! OPARA_TEST_QUICK=1: reduced sizes for compute-sanitizer runs.
 inline bool quick() {
@@ -67,25 +59,6 @@ private:
   T* p_ = nullptr;
   std::size_t n_;
 };
-
-constexpr int max_inputs = 4;
-struct inputs {
-  const float* p[max_inputs];
-  int count;
-};
-
-// out[i] = w * x0[i] + b for a root; out[i] = 0.5 sin(sum of inputs[i]) + w * x0[i] otherwise.
-__global__ void combine_kernel(float* out, inputs in, const float* x0, float w, float b, int n) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  if (in.count == 0) {
-    out[i] = w * x0[i] + b;
-    return;
-  }
-  float s = 0;
-  for (int k = 0; k < in.count; ++k) s += in.p[k][i];
-  out[i] = 0.5f * sinf(s) + w * x0[i];
-}
 
 //! A random DAG: node ids are not topological (a random rank decides the direction of edges).
 struct random_dag {
@@ -166,7 +139,7 @@ inline opara::cuda::task_graph make_task_graph(const random_dag& d, float* out, 
     const float w = d.w[v], b = d.b[v];
     const int launches = repeat_every > 0 && v % repeat_every == 0 ? 2 : 1;
     tg.add("op" + std::to_string(v), [=](cudaStream_t s) {
-      for (int l = 0; l < launches; ++l) combine_kernel<<<(elems + block - 1) / block, block, 0, s>>>(o, in, x0, w, b, elems);
+      for (int l = 0; l < launches; ++l) gpu_test::launch(combine_kernel, (elems + block - 1) / block, block, 0, s, o, in, x0, w, b, elems);
       OPARA_CUDA_CHECK(cudaGetLastError());
     }, (v % 2) ? opara::boundness::memory : opara::boundness::compute);
   }

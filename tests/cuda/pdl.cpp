@@ -6,9 +6,8 @@
 // kernel nodes carry the device's highest priority; with a shared-memory carveout, every kernel
 // node (child graphs included) carries it; split into launch segments, every segment keeps them and
 // replays give the same bits as the whole graph.
-#include "gpu_test.hpp"
+#include "support/gpu_test.hpp"
 
-#include <opara/cuda/runtime/pdl.cuh>
 #include <opara/order/program_order.hpp>
 #include <opara/compose/make_plan.hpp>
 #include <opara/plan/segments.hpp>
@@ -27,25 +26,6 @@ namespace od = opara::order;
 namespace cp = opara::capture;
 
 namespace {
-
-// combine_kernel's function, for declaring operators: nothing global is touched before the wait.
-// accumulate: out[i] += value (the operator memset out to 0 first).
-__global__ void pdl_combine_kernel(float* out, inputs in, const float* x0, float w, float b, int n, int accumulate) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  opara::pdl::wait_for_producers();
-  opara::pdl::launch_dependents();
-  if (i >= n) return;
-  float r;
-  if (in.count == 0) {
-    r = w * x0[i] + b;
-  } else {
-    float s = 0;
-    for (int k = 0; k < in.count; ++k) s += in.p[k][i];
-    r = 0.5f * sinf(s) + w * x0[i];
-  }
-  if (accumulate) out[i] += r;
-  else out[i] = r;
-}
 
 // Calls f(node) for every kernel node of `graph`, inside child graphs too (the tests' own walk,
 // not the library's).
@@ -97,14 +77,14 @@ opara::cuda::task_graph make_mixed_graph(const random_dag& d, const buffers& b, 
         "op" + std::to_string(v),
         [=](cudaStream_t s) {
           switch (kind) {
-            case op_kind::plain: combine_kernel<<<blocks, 256, 0, s>>>(o, in, x0, w, bias, elems); break;
-            case op_kind::declared: pdl_combine_kernel<<<blocks, 256, 0, s>>>(o, in, x0, w, bias, elems, 0); break;
+            case op_kind::plain: gpu_test::launch(combine_kernel, blocks, 256, 0, s, o, in, x0, w, bias, elems); break;
+            case op_kind::declared: gpu_test::launch(pdl_combine_kernel, blocks, 256, 0, s, o, in, x0, w, bias, elems, 0); break;
             case op_kind::memset_first:
               OPARA_CUDA_CHECK(cudaMemsetAsync(o, 0, elems * sizeof(float), s));
-              pdl_combine_kernel<<<blocks, 256, 0, s>>>(o, in, x0, w, bias, elems, 1);
+              gpu_test::launch(pdl_combine_kernel, blocks, 256, 0, s, o, in, x0, w, bias, elems, 1);
               break;
             case op_kind::memcpy_last:
-              pdl_combine_kernel<<<blocks, 256, 0, s>>>(scratch, in, x0, w, bias, elems, 0);
+              gpu_test::launch(pdl_combine_kernel, blocks, 256, 0, s, scratch, in, x0, w, bias, elems, 0);
               OPARA_CUDA_CHECK(cudaGetLastError());
               OPARA_CUDA_CHECK(cudaMemcpyAsync(o, scratch, elems * sizeof(float), cudaMemcpyDeviceToDevice, s));
               break;

@@ -1,6 +1,6 @@
 // Two independent ~50 us operators planned on two streams overlap: the graph takes well under the
 // sum of their times. A sequential plan of the same graph does not (so the test can fail).
-#include "gpu_test.hpp"
+#include "support/gpu_test.hpp"
 
 #include <opara/cuda/runtime/timed_event.hpp>
 #include <opara/order/program_order.hpp>
@@ -13,20 +13,6 @@
 using namespace gpu_test;
 
 namespace {
-
-__device__ unsigned long long global_ns() {
-  unsigned long long t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
-
-// One block spins for `ns` nanoseconds, then writes a value that proves it ran.
-__global__ void spin_kernel(unsigned long long ns, float* out, float value) {
-  const unsigned long long t0 = global_ns();
-  while (global_ns() - t0 < ns) {
-  }
-  if (threadIdx.x == 0) *out = value;
-}
 
 float median_ms(const opara::executable& exe, cudaStream_t s, int reps) {
   const opara::cuda::event_timer timer;
@@ -46,12 +32,12 @@ TEST_CASE("concurrency.independent_operators_overlap") {
   constexpr unsigned long long ns = 50'000;
   opara::cuda::task_graph one, two;
   one.add("spin_a", [&](cudaStream_t s) {
-    spin_kernel<<<1, 32, 0, s>>>(ns, flags.get(), 1.f);
+    gpu_test::launch(spin_kernel, 1, 32, 0, s, ns, flags.get(), 1.f);
     OPARA_CUDA_CHECK(cudaGetLastError());
   });
   for (int k = 0; k < 2; ++k)
     two.add(k ? "spin_b" : "spin_a", [&, k](cudaStream_t s) {
-      spin_kernel<<<1, 32, 0, s>>>(ns, flags.get() + k, 1.f + k);
+      gpu_test::launch(spin_kernel, 1, 32, 0, s, ns, flags.get() + k, 1.f + k);
       OPARA_CUDA_CHECK(cudaGetLastError());
     });
   const int reps = quick() ? 5 : 30;

@@ -1,7 +1,7 @@
 // autotune: ranks its candidates' plans with the GPU model, measures only the ones it cannot
 // separate, picks the fastest, reports its phases and margin, remembers the choice per device and
 // graph, re-measures when the candidates change or the cache is corrupt, and its winner computes right.
-#include "gpu_test.hpp"
+#include "support/gpu_test.hpp"
 
 #include <opara/opara.hpp>
 #include <opara/cuda/tune/autotune.hpp>
@@ -17,15 +17,6 @@
 using namespace gpu_test;
 
 namespace {
-
-__global__ void spin_ns(unsigned long long ns, float* out) {
-  unsigned long long t0, t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
-  do {
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  } while (t - t0 < ns);
-  if (threadIdx.x == 0) *out = 1.0f;
-}
 
 std::filesystem::path temp_cache(const char* tag) {
   auto p = std::filesystem::temp_directory_path() /
@@ -158,7 +149,7 @@ TEST_CASE("autotune.prefers_parallel_streams_for_independent_work") {
   for (int i = 0; i < 8; ++i) {
     float* f = flag.get() + i;
     tg.add("spin" + std::to_string(i), [f](cudaStream_t s) {
-      spin_ns<<<1, 32, 0, s>>>(20'000, f);
+      gpu_test::launch(spin_ns, 1, 32, 0, s, 20'000, f);
       OPARA_CUDA_CHECK(cudaGetLastError());
     });
   }
@@ -274,7 +265,7 @@ TEST_CASE("autotune.negative_replay_count_is_bad_policy") {
   device_buffer<float> flag(1);
   float* f = flag.get();
   tg.add("spin", [f](cudaStream_t s) {
-    spin_ns<<<1, 32, 0, s>>>(1000, f);
+    gpu_test::launch(spin_ns, 1, 32, 0, s, 1000, f);
     OPARA_CUDA_CHECK(cudaGetLastError());
   });
   std::mt19937 rng(3);

@@ -4,7 +4,7 @@
 // stream_capture and explicit_graph, whole and in launch segments. An operator that starts
 // launching two kernels changes the topology: the update re-instantiates, and is still right.
 // Launches from another thread during updates stay correct; an eager executable is re-bound.
-#include "gpu_test.hpp"
+#include "support/gpu_test.hpp"
 
 #include <opara/order/critical_path_first.hpp>
 #include <opara/streams/opara_greedy.hpp>
@@ -18,6 +18,7 @@
 #include <thread>
 
 using namespace gpu_test;
+using namespace gpu_test::update_kernels;
 namespace cp = opara::capture;
 
 namespace {
@@ -29,15 +30,6 @@ struct bindings {
   float* output = nullptr;       // elems floats: the sum of the sinks' slots
   int twice = -1;                // this operator launches its kernel twice (the topology changes)
 };
-
-// output[i] = sum of the sinks' slots, in the order given.
-__global__ void sum_kernel(float* out, const float* arena, const int* sinks, int count, int elems) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= elems) return;
-  float s = 0;
-  for (int k = 0; k < count; ++k) s += arena[std::size_t(sinks[k]) * elems + i];
-  out[i] = s;
-}
 
 // The random DAG's operators plus one "output" operator after every sink; each reads its buffers
 // from `b` when it is launched (what a capture records).
@@ -65,14 +57,14 @@ std::unique_ptr<engine_graph> make_engine(const random_dag& d, const bindings& b
       for (int k = 0; k < in.count; ++k) in.p[k] = b.arena + std::size_t(preds[k]) * elems;
       float* o = b.arena + v * elems;
       const int launches = b.twice == static_cast<int>(v) ? 2 : 1;
-      for (int l = 0; l < launches; ++l) combine_kernel<<<(elems + 255) / 256, 256, 0, s>>>(o, in, b.input, w, bias, elems);
+      for (int l = 0; l < launches; ++l) gpu_test::launch(combine_kernel, (elems + 255) / 256, 256, 0, s, o, in, b.input, w, bias, elems);
       OPARA_CUDA_CHECK(cudaGetLastError());
     });
   }
   const int* sinks_dev = e->sinks_dev->get();
   const int count = static_cast<int>(e->sinks.size());
   const opara::node_id out = e->tg.add("output", [&b, sinks_dev, count, elems](cudaStream_t s) {
-    sum_kernel<<<(elems + 255) / 256, 256, 0, s>>>(b.output, b.arena, sinks_dev, count, elems);
+    gpu_test::launch(sum_kernel, (elems + 255) / 256, 256, 0, s, b.output, b.arena, sinks_dev, count, elems);
     OPARA_CUDA_CHECK(cudaGetLastError());
   });
   for (std::size_t v = 0; v < d.n; ++v)

@@ -1,6 +1,6 @@
 // An operator that breaks the capture (synchronizes, throws, launches on the wrong stream) makes
 // compile throw opara::capture_error naming it; the caller's stream and the device stay usable.
-#include "gpu_test.hpp"
+#include "support/gpu_test.hpp"
 
 #include <opara/order/program_order.hpp>
 #include <opara/streams/opara_greedy.hpp>
@@ -13,11 +13,6 @@ using namespace gpu_test;
 
 namespace {
 
-__global__ void fill_kernel(float* out, float value, int n) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i < n) out[i] = value + i;
-}
-
 constexpr int elems = 1024;
 
 // a -> bad -> c, plus an independent d, so the bad operator sits mid-capture with side streams open.
@@ -25,7 +20,7 @@ opara::cuda::task_graph make_graph(float* buf, std::function<void(cudaStream_t)>
   opara::cuda::task_graph g;
   auto fill = [buf](int k) {
     return [buf, k](cudaStream_t s) {
-      fill_kernel<<<(elems + 255) / 256, 256, 0, s>>>(buf + k * elems, float(k), elems);
+      gpu_test::launch(fill_kernel, (elems + 255) / 256, 256, 0, s, buf + k * elems, float(k), elems);
       OPARA_CUDA_CHECK(cudaGetLastError());
     };
   };
@@ -45,7 +40,7 @@ void check_usable(cudaStream_t s) {
   CHECK(st == cudaStreamCaptureStatusNone);
   CHECK(cudaGetLastError() == cudaSuccess);
   device_buffer<float> probe(elems);
-  fill_kernel<<<(elems + 255) / 256, 256, 0, s>>>(probe.get(), 7.f, elems);
+  gpu_test::launch(fill_kernel, (elems + 255) / 256, 256, 0, s, probe.get(), 7.f, elems);
   OPARA_CUDA_CHECK(cudaGetLastError());
   OPARA_CUDA_CHECK(cudaStreamSynchronize(s));
   const auto h = probe.download();
@@ -76,7 +71,7 @@ void expect_capture_error(cudaStream_t s, std::function<void(cudaStream_t)> bad,
   check_usable(s);
   // And a good graph still compiles and runs on the same stream afterwards.
   const auto good = make_graph(buf.get(), [&](cudaStream_t st) {
-    fill_kernel<<<(elems + 255) / 256, 256, 0, st>>>(buf.get(), 3.f, elems);
+    gpu_test::launch(fill_kernel, (elems + 255) / 256, 256, 0, st, buf.get(), 3.f, elems);
     OPARA_CUDA_CHECK(cudaGetLastError());
   });
   const auto exe = sched.compile(good, s);
@@ -95,10 +90,10 @@ void all_cases(cudaStream_t s, float* scratch, cudaStream_t other) {
                           "cudaStreamSynchronize, checked");
   expect_capture_error<C>(s, [](cudaStream_t) { throw std::runtime_error("operator failed on purpose"); }, "throws");
   expect_capture_error<C>(s, [scratch](cudaStream_t) {
-    fill_kernel<<<(elems + 255) / 256, 256>>>(scratch, 1.f, elems);  // legacy default stream
+    gpu_test::launch(fill_kernel, (elems + 255) / 256, 256, 0, nullptr, scratch, 1.f, elems);  // legacy default stream
   }, "legacy stream");
   expect_capture_error<C>(s, [scratch, other](cudaStream_t) {
-    fill_kernel<<<(elems + 255) / 256, 256, 0, other>>>(scratch, 1.f, elems);
+    gpu_test::launch(fill_kernel, (elems + 255) / 256, 256, 0, other, scratch, 1.f, elems);
   }, "another stream");
 }
 
@@ -165,7 +160,7 @@ TEST_CASE("capture_errors.cuda_check_reports_expression_and_clears_last_error") 
 template <class C>
 void refuses_misshapen_plans(cudaStream_t s, float* scratch) {
   const auto g = make_graph(scratch, [scratch](cudaStream_t st) {
-    fill_kernel<<<(elems + 255) / 256, 256, 0, st>>>(scratch + 2 * elems, 1.f, elems);
+    gpu_test::launch(fill_kernel, (elems + 255) / 256, 256, 0, st, scratch + 2 * elems, 1.f, elems);
     OPARA_CUDA_CHECK(cudaGetLastError());
   });
   const opara::plan good = opara::make_plan<opara::streams::opara_greedy, opara::order::program_order>(g);

@@ -4,7 +4,7 @@
 // memory's orderings (make_plan's default) every replay equals the sequential run bit for bit;
 // with them switched off the same plans race, and the outputs show it. Also: opara's own arena
 // for the parallel plan (plan_arena) runs race-free.
-#include "gpu_test.hpp"
+#include "support/gpu_test.hpp"
 
 #include <opara/memory/arena.hpp>
 #include <opara/memory/hazards.hpp>
@@ -24,22 +24,7 @@ using namespace gpu_test;
 
 namespace {
 
-struct op_inputs {
-  const float* p[8];
-  int count;
-};
-
-// Spins `spin` clock cycles, then reads its inputs: a late reader, the way a race shows.
-__global__ void late_reader(float* out, op_inputs in, float c, long long spin, int n) {
-  const long long start = clock64();
-  while (clock64() - start < spin) {
-  }
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  float s = c;
-  for (int k = 0; k < in.count; ++k) s += in.p[k][i];
-  out[i] = 0.5f * sinf(s) + c;
-}
+;
 
 // An engine's operator graph with its memory (an arena_graph) and its kernels.
 struct race_engine : opara::test::arena_dag {
@@ -56,7 +41,7 @@ struct race_engine : opara::test::arena_dag {
     op_inputs in{};
     in.count = static_cast<int>(this->in[v].size());
     for (int k = 0; k < in.count; ++k) in.p[k] = where(this->in[v][k]);
-    late_reader<<<(elems + 255) / 256, 256, 0, s>>>(where(out[v][0]), in, c[v], spin[v], elems);
+    gpu_test::launch(late_reader, (elems + 255) / 256, 256, 0, s, where(out[v][0]), in, c[v], spin[v], elems);
     OPARA_CUDA_CHECK(cudaGetLastError());
   }
 };

@@ -2,7 +2,7 @@
 // own graph concurrently, from threads whose current device is another one; each executable runs
 // on its own device, and launching one on another device's stream throws opara::wrong_device
 // naming both devices. Needs two GPUs: with fewer it says so and exits 77 (skipped).
-#include "gpu_test.hpp"
+#include "support/gpu_test.hpp"
 
 #include <opara/order/resource_aware.hpp>
 #include <opara/streams/opara_greedy.hpp>
@@ -17,7 +17,9 @@ using namespace gpu_test;
 
 namespace {
 
-const int device_count = [] {
+// The number of devices, at least two: with fewer a case exits 77 (skipped). Asked when a case
+// runs, not before main, so that the test lists its cases on any machine.
+int devices_or_skip() {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) n = 0;
   if (n < 2) {
@@ -25,7 +27,7 @@ const int device_count = [] {
     std::exit(77);
   }
   return n;
-}();
+}
 
 constexpr int elems = 8192;
 
@@ -67,6 +69,7 @@ struct replica {
 } // namespace
 
 TEST_CASE("multi_gpu.one_scheduler_per_device_compiles_and_replays_concurrently") {
+  const int device_count = devices_or_skip();
   MESSAGE(device_count, " devices");
   std::vector<std::unique_ptr<replica>> replicas;
   for (int d = 0; d < device_count; ++d) replicas.push_back(std::make_unique<replica>(d));
@@ -117,6 +120,7 @@ TEST_CASE("multi_gpu.one_scheduler_per_device_compiles_and_replays_concurrently"
 }
 
 TEST_CASE("multi_gpu.launch_on_another_devices_stream_is_caught") {
+  (void)devices_or_skip();
   replica zero(0), one(1);
   opara::scheduler<opara::streams::opara_greedy, opara::order::resource_aware, opara::capture::stream_capture,
                    opara::profiler::events>

@@ -3,7 +3,7 @@
 #include <opara/profile/bounds.hpp>
 #include <opara/profile/check.hpp>
 
-#include "model_fixtures.hpp"
+#include "support/model_fixtures.hpp"
 
 #include <cmath>
 #include <limits>

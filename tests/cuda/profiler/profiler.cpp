@@ -1,6 +1,6 @@
 // CUPTI records the launch shape of known kernels and ties each to the operator that launched it;
 // profiles save and load, and a profile of another device or graph is refused.
-#include "gpu_test.hpp"
+#include "support/gpu_test.hpp"
 
 #include <opara/order/program_order.hpp>
 #include <opara/order/resource_aware.hpp>
@@ -22,26 +22,6 @@ using namespace gpu_test;
 
 namespace {
 
-__global__ void static_shared_kernel(float* out) {
-  __shared__ float tile[256];  // 1024 bytes
-  const int t = threadIdx.y * blockDim.x + threadIdx.x;
-  tile[t % 256] = float(t);
-  __syncthreads();
-  out[(blockIdx.y * gridDim.x + blockIdx.x) * blockDim.x * blockDim.y + t] = tile[(t + 1) % 256];
-}
-
-__global__ void dynamic_shared_kernel(float* out) {
-  extern __shared__ float dyn[];
-  dyn[threadIdx.x] = float(threadIdx.x);
-  __syncthreads();
-  out[blockIdx.x * blockDim.x + threadIdx.x] = dyn[(threadIdx.x + 1) % blockDim.x];
-}
-
-__global__ void plain_kernel(float* out, int n) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i < n) out[i] = 2.f * i;
-}
-
 // a (static shared, grid 7x3, block 64x2) -> b (dynamic shared 2048 B) ; a -> c (two kernels)
 struct known_graph {
   device_buffer<float> buf{7 * 3 * 128 + 5 * 128 + 3 * 256 + 1000};
@@ -49,16 +29,16 @@ struct known_graph {
   known_graph() {
     float* p = buf.get();
     const auto a = g.add("a_static", [p](cudaStream_t s) {
-      static_shared_kernel<<<dim3(7, 3, 1), dim3(64, 2, 1), 0, s>>>(p);
+      gpu_test::launch(static_shared_kernel, dim3(7, 3, 1), dim3(64, 2, 1), 0, s, p);
       OPARA_CUDA_CHECK(cudaGetLastError());
     }, opara::boundness::memory);  // a hint that must win over the heuristic
     const auto b = g.add("b_dynamic", [p](cudaStream_t s) {
-      dynamic_shared_kernel<<<5, 128, 2048, s>>>(p + 7 * 3 * 128);
+      gpu_test::launch(dynamic_shared_kernel, 5, 128, 2048, s, p + 7 * 3 * 128);
       OPARA_CUDA_CHECK(cudaGetLastError());
     });
     const auto c = g.add("c_two_kernels", [p](cudaStream_t s) {
-      plain_kernel<<<3, 256, 0, s>>>(p + 7 * 3 * 128 + 5 * 128, 3 * 256);
-      plain_kernel<<<4, 250, 0, s>>>(p + 7 * 3 * 128 + 5 * 128 + 3 * 256, 1000);
+      gpu_test::launch(plain_kernel, 3, 256, 0, s, p + 7 * 3 * 128 + 5 * 128, 3 * 256);
+      gpu_test::launch(plain_kernel, 4, 250, 0, s, p + 7 * 3 * 128 + 5 * 128 + 3 * 256, 1000);
       OPARA_CUDA_CHECK(cudaGetLastError());
     });
     g.depends(a, b).depends(a, c);
@@ -98,7 +78,7 @@ TEST_CASE("profiler.cupti_records_kernels_per_operator") {
   CHECK(a.kernels[0].static_shared_bytes == 1024);
   CHECK(a.kernels[0].dynamic_shared_bytes == 0);
   cudaFuncAttributes fa{};
-  OPARA_CUDA_CHECK(cudaFuncGetAttributes(&fa, static_shared_kernel));
+  OPARA_CUDA_CHECK(cudaFuncGetAttributes(&fa, gpu_test::symbol(static_shared_kernel)));
   // CUPTI reports the registers allocated per thread; the attribute may be the compiler's count.
   INFO("CUPTI registers ", a.kernels[0].registers_per_thread, ", cudaFuncGetAttributes ", fa.numRegs);
   CHECK(a.kernels[0].registers_per_thread >= static_cast<std::uint32_t>(fa.numRegs));
@@ -106,7 +86,7 @@ TEST_CASE("profiler.cupti_records_kernels_per_operator") {
   MESSAGE("a_static: registers ", a.kernels[0].registers_per_thread, " (attribute ", fa.numRegs, "), occupancy ",
           a.kernels[0].occupancy, ", ", a.kernels[0].duration_us, " us; op c: ", c_summary(p));
   int blocks = 0;
-  OPARA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, static_shared_kernel, 128, 0));
+  OPARA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, gpu_test::symbol(static_shared_kernel), 128, 0));
   CHECK(a.kernels[0].occupancy == doctest::Approx(blocks * 4.0 / (prop.maxThreadsPerMultiProcessor / 32)));
   CHECK(a.bound == opara::boundness::memory);  // the user's hint
 
@@ -276,6 +256,55 @@ TEST_CASE("profiler.policies_events_and_none") {
   CHECK_THROWS_AS((void)opara::cuda::measure<opara::profiler::events>(k.g, s.get(), bad), opara::bad_policy);
 }
 
+// profiling::never: the scheduler measures nothing and loads nothing, even where a matching profile
+// is saved; an order policy that needs a profile is refused. reuse_profile = false: a saved,
+// matching profile is measured again (and saved again).
+TEST_CASE("profiler.profiling_never_and_reuse_profile_off") {
+  auto s = opara::cuda::stream_handle::create();
+  known_graph k;
+  const auto file = std::filesystem::temp_directory_path() / ("opara-reuse-" + std::to_string(::getpid()) + ".json");
+  std::filesystem::remove(file);
+
+  opara::scheduler<opara::streams::opara_greedy, opara::order::resource_aware, opara::capture::stream_capture,
+                   opara::profiler::events>
+      timed;
+  timed.options.profile_path = file;
+  const auto first = timed.compile(k.g, s.get());  // measures and saves
+  CHECK_FALSE(first.stats().profile_reused);
+  REQUIRE(std::filesystem::exists(file));
+  CHECK(timed.compile(k.g, s.get()).stats().profile_reused);
+
+  timed.options.reuse_profile = false;
+  const auto fresh = timed.compile(k.g, s.get());
+  CHECK_FALSE(fresh.stats().profile_reused);
+  CHECK(fresh.stats().profile_ms > 0);
+  REQUIRE(fresh.profile() != nullptr);
+  CHECK(fresh.profile()->source == "events");
+  CHECK(std::filesystem::exists(file));  // saved again
+  timed.options.reuse_profile = true;
+
+  timed.options.profile = opara::profiling::never;
+  CHECK_THROWS_AS((void)timed.compile(k.g, s.get()), opara::bad_policy);  // resource_aware needs one
+
+  opara::scheduler<opara::streams::opara_greedy, opara::order::program_order, opara::capture::stream_capture,
+                   opara::profiler::events>
+      plain;
+  plain.options.profile = opara::profiling::never;
+  plain.options.profile_path = file;
+  const auto exe = plain.compile(k.g, s.get());
+  CHECK(exe.profile() == nullptr);
+  CHECK_FALSE(exe.stats().profile_reused);
+  CHECK(exe.stats().profile_ms == 0);
+  exe(s.get());
+  OPARA_CUDA_CHECK(cudaStreamSynchronize(s.get()));
+  const auto h = k.buf.download();
+  CHECK(h[7 * 3 * 128 + 5 * 128 + 10] == 20.f);
+  // profiling::always takes a profile where none is needed; never, with the same policies, none.
+  plain.options.profile = opara::profiling::always;
+  CHECK(plain.compile(k.g, s.get()).profile() != nullptr);
+  std::filesystem::remove(file);
+}
+
 TEST_CASE("profiler.profile_path_errors_are_opara_errors") {
   auto s = opara::cuda::stream_handle::create();
   known_graph k;
@@ -349,12 +378,12 @@ TEST_CASE("profiler.cupti_sessions_take_turns") {
   const std::uint64_t foreign = (std::uint64_t{0xabcdef} << 40) | 1;
   OPARA_CUDA_CHECK(cudaGetLastError());
   REQUIRE(cuptiActivityPushExternalCorrelationId(CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, foreign) == CUPTI_SUCCESS);
-  plain_kernel<<<1, 32, 0, s.get()>>>(k.buf.get(), 32);
+  gpu_test::launch(plain_kernel, 1, 32, 0, s.get(), k.buf.get(), 32);
   std::uint64_t popped = 0;
   REQUIRE(cuptiActivityPopExternalCorrelationId(CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, &popped) == CUPTI_SUCCESS);
   {
     const opara::cuda::cupti_session::tag_scope mine(*first, 5);
-    plain_kernel<<<2, 32, 0, s.get()>>>(k.buf.get(), 64);
+    gpu_test::launch(plain_kernel, 2, 32, 0, s.get(), k.buf.get(), 64);
   }
   OPARA_CUDA_CHECK(cudaStreamSynchronize(s.get()));
   finished = true;

@@ -6,7 +6,7 @@
 // default (global mode breaks the other thread's cudaMalloc, so this test can fail), one eager
 // executable replayed from two threads at once, and launches from a thread with the per-thread
 // default stream.
-#include "gpu_test.hpp"
+#include "support/gpu_test.hpp"
 
 #include <opara/order/program_order.hpp>
 #include <opara/order/resource_aware.hpp>
@@ -225,7 +225,7 @@ TEST_CASE("server.capture_is_thread_local_by_default") {
     tg.add("waits_for_the_other_thread", [&](cudaStream_t st) {
       stage = 1;
       while (stage.load() != 2) std::this_thread::yield();
-      combine_kernel<<<1, 256, 0, st>>>(out.get(), inputs{{}, 0}, x0.get(), 1.f, 0.f, 256);
+      gpu_test::launch(combine_kernel, 1, 256, 0, st, out.get(), inputs{{}, 0}, x0.get(), 1.f, 0.f, 256);
       OPARA_CUDA_CHECK(cudaGetLastError());
     });
     opara::scheduler<opara::streams::opara_greedy, opara::order::program_order, opara::capture::stream_capture,
