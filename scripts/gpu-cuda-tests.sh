@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds opara's CUDA-side GPU tests (tests/cuda/: capture, concurrency, capture_errors, profiler, autotune, server, multi_gpu, pdl),
+# Builds opara's CUDA-side GPU tests (tests/cuda/: capture, concurrency, capture_errors, profiler, autotune, server, multi_gpu, pdl, user_policies),
 # runs them, then runs them again in quick mode under compute-sanitizer memcheck and racecheck.
 # Usage: bash scripts/gpu-cuda-tests.sh            (on the GPU machine; logs under $OUT when set)
 #        PARALLEL=1 bash scripts/gpu-cuda-tests.sh (the sanitizer runs all at once)
@@ -10,7 +10,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${WORK:-/tmp/opara-cuda-tests}
 JOBS=${JOBS:-16}
 LOG=${OUT:-$WORK}
-TESTS=(capture concurrency capture_errors profiler autotune server multi_gpu pdl)
+TESTS=(capture concurrency capture_errors profiler autotune server multi_gpu pdl user_policies)
 mkdir -p "$WORK" "$LOG"
 rm -f "$LOG/tests.log" "$LOG/sanitizer.log"
 rm -rf "$WORK/src" && mkdir -p "$WORK/src"

@@ -1,7 +1,7 @@
 // A capture policy and a profiler written by a user, with nothing but the concepts
 // (opara/cuda/capture/concept.hpp, opara/cuda/profiler/concept.hpp) and the public runtime
 // (cuda::launch_guarded, executable, timed_event): the scheduler takes them like opara's own.
-#include "gpu_test.hpp"
+#include "support/gpu_test.hpp"
 
 #include <opara/cuda/capture/archetype.hpp>
 #include <opara/cuda/capture/concept.hpp>
