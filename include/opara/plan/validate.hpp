@@ -28,9 +28,11 @@ namespace detail {
 //! `pos` are the launch positions of p.order, every wait is on an operator launched earlier and
 //! every u is launched before its v (the callers check both first). "First" is by v's launch
 //! position. Every decision is exact: a requirement that v waits for u directly is honoured at
-//! once; with many streams the others are first put to compute_waits' bounded search (same seeds,
-//! same order: the waits it pruned are proven again at once); only what that leaves goes to vector
-//! clocks, which then track only the streams of those producers. Cost O(n + required + waits).
+//! once; with few streams (at most exact_prune_streams) the others are looked up in dense vector
+//! clocks (one lookup each, O(streams) per wait); with many streams they are first put to
+//! compute_waits' bounded search (same seeds, same order: the waits it pruned are proven again at
+//! once), and only what that leaves goes to vector clocks, which then track only the streams of
+//! those producers. Cost O(n + required + waits) (times the streams per wait, with few streams).
 inline std::size_t first_unhonoured(const plan& p, std::span<const std::uint32_t> pos,
                                     std::span<const std::pair<node_id, node_id>> required) {
   const std::size_t n = p.num_nodes();
@@ -62,34 +64,41 @@ inline std::size_t first_unhonoured(const plan& p, std::span<const std::uint32_t
     }
   }
   if (open.empty()) return required.size();
-  exec_clocks clocks(layout, p.stream_of, p.num_streams);
-  std::vector<std::uint32_t> waiters(n, 0);
-  for (node_id w : p.wait_on) ++waiters[w];
-  for (node_id v = 0; v < n; ++v) clocks.set_uses(v, waiters[v]);
-  for (std::size_t i : open) clocks.expect_queries(required[i].second, 1);
-  std::vector<std::uint32_t> open_begin(n + 1, 0);  // `open` by consumer (CSR)
-  for (std::size_t i : open) ++open_begin[required[i].first + 1];
-  for (std::size_t v = 0; v < n; ++v) open_begin[v + 1] += open_begin[v];
-  {
-    std::vector<std::size_t> by_consumer(open.size());
-    std::vector<std::uint32_t> fill(open_begin.begin(), open_begin.end() - 1);
-    for (std::size_t i : open) by_consumer[fill[required[i].first]++] = i;
-    open = std::move(by_consumer);
-  }
-  for (node_id v : p.order) {
-    clocks.begin(v);
-    for (node_id u : p.waits_of(v)) {
-      clocks.add_wait(u);
-      clocks.release(u);
+  auto check = [&](auto& clocks) -> std::size_t {
+    std::vector<std::uint32_t> waiters(n, 0);
+    for (node_id w : p.wait_on) ++waiters[w];
+    for (node_id v = 0; v < n; ++v) clocks.set_uses(v, waiters[v]);
+    for (std::size_t i : open) clocks.expect_queries(required[i].second, 1);
+    std::vector<std::uint32_t> open_begin(n + 1, 0);  // `open` by consumer (CSR)
+    for (std::size_t i : open) ++open_begin[required[i].first + 1];
+    for (std::size_t v = 0; v < n; ++v) open_begin[v + 1] += open_begin[v];
+    {
+      std::vector<std::size_t> by_consumer(open.size());
+      std::vector<std::uint32_t> fill(open_begin.begin(), open_begin.end() - 1);
+      for (std::size_t i : open) by_consumer[fill[required[i].first]++] = i;
+      open = std::move(by_consumer);
     }
-    for (std::uint32_t k = open_begin[v]; k < open_begin[v + 1]; ++k) {
-      const std::size_t i = open[k];
-      if (!clocks.reaches(required[i].second)) return i;
-      clocks.done_query(required[i].second);
+    for (node_id v : p.order) {
+      clocks.begin(v);
+      for (node_id u : p.waits_of(v)) {
+        clocks.add_wait(u);
+        clocks.release(u);
+      }
+      for (std::uint32_t k = open_begin[v]; k < open_begin[v + 1]; ++k) {
+        const std::size_t i = open[k];
+        if (!clocks.reaches(required[i].second)) return i;
+        clocks.done_query(required[i].second);
+      }
+      clocks.end();
     }
-    clocks.end();
+    return required.size();
+  };
+  if (few_streams) {  // dense clocks: a query is one lookup
+    dense_clocks clocks(layout, p.stream_of, p.num_streams);
+    return check(clocks);
   }
-  return required.size();
+  exec_clocks clocks(layout, p.stream_of, p.num_streams);  // only the streams still asked about
+  return check(clocks);
 }
 
 inline void validate_plan(const plan& p, const graph& g) {
