@@ -235,3 +235,33 @@ TEST_CASE("waits.search_pruning_is_re_proven_by_validate") {
     else CHECK_THROWS_AS(validate(broken, g), invalid_plan);
   }
 }
+
+TEST_CASE("waits.dense_clocks_validate_decides_like_the_closure") {
+  // Few streams (dense vector clocks in compute_waits and validate): every pruned plan is valid,
+  // and with one kept wait removed validate accepts it exactly when the naive closure still
+  // honours every cross-stream edge.
+  rng_t rng(25);
+  for (int i = 0; i < 40; ++i) {
+    const graph g = test::random_dag(rng, 400, 2, 16, true);
+    const std::uint32_t cap = 2 + static_cast<std::uint32_t>(rng() % 40);
+    const plan p = i % 2 ? make_plan(g, nullptr, {}, streams::capped<streams::opara_greedy>{{}, cap})
+                         : make_plan(g, nullptr, {}, streams::round_robin{.streams = cap});
+    REQUIRE(p.num_streams <= exact_prune_streams);
+    CHECK_NOTHROW(validate(p, g));
+    if (p.num_waits() == 0) continue;
+    plan broken = p;
+    const auto k = static_cast<std::size_t>(rng() % broken.wait_on.size());
+    node_id consumer = 0;
+    while (broken.wait_begin[consumer + 1] <= k) ++consumer;
+    broken.wait_on.erase(broken.wait_on.begin() + static_cast<std::ptrdiff_t>(k));
+    for (std::size_t v = consumer + 1; v < broken.wait_begin.size(); ++v) --broken.wait_begin[v];
+    broken.pruned_waits = 0;
+    const auto anc = test::execution_ancestors(broken);
+    bool honoured = true;
+    for (node_id u = 0; u < g.num_nodes() && honoured; ++u)
+      for (node_id s : g.successors(u))
+        if (broken.stream_of[u] != broken.stream_of[s] && !anc[s][u]) honoured = false;
+    if (honoured) CHECK_NOTHROW(validate(broken, g));
+    else CHECK_THROWS_AS(validate(broken, g), invalid_plan);
+  }
+}

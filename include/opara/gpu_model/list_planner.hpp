@@ -275,7 +275,7 @@ inline model_placement best_placement_on(const graph& g, std::span<const node_id
   for (auto it = tried.rbegin(); it != tried.rend(); ++it) {
     const double stop = std::min(best, stop_above_us) * (1 + o.tolerance);
     it->predicted_us =
-        simulate_unchecked(g, order, it->streams.stream_of, m, o.gpu, stop, workspace != nullptr ? workspace : &local)
+        simulate_unchecked(g, order, it->streams.stream_of, m, o.gpu, stop, workspace != nullptr ? workspace : &local, false)
             .makespan_us;
     best = std::min(best, it->predicted_us);
   }
@@ -348,7 +348,7 @@ inline model_placement choose_placement(const graph& g, std::span<const node_id>
   pl.cap = window_cap(g, order, m, cost, o, local, workspace);
   pl.streams = place_earliest_start(g, order, cost, pl.cap, o.gpu.dependency_us, o.gpu.stream_latency_us());
   if (simulate_choice)
-    pl.predicted_us = simulate_unchecked(g, order, pl.streams.stream_of, m, o.gpu, std::numeric_limits<double>::infinity(), workspace).makespan_us;
+    pl.predicted_us = simulate_unchecked(g, order, pl.streams.stream_of, m, o.gpu, std::numeric_limits<double>::infinity(), workspace, false).makespan_us;
   return pl;
 }
 
@@ -438,7 +438,7 @@ inline model_schedule_result model_schedule_on(const graph& g, const model_kerne
   best.placement.streams =
       place_earliest_start(g, best.order, cost, best.placement.cap, o.gpu.dependency_us, o.gpu.stream_latency_us());
   best.placement.predicted_us = simulate_unchecked(g, best.order, best.placement.streams.stream_of, m, o.gpu,
-                                                   std::numeric_limits<double>::infinity(), &workspace)
+                                                   std::numeric_limits<double>::infinity(), &workspace, false)
                                     .makespan_us;
   return best;
 }

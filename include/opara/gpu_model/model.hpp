@@ -287,7 +287,7 @@ struct simulation_workspace {
 inline simulation simulate_unchecked(const graph& g, std::span<const node_id> order, std::span<const stream_id> stream_of,
                                      const model_kernels& m, const gpu_model& model,
                                      double stop_after_us = std::numeric_limits<double>::infinity(),
-                                     simulation_workspace* workspace = nullptr) {
+                                     simulation_workspace* workspace = nullptr, bool with_times = true) {
   const std::size_t n = g.num_nodes();
   const std::size_t nk = m.kernels.size();
   simulation out;
@@ -503,14 +503,40 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
       ++pos;
     }
   }
-  out.start_us.resize(n);
-  out.finish_us.resize(n);
-  for (std::uint32_t i = 0; i < n; ++i) {
+  if (with_times) {
+    out.start_us.resize(n);
+    out.finish_us.resize(n);
+  }
+  for (std::uint32_t i = 0; with_times && i < n; ++i) {
     out.start_us[order[i]] = nodes[i].start;
     out.finish_us[order[i]] = nodes[i].finish;
   }
   out.makespan_us += model.submit_us;  // infinity when stopped
   return out;
+}
+
+//! The workspace simulate() and predicted_makespan_us reuse on this thread: a call on a graph of
+//! the size of the last one allocates and faults in no memory (about 40 ms of a 100,000-kernel
+//! simulation on the development machine). It keeps the largest graph's buffers (about 200
+//! bytes per kernel plus 4 per edge) until the thread ends.
+inline simulation_workspace& thread_workspace() {
+  thread_local simulation_workspace w;
+  return w;
+}
+
+//! simulate and predicted_makespan_us: checks, then the simulation on this thread's workspace;
+//! `with_times`: fill start_us and finish_us.
+inline simulation simulate_plan(const graph& g, const plan& p, const profile& prof, const gpu_model& model,
+                                bool with_times) {
+  if (prof.ops.size() != g.num_nodes())
+    throw error("opara::simulate: the profile has " + std::to_string(prof.ops.size()) + " operator records, the graph has " +
+                std::to_string(g.num_nodes()) + " nodes");
+  for (double c : {model.launch_us, model.dependency_us, model.submit_us, model.wait_us, model.stream_latency_us()})
+    if (!std::isfinite(c) || c < 0)
+      throw bad_policy("opara::simulate: gpu_model costs must be finite and non-negative (got " + std::to_string(c) + ")");
+  validate(p, g);
+  return simulate_unchecked(g, p.order, p.stream_of, flatten_profile(prof, "opara::simulate"), model,
+                            std::numeric_limits<double>::infinity(), &thread_workspace(), with_times);
 }
 
 } // namespace detail
@@ -519,22 +545,16 @@ inline simulation simulate_unchecked(const graph& g, std::span<const node_id> or
 //! Throws opara::invalid_plan when `p` is not a valid plan for g (validate), opara::error when
 //! prof does not hold one record per node or a duration is negative or not finite (naming the
 //! operator), opara::bad_policy for negative or non-finite model costs.
+//! Reuses a per-thread working memory between calls (detail::thread_workspace).
 [[nodiscard]] inline simulation simulate(const graph& g, const plan& p, const profile& prof, const gpu_model& model = {}) {
-  if (prof.ops.size() != g.num_nodes())
-    throw error("opara::simulate: the profile has " + std::to_string(prof.ops.size()) + " operator records, the graph has " +
-                std::to_string(g.num_nodes()) + " nodes");
-  for (double c : {model.launch_us, model.dependency_us, model.submit_us, model.wait_us, model.stream_latency_us()})
-    if (!std::isfinite(c) || c < 0)
-      throw bad_policy("opara::simulate: gpu_model costs must be finite and non-negative (got " + std::to_string(c) + ")");
-  validate(p, g);
-  return detail::simulate_unchecked(g, p.order, p.stream_of, detail::flatten_profile(prof, "opara::simulate"), model);
+  return detail::simulate_plan(g, p, prof, model, true);
 }
 
 //! The makespan simulate predicts for plan `p`, in microseconds: a cost to rank candidate plans
 //! by. Throws like simulate.
 [[nodiscard]] inline double predicted_makespan_us(const graph& g, const plan& p, const profile& prof,
                                                   const gpu_model& model = {}) {
-  return simulate(g, p, prof, model).makespan_us;
+  return detail::simulate_plan(g, p, prof, model, false).makespan_us;
 }
 
 //! predicted_makespan_us for any operator_graph (converted with to_graph).

@@ -14,6 +14,7 @@
 #include <opara/plan/waits.hpp>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,23 +29,26 @@ namespace detail {
 //! `pos` are the launch positions of p.order, every wait is on an operator launched earlier and
 //! every u is launched before its v (the callers check both first). "First" is by v's launch
 //! position. Every decision is exact: a requirement that v waits for u directly is honoured at
-//! once; with many streams the others are first put to compute_waits' bounded search (same seeds,
-//! same order: the waits it pruned are proven again at once); only what that leaves goes to vector
-//! clocks, which then track only the streams of those producers. Cost O(n + required + waits).
+//! once; with few streams (at most exact_prune_streams) the others are looked up in dense vector
+//! clocks (one lookup each, O(streams) per wait); with many streams they are first put to
+//! compute_waits' bounded search (same seeds, same order: the waits it pruned are proven again at
+//! once), and only what that leaves goes to vector clocks, which then track only the streams of
+//! those producers. Cost O(n + required + waits) (times the streams per wait, with few streams).
 inline std::size_t first_unhonoured(const plan& p, std::span<const std::uint32_t> pos,
                                     std::span<const std::pair<node_id, node_id>> required) {
   const std::size_t n = p.num_nodes();
   const stream_layout layout(p.order, p.stream_of, p.num_streams);
-  ancestry_search search(layout, p.stream_of, pos, search_budget);
+  const bool few_streams = p.num_streams <= exact_prune_streams;
+  std::optional<ancestry_search> search;  // with few streams, clocks cost less than searching first
+  if (!few_streams) search.emplace(layout, p.stream_of, pos, search_budget);
   auto waits_latest_first = [&](node_id x, ancestry_search& s) {
     const auto w = p.waits_of(x);
     for (std::size_t i = w.size(); i-- > 0;)
       if (!s.push(w[i])) return false;
     return true;
   };
-  const bool few_streams = p.num_streams <= exact_prune_streams;
   std::vector<node_id> waited_by(n, no_node);  // waited_by[u] == v: v waits for u directly
-  std::vector<std::size_t> open;               // indices into `required` left to the clocks
+  std::vector<std::uint32_t> open;             // indices into `required` left to the clocks
   for (std::size_t i = 0; i < required.size();) {
     const node_id v = required[i].first;
     const auto w = p.waits_of(v);
@@ -52,44 +56,51 @@ inline std::size_t first_unhonoured(const plan& p, std::span<const std::uint32_t
     for (; i < required.size() && required[i].first == v; ++i) {
       const node_id u = required[i].second;
       if (p.stream_of[u] == p.stream_of[v] || waited_by[u] == v) continue;
-      if (!few_streams) {  // with few streams, clocks cost less than searching first
-        search.start(u, v);
-        for (std::size_t k = w.size(); k-- > 0 && pos[w[k]] > pos[u] && search.push(w[k]);) {
+      if (search) {
+        search->start(u, v);
+        for (std::size_t k = w.size(); k-- > 0 && pos[w[k]] > pos[u] && search->push(w[k]);) {
         }
-        if (search.run(waits_latest_first)) continue;
+        if (search->run(waits_latest_first)) continue;
       }
-      open.push_back(i);
+      open.push_back(static_cast<std::uint32_t>(i));
     }
   }
   if (open.empty()) return required.size();
-  exec_clocks clocks(layout, p.stream_of, p.num_streams);
-  std::vector<std::uint32_t> waiters(n, 0);
-  for (node_id w : p.wait_on) ++waiters[w];
-  for (node_id v = 0; v < n; ++v) clocks.set_uses(v, waiters[v]);
-  for (std::size_t i : open) clocks.expect_queries(required[i].second, 1);
-  std::vector<std::uint32_t> open_begin(n + 1, 0);  // `open` by consumer (CSR)
-  for (std::size_t i : open) ++open_begin[required[i].first + 1];
-  for (std::size_t v = 0; v < n; ++v) open_begin[v + 1] += open_begin[v];
-  {
-    std::vector<std::size_t> by_consumer(open.size());
-    std::vector<std::uint32_t> fill(open_begin.begin(), open_begin.end() - 1);
-    for (std::size_t i : open) by_consumer[fill[required[i].first]++] = i;
-    open = std::move(by_consumer);
-  }
-  for (node_id v : p.order) {
-    clocks.begin(v);
-    for (node_id u : p.waits_of(v)) {
-      clocks.add_wait(u);
-      clocks.release(u);
+  auto check = [&](auto& clocks) -> std::size_t {
+    std::vector<std::uint32_t> waiters(n, 0);
+    for (node_id w : p.wait_on) ++waiters[w];
+    for (node_id v = 0; v < n; ++v) clocks.set_uses(v, waiters[v]);
+    for (std::uint32_t i : open) clocks.expect_queries(required[i].second, 1);
+    std::vector<std::uint32_t> open_begin(n + 1, 0);  // `open` by consumer (CSR)
+    for (std::uint32_t i : open) ++open_begin[required[i].first + 1];
+    for (std::size_t v = 0; v < n; ++v) open_begin[v + 1] += open_begin[v];
+    {
+      std::vector<std::uint32_t> by_consumer(open.size());
+      std::vector<std::uint32_t> fill(open_begin.begin(), open_begin.end() - 1);
+      for (std::uint32_t i : open) by_consumer[fill[required[i].first]++] = i;
+      open = std::move(by_consumer);
     }
-    for (std::uint32_t k = open_begin[v]; k < open_begin[v + 1]; ++k) {
-      const std::size_t i = open[k];
-      if (!clocks.reaches(required[i].second)) return i;
-      clocks.done_query(required[i].second);
+    for (node_id v : p.order) {
+      clocks.begin(v);
+      for (node_id u : p.waits_of(v)) {
+        clocks.add_wait(u);
+        clocks.release(u);
+      }
+      for (std::uint32_t k = open_begin[v]; k < open_begin[v + 1]; ++k) {
+        const std::size_t i = open[k];
+        if (!clocks.reaches(required[i].second)) return i;
+        clocks.done_query(required[i].second);
+      }
+      clocks.end();
     }
-    clocks.end();
+    return required.size();
+  };
+  if (few_streams) {  // dense clocks: a query is one lookup
+    dense_clocks clocks(layout, p.stream_of, p.num_streams);
+    return check(clocks);
   }
-  return required.size();
+  exec_clocks clocks(layout, p.stream_of, p.num_streams);  // only the streams still asked about
+  return check(clocks);
 }
 
 inline void validate_plan(const plan& p, const graph& g) {
@@ -108,17 +119,17 @@ inline void validate_plan(const plan& p, const graph& g) {
     for (node_id u : p.waits_of(v))
       if (pos[u] >= pos[v])
         fail("makes " + quoted(v) + " wait for " + quoted(u) + ", which is launched after it (the wait could never be met)");
+  // The dependencies left to prove: on two streams, without a direct wait (the others are
+  // honoured by stream order, the order being topological, or by the wait itself).
   std::vector<std::pair<node_id, node_id>> required;
-  required.reserve(g.num_edges());
   std::vector<node_id> waited_by(n, no_node);  // waited_by[u] == v: v waits for u directly
-  std::size_t unwaited = 0;  // cross-stream edges without a direct wait: the most that can be pruned
   for (node_id v = 0; v < n; ++v) {
     for (node_id u : p.waits_of(v)) waited_by[u] = v;
-    for (node_id u : g.predecessors(v)) {
-      required.emplace_back(v, u);
-      if (p.stream_of[u] != p.stream_of[v] && waited_by[u] != v) ++unwaited;
-    }
+    for (node_id u : g.predecessors(v))
+      if (p.stream_of[u] != p.stream_of[v] && waited_by[u] != v) required.emplace_back(v, u);
   }
+  std::vector<node_id>().swap(waited_by);
+  const std::size_t unwaited = required.size();  // the most that can be pruned
   // A plan made with the memory's orderings may have pruned waits of those dependencies too.
   if (p.pruned_waits > unwaited + p.memory_orderings)
     fail("claims " + std::to_string(p.pruned_waits) + " pruned waits, but only " + std::to_string(unwaited) +

@@ -8,10 +8,11 @@
 //! Two ways of proving "u is already an ancestor of v", chosen by the number of streams S:
 //!   * S <= exact_prune_streams (round_robin, capped, sequential-like plans, where stream order
 //!     implies many dependencies): vector clocks, exact. clock(v)[t] = the last operator of stream t
-//!     that is an ancestor of v, so the test is one lookup. Clocks hold only streams that a later
-//!     query will still ask about (a stream retires after its last query), an operator that keeps
-//!     no wait shares its stream predecessor's clock, and a clock is freed after its last reader.
-//!     Cost O(n + e log d + S * waits kept), memory O(n + e + S * clocks alive at once).
+//!     that is an ancestor of v, so the test is one lookup (dense_clocks). An operator that keeps
+//!     no wait shares its stream predecessor's clock, so only a kept wait costs O(S) (a copy and a
+//!     merge), and a clock is freed after its last reader. Cost O(n + e log d + S * waits kept),
+//!     memory O(n + e + S * clocks alive at once), whatever share of the operators has a
+//!     cross-stream producer.
 //!   * more streams (opara_greedy, min_path_cover: a stream per branch, tens of thousands on wide
 //!     graphs, where almost every cross-stream edge needs its wait): a search backwards from v
 //!     through stream predecessors and kept waits, over operators launched after u only, that
@@ -19,8 +20,9 @@
 //!     may keep a few implied waits but never drops a needed one. Cost O(n + e * search_budget),
 //!     memory O(n + e), whatever the order and the number of streams.
 //! validate (plan/validate.hpp) decides every dependency exactly: an edge whose consumer waits for
-//! the producer directly is honoured at once, with many streams the same bounded search re-proves
-//! what compute_waits pruned, and clocks are kept only for the streams of the edges left.
+//! the producer directly is honoured at once; with few streams the others are looked up in dense
+//! clocks, with many streams the same bounded search re-proves what compute_waits pruned, and
+//! clocks are kept only for the streams of the edges left (exec_clocks).
 
 #include <opara/analysis/topological.hpp>
 #include <opara/error.hpp>
@@ -219,6 +221,133 @@ private:
   bool loaded_ = false, modified_ = false;
 };
 
+//! Vector clocks for plans of few streams (at most exact_prune_streams), same protocol as
+//! exec_clocks without the queries' announcements: set_uses(u, k) first, then per operator v in
+//! launch order begin(v); reaches(u)* / add_wait(u)*; end(), and release(u) after each announced
+//! read of u's clock. A clock is a dense array of one entry per stream in one slab; an operator
+//! that adds no wait shares its stream predecessor's clock, so reaches() is one lookup and only
+//! add_wait() costs O(streams): the first one copies the predecessor's clock (unless no one else
+//! will read it), each merges the producer's. Cost O(n + queries + streams * waits added),
+//! memory O(streams * clocks alive at once), with no allocation per clock.
+class dense_clocks {
+public:
+  dense_clocks(const stream_layout& layout, std::span<const stream_id> stream_of, std::uint32_t num_streams)
+      : stream_of_(stream_of), layout_(layout), width_(num_streams), clock_of_(stream_of.size(), no_node),
+        uses_(stream_of.size(), 0), last_(num_streams, no_node) {}
+
+  //! Announces how many later operators will merge u's clock (its waiters).
+  void set_uses(node_id u, std::uint32_t k) { uses_[u] = k + layout_.has_next[u]; }
+  //! Queries need no announcement here (exec_clocks' protocol).
+  void expect_queries(node_id, std::uint32_t) const noexcept {}
+  void done_query(node_id) const noexcept {}
+
+  //! Starts operator v: its clock is its stream predecessor's, plus that predecessor itself.
+  void begin(node_id v) {
+    cur_ = v;
+    stream_ = stream_of_[v];
+    const node_id p = last_[stream_];
+    clock_ = p == no_node ? no_node : clock_of_[p];
+    owned_ = false;
+  }
+
+  //! True when u is already an ancestor of the current operator.
+  [[nodiscard]] bool reaches(node_id u) const {
+    const stream_id t = stream_of_[u];
+    if (t == stream_) return layout_.index[u] < layout_.index[cur_];
+    return clock_ != no_node && slab_[std::size_t{clock_} * width_ + t] > layout_.index[u];
+  }
+
+  //! Makes u (and so all of u's ancestors) an ancestor of the current operator.
+  void add_wait(node_id u) {
+    const stream_id t = stream_of_[u];
+    if (t == stream_) return;  // stream order already covers it
+    own();
+    std::uint32_t* d = slab_.data() + std::size_t{clock_} * width_;
+    if (const std::uint32_t c = clock_of_[u]; c != no_node) {
+      const std::uint32_t* x = slab_.data() + std::size_t{c} * width_;
+      for (std::uint32_t i = 0; i < width_; ++i) d[i] = std::max(d[i], x[i]);
+      d[stream_] = 0;  // the own stream is covered by stream order: no entry
+    }
+    d[t] = std::max(d[t], layout_.index[u] + 1);
+  }
+
+  //! One read of u's clock is done; frees it after the last.
+  void release(node_id u) {
+    if (uses_[u] > 0 && --uses_[u] == 0) drop(u);
+  }
+
+  //! Finishes the current operator.
+  void end() {
+    const node_id v = cur_;
+    const node_id p = last_[stream_];
+    clock_of_[v] = clock_;
+    if (clock_ != no_node && !owned_) ++refs_[clock_];
+    last_[stream_] = v;
+    if (p != no_node) release(p);
+    if (uses_[v] == 0) drop(v);
+  }
+
+  //! Largest number of clock entries alive at once (one per other stream and clock).
+  [[nodiscard]] std::size_t peak_live_entries() const noexcept { return peak_live_ * (width_ - 1); }
+
+private:
+  // Gives the current operator a clock of its own to add waits to.
+  void own() {
+    if (owned_) return;
+    owned_ = true;
+    const node_id p = last_[stream_];
+    if (clock_ != no_node && refs_[clock_] == 1 && uses_[p] == 1) {
+      // Only the current operator will read its predecessor's clock: take it over.
+      clock_of_[p] = no_node;
+      return;
+    }
+    const std::uint32_t base = clock_;
+    clock_ = allocate();
+    std::uint32_t* d = slab_.data() + std::size_t{clock_} * width_;
+    if (base == no_node) std::fill(d, d + width_, 0u);
+    else std::copy_n(slab_.data() + std::size_t{base} * width_, width_, d);
+  }
+
+  std::uint32_t allocate() {
+    std::uint32_t id;
+    if (!free_.empty()) {
+      id = free_.back();
+      free_.pop_back();
+    } else {
+      id = static_cast<std::uint32_t>(refs_.size());
+      refs_.push_back(0);
+      slab_.resize(slab_.size() + width_);
+    }
+    refs_[id] = 1;
+    peak_live_ = std::max(peak_live_, ++live_);
+    return id;
+  }
+
+  void drop(node_id u) {
+    const std::uint32_t id = clock_of_[u];
+    clock_of_[u] = no_node;
+    if (id != no_node && --refs_[id] == 0) {
+      --live_;
+      free_.push_back(id);
+    }
+  }
+
+  std::span<const stream_id> stream_of_;
+  const stream_layout& layout_;
+  std::uint32_t width_;
+  std::vector<std::uint32_t> clock_of_;  // slot of each operator's clock, or no_node (empty / released)
+  std::vector<std::uint32_t> uses_;      // reads of the clock still to come
+  std::vector<node_id> last_;            // last operator begun on each stream
+  std::vector<std::uint32_t> slab_;      // clock c: slab_[c * width_ .. (c + 1) * width_), value = index + 1
+  std::vector<std::uint32_t> refs_;      // operators holding each clock
+  std::vector<std::uint32_t> free_;
+  std::size_t live_ = 0, peak_live_ = 0;
+  node_id cur_ = 0;
+  stream_id stream_ = 0;
+  std::uint32_t clock_ = no_node;
+  bool owned_ = false;
+};
+
 //! A bounded proof that u is an ancestor of v in an execution graph (stream order plus waits):
 //! a depth-first search backwards from v's stream predecessor and some of v's waits (the seeds)
 //! through stream predecessors and waits, over operators launched after u only, that gives up
@@ -338,12 +467,11 @@ inline wait_lists compute_waits_unchecked(const graph& g, std::span<const node_i
   };
 
   if (a.num_streams <= exact_prune_streams) {
-    exec_clocks clocks(layout, stream_of, a.num_streams);
+    dense_clocks clocks(layout, stream_of, a.num_streams);
     for (node_id u = 0; u < n; ++u) {
       std::uint32_t k = 0;
       for (node_id s : g.successors(u)) k += stream_of[s] != stream_of[u];
       clocks.set_uses(u, k);
-      clocks.expect_queries(u, k);
     }
     for (node_id v : order) {
       clocks.begin(v);
@@ -356,7 +484,6 @@ inline wait_lists compute_waits_unchecked(const graph& g, std::span<const node_i
           kept.emplace_back(v, u);
         }
         clocks.release(u);
-        clocks.done_query(u);
       }
       clocks.end();
     }
