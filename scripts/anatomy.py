@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reads bench_anatomy's JSON (bench/suite/anatomy.cu) and says where each plan's time went.
+"""Reads bench_anatomy's JSON (bench/suite/anatomy.cpp) and says where each plan's time went.
 
 Per plan: the makespan of the recorded replay; for each operator its ready time (its producers'
 latest end), its delay (ready to its first block past the wait: front end, dispatch, or blocks that

@@ -11,7 +11,7 @@
 #include <opara/cuda/tune/autotune.hpp>
 #include <opara/cuda/tune/measure.hpp>
 
-#include "floors.cuh"
+#include "floors.hpp"
 
 #include <cuda_runtime_api.h>
 
@@ -41,14 +41,14 @@ enum class mode_set {
 struct suite_options {
   opara::tune::timing_options timing{20, 200, false};
   mode_set modes = mode_set::all;
-  // Measure the device floors of floors.cuh (critical chain, skeletons) into the bound; task_graph
+  // Measure the device floors of floors.hpp (critical chain, skeletons) into the bound; task_graph
   // workloads only (others keep the profile bound).
   bool floors = true;
   // Also measure the model's placement rule under fixed stream caps (earliest_start, below).
   bool sweep = false;
   bool segments_sweep = false;  // the default scheduler in launch segments of several counts and growths
   // When set: enqueues about a millisecond of GPU work on the stream it is given, and every mode
-  // (and every floor) is also timed queued behind it (floors.cuh's time_queued: the GPU's own
+  // (and every floor) is also timed queued behind it (floors.hpp's time_queued: the GPU's own
   // time, the host's launch call hidden), with a bound of its own.
   std::function<void(cudaStream_t)> busy;
   // Every mode's replays (timing.replays, isolated and queued) are taken in this many rounds; each
@@ -200,10 +200,10 @@ struct mode_result {
   double plan_ms = 0, capture_ms = 0, instantiate_ms = 0;
   std::size_t segments = 0;    // CUDA graphs per replay (capture::options::launch_segments; 0: eager)
   long long device_bytes = 0;  // device memory the compiled executable took (cudaMemGetInfo delta)
-  double skeleton_us = 0;      // fastest replay of the plan's skeleton (floors.cuh; 0: not measured)
+  double skeleton_us = 0;      // fastest replay of the plan's skeleton (floors.hpp; 0: not measured)
   opara::tune::timing_summary queued;  // replays queued behind GPU work (suite_options::busy; 0: not measured)
   double skeleton_queued_us = 0;       // fastest queued replay of the plan's skeleton
-  // The plan's structure (floors.cuh): the same plan with only the critical chain's kernels doing
+  // The plan's structure (floors.hpp): the same plan with only the critical chain's kernels doing
   // work; fastest isolated and queued replays (0: not measured).
   double structure_us = 0, structure_queued_us = 0;
   // The isolated and queued medians of each round of time_interleaved: does an executable's time
@@ -223,7 +223,7 @@ struct workload_result {
   double critical_path_us = 0, work_bound_us = 0, sum_us = 0, profile_ms = 0;
   // The lower bound a mode is measured against: the largest of the critical chain measured alone
   // (chain), the least skeleton floor of the measured plans and the work without edges (work;
-  // floors.cuh); the profile bound (plain_bound_us: opara::lower_bound_us, max(critical path, work
+  // floors.hpp); the profile bound (plain_bound_us: opara::lower_bound_us, max(critical path, work
   // bound)) only where none was measured (see run_workload).
   double bound_us = 0, plain_bound_us = 0;
   // The same for queued replays: max(chain queued, least skeleton queued, work queued).
@@ -231,8 +231,8 @@ struct workload_result {
   chain_floor chain{};
   double skeleton_floor_us = 0;
   std::string skeleton_floor_of;  // the plan whose skeleton was fastest
-  work_floor work{};              // the operators without edges (floors.cuh)
-  // The least structure (floors.cuh) of a measured plan, isolated and queued, and its plan: not in
+  work_floor work{};              // the operators without edges (floors.hpp)
+  // The least structure (floors.hpp) of a measured plan, isolated and queued, and its plan: not in
   // the bound (a floor for those plans only), it splits a plan's gap to the chain into what its
   // shape costs and what sharing the GPU costs.
   double structure_floor_us = 0, structure_queued_floor_us = 0;
@@ -373,7 +373,7 @@ public:
     }
   }
 
-  // The critical chain and the work without edges (floors.cuh), and the skeleton and structure
+  // The critical chain and the work without edges (floors.hpp), and the skeleton and structure
   // graphs every mode's plan is recaptured on; task_graph workloads only.
   void measure_floors() {
     if constexpr (has_floors)

@@ -17,9 +17,9 @@
 // Records OPARA_COMMIT from the environment. Exits 77 when no CUDA device is present.
 
 #include "cli.hpp"
-#include "corpus.cuh"
+#include "corpus.hpp"
 #include "result_header.hpp"
-#include "synthetic.cuh"
+#include "synthetic.hpp"
 
 #include <opara/cuda.hpp>
 #include <opara/cuda/profiler/cupti.hpp>

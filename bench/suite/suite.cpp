@@ -1,6 +1,6 @@
 // opara's bench suite: which scheduling policy should I use on this GPU, and how close is it to
 // the best possible? Runs every mode on synthetic DAGs of calibrated kernels, on the corpus (the
-// traced torchvision models of bench/corpus/ and generated wide graphs, corpus.cuh) and (when
+// traced torchvision models of bench/corpus/ and generated wide graphs, corpus.hpp) and (when
 // built with the GoogLeNet example) on an inception block and GoogLeNet at batch 1 and 8.
 //
 //   bench_suite [--json FILE] [--replays N] [--flush-l2] [--quick] [--only NAME[,NAME...]]
@@ -17,7 +17,7 @@
 // --rounds R: a workload's modes are timed in R rounds (default 5), each through every mode in
 // turn, so that drift over the minutes a workload takes falls on all modes alike (time_interleaved).
 // Every graph mode and floor is also timed queued (behind 1 ms of GPU work: the GPU's own time, the
-// host's launch call hidden; floors.cuh) against a queued bound; --no-queued: isolated only.
+// host's launch call hidden; floors.hpp) against a queued bound; --no-queued: isolated only.
 // --instances K: instead of the suite, compile K instances of a few schedules per workload and time
 // each twice (does a schedule's time depend on its instance?).
 // Exits 77 when no CUDA device is present.
@@ -25,10 +25,10 @@
 #include "cli.hpp"
 #include "result_header.hpp"
 #include "suite.hpp"
-#include "corpus.cuh"
-#include "synthetic.cuh"
+#include "corpus.hpp"
+#include "synthetic.hpp"
 #if OPARA_BENCH_HAS_GOOGLENET
-#include "googlenet_workloads.cuh"
+#include "googlenet_workloads.hpp"
 #endif
 
 #include <chrono>
@@ -132,7 +132,7 @@ int main(int argc, char** argv) try {
   std::printf("\n== summary on %s: best mode per workload (median of %d replays, in %d rounds through the modes)\n", prop.name,
               o.timing.replays, o.rounds);
   std::printf("bound: max(critical chain measured alone, least skeleton of a measured plan, the work without edges) "
-              "(bench/suite/floors.cuh), isolated replays; q: the same queued behind GPU work (the host's launch call "
+              "(bench/suite/floors.hpp), isolated replays; q: the same queued behind GPU work (the host's launch call "
               "hidden). 'profile': the profile's bound, a reference\n");
   std::printf("%-19s %5s %9s %9s %-62s %9s %9s %9s %9s %7s %7s %7s %7s %7s %8s %9s %7s %7s  %s\n", "workload", "ops",
               "seq graph", "best", "best mode / policies", "profile", "chain", "skeleton", "bound", "vs seq", "/bound",
@@ -153,7 +153,7 @@ int main(int argc, char** argv) try {
                 d ? r.queued_over_bound(*d) : 0.0, r.autotune_choice.empty() ? "-" : r.autotune_choice.c_str(),
                 r.autotune_us, r.autotune_setup_ms);
     if (q) std::printf("%-19s queued: best %.1f us (%s %s)\n", "", q->queued.median_us, q->mode.c_str(), q->label.c_str());
-    // The gap to the chain, split at each plan's structure (floors.cuh): what its shape costs the
+    // The gap to the chain, split at each plan's structure (floors.hpp): what its shape costs the
     // chain (structure / chain) and what sharing the GPU with the other work costs (replay / structure).
     auto split = [&](const char* what, const bench::mode_result* m) {
       if (!m || m->structure_us <= 0 || r.chain.us <= 0) return;

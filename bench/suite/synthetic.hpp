@@ -9,8 +9,9 @@
 // its producers before it starts and lets its dependents launch once its work is done, so a
 // workload's nodes may declare input_wait::programmatic (calibrated_device::programmatic).
 
+#include "../common/kernels.hpp"
+
 #include <opara/cuda.hpp>
-#include <opara/cuda/runtime/pdl.cuh>
 #include <opara/cuda/runtime/timed_event.hpp>
 
 #include <cuda_runtime_api.h>
@@ -24,79 +25,8 @@
 
 namespace bench {
 
-// A node's timeline in one replay (bench_anatomy), in %globaltimer nanoseconds: the first block's
-// entry (dispatch), the first block past wait_for_producers, the last block's end of work. Reset
-// before each replay (entry and begin to ~0, end to 0); a null pointer records nothing.
-struct stamp {
-  unsigned long long entry, begin, end;
-};
-
-__device__ __forceinline__ unsigned long long global_ns() {
-  unsigned long long t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
-__device__ __forceinline__ void stamp_entry(stamp* st) {
-  if (st && threadIdx.x == 0) atomicMin(&st->entry, global_ns());
-}
-__device__ __forceinline__ void stamp_begin(stamp* st) {
-  if (st && threadIdx.x == 0) atomicMin(&st->begin, global_ns());
-}
-__device__ __forceinline__ void stamp_end(stamp* st) {
-  if (st) {
-    __syncthreads();
-    if (threadIdx.x == 0) atomicMax(&st->end, global_ns());
-  }
-}
-
-// Spins for `cycles` SM cycles, holding `dynamic` shared memory and REGS live registers per thread.
-template <int REGS>
-__global__ void spin_kernel(long long cycles, float* sink, stamp* st) {
-  extern __shared__ float smem[];
-  stamp_entry(st);
-  float r[REGS];
-#pragma unroll
-  for (int i = 0; i < REGS; ++i) r[i] = threadIdx.x * 0.5f + i;
-  opara::pdl::wait_for_producers();
-  stamp_begin(st);
-  const long long start = clock64();
-  while (clock64() - start < cycles) {
-#pragma unroll
-    for (int i = 0; i < REGS; ++i) r[i] = fmaf(r[i], 0.999f, 0.001f);
-  }
-  stamp_end(st);
-  opara::pdl::launch_dependents();
-  float acc = 0;
-#pragma unroll
-  for (int i = 0; i < REGS; ++i) acc += r[i];
-  smem[threadIdx.x] = acc;
-  __syncthreads();
-  if (smem[(threadIdx.x + 1) % blockDim.x] == -1.0f) sink[blockIdx.x] = acc;  // never true; keeps the work
-}
-
-// Streams n floats: dst = src * a + b, grid-stride.
-__global__ void stream_kernel(const float4* __restrict__ src, float4* __restrict__ dst, std::size_t n4, stamp* st) {
-  stamp_entry(st);
-  opara::pdl::wait_for_producers();
-  stamp_begin(st);
-  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n4; i += std::size_t(gridDim.x) * blockDim.x) {
-    float4 v = src[i];
-    v.x = v.x * 1.0001f + 0.5f;
-    v.y = v.y * 1.0001f + 0.5f;
-    v.z = v.z * 1.0001f + 0.5f;
-    v.w = v.w * 1.0001f + 0.5f;
-    dst[i] = v;
-  }
-  stamp_end(st);
-  opara::pdl::launch_dependents();
-}
-
-// Does nothing but keep the PDL contract: the skeleton of a workload (bench/suite/floors.cuh) runs
-// it with each profiled kernel's grid, block and shared memory.
-__global__ void empty_kernel() {
-  opara::pdl::wait_for_producers();
-  opara::pdl::launch_dependents();
-}
+// The kernels (spin_kernel8/32/64, stream_kernel, empty_kernel) and `stamp` are in
+// bench/common/kernels.hpp, compiled by nvcc in opara_bench_kernels.
 
 // One node's kernel.
 struct node_spec {
@@ -114,7 +44,7 @@ public:
     OPARA_CUDA_CHECK(cudaMalloc(&sink_, 1 << 20));
     int dev = 0;
     OPARA_CUDA_CHECK(cudaGetDevice(&dev));
-    for (auto* f : {(const void*)spin_kernel<8>, (const void*)spin_kernel<32>, (const void*)spin_kernel<64>})
+    for (auto* f : {symbol(spin_kernel8), symbol(spin_kernel32), symbol(spin_kernel64)})
       OPARA_CUDA_CHECK(cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024));
     OPARA_CUDA_CHECK(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, dev));
     calibrate();
@@ -131,14 +61,14 @@ public:
   // captured afterwards launch with it. bench_anatomy tries one carveout for all: an SM runs blocks
   // of kernels with different shared-memory configurations only one configuration at a time.
   static void set_carveout(int percent) {
-    for (auto* f : {(const void*)spin_kernel<8>, (const void*)spin_kernel<32>, (const void*)spin_kernel<64>,
-                    (const void*)stream_kernel, (const void*)empty_kernel})
+    for (auto* f : {symbol(spin_kernel8), symbol(spin_kernel32), symbol(spin_kernel64),
+                    symbol(stream_kernel), symbol(empty_kernel)})
       OPARA_CUDA_CHECK(cudaFuncSetAttribute(f, cudaFuncAttributePreferredSharedMemoryCarveout, percent));
   }
 
   // Enqueues a one-block spin of about `us` microseconds on `s` (keeps a stream busy: queued timing).
   void busy(cudaStream_t s, double us) const {
-    spin_kernel<8><<<1, 32, 128, s>>>(static_cast<long long>(us * cycles_per_us_), sink_, nullptr);
+    launch(spin_kernel8, 1, 32, 128, s, static_cast<long long>(us * cycles_per_us_), sink_, nullptr);
     OPARA_CUDA_CHECK(cudaGetLastError());
   }
 
@@ -166,7 +96,7 @@ public:
       float* dst = alloc(n4 * 4);
       const unsigned blocks = s.blocks, threads = s.threads;
       return [=](cudaStream_t stream) {
-        stream_kernel<<<blocks, threads, 0, stream>>>(reinterpret_cast<const float4*>(src), reinterpret_cast<float4*>(dst), n4, st);
+        launch(stream_kernel, blocks, threads, 0, stream, reinterpret_cast<const float4*>(src), reinterpret_cast<float4*>(dst), n4, st);
         OPARA_CUDA_CHECK(cudaGetLastError());
       };
     }
@@ -176,9 +106,9 @@ public:
     float* sink = sink_;
     const int regs = s.regs;
     return [=](cudaStream_t stream) {
-      if (regs >= 64) spin_kernel<64><<<blocks, threads, smem, stream>>>(cycles, sink, st);
-      else if (regs >= 32) spin_kernel<32><<<blocks, threads, smem, stream>>>(cycles, sink, st);
-      else spin_kernel<8><<<blocks, threads, smem, stream>>>(cycles, sink, st);
+      if (regs >= 64) launch(spin_kernel64, blocks, threads, smem, stream, cycles, sink, st);
+      else if (regs >= 32) launch(spin_kernel32, blocks, threads, smem, stream, cycles, sink, st);
+      else launch(spin_kernel8, blocks, threads, smem, stream, cycles, sink, st);
       OPARA_CUDA_CHECK(cudaGetLastError());
     };
   }
@@ -196,7 +126,7 @@ private:
     const opara::cuda::event_timer timer;  // on the default stream, as the launches below
     // The GPU leaves its idle clock only under load: half a second of spinning on every SM first,
     // so that calibration and the first workload's measurements see the clock the rest will.
-    spin_kernel<8><<<4 * sms_, 128, 512>>>(1'000'000'000LL, sink_, nullptr);  // ~0.5 s at 2 GHz
+    launch(spin_kernel8, 4 * sms_, 128, 512, 0, 1'000'000'000LL, sink_, nullptr);  // ~0.5 s at 2 GHz
     OPARA_CUDA_CHECK(cudaGetLastError());
     OPARA_CUDA_CHECK(cudaDeviceSynchronize());
     // Cycles per microsecond: a one-block spin of 2M cycles.
@@ -204,7 +134,7 @@ private:
     opara::cuda::gpu_duration t{};  // the last repetition's
     for (int rep = 0; rep < 2; ++rep)
       t = timer.time(nullptr, [&] {
-        spin_kernel<8><<<1, 32, 128>>>(cyc, sink_, nullptr);
+        launch(spin_kernel8, 1, 32, 128, 0, cyc, sink_, nullptr);
         OPARA_CUDA_CHECK(cudaGetLastError());
       });
     cycles_per_us_ = static_cast<double>(cyc) / t.count();
@@ -215,7 +145,7 @@ private:
     const unsigned blocks = static_cast<unsigned>(4 * sms_);
     for (int rep = 0; rep < 3; ++rep)
       t = timer.time(nullptr, [&] {
-        stream_kernel<<<blocks, 256>>>(reinterpret_cast<const float4*>(src), reinterpret_cast<float4*>(dst), n4, nullptr);
+        launch(stream_kernel, blocks, 256, 0, 0, reinterpret_cast<const float4*>(src), reinterpret_cast<float4*>(dst), n4, nullptr);
         OPARA_CUDA_CHECK(cudaGetLastError());
       });
     bytes_per_us_per_block_ = (32.0 * static_cast<double>(n4)) / t.count() / blocks;

@@ -1,5 +1,5 @@
 // Where a plan puts the critical path's edges, for the corpus's traced models, without a GPU:
-// each model's graph with the corpus rule's kernels (corpus.cuh; target durations and resources,
+// each model's graph with the corpus rule's kernels (corpus.hpp; target durations and resources,
 // occupancy unknown) planned by scheduler<>'s default and other policies, and for each plan how many
 // edges of the critical path (profiled durations plus 0.6 us per dependency) join operators launched
 // one after the other on one stream (PDL applies to them: capture::options::programmatic_edges),
@@ -13,7 +13,7 @@
 //
 //   bench_critical_edges [--corpus DIR] [--only NAME[,NAME...]]
 
-#include "corpus.cuh"
+#include "corpus.hpp"
 
 #include <opara/opara.hpp>
 

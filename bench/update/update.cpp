@@ -13,6 +13,7 @@
 #include <opara/detail/json.hpp>
 #include <opara/opara.hpp>
 
+#include "../common/kernels.hpp"
 #include "../suite/cli.hpp"
 #include "../suite/result_header.hpp"
 #include "support/googlenet.hpp"
@@ -34,24 +35,15 @@ constexpr int input_floats = 3 * 224 * 224;
 constexpr int output_floats = 1000;
 constexpr int slot_floats = 4096;  // each operator's activation in the arena
 
+using bench::update_kernels::op_kernel;
+using bench::update_kernels::operand_list;  // op_kernel: out = w * sum of its inputs, elementwise
+
 struct binding_set {
   const float* input = nullptr;
   float* arena = nullptr;   // one slot per operator
   float* output = nullptr;
 };
 
-// Operator v: out = w * sum of its inputs (the graph input for the first operator), elementwise.
-struct operand_list {
-  const float* p[4];
-  int count;
-};
-__global__ void op_kernel(float* out, operand_list in, float w, int n) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  float s = 0;
-  for (int k = 0; k < in.count; ++k) s += in.p[k][i];
-  out[i] = w * s + 0.001f * i;
-}
 
 template <class T>
 struct device_array {
@@ -85,7 +77,7 @@ opara::cuda::task_graph make_graph(const opara::graph& g, const binding_set& b) 
       for (std::size_t k = 0; k < preds.size(); ++k) in.p[k] = b.arena + std::size_t(preds[k]) * slot_floats;
       float* out = last ? b.output : b.arena + std::size_t(v) * slot_floats;
       const int elems = last ? output_floats : slot_floats;
-      op_kernel<<<(elems + 255) / 256, 256, 0, s>>>(out, in, w, elems);
+      bench::launch(op_kernel, (elems + 255) / 256, 256, 0, s, out, in, w, elems);
       OPARA_CUDA_CHECK(cudaGetLastError());
     });
   }

@@ -14,7 +14,7 @@
 //     256 threads; 16, 32, 64 or 96 KiB of shared memory; 32 or 64 registers per thread (drawn);
 //   - memory kernels: blocks = B / 256 KiB x a draw in [0.5, 2], 1 to 4 x SMs, 256 threads.
 
-#include "synthetic.cuh"
+#include "synthetic.hpp"
 
 #include <opara/detail/json.hpp>
 

@@ -38,7 +38,7 @@
 //    but one (975af60, GoogLeNet, measured once in a slow episode).
 //  The chain and the work are each measured before and after the modes, and the faster kept.
 
-#include "synthetic.cuh"
+#include "synthetic.hpp"
 
 #include <opara/cuda.hpp>
 #include <opara/opara.hpp>
@@ -198,7 +198,7 @@ public:
     for (const auto& op : p.ops)
       for (const auto& k : op.kernels) max_shared = std::max<std::uint32_t>(max_shared, static_cast<std::uint32_t>(k.shared_bytes()));
     if (max_shared > 48 * 1024)
-      OPARA_CUDA_CHECK(cudaFuncSetAttribute(empty_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(max_shared)));
+      OPARA_CUDA_CHECK(cudaFuncSetAttribute(symbol(empty_kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(max_shared)));
     for (opara::node_id v = 0; v < g.num_nodes(); ++v) {
       std::vector<launch> kernels;
       for (const auto& k : p.ops.at(v).kernels)
@@ -213,7 +213,7 @@ public:
       graph_.add(g.name(v),
                  [kernels](cudaStream_t s) {
                    for (const auto& k : kernels) {
-                     empty_kernel<<<k.grid, k.block, k.shared, s>>>();
+                     bench::launch(empty_kernel, k.grid, k.block, k.shared, s);
                      OPARA_CUDA_CHECK(cudaGetLastError());
                    }
                  },

@@ -18,14 +18,14 @@
 // Exits 77 when no CUDA device is present.
 
 #include <opara/cuda.hpp>
-#include <opara/cuda/runtime/pdl.cuh>
 #include <opara/cuda/runtime/timed_event.hpp>
 #include <opara/detail/json.hpp>
 #include <opara/opara.hpp>
 
 #include "../suite/result_header.hpp"
 #include "../suite/cli.hpp"
-#include "../suite/synthetic.cuh"
+#include "../common/kernels.hpp"
+#include "../suite/synthetic.hpp"
 #if OPARA_BENCH_HAS_GOOGLENET
 #include "bench_util.hpp"
 #include "engine.hpp"
@@ -46,20 +46,11 @@ namespace json = opara::detail::json;
 
 namespace {
 
-__global__ void empty_kernel() {}
-__global__ void empty_pdl_kernel() {
-  opara::pdl::wait_for_producers();
-  opara::pdl::launch_dependents();
-}
-// One thread increments the counter: each kernel reads what the previous one wrote.
-__global__ void tick_kernel(int* counter) {
-  if (blockIdx.x == 0 && threadIdx.x == 0) counter[0] += 1;
-}
-__global__ void tick_pdl_kernel(int* counter) {
-  opara::pdl::wait_for_producers();
-  opara::pdl::launch_dependents();
-  if (blockIdx.x == 0 && threadIdx.x == 0) counter[0] += 1;
-}
+using bench::pdl_kernels::empty_kernel;
+using bench::pdl_kernels::empty_pdl_kernel;
+using bench::pdl_kernels::spin_pdl_kernel;
+using bench::pdl_kernels::tick_kernel;
+using bench::pdl_kernels::tick_pdl_kernel;
 
 struct times {
   double isolated_us = 0;      // median of isolated replays
@@ -138,11 +129,11 @@ void chain_bench(cudaStream_t s, int sms, json::array& out, int& failures) {
             tg.add("k" + std::to_string(i),
                    [=](cudaStream_t st) {
                      if (tiny) {
-                       if (waits) tick_pdl_kernel<<<blocks, 128, 0, st>>>(counter);
-                       else tick_kernel<<<blocks, 128, 0, st>>>(counter);
+                       if (waits) bench::launch(tick_pdl_kernel, blocks, 128, 0, st, counter);
+                       else bench::launch(tick_kernel, blocks, 128, 0, st, counter);
                      } else {
-                       if (waits) empty_pdl_kernel<<<blocks, 128, 0, st>>>();
-                       else empty_kernel<<<blocks, 128, 0, st>>>();
+                       if (waits) bench::launch(empty_pdl_kernel, blocks, 128, 0, st);
+                       else bench::launch(empty_kernel, blocks, 128, 0, st);
                      }
                      OPARA_CUDA_CHECK(cudaGetLastError());
                    },
@@ -187,16 +178,6 @@ void chain_bench(cudaStream_t s, int sms, json::array& out, int& failures) {
 
 // --- fork / join --------------------------------------------------------------------------------
 
-// Spins about `ns` nanoseconds (%globaltimer) between the PDL wait and the trigger; writes nothing.
-__global__ void spin_pdl_kernel(long long ns) {
-  opara::pdl::wait_for_producers();
-  long long start = 0, now = 0;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
-  do {
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
-  } while (now - start < ns);
-  opara::pdl::launch_dependents();
-}
 
 // A stream policy that puts each node on the stream its role names (the bench builds the roles).
 struct fixed_streams {
@@ -257,7 +238,7 @@ void fork_join_bench(cudaStream_t s, json::array& out) {
           const bool declares = stream == 0 || sh != shape::inception_side_full;
           return tg.add(name,
                         [=](cudaStream_t st) {
-                          spin_pdl_kernel<<<grid, 128, 0, st>>>(ns);
+                          bench::launch(spin_pdl_kernel, grid, 128, 0, st, ns);
                           OPARA_CUDA_CHECK(cudaGetLastError());
                         },
                         opara::boundness::unknown, declares ? opara::input_wait::programmatic : opara::input_wait::full);

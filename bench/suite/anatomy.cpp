@@ -1,14 +1,14 @@
 // bench_anatomy: where a plan's time goes. For each chosen corpus workload (traced models and
-// generated wide graphs, bench/suite/corpus.cuh) and a few plans of it:
+// generated wide graphs, bench/suite/corpus.hpp) and a few plans of it:
 //  - replay times of the plan as the suite measures it, and with every kernel recording its
 //    timeline (first block's entry, first block past its wait for producers, last block's end, in
-//    %globaltimer ns: synthetic.cuh's stamps);
+//    %globaltimer ns: synthetic.hpp's stamps);
 //  - the timeline of the replay with the median makespan, with the plan (stream and launch order
 //    per operator) and the graph, as JSON for offline analysis (scripts/anatomy.py);
 //  - for scheduler<>'s default plan, ablations that separate the front end from SM sharing: the
 //    skeleton (every kernel empty), the profile's critical path real with every other kernel empty
 //    (the front end still launches them all, the SMs are the chain's), the reverse, and the chain
-//    alone (floors.cuh).
+//    alone (floors.hpp).
 // On the device: the as-run critical path of each timeline (from the last kernel to end, back
 // through the producer that ended last), split into time waiting (from the producer's end to the
 // consumer's first block past its wait) and time running, against the profile's durations.
@@ -18,10 +18,10 @@
 // Exits 77 when no CUDA device is present.
 
 #include "cli.hpp"
-#include "corpus.cuh"
+#include "corpus.hpp"
 #include "result_header.hpp"
 #include "suite.hpp"
-#include "synthetic.cuh"
+#include "synthetic.hpp"
 
 #include <opara/cuda.hpp>
 #include <opara/cuda/runtime/timed_event.hpp>
@@ -40,23 +40,9 @@ namespace {
 
 namespace json = opara::detail::json;
 using bench::stamp;
+using bench::anatomy_kernels::mark;
+using bench::anatomy_kernels::timer_steps;
 
-// Smallest positive step of %globaltimer seen by one thread over 4096 reads (its resolution).
-__global__ void timer_steps(unsigned long long* out) {
-  unsigned long long prev = bench::global_ns(), least = ~0ull, changes = 0;
-  for (int i = 0; i < 4096; ++i) {
-    const unsigned long long t = bench::global_ns();
-    if (t != prev) {
-      least = min(least, t - prev);
-      ++changes;
-    }
-    prev = t;
-  }
-  out[0] = least;
-  out[1] = changes;
-}
-
-__global__ void mark(unsigned long long* t) { *t = bench::global_ns(); }
 
 // Per-node stamps of one replay, relative to the earliest entry (ns); nodes that recorded nothing
 // (empty kernels of a partial skeleton) have entry < 0.
@@ -160,7 +146,7 @@ double median_of(std::vector<double> v) {
 //  - host_us: the launch call on the host (the executable's call: cudaGraphLaunch), the stream
 //    idle before it (median of `reps`);
 //  - isolated_us: events around one replay, the stream idle before (the suite's measure);
-//  - queued_us: the same with the stream busy for 300 us first (floors.cuh's time_queued: the
+//  - queued_us: the same with the stream busy for 300 us first (floors.hpp's time_queued: the
 //    host's launch call is hidden, the GPU's own time).
 struct graph_costs {
   double host_us = 0, isolated_us = 0, queued_us = 0;
@@ -209,10 +195,10 @@ launch_costs measure_launch(const opara::executable& plain, const opara::executa
     OPARA_CUDA_CHECK(cudaStreamSynchronize(s));
     buf.reset(s);
     if (q) dev.busy(s, 300);
-    mark<<<1, 1, 0, s>>>(marks);
+    bench::launch(mark, 1, 1, 0, s, marks);
     OPARA_CUDA_CHECK(cudaGetLastError());
     stamped(s);
-    mark<<<1, 1, 0, s>>>(marks + 1);
+    bench::launch(mark, 1, 1, 0, s, marks + 1);
     OPARA_CUDA_CHECK(cudaGetLastError());
     const timeline t = buf.read(nodes, s);
     unsigned long long m[2];
@@ -264,7 +250,7 @@ int main(int argc, char** argv) try {
 
   unsigned long long* steps = nullptr;
   OPARA_CUDA_CHECK(cudaMalloc(&steps, 2 * sizeof(unsigned long long)));
-  timer_steps<<<1, 1>>>(steps);
+  bench::launch(timer_steps, 1, 1, 0, 0, steps);
   OPARA_CUDA_CHECK(cudaGetLastError());
   unsigned long long h_steps[2] = {0, 0};
   OPARA_CUDA_CHECK(cudaMemcpy(h_steps, steps, sizeof h_steps, cudaMemcpyDeviceToHost));
