@@ -6,6 +6,8 @@
 #   consumer_add_subdirectory:     with add_subdirectory(<opara source tree>), exporting its own target.
 # All use this build's generator and C++ compiler. Also: compile-fail checks that the errors a
 # user meets for a non-graph are readable (diagnostic_*).
+string(TOUPPER "${CMAKE_BUILD_TYPE}" _opara_consumer_config)
+set(_opara_consumer_flags "${CMAKE_CXX_FLAGS_${_opara_consumer_config}}")
 set(_opara_consumer_common
   -DOPARA_SOURCE_DIR=${PROJECT_SOURCE_DIR}
   -DOPARA_BUILD_DIR=${PROJECT_BINARY_DIR}
@@ -13,6 +15,7 @@ set(_opara_consumer_common
   "-DMAKE_PROGRAM=${CMAKE_MAKE_PROGRAM}"
   "-DCXX_COMPILER=${CMAKE_CXX_COMPILER}"
   "-DBUILD_TYPE=${CMAKE_BUILD_TYPE}"
+  "-DCXX_FLAGS=${_opara_consumer_flags}"
   "-DENABLE_CUDA=${OPARA_HAS_CUDA}")
 function(_opara_consumer_test name mode)
   add_test(NAME consumer_${name}

@@ -2,7 +2,7 @@
 # modes) or points at its source tree (add_subdirectory mode), then configures, builds and runs
 # tests/consumer/ with the same generator and compiler as the enclosing build.
 #   -DMODE=find_package|cuda_only|add_subdirectory -DOPARA_SOURCE_DIR= -DOPARA_BUILD_DIR= -DWORK_DIR=
-#   -DGENERATOR= -DMAKE_PROGRAM= -DCXX_COMPILER= -DBUILD_TYPE= -DENABLE_CUDA=
+#   -DGENERATOR= -DMAKE_PROGRAM= -DCXX_COMPILER= -DBUILD_TYPE= [-DCXX_FLAGS=] -DENABLE_CUDA=
 #   -DHIDE_CUDA=ON   configure the consumer as if the machine had no CUDA toolkit
 foreach(v MODE OPARA_SOURCE_DIR OPARA_BUILD_DIR WORK_DIR GENERATOR CXX_COMPILER)
   if(NOT DEFINED ${v} OR "${${v}}" STREQUAL "")
@@ -31,6 +31,12 @@ set(args -S "${OPARA_SOURCE_DIR}/tests/consumer" -B "${build}" -G "${GENERATOR}"
          "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}" "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}")
 if(MAKE_PROGRAM)
   list(APPEND args "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
+endif()
+# The build's own flags for its build type (scripts/test compiles at -O0 where nothing runs
+# optimized code): the consumer is compiled as the tests around it are.
+if(CXX_FLAGS)
+  string(TOUPPER "${BUILD_TYPE}" _config)
+  list(APPEND args "-DCMAKE_CXX_FLAGS_${_config}=${CXX_FLAGS}")
 endif()
 
 if(MODE STREQUAL "find_package" OR MODE STREQUAL "cuda_only")
