@@ -12,10 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "kernels/conv_sm90.cuh"
 #include "kernels/launch.hpp"
 #include "kernels/layout.hpp"
-#include "kernels/pool_nhwc.cuh"
 #include "reference.hpp"
 #include "test_util.hpp"
 
@@ -67,7 +65,7 @@ void test_conv(k::conv_shape s, std::vector<int> splits = {1, 0}, bool fused_poo
       k::sm90_config c{t, sp == 0 ? rule.splits : sp};
       if (sp == 0 && t != rule.tile) continue;  // the rule's own pick, once
       d_out.poison();
-      CHECK_CUDA(k::sm90::conv_bias_relu_nhwc(s, c.tile, c.splits, fused_pool, d_in.p, d_w.p, d_b.p, d_out.p, nullptr));
+      CHECK_CUDA(convnet::launch::conv_bias_relu_nhwc(s, c, fused_pool, d_in.p, d_w.p, d_b.p, d_out.p, nullptr));
       CHECK_CUDA(cudaDeviceSynchronize());
       const auto got = d_out.get();
       char what[240];
@@ -77,7 +75,7 @@ void test_conv(k::conv_shape s, std::vector<int> splits = {1, 0}, bool fused_poo
                     s.c_off, s.cout, ho * wo, 2e-3);
       if (c.splits > 1)
         expect_same_bits(what, got, [&] {
-          CHECK_CUDA(k::sm90::conv_bias_relu_nhwc(s, c.tile, c.splits, fused_pool, d_in.p, d_w.p, d_b.p, d_out.p, nullptr));
+          CHECK_CUDA(convnet::launch::conv_bias_relu_nhwc(s, c, fused_pool, d_in.p, d_w.p, d_b.p, d_out.p, nullptr));
           CHECK_CUDA(cudaDeviceSynchronize());
           return d_out.get();
         });
@@ -93,7 +91,7 @@ void test_pool(k::pool_shape s) {
   ref::pool(s, in, want);
   dev_buf d_in(k::nchw_to_nhwc(in, s.batch, s.c, hw, s.c)), d_out(want.size());
   d_out.poison();
-  CHECK_CUDA(k::nhwc::pool(s, d_in.p, d_out.p, nullptr));
+  CHECK_CUDA(convnet::launch::pool_nhwc(s, d_in.p, d_out.p, nullptr));
   CHECK_CUDA(cudaDeviceSynchronize());
   compare_slice("nhwc " + pool_name(s), k::nhwc_to_nchw(d_out.get(), s.batch, s.c_total, hwo, s.c_total), want,
                 s.batch, s.c_total, s.c_off, s.c, hwo, s.average ? 1e-6 : 1e-7);
@@ -104,7 +102,7 @@ void test_avg(int batch, int c, int h, int w) {
   const auto want = ref::avg_pool_1x1(batch, c, h * w, in);
   dev_buf d_in(k::nchw_to_nhwc(in, batch, c, h * w, c)), d_out(want.size());
   d_out.poison();
-  CHECK_CUDA(k::nhwc::avg_pool_1x1(batch, c, h * w, d_in.p, d_out.p, nullptr));
+  CHECK_CUDA(convnet::launch::avg_pool_1x1_nhwc(batch, c, h * w, d_in.p, d_out.p, nullptr));
   CHECK_CUDA(cudaDeviceSynchronize());
   char what[160];
   std::snprintf(what, sizeof what, "nhwc avgpool b%d c%d %dx%d", batch, c, h, w);
