@@ -1,5 +1,5 @@
 #pragma once
-//! Shared by the kernel tests (test_kernels.cu, test_kernels_sm90.cpp): CUDA checks, seeded random
+//! Shared by the kernel tests (test_kernels.cpp, test_kernels_sm90.cpp): CUDA checks, seeded random
 //! data that is never zero, device buffers that can be poisoned with NaN, and the slice comparison
 //! against the float64 reference.
 

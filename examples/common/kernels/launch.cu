@@ -31,6 +31,11 @@ cudaError_t conv_bias_relu(const kernels::conv_shape& s, kernels::conv_tile t, k
                            const float* in, const float* w, const float* bias, float* out, cudaStream_t stream) {
   return kernels::conv_bias_relu(s, t, p, in, w, bias, out, stream, kernels::conv_splits(s, t, split_rule()));
 }
+cudaError_t conv_bias_relu(const kernels::conv_shape& s, kernels::conv_tile t, kernels::conv_precision p,
+                           const float* in, const float* w, const float* bias, float* out, cudaStream_t stream,
+                           int splits) {
+  return kernels::conv_bias_relu(s, t, p, in, w, bias, out, stream, splits);
+}
 cudaError_t pool(const kernels::pool_shape& s, const float* in, float* out, cudaStream_t stream) {
   return kernels::pool(s, in, out, stream);
 }

@@ -18,6 +18,12 @@ const kernels::split_k_rule& split_rule();
 //! Split-K (kernels::conv_splits under split_rule()) for layers with few blocks and a long K.
 cudaError_t conv_bias_relu(const kernels::conv_shape& s, kernels::conv_tile t, kernels::conv_precision p,
                            const float* in, const float* w, const float* bias, float* out, cudaStream_t stream);
+//! The same with the split count given, for tests and tuning tools: 0 = kernels::conv_splits(s, t)
+//! under the default rule (no environment), n = split-K over a cluster of n blocks (1 to 8, clamped
+//! to the K steps).
+cudaError_t conv_bias_relu(const kernels::conv_shape& s, kernels::conv_tile t, kernels::conv_precision p,
+                           const float* in, const float* w, const float* bias, float* out, cudaStream_t stream,
+                           int splits);
 //! Max or average pooling into a channel slice (PyTorch's ceil_mode, padding and count_include_pad rules).
 cudaError_t pool(const kernels::pool_shape& s, const float* in, float* out, cudaStream_t stream);
 //! Adaptive average pooling to 1x1.

@@ -80,8 +80,8 @@ public:
       if (!timeout || code != EWOULDBLOCK || std::chrono::steady_clock::now() >= deadline) {
         ::close(fd_);
         if (timeout && code == EWOULDBLOCK)
-          throw lock_timeout("opara: cannot lock '" + lock_path.string() + "': another thread or process has held it for " +
-                             std::to_string(timeout->count()) + " ms (stopped, or on a hung file system?)");
+          throw lock_timeout("opara: cannot lock '" + lock_path.string() + "': other threads or processes held it for the whole " +
+                             std::to_string(timeout->count()) + " ms waited (one stopped, a hung file system, or many writers at once?)");
         fail(lock_path, "locking", code);
       }
       std::this_thread::sleep_for(pause);

@@ -43,7 +43,7 @@ struct explicit_graph {
   //! capture() with g already converted (`compact`, what the scheduler passes): priorities read
   //! it instead of converting g again.
   template <cuda_operator_graph G>
-  executable capture(const G& g, const opara::graph& compact, const plan& p, cudaStream_t s, const options& o) const {
+  executable capture(const G& g, const opara::graph& compact, const plan& p, cudaStream_t /*s*/, const options& o) const {
     return detail::updatable_executable(*this, g, p, build_on(g, &compact, p, o), o);
   }
 

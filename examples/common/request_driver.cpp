@@ -1,4 +1,3 @@
-#pragma once
 //! The request bench (googlenet_requests, inception_v3_requests: one driver, the model a parameter):
 //! the engine as a real one runs, from one activation arena, taking each request's own input and
 //! output buffers. At batch 1 and 8 it builds the engine four ways and runs each under opara's
@@ -40,16 +39,10 @@
 #include "bench_util.hpp"
 #include "engine.hpp"
 #include "network.hpp"
+#include "programs.hpp"
 #include "reference.hpp"
 
 namespace convnet {
-
-//! What the request driver needs to know about a model.
-struct request_model {
-  const char* name;
-  const char* program;
-  topology (*make)();
-};
 
 namespace request_detail {
 
@@ -132,7 +125,7 @@ struct device_floats {
 } // namespace request_detail
 
 //! Runs the request bench for `model` (the program's main: its exit status; 77 without a GPU).
-inline int requests_main(int argc, char** argv, const request_model& model) try {
+int requests_main(int argc, char** argv, const request_model& model) try {
   using namespace request_detail;
   const args a = parse(argc, argv, model);
   int devices = 0;

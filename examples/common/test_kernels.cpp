@@ -1,8 +1,11 @@
 //! Checks every kernel of the portable path against the float64 CPU reference: GoogLeNet's and
 //! Inception-v3's shapes (batch 1 and 8) and odd ones (non-square images and windows, channel counts
 //! off multiples of 4/8/16, stride 2 on odd sizes, channel slices), every conv tile and both precisions. Outputs are poisoned (NaN) first; channels outside a
-//! kernel's slice must still hold the poison afterwards. Exits 77 when there is no GPU.
+//! kernel's slice must still hold the poison afterwards. Exits 77 when there is no GPU. Host C++ over
+//! the kernels library (kernels/launch.hpp): the kernels are compiled once, in convnet_kernels, and
+//! tested as the engine calls them.
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -10,13 +13,13 @@
 #include <string>
 #include <vector>
 
-#include "kernels/conv.cuh"
+#include "kernels/launch.hpp"
 #include "kernels/layout.hpp"
-#include "kernels/pool.cuh"
 #include "reference.hpp"
 #include "test_util.hpp"
 
 namespace k = convnet::kernels;
+namespace launch = convnet::launch;
 namespace ref = convnet::reference;
 
 using namespace convnet::test;
@@ -44,7 +47,7 @@ void test_conv(k::conv_shape s, std::vector<int> splits = {0}) {
       for (int sp : splits) {
         const int eff = sp == 0 ? k::conv_splits(s, t) : sp;
         d_out.poison();
-        CHECK_CUDA(k::conv_bias_relu(s, t, p, d_in.p, d_w.p, d_b.p, d_out.p, nullptr, sp));
+        CHECK_CUDA(launch::conv_bias_relu(s, t, p, d_in.p, d_w.p, d_b.p, d_out.p, nullptr, sp));
         CHECK_CUDA(cudaDeviceSynchronize());
         const auto got = d_out.get();
         char what[240];
@@ -54,7 +57,7 @@ void test_conv(k::conv_shape s, std::vector<int> splits = {0}) {
                       p == k::conv_precision::tf32 ? 2e-3 : 5e-5);  // tf32x3: fp32-level, but the tensor cores accumulate in fp32 without round-to-nearest: 1.8e-5 seen at K=1728
         if (eff > 1)
           expect_same_bits(what, got, [&] {
-            CHECK_CUDA(k::conv_bias_relu(s, t, p, d_in.p, d_w.p, d_b.p, d_out.p, nullptr, sp));
+            CHECK_CUDA(launch::conv_bias_relu(s, t, p, d_in.p, d_w.p, d_b.p, d_out.p, nullptr, sp));
             CHECK_CUDA(cudaDeviceSynchronize());
             return d_out.get();
           });
@@ -69,7 +72,7 @@ void test_pool(k::pool_shape s) {
   ref::pool(s, in, want);
   dev_buf d_in(in), d_out(want.size());
   d_out.poison();
-  CHECK_CUDA(k::pool(s, d_in.p, d_out.p, nullptr));
+  CHECK_CUDA(launch::pool(s, d_in.p, d_out.p, nullptr));
   CHECK_CUDA(cudaDeviceSynchronize());
   compare_slice(pool_name(s), d_out.get(), want, s.batch, s.c_total, s.c_off, s.c, s.ho() * s.wo(),
                 s.average ? 1e-6 : 1e-7);
@@ -80,7 +83,7 @@ void test_avg(int batch, int c, int h, int w) {
   const auto want = ref::avg_pool_1x1(batch, c, h * w, in);
   dev_buf d_in(in), d_out(want.size());
   d_out.poison();
-  CHECK_CUDA(k::avg_pool_1x1(batch, c, h * w, d_in.p, d_out.p, nullptr));
+  CHECK_CUDA(launch::avg_pool_1x1(batch, c, h * w, d_in.p, d_out.p, nullptr));
   CHECK_CUDA(cudaDeviceSynchronize());
   char what[160];
   std::snprintf(what, sizeof what, "avgpool b%d c%d %dx%d", batch, c, h, w);
@@ -94,7 +97,7 @@ void test_linear(int batch, int kk, int n) {
   const auto want = ref::linear(batch, kk, n, in, w, bias);
   dev_buf d_in(in), d_w(w), d_b(bias), d_out(want.size());
   d_out.poison();
-  CHECK_CUDA(k::linear(batch, kk, n, d_in.p, d_w.p, d_b.p, d_out.p, nullptr));
+  CHECK_CUDA(launch::linear(batch, kk, n, d_in.p, d_w.p, d_b.p, d_out.p, nullptr));
   CHECK_CUDA(cudaDeviceSynchronize());
   char what[160];
   std::snprintf(what, sizeof what, "linear b%d %d->%d", batch, kk, n);

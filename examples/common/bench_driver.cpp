@@ -1,4 +1,3 @@
-#pragma once
 //! The model bench (googlenet_bench, inception_v3_bench: one driver, the model a parameter): a
 //! network (torchvision layout, fused kernels) run four ways at batch 1 and 8: single-stream
 //! launches (eager), a sequential CUDA Graph, opara with Opara's policies (opara_greedy +
@@ -57,16 +56,10 @@
 #include "bench_util.hpp"
 #include "engine.hpp"
 #include "network.hpp"
+#include "programs.hpp"
 #include "reference.hpp"
 
 namespace convnet {
-
-//! What the driver needs to know about a model.
-struct bench_model {
-  const char* name;     //!< "GoogLeNet", "Inception-v3"
-  const char* program;  //!< "googlenet_bench"
-  topology (*make)();   //!< the topology, torchvision's layout
-};
 
 namespace bench_detail {
 
@@ -655,7 +648,7 @@ inline void write_json(const args& a, const bench_model& model, const cudaDevice
 //! Runs the bench for `model` (the program's main: returns its exit status; 77 without a GPU):
 //! the PyTorch weights check (--weights), the ceilings (--layers), every batch (run_batch), the
 //! summary table and the JSON (--json).
-inline int bench_main(int argc, char** argv, const bench_model& model) try {
+int bench_main(int argc, char** argv, const bench_model& model) try {
   using namespace bench_detail;
   const args a = parse(argc, argv, model);
   int devices = 0;
