@@ -81,7 +81,7 @@ constexpr int chunk = elem::traits<T>::per_chunk;            // elements per 16-
 template <class T>
 constexpr conv_precision precision_of = std::is_same_v<T, float> ? conv_precision::tf32 : conv_precision::bf16;
 
-// One K step's 4 wgmmas (32 bytes of every row each): m64nBNk8 TF32 or m64nBNk16 BF16.
+// One wgmma of a K step (32 bytes of every row; four per step): m64nBNk8 TF32 or m64nBNk16 BF16.
 template <class T, int BN>
 __device__ __forceinline__ void mma(float* acc, std::uint64_t da, std::uint64_t db) {
   if constexpr (std::is_same_v<T, float>) wgmma_tf32<BN>::mma(acc, da, db);
