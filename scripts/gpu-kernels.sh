@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GPU run of the examples' kernels and models, GoogLeNet then Inception-v3 (owner: kernels). One
 # command on the GPU machine:
-#   scripts/gpu-kernels.sh [quick|full|sanitize] [build-dir]
+#   scripts/gpu-kernels.sh [quick|full|sanitize|bf16] [build-dir]
 # quick: configure (sm_90 + sm_90a), build, both kernel tests (portable and sm_90 paths), whole-model
 #        checks against the float64 reference (batch 1 and 8; sm90, portable tf32, portable tf32x3),
 #        per-layer tables (--layers) at batch 1 and 8 on both paths, googlenet_bench --quick on sm90;
@@ -13,6 +13,10 @@
 #        /tmp/gpu-kernels-out).
 # sanitize: compute-sanitizer memcheck and racecheck on both kernel tests (all of them take longer than
 #        the time limit under racecheck: CONVNET_TEST_ONLY="k1x7|avgpool|..." limits the shapes checked).
+# bf16:  the BF16 sm_90 path: its kernel test, both models against the float64 reference (batch 1
+#        and 8), the PyTorch-weights check (when scripts/export_torchvision_weights.py runs), per-layer
+#        tables and --quick benches at batch 1 and 8 for both models, with the TF32 sm90 figures of the
+#        same run beside them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-quick}
@@ -31,7 +35,8 @@ step configure and build
 cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
   -DOPARA_BUILD_TESTS=OFF -DOPARA_BUILD_BENCH=OFF -DOPARA_INSTALL=OFF > "$T/configure.log" 2>&1 \
   || { tail -30 "$T/configure.log"; exit 1; }
-cmake --build "$B" -j16 --target convnet_test_kernels convnet_test_kernels_sm90 googlenet_bench inception_v3_bench > "$T/build.log" 2>&1 \
+cmake --build "$B" -j16 --target convnet_test_kernels convnet_test_kernels_sm90 convnet_test_kernels_sm90_bf16 \
+  googlenet_bench inception_v3_bench > "$T/build.log" 2>&1 \
   || { grep -E "error|Error" -A5 "$T/build.log" | head -60; exit 1; }
 E="$B/examples/googlenet"
 C="$B/examples/common"
@@ -72,10 +77,50 @@ if [ "$what" = quick ]; then
   sed -n '/^batch  /,$p' "$OUTDIR/iv3-bench-quick.log"
 fi
 
+if [ "$what" = bf16 ]; then
+  step BF16 kernel test
+  "$C/convnet_test_kernels_sm90_bf16" > "$OUTDIR/convnet_test_kernels_sm90_bf16.log" 2>&1; rc=$?
+  grep -v "^ok " "$OUTDIR/convnet_test_kernels_sm90_bf16.log" | tail -8; [ $rc -eq 0 ] || status=1
+  step BF16 whole models vs float64 reference, batch 1 and 8
+  for m in "$E/googlenet_bench" "$I/inception_v3_bench"; do
+    "$m" --check-only --batch 1,8 --precision bf16 2>&1 | grep -E "^ok|FAIL|error|operators" || status=1
+  done
+  step BF16 PyTorch weights check
+  for m in googlenet inception_v3; do
+    if PYTHONUNBUFFERED=1 python3 scripts/export_torchvision_weights.py /tmp/$m.bin --model $m --batch 2 > "$T/export-$m.log" 2>&1; then
+      bin="$E/googlenet_bench"; [ $m = inception_v3 ] && bin="$I/inception_v3_bench"
+      for p in bf16 tf32; do
+        "$bin" --weights /tmp/$m.bin --check-only --batch none --path sm90 --precision $p 2>&1 | grep -E "PyTorch weights|FAIL|error" || status=1
+      done
+    else
+      echo "$m: weights export failed (no PyTorch?):"; tail -3 "$T/export-$m.log"
+    fi
+  done
+  step per-layer times, isolated, sm90 bf16 and tf32
+  for m in googlenet inception_v3; do
+    bin="$E/googlenet_bench"; [ $m = inception_v3 ] && bin="$I/inception_v3_bench"
+    for p in bf16 tf32; do
+      for b in 1 8; do
+        "$bin" --layers --batch $b --reps 20 --check-only --path sm90 --precision $p > "$OUTDIR/$m-layers-$p-b$b.log" 2>&1 || status=1
+        grep -E "sum of conv|critical path" "$OUTDIR/$m-layers-$p-b$b.log" | sed "s/^/[$m $p b$b] /"
+      done
+    done
+  done
+  step --quick benches, batch 1 and 8, sm90 bf16 then tf32
+  for m in googlenet inception_v3; do
+    bin="$E/googlenet_bench"; [ $m = inception_v3 ] && bin="$I/inception_v3_bench"
+    for p in bf16 tf32; do
+      timeout 300 "$bin" --batch 1,8 --quick --path sm90 --precision $p --json "$OUTDIR/$m-$p-$gpu-$day.json" \
+        > "$OUTDIR/$m-bench-quick-$p.log" 2>&1 || status=1
+      echo "--- $m $p"; sed -n '/^batch  /,$p' "$OUTDIR/$m-bench-quick-$p.log"
+    done
+  done
+fi
+
 if [ "$what" = sanitize ]; then
   step compute-sanitizer memcheck and racecheck on the kernel tests
   for tool in memcheck racecheck; do
-    for t in convnet_test_kernels_sm90 convnet_test_kernels; do
+    for t in convnet_test_kernels_sm90 convnet_test_kernels_sm90_bf16 convnet_test_kernels; do
       timeout 280 compute-sanitizer --tool $tool --error-exitcode 9 "$C/$t" > "$OUTDIR/$tool-$t.log" 2>&1; rc=$?
       echo "$tool $t: rc=$rc $(grep -E 'checks passed' "$OUTDIR/$tool-$t.log" | tail -1) $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUTDIR/$tool-$t.log" | tail -1)"
       [ $rc -eq 0 ] || status=1

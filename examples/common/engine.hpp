@@ -18,7 +18,9 @@
 #include <opara/memory/traits.hpp>
 #include <opara/profile/profile.hpp>
 
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -41,25 +43,32 @@ inline void engine_check(cudaError_t e, const std::string& what) {
 
 //! Engine options.
 struct engine_options {
+  //! tf32 (either path), tf32x3 (portable path only), or bf16 (sm_90 path only: bf16 activations and
+  //! weights in memory, fp32 accumulation; the classifier's pooled features and logits stay fp32).
+  //! Asking for a precision the path cannot run throws.
   kernels::conv_precision precision = kernels::conv_precision::tf32;
   //! Per-layer launch shape. Portable path: the largest tile that still gives this many blocks. sm90
   //! path: the block slots the cost model of choose_sm90_config assumes the layer has to itself.
   long long min_conv_blocks = 96;
   //! Which kernels: automatic takes the sm_90 path (NHWC, wgmma) on a compute-capability-9.0 GPU with
-  //! TF32 precision, the portable path (NCHW) otherwise. Asking for sm90 where it cannot run throws.
+  //! TF32 or BF16 precision, the portable path (NCHW) otherwise (BF16 elsewhere throws). Asking for
+  //! sm90 where it cannot run throws.
   kernels::conv_path path = kernels::conv_path::automatic;
   //! sm_90 path: fold each 3x3/s1/p1 max pool that feeds a single 1x1 convolution into that
   //! convolution (the pool operator disappears from the graph). Off by default: measured on an H200
   //! the fused kernel (synchronous 3x3 gathers) is slower than pool + conv, and the whole model too
-  //! (examples/googlenet/RESULTS.md).
+  //! (examples/googlenet/RESULTS.md). fp32 only: ignored with bf16 (no fused bf16 kernel).
   bool fuse_pools = false;
 };
 
 //! A network loaded on the GPU for a fixed batch size: folded weights, one buffer per activation.
 //! On the sm_90 path activations are NHWC (a pixel's channels contiguous; the input image's 3
 //! channels stored as 4, the fourth zero), weights [cout][kh][kw][cin4], both TF32-rounded; on the
-//! portable path NCHW. upload_input and download take and give NCHW either way. Engine operators are
-//! the topology's operators, less the max pools fused into their 1x1 convolution (fuse_pools).
+//! portable path NCHW. With BF16 (sm_90 path) activations and weights are bf16 (nearest even), a
+//! pixel's channels padded to a multiple of 8 (the image's 3 stored as 8), weights [cout][kh][kw][cin8];
+//! biases, the globally pooled features and the logits stay fp32. upload_input and download take and
+//! give fp32 NCHW either way. Engine operators are the topology's operators, less the max pools fused
+//! into their 1x1 convolution (fuse_pools).
 class engine {
 public:
   engine(topology t, const weights& w, int batch, engine_options o = {})
@@ -71,18 +80,24 @@ public:
     build_ops();
     build_edges();
     build_buffers();
+    build_types();
     // Activations: one region, 256-byte aligned slices, each tensor its own (set_arena shares them).
     std::size_t total = 0;
     for (std::size_t t = 0; t < net_.tensors.size(); ++t) {
       act_off_.push_back(total);
-      total += (stored_floats(static_cast<int>(t)) + 63) / 64 * 64;
+      total += round256(stored_bytes(static_cast<int>(t)));
     }
-    engine_check(cudaMalloc(reinterpret_cast<void**>(&act_), total * sizeof(float)), "cudaMalloc(activations)");
-    act_floats_ = total;
+    engine_check(cudaMalloc(reinterpret_cast<void**>(&act_), total), "cudaMalloc(activations)");
+    act_bytes_ = total;
     point_tensors();
-    // Parameters: per conv the folded weights in the path's layout, then the bias; then fc.
-    std::vector<float> host;
-    auto align = [&] { host.resize((host.size() + 63) / 64 * 64, 0.0f); };
+    // Parameters: per conv the folded weights in the path's layout and precision, then the bias
+    // (fp32); then fc (fp32). Each part 256-byte aligned; offsets in bytes.
+    std::vector<std::byte> host;
+    auto align = [&] { host.resize(round256(host.size()), std::byte{0}); };
+    auto append = [&](const auto& v) {
+      const auto* p = reinterpret_cast<const std::byte*>(v.data());
+      host.insert(host.end(), p, p + v.size() * sizeof(v[0]));
+    };
     for (std::size_t c = 0; c < net_.convs.size(); ++c) {
       const conv_spec& cs = net_.convs[c];
       const auto f = fold_batch_norm<float>(cs, w.convs[c]);
@@ -91,35 +106,33 @@ public:
       if (nhwc()) {
         kernels::conv_shape shape;
         shape.cin = cs.cin; shape.cout = cs.cout; shape.kh = cs.kh; shape.kw = cs.kw;
-        const auto packed = kernels::pack_weights_nhwc(shape, f.w.data(), true);
-        host.insert(host.end(), packed.begin(), packed.end());
+        if (bf16_) append(kernels::pack_weights_nhwc_bf16(shape, f.w.data()));
+        else append(kernels::pack_weights_nhwc(shape, f.w.data(), true));
       } else {
         const int kk = cs.k();
-        const auto padded = kernels::pad_weights_nchw(f.w, cs.cout, kk, (kk + 31) / 32 * 32);
-        host.insert(host.end(), padded.begin(), padded.end());
+        append(kernels::pad_weights_nchw(f.w, cs.cout, kk, (kk + 31) / 32 * 32));
       }
       align();
       b_off_.push_back(host.size());
-      host.insert(host.end(), f.bias.begin(), f.bias.end());
+      append(f.bias);
     }
     if (net_.num_classes > 0) {
       align();
       fc_w_off_ = host.size();
-      host.insert(host.end(), w.fc_w.begin(), w.fc_w.end());
+      append(w.fc_w);
       align();
       fc_b_off_ = host.size();
-      host.insert(host.end(), w.fc_b.begin(), w.fc_b.end());
+      append(w.fc_b);
     }
-    engine_check(cudaMalloc(reinterpret_cast<void**>(&params_), host.size() * sizeof(float)), "cudaMalloc(parameters)");
-    engine_check(cudaMemcpy(params_, host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice),
-                 "cudaMemcpy(parameters)");
+    engine_check(cudaMalloc(reinterpret_cast<void**>(&params_), host.size()), "cudaMalloc(parameters)");
+    engine_check(cudaMemcpy(params_, host.data(), host.size(), cudaMemcpyHostToDevice), "cudaMemcpy(parameters)");
     for (int op = 0; op < static_cast<int>(ops_.size()); ++op) {
       const op_desc& d = desc(op);
       tiles_.push_back(kernels::conv_tile::m64n64);
       sm90_.push_back({});
       if (d.kind != op_kind::conv) continue;
       const auto shape = net_.conv_shape_of(d, batch_);
-      if (nhwc()) sm90_.back() = kernels::choose_sm90_config(shape, opt_.min_conv_blocks);
+      if (nhwc()) sm90_.back() = kernels::choose_sm90_config(shape, opt_.min_conv_blocks, opt_.precision);
       else tiles_.back() = kernels::choose_conv_tile(shape, opt_.min_conv_blocks);
     }
   }
@@ -135,6 +148,8 @@ public:
   //! The kernels this engine runs (never automatic).
   [[nodiscard]] kernels::conv_path path() const noexcept { return path_; }
   [[nodiscard]] bool nhwc() const noexcept { return path_ == kernels::conv_path::sm90; }
+  //! BF16 activations and weights (the sm_90 path with conv_precision::bf16).
+  [[nodiscard]] bool bf16() const noexcept { return bf16_; }
   [[nodiscard]] std::size_t op_count() const noexcept { return ops_.size(); }
   //! The topology operator behind engine operator `op` (for a fused pool + conv: the conv).
   [[nodiscard]] const op_desc& desc(int op) const { return net_.ops[ops_[op]]; }
@@ -184,31 +199,31 @@ public:
     return desc(op).kind == op_kind::conv ? opara::boundness::compute : opara::boundness::memory;
   }
 
-  float* tensor(int t) const noexcept { return ptr_[t]; }
+  //! Where tensor t is on the device, in the engine's layout and element type (tensor_is_bf16).
+  [[nodiscard]] void* tensor(int t) const noexcept { return ptr_[t]; }
   //! Elements of tensor t as the user sees it (NCHW, its own channel count).
   [[nodiscard]] std::size_t tensor_floats(int t) const { return net_.tensors[t].size() * batch_; }
-  [[nodiscard]] float* input() const noexcept { return tensor(net_.input); }
-  [[nodiscard]] const float* output() const noexcept { return tensor(net_.output); }
+  //! True when tensor t holds bf16 elements (a BF16 engine's activations, except the globally pooled
+  //! features and the logits, which are fp32); false: fp32.
+  [[nodiscard]] bool tensor_is_bf16(int t) const { return elem_bytes_[t] == 2; }
+  [[nodiscard]] void* input() const noexcept { return tensor(net_.input); }
+  [[nodiscard]] const void* output() const noexcept { return tensor(net_.output); }
 
-  //! Copies an NCHW input to the GPU (sm_90 path: as NHWC, TF32-rounded, padding channels zero).
+  //! Copies an NCHW fp32 input to the GPU (sm_90 path: as NHWC, TF32-rounded or converted to bf16,
+  //! padding channels zero).
   void upload_input(const std::vector<float>& x) const {
-    const std::vector<float> staged = stage_input(x);
-    engine_check(cudaMemcpy(input(), staged.data(), staged.size() * sizeof(float), cudaMemcpyHostToDevice), "upload input");
+    const std::vector<std::byte> staged = stage_input(x);
+    engine_check(cudaMemcpy(input(), staged.data(), staged.size(), cudaMemcpyHostToDevice), "upload input");
   }
-  //! Tensor t, NCHW, whatever the engine's layout.
-  [[nodiscard]] std::vector<float> download(int t) const {
-    std::vector<float> h(stored_floats(t));
-    engine_check(cudaMemcpy(h.data(), tensor(t), h.size() * sizeof(float), cudaMemcpyDeviceToHost), "download");
-    if (!nhwc()) return h;
-    const tensor_desc& td = net_.tensors[t];
-    return kernels::nhwc_to_nchw(h, batch_, td.c, td.h * td.w, stored_channels(t));
-  }
-  //! Fills every activation with NaN (0xff bytes), so that an unwritten element cannot pass a check.
+  //! Tensor t, NCHW fp32, whatever the engine's layout and element type.
+  [[nodiscard]] std::vector<float> download(int t) const { return download_from(tensor(t), t); }
+  //! Fills every activation with NaN (0xff bytes: an fp32 and a bf16 NaN), so that an unwritten
+  //! element cannot pass a check.
   void poison() const {
-    engine_check(cudaMemset(act_, 0xff, act_floats_ * sizeof(float)), "poison");
+    engine_check(cudaMemset(act_, 0xff, act_bytes_), "poison");
     for (int t : {net_.input, net_.output})
-      if (ptr_[t] < act_ || ptr_[t] >= act_ + act_floats_)  // a request's own buffer
-        engine_check(cudaMemset(ptr_[t], 0xff, stored_floats(t) * sizeof(float)), "poison");
+      if (ptr_[t] < act_ || ptr_[t] >= act_ + act_bytes_)  // a request's own buffer
+        engine_check(cudaMemset(ptr_[t], 0xff, stored_bytes(t)), "poison");
   }
 
   // ---- Memory, as opara sees it (a tensor_graph; memory_traits below) ----
@@ -216,9 +231,9 @@ public:
   //! operators write (a concatenation's channel slices: parts of that tensor, interleaved in NHWC).
   [[nodiscard]] std::size_t buffer_count() const noexcept { return part_of_.size(); }
   //! Bytes of buffer b (a part: its tensor's), 256-byte aligned.
-  [[nodiscard]] std::uint64_t buffer_size(int b) const { return (stored_floats(tensor_of(b)) * sizeof(float) + 255) / 256 * 256; }
+  [[nodiscard]] std::uint64_t buffer_size(int b) const { return round256(stored_bytes(tensor_of(b))); }
   //! Where buffer b sits in the activation arena, in bytes (a part: its tensor's place).
-  [[nodiscard]] std::uint64_t buffer_place(int b) const { return act_off_[tensor_of(b)] * sizeof(float); }
+  [[nodiscard]] std::uint64_t buffer_place(int b) const { return act_off_[tensor_of(b)]; }
   //! The input and output tensors are the request's: they live outside the arena.
   [[nodiscard]] bool buffer_is_io(int b) const { return tensor_of(b) == net_.input || tensor_of(b) == net_.output; }
   //! The tensor buffer b is (a part of).
@@ -232,25 +247,24 @@ public:
   //! request binds its own (bind). Reallocates: compile executables after it. Throws engine_error.
   void set_arena(std::span<const std::uint64_t> offset, std::uint64_t bytes) {
     if (offset.size() != buffer_count()) throw engine_error("convnet::engine::set_arena: one offset per buffer needed");
-    const std::size_t in_floats = (stored_floats(net_.input) + 63) / 64 * 64;
-    const std::size_t out_floats = (stored_floats(net_.output) + 63) / 64 * 64;
-    const std::size_t arena_floats = (bytes + 255) / 256 * 64;
+    const std::size_t in_bytes = round256(stored_bytes(net_.input));
+    const std::size_t out_bytes = round256(stored_bytes(net_.output));
+    const std::size_t arena = round256(static_cast<std::size_t>(bytes));
     std::vector<std::size_t> off(net_.tensors.size(), 0);
     for (std::size_t t = 0; t < net_.tensors.size(); ++t) {
       if (static_cast<int>(t) == net_.input || static_cast<int>(t) == net_.output) continue;
-      if (offset[t] % 256 != 0 || offset[t] + stored_floats(static_cast<int>(t)) * sizeof(float) > bytes)
+      if (offset[t] % 256 != 0 || offset[t] + stored_bytes(static_cast<int>(t)) > bytes)
         throw engine_error("convnet::engine::set_arena: tensor " + std::to_string(t) + " is misplaced (offset " +
                            std::to_string(offset[t]) + ", arena of " + std::to_string(bytes) + " bytes)");
-      off[t] = offset[t] / sizeof(float);
+      off[t] = offset[t];
     }
-    off[net_.input] = arena_floats;
-    off[net_.output] = arena_floats + in_floats;
-    float* region = nullptr;
-    engine_check(cudaMalloc(reinterpret_cast<void**>(&region), (arena_floats + in_floats + out_floats) * sizeof(float)),
-                 "cudaMalloc(arena)");
+    off[net_.input] = arena;
+    off[net_.output] = arena + in_bytes;
+    std::byte* region = nullptr;
+    engine_check(cudaMalloc(reinterpret_cast<void**>(&region), arena + in_bytes + out_bytes), "cudaMalloc(arena)");
     cudaFree(act_);
     act_ = region;
-    act_floats_ = arena_floats + in_floats + out_floats;
+    act_bytes_ = arena + in_bytes + out_bytes;
     act_off_ = std::move(off);
     arena_bytes_ = bytes;
     point_tensors();
@@ -261,31 +275,45 @@ public:
     std::uint64_t total = 0;
     for (std::size_t t = 0; t < net_.tensors.size(); ++t)
       if (static_cast<int>(t) != net_.input && static_cast<int>(t) != net_.output)
-        total += (stored_floats(static_cast<int>(t)) * sizeof(float) + 255) / 256 * 256;
+        total += round256(stored_bytes(static_cast<int>(t)));
     return total;
   }
-  //! Points the input and output tensors at a request's own device buffers (the engine's layout:
-  //! stage_input's), or back at the engine's (nullptr). Executables captured before record the old
-  //! pointers: opara::executable::update re-points them.
-  void bind(const float* input, float* output) {
-    ptr_[net_.input] = input ? const_cast<float*>(input) : act_ + act_off_[net_.input];
-    ptr_[net_.output] = output ? output : act_ + act_off_[net_.output];
+  //! Points the input and output tensors at a request's own device buffers (the engine's layout and
+  //! element type: stage_input's, stored_bytes each), or back at the engine's (nullptr). Executables
+  //! captured before record the old pointers: opara::executable::update re-points them.
+  void bind(const void* input, void* output) {
+    ptr_[net_.input] = input ? static_cast<std::byte*>(const_cast<void*>(input)) : act_ + act_off_[net_.input];
+    ptr_[net_.output] = output ? static_cast<std::byte*>(output) : act_ + act_off_[net_.output];
   }
-  //! Floats of tensor t as stored (the engine's layout, padding channels included).
-  [[nodiscard]] std::size_t stored_size(int t) const { return stored_floats(t); }
-  //! An NCHW input in the engine's layout, ready to copy to a bound input buffer.
-  [[nodiscard]] std::vector<float> stage_input(const std::vector<float>& x) const {
+  //! Elements of tensor t as stored (the engine's layout, padding channels included).
+  [[nodiscard]] std::size_t stored_size(int t) const { return stored_elems(t); }
+  //! Bytes of tensor t as stored (fp32 or bf16 elements).
+  [[nodiscard]] std::size_t stored_bytes(int t) const { return stored_elems(t) * elem_bytes_[t]; }
+  //! An NCHW fp32 input in the engine's layout and element type (its bytes), ready to copy to a bound
+  //! input buffer.
+  [[nodiscard]] std::vector<std::byte> stage_input(const std::vector<float>& x) const {
     if (x.size() != tensor_floats(net_.input)) throw std::invalid_argument("convnet::engine: input has the wrong size");
-    if (!nhwc()) return x;
+    if (!nhwc()) return bytes_of(x);
     const tensor_desc& td = net_.tensors[net_.input];
     auto staged = kernels::nchw_to_nhwc(x, batch_, td.c, td.h * td.w, stored_channels(net_.input));
+    if (tensor_is_bf16(net_.input)) {
+      std::vector<kernels::bfloat16> h(staged.size());
+      for (std::size_t i = 0; i < staged.size(); ++i) h[i] = kernels::to_bf16(staged[i]);
+      return bytes_of(h);
+    }
     for (float& v : staged) v = kernels::round_tf32(v);
-    return staged;
+    return bytes_of(staged);
   }
-  //! The engine's output, NCHW, from a device buffer in its layout (a bound output).
-  [[nodiscard]] std::vector<float> download_from(const float* device, int t) const {
-    std::vector<float> h(stored_floats(t));
-    engine_check(cudaMemcpy(h.data(), device, h.size() * sizeof(float), cudaMemcpyDeviceToHost), "download");
+  //! Tensor t, NCHW fp32, from a device buffer in the engine's layout and element type (a bound output).
+  [[nodiscard]] std::vector<float> download_from(const void* device, int t) const {
+    std::vector<float> h(stored_elems(t));
+    if (tensor_is_bf16(t)) {
+      std::vector<kernels::bfloat16> raw(h.size());
+      engine_check(cudaMemcpy(raw.data(), device, stored_bytes(t), cudaMemcpyDeviceToHost), "download");
+      for (std::size_t i = 0; i < h.size(); ++i) h[i] = kernels::from_bf16(raw[i]);
+    } else {
+      engine_check(cudaMemcpy(h.data(), device, stored_bytes(t), cudaMemcpyDeviceToHost), "download");
+    }
     if (!nhwc()) return h;
     const tensor_desc& td = net_.tensors[t];
     return kernels::nhwc_to_nchw(h, batch_, td.c, td.h * td.w, stored_channels(t));
@@ -293,33 +321,43 @@ public:
 
   //! Enqueues operator `op`'s one kernel on `s`. Throws engine_error naming the operator.
   void enqueue(int op, cudaStream_t s) const {
+    using kernels::bfloat16;
     const op_desc& d = desc(op);
-    const float* in = tensor(in_tensor_[op]);
+    const int in = in_tensor_[op];
     cudaError_t e = cudaSuccess;
     switch (d.kind) {
       case op_kind::conv: {
         const auto shape = net_.conv_shape_of(d, batch_);
-        const float* wgt = params_ + w_off_[d.conv];
-        const float* bias = params_ + b_off_[d.conv];
-        e = nhwc() ? launch::conv_bias_relu_nhwc(shape, sm90_[op], fused_[op], in, wgt, bias, tensor(d.output), s)
-                   : launch::conv_bias_relu(shape, tiles_[op], opt_.precision, in, wgt, bias, tensor(d.output), s);
+        const float* bias = param<float>(b_off_[d.conv]);
+        if (bf16_)
+          e = launch::conv_bias_relu_nhwc_bf16(shape, sm90_[op], fused_[op], at<bfloat16>(in), param<bfloat16>(w_off_[d.conv]),
+                                               bias, at<bfloat16>(d.output), s);
+        else if (nhwc())
+          e = launch::conv_bias_relu_nhwc(shape, sm90_[op], fused_[op], at<float>(in), param<float>(w_off_[d.conv]), bias,
+                                          at<float>(d.output), s);
+        else
+          e = launch::conv_bias_relu(shape, tiles_[op], opt_.precision, at<float>(in), param<float>(w_off_[d.conv]), bias,
+                                     at<float>(d.output), s);
         break;
       }
       case op_kind::max_pool:
       case op_kind::avg_pool: {
         const auto shape = net_.pool_shape_of(d, batch_);
-        e = nhwc() ? launch::pool_nhwc(shape, in, tensor(d.output), s) : launch::pool(shape, in, tensor(d.output), s);
+        e = bf16_    ? launch::pool_nhwc_bf16(shape, at<bfloat16>(in), at<bfloat16>(d.output), s)
+            : nhwc() ? launch::pool_nhwc(shape, at<float>(in), at<float>(d.output), s)
+                     : launch::pool(shape, at<float>(in), at<float>(d.output), s);
         break;
       }
       case op_kind::global_avg_pool: {
         const tensor_desc& td = net_.tensors[d.input];
-        e = nhwc() ? launch::avg_pool_1x1_nhwc(batch_, td.c, td.h * td.w, in, tensor(d.output), s)
-                   : launch::avg_pool_1x1(batch_, td.c, td.h * td.w, in, tensor(d.output), s);
+        e = bf16_    ? launch::avg_pool_1x1_nhwc_bf16(batch_, td.c, td.h * td.w, at<bfloat16>(in), at<float>(d.output), s)
+            : nhwc() ? launch::avg_pool_1x1_nhwc(batch_, td.c, td.h * td.w, at<float>(in), at<float>(d.output), s)
+                     : launch::avg_pool_1x1(batch_, td.c, td.h * td.w, at<float>(in), at<float>(d.output), s);
         break;
       }
-      case op_kind::linear:
-        e = launch::linear(batch_, net_.tensors[d.input].c, net_.num_classes, in, params_ + fc_w_off_,
-                           params_ + fc_b_off_, tensor(d.output), s);
+      case op_kind::linear:  // fp32 features and weights on every path
+        e = launch::linear(batch_, net_.tensors[d.input].c, net_.num_classes, at<float>(in), param<float>(fc_w_off_),
+                           param<float>(fc_b_off_), at<float>(d.output), s);
         break;
     }
     engine_check(e, "operator '" + names_[op] + "'");
@@ -335,14 +373,22 @@ private:
     engine_check(cudaGetDevice(&dev), "cudaGetDevice");
     const bool sm90_ok = launch::sm90_supported(dev);
     const bool tf32 = opt_.precision == kernels::conv_precision::tf32;
+    const bool half = opt_.precision == kernels::conv_precision::bf16;
+    if (opt_.path == kernels::conv_path::portable && half)
+      throw engine_error("convnet::engine: bf16 runs on the sm90 path only (NHWC, wgmma); the portable path runs tf32 "
+                         "and tf32x3");
     if (opt_.path == kernels::conv_path::sm90 && !sm90_ok)
       throw engine_error("convnet::engine: the sm90 path needs a GPU of compute capability 9.0 (device " +
                          std::to_string(dev) + " is not)");
-    if (opt_.path == kernels::conv_path::sm90 && !tf32)
-      throw engine_error("convnet::engine: the sm90 path runs TF32 only; tf32x3 needs the portable path");
+    if (half && !sm90_ok)
+      throw engine_error("convnet::engine: bf16 runs on the sm90 path only, which needs a GPU of compute capability 9.0 "
+                         "(device " + std::to_string(dev) + " is not)");
+    if (opt_.path == kernels::conv_path::sm90 && !tf32 && !half)
+      throw engine_error("convnet::engine: the sm90 path runs TF32 and BF16; tf32x3 needs the portable path");
     path_ = opt_.path != kernels::conv_path::automatic ? opt_.path
-            : sm90_ok && tf32                           ? kernels::conv_path::sm90
+            : sm90_ok && (tf32 || half)                 ? kernels::conv_path::sm90
                                                         : kernels::conv_path::portable;
+    bf16_ = half;
   }
   // Engine operators: the topology's, except a 3x3/s1/p1 max pool whose output only one 1x1 stride-1
   // conv reads (and nothing else writes), which becomes part of that conv (sm_90 path, fuse_pools).
@@ -356,7 +402,7 @@ private:
     std::vector<int> pool_feeding(net_.tensors.size(), -1);  // tensor -> the fusable pool writing it
     for (int i = 0; i < n; ++i) {
       const op_desc& d = net_.ops[i];
-      if (nhwc() && opt_.fuse_pools && d.kind == op_kind::max_pool && d.k == 3 && d.stride == 1 && d.pad == 1 &&
+      if (nhwc() && !bf16_ && opt_.fuse_pools && d.kind == op_kind::max_pool && d.k == 3 && d.stride == 1 && d.pad == 1 &&
           d.c_off == 0 && readers[d.output] == 1 && writers[d.output] == 1)
         pool_feeding[d.output] = i;
     }
@@ -412,23 +458,61 @@ private:
       }
     }
   }
+  // Element size of every tensor: 4 (fp32) everywhere, except on a BF16 engine, where the input and
+  // everything convolutions and pools write is bf16 (2) and what the classifier reads and writes (the
+  // global average pool's output, the logits) stays fp32. Throws engine_error for a topology the bf16
+  // kernels cannot run: an operator reading the other type than its kernel takes, or a bf16 slice or
+  // tensor off a multiple of 8 channels (the kernels' 16-byte chunks).
+  void build_types() {
+    elem_bytes_.assign(net_.tensors.size(), bf16_ ? 2 : 4);
+    if (!bf16_) return;
+    for (const op_desc& d : net_.ops)
+      if (d.kind == op_kind::global_avg_pool || d.kind == op_kind::linear) elem_bytes_[d.output] = 4;
+    for (const op_desc& d : net_.ops) {
+      const bool classifier = d.kind == op_kind::linear;
+      if (elem_bytes_[d.input] != (classifier ? 4 : 2))
+        throw engine_error("convnet::engine: bf16: operator '" + d.name + "' reads " +
+                           (classifier ? "a bf16 tensor (the classifier takes the fp32 output of a global average pool)"
+                                       : "an fp32 tensor (only the classifier reads fp32 on a bf16 engine)"));
+      if (d.kind == op_kind::global_avg_pool || classifier) continue;
+      if (d.c_off % 8 != 0 || net_.tensors[d.output].c % 8 != 0)
+        throw engine_error("convnet::engine: bf16: operator '" + d.name + "' writes channels from " +
+                           std::to_string(d.c_off) + " of a " + std::to_string(net_.tensors[d.output].c) +
+                           "-channel tensor; bf16 needs both multiples of 8");
+    }
+  }
   void point_tensors() {
     ptr_.resize(net_.tensors.size());
     for (std::size_t t = 0; t < net_.tensors.size(); ++t) ptr_[t] = act_ + act_off_[t];
   }
   [[nodiscard]] int stored_channels(int t) const {
     const int c = net_.tensors[t].c;
-    return nhwc() ? (c + 3) / 4 * 4 : c;
+    const int v = elem_bytes_[t] == 2 ? 8 : 4;  // 16 bytes of a pixel's channels
+    return nhwc() ? (c + v - 1) / v * v : c;
   }
-  [[nodiscard]] std::size_t stored_floats(int t) const {
+  [[nodiscard]] std::size_t stored_elems(int t) const {
     const tensor_desc& td = net_.tensors[t];
     return static_cast<std::size_t>(stored_channels(t)) * td.h * td.w * batch_;
   }
+  static std::size_t round256(std::size_t bytes) { return (bytes + 255) / 256 * 256; }
+  template <class T>
+  static std::vector<std::byte> bytes_of(const std::vector<T>& v) {
+    std::vector<std::byte> b(v.size() * sizeof(T));
+    if (!v.empty()) std::memcpy(b.data(), v.data(), b.size());
+    return b;
+  }
+  // Tensor t and the parameter at byte offset `off`, typed (the engine knows which type each is).
+  template <class T>
+  [[nodiscard]] T* at(int t) const noexcept { return reinterpret_cast<T*>(ptr_[t]); }
+  template <class T>
+  [[nodiscard]] const T* param(std::size_t off) const noexcept { return reinterpret_cast<const T*>(params_ + off); }
 
   topology net_;
   int batch_;
   engine_options opt_;
   kernels::conv_path path_ = kernels::conv_path::portable;
+  bool bf16_ = false;                    // bf16 activations and weights (sm_90 path)
+  std::vector<std::uint8_t> elem_bytes_;  // per tensor: 4 (fp32) or 2 (bf16)
   std::vector<int> ops_;           // engine op -> topology op
   std::vector<bool> fused_;        // engine op reads its input through a fused 3x3 max pool
   std::vector<int> in_tensor_;     // the tensor it reads
@@ -438,13 +522,13 @@ private:
   std::vector<kernels::sm90_config> sm90_;  // sm_90 path
   std::vector<int> out_buffer_;  // engine op -> the buffer it writes (a part for a slice writer)
   std::vector<int> part_of_;     // buffer -> its tensor
-  float* act_ = nullptr;
-  std::size_t act_floats_ = 0;
-  std::vector<std::size_t> act_off_;
-  std::vector<float*> ptr_;       // where each tensor is now (the input and output may be a request's)
+  std::byte* act_ = nullptr;
+  std::size_t act_bytes_ = 0;
+  std::vector<std::size_t> act_off_;  // bytes
+  std::vector<std::byte*> ptr_;   // where each tensor is now (the input and output may be a request's)
   std::uint64_t arena_bytes_ = 0;  // set_arena's arena (0: every tensor its own bytes)
-  float* params_ = nullptr;
-  std::vector<std::size_t> w_off_, b_off_;
+  std::byte* params_ = nullptr;
+  std::vector<std::size_t> w_off_, b_off_;  // bytes into params_
   std::size_t fc_w_off_ = 0, fc_b_off_ = 0;
 };
 

@@ -112,14 +112,14 @@ inline double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-//! Device buffer of n floats, freed on scope exit.
-struct device_floats {
-  float* p = nullptr;
-  explicit device_floats(std::size_t n) { engine_check(cudaMalloc(reinterpret_cast<void**>(&p), n * sizeof(float)), "cudaMalloc(request)"); }
-  device_floats(const device_floats&) = delete;
-  device_floats& operator=(const device_floats&) = delete;
-  device_floats(device_floats&& o) noexcept : p(o.p) { o.p = nullptr; }
-  ~device_floats() { cudaFree(p); }
+//! Device buffer of n bytes, freed on scope exit.
+struct device_bytes {
+  void* p = nullptr;
+  explicit device_bytes(std::size_t n) { engine_check(cudaMalloc(&p, n), "cudaMalloc(request)"); }
+  device_bytes(const device_bytes&) = delete;
+  device_bytes& operator=(const device_bytes&) = delete;
+  device_bytes(device_bytes&& o) noexcept : p(o.p) { o.p = nullptr; }
+  ~device_bytes() { cudaFree(p); }
 };
 
 } // namespace request_detail
@@ -246,20 +246,20 @@ int requests_main(int argc, char** argv, const request_model& model) try {
     run_variant("budgeted 1.25x", budget125_engine, in_order(within125.memory_order).compile(budget125_engine, s, prof));
 
     // The request loop on the parallel arena: fresh input and output buffers per request.
-    const std::size_t in_n = par_engine.stored_size(net_desc.input), out_n = par_engine.stored_size(net_desc.output);
-    const std::vector<float> staged = par_engine.stage_input(input);
+    const std::size_t in_n = par_engine.stored_bytes(net_desc.input), out_n = par_engine.stored_bytes(net_desc.output);
+    const std::vector<std::byte> staged = par_engine.stage_input(input);
     constexpr int slots = 4;  // requests rotate through a few buffer pairs, as a server's pool would
-    std::vector<device_floats> req_in, req_out;
+    std::vector<device_bytes> req_in, req_out;
     for (int i = 0; i < slots; ++i) {
       req_in.emplace_back(in_n);
       req_out.emplace_back(out_n);
-      engine_check(cudaMemcpy(req_in.back().p, staged.data(), in_n * sizeof(float), cudaMemcpyHostToDevice), "request input");
+      engine_check(cudaMemcpy(req_in.back().p, staged.data(), in_n, cudaMemcpyHostToDevice), "request input");
     }
     std::vector<double> update_t, capture_t, exec_update_t, copy_t, repoint_total, copy_total;
     for (int i = 0; i < a.requests; ++i) {
-      device_floats& in = req_in[i % slots];
-      device_floats& out = req_out[i % slots];
-      engine_check(cudaMemsetAsync(out.p, 0xff, out_n * sizeof(float), s), "poison request output");
+      device_bytes& in = req_in[i % slots];
+      device_bytes& out = req_out[i % slots];
+      engine_check(cudaMemsetAsync(out.p, 0xff, out_n, s), "poison request output");
       engine_check(cudaStreamSynchronize(s), "poison");
       // Re-point: bind the request's buffers, update the executable, run.
       auto t0 = std::chrono::steady_clock::now();
@@ -279,15 +279,15 @@ int requests_main(int argc, char** argv, const request_model& model) try {
       par_exe.update(par_engine, s);
       engine_check(cudaStreamSynchronize(s), "re-point back");
       t0 = std::chrono::steady_clock::now();
-      engine_check(cudaMemcpyAsync(par_engine.input(), in.p, in_n * sizeof(float), cudaMemcpyDeviceToDevice, s), "copy in");
+      engine_check(cudaMemcpyAsync(par_engine.input(), in.p, in_n, cudaMemcpyDeviceToDevice, s), "copy in");
       par_exe(s);
-      engine_check(cudaMemcpyAsync(out.p, par_engine.output(), out_n * sizeof(float), cudaMemcpyDeviceToDevice, s), "copy out");
+      engine_check(cudaMemcpyAsync(out.p, par_engine.output(), out_n, cudaMemcpyDeviceToDevice, s), "copy out");
       engine_check(cudaStreamSynchronize(s), "copy request");
       copy_total.push_back(us_since(t0));
       // The copies alone.
       t0 = std::chrono::steady_clock::now();
-      engine_check(cudaMemcpyAsync(par_engine.input(), in.p, in_n * sizeof(float), cudaMemcpyDeviceToDevice, s), "copy in");
-      engine_check(cudaMemcpyAsync(out.p, par_engine.output(), out_n * sizeof(float), cudaMemcpyDeviceToDevice, s), "copy out");
+      engine_check(cudaMemcpyAsync(par_engine.input(), in.p, in_n, cudaMemcpyDeviceToDevice, s), "copy in");
+      engine_check(cudaMemcpyAsync(out.p, par_engine.output(), out_n, cudaMemcpyDeviceToDevice, s), "copy out");
       engine_check(cudaStreamSynchronize(s), "copies");
       copy_t.push_back(us_since(t0));
     }

@@ -117,55 +117,7 @@ int main() {
     std::puts("GPU is not compute capability 9.0: the sm_90a kernels cannot run here; skipped");
     return 77;
   }
-  // GoogLeNet's convolutions at batch 1, 3 and 8 (into their concat slices).
-  test_conv(cs(1, 3, 224, 224, 64, 7, 2, 3));              // conv1 (cin 3: pixels store 4 channels)
-  test_conv(cs(1, 64, 56, 56, 64, 1, 1, 0));               // conv2
-  test_conv(cs(1, 64, 56, 56, 192, 3, 1, 1));              // conv3
-  test_conv(cs(3, 192, 28, 28, 96, 1, 1, 0));              // inception3a.branch2.0
-  test_conv(cs(1, 96, 28, 28, 128, 3, 1, 1, 64, 256));     // inception3a.branch2.1 into its slice
-  test_conv(cs(8, 16, 28, 28, 32, 3, 1, 1, 192, 256));     // inception3a.branch3.1, batch 8
-  test_conv(cs(1, 480, 14, 14, 192, 1, 1, 0, 0, 512));     // inception4a.branch1
-  test_conv(cs(1, 24, 14, 14, 64, 3, 1, 1, 384, 512));     // inception4b.branch3.1
-  test_conv(cs(1, 832, 7, 7, 384, 1, 1, 0, 0, 1024), {1, 0, 2, 4, 8});    // inception5b.branch1
-  test_conv(cs(8, 192, 7, 7, 384, 3, 1, 1, 384, 1024), {1, 0, 3});         // inception5b.branch2.1, batch 8
-  test_conv(cs(1, 160, 14, 14, 320, 3, 1, 1, 256, 832), {1, 0, 2, 5});     // inception4e.branch2.1
-  // Odd shapes: cin and cout off multiples of 4 and of the tile, non-square, stride 2, 5x5, 7x7.
-  test_conv(cs(1, 5, 11, 9, 13, 3, 2, 1));
-  test_conv(cs(3, 7, 17, 13, 37, 5, 1, 2, 4, 44), {1, 0, 3});
-  test_conv(cs(2, 3, 23, 19, 10, 7, 2, 3));
-  test_conv(cs(1, 33, 9, 15, 70, 1, 1, 0, 4, 76), {1, 0, 2});
-  test_conv(cs(3, 17, 15, 15, 29, 3, 2, 0));
-  test_conv(cs(1, 65, 7, 7, 18, 1, 2, 0));
-  test_conv(cs(3, 130, 10, 6, 200, 3, 1, 1, 8, 212), {1, 0, 4, 7});
-  // 1-pixel images.
-  test_conv(cs(1, 64, 1, 1, 48, 3, 1, 1), {1, 0, 2});
-  test_conv(cs(3, 20, 1, 1, 13, 1, 1, 0), {1, 0});
-  test_conv(cs(8, 1, 1, 1, 1, 1, 1, 0));
-  // Fused 3x3/s1/p1 max pool + 1x1 conv (an inception block's pool projection).
-  test_conv(cs(1, 192, 28, 28, 32, 1, 1, 0, 224, 256), {1, 0}, true);     // inception3a.branch4
-  test_conv(cs(8, 832, 7, 7, 128, 1, 1, 0, 896, 1024), {1, 0, 4}, true);  // inception5b.branch4, batch 8
-  test_conv(cs(3, 20, 5, 7, 13, 1, 1, 0, 4, 20), {1, 0, 2}, true);
-  test_conv(cs(1, 8, 1, 1, 9, 1, 1, 0), {1}, true);
-
-  // Inception-v3 (batch 1 and 8): stride-2 3x3 without padding (stem, Mixed_6a, Mixed_7a), the
-  // 147x147 and 35x35 layers, the 5x5, the 1x7 / 7x1 and 1x3 / 3x1 pairs into their concat slices;
-  // odd rectangular windows (stride 2, channels off multiples of 4, split-K).
-  for (int b : {1, 8}) {
-    test_conv(cs(b, 3, 299, 299, 32, 3, 2, 0));                                     // Conv2d_1a_3x3
-    test_conv(cs(b, 32, 147, 147, 64, 3, 1, 1));                                    // Conv2d_2b_3x3
-    test_conv(cs(b, 80, 73, 73, 192, 3, 1, 0));                                     // Conv2d_4a_3x3
-    test_conv(cs(b, 48, 35, 35, 64, 5, 1, 2, 64, 256));                             // Mixed_5b.branch5x5_2
-    test_conv(cs(b, 288, 35, 35, 384, 3, 2, 0, 0, 768), {1, 0, 2});                 // Mixed_6a.branch3x3
-    test_conv(cs_rect(b, 128, 17, 17, 128, 1, 7, 1, 0, 3));                         // Mixed_6b.branch7x7_2
-    test_conv(cs_rect(b, 128, 17, 17, 192, 7, 1, 1, 3, 0, 192, 768), {1, 0, 2});    // Mixed_6b.branch7x7_3
-    test_conv(cs(b, 192, 17, 17, 320, 3, 2, 0, 0, 1280), {1, 0, 4});                // Mixed_7a.branch3x3_2
-    test_conv(cs_rect(b, 384, 8, 8, 384, 1, 3, 1, 0, 1, 320, 2048), {1, 0, 4});     // Mixed_7b.branch3x3_2a
-    test_conv(cs_rect(b, 384, 8, 8, 384, 3, 1, 1, 1, 0, 704, 2048), {1, 0, 8});     // Mixed_7b.branch3x3_2b
-  }
-  test_conv(cs_rect(2, 7, 9, 13, 11, 1, 5, 1, 0, 2, 4, 16));
-  test_conv(cs_rect(3, 5, 11, 10, 6, 5, 3, 2, 2, 1), {1, 0, 2});
-  test_conv(cs_rect(1, 33, 6, 7, 19, 7, 1, 1, 3, 0), {1, 0, 3});
-  test_conv(cs_rect(3, 130, 5, 9, 70, 3, 1, 1, 1, 0, 8, 80), {1, 0, 2, 5});
+  for (const conv_case& c : sm90_conv_cases()) test_conv(c.s, c.splits, c.fused_pool);
 
   for (int b : {1, 8})
     for (const auto& p : inception_v3_pools(b)) test_pool(p);

@@ -1,7 +1,8 @@
 // CPU tests of examples/common's host-side layout code and launch rules (no GPU needed): the
 // sm_90 path's NHWC conversions and weight packing compute the same convolution as the float64
-// NCHW reference, TF32 rounding is round-to-nearest on 10 mantissa bits, and the per-layer rules
-// only return launch shapes the kernels accept.
+// NCHW reference (fp32 and bf16 packing), TF32 rounding is round-to-nearest on 10 mantissa bits and
+// BF16 rounding round-to-nearest-even on 7, and the per-layer rules only return launch shapes the
+// kernels accept.
 
 #include <doctest/doctest.h>
 
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/layout.hpp"
@@ -31,23 +33,24 @@ std::vector<float> random_values(std::size_t n, std::uint64_t seed) {
 }
 
 // The implicit GEMM of conv_sm90.cuh, on the CPU: out[p][n] = bias[n] + sum_k A[p][k] * W[n][k] with
-// A gathered from an NHWC input whose pixels hold cin4 channels and k = (r, s, ci), W packed by
-// pack_weights_nhwc. Returns NCHW (batch, cout, ho, wo), before ReLU.
+// A gathered from an NHWC input whose pixels hold cin4 channels (bf16: cin8) and k = (r, s, ci), W
+// packed by pack_weights_nhwc (bf16: pack_weights_nhwc_bf16, widened to float). Returns NCHW (batch,
+// cout, ho, wo), before ReLU.
 std::vector<double> nhwc_gemm(const k::conv_shape& s, const std::vector<float>& in_nhwc, const std::vector<float>& w,
-                              const std::vector<float>& bias) {
-  const int ho = s.ho(), wo = s.wo(), c4 = s.cin4();
+                              const std::vector<float>& bias, k::conv_precision p = k::conv_precision::tf32) {
+  const int ho = s.ho(), wo = s.wo(), c4 = s.cin_nhwc(p);
   std::vector<double> out(static_cast<std::size_t>(s.batch) * s.cout * ho * wo);
   for (int b = 0; b < s.batch; ++b)
     for (int oh = 0; oh < ho; ++oh)
       for (int ow = 0; ow < wo; ++ow)
         for (int n = 0; n < s.cout; ++n) {
           double acc = bias[n];
-          for (int kk = 0; kk < s.k_pad_nhwc(); ++kk) {
+          for (int kk = 0; kk < s.k_pad_nhwc(p); ++kk) {
             const int rs = kk / c4, ci = kk % c4, r = rs / s.kw, c = rs % s.kw;
             const int ih = oh * s.stride - s.pad_h + r, iw = ow * s.stride - s.pad_w + c;
-            if (kk >= s.k_nhwc() || ih < 0 || ih >= s.h || iw < 0 || iw >= s.w) continue;
+            if (kk >= s.k_nhwc(p) || ih < 0 || ih >= s.h || iw < 0 || iw >= s.w) continue;
             acc += static_cast<double>(in_nhwc[((static_cast<std::size_t>(b) * s.h + ih) * s.w + iw) * c4 + ci]) *
-                   w[static_cast<std::size_t>(n) * s.k_pad_nhwc() + kk];
+                   w[static_cast<std::size_t>(n) * s.k_pad_nhwc(p) + kk];
           }
           out[((static_cast<std::size_t>(b) * s.cout + n) * ho + oh) * wo + ow] = acc;
         }
@@ -118,6 +121,64 @@ TEST_CASE("layout.packed_rectangular_weights_compute_the_reference_convolution")
   }
 }
 
+TEST_CASE("layout.packed_bf16_weights_compute_the_reference_convolution") {
+  // [cout][kh][kw][cin8] bf16 weights padded to a multiple of 64, inputs of cin8 channels per pixel:
+  // cin off a multiple of 8 (padded channels), K off a multiple of 64, a rectangular window.
+  k::conv_shape rect = shape(2, 11, 8, 7, 5, 1, 1, 0);
+  rect.kw = 3;
+  rect.pad_w = 1;
+  for (const k::conv_shape& s : {shape(2, 3, 9, 11, 5, 7, 2, 3), shape(1, 6, 6, 5, 4, 3, 1, 1), shape(1, 16, 4, 4, 3, 1, 1, 0),
+                                 shape(1, 9, 5, 5, 7, 5, 1, 2), rect}) {
+    CAPTURE(s.cin);
+    auto in = random_values(static_cast<std::size_t>(s.batch) * s.cin * s.h * s.w, 9);
+    auto w = random_values(static_cast<std::size_t>(s.cout) * s.k(), 10);
+    for (auto& x : in) x = k::round_bf16(x);  // the operands as the engine stores them
+    for (auto& x : w) x = k::round_bf16(x);
+    const auto bias = random_values(s.cout, 11);
+    std::vector<double> want(static_cast<std::size_t>(s.batch) * s.cout * s.ho() * s.wo());
+    ref::conv(s, in, w, bias, want, /*relu=*/false);
+    const auto packed = k::pack_weights_nhwc_bf16(s, w.data());
+    REQUIRE(packed.size() == static_cast<std::size_t>(s.cout) * s.k_pad_nhwc(k::conv_precision::bf16));
+    CHECK(s.k_pad_nhwc(k::conv_precision::bf16) % 64 == 0);
+    std::vector<float> wide(packed.size());
+    for (std::size_t i = 0; i < packed.size(); ++i) wide[i] = k::from_bf16(packed[i]);
+    const auto got = nhwc_gemm(s, k::nchw_to_nhwc(in, s.batch, s.cin, s.h * s.w, s.cin_nhwc(k::conv_precision::bf16)),
+                               wide, bias, k::conv_precision::bf16);
+    CHECK(ref::rel_error(got, want) < 1e-12);
+  }
+}
+
+TEST_CASE("layout.k_of_the_stem_pads_three_channels_to_eight_in_bf16") {
+  const auto s = shape(1, 3, 224, 224, 64, 7, 2, 3);
+  CHECK(s.cin_nhwc(k::conv_precision::bf16) == 8);
+  CHECK(s.k_nhwc(k::conv_precision::bf16) == 392);
+  CHECK(s.k_pad_nhwc(k::conv_precision::bf16) == 448);
+  CHECK(s.cin_nhwc() == s.cin4());
+  CHECK(s.k_pad_nhwc(k::conv_precision::tf32) == s.k_pad_nhwc());
+  CHECK(std::string(k::precision_name(k::conv_precision::bf16)) == "bf16");
+}
+
+TEST_CASE("layout.round_bf16_is_nearest_even_on_seven_mantissa_bits") {
+  const auto v = random_values(10000, 12);
+  for (float x : v) {
+    const float r = k::round_bf16(x);
+    std::uint32_t u;
+    std::memcpy(&u, &r, 4);
+    CHECK((u & 0xffffu) == 0u);                                // 16 low bits cleared
+    CHECK(std::fabs(r - x) <= std::ldexp(std::fabs(x), -8));   // within half a bf16 unit (2^-8 relative)
+  }
+  CHECK(k::round_bf16(1.0f) == 1.0f);
+  CHECK(k::round_bf16(1.0f + std::ldexp(1.0f, -8)) == 1.0f);                                // a tie goes to even (down)
+  CHECK(k::round_bf16(1.0f + 3 * std::ldexp(1.0f, -8)) == 1.0f + std::ldexp(1.0f, -6));     // a tie goes to even (up)
+  CHECK(k::round_bf16(1.0f + std::ldexp(1.0f, -8) + std::ldexp(1.0f, -20)) == 1.0f + std::ldexp(1.0f, -7));
+  CHECK(k::round_bf16(-2.5f) == -2.5f);
+  CHECK(k::to_bf16(1.0f).bits == 0x3f80);
+  CHECK(k::to_bf16(-0.0f).bits == 0x8000);
+  CHECK(std::isinf(k::round_bf16(INFINITY)));
+  CHECK(std::isinf(k::round_bf16(3.4e38f)));  // past the largest bf16 (about 3.39e38)
+  CHECK(std::isnan(k::round_bf16(NAN)));
+}
+
 TEST_CASE("layout.k_of_the_stem_pads_three_channels_to_four") {
   const auto s = shape(1, 3, 224, 224, 64, 7, 2, 3);
   CHECK(s.cin4() == 4);
@@ -165,6 +226,29 @@ TEST_CASE("rules.sm90_config_is_a_launch_the_kernel_accepts") {
           if (c.tile == k::sm90_tile::m64n16) CHECK(s.cout <= 16);
           CHECK(k::sm90_blocks(s, c.tile) >= 1);
           CHECK(s.c_off % 4 == 0);  // the sm_90 epilogue's 16-byte stores
+        }
+}
+
+TEST_CASE("rules.sm90_bf16_config_is_a_launch_the_kernel_accepts") {
+  // BF16: K steps of 64, every split keeps at least 3 of them, and every slice and tensor the engine
+  // writes holds a multiple of 8 channels (the bf16 kernels' 16-byte chunks; the engine checks it too).
+  const auto p = k::conv_precision::bf16;
+  for (const auto& net : {googlenet::make_googlenet(), inception_v3::make_inception_v3()})
+    for (int batch : {1, 3, 8})
+      for (long long slots : {32LL, 96LL, 264LL})
+        for (const auto& op : net.ops) {
+          CAPTURE(op.name);
+          if (op.kind == convnet::op_kind::conv || op.kind == convnet::op_kind::max_pool ||
+              op.kind == convnet::op_kind::avg_pool) {
+            CHECK(op.c_off % 8 == 0);
+            CHECK(net.tensors[op.output].c % 8 == 0);
+          }
+          if (op.kind != convnet::op_kind::conv) continue;
+          const auto s = net.conv_shape_of(op, batch);
+          const auto c = k::choose_sm90_config(s, slots, p);
+          CHECK((c.splits == 1 || c.splits == 2 || c.splits == 4 || c.splits == 8));
+          if (c.splits > 1) CHECK(s.k_pad_nhwc(p) / 64 / c.splits >= 3);
+          if (c.tile == k::sm90_tile::m64n16) CHECK(s.cout <= 16);
         }
 }
 

@@ -356,6 +356,7 @@ inline cudaError_t conv_bias_relu(const conv_shape& s, conv_tile t, conv_precisi
                                   const float* w, const float* bias, float* out, cudaStream_t stream,
                                   int splits = 0) {
   if (s.kh < 1 || s.kw < 1 || splits < 0) return cudaErrorInvalidValue;
+  if (p != conv_precision::tf32 && p != conv_precision::tf32x3) return cudaErrorInvalidValue;  // bf16: sm_90 path only
   if (splits == 0) splits = conv_splits(s, t);
   return p == conv_precision::tf32
              ? detail::launch_conv_p<conv_precision::tf32>(s, t, splits, in, w, bias, out, stream)

@@ -1,6 +1,7 @@
 #pragma once
-//! Hopper (sm_90a) convolution: fused conv + bias + ReLU over NHWC fp32 tensors as an implicit GEMM
-//! on the wgmma tensor-core instructions, TF32 operands, fp32 accumulation.
+//! Hopper (sm_90a) convolution: fused conv + bias + ReLU over NHWC tensors as an implicit GEMM on the
+//! wgmma tensor-core instructions, fp32 accumulation; fp32 tensors with TF32 products, or bf16 tensors
+//! with bf16 products (the element type T, float or __nv_bfloat16: one kernel, see "BF16" below).
 //!
 //!   out[p, c_off + n] = relu(bias[n] + sum_k im2col(in)[p, k] * W[n, k])
 //!
@@ -29,15 +30,25 @@
 //! contiguous share of the K steps, leaves its partial tile in shared memory, and after a cluster
 //! barrier each block reduces a share of the rows by reading all partial tiles through distributed
 //! shared memory in rank order (deterministic). One launch, no workspace: graph- and replay-safe.
+//!
+//! BF16 (T = __nv_bfloat16): a 128-byte swizzle row holds 64 bf16 instead of 32 fp32, and one
+//! m64nNk16 bf16 wgmma consumes 32 bytes of each row as one m64nNk8 TF32 wgmma does, so the tiles,
+//! their descriptors and the per-step descriptor advance are the same; what changes is the elements
+//! per 16-byte chunk (8), BK (64 elements), the channel padding (a pixel stores cin8 channels, the
+//! weights are [cout][kh][kw][cin8] padded to a multiple of 64: conv_shape's precision argument), the
+//! instruction, and the epilogue: bias and ReLU in fp32 on the fp32 accumulators (split-K partials
+//! stay fp32), then one rounding to bf16, to nearest even. The fused pool is fp32 only.
 
 #include <cooperative_groups.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include <opara/cuda/runtime/pdl.cuh>
 
 #include "cp_async.cuh"
+#include "elem.cuh"
 #include "launch_helpers.cuh"
 #include "shapes.hpp"
 
@@ -58,9 +69,24 @@ using kernels::detail::cp_async_wait;
 template <int N>
 struct wgmma_tf32;
 #include "wgmma_tf32.inc"
+template <int N>
+struct wgmma_bf16;
+#include "wgmma_bf16.inc"
 
-constexpr int bk = 32;        // floats per K step: one 128-byte swizzle row
-constexpr int row_bytes = 128;
+constexpr int row_bytes = 128;  // one K step: a 128-byte swizzle row per pixel or channel
+template <class T>
+constexpr int bk = row_bytes / static_cast<int>(sizeof(T));  // elements per K step: 32 fp32, 64 bf16
+template <class T>
+constexpr int chunk = elem::traits<T>::per_chunk;            // elements per 16-byte chunk: 4 fp32, 8 bf16
+template <class T>
+constexpr conv_precision precision_of = std::is_same_v<T, float> ? conv_precision::tf32 : conv_precision::bf16;
+
+// One wgmma of a K step (32 bytes of every row; four per step): m64nBNk8 TF32 or m64nBNk16 BF16.
+template <class T, int BN>
+__device__ __forceinline__ void mma(float* acc, std::uint64_t da, std::uint64_t db) {
+  if constexpr (std::is_same_v<T, float>) wgmma_tf32<BN>::mma(acc, da, db);
+  else wgmma_bf16<BN>::mma(acc, da, db);
+}
 
 // Shared-memory matrix descriptor of a K-major tile with 128-byte swizzle: rows of 128 bytes, 8-row
 // atoms 1024 bytes apart (stride byte offset), the leading byte offset unused for this layout.
@@ -97,24 +123,36 @@ __device__ __forceinline__ float bias_relu_tf32(float acc, float b) {
   const float v = acc + b;
   return round_tf32(v > 0.0f ? v : 0.0f);
 }
+// The epilogue's value before the store: fp32 rounded to TF32; bf16 left in fp32 (the store rounds it
+// to bf16, to nearest even).
+template <class T>
+__device__ __forceinline__ float bias_relu(float acc, float b) {
+  if constexpr (std::is_same_v<T, float>) {
+    return bias_relu_tf32(acc, b);
+  } else {
+    const float v = acc + b;
+    return v > 0.0f ? v : 0.0f;
+  }
+}
 
 // Byte offset of 16-byte chunk j (0..7) of row r in a 128-byte-swizzled tile (tile 1024-aligned).
 __device__ __forceinline__ std::uint32_t swz(int r, int j) {
   return static_cast<std::uint32_t>(r * row_bytes + ((j ^ (r & 7)) << 4));
 }
 
+template <class T>
 struct conv_args {
-  const float* in;
-  const float* wgt;
+  const T* in;
+  const T* wgt;
   const float* bias;
-  float* out;
-  int h, w, cin4, cout;
+  T* out;
+  int h, w, cinp, cout;  // cinp: channels an input pixel stores (cin4 fp32, cin8 bf16)
   int kw;  // window width (the generic KS = 0 instantiation reads it; the others know it)
   int stride, pad_h, pad_w, ho, wo;
   int c_off, c_total;
   int m_total;  // batch * ho * wo
-  int k;        // kh * kw * cin4
-  int k_pad;    // round_up(k, bk)
+  int k;        // kh * kw * cinp
+  int k_pad;    // round_up(k, bk<T>)
 };
 
 template <int BM, int BN>
@@ -140,11 +178,14 @@ struct tile_traits {
 
 // KS: the square window's size, compiled in (1, 3, 5, 7); 0 for any other window (kh x kw read from
 // the arguments: Inception-v3's 1x7, 7x1, 1x3 and 3x1), which only the cursor's wrap needs.
-template <int BM, int BN, int KS, bool POOL>
+template <class E, int BM, int BN, int KS, bool POOL>
 __global__ void __launch_bounds__(tile_traits<BM, BN>::threads)
-conv_nhwc_kernel(const conv_args a) {
+conv_nhwc_kernel(const conv_args<E> a) {
   using T = tile_traits<BM, BN>;
   static_assert(!POOL || KS == 1, "the fused pool feeds a 1x1 convolution");
+  static_assert(!POOL || std::is_same_v<E, float>, "the fused pool is fp32 only");
+  constexpr int bk = detail::bk<E>;
+  constexpr int vec = chunk<E>;
   const int kw = KS != 0 ? KS : a.kw;
   extern __shared__ std::uint8_t smem_raw[];
   const std::uint32_t smem_base = (static_cast<std::uint32_t>(__cvta_generic_to_shared(smem_raw)) + 1023u) & ~1023u;
@@ -166,7 +207,7 @@ conv_nhwc_kernel(const conv_args a) {
   const int j = tid % 8;  // this thread's 16-byte chunk of every row it copies
   int a_ih0[T::a_per_thread], a_iw0[T::a_per_thread];
   bool a_ok[T::a_per_thread];
-  const float* a_src[T::a_per_thread];  // that corner's channel 0 (only dereferenced in range)
+  const E* a_src[T::a_per_thread];  // that corner's channel 0 (only dereferenced in range)
 #pragma unroll
   for (int i = 0; i < T::a_per_thread; ++i) {
     const int row = tid / 8 + i * (T::threads / 8);
@@ -181,25 +222,25 @@ conv_nhwc_kernel(const conv_args a) {
     a_ih0[i] = oh * a.stride - a.pad_h;
     a_iw0[i] = ow * a.stride - a.pad_w;
     const int corner = (b * a.h + a_ih0[i]) * a.w + a_iw0[i];  // may lie outside the image (padding)
-    a_src[i] = a.in + static_cast<long long>(corner) * a.cin4;
+    a_src[i] = a.in + static_cast<long long>(corner) * a.cinp;
   }
-  const float* b_src[T::b_per_thread];
+  const E* b_src[T::b_per_thread];
   bool b_ok[T::b_per_thread];
 #pragma unroll
   for (int i = 0; i < T::b_per_thread; ++i) {
     const int n = n0 + tid / 8 + i * (T::threads / 8);
     b_ok[i] = n < a.cout && (BN * 8 % T::threads == 0 || tid / 8 + i * (T::threads / 8) < BN);
-    b_src[i] = a.wgt + static_cast<long long>(b_ok[i] ? n : 0) * a.k_pad + kt_begin * bk + j * 4;
+    b_src[i] = a.wgt + static_cast<long long>(b_ok[i] ? n : 0) * a.k_pad + kt_begin * bk + j * vec;
   }
   // The A cursor: this thread's k = (r, c, ci) of the next k-tile to load and its offset
-  // (r * w + c) * cin4 + ci from the window corner, advanced by bk per tile (no division in the loop).
-  int cur_k = kt_begin * bk + j * 4, cur_ci = cur_k, cur_r = 0, cur_c = 0, cur_off = cur_k;
+  // (r * w + c) * cinp + ci from the window corner, advanced by bk per tile (no division in the loop).
+  int cur_k = kt_begin * bk + j * vec, cur_ci = cur_k, cur_r = 0, cur_c = 0, cur_off = cur_k;
   if constexpr (KS != 1) {
-    const int rs = cur_k / a.cin4;
-    cur_ci = cur_k - rs * a.cin4;
+    const int rs = cur_k / a.cinp;
+    cur_ci = cur_k - rs * a.cinp;
     cur_r = rs / kw;
     cur_c = rs - cur_r * kw;
-    cur_off = (cur_r * a.w + cur_c) * a.cin4 + cur_ci;
+    cur_off = (cur_r * a.w + cur_c) * a.cinp + cur_ci;
   }
 
   auto stage_a = [&](int s) { return smem_base + static_cast<std::uint32_t>(s * T::stage_bytes); };
@@ -232,7 +273,7 @@ conv_nhwc_kernel(const conv_args a) {
         for (int t = 0; t < 9; ++t) {
           const int dy = min(max(a_ih0[i] + t / 3 - 1, 0), a.h - 1) - a_ih0[i];
           const int dx = min(max(a_iw0[i] + t % 3 - 1, 0), a.w - 1) - a_iw0[i];
-          x[t] = ok ? __ldg(reinterpret_cast<const float4*>(a_src[i] + (dy * a.w + dx) * a.cin4 + cur_ci))
+          x[t] = ok ? __ldg(reinterpret_cast<const float4*>(a_src[i] + (dy * a.w + dx) * a.cinp + cur_ci))
                     : make_float4(0.f, 0.f, 0.f, 0.f);
         }
         float4 v = x[4];  // the centre tap is always inside the image
@@ -259,12 +300,12 @@ conv_nhwc_kernel(const conv_args a) {
     cur_off += bk;
     cur_ci += bk;
     if constexpr (KS != 1) {
-      while (cur_ci >= a.cin4) {
-        cur_ci -= a.cin4;
+      while (cur_ci >= a.cinp) {
+        cur_ci -= a.cinp;
         if (++cur_c == kw) {
           cur_c = 0;
           ++cur_r;
-          cur_off += (a.w - kw) * a.cin4;
+          cur_off += (a.w - kw) * a.cinp;
         }
       }
     }
@@ -299,10 +340,10 @@ conv_nhwc_kernel(const conv_args a) {
     const int s = kt % T::stages;
     wg_fence();
 #pragma unroll
-    for (int kk = 0; kk < bk / 8; ++kk) {
+    for (int kk = 0; kk < row_bytes / 32; ++kk) {
       const std::uint64_t da = desc_sw128(stage_a(s) + static_cast<std::uint32_t>(wg * 64 * row_bytes + kk * 32));
       const std::uint64_t db = desc_sw128(stage_b(s) + static_cast<std::uint32_t>(kk * 32));
-      wgmma_tf32<BN>::mma(acc, da, db);
+      detail::mma<E, BN>(acc, da, db);
     }
     wg_commit();
     // Refill the stage whose wgmmas every warpgroup retired before this iteration's barrier.
@@ -328,16 +369,15 @@ conv_nhwc_kernel(const conv_args a) {
     for (int half = 0; half < 2; ++half) {
       const int m = m0 + wrow + 8 * half;
       if (m >= a.m_total) continue;
-      float* dst = a.out + static_cast<long long>(m) * a.c_total + a.c_off;
+      E* dst = a.out + static_cast<long long>(m) * a.c_total + a.c_off;
 #pragma unroll
       for (int i = 0; i < BN / 8; ++i) {
         const int n = n0 + 8 * i + wcol;
         const float v0 = acc[4 * i + 2 * half], v1 = acc[4 * i + 2 * half + 1];
         if (n + 1 < a.cout) {
-          *reinterpret_cast<float2*>(dst + n) =
-              make_float2(bias_relu_tf32(v0, __ldg(a.bias + n)), bias_relu_tf32(v1, __ldg(a.bias + n + 1)));
+          elem::traits<E>::store2(dst + n, bias_relu<E>(v0, __ldg(a.bias + n)), bias_relu<E>(v1, __ldg(a.bias + n + 1)));
         } else if (n < a.cout) {
-          dst[n] = bias_relu_tf32(v0, __ldg(a.bias + n));
+          elem::traits<E>::store1(dst + n, bias_relu<E>(v0, __ldg(a.bias + n)));
         }
       }
     }
@@ -370,72 +410,81 @@ conv_nhwc_kernel(const conv_args a) {
       v.x += x.x; v.y += x.y; v.z += x.z; v.w += x.w;
     }
     const int n = n0 + c4;
-    float* dst = a.out + static_cast<long long>(m) * a.c_total + a.c_off + n;
+    E* dst = a.out + static_cast<long long>(m) * a.c_total + a.c_off + n;
     if (n + 3 < a.cout) {
-      *reinterpret_cast<float4*>(dst) =
-          make_float4(bias_relu_tf32(v.x, __ldg(a.bias + n)), bias_relu_tf32(v.y, __ldg(a.bias + n + 1)),
-                      bias_relu_tf32(v.z, __ldg(a.bias + n + 2)), bias_relu_tf32(v.w, __ldg(a.bias + n + 3)));
+      elem::traits<E>::store4(dst, bias_relu<E>(v.x, __ldg(a.bias + n)), bias_relu<E>(v.y, __ldg(a.bias + n + 1)),
+                              bias_relu<E>(v.z, __ldg(a.bias + n + 2)), bias_relu<E>(v.w, __ldg(a.bias + n + 3)));
     } else {
       const float vv[4] = {v.x, v.y, v.z, v.w};
-      for (int e = 0; e < 4 && n + e < a.cout; ++e) dst[e] = bias_relu_tf32(vv[e], __ldg(a.bias + n + e));
+      for (int e = 0; e < 4 && n + e < a.cout; ++e) elem::traits<E>::store1(dst + e, bias_relu<E>(vv[e], __ldg(a.bias + n + e)));
     }
   }
   cluster.sync();  // no block leaves while another still reads its shared memory
 }
 
-template <int BM, int BN, int KS, bool POOL>
-inline cudaError_t launch_t(const conv_args& a, int splits, cudaStream_t stream) {
+template <class E, int BM, int BN, int KS, bool POOL>
+inline cudaError_t launch_t(const conv_args<E>& a, int splits, cudaStream_t stream) {
   using T = tile_traits<BM, BN>;
-  auto* fn = &conv_nhwc_kernel<BM, BN, KS, POOL>;
-  if (const cudaError_t e = kernels::detail::allow_dynamic_smem<&conv_nhwc_kernel<BM, BN, KS, POOL>>(T::smem_bytes);
+  auto* fn = &conv_nhwc_kernel<E, BM, BN, KS, POOL>;
+  if (const cudaError_t e = kernels::detail::allow_dynamic_smem<&conv_nhwc_kernel<E, BM, BN, KS, POOL>>(T::smem_bytes);
       e != cudaSuccess)
     return e;
   return kernels::detail::launch_split_k(fn, dim3((a.m_total + BM - 1) / BM, (a.cout + BN - 1) / BN), T::threads, T::smem_bytes,
                                          splits, stream, a);
 }
 
-template <int BM, int BN>
-inline cudaError_t launch_ks(const conv_shape& s, bool pool, const conv_args& a, int splits, cudaStream_t stream) {
-  if (pool) return launch_t<BM, BN, 1, true>(a, splits, stream);
-  if (s.kh != s.kw) return launch_t<BM, BN, 0, false>(a, splits, stream);
+template <class E, int BM, int BN>
+inline cudaError_t launch_ks(const conv_shape& s, bool pool, const conv_args<E>& a, int splits, cudaStream_t stream) {
+  if constexpr (std::is_same_v<E, float>) {
+    if (pool) return launch_t<E, BM, BN, 1, true>(a, splits, stream);
+  } else {
+    if (pool) return cudaErrorInvalidValue;  // the fused pool is fp32 only (not instantiated for bf16)
+  }
+  if (s.kh != s.kw) return launch_t<E, BM, BN, 0, false>(a, splits, stream);
   switch (s.kh) {
-    case 1: return launch_t<BM, BN, 1, false>(a, splits, stream);
-    case 3: return launch_t<BM, BN, 3, false>(a, splits, stream);
-    case 5: return launch_t<BM, BN, 5, false>(a, splits, stream);
-    case 7: return launch_t<BM, BN, 7, false>(a, splits, stream);
-    default: return launch_t<BM, BN, 0, false>(a, splits, stream);
+    case 1: return launch_t<E, BM, BN, 1, false>(a, splits, stream);
+    case 3: return launch_t<E, BM, BN, 3, false>(a, splits, stream);
+    case 5: return launch_t<E, BM, BN, 5, false>(a, splits, stream);
+    case 7: return launch_t<E, BM, BN, 7, false>(a, splits, stream);
+    default: return launch_t<E, BM, BN, 0, false>(a, splits, stream);
   }
 }
 
 } // namespace detail
 
-//! Launches out[p, c_off:c_off+cout] = relu(conv(in, w) + bias) over NHWC tensors (see the file
-//! comment). `fused_pool`: the input is first max-pooled 3x3/s1/p1 (1x1 stride-1 convs only).
-//! Any kh x kw window (1, 3, 5, 7 square compiled in; the rest, e.g. 1x7 or 3x1, on the generic
-//! kernel), c_off and c_total multiples of 4, 1 <= splits <= 8, 16-byte aligned pointers. Returns the launch's error (never throws: it may run inside stream capture).
-inline cudaError_t conv_bias_relu_nhwc(const conv_shape& s, sm90_tile t, int splits, bool fused_pool, const float* in,
-                                       const float* w, const float* bias, float* out, cudaStream_t stream) {
+//! Launches out[p, c_off:c_off+cout] = relu(conv(in, w) + bias) over NHWC tensors of element type E,
+//! float or __nv_bfloat16 (see the file comment). `fused_pool` (fp32 only): the input is first
+//! max-pooled 3x3/s1/p1 (1x1 stride-1 convs only). Any kh x kw window (1, 3, 5, 7 square compiled in;
+//! the rest, e.g. 1x7 or 3x1, on the generic kernel), c_off and c_total multiples of 16 bytes' worth
+//! of elements (4 fp32, 8 bf16), 1 <= splits <= 8, 16-byte aligned pointers; w packed for E
+//! (conv_shape::k_pad_nhwc of its precision). Returns the launch's error (never throws: it may run
+//! inside stream capture).
+template <class E>
+inline cudaError_t conv_bias_relu_nhwc(const conv_shape& s, sm90_tile t, int splits, bool fused_pool, const E* in,
+                                       const E* w, const float* bias, E* out, cudaStream_t stream) {
+  constexpr conv_precision p = detail::precision_of<E>;
+  constexpr int vec = detail::chunk<E>, bk = detail::bk<E>;
   if (s.kh < 1 || s.kw < 1 || splits < 1 || splits > 8) return cudaErrorInvalidValue;
-  if (s.c_off % 4 != 0 || s.total_channels() % 4 != 0) return cudaErrorInvalidValue;
+  if (s.c_off % vec != 0 || s.total_channels() % vec != 0) return cudaErrorInvalidValue;
   if (fused_pool && (s.kh != 1 || s.kw != 1 || s.stride != 1 || s.pad_h != 0 || s.pad_w != 0)) return cudaErrorInvalidValue;
-  if (1LL * s.batch * s.h * s.w * s.cin4() >= (1LL << 31)) return cudaErrorInvalidValue;
-  detail::conv_args a{};
+  if (1LL * s.batch * s.h * s.w * s.cin_nhwc(p) >= (1LL << 31)) return cudaErrorInvalidValue;
+  detail::conv_args<E> a{};
   a.in = in; a.wgt = w; a.bias = bias; a.out = out;
-  a.h = s.h; a.w = s.w; a.cin4 = s.cin4(); a.cout = s.cout;
+  a.h = s.h; a.w = s.w; a.cinp = s.cin_nhwc(p); a.cout = s.cout;
   a.kw = s.kw; a.stride = s.stride; a.pad_h = s.pad_h; a.pad_w = s.pad_w; a.ho = s.ho(); a.wo = s.wo();
   a.c_off = s.c_off; a.c_total = s.total_channels();
   a.m_total = s.batch * a.ho * a.wo;
-  a.k = s.k_nhwc(); a.k_pad = s.k_pad_nhwc();
-  if (splits > a.k_pad / detail::bk) splits = a.k_pad / detail::bk;
+  a.k = s.k_nhwc(p); a.k_pad = s.k_pad_nhwc(p);
+  if (splits > a.k_pad / bk) splits = a.k_pad / bk;
   switch (t) {
-    case sm90_tile::m128n128: return detail::launch_ks<128, 128>(s, fused_pool, a, splits, stream);
-    case sm90_tile::m128n64: return detail::launch_ks<128, 64>(s, fused_pool, a, splits, stream);
-    case sm90_tile::m64n128: return detail::launch_ks<64, 128>(s, fused_pool, a, splits, stream);
-    case sm90_tile::m64n64: return detail::launch_ks<64, 64>(s, fused_pool, a, splits, stream);
-    case sm90_tile::m64n32: return detail::launch_ks<64, 32>(s, fused_pool, a, splits, stream);
-    case sm90_tile::m64n16: return detail::launch_ks<64, 16>(s, fused_pool, a, splits, stream);
-    case sm90_tile::m128n192: return detail::launch_ks<128, 192>(s, fused_pool, a, splits, stream);
-    case sm90_tile::m128n96: return detail::launch_ks<128, 96>(s, fused_pool, a, splits, stream);
+    case sm90_tile::m128n128: return detail::launch_ks<E, 128, 128>(s, fused_pool, a, splits, stream);
+    case sm90_tile::m128n64: return detail::launch_ks<E, 128, 64>(s, fused_pool, a, splits, stream);
+    case sm90_tile::m64n128: return detail::launch_ks<E, 64, 128>(s, fused_pool, a, splits, stream);
+    case sm90_tile::m64n64: return detail::launch_ks<E, 64, 64>(s, fused_pool, a, splits, stream);
+    case sm90_tile::m64n32: return detail::launch_ks<E, 64, 32>(s, fused_pool, a, splits, stream);
+    case sm90_tile::m64n16: return detail::launch_ks<E, 64, 16>(s, fused_pool, a, splits, stream);
+    case sm90_tile::m128n192: return detail::launch_ks<E, 128, 192>(s, fused_pool, a, splits, stream);
+    case sm90_tile::m128n96: return detail::launch_ks<E, 128, 96>(s, fused_pool, a, splits, stream);
   }
   return cudaErrorInvalidValue;
 }

@@ -51,4 +51,19 @@ cudaError_t pool_nhwc(const kernels::pool_shape& s, const float* in, float* out,
 //! Adaptive average pooling of an NHWC tensor to 1x1 ([batch][c]).
 cudaError_t avg_pool_1x1_nhwc(int batch, int c, int hw, const float* in, float* out, cudaStream_t stream);
 
+// --- The sm_90 path in BF16 (kernels/launch_sm90_bf16.cu): bf16 tensors and weights, fp32 accumulation -
+
+//! conv_bias_relu_nhwc on bf16 tensors: input pixels store cin8 channels (zeros past cin), w is
+//! [cout][kh][kw][cin8] bf16 padded to k_pad_nhwc(conv_precision::bf16), bias fp32, the output rounded
+//! to bf16 (nearest even); c_off and c_total multiples of 8. No fused pool (cudaErrorInvalidValue).
+cudaError_t conv_bias_relu_nhwc_bf16(const kernels::conv_shape& s, kernels::sm90_config c, bool fused_pool,
+                                     const kernels::bfloat16* in, const kernels::bfloat16* w, const float* bias,
+                                     kernels::bfloat16* out, cudaStream_t stream);
+//! pool_nhwc on bf16 tensors (channels, c_off and c_total multiples of 8; arithmetic in fp32).
+cudaError_t pool_nhwc_bf16(const kernels::pool_shape& s, const kernels::bfloat16* in, kernels::bfloat16* out,
+                           cudaStream_t stream);
+//! avg_pool_1x1_nhwc of a bf16 tensor (c a multiple of 8), summed in fp32, fp32 output ([batch][c]).
+cudaError_t avg_pool_1x1_nhwc_bf16(int batch, int c, int hw, const kernels::bfloat16* in, float* out,
+                                   cudaStream_t stream);
+
 } // namespace convnet::launch

@@ -6,10 +6,26 @@
 
 namespace convnet::kernels {
 
-//! Tensor-core precision of a convolution.
-enum class conv_precision : std::uint8_t { tf32, tf32x3 };
+//! Tensor-core precision of a convolution. tf32: fp32 tensors, TF32 products, fp32 accumulation (both
+//! paths); tf32x3: the split that is fp32-accurate (portable path only); bf16: bf16 activations and
+//! weights in memory, bf16 products, fp32 accumulation, bias and ReLU in fp32, results rounded to bf16
+//! (sm_90 path only).
+enum class conv_precision : std::uint8_t { tf32, tf32x3, bf16 };
 
-inline const char* precision_name(conv_precision p) { return p == conv_precision::tf32 ? "tf32" : "tf32x3"; }
+inline const char* precision_name(conv_precision p) {
+  return p == conv_precision::tf32 ? "tf32" : p == conv_precision::tf32x3 ? "tf32x3" : "bf16";
+}
+
+//! A bf16 value as stored (the upper 16 bits of an fp32): the element type of the sm_90 path's bf16
+//! tensors and weights as the host sees them (the kernels read them as __nv_bfloat16).
+struct bfloat16 {
+  std::uint16_t bits;
+};
+
+//! Elements in one 16-byte chunk of an NHWC pixel on the sm_90 path: 4 fp32 or 8 bf16. A pixel
+//! stores its channels rounded up to a multiple of it, and the K loop steps over 8 chunks
+//! (one 128-byte swizzle row: 32 fp32 or 64 bf16 elements).
+inline int nhwc_chunk(conv_precision p) { return p == conv_precision::bf16 ? 8 : 4; }
 
 //! Shape of one convolution. Weights are [cout][k_pad] with k_pad = round_up(cin*kh*kw, 32) and
 //! zeros in the padding; the output goes to channels [c_off, c_off + cout) of a c_total-channel tensor.
@@ -27,9 +43,17 @@ struct conv_shape {
   [[nodiscard]] long long flops() const { return 2LL * batch * cout * ho() * wo() * k(); }
   // The sm_90 path (NHWC, kernels/conv_sm90.cuh): each input pixel stores cin4 channels (zeros past
   // cin), K runs over (r, s, ci), and the weights are [cout][kh][kw][cin4], zero-padded to k_pad_nhwc().
+  // bf16 (the precision argument): cin8 channels per pixel and K padded to a multiple of 64 instead.
   [[nodiscard]] int cin4() const { return (cin + 3) / 4 * 4; }
-  [[nodiscard]] int k_nhwc() const { return kh * kw * cin4(); }
-  [[nodiscard]] int k_pad_nhwc() const { return (k_nhwc() + 31) / 32 * 32; }
+  [[nodiscard]] int cin_nhwc(conv_precision p = conv_precision::tf32) const {
+    const int v = nhwc_chunk(p);
+    return (cin + v - 1) / v * v;
+  }
+  [[nodiscard]] int k_nhwc(conv_precision p = conv_precision::tf32) const { return kh * kw * cin_nhwc(p); }
+  [[nodiscard]] int k_pad_nhwc(conv_precision p = conv_precision::tf32) const {
+    const int bk = 8 * nhwc_chunk(p);
+    return (k_nhwc(p) + bk - 1) / bk * bk;
+  }
 };
 
 //! PyTorch's pooling output size: floor or ceil, and with ceil the last window must start inside
@@ -181,7 +205,11 @@ struct sm90_config {
 //! `slots`: blocks of two-per-SM tiles the layer may have in flight at once, 264 = 132 SMs x 2 on an
 //! H100/H200 when it runs alone; fewer when other branches share the GPU (the engine's
 //! min_conv_blocks), which favours fewer, larger blocks. 128x192 blocks fit once per SM.
-inline sm90_config choose_sm90_config(const conv_shape& s, long long slots = 264) {
+//! bf16 (`p`): a K step is 64 elements (the same 128-byte rows, so the same per-step latency), half as
+//! many steps, and twice each tile's TF32 throughput (the tensor cores' bf16 rate is twice their TF32
+//! rate; not yet measured on these kernels).
+inline sm90_config choose_sm90_config(const conv_shape& s, long long slots = 264,
+                                      conv_precision p = conv_precision::tf32) {
   struct tile_cost {
     sm90_tile tile;
     double tflops;
@@ -191,7 +219,9 @@ inline sm90_config choose_sm90_config(const conv_shape& s, long long slots = 264
                              {sm90_tile::m128n64, 134, 2},  {sm90_tile::m64n128, 145, 2},  {sm90_tile::m64n64, 99, 2},
                              {sm90_tile::m64n32, 72, 2},    {sm90_tile::m64n16, 40, 2}};
   const long long m = 1LL * s.batch * s.ho() * s.wo();
-  const int k_tiles = s.k_pad_nhwc() / 32;
+  const int bk = 8 * nhwc_chunk(p);
+  const int k_tiles = s.k_pad_nhwc(p) / bk;
+  const double rate = p == conv_precision::bf16 ? 2.0 : 1.0;
   sm90_config best;
   double best_us = -1;
   for (const tile_cost& t : tiles) {
@@ -203,7 +233,8 @@ inline sm90_config choose_sm90_config(const conv_shape& s, long long slots = 264
       if (splits > 1 && k_tiles / splits < 3) break;
       const double waves = static_cast<double>(mt * nt * splits) / tile_slots;
       const double latency = (waves > 1 ? waves : 1.0) * (static_cast<double>(k_tiles) / splits) * (0.25 + 2e-5 * bm * bn);
-      const double throughput = 2.0 * static_cast<double>(mt * bm) * static_cast<double>(nt * bn) * k_tiles * 32 / (t.tflops * 1e6);
+      const double throughput =
+          2.0 * static_cast<double>(mt * bm) * static_cast<double>(nt * bn) * k_tiles * bk / (rate * t.tflops * 1e6);
       const double us = (latency > throughput ? latency : throughput) + (splits == 1 ? 0.0 : splits == 2 ? 1.0 : splits == 4 ? 2.0 : 3.0);
       if (best_us < 0 || us < best_us) {
         best_us = us;
