@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GPU run of the examples' kernels and models, GoogLeNet then Inception-v3 (owner: kernels). One
 # command on the GPU machine:
-#   scripts/gpu-kernels.sh [quick|full|sanitize|bf16] [build-dir]
+#   scripts/gpu-kernels.sh [quick|full|sanitize|bf16|peers] [build-dir]
 # quick: configure (sm_90 + sm_90a), build, both kernel tests (portable and sm_90 paths), whole-model
 #        checks against the float64 reference (batch 1 and 8; sm90, portable tf32, portable tf32x3),
 #        per-layer tables (--layers) at batch 1 and 8 on both paths, googlenet_bench --quick on sm90;
@@ -17,6 +17,8 @@
 #        and 8), the PyTorch-weights check (when scripts/export_torchvision_weights.py runs), per-layer
 #        tables and --quick benches at batch 1 and 8 for both models, with the TF32 sm90 figures of the
 #        same run beside them.
+# peers: one model (PEERS_MODEL=googlenet|inception_v3) with PyTorch eager, CUDA Graph and
+#        torch.compile (fp32 and bf16 autocast) and its bench in TF32 and BF16 (batch 1 and 8), JSON each.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-quick}
@@ -164,5 +166,24 @@ if [ "$what" = full ]; then
   fi
   for p in portable sm90; do echo "--- googlenet $p"; sed -n '/^batch  /,$p' "$OUTDIR/bench-$p.log"; done
   echo "--- inception_v3 sm90"; sed -n '/^batch  /,$p' "$OUTDIR/iv3-bench-sm90.log"
+fi
+if [ "$what" = peers ]; then
+  # The peers in the same device call as opara, one model (PEERS_MODEL: googlenet or inception_v3):
+  # PyTorch eager, CUDA Graph and torch.compile, fp32 (TF32) and under bf16 autocast, then the
+  # model's bench at batch 1 and 8 in TF32 and in BF16 on the sm_90 path, each JSON embedding
+  # PyTorch's. PEERS_REPS sets the bench's --reps (default 300).
+  m=${PEERS_MODEL:-googlenet}
+  bin="$E/googlenet_bench"; [ "$m" = inception_v3 ] && bin="$I/inception_v3_bench"
+  step "$m: PyTorch (eager, CUDA Graph, torch.compile; fp32 and bf16 autocast)"
+  PYTHONUNBUFFERED=1 timeout 420 python3 scripts/pytorch_torchvision.py --model "$m" --batch 1,8 \
+    --json "$OUTDIR/pytorch-$m.json" > "$OUTDIR/pytorch-$m.log" 2>&1 || { tail -5 "$OUTDIR/pytorch-$m.log"; status=1; }
+  grep batch "$OUTDIR/pytorch-$m.log"
+  py=(); [ -f "$OUTDIR/pytorch-$m.json" ] && py=(--pytorch "$OUTDIR/pytorch-$m.json")
+  for p in tf32 bf16; do
+    step "$m bench, sm90 $p, batch 1 and 8"
+    timeout 200 "$bin" --batch 1,8 --path sm90 --precision $p --reps "${PEERS_REPS:-300}" \
+      --json "$OUTDIR/$m-$p-$gpu-$day.json" "${py[@]}" > "$OUTDIR/$m-bench-$p.log" 2>&1 || status=1
+    sed -n '/^batch  /,$p' "$OUTDIR/$m-bench-$p.log"
+  done
 fi
 exit $status
