@@ -368,29 +368,9 @@ inline model_schedule_result model_schedule_on(const graph& g, const model_kerne
                                                const model_planner_options& o, bool simulate_choice) {
   std::vector<double> edge_cost(cost.begin(), cost.end());
   for (double& c : edge_cost) c += o.gpu.dependency_us;  // each dependent step also waits this long
-  const auto level = bottom_levels(g, edge_cost);
-  // Longest remaining path first (ties: smaller id): a heap of (level, id), each level read once
-  // when its node becomes ready rather than at every comparison.
-  struct by_level {
-    const std::vector<double>* level;
-    std::vector<std::pair<double, node_id>> heap;
-    static bool after(const std::pair<double, node_id>& a, const std::pair<double, node_id>& b) {
-      return a.first < b.first || (a.first == b.first && a.second > b.second);
-    }
-    void push(node_id v) {
-      heap.emplace_back((*level)[v], v);
-      std::push_heap(heap.begin(), heap.end(), after);
-    }
-    node_id pop() {
-      std::pop_heap(heap.begin(), heap.end(), after);
-      const node_id v = heap.back().second;
-      heap.pop_back();
-      return v;
-    }
-    [[nodiscard]] bool empty() const noexcept { return heap.empty(); }
-  };
+  // Longest remaining path first (ties: smaller id).
   std::vector<std::vector<node_id>> orders;
-  orders.push_back(list_schedule(g, by_level{&level, {}}));
+  orders.push_back(list_schedule(g, rank_queue(by_decreasing_key(bottom_levels(g, edge_cost)))));
   // Program order: smallest ready id first, the graph's own topological order.
   const auto topo = g.topological_order();
   orders.emplace_back(topo.begin(), topo.end());
