@@ -39,6 +39,7 @@
 #include <opara/graph/list_schedule.hpp>
 #include <opara/gpu_model/model.hpp>
 #include <opara/plan/plan.hpp>
+#include <opara/plan/waits.hpp>  // detail::prefetch
 #include <opara/profile/profile.hpp>
 
 #include <algorithm>
@@ -118,9 +119,15 @@ inline stream_assignment place_earliest_start(const graph& g, std::span<const no
   std::pmr::monotonic_buffer_resource entries;
   std::pmr::set<key> by_avail(&entries);
   auto index_of = [](const key& k) { return static_cast<std::uint32_t>(-k.second); };
+  std::vector<std::pmr::set<key>::iterator> entry_of;  // each stream's entry in by_avail
   std::vector<std::uint32_t> producer_streams;
   constexpr double eps = 1e-9;
-  for (node_id v : order) {
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const node_id v = order[i];
+    // The next operator's producers: their state comes in while this one is placed (node ids
+    // follow no order, so each is a cache miss on large graphs).
+    if (i + 1 < order.size())
+      for (node_id u : g.predecessors(order[i + 1])) prefetch(&op[u]);
     // The latest producer's end plus latency, which producer that is, and the second latest.
     double ready = 0, second = 0;
     node_id latest = no_node;
@@ -186,11 +193,11 @@ inline stream_assignment place_earliest_start(const graph& g, std::span<const no
     op[v].finish = end;
     tail[best] = v;
     if (opened) {
-      by_avail.emplace(end, -static_cast<std::int64_t>(best));
+      entry_of.push_back(by_avail.emplace(end, -static_cast<std::int64_t>(best)).first);
     } else {  // the stream's entry moves to its new time, without freeing and allocating a node
-      auto entry = by_avail.extract(key{avail[best], -static_cast<std::int64_t>(best)});
+      auto entry = by_avail.extract(entry_of[best]);
       entry.value().first = end;
-      by_avail.insert(std::move(entry));
+      entry_of[best] = by_avail.insert(std::move(entry)).position;
     }
     avail[best] = end;
   }
