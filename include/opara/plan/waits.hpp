@@ -384,6 +384,9 @@ public:
     node_[x].waits_end = end;
   }
 
+  //! Starts bringing x's record into the cache (a search or position() will read it soon).
+  void fetch(node_id x) const noexcept { prefetch(&node_[x]); }
+
   //! x's launch position and stream, as the search reads them.
   [[nodiscard]] std::uint32_t position(node_id x) const noexcept { return node_[x].pos; }
   [[nodiscard]] stream_id stream(node_id x) const noexcept { return node_[x].stream; }
@@ -535,7 +538,12 @@ inline wait_lists compute_waits_unchecked(const graph& g, std::span<const node_i
     };
     // The search's own record of each producer: the cache line start(u, v) reads next.
     auto where = [&](node_id u) { return std::pair{search.position(u), search.stream(u)}; };
-    for (node_id v : order) {
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      const node_id v = order[i];
+      if (i + 1 < order.size()) {  // the next operator's records come in while this one's searches run
+        search.fetch(order[i + 1]);
+        for (node_id u : g.predecessors(order[i + 1])) search.fetch(u);
+      }
       cross_producers(v, where);
       const std::size_t first = kept.size();
       for (const auto& [at, u] : cross) {
