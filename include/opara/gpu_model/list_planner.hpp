@@ -171,8 +171,9 @@ private:
   }
   void split(std::size_t b) {
     auto& block = blocks_[b];
-    std::vector<entry> upper(block.begin() + block_size / 2, block.end());
+    std::vector<entry> upper;
     upper.reserve(block_size + 1);
+    upper.assign(block.begin() + block_size / 2, block.end());
     block.resize(block_size / 2);
     last_[b] = block.back();
     const entry upper_last = upper.back();
