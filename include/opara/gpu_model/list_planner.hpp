@@ -31,7 +31,8 @@
 //! the whole graph's batch bound (model/gpu_model.hpp). best_placement and model_schedule then
 //! simulate the chosen placement once for predicted_us; the policies, which return only streams
 //! or an order, skip that simulation (docs/gpu_model.md). On the planning benchmark's 100,000-operator
-//! graphs a model-guided policy then takes 8-410 ms on a loaded 2-core machine, 2-7 s at 10^6.
+//! graphs a plan with a model-guided policy, validated, takes 10-145 ms on a loaded 2-core machine,
+//! 0.5-2.7 s at 10^6 (docs/gpu_model.md, round 3).
 
 #include <opara/analysis/critical_path.hpp>
 #include <opara/error.hpp>
