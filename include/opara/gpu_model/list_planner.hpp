@@ -31,8 +31,9 @@
 //! the whole graph's batch bound (model/gpu_model.hpp). best_placement and model_schedule then
 //! simulate the chosen placement once for predicted_us; the policies, which return only streams
 //! or an order, skip that simulation (docs/gpu_model.md). On the planning benchmark's 100,000-operator
-//! graphs a plan with a model-guided policy, validated, takes 10-145 ms on a loaded 2-core machine,
-//! 0.5-2.7 s at 10^6 (docs/gpu_model.md, round 3).
+//! graphs a plan with a model-guided policy, validated, takes 10-145 ms on a 2-core machine at load
+//! average 3 (up to 170 ms under heavier contention), 0.5-2.7 s at 10^6 (up to 3.1 s; docs/gpu_model.md,
+//! round 3).
 
 #include <opara/analysis/critical_path.hpp>
 #include <opara/error.hpp>
