@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,47 @@
 
 using namespace opara;
 using namespace opara::test;
+
+TEST_CASE("list_planner.streams_by_time_orders_and_finds_like_an_ordered_set") {
+  // Random opens, moves to later times (with many equal times) and searches, against std::set of
+  // (time, -index): the same order, the same first entry after a time, through block splits.
+  using entry = opara::detail::streams_by_time::entry;
+  opara::detail::streams_by_time streams;
+  std::set<std::pair<double, std::int64_t>> reference;
+  std::vector<double> avail;
+  std::mt19937_64 rng(5);
+  for (int step = 0; step < 20000; ++step) {
+    if (avail.empty() || rng() % 4 == 0) {
+      const double t = static_cast<double>(rng() % 64);
+      const auto s = static_cast<std::uint32_t>(avail.size());
+      streams.insert(entry{t, s});
+      reference.emplace(t, -static_cast<std::int64_t>(s));
+      avail.push_back(t);
+    } else {
+      const auto s = static_cast<std::uint32_t>(rng() % avail.size());
+      const double t = avail[s] + static_cast<double>(rng() % 3);
+      streams.move(s, avail[s], t);
+      reference.erase({avail[s], -static_cast<std::int64_t>(s)});
+      reference.emplace(t, -static_cast<std::int64_t>(s));
+      avail[s] = t;
+    }
+    const double probe = static_cast<double>(rng() % 200) - 0.5;
+    auto c = streams.first_after(probe);
+    auto it = reference.upper_bound({probe, std::numeric_limits<std::int64_t>::max()});
+    REQUIRE(streams.is_end(c) == (it == reference.end()));
+    if (it != reference.end()) REQUIRE(streams[c].stream == static_cast<std::uint32_t>(-it->second));
+    if (streams.prev(c)) REQUIRE(streams[c].stream == static_cast<std::uint32_t>(-std::prev(it)->second));
+    else REQUIRE(it == reference.begin());
+  }
+  auto c = streams.begin();
+  for (const auto& [t, minus_s] : reference) {
+    REQUIRE(!streams.is_end(c));
+    CHECK(streams[c].avail == t);
+    CHECK(streams[c].stream == static_cast<std::uint32_t>(-minus_s));
+    streams.next(c);
+  }
+  CHECK(streams.is_end(c));
+}
 
 TEST_CASE("list_planner.caps_streams_only_where_the_model_predicts_a_gain") {
   // A source, then 8 branches that each fill the GPU: no cap changes the prediction beyond a

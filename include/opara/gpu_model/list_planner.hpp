@@ -31,7 +31,9 @@
 //! the whole graph's batch bound (model/gpu_model.hpp). best_placement and model_schedule then
 //! simulate the chosen placement once for predicted_us; the policies, which return only streams
 //! or an order, skip that simulation (docs/gpu_model.md). On the planning benchmark's 100,000-operator
-//! graphs a model-guided policy then takes 8-410 ms on a loaded 2-core machine, 2-7 s at 10^6.
+//! graphs a plan with a model-guided policy, validated, takes 10-145 ms on a 2-core machine at load
+//! average 3 (up to 170 ms under heavier contention), 0.5-2.7 s at 10^6 (up to 3.1 s; docs/gpu_model.md,
+//! round 3).
 
 #include <opara/analysis/critical_path.hpp>
 #include <opara/error.hpp>
@@ -39,6 +41,7 @@
 #include <opara/graph/list_schedule.hpp>
 #include <opara/gpu_model/model.hpp>
 #include <opara/plan/plan.hpp>
+#include <opara/plan/waits.hpp>  // detail::prefetch
 #include <opara/profile/profile.hpp>
 
 #include <algorithm>
@@ -46,8 +49,6 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <memory_resource>
-#include <set>
 #include <span>
 #include <string>
 #include <utility>
@@ -89,6 +90,102 @@ inline std::vector<double> model_operator_costs(const model_kernels& m, double d
   return cost;
 }
 
+//! Streams ordered by the time they become free, later times last and, among equal times, the
+//! lower index last: what place_earliest_start searches. Entries sit in sorted blocks of at most
+//! `block_size` with each block's last entry in an array of their own, so that a search is two
+//! binary searches over contiguous memory and a move shifts at most one block, where a balanced
+//! tree of tens of thousands of streams cost a cache miss per level (wide graphs open a stream per
+//! branch). A position is a cursor (block, index in it).
+class streams_by_time {
+public:
+  struct entry {
+    double avail;          //!< when the stream becomes free
+    std::uint32_t stream;  //!< its index
+  };
+  struct cursor {
+    std::uint32_t block = 0, i = 0;
+  };
+
+  //! Adds stream `e.stream`, not in the set, free at `e.avail`.
+  void insert(entry e) {
+    if (blocks_.empty()) {
+      blocks_.emplace_back().reserve(block_size + 1);
+      last_.push_back(e);
+    }
+    std::size_t b = block_of(e);
+    if (b == blocks_.size()) --b;  // after every entry: the last block takes it
+    auto& block = blocks_[b];
+    block.insert(std::lower_bound(block.begin(), block.end(), e, before), e);
+    last_[b] = block.back();
+    if (block.size() > block_size) split(b);
+  }
+  //! Moves stream `s`, free at `from`, to `to`.
+  void move(std::uint32_t s, double from, double to) {
+    const entry old{from, s};
+    const std::size_t b = block_of(old);
+    auto& block = blocks_[b];
+    block.erase(std::lower_bound(block.begin(), block.end(), old, before));
+    if (block.empty()) {
+      blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(b));
+      last_.erase(last_.begin() + static_cast<std::ptrdiff_t>(b));
+    } else {
+      last_[b] = block.back();
+    }
+    insert({to, s});
+  }
+
+  //! The first entry (end() when empty).
+  [[nodiscard]] cursor begin() const noexcept { return {}; }
+  [[nodiscard]] bool is_end(cursor c) const noexcept { return c.block == blocks_.size(); }
+  [[nodiscard]] const entry& operator[](cursor c) const { return blocks_[c.block][c.i]; }
+  void next(cursor& c) const noexcept {
+    if (++c.i == blocks_[c.block].size()) c = {c.block + 1, 0};
+  }
+  //! Steps back; false at the first entry.
+  bool prev(cursor& c) const noexcept {
+    if (c.i > 0) {
+      --c.i;
+      return true;
+    }
+    if (c.block == 0) return false;
+    --c.block;
+    c.i = static_cast<std::uint32_t>(blocks_[c.block].size() - 1);
+    return true;
+  }
+  //! The first entry free after `t` (end() when none is).
+  [[nodiscard]] cursor first_after(double t) const {
+    const auto b = static_cast<std::uint32_t>(
+        std::partition_point(last_.begin(), last_.end(), [&](const entry& x) { return x.avail <= t; }) - last_.begin());
+    if (b == blocks_.size()) return {b, 0};
+    const auto& block = blocks_[b];
+    const auto i = std::partition_point(block.begin(), block.end(), [&](const entry& x) { return x.avail <= t; }) - block.begin();
+    return {b, static_cast<std::uint32_t>(i)};
+  }
+
+private:
+  static constexpr std::size_t block_size = 128;
+  static bool before(const entry& a, const entry& b) noexcept {
+    return a.avail < b.avail || (a.avail == b.avail && a.stream > b.stream);
+  }
+  // The first block whose last entry is not before e (blocks_.size() when e is after all).
+  [[nodiscard]] std::size_t block_of(const entry& e) const {
+    return static_cast<std::size_t>(std::lower_bound(last_.begin(), last_.end(), e, before) - last_.begin());
+  }
+  void split(std::size_t b) {
+    auto& block = blocks_[b];
+    std::vector<entry> upper;
+    upper.reserve(block_size + 1);
+    upper.assign(block.begin() + block_size / 2, block.end());
+    block.resize(block_size / 2);
+    last_[b] = block.back();
+    const entry upper_last = upper.back();
+    blocks_.insert(blocks_.begin() + static_cast<std::ptrdiff_t>(b + 1), std::move(upper));
+    last_.insert(last_.begin() + static_cast<std::ptrdiff_t>(b + 1), upper_last);
+  }
+  std::vector<std::vector<entry>> blocks_;  // in order; none empty
+  std::vector<entry> last_;                 // each block's last entry
+};
+
 //! The placement rule of the header comment on at most `cap` streams (cap >= 1). A dependency
 //! costs dependency_us, except the edge from the operator just before on the same stream, which
 //! costs stream_dependency_us (PDL along stream order; gpu_model::stream_latency_us).
@@ -109,18 +206,20 @@ inline stream_assignment place_earliest_start(const graph& g, std::span<const no
   std::vector<placed> op(n);
   std::vector<double> avail;
   std::vector<node_id> tail;
+  avail.reserve(std::min<std::size_t>(cap, n));  // no copies as streams open (pages are touched as used)
+  tail.reserve(std::min<std::size_t>(cap, n));
   // Streams by (avail, -index): the last entry at or below a time is the stream free latest by
   // then, the lowest index among equal times (the scan over every stream this replaces kept the
   // first of equals).
-  using key = std::pair<double, std::int64_t>;
-  // Entries come from one buffer, released at once: a wide graph opens up to one stream per
-  // operator, and allocating and freeing each entry on its own cost as much as the search.
-  std::pmr::monotonic_buffer_resource entries;
-  std::pmr::set<key> by_avail(&entries);
-  auto index_of = [](const key& k) { return static_cast<std::uint32_t>(-k.second); };
+  streams_by_time by_avail;
   std::vector<std::uint32_t> producer_streams;
   constexpr double eps = 1e-9;
-  for (node_id v : order) {
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const node_id v = order[i];
+    // The next operator's producers: their state comes in while this one is placed (node ids
+    // follow no order, so each is a cache miss on large graphs).
+    if (i + 1 < order.size())
+      for (node_id u : g.predecessors(order[i + 1])) prefetch(&op[u]);
     // The latest producer's end plus latency, which producer that is, and the second latest.
     double ready = 0, second = 0;
     node_id latest = no_node;
@@ -162,13 +261,13 @@ inline stream_assignment place_earliest_start(const graph& g, std::span<const no
     // time v is ready (ties within eps: the later one), else the one free first.
     // (Each walk below skips at most the producer streams.)
     auto first_other = by_avail.begin();
-    while (first_other != by_avail.end() && op[tail[index_of(*first_other)]].producer_of == v) ++first_other;
-    if (first_other != by_avail.end()) {
-      const double limit = std::max(ready - stream_dependency_us, first_other->first) + eps;
-      auto it = by_avail.upper_bound(key{limit, std::numeric_limits<std::int64_t>::max()});
-      while (it != by_avail.begin()) {
-        --it;
-        const std::uint32_t s = index_of(*it);
+    while (!by_avail.is_end(first_other) && op[tail[by_avail[first_other].stream]].producer_of == v)
+      by_avail.next(first_other);
+    if (!by_avail.is_end(first_other)) {
+      const double limit = std::max(ready - stream_dependency_us, by_avail[first_other].avail) + eps;
+      auto it = by_avail.first_after(limit);
+      while (by_avail.prev(it)) {
+        const std::uint32_t s = by_avail[it].stream;
         if (op[tail[s]].producer_of == v) continue;  // considered above
         consider(s);
         break;
@@ -185,13 +284,8 @@ inline stream_assignment place_earliest_start(const graph& g, std::span<const no
     const double end = best_start + cost[v];
     op[v].finish = end;
     tail[best] = v;
-    if (opened) {
-      by_avail.emplace(end, -static_cast<std::int64_t>(best));
-    } else {  // the stream's entry moves to its new time, without freeing and allocating a node
-      auto entry = by_avail.extract(key{avail[best], -static_cast<std::int64_t>(best)});
-      entry.value().first = end;
-      by_avail.insert(std::move(entry));
-    }
+    if (opened) by_avail.insert({end, best});
+    else by_avail.move(best, avail[best], end);
     avail[best] = end;
   }
   a.stream_of.resize(n);
@@ -368,29 +462,9 @@ inline model_schedule_result model_schedule_on(const graph& g, const model_kerne
                                                const model_planner_options& o, bool simulate_choice) {
   std::vector<double> edge_cost(cost.begin(), cost.end());
   for (double& c : edge_cost) c += o.gpu.dependency_us;  // each dependent step also waits this long
-  const auto level = bottom_levels(g, edge_cost);
-  // Longest remaining path first (ties: smaller id): a heap of (level, id), each level read once
-  // when its node becomes ready rather than at every comparison.
-  struct by_level {
-    const std::vector<double>* level;
-    std::vector<std::pair<double, node_id>> heap;
-    static bool after(const std::pair<double, node_id>& a, const std::pair<double, node_id>& b) {
-      return a.first < b.first || (a.first == b.first && a.second > b.second);
-    }
-    void push(node_id v) {
-      heap.emplace_back((*level)[v], v);
-      std::push_heap(heap.begin(), heap.end(), after);
-    }
-    node_id pop() {
-      std::pop_heap(heap.begin(), heap.end(), after);
-      const node_id v = heap.back().second;
-      heap.pop_back();
-      return v;
-    }
-    [[nodiscard]] bool empty() const noexcept { return heap.empty(); }
-  };
+  // Longest remaining path first (ties: smaller id).
   std::vector<std::vector<node_id>> orders;
-  orders.push_back(list_schedule(g, by_level{&level, {}}));
+  orders.push_back(list_schedule(g, rank_queue(by_decreasing_key(bottom_levels(g, edge_cost)))));
   // Program order: smallest ready id first, the graph's own topological order.
   const auto topo = g.topological_order();
   orders.emplace_back(topo.begin(), topo.end());

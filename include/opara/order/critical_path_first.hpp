@@ -14,7 +14,7 @@
 namespace opara::order {
 
 //! list_schedule (Kahn's algorithm) taking the ready operator with the largest bottom level (by the profile's
-//! duration_us), ties to the smaller id. O((n + e) log n). Throws opara::bad_policy without a
+//! duration_us), ties to the smaller id. O(n + e) (the levels ranked by a radix sort, a rank_queue). Throws opara::bad_policy without a
 //! profile of one record per node, or when a duration is negative or not finite (naming the node).
 struct critical_path_first {
   static constexpr bool needs_profile = true;
@@ -33,10 +33,7 @@ struct critical_path_first {
         throw bad_policy("opara: launch order policy 'critical_path_first': node " + g.name(v) + " has duration_us " +
                          std::to_string(cost[v]) + " (durations must be finite and non-negative)");
     }
-    const auto level = bottom_levels(g, cost);
-    return list_schedule(g, ready_heap{[&](node_id a, node_id b) {
-                           return level[a] > level[b] || (level[a] == level[b] && a < b);
-                         }});
+    return list_schedule(g, rank_queue(by_decreasing_key(bottom_levels(g, cost))));
   }
 };
 

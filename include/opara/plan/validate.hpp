@@ -40,11 +40,13 @@ inline std::size_t first_unhonoured(const plan& p, std::span<const std::uint32_t
   const stream_layout layout(p.order, p.stream_of, p.num_streams);
   const bool few_streams = p.num_streams <= exact_prune_streams;
   std::optional<ancestry_search> search;  // with few streams, clocks cost less than searching first
-  if (!few_streams) search.emplace(layout, p.stream_of, pos, search_budget);
-  auto waits_latest_first = [&](node_id x, ancestry_search& s) {
-    const auto w = p.waits_of(x);
-    for (std::size_t i = w.size(); i-- > 0;)
-      if (!s.push(w[i])) return false;
+  if (!few_streams) {
+    search.emplace(layout, p.stream_of, pos, search_budget);
+    for (node_id x = 0; x < n; ++x) search->set_waits(x, p.wait_begin[x], p.wait_begin[x + 1]);
+  }
+  auto waits_latest_first = [&](std::uint32_t begin, std::uint32_t end, ancestry_search& s) {
+    for (std::uint32_t i = end; i-- > begin;)
+      if (!s.push(p.wait_on[i])) return false;
     return true;
   };
   std::vector<node_id> waited_by(n, no_node);  // waited_by[u] == v: v waits for u directly
