@@ -1,11 +1,19 @@
-# opara_discover_tests(<target> PREFIX <p> LABELS <label>... TIMEOUT <s> [SKIP_RETURN_CODE <c>]):
+# opara_discover_tests(<target> PREFIX <p> LABELS <label>... TIMEOUT <s> [SKIP_RETURN_CODE <c>]
+#                      [SOURCE <pattern>]):
 # every doctest case of <target> becomes its own ctest test, "<p>/<case name>", which runs the
 # executable with --test-case=<that name>. The cases are listed after each build of <target>
 # (<target> --list-test-cases, which the GPU tests answer without a device), the way doctest's
 # own doctest_discover_tests does; unlike it, this one keeps the labels and escapes the names.
+# SOURCE <pattern>: only the cases of the source files matching it (doctest's --source-file
+# filter, for an executable built from several test files), listed and run with that filter.
 # Script mode (the POST_BUILD step): -DEXE= -DOUT= -DPREFIX= -DLABELS= -DTIMEOUT= [-DSKIP_RETURN_CODE=]
+# [-DSOURCE=]
 if(CMAKE_SCRIPT_MODE_FILE)
-  execute_process(COMMAND "${EXE}" --list-test-cases --no-version=true
+  set(source_filter)
+  if(DEFINED SOURCE AND NOT SOURCE STREQUAL "")
+    set(source_filter "--source-file=${SOURCE}")
+  endif()
+  execute_process(COMMAND "${EXE}" --list-test-cases --no-version=true ${source_filter}
                   OUTPUT_VARIABLE listing ERROR_VARIABLE errors RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "${EXE} --list-test-cases failed (${rc}):\n${listing}${errors}")
@@ -28,7 +36,11 @@ if(CMAKE_SCRIPT_MODE_FILE)
     # opara's case names (a ? matches itself anyway).
     string(REPLACE "\\" "\\\\" filter "${line}")
     string(REPLACE "," "\\," filter "${filter}")
-    string(APPEND script "add_test([==[${PREFIX}/${line}]==] [==[${EXE}]==] [==[--test-case=${filter}]==])\n"
+    set(source_arg)
+    if(source_filter)
+      set(source_arg " [==[${source_filter}]==]")
+    endif()
+    string(APPEND script "add_test([==[${PREFIX}/${line}]==] [==[${EXE}]==] [==[--test-case=${filter}]==]${source_arg})\n"
                          "set_tests_properties([==[${PREFIX}/${line}]==] PROPERTIES ${properties})\n")
     math(EXPR count "${count} + 1")
   endforeach()
@@ -41,17 +53,17 @@ endif()
 
 set(_opara_discover_script ${CMAKE_CURRENT_LIST_FILE})
 function(opara_discover_tests target)
-  cmake_parse_arguments(arg "" "PREFIX;TIMEOUT;SKIP_RETURN_CODE" "LABELS" ${ARGN})
-  set(cases ${CMAKE_CURRENT_BINARY_DIR}/${target}_cases.cmake)
+  cmake_parse_arguments(arg "" "PREFIX;TIMEOUT;SKIP_RETURN_CODE;SOURCE" "LABELS" ${ARGN})
+  set(cases ${CMAKE_CURRENT_BINARY_DIR}/${target}_${arg_PREFIX}_cases.cmake)
   string(REPLACE ";" "," labels "${arg_LABELS}")  # one value through the command line
   add_custom_command(TARGET ${target} POST_BUILD
     COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:${target}> -DOUT=${cases} -DPREFIX=${arg_PREFIX}
             -DLABELS=${labels} -DTIMEOUT=${arg_TIMEOUT} -DSKIP_RETURN_CODE=${arg_SKIP_RETURN_CODE}
-            -P ${_opara_discover_script}
+            -DSOURCE=${arg_SOURCE} -P ${_opara_discover_script}
     BYPRODUCTS ${cases}
     VERBATIM)
   # Read by ctest: the cases once built, else one test that says the executable is not built.
-  set(include ${CMAKE_CURRENT_BINARY_DIR}/${target}_include.cmake)
+  set(include ${CMAKE_CURRENT_BINARY_DIR}/${target}_${arg_PREFIX}_include.cmake)
   file(WRITE ${include}
     "if(EXISTS [==[${cases}]==])\n  include([==[${cases}]==])\nelse()\n"
     "  add_test([==[${arg_PREFIX}/NOT_BUILT]==] [==[${target}_NOT_BUILT]==])\nendif()\n")
