@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GPU run of the examples' kernels and models, GoogLeNet then Inception-v3 (owner: kernels). One
 # command on the GPU machine:
-#   scripts/gpu-kernels.sh [quick|full|sanitize|bf16|peers] [build-dir]
+#   scripts/gpu-kernels.sh [quick|full|sanitize|bf16|fusion|peers] [build-dir]
 # quick: configure (sm_90 + sm_90a), build, both kernel tests (portable and sm_90 paths), whole-model
 #        checks against the float64 reference (batch 1 and 8; sm90, portable tf32, portable tf32x3),
 #        per-layer tables (--layers) at batch 1 and 8 on both paths, googlenet_bench --quick on sm90;
@@ -17,6 +17,9 @@
 #        and 8), the PyTorch-weights check (when scripts/export_torchvision_weights.py runs), per-layer
 #        tables and --quick benches at batch 1 and 8 for both models, with the TF32 sm90 figures of the
 #        same run beside them.
+# fusion: horizontal fusion of the 1x1 convolutions of one input (--fuse-1x1) against none, both models,
+#        TF32 and BF16: the model checks, per-layer sums at batch 8, and --quick benches at batch 1 and 8
+#        (each pair in the same call, JSON each).
 # peers: one model (PEERS_MODEL=googlenet|inception_v3) with PyTorch eager, CUDA Graph and
 #        torch.compile (fp32 and bf16 autocast) and its bench in TF32 and BF16 (batch 1 and 8), JSON each.
 set -uo pipefail
@@ -115,6 +118,24 @@ if [ "$what" = bf16 ]; then
       timeout 300 "$bin" --batch 1,8 --quick --path sm90 --precision $p --json "$OUTDIR/$m-$p-$gpu-$day.json" \
         > "$OUTDIR/$m-bench-quick-$p.log" 2>&1 || status=1
       echo "--- $m $p"; sed -n '/^batch  /,$p' "$OUTDIR/$m-bench-quick-$p.log"
+    done
+  done
+fi
+
+if [ "$what" = fusion ]; then
+  for m in ${FUSION_MODELS:-googlenet inception_v3}; do
+    bin="$E/googlenet_bench"; [ $m = inception_v3 ] && bin="$I/inception_v3_bench"
+    for p in tf32 bf16; do
+      step "$m $p: fused 1x1 convolutions against unfused"
+      "$bin" --check-only --batch 1,8 --path sm90 --precision $p --fuse-1x1 2>&1 | grep -E "^ok|FAIL|error|operators" || status=1
+      for f in "" --fuse-1x1; do
+        tag=$m-$p${f:+-fused1x1}
+        "$bin" --layers --batch 8 --reps 20 --check-only --path sm90 --precision $p $f > "$OUTDIR/$tag-layers-b8.log" 2>&1 || status=1
+        grep -E "sum of conv|critical path" "$OUTDIR/$tag-layers-b8.log" | sed "s/^/[$tag b8] /"
+        timeout 200 "$bin" --batch 1,8 --quick --path sm90 --precision $p $f --json "$OUTDIR/$tag-$gpu-$day.json" \
+          > "$OUTDIR/$tag-bench-quick.log" 2>&1 || status=1
+        echo "--- $tag"; sed -n '/^batch  /,$p' "$OUTDIR/$tag-bench-quick.log"
+      done
     done
   done
 fi

@@ -10,9 +10,11 @@
 //! graph and every variant) must reproduce bit for bit.
 //!
 //!   <model>_bench [--batch 1,8] [--precision tf32|tf32x3|bf16] [--path auto|sm90|portable] [--fuse]
-//!                 [--reps 300] [--check] [--check-only] [--json FILE] [--weights FILE]
+//!                 [--fuse-1x1] [--reps 300] [--check] [--check-only] [--json FILE] [--weights FILE]
 //!                 [--min-blocks N] [--layers] [--quick] [--pytorch FILE]
 //!
+//! --fuse folds 3x3/s1/p1 max pools into their 1x1 convolution, --fuse-1x1 runs the 1x1 convolutions
+//! of one input as one GEMM (engine_options::fuse_pools, fuse_pointwise; sm_90 path).
 //! --check compares every variant's output with the float64 CPU reference; --weights FILE runs the
 //! PyTorch check (file from scripts/export_torchvision_weights.py): opara's output must match
 //! PyTorch's within 1e-3 relative (bf16: 3e-2; see pytorch_tolerance). --precision bf16 runs the sm_90
@@ -20,7 +22,8 @@
 //! max(FLOPs / tensor rate, bytes / bandwidth), with both ceilings measured first (cuBLAS TF32 GEMM,
 //! device-to-device copy), and the critical path of those times. --pytorch FILE embeds scripts/pytorch_torchvision.py's JSON in --json's.
 //! Every whole-model figure is given in two timing modes: back to back and isolated (bench_util.hpp).
-//! Exits 77 when there is no GPU, and with --precision bf16 when the GPU is not compute capability 9.0.
+//! Exits 77 when there is no GPU, and with --precision bf16 or --fuse-1x1 when the GPU is not compute
+//! capability 9.0.
 
 #include <opara/cuda.hpp>
 #include <opara/opara.hpp>
@@ -71,6 +74,7 @@ struct args {
   k::conv_precision precision = k::conv_precision::tf32;
   k::conv_path path = k::conv_path::automatic;
   bool fuse = false;
+  bool fuse_1x1 = false;
   int reps = 300;
   bool check = false, check_only = false, layers = false, quick = false;
   std::string json, weights, pytorch;
@@ -105,6 +109,7 @@ inline args parse(int argc, char** argv, const bench_model& model) {
       else if (p == "portable") a.path = k::conv_path::portable;
       else throw std::invalid_argument("--path must be auto, sm90 or portable");
     } else if (s == "--fuse") a.fuse = true;
+    else if (s == "--fuse-1x1") a.fuse_1x1 = true;
     else if (s == "--pytorch") a.pytorch = next();
     else if (s == "--reps") a.reps = std::stoi(next());
     else if (s == "--check") a.check = true;
@@ -124,7 +129,7 @@ inline args parse(int argc, char** argv, const bench_model& model) {
       if (a.launch_segments < 1) throw std::invalid_argument("--launch-segments needs a count of 1 or more");
     }
     else if (s == "--help" || s == "-h") {
-      std::printf("%s [--batch 1,8] [--precision tf32|tf32x3|bf16] [--path auto|sm90|portable] [--fuse] "
+      std::printf("%s [--batch 1,8] [--precision tf32|tf32x3|bf16] [--path auto|sm90|portable] [--fuse] [--fuse-1x1] "
                   "[--reps N] [--check] [--check-only] [--json FILE] [--weights FILE] [--min-blocks N] [--layers] "
                   "[--quick] [--pytorch FILE] [--launch-segments N] [--carveout P]\n", model.program);
       std::exit(0);
@@ -274,6 +279,7 @@ struct bench_context {
     o.min_conv_blocks = min_blocks;
     o.path = a.path;
     o.fuse_pools = a.fuse;
+    o.fuse_pointwise = a.fuse_1x1;
     return o;
   }
 };
@@ -371,7 +377,7 @@ inline void time_layers(const bench_context& c, engine& net, const std::vector<f
     l.blocks = net.blocks(i);
     l.us = t.median_ms * 1e3;
     if (op.kind == op_kind::conv) {
-      const auto cs = c.net_desc.conv_shape_of(op, batch);
+      const auto cs = net.conv_shape(i);  // a horizontally fused operator: its whole GEMM
       l.tflops = cs.flops() / (l.us * 1e-6) / 1e12;
       l.floor_us = conv_floor_us(cs, ceil, c.a.precision);
       br.conv_sum_us += l.us;
@@ -618,7 +624,8 @@ inline void write_json(const args& a, const bench_model& model, const cudaDevice
   f << "{\n  \"model\": \"" << model.name << "\",\n  \"gpu\": \"" << prop.name << "\",\n  \"driver\": \"" << opara::cuda::driver_release()
     << "\",\n  \"commit\": \"" << (commit ? commit : "unknown") << "\",\n  \"date\": \"" << date
     << "\",\n  \"precision\": \"" << k::precision_name(a.precision) << "\",\n  \"path\": \"" << k::path_name(used_path)
-    << "\",\n  \"fused_pools\": " << (a.fuse ? "true" : "false") << ",\n  \"reps\": " << a.reps
+    << "\",\n  \"fused_pools\": " << (a.fuse ? "true" : "false")
+    << ",\n  \"fused_pointwise\": " << (a.fuse_1x1 ? "true" : "false") << ",\n  \"reps\": " << a.reps
     << ",\n  \"launch_segments\": " << (a.launch_segments > 0 ? a.launch_segments : opara::capture::options{}.launch_segments)
     << ",\n  \"shared_carveout\": " << (a.carveout >= -1 ? a.carveout : opara::capture::options{}.shared_carveout)
     << ",\n  \"sequential_graph\": \"" << with_capture_args(sequential_scheduler{}, a).label() << "\"";
@@ -677,6 +684,10 @@ int bench_main(int argc, char** argv, const bench_model& model) try {
   }
   if (a.precision == k::conv_precision::bf16 && a.path != k::conv_path::portable && !launch::sm90_supported(0)) {
     std::puts("bf16 runs on the sm90 path only, and this GPU is not compute capability 9.0: skipped");
+    return 77;
+  }
+  if (a.fuse_1x1 && a.path != k::conv_path::portable && !launch::sm90_supported(0)) {
+    std::puts("--fuse-1x1 runs on the sm90 path only, and this GPU is not compute capability 9.0: skipped");
     return 77;
   }
   cudaDeviceProp prop{};

@@ -59,6 +59,13 @@ struct engine_options {
   //! the fused kernel (synchronous 3x3 gathers) is slower than pool + conv, and the whole model too
   //! (examples/googlenet/RESULTS.md). fp32 only: ignored with bf16 (no fused bf16 kernel).
   bool fuse_pools = false;
+  //! sm_90 path (TF32 or BF16): horizontal fusion. The 1x1 stride-1 convolutions that read the same
+  //! tensor (an inception block's branch heads) run as one GEMM over their stacked weights, each
+  //! writing its own output (kernels::conv_output): one operator instead of up to four, in the place
+  //! of the first of them. A convolution whose output channels are not a multiple of 4 (TF32) or 8
+  //! (BF16), or that absorbed a pool (fuse_pools), stays alone. Off by default; the portable path
+  //! throws (examples/googlenet/RESULTS.md has fused against unfused).
+  bool fuse_pointwise = false;
 };
 
 //! A network loaded on the GPU for a fixed batch size: folded weights, one buffer per activation.
@@ -68,7 +75,8 @@ struct engine_options {
 //! pixel's channels padded to a multiple of 8 (the image's 3 stored as 8), weights [cout][kh][kw][cin8];
 //! biases, the globally pooled features and the logits stay fp32. upload_input and download take and
 //! give fp32 NCHW either way. Engine operators are the topology's operators, less the max pools fused
-//! into their 1x1 convolution (fuse_pools).
+//! into their 1x1 convolution (fuse_pools), with the 1x1 convolutions of one input merged into one
+//! operator (fuse_pointwise).
 class engine {
 public:
   engine(topology t, const weights& w, int batch, engine_options o = {})
@@ -116,6 +124,29 @@ public:
       b_off_.push_back(host.size());
       append(f.bias);
     }
+    // A horizontally fused operator's stacked weights (its convolutions' packed rows one after the
+    // other: one input, 1x1 windows, so one K) and biases.
+    gw_off_.assign(ops_.size(), 0);
+    gb_off_.assign(ops_.size(), 0);
+    for (int op = 0; op < static_cast<int>(ops_.size()); ++op) {
+      if (members_[op].size() < 2) continue;
+      align();
+      gw_off_[op] = host.size();
+      for (int m : members_[op]) {
+        const std::size_t c = static_cast<std::size_t>(net_.ops[m].conv);
+        const std::vector<std::byte> rows(host.begin() + static_cast<std::ptrdiff_t>(w_off_[c]),
+                                          host.begin() + static_cast<std::ptrdiff_t>(w_off_[c] + weight_bytes(c)));
+        host.insert(host.end(), rows.begin(), rows.end());
+      }
+      align();
+      gb_off_[op] = host.size();
+      for (int m : members_[op]) {
+        const std::size_t c = static_cast<std::size_t>(net_.ops[m].conv);
+        const std::vector<std::byte> b(host.begin() + static_cast<std::ptrdiff_t>(b_off_[c]),
+                                       host.begin() + static_cast<std::ptrdiff_t>(b_off_[c] + net_.convs[c].cout * sizeof(float)));
+        host.insert(host.end(), b.begin(), b.end());
+      }
+    }
     if (net_.num_classes > 0) {
       align();
       fc_w_off_ = host.size();
@@ -131,7 +162,7 @@ public:
       tiles_.push_back(kernels::conv_tile::m64n64);
       sm90_.push_back({});
       if (d.kind != op_kind::conv) continue;
-      const auto shape = net_.conv_shape_of(d, batch_);
+      const auto shape = conv_shape(op);
       if (nhwc()) sm90_.back() = kernels::choose_sm90_config(shape, opt_.min_conv_blocks, opt_.precision);
       else tiles_.back() = kernels::choose_conv_tile(shape, opt_.min_conv_blocks);
     }
@@ -151,8 +182,23 @@ public:
   //! BF16 activations and weights (the sm_90 path with conv_precision::bf16).
   [[nodiscard]] bool bf16() const noexcept { return bf16_; }
   [[nodiscard]] std::size_t op_count() const noexcept { return ops_.size(); }
-  //! The topology operator behind engine operator `op` (for a fused pool + conv: the conv).
+  //! The topology operator behind engine operator `op` (for a fused pool + conv: the conv; for a
+  //! horizontally fused one: the first of its convolutions, see members).
   [[nodiscard]] const op_desc& desc(int op) const { return net_.ops[ops_[op]]; }
+  //! The topology operators engine operator `op` runs: one, or (fuse_pointwise) the 1x1 convolutions
+  //! it computes as one GEMM, in the order of its output columns.
+  [[nodiscard]] std::span<const int> members(int op) const { return members_[op]; }
+  //! A convolution operator's GEMM shape: its convolution's; for a horizontally fused operator, the
+  //! first one's with every member's output channels (cout summed, c_off 0, c_total = cout).
+  [[nodiscard]] kernels::conv_shape conv_shape(int op) const {
+    kernels::conv_shape s = net_.conv_shape_of(desc(op), batch_);
+    if (members_[op].size() < 2) return s;
+    s.cout = 0;
+    for (int m : members_[op]) s.cout += net_.convs[net_.ops[m].conv].cout;
+    s.c_off = 0;
+    s.c_total = s.cout;
+    return s;
+  }
   //! Operators that read what `op` writes / that write what `op` reads.
   [[nodiscard]] std::span<const int> consumers(int op) const { return consumers_[op]; }
   [[nodiscard]] std::span<const int> producers(int op) const { return producers_[op]; }
@@ -163,12 +209,13 @@ public:
     if (!nhwc()) return kernels::tile_name(tiles_[op]);
     std::string r = kernels::tile_name(sm90_[op].tile);
     if (sm90_[op].splits > 1) r += " split " + std::to_string(sm90_[op].splits);
+    if (members_[op].size() > 1) r += " fused " + std::to_string(members_[op].size());
     return r;
   }
   [[nodiscard]] long long blocks(int op) const {
     const op_desc& d = desc(op);
     if (d.kind != op_kind::conv) return 0;
-    const auto shape = net_.conv_shape_of(d, batch_);
+    const auto shape = conv_shape(op);
     return nhwc() ? kernels::sm90_blocks(shape, sm90_[op].tile) * sm90_[op].splits
                   : kernels::conv_blocks(shape, tiles_[op]);
   }
@@ -239,7 +286,7 @@ public:
   //! The tensor buffer b is (a part of).
   [[nodiscard]] int tensor_of(int b) const { return part_of_[b]; }
   [[nodiscard]] std::span<const int> op_reads(int op) const { return {&in_tensor_[op], 1}; }
-  [[nodiscard]] std::span<const int> op_writes(int op) const { return {&out_buffer_[op], 1}; }
+  [[nodiscard]] std::span<const int> op_writes(int op) const { return out_buffers_[op]; }
 
   //! Shares the activations through one arena: `offset[b]` is the byte offset of buffer b (a
   //! tensor; parts follow their tensor, the input and output are ignored), as opara::plan_arena
@@ -327,6 +374,10 @@ public:
     cudaError_t e = cudaSuccess;
     switch (d.kind) {
       case op_kind::conv: {
+        if (members_[op].size() > 1) {
+          e = enqueue_fused(op, s);
+          break;
+        }
         const auto shape = net_.conv_shape_of(d, batch_);
         const float* bias = param<float>(b_off_[d.conv]);
         if (bf16_)
@@ -362,7 +413,7 @@ public:
     }
     engine_check(e, "operator '" + names_[op] + "'");
   }
-  //! The whole network on one stream, in program order.
+  //! The whole network on one stream, in program order (the engine's operators').
   void enqueue_all(cudaStream_t s) const {
     for (std::size_t i = 0; i < ops_.size(); ++i) enqueue(static_cast<int>(i), s);
   }
@@ -389,6 +440,9 @@ private:
             : sm90_ok && (tf32 || half)                 ? kernels::conv_path::sm90
                                                         : kernels::conv_path::portable;
     bf16_ = half;
+    if (opt_.fuse_pointwise && path_ != kernels::conv_path::sm90)
+      throw engine_error("convnet::engine: fuse_pointwise (horizontal fusion of 1x1 convolutions) runs on the sm90 path "
+                         "only; this engine runs the portable path");
   }
   // Engine operators: the topology's, except a 3x3/s1/p1 max pool whose output only one 1x1 stride-1
   // conv reads (and nothing else writes), which becomes part of that conv (sm_90 path, fuse_pools).
@@ -416,14 +470,41 @@ private:
         absorbed[pool] = true;
       }
     }
+    // Horizontal fusion: the 1x1 stride-1 convolutions of one input tensor (none absorbing a pool,
+    // output channels a multiple of the kernels' 16-byte chunk) join the first of them, up to
+    // kernels::max_conv_outputs per operator.
+    std::vector<int> head(n, -1);              // conv -> the fused operator's first conv (itself if first)
+    std::vector<std::vector<int>> group(n);    // first conv -> its members
+    if (opt_.fuse_pointwise) {
+      const int chunk = bf16_ ? 8 : 4;
+      std::vector<int> open(net_.tensors.size(), -1);  // tensor -> the group still taking members
+      for (int i = 0; i < n; ++i) {
+        const op_desc& d = net_.ops[i];
+        if (absorbed[i] || fused_into[i] >= 0 || d.kind != op_kind::conv || !is_pointwise(net_.convs[d.conv]) ||
+            net_.convs[d.conv].cout % chunk != 0)
+          continue;
+        int& g = open[d.input];
+        if (g < 0 || static_cast<int>(group[g].size()) == kernels::max_conv_outputs) g = i;
+        head[i] = g;
+        group[g].push_back(i);
+      }
+    }
     for (int i = 0; i < n; ++i) {
-      if (absorbed[i]) continue;
+      if (absorbed[i] || (head[i] >= 0 && head[i] != i)) continue;
       const op_desc& d = net_.ops[i];
       const int pool = fused_into[i];
       ops_.push_back(i);
       fused_.push_back(pool >= 0);
       in_tensor_.push_back(pool >= 0 ? net_.ops[pool].input : d.input);
-      names_.push_back(pool >= 0 ? net_.ops[pool].name + "+" + d.name : d.name);
+      if (head[i] == i && group[i].size() > 1) {
+        members_.push_back(group[i]);
+        std::string name;
+        for (int m : group[i]) name += (name.empty() ? "" : "+") + net_.ops[m].name;
+        names_.push_back(std::move(name));
+      } else {
+        members_.push_back({i});
+        names_.push_back(pool >= 0 ? net_.ops[pool].name + "+" + d.name : d.name);
+      }
     }
   }
   static bool is_pointwise(const conv_spec& c) {
@@ -434,7 +515,11 @@ private:
     consumers_.assign(n, {});
     producers_.assign(n, {});
     std::vector<std::vector<int>> writers(net_.tensors.size());
-    for (int i = 0; i < n; ++i) writers[desc(i).output].push_back(i);
+    for (int i = 0; i < n; ++i)
+      for (int m : members_[i]) {
+        auto& w = writers[net_.ops[m].output];
+        if (w.empty() || w.back() != i) w.push_back(i);  // a fused operator writing two slices of one tensor
+      }
     for (int i = 0; i < n; ++i)
       for (int p : writers[in_tensor_[i]]) {
         producers_[i].push_back(p);
@@ -442,21 +527,55 @@ private:
       }
   }
   // One buffer per tensor, then a part per slice writer of a tensor that several operators write.
+  // (A horizontally fused operator writes one buffer per convolution.)
   void build_buffers() {
     const int n = static_cast<int>(ops_.size());
     std::vector<int> writers(net_.tensors.size(), 0);
-    for (int i = 0; i < n; ++i) ++writers[desc(i).output];
+    for (int i = 0; i < n; ++i)
+      for (int m : members_[i]) ++writers[net_.ops[m].output];
     part_of_.resize(net_.tensors.size());
     for (std::size_t t = 0; t < net_.tensors.size(); ++t) part_of_[t] = static_cast<int>(t);
-    for (int i = 0; i < n; ++i) {
-      const int t = desc(i).output;
-      if (writers[t] > 1) {
-        out_buffer_.push_back(static_cast<int>(part_of_.size()));
-        part_of_.push_back(t);
-      } else {
-        out_buffer_.push_back(t);
+    out_buffers_.assign(n, {});
+    for (int i = 0; i < n; ++i)
+      for (int m : members_[i]) {
+        const int t = net_.ops[m].output;
+        if (writers[t] > 1) {
+          out_buffers_[i].push_back(static_cast<int>(part_of_.size()));
+          part_of_.push_back(t);
+        } else {
+          out_buffers_[i].push_back(t);
+        }
       }
+  }
+  // Bytes of convolution c's packed weights (the path's layout and element type).
+  [[nodiscard]] std::size_t weight_bytes(std::size_t c) const {
+    const conv_spec& cs = net_.convs[c];
+    if (!nhwc()) return static_cast<std::size_t>(cs.cout) * ((cs.k() + 31) / 32 * 32) * sizeof(float);
+    kernels::conv_shape shape;
+    shape.cin = cs.cin; shape.cout = cs.cout; shape.kh = cs.kh; shape.kw = cs.kw;
+    return static_cast<std::size_t>(cs.cout) * shape.k_pad_nhwc(opt_.precision) * (bf16_ ? 2 : 4);
+  }
+  // A horizontally fused operator's one launch: its GEMM, each member's columns into its output.
+  [[nodiscard]] cudaError_t enqueue_fused(int op, cudaStream_t s) const {
+    using kernels::bfloat16;
+    const auto shape = conv_shape(op);
+    const float* bias = param<float>(gb_off_[op]);
+    const int k = static_cast<int>(members_[op].size());
+    if (bf16_) {
+      kernels::conv_output<bfloat16> o[kernels::max_conv_outputs];
+      for (int i = 0; i < k; ++i) o[i] = output_of<bfloat16>(members_[op][i]);
+      return launch::conv_bias_relu_nhwc_bf16(shape, sm90_[op], at<bfloat16>(in_tensor_[op]), param<bfloat16>(gw_off_[op]),
+                                              bias, o, k, s);
     }
+    kernels::conv_output<float> o[kernels::max_conv_outputs];
+    for (int i = 0; i < k; ++i) o[i] = output_of<float>(members_[op][i]);
+    return launch::conv_bias_relu_nhwc(shape, sm90_[op], at<float>(in_tensor_[op]), param<float>(gw_off_[op]), bias, o, k, s);
+  }
+  // Where topology convolution m writes: its output tensor's slice.
+  template <class T>
+  [[nodiscard]] kernels::conv_output<T> output_of(int m) const {
+    const op_desc& d = net_.ops[m];
+    return {at<T>(d.output), net_.convs[d.conv].cout, d.c_off, net_.tensors[d.output].c};
   }
   // Element size of every tensor: 4 (fp32) everywhere, except on a BF16 engine, where the input and
   // everything convolutions and pools write is bf16 (2) and what the classifier reads and writes (the
@@ -520,7 +639,8 @@ private:
   std::vector<std::vector<int>> consumers_, producers_;
   std::vector<kernels::conv_tile> tiles_;   // portable path
   std::vector<kernels::sm90_config> sm90_;  // sm_90 path
-  std::vector<int> out_buffer_;  // engine op -> the buffer it writes (a part for a slice writer)
+  std::vector<std::vector<int>> members_;  // engine op -> its topology ops (several: horizontally fused)
+  std::vector<std::vector<int>> out_buffers_;  // engine op -> the buffers it writes (a part for a slice writer)
   std::vector<int> part_of_;     // buffer -> its tensor
   std::byte* act_ = nullptr;
   std::size_t act_bytes_ = 0;
@@ -529,6 +649,7 @@ private:
   std::uint64_t arena_bytes_ = 0;  // set_arena's arena (0: every tensor its own bytes)
   std::byte* params_ = nullptr;
   std::vector<std::size_t> w_off_, b_off_;  // bytes into params_
+  std::vector<std::size_t> gw_off_, gb_off_;  // per engine op: a horizontally fused one's stacked weights and biases
   std::size_t fc_w_off_ = 0, fc_b_off_ = 0;
 };
 

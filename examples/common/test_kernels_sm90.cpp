@@ -3,12 +3,14 @@
 //! windows, stride 2 without padding, 147x147 to 8x8 maps, average pools) and odd ones (channels off
 //! multiples of the tile and of 4, 1-pixel images, batch 1/3/8, stride 2, 5x5 and 7x7, rectangular
 //! windows with stride 2), every tile, split-K off and on
-//! (a split result must also be bit-identical on a second launch), and the fused 3x3 max pool.
+//! (a split result must also be bit-identical on a second launch), the fused 3x3 max pool, and
+//! horizontal fusion (1x1 convolutions of one input as one GEMM writing several tensors).
 //! Operands are TF32-rounded first, as the engine stores them. Outputs are poisoned (NaN) first and
 //! channels outside a kernel's slice must still hold the poison. Exits 77 without a GPU and reports
 //! (and exits 77) when the GPU is not compute capability 9.0, where these kernels cannot run.
 
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -82,6 +84,77 @@ void test_conv(k::conv_shape s, std::vector<int> splits = {1, 0}, bool fused_poo
     }
 }
 
+// Horizontal fusion: 1x1 convolutions of one input (batch x cin x h x w) as one GEMM, output i (its
+// own weights and bias) into channels [c_off, c_off + cout) of its own c_total-channel tensor; each
+// output checked against its own float64 convolution, the channels around every slice still poisoned.
+struct fused_out {
+  int cout, c_off, c_total;
+};
+void test_fused(int batch, int cin, int h, int w, const std::vector<fused_out>& outs, std::vector<int> splits = {1, 0, 2}) {
+  k::conv_shape s = cs(batch, cin, h, w, 0, 1, 1, 0);
+  std::string name = "fused b" + std::to_string(batch) + " " + std::to_string(cin) + "x" + std::to_string(h) + "x" +
+                     std::to_string(w) + " ->";
+  for (const fused_out& o : outs) {
+    s.cout += o.cout;
+    name += " " + std::to_string(o.cout) + "[" + std::to_string(o.c_off) + "/" + std::to_string(o.c_total) + "]";
+  }
+  s.c_total = s.cout;
+  if (!selected(name)) return;
+  const int hw = h * w;
+  const auto in = rounded(random_vec(static_cast<std::size_t>(batch) * cin * hw));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(cin));
+  std::vector<float> w_all, b_all;  // the outputs' weights and biases stacked, as the engine packs them
+  std::vector<std::vector<double>> want;
+  std::vector<std::unique_ptr<dev_buf>> d_out;
+  for (const fused_out& o : outs) {
+    const k::conv_shape so = cs(batch, cin, h, w, o.cout, 1, 1, 0, o.c_off, o.c_total);
+    const auto wo = rounded(random_vec(static_cast<std::size_t>(o.cout) * cin, -scale, scale));
+    const auto bo = random_vec(o.cout, -0.5f, 0.5f);
+    want.emplace_back(static_cast<std::size_t>(batch) * o.c_total * hw, 0.0);
+    ref::conv(so, in, wo, bo, want.back());
+    w_all.insert(w_all.end(), wo.begin(), wo.end());
+    b_all.insert(b_all.end(), bo.begin(), bo.end());
+    d_out.push_back(std::make_unique<dev_buf>(want.back().size()));
+  }
+  dev_buf d_in(k::nchw_to_nhwc(in, batch, cin, hw, s.cin4()));
+  dev_buf d_w(k::pack_weights_nhwc(s, w_all.data(), false)), d_b(b_all);
+  const k::sm90_config rule = k::choose_sm90_config(s);
+  for (auto t : all_tiles)
+    for (int sp : splits) {
+      k::sm90_config c{t, sp == 0 ? rule.splits : sp};
+      if (sp == 0 && t != rule.tile) continue;
+      std::vector<k::conv_output<float>> o;
+      for (std::size_t i = 0; i < outs.size(); ++i) {
+        d_out[i]->poison();
+        o.push_back({d_out[i]->p, outs[i].cout, outs[i].c_off, outs[i].c_total});
+      }
+      CHECK_CUDA(convnet::launch::conv_bias_relu_nhwc(s, c, d_in.p, d_w.p, d_b.p, o.data(), static_cast<int>(o.size()), nullptr));
+      CHECK_CUDA(cudaDeviceSynchronize());
+      for (std::size_t i = 0; i < outs.size(); ++i) {
+        char what[300];
+        std::snprintf(what, sizeof what, "sm90 %s %s split%d%s: output %zu", name.c_str(), k::tile_name(t), c.splits,
+                      sp == 0 ? "(rule)" : "", i);
+        compare_slice(what, k::nhwc_to_nchw(d_out[i]->get(), batch, outs[i].c_total, hw, outs[i].c_total), want[i], batch,
+                      outs[i].c_total, outs[i].c_off, outs[i].cout, hw, 2e-3);
+      }
+    }
+  // Misuse is refused, not run: couts that do not add up, a slice start off the 16-byte chunk, too many outputs.
+  std::vector<k::conv_output<float>> bad;
+  for (std::size_t i = 0; i < outs.size(); ++i) bad.push_back({d_out[i]->p, outs[i].cout, outs[i].c_off, outs[i].c_total});
+  bad.back().cout -= 1;
+  expect_refused(name + ": couts not summing to the GEMM's", convnet::launch::conv_bias_relu_nhwc(s, rule, d_in.p, d_w.p, d_b.p, bad.data(), static_cast<int>(bad.size()), nullptr));
+}
+
+void expect_refused_fusion() {
+  dev_buf d(64);
+  k::conv_shape s = cs(1, 4, 2, 2, 12, 1, 1, 0);
+  const k::conv_output<float> odd[2] = {{d.p, 6, 0, 8}, {d.p, 6, 0, 8}};  // the first slice ends off a chunk
+  expect_refused("fused: a slice of 6 channels first", convnet::launch::conv_bias_relu_nhwc(s, {}, d.p, d.p, d.p, odd, 2, nullptr));
+  const k::conv_output<float> five[5] = {{d.p, 4, 0, 4}, {d.p, 4, 0, 4}, {d.p, 4, 0, 4}, {d.p, 4, 0, 4}, {d.p, 4, 0, 4}};
+  s.cout = 20;
+  expect_refused("fused: five outputs", convnet::launch::conv_bias_relu_nhwc(s, {}, d.p, d.p, d.p, five, 5, nullptr));
+}
+
 void test_pool(k::pool_shape s) {
   if (s.c_total == 0) s.c_total = s.c;
   if (!selected(pool_name(s))) return;
@@ -118,6 +191,16 @@ int main() {
     return 77;
   }
   for (const conv_case& c : sm90_conv_cases()) test_conv(c.s, c.splits, c.fused_pool);
+  // Horizontal fusion: GoogLeNet's inception3a and inception5b heads (branch1 into the block's output,
+  // the reduces into their own tensors), Inception-v3's Mixed_5b and Mixed_7b heads, odd sizes (a
+  // last slice off the chunk, outputs in one tensor, four outputs, split-K).
+  test_fused(1, 192, 28, 28, {{64, 0, 256}, {96, 0, 96}, {16, 0, 16}});
+  test_fused(8, 832, 7, 7, {{384, 0, 1024}, {192, 0, 192}, {48, 0, 48}}, {1, 0, 2, 4});
+  test_fused(8, 192, 35, 35, {{64, 0, 256}, {48, 0, 48}, {64, 0, 64}});
+  test_fused(1, 1280, 8, 8, {{320, 0, 2048}, {384, 0, 384}, {448, 0, 448}}, {1, 0, 4});
+  test_fused(3, 20, 5, 7, {{8, 4, 20}, {12, 0, 12}, {4, 8, 16}, {5, 0, 8}}, {1, 0, 2});
+  test_fused(2, 33, 9, 6, {{16, 0, 40}, {12, 24, 40}}, {1, 3});
+  expect_refused_fusion();
 
   for (int b : {1, 8})
     for (const auto& p : inception_v3_pools(b)) test_pool(p);

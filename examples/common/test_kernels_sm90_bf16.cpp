@@ -4,7 +4,8 @@
 //! test_kernels_sm90.cpp (GoogLeNet's and Inception-v3's shapes and the odd ones, sm90_conv_cases in
 //! test_util.hpp) with their channel slices moved to multiples of 8 (the bf16 kernels' 16-byte
 //! chunks), every tile, split-K off and on (a split result bit-identical on a second launch); the
-//! fused pool is fp32 only, so those cases run as plain 1x1 convolutions. Outputs are poisoned (NaN)
+//! fused pool is fp32 only, so those cases run as plain 1x1 convolutions; horizontal fusion (1x1
+//! convolutions of one input as one GEMM writing several tensors) on the models' block heads. Outputs are poisoned (NaN)
 //! first and channels outside a kernel's slice must still hold the poison. Exits 77 without a GPU and
 //! when the GPU is not compute capability 9.0.
 //!
@@ -21,6 +22,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -125,6 +127,65 @@ void test_conv(k::conv_shape s, const std::vector<int>& splits) {
     }
 }
 
+// Horizontal fusion in bf16: 1x1 convolutions of one input as one GEMM, output i into channels
+// [c_off, c_off + cout) of its own c_total-channel tensor (every cout but the last, c_off and c_total
+// multiples of 8), each checked against its own float64 convolution with the tolerance above.
+struct fused_out {
+  int cout, c_off, c_total;
+};
+void test_fused(int batch, int cin, int h, int w, const std::vector<fused_out>& outs, const std::vector<int>& splits) {
+  k::conv_shape s = cs(batch, cin, h, w, 0, 1, 1, 0);
+  std::string name = "fused b" + std::to_string(batch) + " " + std::to_string(cin) + "x" + std::to_string(h) + "x" +
+                     std::to_string(w) + " ->";
+  for (const fused_out& o : outs) {
+    s.cout += o.cout;
+    name += " " + std::to_string(o.cout) + "[" + std::to_string(o.c_off) + "/" + std::to_string(o.c_total) + "]";
+  }
+  s.c_total = s.cout;
+  if (!selected(name)) return;
+  const int hw = h * w;
+  const auto in = rounded(random_vec(static_cast<std::size_t>(batch) * cin * hw));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(cin));
+  std::vector<float> w_all, b_all;
+  std::vector<std::vector<double>> want;
+  std::vector<std::unique_ptr<dev_vec<k::bfloat16>>> d_out;
+  for (const fused_out& o : outs) {
+    const k::conv_shape so = cs(batch, cin, h, w, o.cout, 1, 1, 0, o.c_off, o.c_total);
+    const auto wo = rounded(random_vec(static_cast<std::size_t>(o.cout) * cin, -scale, scale));
+    const auto bo = random_vec(o.cout, -0.5f, 0.5f);
+    want.emplace_back(static_cast<std::size_t>(batch) * o.c_total * hw, 0.0);
+    ref::conv(so, in, wo, bo, want.back());
+    w_all.insert(w_all.end(), wo.begin(), wo.end());
+    b_all.insert(b_all.end(), bo.begin(), bo.end());
+    d_out.push_back(std::make_unique<dev_vec<k::bfloat16>>(want.back().size()));
+  }
+  dev_vec<k::bfloat16> d_in(to_bf16(k::nchw_to_nhwc(in, batch, cin, hw, s.cin_nhwc(bf16))));
+  dev_vec<k::bfloat16> d_w(k::pack_weights_nhwc_bf16(s, w_all.data()));
+  dev_vec<float> d_b(b_all);
+  const double tol = std::ldexp(1.0, -8) + s.k_nhwc(bf16) * std::ldexp(1.0, -24);
+  const k::sm90_config rule = k::choose_sm90_config(s, 264, bf16);
+  for (auto t : all_tiles)
+    for (int sp : splits) {
+      k::sm90_config c{t, sp == 0 ? rule.splits : sp};
+      if (sp == 0 && t != rule.tile) continue;
+      std::vector<k::conv_output<k::bfloat16>> o;
+      for (std::size_t i = 0; i < outs.size(); ++i) {
+        d_out[i]->poison();
+        o.push_back({d_out[i]->p, outs[i].cout, outs[i].c_off, outs[i].c_total});
+      }
+      CHECK_CUDA(convnet::launch::conv_bias_relu_nhwc_bf16(s, c, d_in.p, d_w.p, d_b.p, o.data(), static_cast<int>(o.size()),
+                                                           nullptr));
+      CHECK_CUDA(cudaDeviceSynchronize());
+      for (std::size_t i = 0; i < outs.size(); ++i) {
+        char what[300];
+        std::snprintf(what, sizeof what, "sm90 bf16 %s %s split%d%s: output %zu", name.c_str(), k::tile_name(t), c.splits,
+                      sp == 0 ? "(rule)" : "", i);
+        compare_slice(what, k::nhwc_to_nchw(widen(d_out[i]->get()), batch, outs[i].c_total, hw, outs[i].c_total), want[i],
+                      batch, outs[i].c_total, outs[i].c_off, outs[i].cout, hw, tol);
+      }
+    }
+}
+
 // A fused pool is refused (fp32 only), and so is a slice off a multiple of 8 channels.
 void test_refusals() {
   dev_vec<k::bfloat16> buf(1024);
@@ -136,6 +197,10 @@ void test_refusals() {
                                                                        buf.p, b.p, buf.p, nullptr) == cudaErrorInvalidValue;
   (void)cudaGetLastError();
   if (!pool_refused || !slice_refused) ++failures;
+  // Horizontal fusion: a first output of 4 channels (off the 8-channel chunk) is refused.
+  const k::conv_output<k::bfloat16> odd[2] = {{buf.p, 4, 0, 8}, {buf.p, 4, 0, 8}};
+  expect_refused("bf16 fused: a first output of 4 channels",
+                 convnet::launch::conv_bias_relu_nhwc_bf16(cs(1, 8, 4, 4, 8, 1, 1, 0), {}, buf.p, buf.p, b.p, odd, 2, nullptr));
   std::printf("%-4s bf16 conv refuses a fused pool (%s) and a slice at channel 4 (%s)\n",
               pool_refused && slice_refused ? "ok" : "FAIL", pool_refused ? "yes" : "no", slice_refused ? "yes" : "no");
 }
@@ -181,6 +246,12 @@ int main() {
     return 77;
   }
   for (const conv_case& c : sm90_conv_cases()) test_conv(c.s, c.splits);
+  // Horizontal fusion: GoogLeNet's inception3a and 5b heads, Inception-v3's Mixed_6b and Mixed_7b.
+  test_fused(1, 192, 28, 28, {{64, 0, 256}, {96, 0, 96}, {16, 0, 16}}, {1, 0});
+  test_fused(8, 832, 7, 7, {{384, 0, 1024}, {192, 0, 192}, {48, 0, 48}}, {1, 0, 4});
+  test_fused(8, 768, 17, 17, {{192, 0, 768}, {128, 0, 128}, {128, 0, 128}}, {1, 0});
+  test_fused(1, 1280, 8, 8, {{320, 0, 2048}, {384, 0, 384}, {448, 0, 448}}, {1, 0, 4});
+  test_fused(3, 24, 5, 7, {{8, 8, 24}, {16, 0, 16}, {8, 16, 32}, {3, 0, 8}}, {1, 2});
   test_refusals();
 
   for (int b : {1, 8})

@@ -102,6 +102,15 @@ void expect_same_bits(const char* what, const std::vector<float>& first, Relaunc
   }
 }
 
+//! A launch the kernels must refuse (cudaErrorInvalidValue, nothing launched).
+inline void expect_refused(const std::string& what, cudaError_t e) {
+  ++checks;
+  if (e != cudaErrorInvalidValue) {
+    ++failures;
+    std::printf("FAIL %s: not refused (%s)\n", what.c_str(), cudaGetErrorName(e));
+  }
+}
+
 //! A convolution's shape in one line (square kernel; c_total 0: the output tensor is the slice).
 inline kernels::conv_shape cs(int batch, int cin, int h, int w, int cout, int ks, int stride, int pad, int c_off = 0,
                               int c_total = 0) {

@@ -140,6 +140,9 @@ __device__ __forceinline__ std::uint32_t swz(int r, int j) {
   return static_cast<std::uint32_t>(r * row_bytes + ((j ^ (r & 7)) << 4));
 }
 
+//! Slices one fused GEMM may write (horizontal fusion: an inception block's 1x1 convolutions).
+constexpr int max_slices = kernels::max_conv_outputs;
+
 template <class T>
 struct conv_args {
   const T* in;
@@ -153,7 +156,31 @@ struct conv_args {
   int m_total;  // batch * ho * wo
   int k;        // kh * kw * cinp
   int k_pad;    // round_up(k, bk<T>)
+  // Horizontal fusion: columns from more[i].n_begin on (until the next slice's) go to channels
+  // more[i].c_off + (n - n_begin) of the more[i].c_total-channel tensor more[i].out; the columns
+  // before more[0].n_begin to out, c_off, c_total as above. slices - 1 of them are used.
+  int slices;
+  struct slice {
+    T* out;
+    int n_begin, c_off, c_total;
+  } more[max_slices - 1];
 };
+
+// Where column n of output pixel m goes (slice 0, or the fused GEMM's later slice holding n).
+template <class E>
+__device__ __forceinline__ E* out_at(const conv_args<E>& a, int m, int n) {
+  E* base = a.out;
+  int off = a.c_off, total = a.c_total, nb = 0;
+#pragma unroll
+  for (int i = 0; i < max_slices - 1; ++i)
+    if (i + 1 < a.slices && n >= a.more[i].n_begin) {
+      base = a.more[i].out;
+      off = a.more[i].c_off;
+      total = a.more[i].c_total;
+      nb = a.more[i].n_begin;
+    }
+  return base + static_cast<long long>(m) * total + off + (n - nb);
+}
 
 template <int BM, int BN>
 struct tile_traits {
@@ -374,10 +401,11 @@ conv_nhwc_kernel(const conv_args<E> a) {
       for (int i = 0; i < BN / 8; ++i) {
         const int n = n0 + 8 * i + wcol;
         const float v0 = acc[4 * i + 2 * half], v1 = acc[4 * i + 2 * half + 1];
+        E* p = a.slices == 1 ? dst + n : out_at(a, m, n);  // slices start at even columns: n, n + 1 in one
         if (n + 1 < a.cout) {
-          elem::traits<E>::store2(dst + n, bias_relu<E>(v0, __ldg(a.bias + n)), bias_relu<E>(v1, __ldg(a.bias + n + 1)));
+          elem::traits<E>::store2(p, bias_relu<E>(v0, __ldg(a.bias + n)), bias_relu<E>(v1, __ldg(a.bias + n + 1)));
         } else if (n < a.cout) {
-          elem::traits<E>::store1(dst + n, bias_relu<E>(v0, __ldg(a.bias + n)));
+          elem::traits<E>::store1(p, bias_relu<E>(v0, __ldg(a.bias + n)));
         }
       }
     }
@@ -410,7 +438,7 @@ conv_nhwc_kernel(const conv_args<E> a) {
       v.x += x.x; v.y += x.y; v.z += x.z; v.w += x.w;
     }
     const int n = n0 + c4;
-    E* dst = a.out + static_cast<long long>(m) * a.c_total + a.c_off + n;
+    E* dst = out_at(a, m, n);  // slices start at multiples of 4 columns: n .. n + 3 in one
     if (n + 3 < a.cout) {
       elem::traits<E>::store4(dst, bias_relu<E>(v.x, __ldg(a.bias + n)), bias_relu<E>(v.y, __ldg(a.bias + n + 1)),
                               bias_relu<E>(v.z, __ldg(a.bias + n + 2)), bias_relu<E>(v.w, __ldg(a.bias + n + 3)));
@@ -453,28 +481,43 @@ inline cudaError_t launch_ks(const conv_shape& s, bool pool, const conv_args<E>&
 } // namespace detail
 
 //! Launches out[p, c_off:c_off+cout] = relu(conv(in, w) + bias) over NHWC tensors of element type E,
-//! float or __nv_bfloat16 (see the file comment). `fused_pool` (fp32 only): the input is first
-//! max-pooled 3x3/s1/p1 (1x1 stride-1 convs only). Any kh x kw window (1, 3, 5, 7 square compiled in;
-//! the rest, e.g. 1x7 or 3x1, on the generic kernel), c_off and c_total multiples of 16 bytes' worth
-//! of elements (4 fp32, 8 bf16), 1 <= splits <= 8, 16-byte aligned pointers; w packed for E
-//! (conv_shape::k_pad_nhwc of its precision). Returns the launch's error (never throws: it may run
-//! inside stream capture).
+//! float or __nv_bfloat16 (see the file comment), for each output of `outs` in turn (one output: a
+//! plain convolution; several: horizontal fusion, the GEMM's columns split among them in order, their
+//! couts summing to s.cout; s.c_off and s.c_total are then not used). `fused_pool` (fp32 only): the
+//! input is first max-pooled 3x3/s1/p1 (1x1 stride-1 convs only). Any kh x kw window (1, 3, 5, 7
+//! square compiled in; the rest, e.g. 1x7 or 3x1, on the generic kernel), c_off, c_total and every
+//! output's cout but the last multiples of 16 bytes' worth of elements (4 fp32, 8 bf16), 1 <= splits
+//! <= 8, 16-byte aligned pointers; w packed for E (conv_shape::k_pad_nhwc of its precision; fused:
+//! the outputs' weight rows one after the other, bias likewise). Returns the launch's error (never
+//! throws: it may run inside stream capture).
 template <class E>
 inline cudaError_t conv_bias_relu_nhwc(const conv_shape& s, sm90_tile t, int splits, bool fused_pool, const E* in,
-                                       const E* w, const float* bias, E* out, cudaStream_t stream) {
+                                       const E* w, const float* bias, const conv_output<E>* outs, int n_outs,
+                                       cudaStream_t stream) {
   constexpr conv_precision p = detail::precision_of<E>;
   constexpr int vec = detail::chunk<E>, bk = detail::bk<E>;
   if (s.kh < 1 || s.kw < 1 || splits < 1 || splits > 8) return cudaErrorInvalidValue;
-  if (s.c_off % vec != 0 || s.total_channels() % vec != 0) return cudaErrorInvalidValue;
+  if (n_outs < 1 || n_outs > detail::max_slices) return cudaErrorInvalidValue;
+  int n_sum = 0;
+  for (int i = 0; i < n_outs; ++i) {
+    const conv_output<E>& o = outs[i];
+    if (o.out == nullptr || o.cout < 1 || o.c_off < 0 || o.c_off + o.cout > o.c_total) return cudaErrorInvalidValue;
+    if (o.c_off % vec != 0 || o.c_total % vec != 0 || (i + 1 < n_outs && o.cout % vec != 0)) return cudaErrorInvalidValue;
+    n_sum += o.cout;
+  }
+  if (n_sum != s.cout) return cudaErrorInvalidValue;
   if (fused_pool && (s.kh != 1 || s.kw != 1 || s.stride != 1 || s.pad_h != 0 || s.pad_w != 0)) return cudaErrorInvalidValue;
   if (1LL * s.batch * s.h * s.w * s.cin_nhwc(p) >= (1LL << 31)) return cudaErrorInvalidValue;
   detail::conv_args<E> a{};
-  a.in = in; a.wgt = w; a.bias = bias; a.out = out;
+  a.in = in; a.wgt = w; a.bias = bias; a.out = outs[0].out;
   a.h = s.h; a.w = s.w; a.cinp = s.cin_nhwc(p); a.cout = s.cout;
   a.kw = s.kw; a.stride = s.stride; a.pad_h = s.pad_h; a.pad_w = s.pad_w; a.ho = s.ho(); a.wo = s.wo();
-  a.c_off = s.c_off; a.c_total = s.total_channels();
+  a.c_off = outs[0].c_off; a.c_total = outs[0].c_total;
   a.m_total = s.batch * a.ho * a.wo;
   a.k = s.k_nhwc(p); a.k_pad = s.k_pad_nhwc(p);
+  a.slices = n_outs;
+  for (int i = 1, n = outs[0].cout; i < n_outs; n += outs[i].cout, ++i)
+    a.more[i - 1] = {outs[i].out, n, outs[i].c_off, outs[i].c_total};
   if (splits > a.k_pad / bk) splits = a.k_pad / bk;
   switch (t) {
     case sm90_tile::m128n128: return detail::launch_ks<E, 128, 128>(s, fused_pool, a, splits, stream);
@@ -487,6 +530,14 @@ inline cudaError_t conv_bias_relu_nhwc(const conv_shape& s, sm90_tile t, int spl
     case sm90_tile::m128n96: return detail::launch_ks<E, 128, 96>(s, fused_pool, a, splits, stream);
   }
   return cudaErrorInvalidValue;
+}
+
+//! One convolution into channels [s.c_off, s.c_off + s.cout) of an s.total_channels()-channel tensor.
+template <class E>
+inline cudaError_t conv_bias_relu_nhwc(const conv_shape& s, sm90_tile t, int splits, bool fused_pool, const E* in,
+                                       const E* w, const float* bias, E* out, cudaStream_t stream) {
+  const conv_output<E> o{out, s.cout, s.c_off, s.total_channels()};
+  return conv_bias_relu_nhwc(s, t, splits, fused_pool, in, w, bias, &o, 1, stream);
 }
 
 } // namespace convnet::kernels::sm90

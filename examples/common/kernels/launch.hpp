@@ -46,6 +46,12 @@ inline bool sm90_supported(int device) {
 //! [cout][kh][kw][cin4] padded to k_pad_nhwc(). fused_pool: 3x3/s1/p1 max pool of `in` first.
 cudaError_t conv_bias_relu_nhwc(const kernels::conv_shape& s, kernels::sm90_config c, bool fused_pool,
                                 const float* in, const float* w, const float* bias, float* out, cudaStream_t stream);
+//! Horizontal fusion: one GEMM of s (s.cout = the outputs' couts summed) over stacked weights and
+//! biases, output i taking the next outs[i].cout channels into its own tensor (kernels::conv_output;
+//! at most kernels::max_conv_outputs, every cout but the last a multiple of 4). No fused pool.
+cudaError_t conv_bias_relu_nhwc(const kernels::conv_shape& s, kernels::sm90_config c, const float* in, const float* w,
+                                const float* bias, const kernels::conv_output<float>* outs, int n_outs,
+                                cudaStream_t stream);
 //! Max or average pooling of an NHWC tensor into a channel slice (channels multiples of 4).
 cudaError_t pool_nhwc(const kernels::pool_shape& s, const float* in, float* out, cudaStream_t stream);
 //! Adaptive average pooling of an NHWC tensor to 1x1 ([batch][c]).
@@ -59,6 +65,12 @@ cudaError_t avg_pool_1x1_nhwc(int batch, int c, int hw, const float* in, float* 
 cudaError_t conv_bias_relu_nhwc_bf16(const kernels::conv_shape& s, kernels::sm90_config c, bool fused_pool,
                                      const kernels::bfloat16* in, const kernels::bfloat16* w, const float* bias,
                                      kernels::bfloat16* out, cudaStream_t stream);
+//! The horizontally fused conv_bias_relu_nhwc on bf16 tensors (every cout but the last, c_off and
+//! c_total multiples of 8).
+cudaError_t conv_bias_relu_nhwc_bf16(const kernels::conv_shape& s, kernels::sm90_config c, const kernels::bfloat16* in,
+                                     const kernels::bfloat16* w, const float* bias,
+                                     const kernels::conv_output<kernels::bfloat16>* outs, int n_outs,
+                                     cudaStream_t stream);
 //! pool_nhwc on bf16 tensors (channels, c_off and c_total multiples of 8; arithmetic in fp32).
 cudaError_t pool_nhwc_bf16(const kernels::pool_shape& s, const kernels::bfloat16* in, kernels::bfloat16* out,
                            cudaStream_t stream);

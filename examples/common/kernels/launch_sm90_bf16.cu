@@ -22,6 +22,15 @@ cudaError_t conv_bias_relu_nhwc_bf16(const kernels::conv_shape& s, kernels::sm90
                                      kernels::bfloat16* out, cudaStream_t stream) {
   return kernels::sm90::conv_bias_relu_nhwc(s, c.tile, c.splits, fused_pool, dev(in), dev(w), bias, dev(out), stream);
 }
+cudaError_t conv_bias_relu_nhwc_bf16(const kernels::conv_shape& s, kernels::sm90_config c, const kernels::bfloat16* in,
+                                     const kernels::bfloat16* w, const float* bias,
+                                     const kernels::conv_output<kernels::bfloat16>* outs, int n_outs,
+                                     cudaStream_t stream) {
+  if (n_outs < 1 || n_outs > kernels::max_conv_outputs) return cudaErrorInvalidValue;
+  kernels::conv_output<__nv_bfloat16> o[kernels::max_conv_outputs];
+  for (int i = 0; i < n_outs; ++i) o[i] = {dev(outs[i].out), outs[i].cout, outs[i].c_off, outs[i].c_total};
+  return kernels::sm90::conv_bias_relu_nhwc(s, c.tile, c.splits, false, dev(in), dev(w), bias, o, n_outs, stream);
+}
 cudaError_t pool_nhwc_bf16(const kernels::pool_shape& s, const kernels::bfloat16* in, kernels::bfloat16* out,
                            cudaStream_t stream) {
   return kernels::nhwc::pool(s, dev(in), dev(out), stream);

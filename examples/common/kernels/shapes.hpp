@@ -188,6 +188,16 @@ inline long long sm90_blocks(const conv_shape& s, sm90_tile t) {
   return ((m + sm90_bm(t) - 1) / sm90_bm(t)) * ((s.cout + sm90_bn(t) - 1) / sm90_bn(t));
 }
 
+//! Horizontal fusion on the sm_90 path: several convolutions of one input with the same window run
+//! as one GEMM over their stacked weights, and output i takes the GEMM's next `cout` columns into
+//! channels [c_off, c_off + cout) of its own c_total-channel NHWC tensor (up to max_conv_outputs).
+inline constexpr int max_conv_outputs = 4;
+template <class T>
+struct conv_output {
+  T* out = nullptr;
+  int cout = 0, c_off = 0, c_total = 0;
+};
+
 //! An sm_90 launch configuration: tile and split-K count.
 struct sm90_config {
   sm90_tile tile = sm90_tile::m64n64;
