@@ -37,7 +37,8 @@ export OPARA_COMMIT=${OPARA_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unk
 
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader || true
 step configure and build
-cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
+# KEEP_CONFIG=1 and a configured build dir (scripts/gpu-check's): build its targets as configured.
+[ -n "${KEEP_CONFIG:-}" ] && [ -f "$B/CMakeCache.txt" ] || cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
   -DOPARA_BUILD_TESTS=OFF -DOPARA_BUILD_BENCH=OFF -DOPARA_INSTALL=OFF > "$T/configure.log" 2>&1 \
   || { tail -30 "$T/configure.log"; exit 1; }
 cmake --build "$B" -j16 --target convnet_test_kernels convnet_test_kernels_sm90 convnet_test_kernels_sm90_bf16 \
