@@ -392,6 +392,9 @@ conv_nhwc_kernel(const conv_args<E> a) {
   const int wcol = 2 * (lane % 4);                              // columns wcol + 8 i, + 1
 
   if (splits == 1) {
+    // One output (a.slices == 1, uniform across the grid): the row's base pointer once; fused
+    // (several slices): each column pair's own (slices start at even columns: n, n + 1 in one).
+    const bool one = a.slices == 1;
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       const int m = m0 + wrow + 8 * half;
@@ -401,7 +404,8 @@ conv_nhwc_kernel(const conv_args<E> a) {
       for (int i = 0; i < BN / 8; ++i) {
         const int n = n0 + 8 * i + wcol;
         const float v0 = acc[4 * i + 2 * half], v1 = acc[4 * i + 2 * half + 1];
-        E* p = a.slices == 1 ? dst + n : out_at(a, m, n);  // slices start at even columns: n, n + 1 in one
+        E* p = dst + n;
+        if (!one) p = out_at(a, m, n);
         if (n + 1 < a.cout) {
           elem::traits<E>::store2(p, bias_relu<E>(v0, __ldg(a.bias + n)), bias_relu<E>(v1, __ldg(a.bias + n + 1)));
         } else if (n < a.cout) {
