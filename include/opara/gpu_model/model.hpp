@@ -310,15 +310,19 @@ private:
 struct simulation_workspace {
   //! What the simulation keeps per operator, in one place: one cache miss per operator visited,
   //! not one per array (node ids follow no order; on large graphs the misses were its cost).
+  //! What a finished producer updates comes first (ready, stream_prev, waiting, then seq and front
+  //! for the kernel it may make eligible): one cache line for most operators, where these fields
+  //! spread over the whole record straddled two for most.
   struct node_state {
-    double front = 0;   //!< front-end time of its first kernel
-    double ready = 0;   //!< latest end, plus its latency, among the dependencies finished so far
-    double start = -1;  //!< when its first block starts (-1: not yet)
-    double finish = 0;  //!< when its last block ends
-    std::uint32_t stream_next = no_node, stream_prev = no_node;  //!< neighbours on its stream
-    std::uint32_t waiting = 0;      //!< unfinished dependencies
-    std::uint32_t seq = 0;          //!< front-end index of its first kernel
-    std::uint32_t stream_only = 0;  //!< 1: the operator before it on its stream is not a producer
+    double ready = 0;                //!< latest end, plus its latency, among the dependencies finished so far
+    std::uint32_t stream_prev = no_node;  //!< the operator before it on its stream
+    std::uint32_t waiting = 0;       //!< unfinished dependencies
+    std::uint32_t seq = 0;           //!< front-end index of its first kernel
+    std::uint32_t stream_only = 0;   //!< 1: the operator before it on its stream is not a producer
+    double front = 0;                //!< front-end time of its first kernel
+    double start = -1;               //!< when its first block starts (-1: not yet)
+    double finish = 0;               //!< when its last block ends
+    std::uint32_t stream_next = no_node;  //!< the operator after it on its stream
   };
   //! What the simulation keeps per kernel, in one place (see node_state).
   struct kernel_state {
