@@ -49,11 +49,14 @@ struct chain_cover_solver {
   std::vector<std::uint32_t> rvis, lvis;
   std::uint32_t stamp = 0;
   struct frame {
-    std::uint32_t x;      // node whose successors are walked
-    std::uint32_t k;      // next successor index
-    std::uint32_t owner;  // left vertex whose reach is being walked
+    std::uint32_t x;       // node whose successors are walked
+    std::uint32_t k, end;  // its successors left: succ[k .. end)
+    std::uint32_t owner;   // left vertex whose reach is being walked
     std::uint32_t level;
   };
+  [[nodiscard]] frame frame_of(std::uint32_t x, std::uint32_t owner, std::uint32_t level) const noexcept {
+    return {x, succ_begin[x], succ_begin[x + 1], owner, level};
+  }
   std::vector<frame> stack;
   std::vector<std::uint32_t> cur, nxt;  // the 0-1 BFS's two stacks (label d, label d+1); bit 31: left
 
@@ -169,17 +172,21 @@ struct chain_cover_solver {
     const bool layered = best != inf;
     lvis[root] = stamp;
     stack.clear();
-    stack.push_back({root, 0, root, 0});
+    stack.push_back(frame_of(root, root, 0));
     while (!stack.empty()) {
       frame& f = stack.back();
-      const auto out = successors(f.x);
-      if (f.k == out.size()) {
+      const std::uint32_t level = f.level;
+      std::uint32_t w = no_node;
+      while (f.k < f.end) {  // the top frame's next successor still open on this level
+        const std::uint32_t z = succ[f.k++];
+        if ((layered && dist_right[z] != level) || rvis[z] == stamp) continue;
+        w = z;
+        break;
+      }
+      if (w == no_node) {
         stack.pop_back();
         continue;
       }
-      const std::uint32_t w = out[f.k++];
-      const std::uint32_t level = f.level;
-      if ((layered && dist_right[w] != level) || rvis[w] == stamp) continue;
       rvis[w] = stamp;
       const std::uint32_t owner = f.owner;
       parent_left[w] = owner;
@@ -194,11 +201,11 @@ struct chain_cover_solver {
           if (f.x != f.owner) rvis[f.x] = 0;
         return true;
       }
-      stack.push_back({w, 0, owner, level});  // the rest of owner's reach goes on through w
+      stack.push_back(frame_of(w, owner, level));  // the rest of owner's reach goes on through w
       const std::uint32_t y = prev[w];
       if ((!layered || (level < best && dist_left[y] == level + 1)) && lvis[y] != stamp) {
         lvis[y] = stamp;
-        stack.push_back({y, 0, y, level + 1});  // alternate: w's chain predecessor looks further
+        stack.push_back(frame_of(y, y, level + 1));  // alternate: w's chain predecessor looks further
       }
     }
     return false;
@@ -212,8 +219,8 @@ struct chain_cover_solver {
   // any augmenting path it meets, so one pass finds what several phases would. A pass that finds
   // none proves the matching maximum (a root's failed walk stays failed: nothing was augmented);
   // a last layer() then labels the nodes for the antichain (and would resume phases if a path
-  // were left).
-  void solve() {
+  // were left); `label_antichain` false skips it (the chains alone are wanted).
+  void solve(bool label_antichain = true) {
     greedy();
     constexpr std::size_t few_paths = 64;
     bool layered = true;
@@ -225,11 +232,24 @@ struct chain_cover_solver {
       for (std::uint32_t u = static_cast<std::uint32_t>(n); u-- > 0;)
         if (next[u] == no_node && lvis[u] != stamp) found += search(u, best) ? 1 : 0;
       if (layered && found == 0) break;  // cannot happen: a layered phase finds one of its shortest paths
-      if (!layered && found == 0) layered = true;  // maximum: the last layer() labels the nodes
+      if (!layered && found == 0) {  // maximum: the last layer() labels the nodes
+        if (!label_antichain) break;
+        layered = true;
+      }
       else if (found < few_paths) layered = false;
     }
   }
 };
+
+//! The chains of a minimum chain cover of g, by launch position: next[i] is the position after
+//! position i on its chain (no_node at its end), prev[i] the one before. No antichain, nor the
+//! layering that labels it; `pos` is the result of require_topological_order for `order`.
+[[nodiscard]] inline chain_cover_solver chains_by_position(const graph& g, std::span<const node_id> order,
+                                                           std::span<const std::uint32_t> pos) {
+  chain_cover_solver s(g, order, pos);
+  s.solve(false);
+  return s;
+}
 
 } // namespace detail
 

@@ -220,6 +220,8 @@ inline stream_assignment place_earliest_start(const graph& g, std::span<const no
     // follow no order, so each is a cache miss on large graphs).
     if (i + 1 < order.size())
       for (node_id u : g.predecessors(order[i + 1])) prefetch(&op[u]);
+    // And the list of the producers after that, so that the loop above finds it in the cache.
+    if (i + 2 < order.size()) prefetch(g.predecessors(order[i + 2]).data());
     // The latest producer's end plus latency, which producer that is, and the second latest.
     double ready = 0, second = 0;
     node_id latest = no_node;

@@ -544,6 +544,8 @@ inline wait_lists compute_waits_unchecked(const graph& g, std::span<const node_i
         search.fetch(order[i + 1]);
         for (node_id u : g.predecessors(order[i + 1])) search.fetch(u);
       }
+      // And the list of the producers after that, so that the loop above finds it in the cache.
+      if (i + 2 < order.size()) prefetch(g.predecessors(order[i + 2]).data());
       cross_producers(v, where);
       const std::size_t first = kept.size();
       for (const auto& [at, u] : cross) {

@@ -12,8 +12,11 @@
 //! count is the width. No O(n^2) closure or reduction is built: see analysis/width.hpp for the
 //! algorithm and its cost (O(n+e) memory).
 
+#include <opara/analysis/topological.hpp>
 #include <opara/analysis/width.hpp>
 #include <opara/streams/concept.hpp>
+
+#include <cstdint>
 
 namespace opara::streams {
 
@@ -26,13 +29,15 @@ struct min_path_cover {
 
   [[nodiscard]] stream_assignment assign(const graph& g, std::span<const node_id> order) const {
     if (order.empty()) order = g.topological_order();
-    const chain_cover c = min_chain_cover(g, order);  // checks `order`
+    const auto pos = require_topological_order(g, order, "min_chain_cover was given an order that");
+    // The chains by launch position, without the antichain min_chain_cover also proves.
+    const detail::chain_cover_solver c = detail::chains_by_position(g, order, pos);
     stream_assignment a;
     a.stream_of.assign(g.num_nodes(), 0);
     // Chains in order of their heads' launch positions, so stream 0 holds order[0].
-    for (node_id head : order) {
+    for (std::uint32_t head = 0; head < order.size(); ++head) {
       if (c.prev[head] != no_node) continue;
-      for (node_id v = head; v != no_node; v = c.next[v]) a.stream_of[v] = a.num_streams;
+      for (std::uint32_t i = head; i != no_node; i = c.next[i]) a.stream_of[order[i]] = a.num_streams;
       ++a.num_streams;
     }
     return a;
