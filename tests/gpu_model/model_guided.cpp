@@ -272,6 +272,81 @@ TEST_CASE("model_guided.large_graphs_are_planned_on_a_window") {
   CHECK(placed.predicted_us == doctest::Approx(chosen.placement.predicted_us));
 }
 
+TEST_CASE("model_guided.large_graphs_flatten_only_the_windows_and_check_every_duration") {
+  // Above detail::planner_window operators the policies flatten only the windows' operators
+  // (detail::model_input with a source profile): the same costs and the same window kernels as the
+  // whole flattened profile, and a bad duration anywhere is still refused, naming its operator.
+  std::mt19937 rng(5);
+  const node_id n = 3000;
+  static_assert(3000 > detail::planner_window);
+  graph_builder b;
+  b.add_nodes(n);
+  for (node_id v = 1; v < n; ++v)
+    for (int k = 0; k < 2; ++k) b.add_edge(static_cast<node_id>(rng() % v), v);
+  const graph g = b.build();
+  std::vector<kernel_record> ks;
+  for (node_id v = 0; v < n; ++v) ks.push_back(kernel(1 + rng() % 5000, 0.5 + rng() % 300, (1 + rng() % 8) / 64.0 * 8));
+  auto p = one_kernel_each(ks);
+  for (node_id v = 0; v < n; v += 7) p.ops[v].kernels.push_back(kernel(1 + rng() % 900, 3.25));  // two kernels
+  for (node_id v = 3; v < n; v += 11) p.ops[v].kernels.clear();  // event-timed
+  const model_planner_options o{};
+  const auto whole = detail::model_input_of(g, p, o, "test");
+  const auto windowed = detail::model_input_of(g, p, o, "test", true);
+  CHECK(whole.source == nullptr);
+  REQUIRE(windowed.source == &p);
+  CHECK(windowed.m.kernels.empty());
+  CHECK(windowed.cost == whole.cost);  // exactly
+  CHECK(windowed.m.batches == whole.m.batches);
+  CHECK(windowed.m.capacity == whole.m.capacity);
+  std::vector<node_id> nodes;
+  for (node_id v = n; v-- > 0 && nodes.size() < detail::planner_window;)
+    if (v % 2 == 0) nodes.push_back(v);
+  std::vector<node_id> local(n, no_node);
+  const auto a = detail::window_of(g, nodes, whole, local);
+  const auto w = detail::window_of(g, nodes, windowed, local);
+  CHECK(w.m.first == a.m.first);
+  REQUIRE(w.m.kernels.size() == a.m.kernels.size());
+  for (std::size_t k = 0; k < a.m.kernels.size(); ++k) {
+    CHECK(w.m.kernels[k].duration_us == a.m.kernels[k].duration_us);
+    CHECK(w.m.kernels[k].block_us == a.m.kernels[k].block_us);
+    CHECK(w.m.kernels[k].blocks == a.m.kernels[k].blocks);
+    CHECK(w.m.kernels[k].units == a.m.kernels[k].units);
+  }
+  CHECK(w.cost == a.cost);
+  CHECK(w.g.num_edges() == a.g.num_edges());
+  CHECK(std::all_of(local.begin(), local.end(), [](node_id x) { return x == no_node; }));
+  // The policies plan as model_schedule does (it flattens the whole profile).
+  const auto chosen = model_schedule(g, p);
+  const plan made = make_plan(g, &p, {}, streams::model_guided{}, order::model_guided{});
+  CHECK(made.order == chosen.order);
+  CHECK(predicted_makespan_us(g, made, p) == doctest::Approx(chosen.placement.predicted_us));
+  // A duration outside every window is refused all the same, naming the operator and kernel.
+  auto message = [](auto&& call) {
+    try {
+      call();
+    } catch (const error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no refusal");
+  };
+  p.ops[n - 2].kernels.back().duration_us = std::numeric_limits<double>::quiet_NaN();
+  std::string m = message([&] { (void)make_plan(g, &p, {}, streams::sequential{}, order::model_guided{}); });
+  CHECK(m.find("launch order policy 'model_guided'") != std::string::npos);
+  CHECK(m.find("of operator " + std::to_string(n - 2)) != std::string::npos);
+  m = message([&] { (void)make_plan(g, &p, {}, streams::model_guided{}, order::program_order{}); });
+  CHECK(m.find("stream policy 'model_guided'") != std::string::npos);
+  CHECK(m.find("of operator " + std::to_string(n - 2)) != std::string::npos);
+  CHECK(message([&] { (void)detail::model_input_of(g, p, o, "w", true); }) ==
+        message([&] { (void)detail::model_input_of(g, p, o, "w"); }));
+  p.ops[n - 2].kernels.back().duration_us = 1;
+  p.ops[n - 1].kernels.clear();  // event-timed, with a negative time
+  p.ops[n - 1].duration_us = -2;
+  CHECK(message([&] { (void)detail::model_input_of(g, p, o, "w", true); }) ==
+        message([&] { (void)detail::model_input_of(g, p, o, "w"); }));
+  m = message([&] { (void)make_plan(g, &p, {}, streams::model_guided{}, order::program_order{}); });
+  CHECK(m.find("operator " + std::to_string(n - 1)) != std::string::npos);
+}
+
 TEST_CASE("model_guided.refusals_name_the_policy_and_what_to_do") {
   const graph g = graph_of(2, {{0, 1}});
   auto p = one_kernel_each({kernel(1, 5), kernel(1, 5)});

@@ -47,7 +47,13 @@ struct chain_cover_solver {
   std::vector<std::uint32_t> next, prev, parent_left;
   std::vector<std::uint32_t> dist_right, dist_left;  // alternations needed to reach a node (as right / as left)
   std::vector<std::uint32_t> rvis, lvis;
-  std::uint32_t stamp = 0;
+  // A node is marked (visited in this pass) when its rvis / lvis entry is >= mark_floor; marks are
+  // written as `stamp` (mark_floor <= stamp; 0 is never a mark). See solve() for passes that resume.
+  std::uint32_t stamp = 0, mark_floor = 0;
+  // Passes without layers, until their first augmenting path: the current walk's marks, logged in
+  // dist_right (rvis) and dist_left (lvis), which such passes do not read.
+  bool logging = false;
+  std::uint32_t rlogged = 0, llogged = 0;
   struct frame {
     std::uint32_t x;       // node whose successors are walked
     std::uint32_t k, end;  // its successors left: succ[k .. end)
@@ -171,6 +177,7 @@ struct chain_cover_solver {
   bool search(std::uint32_t root, std::uint32_t best) {
     const bool layered = best != inf;
     lvis[root] = stamp;
+    if (logging) dist_left[llogged++] = root;
     stack.clear();
     stack.push_back(frame_of(root, root, 0));
     while (!stack.empty()) {
@@ -179,7 +186,7 @@ struct chain_cover_solver {
       std::uint32_t w = no_node;
       while (f.k < f.end) {  // the top frame's next successor still open on this level
         const std::uint32_t z = succ[f.k++];
-        if ((layered && dist_right[z] != level) || rvis[z] == stamp) continue;
+        if ((layered && dist_right[z] != level) || rvis[z] >= mark_floor) continue;
         w = z;
         break;
       }
@@ -188,6 +195,7 @@ struct chain_cover_solver {
         continue;
       }
       rvis[w] = stamp;
+      if (logging) dist_right[rlogged++] = w;
       const std::uint32_t owner = f.owner;
       parent_left[w] = owner;
       if (prev[w] == no_node) {
@@ -203,8 +211,9 @@ struct chain_cover_solver {
       }
       stack.push_back(frame_of(w, owner, level));  // the rest of owner's reach goes on through w
       const std::uint32_t y = prev[w];
-      if ((!layered || (level < best && dist_left[y] == level + 1)) && lvis[y] != stamp) {
+      if ((!layered || (level < best && dist_left[y] == level + 1)) && lvis[y] < mark_floor) {
         lvis[y] = stamp;
+        if (logging) dist_left[llogged++] = y;
         stack.push_back(frame_of(y, y, level + 1));  // alternate: w's chain predecessor looks further
       }
     }
@@ -220,23 +229,64 @@ struct chain_cover_solver {
   // none proves the matching maximum (a root's failed walk stays failed: nothing was augmented);
   // a last layer() then labels the nodes for the antichain (and would resume phases if a path
   // were left); `label_antichain` false skips it (the chains alone are wanted).
+  // A pass without layers that follows another resumes it: it starts below r, the root of the
+  // last pass's first augmenting path, and keeps the marks of that pass's walks before r's, exactly
+  // as if it had walked them again. Those walks, from the roots above r, failed and met only nodes
+  // that no augmentation of that pass touched (an augmenting path runs through nodes unmarked
+  // when its walk began, and marks stay until the pass ends), so on the same marks they would
+  // walk the same nodes and fail again. The marks from r's walk on are undone (r's walk is logged
+  // and re-marked as stamp + 1 when it succeeds, like every later walk; one scan clears them).
+  // Same paths, same chains; on random-local-100k the last passes each find one path low in the
+  // order after re-walking most of the graph, which this skips.
   void solve(bool label_antichain = true) {
     greedy();
     constexpr std::size_t few_paths = 64;
     bool layered = true;
+    bool resume = false;    // this pass resumes the last (see above)
+    std::uint32_t top = 0;  // then: the roots below this are searched
     for (;;) {
       const std::uint32_t best = layered ? layer() : inf;
       if (layered && best == inf) break;
-      ++stamp;
+      if (!resume) {
+        mark_floor = ++stamp;  // every old mark < mark_floor
+        top = static_cast<std::uint32_t>(n);
+      }
+      logging = !layered;
+      bool augmented = false;
+      std::uint32_t first_root = 0;  // the root of this pass's first augmenting path
       std::size_t found = 0;
-      for (std::uint32_t u = static_cast<std::uint32_t>(n); u-- > 0;)
-        if (next[u] == no_node && lvis[u] != stamp) found += search(u, best) ? 1 : 0;
+      for (std::uint32_t u = top; u-- > 0;)
+        if (next[u] == no_node && lvis[u] < mark_floor) {
+          rlogged = llogged = 0;
+          if (!search(u, best)) continue;
+          ++found;
+          if (augmented) continue;
+          augmented = true;
+          first_root = u;
+          if (logging) {  // u's walk and every later one: stamp + 1, undone if the next pass resumes
+            for (std::uint32_t i = 0; i < rlogged; ++i)
+              if (rvis[dist_right[i]] == stamp) rvis[dist_right[i]] = stamp + 1;
+            for (std::uint32_t i = 0; i < llogged; ++i)
+              if (lvis[dist_left[i]] == stamp) lvis[dist_left[i]] = stamp + 1;
+            ++stamp;
+            logging = false;
+          }
+        }
+      logging = false;
+      const bool was_layered = layered;
       if (layered && found == 0) break;  // cannot happen: a layered phase finds one of its shortest paths
       if (!layered && found == 0) {  // maximum: the last layer() labels the nodes
         if (!label_antichain) break;
         layered = true;
       }
       else if (found < few_paths) layered = false;
+      resume = !was_layered && !layered && augmented;
+      if (resume) {  // keep the marks below stamp (mark_floor .. stamp - 1), undo the rest
+        for (auto& v : rvis) v = v == stamp ? 0 : v;
+        for (auto& v : lvis) v = v == stamp ? 0 : v;
+        --stamp;
+        top = first_root;
+      }
     }
   }
 };

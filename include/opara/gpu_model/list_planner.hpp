@@ -90,6 +90,42 @@ inline std::vector<double> model_operator_costs(const model_kernels& m, double d
   return cost;
 }
 
+//! model_operator_costs straight from profile `p`, without flattening it: the same sums of the same
+//! clamped durations, after the same checks (opara::error naming the first operator, and kernel,
+//! whose duration is negative or not finite, as flatten_profile names it).
+inline std::vector<double> model_operator_costs(const profile& p, double dependency_us, const char* who) {
+  std::vector<double> cost(p.ops.size(), 0.0);
+  for (std::size_t v = 0; v < p.ops.size(); ++v) {
+    const auto& op = p.ops[v];
+    if (op.kernels.empty()) {  // event-timed: one kernel of the operator's time
+      check_duration(op.duration_us, v, std::size_t(-1), who);
+      cost[v] += std::min(op.duration_us, max_duration_us);
+      cost[v] += dependency_us * 0u;
+      continue;
+    }
+    for (std::size_t i = 0; i < op.kernels.size(); ++i) {
+      check_duration(op.kernels[i].duration_us, v, i, who);
+      cost[v] += std::min(op.kernels[i].duration_us, max_duration_us);
+    }
+    cost[v] += dependency_us * static_cast<std::uint32_t>(op.kernels.size() - 1);
+  }
+  return cost;
+}
+
+//! What the model-guided planner plans from: every operator's cost, and the model's kernels. For
+//! a graph above planner_window operators that the policies plan (no whole-graph simulation),
+//! `source` is the profile and `m` holds only the device (capacity and the whole profile's batch
+//! bound): the windows, the only parts simulated, flatten their own operators from `source`
+//! (window_of), exactly as flatten_profile would, so that the other 98% of a 10^5-operator
+//! profile is read for its durations only. Otherwise `source` is null and `m` is the whole
+//! flattened profile.
+struct model_input {
+  model_kernels m;
+  std::vector<double> cost;
+  const profile* source = nullptr;  //!< set: m has no kernels; windows flatten from this profile
+  const char* who = "";             //!< names the caller in flatten's errors (none are left to throw)
+};
+
 //! Streams ordered by the time they become free, later times last and, among equal times, the
 //! lower index last: what place_earliest_start searches. Entries sit in sorted blocks of at most
 //! `block_size` with each block's last entry in an array of their own, so that a search is two
@@ -393,16 +429,19 @@ struct model_window {
 
 //! The window of `nodes` (distinct nodes of g, in the order they launch): edges between them
 //! that run forward in that order are kept, the rest dropped. O(W + edges into the window) with
-//! `local` (g.num_nodes() entries of no_node, restored before it returns).
-inline model_window window_of(const graph& g, std::span<const node_id> nodes, const model_kernels& m,
-                              std::span<const double> cost, std::vector<node_id>& local) {
+//! `local` (g.num_nodes() entries of no_node, restored before it returns). The window's kernels
+//! are in.m's, or flattened from in.source when set (the same kernels; model_input).
+inline model_window window_of(const graph& g, std::span<const node_id> nodes, const model_input& in,
+                              std::vector<node_id>& local) {
+  const model_kernels& m = in.m;
+  const std::span<const double> cost = in.cost;
   model_window w;
   const auto size = static_cast<node_id>(nodes.size());
   for (node_id i = 0; i < size; ++i) local[nodes[i]] = i;
   graph_builder b;
   b.add_nodes(size);
   w.m.capacity = m.capacity;
-  w.m.min_units = m.min_units;
+  w.m.min_units = in.source != nullptr ? 0 : m.min_units;  // the window's own when flattened here
   w.m.batches = m.batches;
   w.m.first.reserve(size + 1);
   w.cost.reserve(size);
@@ -410,8 +449,12 @@ inline model_window window_of(const graph& g, std::span<const node_id> nodes, co
     const node_id v = nodes[i];
     for (node_id u : g.predecessors(v))
       if (local[u] != no_node && local[u] < i) b.add_edge(local[u], i);
-    w.m.first.push_back(static_cast<std::uint32_t>(w.m.kernels.size()));
-    w.m.kernels.insert(w.m.kernels.end(), m.kernels.begin() + m.first[v], m.kernels.begin() + m.first[v + 1]);
+    if (in.source != nullptr) {
+      flatten_operator(w.m, *in.source, v, in.who);
+    } else {
+      w.m.first.push_back(static_cast<std::uint32_t>(w.m.kernels.size()));
+      w.m.kernels.insert(w.m.kernels.end(), m.kernels.begin() + m.first[v], m.kernels.begin() + m.first[v + 1]);
+    }
     w.cost.push_back(cost[v]);
   }
   w.m.first.push_back(static_cast<std::uint32_t>(w.m.kernels.size()));
@@ -424,10 +467,10 @@ inline model_window window_of(const graph& g, std::span<const node_id> nodes, co
 
 //! The cap best_placement_on picks for the window of the first planner_window operators of
 //! `order`, as a cap for the whole graph (the window's unlimited cap: g.num_nodes()).
-inline std::uint32_t window_cap(const graph& g, std::span<const node_id> order, const model_kernels& m,
-                                std::span<const double> cost, const model_planner_options& o, std::vector<node_id>& local,
+inline std::uint32_t window_cap(const graph& g, std::span<const node_id> order, const model_input& in,
+                                const model_planner_options& o, std::vector<node_id>& local,
                                 simulation_workspace* workspace) {
-  const model_window w = window_of(g, order.first(std::min(order.size(), planner_window)), m, cost, local);
+  const model_window w = window_of(g, order.first(std::min(order.size(), planner_window)), in, local);
   const model_placement pl = best_placement_on(w.g, w.order, w.m, w.cost, o, std::numeric_limits<double>::infinity(), workspace);
   return pl.cap >= w.g.num_nodes() ? static_cast<std::uint32_t>(g.num_nodes()) : pl.cap;
 }
@@ -435,13 +478,16 @@ inline std::uint32_t window_cap(const graph& g, std::span<const node_id> order, 
 //! best_placement for any size: exact up to planner_window operators, through window_cap above
 //! (see the header comment). `simulate_choice` false: predicted_us is left at 0 for large graphs
 //! (the policies need only the streams).
-inline model_placement choose_placement(const graph& g, std::span<const node_id> order, const model_kernels& m,
-                                        std::span<const double> cost, const model_planner_options& o, bool simulate_choice,
+//! `in` may be windowed (in.source set) only when !simulate_choice.
+inline model_placement choose_placement(const graph& g, std::span<const node_id> order, const model_input& in,
+                                        const model_planner_options& o, bool simulate_choice,
                                         simulation_workspace* workspace = nullptr) {
+  const model_kernels& m = in.m;
+  const std::span<const double> cost = in.cost;
   if (g.num_nodes() <= planner_window) return best_placement_on(g, order, m, cost, o, std::numeric_limits<double>::infinity(), workspace);
   std::vector<node_id> local(g.num_nodes(), no_node);
   model_placement pl;
-  pl.cap = window_cap(g, order, m, cost, o, local, workspace);
+  pl.cap = window_cap(g, order, in, o, local, workspace);
   pl.streams = place_earliest_start(g, order, cost, pl.cap, o.gpu.dependency_us, o.gpu.stream_latency_us());
   if (simulate_choice)
     pl.predicted_us = simulate_unchecked(g, order, pl.streams.stream_of, m, o.gpu, std::numeric_limits<double>::infinity(), workspace, false).makespan_us;
@@ -458,10 +504,11 @@ inline void check_model_profile(const graph& g, const profile& p, const char* wh
 }
 
 //! model_schedule on a flattened profile (no checks). `simulate_choice` false: for graphs above
-//! planner_window the chosen order is neither placed nor simulated (the order policy needs only
-//! the order).
-inline model_schedule_result model_schedule_on(const graph& g, const model_kernels& m, std::span<const double> cost,
-                                               const model_planner_options& o, bool simulate_choice) {
+//! the order). `in` may be windowed (in.source set) only when !simulate_choice.
+inline model_schedule_result model_schedule_on(const graph& g, const model_input& in, const model_planner_options& o,
+                                               bool simulate_choice) {
+  const model_kernels& m = in.m;
+  const std::span<const double> cost = in.cost;
   std::vector<double> edge_cost(cost.begin(), cost.end());
   for (double& c : edge_cost) c += o.gpu.dependency_us;  // each dependent step also waits this long
   // Longest remaining path first (ties: smaller id).
@@ -499,7 +546,7 @@ inline model_schedule_result model_schedule_on(const graph& g, const model_kerne
     nodes.clear();
     for (node_id v : orders[i])
       if (in_window[v] != 0) nodes.push_back(v);
-    const model_window w = window_of(g, nodes, m, cost, local);
+    const model_window w = window_of(g, nodes, in, local);
     const model_placement pl = best_placement_on(w.g, w.order, w.m, w.cost, o, best_us, &workspace);
     if (pl.predicted_us < best_us) {
       best_us = pl.predicted_us;
@@ -510,7 +557,7 @@ inline model_schedule_result model_schedule_on(const graph& g, const model_kerne
   best.order = std::move(orders[winner]);
   if (!simulate_choice) return best;  // the order policy: the streams policy places it
   // The winner's cap from its own window (the first order's window is the one just simulated).
-  best.placement.cap = winner == 0 && winner_cap != 0 ? winner_cap : window_cap(g, best.order, m, cost, o, local, &workspace);
+  best.placement.cap = winner == 0 && winner_cap != 0 ? winner_cap : window_cap(g, best.order, in, o, local, &workspace);
   best.placement.streams =
       place_earliest_start(g, best.order, cost, best.placement.cap, o.gpu.dependency_us, o.gpu.stream_latency_us());
   best.placement.predicted_us = simulate_unchecked(g, best.order, best.placement.streams.stream_of, m, o.gpu,
@@ -520,14 +567,22 @@ inline model_schedule_result model_schedule_on(const graph& g, const model_kerne
 }
 
 //! The checks, the flattened profile and the operators' costs, for `who` (see check_model_profile).
-struct model_input {
-  model_kernels m;
-  std::vector<double> cost;
-};
-inline model_input model_input_of(const graph& g, const profile& p, const model_planner_options& o, const char* who) {
+//! `windowed`: for a graph above planner_window operators, flatten only the windows (model_input;
+//! for callers that simulate no whole-graph placement). Same errors either way: every duration is
+//! checked.
+inline model_input model_input_of(const graph& g, const profile& p, const model_planner_options& o, const char* who,
+                                  bool windowed = false) {
   check_model_profile(g, p, who);
   check_model_options(o, who);
-  model_input in{flatten_profile(p, who), {}};
+  model_input in;
+  in.who = who;
+  if (windowed && g.num_nodes() > planner_window) {
+    in.cost = model_operator_costs(p, o.gpu.dependency_us, who);
+    in.m = model_of_device(p, model_kernel_count(p));
+    in.source = &p;
+    return in;
+  }
+  in.m = flatten_profile(p, who);
   in.cost = model_operator_costs(in.m, o.gpu.dependency_us);
   return in;
 }
@@ -541,7 +596,7 @@ inline model_input model_input_of(const graph& g, const profile& p, const model_
 [[nodiscard]] inline model_placement best_placement(const graph& g, std::span<const node_id> order, const profile& p,
                                                     const model_planner_options& o = {}) {
   const auto in = detail::model_input_of(g, p, o, "opara::best_placement");
-  return detail::choose_placement(g, order, in.m, in.cost, o, true);
+  return detail::choose_placement(g, order, in, o, true);
 }
 
 //! Launch order and streams together: each candidate order (longest remaining path first,
@@ -550,7 +605,7 @@ inline model_input model_input_of(const graph& g, const profile& p, const model_
 [[nodiscard]] inline model_schedule_result model_schedule(const graph& g, const profile& p,
                                                           const model_planner_options& o = {}) {
   const auto in = detail::model_input_of(g, p, o, "opara::model_schedule");
-  return detail::model_schedule_on(g, in.m, in.cost, o, true);
+  return detail::model_schedule_on(g, in, o, true);
 }
 
 } // namespace opara

@@ -187,49 +187,68 @@ inline void check_duration(double us, std::size_t v, std::size_t kernel, const c
   }
 }
 
+//! A model of profile `p`'s device for `kernels` kernels in all, holding no kernels yet: the
+//! capacity and the batch bound (batches_for) that flatten_operator appends under.
+inline model_kernels model_of_device(const profile& p, std::size_t kernels) {
+  model_kernels m;
+  const std::uint32_t sms = std::min(p.limits.sm_count, max_sm_count);
+  m.capacity = sm_units * static_cast<std::int64_t>(sms);
+  m.batches = batches_for(kernels);
+  return m;
+}
+
+//! The kernels the model counts for a profile: one per kernel record, one for an event-timed
+//! operator (no kernel records).
+inline std::size_t model_kernel_count(const profile& p) noexcept {
+  std::size_t count = 0;
+  for (const auto& op : p.ops) count += std::max<std::size_t>(1, op.kernels.size());
+  return count;
+}
+
+//! Appends operator v of `p` to `m` (its start in m.first, then its kernels), as flatten_profile
+//! does for every operator. Throws opara::error naming the operator (and kernel) when a duration is
+//! negative or not finite.
+inline void flatten_operator(model_kernels& m, const profile& p, std::size_t v, const char* who) {
+  const device_limits& l = p.limits;
+  const double waves_bound = std::min(max_waves, static_cast<double>(m.batches));
+  m.first.push_back(static_cast<std::uint32_t>(m.kernels.size()));
+  const auto& op = p.ops[v];
+  if (op.kernels.empty()) {  // event-timed: the operator's time, no slots
+    check_duration(op.duration_us, v, std::size_t(-1), who);
+    const double us = std::min(op.duration_us, max_duration_us);
+    m.kernels.push_back({us, us, 1, 0});
+    return;
+  }
+  for (std::size_t i = 0; i < op.kernels.size(); ++i) {
+    const kernel_record& k = op.kernels[i];
+    check_duration(k.duration_us, v, i, who);
+    const double us = std::min(k.duration_us, max_duration_us);
+    model_kernel mk{us, us, std::max<std::uint64_t>(1, k.blocks()), 0};
+    const std::uint32_t r = m.capacity == 0 ? 0 : model_blocks_per_sm(k, l);
+    if (r > 0) {
+      mk.units = (sm_units + r - 1) / r;
+      // Slots as the simulation counts them (whole blocks of `units` in the capacity).
+      const auto slots = static_cast<std::uint64_t>(m.capacity / mk.units);
+      double waves = std::ceil(static_cast<double>(mk.blocks) / static_cast<double>(slots));
+      if (waves > waves_bound) {  // group blocks: waves_bound full waves
+        waves = waves_bound;
+        mk.blocks = slots * static_cast<std::uint64_t>(waves_bound);
+      }
+      mk.block_us = us / waves;
+      m.min_units = m.min_units == 0 ? mk.units : std::min(m.min_units, mk.units);
+    }
+    m.kernels.push_back(mk);
+  }
+}
+
 //! The model's view of profile `p`. Throws opara::error naming the operator (and kernel) when a
 //! duration is negative or not finite.
 inline model_kernels flatten_profile(const profile& p, const char* who) {
-  model_kernels m;
-  const device_limits& l = p.limits;
-  const std::uint32_t sms = std::min(l.sm_count, max_sm_count);
-  m.capacity = sm_units * static_cast<std::int64_t>(sms);
+  const std::size_t count = model_kernel_count(p);
+  model_kernels m = model_of_device(p, count);
   m.first.reserve(p.ops.size() + 1);
-  std::size_t count = 0;
-  for (const auto& op : p.ops) count += std::max<std::size_t>(1, op.kernels.size());
   m.kernels.reserve(count);
-  m.batches = batches_for(count);
-  const double waves_bound = std::min(max_waves, static_cast<double>(m.batches));
-  for (std::size_t v = 0; v < p.ops.size(); ++v) {
-    m.first.push_back(static_cast<std::uint32_t>(m.kernels.size()));
-    const auto& op = p.ops[v];
-    if (op.kernels.empty()) {  // event-timed: the operator's time, no slots
-      check_duration(op.duration_us, v, std::size_t(-1), who);
-      const double us = std::min(op.duration_us, max_duration_us);
-      m.kernels.push_back({us, us, 1, 0});
-      continue;
-    }
-    for (std::size_t i = 0; i < op.kernels.size(); ++i) {
-      const kernel_record& k = op.kernels[i];
-      check_duration(k.duration_us, v, i, who);
-      const double us = std::min(k.duration_us, max_duration_us);
-      model_kernel mk{us, us, std::max<std::uint64_t>(1, k.blocks()), 0};
-      const std::uint32_t r = m.capacity == 0 ? 0 : model_blocks_per_sm(k, l);
-      if (r > 0) {
-        mk.units = (sm_units + r - 1) / r;
-        // Slots as the simulation counts them (whole blocks of `units` in the capacity).
-        const auto slots = static_cast<std::uint64_t>(m.capacity / mk.units);
-        double waves = std::ceil(static_cast<double>(mk.blocks) / static_cast<double>(slots));
-        if (waves > waves_bound) {  // group blocks: waves_bound full waves
-          waves = waves_bound;
-          mk.blocks = slots * static_cast<std::uint64_t>(waves_bound);
-        }
-        mk.block_us = us / waves;
-        m.min_units = m.min_units == 0 ? mk.units : std::min(m.min_units, mk.units);
-      }
-      m.kernels.push_back(mk);
-    }
-  }
+  for (std::size_t v = 0; v < p.ops.size(); ++v) flatten_operator(m, p, v, who);
   m.first.push_back(static_cast<std::uint32_t>(m.kernels.size()));
   return m;
 }

@@ -32,8 +32,9 @@ struct model_guided {
   //! A launch order for g (a topological order). Throws as described above.
   [[nodiscard]] std::vector<node_id> order(const graph& g, const profile* p) const {
     require_profile(name, g, p);
-    const auto in = opara::detail::model_input_of(g, *p, options, "opara: launch order policy 'model_guided'");
-    return opara::detail::model_schedule_on(g, in.m, in.cost, options, false).order;
+    // Windowed: only the windows are simulated, so only their operators are flattened.
+    const auto in = opara::detail::model_input_of(g, *p, options, "opara: launch order policy 'model_guided'", true);
+    return opara::detail::model_schedule_on(g, in, options, false).order;
   }
 };
 

@@ -50,8 +50,9 @@ struct model_guided {
     (void)positions(order, g.num_nodes());  // throws bad_graph for a foreign order
     if (profile != nullptr) p = profile;
     if (p != nullptr) {
-      const auto in = opara::detail::model_input_of(g, *p, options, "opara: stream policy 'model_guided'");
-      return opara::detail::choose_placement(g, order, in.m, in.cost, options, false).streams;
+      // Windowed: only the window is simulated, so only its operators are flattened.
+      const auto in = opara::detail::model_input_of(g, *p, options, "opara: stream policy 'model_guided'", true);
+      return opara::detail::choose_placement(g, order, in, options, false).streams;
     }
     if (streams_without_profile == 0)
       throw bad_policy("opara: stream policy 'model_guided' without a profile needs streams_without_profile >= 1 "
