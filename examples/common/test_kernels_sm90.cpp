@@ -153,6 +153,9 @@ void expect_refused_fusion() {
   const k::conv_output<float> five[5] = {{d.p, 4, 0, 4}, {d.p, 4, 0, 4}, {d.p, 4, 0, 4}, {d.p, 4, 0, 4}, {d.p, 4, 0, 4}};
   s.cout = 20;
   expect_refused("fused: five outputs", convnet::launch::conv_bias_relu_nhwc(s, {}, d.p, d.p, d.p, five, 5, nullptr));
+  const k::conv_output<float> two[2] = {{d.p, 4, 0, 4}, {d.p, 4, 0, 4}};
+  expect_refused("fused: a 3x3 window (the fused epilogue is in the 1x1 kernels only)",
+                 convnet::launch::conv_bias_relu_nhwc(cs(1, 4, 4, 4, 8, 3, 1, 1), {}, d.p, d.p, d.p, two, 2, nullptr));
 }
 
 void test_pool(k::pool_shape s) {

@@ -211,6 +211,9 @@ conv_nhwc_kernel(const conv_args<E> a) {
   using T = tile_traits<BM, BN>;
   static_assert(!POOL || KS == 1, "the fused pool feeds a 1x1 convolution");
   static_assert(!POOL || std::is_same_v<E, float>, "the fused pool is fp32 only");
+  // Horizontal fusion (several output slices) is compiled into the 1x1 kernels only, the windows it
+  // serves; the others keep the one-output epilogue (the launcher refuses slices for them).
+  constexpr bool kFusable = KS == 1 && !POOL;
   constexpr int bk = detail::bk<E>;
   constexpr int vec = chunk<E>;
   const int kw = KS != 0 ? KS : a.kw;
@@ -393,8 +396,9 @@ conv_nhwc_kernel(const conv_args<E> a) {
 
   if (splits == 1) {
     // One output (a.slices == 1, uniform across the grid): the row's base pointer once; fused
-    // (several slices): each column pair's own (slices start at even columns: n, n + 1 in one).
-    const bool one = a.slices == 1;
+    // (several slices, 1x1 windows only: kFusable): each column pair's own (slices start at even
+    // columns: n, n + 1 in one).
+    const bool one = !kFusable || a.slices == 1;
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       const int m = m0 + wrow + 8 * half;
@@ -405,7 +409,8 @@ conv_nhwc_kernel(const conv_args<E> a) {
         const int n = n0 + 8 * i + wcol;
         const float v0 = acc[4 * i + 2 * half], v1 = acc[4 * i + 2 * half + 1];
         E* p = dst + n;
-        if (!one) p = out_at(a, m, n);
+        if constexpr (kFusable)
+          if (!one) p = out_at(a, m, n);
         if (n + 1 < a.cout) {
           elem::traits<E>::store2(p, bias_relu<E>(v0, __ldg(a.bias + n)), bias_relu<E>(v1, __ldg(a.bias + n + 1)));
         } else if (n < a.cout) {
@@ -442,7 +447,8 @@ conv_nhwc_kernel(const conv_args<E> a) {
       v.x += x.x; v.y += x.y; v.z += x.z; v.w += x.w;
     }
     const int n = n0 + c4;
-    E* dst = out_at(a, m, n);  // slices start at multiples of 4 columns: n .. n + 3 in one
+    E* dst = a.out + static_cast<long long>(m) * a.c_total + a.c_off + n;
+    if constexpr (kFusable) dst = out_at(a, m, n);  // slices start at multiples of 4 columns: n .. n + 3 in one
     if (n + 3 < a.cout) {
       elem::traits<E>::store4(dst, bias_relu<E>(v.x, __ldg(a.bias + n)), bias_relu<E>(v.y, __ldg(a.bias + n + 1)),
                               bias_relu<E>(v.z, __ldg(a.bias + n + 2)), bias_relu<E>(v.w, __ldg(a.bias + n + 3)));
@@ -486,8 +492,9 @@ inline cudaError_t launch_ks(const conv_shape& s, bool pool, const conv_args<E>&
 
 //! Launches out[p, c_off:c_off+cout] = relu(conv(in, w) + bias) over NHWC tensors of element type E,
 //! float or __nv_bfloat16 (see the file comment), for each output of `outs` in turn (one output: a
-//! plain convolution; several: horizontal fusion, the GEMM's columns split among them in order, their
-//! couts summing to s.cout; s.c_off and s.c_total are then not used). `fused_pool` (fp32 only): the
+//! plain convolution; several, 1x1 windows without the fused pool only: horizontal fusion, the
+//! GEMM's columns split among them in order, their couts summing to s.cout; s.c_off and s.c_total
+//! are then not used). `fused_pool` (fp32 only): the
 //! input is first max-pooled 3x3/s1/p1 (1x1 stride-1 convs only). Any kh x kw window (1, 3, 5, 7
 //! square compiled in; the rest, e.g. 1x7 or 3x1, on the generic kernel), c_off, c_total and every
 //! output's cout but the last multiples of 16 bytes' worth of elements (4 fp32, 8 bf16), 1 <= splits
@@ -502,6 +509,7 @@ inline cudaError_t conv_bias_relu_nhwc(const conv_shape& s, sm90_tile t, int spl
   constexpr int vec = detail::chunk<E>, bk = detail::bk<E>;
   if (s.kh < 1 || s.kw < 1 || splits < 1 || splits > 8) return cudaErrorInvalidValue;
   if (n_outs < 1 || n_outs > detail::max_slices) return cudaErrorInvalidValue;
+  if (n_outs > 1 && (s.kh != 1 || s.kw != 1 || fused_pool)) return cudaErrorInvalidValue;  // 1x1 kernels only
   int n_sum = 0;
   for (int i = 0; i < n_outs; ++i) {
     const conv_output<E>& o = outs[i];

@@ -48,7 +48,8 @@ cudaError_t conv_bias_relu_nhwc(const kernels::conv_shape& s, kernels::sm90_conf
                                 const float* in, const float* w, const float* bias, float* out, cudaStream_t stream);
 //! Horizontal fusion: one GEMM of s (s.cout = the outputs' couts summed) over stacked weights and
 //! biases, output i taking the next outs[i].cout channels into its own tensor (kernels::conv_output;
-//! at most kernels::max_conv_outputs, every cout but the last a multiple of 4). No fused pool.
+//! at most kernels::max_conv_outputs, every cout but the last a multiple of 4). 1x1 windows only
+//! (any other: cudaErrorInvalidValue); no fused pool.
 cudaError_t conv_bias_relu_nhwc(const kernels::conv_shape& s, kernels::sm90_config c, const float* in, const float* w,
                                 const float* bias, const kernels::conv_output<float>* outs, int n_outs,
                                 cudaStream_t stream);
