@@ -84,40 +84,19 @@ void test_conv(k::conv_shape s, std::vector<int> splits = {1, 0}, bool fused_poo
     }
 }
 
-// Horizontal fusion: 1x1 convolutions of one input (batch x cin x h x w) as one GEMM, output i (its
-// own weights and bias) into channels [c_off, c_off + cout) of its own c_total-channel tensor; each
-// output checked against its own float64 convolution, the channels around every slice still poisoned.
-struct fused_out {
-  int cout, c_off, c_total;
-};
+// Horizontal fusion (make_fused_case): each output checked against its own float64 convolution, the
+// channels around every slice still poisoned.
 void test_fused(int batch, int cin, int h, int w, const std::vector<fused_out>& outs, std::vector<int> splits = {1, 0, 2}) {
-  k::conv_shape s = cs(batch, cin, h, w, 0, 1, 1, 0);
-  std::string name = "fused b" + std::to_string(batch) + " " + std::to_string(cin) + "x" + std::to_string(h) + "x" +
-                     std::to_string(w) + " ->";
-  for (const fused_out& o : outs) {
-    s.cout += o.cout;
-    name += " " + std::to_string(o.cout) + "[" + std::to_string(o.c_off) + "/" + std::to_string(o.c_total) + "]";
-  }
-  s.c_total = s.cout;
+  const fused_case f = make_fused_case(batch, cin, h, w, outs, k::round_tf32);
+  const k::conv_shape& s = f.s;
+  const std::string& name = f.name;
   if (!selected(name)) return;
   const int hw = h * w;
-  const auto in = rounded(random_vec(static_cast<std::size_t>(batch) * cin * hw));
-  const float scale = 1.0f / std::sqrt(static_cast<float>(cin));
-  std::vector<float> w_all, b_all;  // the outputs' weights and biases stacked, as the engine packs them
-  std::vector<std::vector<double>> want;
+  const auto& want = f.want;
   std::vector<std::unique_ptr<dev_buf>> d_out;
-  for (const fused_out& o : outs) {
-    const k::conv_shape so = cs(batch, cin, h, w, o.cout, 1, 1, 0, o.c_off, o.c_total);
-    const auto wo = rounded(random_vec(static_cast<std::size_t>(o.cout) * cin, -scale, scale));
-    const auto bo = random_vec(o.cout, -0.5f, 0.5f);
-    want.emplace_back(static_cast<std::size_t>(batch) * o.c_total * hw, 0.0);
-    ref::conv(so, in, wo, bo, want.back());
-    w_all.insert(w_all.end(), wo.begin(), wo.end());
-    b_all.insert(b_all.end(), bo.begin(), bo.end());
-    d_out.push_back(std::make_unique<dev_buf>(want.back().size()));
-  }
-  dev_buf d_in(k::nchw_to_nhwc(in, batch, cin, hw, s.cin4()));
-  dev_buf d_w(k::pack_weights_nhwc(s, w_all.data(), false)), d_b(b_all);
+  for (const auto& wv : want) d_out.push_back(std::make_unique<dev_buf>(wv.size()));
+  dev_buf d_in(k::nchw_to_nhwc(f.in, batch, cin, hw, s.cin4()));
+  dev_buf d_w(k::pack_weights_nhwc(s, f.w_all.data(), false)), d_b(f.b_all);
   const k::sm90_config rule = k::choose_sm90_config(s);
   for (auto t : all_tiles)
     for (int sp : splits) {

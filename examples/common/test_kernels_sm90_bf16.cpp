@@ -127,41 +127,20 @@ void test_conv(k::conv_shape s, const std::vector<int>& splits) {
     }
 }
 
-// Horizontal fusion in bf16: 1x1 convolutions of one input as one GEMM, output i into channels
-// [c_off, c_off + cout) of its own c_total-channel tensor (every cout but the last, c_off and c_total
-// multiples of 8), each checked against its own float64 convolution with the tolerance above.
-struct fused_out {
-  int cout, c_off, c_total;
-};
+// Horizontal fusion in bf16 (make_fused_case; every cout but the last, c_off and c_total multiples of
+// 8), each output checked against its own float64 convolution with the tolerance above.
 void test_fused(int batch, int cin, int h, int w, const std::vector<fused_out>& outs, const std::vector<int>& splits) {
-  k::conv_shape s = cs(batch, cin, h, w, 0, 1, 1, 0);
-  std::string name = "fused b" + std::to_string(batch) + " " + std::to_string(cin) + "x" + std::to_string(h) + "x" +
-                     std::to_string(w) + " ->";
-  for (const fused_out& o : outs) {
-    s.cout += o.cout;
-    name += " " + std::to_string(o.cout) + "[" + std::to_string(o.c_off) + "/" + std::to_string(o.c_total) + "]";
-  }
-  s.c_total = s.cout;
+  const fused_case f = make_fused_case(batch, cin, h, w, outs, k::round_bf16);
+  const k::conv_shape& s = f.s;
+  const std::string& name = f.name;
   if (!selected(name)) return;
   const int hw = h * w;
-  const auto in = rounded(random_vec(static_cast<std::size_t>(batch) * cin * hw));
-  const float scale = 1.0f / std::sqrt(static_cast<float>(cin));
-  std::vector<float> w_all, b_all;
-  std::vector<std::vector<double>> want;
+  const auto& want = f.want;
   std::vector<std::unique_ptr<dev_vec<k::bfloat16>>> d_out;
-  for (const fused_out& o : outs) {
-    const k::conv_shape so = cs(batch, cin, h, w, o.cout, 1, 1, 0, o.c_off, o.c_total);
-    const auto wo = rounded(random_vec(static_cast<std::size_t>(o.cout) * cin, -scale, scale));
-    const auto bo = random_vec(o.cout, -0.5f, 0.5f);
-    want.emplace_back(static_cast<std::size_t>(batch) * o.c_total * hw, 0.0);
-    ref::conv(so, in, wo, bo, want.back());
-    w_all.insert(w_all.end(), wo.begin(), wo.end());
-    b_all.insert(b_all.end(), bo.begin(), bo.end());
-    d_out.push_back(std::make_unique<dev_vec<k::bfloat16>>(want.back().size()));
-  }
-  dev_vec<k::bfloat16> d_in(to_bf16(k::nchw_to_nhwc(in, batch, cin, hw, s.cin_nhwc(bf16))));
-  dev_vec<k::bfloat16> d_w(k::pack_weights_nhwc_bf16(s, w_all.data()));
-  dev_vec<float> d_b(b_all);
+  for (const auto& wv : want) d_out.push_back(std::make_unique<dev_vec<k::bfloat16>>(wv.size()));
+  dev_vec<k::bfloat16> d_in(to_bf16(k::nchw_to_nhwc(f.in, batch, cin, hw, s.cin_nhwc(bf16))));
+  dev_vec<k::bfloat16> d_w(k::pack_weights_nhwc_bf16(s, f.w_all.data()));
+  dev_vec<float> d_b(f.b_all);
   const double tol = std::ldexp(1.0, -8) + s.k_nhwc(bf16) * std::ldexp(1.0, -24);
   const k::sm90_config rule = k::choose_sm90_config(s, 264, bf16);
   for (auto t : all_tiles)

@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -127,6 +128,50 @@ inline kernels::conv_shape cs_rect(int batch, int cin, int h, int w, int cout, i
   s.kw = kw;
   s.pad_w = pad_w;
   return s;
+}
+
+//! Horizontal fusion's test case (test_kernels_sm90.cpp, fp32, and test_kernels_sm90_bf16.cpp): 1x1
+//! convolutions of one batch x cin x h x w input, output i with its own weights and bias into channels
+//! [c_off, c_off + cout) of its own c_total-channel tensor. `round` rounds the input and the weights as
+//! the kernels' element type stores them; `want[i]` is output i's float64 convolution (NCHW, zeros
+//! outside its slice); w_all and b_all are the outputs' weights and biases stacked, as the engine packs
+//! them; s is the fused GEMM's shape (cout summed).
+struct fused_out {
+  int cout, c_off, c_total;
+};
+struct fused_case {
+  std::string name;
+  kernels::conv_shape s;
+  std::vector<float> in, w_all, b_all;
+  std::vector<std::vector<double>> want;
+};
+template <class Round>
+fused_case make_fused_case(int batch, int cin, int h, int w, const std::vector<fused_out>& outs, Round&& round) {
+  fused_case f;
+  f.s = cs(batch, cin, h, w, 0, 1, 1, 0);
+  f.name = "fused b" + std::to_string(batch) + " " + std::to_string(cin) + "x" + std::to_string(h) + "x" +
+           std::to_string(w) + " ->";
+  for (const fused_out& o : outs) {
+    f.s.cout += o.cout;
+    f.name += " " + std::to_string(o.cout) + "[" + std::to_string(o.c_off) + "/" + std::to_string(o.c_total) + "]";
+  }
+  f.s.c_total = f.s.cout;
+  auto rounded = [&](std::vector<float> v) {
+    for (float& x : v) x = round(x);
+    return v;
+  };
+  f.in = rounded(random_vec(static_cast<std::size_t>(batch) * cin * h * w));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(cin));
+  for (const fused_out& o : outs) {
+    const kernels::conv_shape so = cs(batch, cin, h, w, o.cout, 1, 1, 0, o.c_off, o.c_total);
+    const auto wo = rounded(random_vec(static_cast<std::size_t>(o.cout) * cin, -scale, scale));
+    const auto bo = random_vec(o.cout, -0.5f, 0.5f);
+    f.want.emplace_back(static_cast<std::size_t>(batch) * o.c_total * h * w, 0.0);
+    reference::conv(so, f.in, wo, bo, f.want.back());
+    f.w_all.insert(f.w_all.end(), wo.begin(), wo.end());
+    f.b_all.insert(f.b_all.end(), bo.begin(), bo.end());
+  }
+  return f;
 }
 
 //! A convolution case of the sm_90 kernel tests: the shape, the split counts to try (0: the rule's
