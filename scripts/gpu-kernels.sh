@@ -20,6 +20,10 @@
 # fusion: horizontal fusion of the 1x1 convolutions of one input (--fuse-1x1) against none, both models,
 #        TF32 and BF16: the model checks, per-layer sums at batch 8, and --quick benches at batch 1 and 8
 #        (each pair in the same call, JSON each).
+# pipelines: the sm_90 main loops (ring, specialized, persistent; kernels::sm90_pipeline) against each
+#        other: both kernel tests (PIPELINE_TESTS=0: not), then per model (PIPELINE_MODELS) and
+#        pipeline the model against the float64 reference, per-layer sums at batch 8 and --quick
+#        benches at batch 1 and 8, TF32 and BF16 (JSON each), then conv_sweep on its heaviest layers.
 # peers: one model (PEERS_MODEL=googlenet|inception_v3) with PyTorch eager, CUDA Graph and
 #        torch.compile (fp32 and bf16 autocast) and its bench in TF32 and BF16 (batch 1 and 8), JSON each.
 set -uo pipefail
@@ -41,8 +45,9 @@ step configure and build
 [ -n "${KEEP_CONFIG:-}" ] && [ -f "$B/CMakeCache.txt" ] || cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
   -DOPARA_BUILD_TESTS=OFF -DOPARA_BUILD_BENCH=OFF -DOPARA_INSTALL=OFF > "$T/configure.log" 2>&1 \
   || { tail -30 "$T/configure.log"; exit 1; }
+extra=(); [ "$what" = pipelines ] && extra=(googlenet_conv_sweep_96)
 cmake --build "$B" -j16 --target convnet_test_kernels convnet_test_kernels_sm90 convnet_test_kernels_sm90_bf16 \
-  googlenet_bench inception_v3_bench > "$T/build.log" 2>&1 \
+  googlenet_bench inception_v3_bench "${extra[@]}" > "$T/build.log" 2>&1 \
   || { grep -E "error|Error" -A5 "$T/build.log" | head -60; exit 1; }
 E="$B/examples/googlenet"
 C="$B/examples/common"
@@ -188,6 +193,35 @@ if [ "$what" = full ]; then
   fi
   for p in portable sm90; do echo "--- googlenet $p"; sed -n '/^batch  /,$p' "$OUTDIR/bench-$p.log"; done
   echo "--- inception_v3 sm90"; sed -n '/^batch  /,$p' "$OUTDIR/iv3-bench-sm90.log"
+fi
+if [ "$what" = pipelines ]; then
+  # PIPELINE_TESTS=0 skips the kernel tests; PIPELINE_MODELS picks the models (each: its variants, then
+  # its conv_sweep).
+  if [ "${PIPELINE_TESTS:-1}" = 1 ]; then
+    step "kernel tests (every pipeline)"
+    for t in convnet_test_kernels_sm90 convnet_test_kernels_sm90_bf16; do
+      timeout 200 "$C/$t" > "$OUTDIR/$t.log" 2>&1; rc=$?
+      echo "$t: rc=$rc"; grep -v "^ok " "$OUTDIR/$t.log" | tail -6; [ $rc -eq 0 ] || status=1
+    done
+  fi
+  for m in ${PIPELINE_MODELS:-googlenet inception_v3}; do
+    bin="$E/googlenet_bench"; [ $m = inception_v3 ] && bin="$I/inception_v3_bench"
+    for p in tf32 bf16; do
+      for pipe in ring specialized persistent; do
+        tag=$m-$p-$pipe
+        step "$tag"
+        timeout 100 "$bin" --check-only --batch 1,8 --path sm90 --precision $p --pipeline $pipe 2>&1 | grep -E "^ok|FAIL|error" | head -4 || status=1
+        timeout 100 "$bin" --layers --batch 8 --reps 20 --check-only --path sm90 --precision $p --pipeline $pipe > "$OUTDIR/$tag-layers-b8.log" 2>&1 || status=1
+        grep -E "sum of conv|critical path" "$OUTDIR/$tag-layers-b8.log" | sed "s/^/[$tag b8] /"
+        timeout 200 "$bin" --batch 1,8 --quick --path sm90 --precision $p --pipeline $pipe --json "$OUTDIR/$tag-$gpu-$day.json" \
+          > "$OUTDIR/$tag-bench-quick.log" 2>&1 || status=1
+        sed -n '/^batch  /,$p' "$OUTDIR/$tag-bench-quick.log"
+      done
+    done
+    step "conv_sweep $m (TF32), every pipeline"
+    timeout 150 "$E/googlenet_conv_sweep_96" $m > "$OUTDIR/conv_sweep-$m.log" 2>&1 || status=1
+    grep BEST "$OUTDIR/conv_sweep-$m.log"
+  done
 fi
 if [ "$what" = peers ]; then
   # The peers in the same device call as opara, one model (PEERS_MODEL: googlenet or inception_v3):

@@ -11,10 +11,11 @@
 //!
 //!   <model>_bench [--batch 1,8] [--precision tf32|tf32x3|bf16] [--path auto|sm90|portable] [--fuse]
 //!                 [--fuse-1x1] [--reps 300] [--check] [--check-only] [--json FILE] [--weights FILE]
-//!                 [--min-blocks N] [--layers] [--quick] [--pytorch FILE]
+//!                 [--min-blocks N] [--layers] [--quick] [--pytorch FILE] [--pipeline ring|specialized|persistent]
 //!
 //! --fuse folds 3x3/s1/p1 max pools into their 1x1 convolution, --fuse-1x1 runs the 1x1 convolutions
-//! of one input as one GEMM (engine_options::fuse_pools, fuse_pointwise; sm_90 path).
+//! of one input as one GEMM (engine_options::fuse_pools, fuse_pointwise; sm_90 path). --pipeline
+//! picks the sm_90 convolutions' main loop (engine_options::pipeline).
 //! --check compares every variant's output with the float64 CPU reference; --weights FILE runs the
 //! PyTorch check (file from scripts/export_torchvision_weights.py): opara's output must match
 //! PyTorch's within 1e-3 relative (bf16: 3e-2; see pytorch_tolerance). --precision bf16 runs the sm_90
@@ -75,6 +76,7 @@ struct args {
   k::conv_path path = k::conv_path::automatic;
   bool fuse = false;
   bool fuse_1x1 = false;
+  k::sm90_pipeline pipeline = k::sm90_pipeline::ring;
   int reps = 300;
   bool check = false, check_only = false, layers = false, quick = false;
   std::string json, weights, pytorch;
@@ -110,6 +112,13 @@ inline args parse(int argc, char** argv, const bench_model& model) {
       else throw std::invalid_argument("--path must be auto, sm90 or portable");
     } else if (s == "--fuse") a.fuse = true;
     else if (s == "--fuse-1x1") a.fuse_1x1 = true;
+    else if (s == "--pipeline") {
+      const std::string p = next();
+      if (p == "ring") a.pipeline = k::sm90_pipeline::ring;
+      else if (p == "specialized") a.pipeline = k::sm90_pipeline::specialized;
+      else if (p == "persistent") a.pipeline = k::sm90_pipeline::persistent;
+      else throw std::invalid_argument("--pipeline must be ring, specialized or persistent");
+    }
     else if (s == "--pytorch") a.pytorch = next();
     else if (s == "--reps") a.reps = std::stoi(next());
     else if (s == "--check") a.check = true;
@@ -131,7 +140,7 @@ inline args parse(int argc, char** argv, const bench_model& model) {
     else if (s == "--help" || s == "-h") {
       std::printf("%s [--batch 1,8] [--precision tf32|tf32x3|bf16] [--path auto|sm90|portable] [--fuse] [--fuse-1x1] "
                   "[--reps N] [--check] [--check-only] [--json FILE] [--weights FILE] [--min-blocks N] [--layers] "
-                  "[--quick] [--pytorch FILE] [--launch-segments N] [--carveout P]\n", model.program);
+                  "[--quick] [--pytorch FILE] [--launch-segments N] [--carveout P] [--pipeline ring|specialized|persistent]\n", model.program);
       std::exit(0);
     } else throw std::invalid_argument("unknown argument " + s);
   }
@@ -280,6 +289,7 @@ struct bench_context {
     o.path = a.path;
     o.fuse_pools = a.fuse;
     o.fuse_pointwise = a.fuse_1x1;
+    o.pipeline = a.pipeline;
     return o;
   }
 };
@@ -625,7 +635,8 @@ inline void write_json(const args& a, const bench_model& model, const cudaDevice
     << "\",\n  \"commit\": \"" << (commit ? commit : "unknown") << "\",\n  \"date\": \"" << date
     << "\",\n  \"precision\": \"" << k::precision_name(a.precision) << "\",\n  \"path\": \"" << k::path_name(used_path)
     << "\",\n  \"fused_pools\": " << (a.fuse ? "true" : "false")
-    << ",\n  \"fused_pointwise\": " << (a.fuse_1x1 ? "true" : "false") << ",\n  \"reps\": " << a.reps
+    << ",\n  \"fused_pointwise\": " << (a.fuse_1x1 ? "true" : "false") << ",\n  \"pipeline\": \"" << k::pipeline_name(a.pipeline)
+    << "\",\n  \"reps\": " << a.reps
     << ",\n  \"launch_segments\": " << (a.launch_segments > 0 ? a.launch_segments : opara::capture::options{}.launch_segments)
     << ",\n  \"shared_carveout\": " << (a.carveout >= -1 ? a.carveout : opara::capture::options{}.shared_carveout)
     << ",\n  \"sequential_graph\": \"" << with_capture_args(sequential_scheduler{}, a).label() << "\"";

@@ -66,6 +66,10 @@ struct engine_options {
   //! (BF16), or that absorbed a pool (fuse_pools), stays alone. Off by default; the portable path
   //! throws (examples/googlenet/RESULTS.md has fused against unfused).
   bool fuse_pointwise = false;
+  //! sm_90 path: the convolutions' main loop (kernels::sm90_pipeline: ring, specialized or
+  //! persistent). A convolution that absorbed a pool (fuse_pools) runs the ring whatever this says:
+  //! the fused pool has no specialized kernel.
+  kernels::sm90_pipeline pipeline = kernels::sm90_pipeline::ring;
 };
 
 //! A network loaded on the GPU for a fixed batch size: folded weights, one buffer per activation.
@@ -163,8 +167,10 @@ public:
       sm90_.push_back({});
       if (d.kind != op_kind::conv) continue;
       const auto shape = conv_shape(op);
-      if (nhwc()) sm90_.back() = kernels::choose_sm90_config(shape, opt_.min_conv_blocks, opt_.precision);
-      else tiles_.back() = kernels::choose_conv_tile(shape, opt_.min_conv_blocks);
+      if (nhwc()) {
+        sm90_.back() = kernels::choose_sm90_config(shape, opt_.min_conv_blocks, opt_.precision);
+        sm90_.back().pipeline = fused_[op] ? kernels::sm90_pipeline::ring : opt_.pipeline;
+      } else tiles_.back() = kernels::choose_conv_tile(shape, opt_.min_conv_blocks);
     }
   }
   engine(const engine&) = delete;

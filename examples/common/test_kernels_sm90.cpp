@@ -62,17 +62,23 @@ void test_conv(k::conv_shape s, std::vector<int> splits = {1, 0}, bool fused_poo
   dev_buf d_w(k::pack_weights_nhwc(s, w.data(), false)), d_b(bias);
   dev_buf d_out(want.size());
   const k::sm90_config rule = k::choose_sm90_config(s);
+  for (auto pipe : all_pipelines)
   for (auto t : all_tiles)
     for (int sp : splits) {
-      k::sm90_config c{t, sp == 0 ? rule.splits : sp};
+      k::sm90_config c{t, sp == 0 ? rule.splits : sp, pipe};
       if (sp == 0 && t != rule.tile) continue;  // the rule's own pick, once
+      if (fused_pool && pipe != k::sm90_pipeline::ring) {  // the fused pool runs on the ring only
+        expect_refused("sm90 pool+conv " + conv_name(s) + " " + k::pipeline_name(pipe),
+                       convnet::launch::conv_bias_relu_nhwc(s, c, fused_pool, d_in.p, d_w.p, d_b.p, d_out.p, nullptr));
+        continue;
+      }
       d_out.poison();
       CHECK_CUDA(convnet::launch::conv_bias_relu_nhwc(s, c, fused_pool, d_in.p, d_w.p, d_b.p, d_out.p, nullptr));
       CHECK_CUDA(cudaDeviceSynchronize());
       const auto got = d_out.get();
       char what[240];
-      std::snprintf(what, sizeof what, "sm90 %sconv %s %s split%d%s", fused_pool ? "pool+" : "", conv_name(s).c_str(),
-                    k::tile_name(t), c.splits, sp == 0 ? "(rule)" : "");
+      std::snprintf(what, sizeof what, "sm90 %sconv %s %s split%d%s %s", fused_pool ? "pool+" : "", conv_name(s).c_str(),
+                    k::tile_name(t), c.splits, sp == 0 ? "(rule)" : "", k::pipeline_name(pipe));
       compare_slice(what, k::nhwc_to_nchw(got, s.batch, s.c_total, ho * wo, s.c_total), want, s.batch, s.c_total,
                     s.c_off, s.cout, ho * wo, 2e-3);
       if (c.splits > 1)
@@ -98,9 +104,10 @@ void test_fused(int batch, int cin, int h, int w, const std::vector<fused_out>& 
   dev_buf d_in(k::nchw_to_nhwc(f.in, batch, cin, hw, s.cin4()));
   dev_buf d_w(k::pack_weights_nhwc(s, f.w_all.data(), false)), d_b(f.b_all);
   const k::sm90_config rule = k::choose_sm90_config(s);
+  for (auto pipe : all_pipelines)
   for (auto t : all_tiles)
     for (int sp : splits) {
-      k::sm90_config c{t, sp == 0 ? rule.splits : sp};
+      k::sm90_config c{t, sp == 0 ? rule.splits : sp, pipe};
       if (sp == 0 && t != rule.tile) continue;
       std::vector<k::conv_output<float>> o;
       for (std::size_t i = 0; i < outs.size(); ++i) {
@@ -111,8 +118,8 @@ void test_fused(int batch, int cin, int h, int w, const std::vector<fused_out>& 
       CHECK_CUDA(cudaDeviceSynchronize());
       for (std::size_t i = 0; i < outs.size(); ++i) {
         char what[300];
-        std::snprintf(what, sizeof what, "sm90 %s %s split%d%s: output %zu", name.c_str(), k::tile_name(t), c.splits,
-                      sp == 0 ? "(rule)" : "", i);
+        std::snprintf(what, sizeof what, "sm90 %s %s split%d%s %s: output %zu", name.c_str(), k::tile_name(t), c.splits,
+                      sp == 0 ? "(rule)" : "", k::pipeline_name(pipe), i);
         compare_slice(what, k::nhwc_to_nchw(d_out[i]->get(), batch, outs[i].c_total, hw, outs[i].c_total), want[i], batch,
                       outs[i].c_total, outs[i].c_off, outs[i].cout, hw, 2e-3);
       }

@@ -105,17 +105,18 @@ void test_conv(k::conv_shape s, const std::vector<int>& splits) {
   dev_vec<k::bfloat16> d_out(want.size());
   const double tol = std::ldexp(1.0, -8) + s.k_nhwc(bf16) * std::ldexp(1.0, -24);
   const k::sm90_config rule = k::choose_sm90_config(s, 264, bf16);
+  for (auto pipe : all_pipelines)
   for (auto t : all_tiles)
     for (int sp : splits) {
-      k::sm90_config c{t, sp == 0 ? rule.splits : sp};
+      k::sm90_config c{t, sp == 0 ? rule.splits : sp, pipe};
       if (sp == 0 && t != rule.tile) continue;  // the rule's own pick, once
       d_out.poison();
       CHECK_CUDA(convnet::launch::conv_bias_relu_nhwc_bf16(s, c, false, d_in.p, d_w.p, d_b.p, d_out.p, nullptr));
       CHECK_CUDA(cudaDeviceSynchronize());
       const auto got = widen(d_out.get());
       char what[240];
-      std::snprintf(what, sizeof what, "sm90 bf16 conv %s %s split%d%s", conv_name(s).c_str(), k::tile_name(t), c.splits,
-                    sp == 0 ? "(rule)" : "");
+      std::snprintf(what, sizeof what, "sm90 bf16 conv %s %s split%d%s %s", conv_name(s).c_str(), k::tile_name(t), c.splits,
+                    sp == 0 ? "(rule)" : "", k::pipeline_name(pipe));
       compare_slice(what, k::nhwc_to_nchw(got, s.batch, s.c_total, ho * wo, s.c_total), want, s.batch, s.c_total,
                     s.c_off, s.cout, ho * wo, tol);
       if (c.splits > 1)
@@ -143,9 +144,10 @@ void test_fused(int batch, int cin, int h, int w, const std::vector<fused_out>& 
   dev_vec<float> d_b(f.b_all);
   const double tol = std::ldexp(1.0, -8) + s.k_nhwc(bf16) * std::ldexp(1.0, -24);
   const k::sm90_config rule = k::choose_sm90_config(s, 264, bf16);
+  for (auto pipe : all_pipelines)
   for (auto t : all_tiles)
     for (int sp : splits) {
-      k::sm90_config c{t, sp == 0 ? rule.splits : sp};
+      k::sm90_config c{t, sp == 0 ? rule.splits : sp, pipe};
       if (sp == 0 && t != rule.tile) continue;
       std::vector<k::conv_output<k::bfloat16>> o;
       for (std::size_t i = 0; i < outs.size(); ++i) {
@@ -157,8 +159,8 @@ void test_fused(int batch, int cin, int h, int w, const std::vector<fused_out>& 
       CHECK_CUDA(cudaDeviceSynchronize());
       for (std::size_t i = 0; i < outs.size(); ++i) {
         char what[300];
-        std::snprintf(what, sizeof what, "sm90 bf16 %s %s split%d%s: output %zu", name.c_str(), k::tile_name(t), c.splits,
-                      sp == 0 ? "(rule)" : "", i);
+        std::snprintf(what, sizeof what, "sm90 bf16 %s %s split%d%s %s: output %zu", name.c_str(), k::tile_name(t), c.splits,
+                      sp == 0 ? "(rule)" : "", k::pipeline_name(pipe), i);
         compare_slice(what, k::nhwc_to_nchw(widen(d_out[i]->get()), batch, outs[i].c_total, hw, outs[i].c_total), want[i],
                       batch, outs[i].c_total, outs[i].c_off, outs[i].cout, hw, tol);
       }

@@ -103,6 +103,11 @@ void expect_same_bits(const char* what, const std::vector<float>& first, Relaunc
   }
 }
 
+//! The sm_90 main loops every kernel test runs (kernels::sm90_pipeline).
+inline constexpr convnet::kernels::sm90_pipeline all_pipelines[] = {
+    convnet::kernels::sm90_pipeline::ring, convnet::kernels::sm90_pipeline::specialized,
+    convnet::kernels::sm90_pipeline::persistent};
+
 //! A launch the kernels must refuse (cudaErrorInvalidValue, nothing launched).
 inline void expect_refused(const std::string& what, cudaError_t e) {
   ++checks;

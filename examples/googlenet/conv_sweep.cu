@@ -1,10 +1,12 @@
 //! conv_sweep: times the sm_90 convolution kernel on GoogLeNet's (or Inception-v3's) heaviest layers
-//! for every tile and split-K counts 1, 2, 4, 8, to choose the per-layer rule from measurements (a
-//! tuning tool, not a test) and to check the rule's pick against the best.
+//! for every main loop (sm90_pipeline; CONV_SWEEP_PIPELINES=ring,specialized,persistent picks), tile
+//! and split-K counts 1, 2, 4, 8, to choose the per-layer rule from measurements (a tuning tool, not a
+//! test) and to check the rule's pick against the best.
 //! Each figure: 20 launches captured in one CUDA graph, median of 20 replays, divided by 20.
 //! Build variants with -DGOOGLENET_SM90_PIPE_KB=N to compare shared-memory ring sizes.
 //!   conv_sweep [googlenet|inception_v3]   prints one line per layer x config: us and TFLOP/s
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -33,7 +35,7 @@ double time_config(const k::conv_shape& s, k::sm90_config c, const float* in, co
   cudaGraphExec_t ge = nullptr;
   CHECK_CUDA(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
   for (int i = 0; i < per_graph; ++i)
-    CHECK_CUDA(k::sm90::conv_bias_relu_nhwc(s, c.tile, c.splits, false, in, w, b, out, st));
+    CHECK_CUDA(k::sm90::conv_bias_relu_nhwc(s, c, false, in, w, b, out, st));
   CHECK_CUDA(cudaStreamEndCapture(st, &g));
   CHECK_CUDA(cudaGraphInstantiate(&ge, g, 0));
   for (int i = 0; i < 3; ++i) CHECK_CUDA(cudaGraphLaunch(ge, st));
@@ -82,6 +84,12 @@ int main(int argc, char** argv) {
   const k::sm90_tile tiles[] = {k::sm90_tile::m128n192, k::sm90_tile::m128n128, k::sm90_tile::m128n96,
                                 k::sm90_tile::m128n64,  k::sm90_tile::m64n128,  k::sm90_tile::m64n64,
                                 k::sm90_tile::m64n32};
+  // CONV_SWEEP_PIPELINES: which main loops to time (default all three).
+  std::vector<k::sm90_pipeline> pipelines;
+  const char* env = std::getenv("CONV_SWEEP_PIPELINES");
+  const std::string want = env != nullptr ? env : "ring,specialized,persistent";
+  for (k::sm90_pipeline p : {k::sm90_pipeline::ring, k::sm90_pipeline::specialized, k::sm90_pipeline::persistent})
+    if (want.find(k::pipeline_name(p)) != std::string::npos) pipelines.push_back(p);
   cudaStream_t st;
   CHECK_CUDA(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
   std::printf("pipeline ring budget %d KB\n", GOOGLENET_SM90_PIPE_KB);
@@ -96,22 +104,24 @@ int main(int argc, char** argv) {
     const k::sm90_config rule = k::choose_sm90_config(s);
     double best = 1e30;
     k::sm90_config best_c;
+    for (auto pipe : pipelines)
     for (auto t : tiles)
       for (int sp : {1, 2, 4, 8}) {
-        const k::sm90_config c{t, sp};
+        const k::sm90_config c{t, sp, pipe};
+        if (sp > 1 && pipe == k::sm90_pipeline::persistent) continue;  // split-K keeps one tile per block
         if (sp > 1 && (k::sm90_blocks(s, t) > 264 || s.k_pad_nhwc() / 32 / sp < 3)) continue;
         const double us = time_config(s, c, in.p, w.p, b.p, out.p, st);
         if (us < best) {
           best = us;
           best_c = c;
         }
-        std::printf("%-12s %-8s split %d blocks %5lld  %7.2f us %7.1f TFLOP/s%s\n", l.name, k::tile_name(t), sp,
-                    k::sm90_blocks(s, t) * sp, us, s.flops() / (us * 1e-6) / 1e12,
-                    t == rule.tile && sp == rule.splits ? "  <- rule" : "");
+        std::printf("%-12s %-11s %-8s split %d blocks %5lld  %7.2f us %7.1f TFLOP/s%s\n", l.name, k::pipeline_name(pipe),
+                    k::tile_name(t), sp, k::sm90_blocks(s, t) * sp, us, s.flops() / (us * 1e-6) / 1e12,
+                    t == rule.tile && sp == rule.splits && pipe == k::sm90_pipeline::ring ? "  <- rule" : "");
       }
-    std::printf("BEST %-12s %-8s split %d %7.2f us %7.1f TFLOP/s (rule: %s split %d)\n", l.name,
-                k::tile_name(best_c.tile), best_c.splits, best, s.flops() / (best * 1e-6) / 1e12,
-                k::tile_name(rule.tile), rule.splits);
+    std::printf("BEST %-12s %-11s %-8s split %d %7.2f us %7.1f TFLOP/s (rule: %s split %d)\n", l.name,
+                k::pipeline_name(best_c.pipeline), k::tile_name(best_c.tile), best_c.splits, best,
+                s.flops() / (best * 1e-6) / 1e12, k::tile_name(rule.tile), rule.splits);
   }
   return 0;
 }

@@ -203,115 +203,193 @@ struct tile_traits {
   static constexpr int acc_regs = BN / 2;
 };
 
-// KS: the square window's size, compiled in (1, 3, 5, 7); 0 for any other window (kh x kw read from
-// the arguments: Inception-v3's 1x7, 7x1, 1x3 and 3x1), which only the cursor's wrap needs.
-template <class E, int BM, int BN, int KS, bool POOL>
-__global__ void __launch_bounds__(tile_traits<BM, BN>::threads)
-conv_nhwc_kernel(const conv_args<E> a) {
-  using T = tile_traits<BM, BN>;
-  static_assert(!POOL || KS == 1, "the fused pool feeds a 1x1 convolution");
-  static_assert(!POOL || std::is_same_v<E, float>, "the fused pool is fp32 only");
-  // Horizontal fusion (several output slices) is compiled into the 1x1 kernels only, the windows it
-  // serves; the others keep the one-output epilogue (the launcher refuses slices for them).
-  constexpr bool kFusable = KS == 1 && !POOL;
-  constexpr int bk = detail::bk<E>;
-  constexpr int vec = chunk<E>;
-  const int kw = KS != 0 ? KS : a.kw;
-  extern __shared__ std::uint8_t smem_raw[];
-  const std::uint32_t smem_base = (static_cast<std::uint32_t>(__cvta_generic_to_shared(smem_raw)) + 1023u) & ~1023u;
-  std::uint8_t* smem = smem_raw + (smem_base - static_cast<std::uint32_t>(__cvta_generic_to_shared(smem_raw)));
+// The epilogue of a finished tile without split-K: consumer thread `tid` (0 .. 2 BM - 1) holds rows
+// wrow and wrow + 8 of its warpgroup's 64 and columns wcol + 8 i, + 1 (the wgmma accumulator layout).
+// One output (a.slices == 1, uniform across the grid): the row's base pointer once; fused (several
+// slices, 1x1 windows only: kFusable): each column pair's own (slices start at even columns: n, n + 1
+// in one).
+template <class E, int BM, int BN, bool kFusable>
+__device__ __forceinline__ void store_tile(const conv_args<E>& a, const float (&acc)[BN / 2], int m0, int n0, int tid) {
+  const int lane = tid % 32;
+  const int wrow = (tid / 128) * 64 + ((tid / 32) % 4) * 16 + lane / 4;
+  const int wcol = 2 * (lane % 4);
+  const bool one = !kFusable || a.slices == 1;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const int m = m0 + wrow + 8 * half;
+    if (m >= a.m_total) continue;
+    E* dst = a.out + static_cast<long long>(m) * a.c_total + a.c_off;
+#pragma unroll
+    for (int i = 0; i < BN / 8; ++i) {
+      const int n = n0 + 8 * i + wcol;
+      const float v0 = acc[4 * i + 2 * half], v1 = acc[4 * i + 2 * half + 1];
+      E* p = dst + n;
+      if constexpr (kFusable)
+        if (!one) p = out_at(a, m, n);
+      if (n + 1 < a.cout) {
+        elem::traits<E>::store2(p, bias_relu<E>(v0, __ldg(a.bias + n)), bias_relu<E>(v1, __ldg(a.bias + n + 1)));
+      } else if (n < a.cout) {
+        elem::traits<E>::store1(p, bias_relu<E>(v0, __ldg(a.bias + n)));
+      }
+    }
+  }
+}
 
-  const int tid = static_cast<int>(threadIdx.x);
-  const int wg = tid / 128;
-  const int m0 = static_cast<int>(blockIdx.x) * BM;
-  const int n0 = static_cast<int>(blockIdx.y) * BN;
-
+// Split-K: each block's partial tile to its shared memory `part` (free: the caller synchronized the
+// block after the main loop), then a deterministic reduction across the cluster: all NT threads of
+// every block reduce a share of the rows, reading the partial tiles through distributed shared memory
+// in rank order. `has_acc`: this thread holds accumulators (a consumer; tid < 2 BM).
+template <class E, int BM, int BN, bool kFusable, int NT>
+__device__ __forceinline__ void reduce_split_k(const conv_args<E>& a, const float (&acc)[BN / 2], float* part, int m0,
+                                               int n0, int tid, bool has_acc) {
+  constexpr int pitch = tile_traits<BM, BN>::part_pitch;
   const int splits = static_cast<int>(gridDim.z);
   const int rank = static_cast<int>(blockIdx.z);
-  const int k_tiles_all = a.k_pad / bk;
-  const int kt_begin = static_cast<int>(1LL * rank * k_tiles_all / splits);
-  const int kt_end = static_cast<int>(1LL * (rank + 1) * k_tiles_all / splits);
-  const int k_tiles = kt_end - kt_begin;
-
-  // ---- set-up that reads no activations -------------------------------------------------------
-  const int j = tid % 8;  // this thread's 16-byte chunk of every row it copies
-  int a_ih0[T::a_per_thread], a_iw0[T::a_per_thread];
-  bool a_ok[T::a_per_thread];
-  const E* a_src[T::a_per_thread];  // that corner's channel 0 (only dereferenced in range)
+  if (has_acc) {
+    const int lane = tid % 32;
+    const int wrow = (tid / 128) * 64 + ((tid / 32) % 4) * 16 + lane / 4;
+    const int wcol = 2 * (lane % 4);
 #pragma unroll
-  for (int i = 0; i < T::a_per_thread; ++i) {
-    const int row = tid / 8 + i * (T::threads / 8);
+    for (int half = 0; half < 2; ++half)
+#pragma unroll
+      for (int i = 0; i < BN / 8; ++i)
+        *reinterpret_cast<float2*>(part + (wrow + 8 * half) * pitch + 8 * i + wcol) =
+            make_float2(acc[4 * i + 2 * half], acc[4 * i + 2 * half + 1]);
+  }
+  namespace cg = cooperative_groups;
+  cg::cluster_group cluster = cg::this_cluster();
+  cluster.sync();
+  constexpr int quads = BN / 4;
+  constexpr int rows_per_pass = NT / quads;
+  const int c4 = (tid % quads) * 4;
+  const int first_row = tid < rows_per_pass * quads ? rank + (tid / quads) * splits : BM;  // spare threads idle
+  for (int row = first_row; row < BM; row += rows_per_pass * splits) {
     const int m = m0 + row;
-    a_ok[i] = m < a.m_total;
-    const int mm = a_ok[i] ? m : 0;
-    const int hwo = a.ho * a.wo;
-    const int b = mm / hwo;
-    const int p = mm - b * hwo;
-    const int oh = p / a.wo;
-    const int ow = p - oh * a.wo;
-    a_ih0[i] = oh * a.stride - a.pad_h;
-    a_iw0[i] = ow * a.stride - a.pad_w;
-    const int corner = (b * a.h + a_ih0[i]) * a.w + a_iw0[i];  // may lie outside the image (padding)
-    a_src[i] = a.in + static_cast<long long>(corner) * a.cinp;
+    if (m >= a.m_total) continue;
+    float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int q = 0; q < splits; ++q) {
+      const float* p = cluster.map_shared_rank(part, static_cast<unsigned>(q));
+      const float4 x = *reinterpret_cast<const float4*>(p + row * pitch + c4);
+      v.x += x.x; v.y += x.y; v.z += x.z; v.w += x.w;
+    }
+    const int n = n0 + c4;
+    E* dst = a.out + static_cast<long long>(m) * a.c_total + a.c_off + n;
+    if constexpr (kFusable) dst = out_at(a, m, n);  // slices start at multiples of 4 columns: n .. n + 3 in one
+    if (n + 3 < a.cout) {
+      elem::traits<E>::store4(dst, bias_relu<E>(v.x, __ldg(a.bias + n)), bias_relu<E>(v.y, __ldg(a.bias + n + 1)),
+                              bias_relu<E>(v.z, __ldg(a.bias + n + 2)), bias_relu<E>(v.w, __ldg(a.bias + n + 3)));
+    } else {
+      const float vv[4] = {v.x, v.y, v.z, v.w};
+      for (int e = 0; e < 4 && n + e < a.cout; ++e) elem::traits<E>::store1(dst + e, bias_relu<E>(vv[e], __ldg(a.bias + n + e)));
+    }
   }
-  const E* b_src[T::b_per_thread];
-  bool b_ok[T::b_per_thread];
+  cluster.sync();  // no block leaves while another still reads its shared memory
+}
+
+// The copies of one K step (the producer's side of either main loop): NT threads, thread t copying
+// 16-byte chunk t % 8 of rows t / 8, t / 8 + NT / 8, ... of the BM-pixel activation tile (an im2col
+// gather) and of the BN-channel weight tile, each into its stage with the 128-byte swizzle. start()
+// sets up an output tile; then load_b and load_a each copy the next K step (steps go in order).
+// KS: the square window's size, compiled in (1, 3, 5, 7); 0 for any other window (kh x kw read from
+// the arguments: Inception-v3's 1x7, 7x1, 1x3 and 3x1), which only the cursor's wrap needs.
+template <class E, int BM, int BN, int KS, bool POOL, int NT>
+struct im2col_loader {
+  static_assert(!POOL || KS == 1, "the fused pool feeds a 1x1 convolution");
+  static_assert(!POOL || std::is_same_v<E, float>, "the fused pool is fp32 only");
+  static constexpr int bk = detail::bk<E>;
+  static constexpr int vec = chunk<E>;
+  static constexpr int a_per = BM * 8 / NT;             // 16-byte chunks per thread and stage
+  static constexpr int b_per = (BN * 8 + NT - 1) / NT;
+  static constexpr int rows_apart = NT / 8;
+  static_assert(BM * 8 % NT == 0, "whole activation rows per pass");
+
+  const conv_args<E>& a;
+  const int t, j, kw;
+  int a_ih0[a_per], a_iw0[a_per];
+  bool a_ok[a_per];
+  const E* a_src[a_per];  // the window corner's channel 0 (only dereferenced in range)
+  const E* b_src[b_per];
+  bool b_ok[b_per];
+  // The A cursor: this thread's k = (r, c, ci) of the next K step to load and its offset
+  // (r * w + c) * cinp + ci from the window corner, advanced by bk per step (no division in the loop).
+  int cur_k, cur_ci, cur_r, cur_c, cur_off;
+
+  __device__ __forceinline__ im2col_loader(const conv_args<E>& args, int thread)
+      : a(args), t(thread), j(thread % 8), kw(KS != 0 ? KS : args.kw) {}
+
+  static __device__ __forceinline__ bool b_row(int t, int i) { return BN * 8 % NT == 0 || t / 8 + i * rows_apart < BN; }
+
+  // Set-up of output tile (m0, n0) from K step kt_begin on; reads no activations.
+  __device__ __forceinline__ void start(int m0, int n0, int kt_begin) {
 #pragma unroll
-  for (int i = 0; i < T::b_per_thread; ++i) {
-    const int n = n0 + tid / 8 + i * (T::threads / 8);
-    b_ok[i] = n < a.cout && (BN * 8 % T::threads == 0 || tid / 8 + i * (T::threads / 8) < BN);
-    b_src[i] = a.wgt + static_cast<long long>(b_ok[i] ? n : 0) * a.k_pad + kt_begin * bk + j * vec;
-  }
-  // The A cursor: this thread's k = (r, c, ci) of the next k-tile to load and its offset
-  // (r * w + c) * cinp + ci from the window corner, advanced by bk per tile (no division in the loop).
-  int cur_k = kt_begin * bk + j * vec, cur_ci = cur_k, cur_r = 0, cur_c = 0, cur_off = cur_k;
-  if constexpr (KS != 1) {
-    const int rs = cur_k / a.cinp;
-    cur_ci = cur_k - rs * a.cinp;
-    cur_r = rs / kw;
-    cur_c = rs - cur_r * kw;
-    cur_off = (cur_r * a.w + cur_c) * a.cinp + cur_ci;
+    for (int i = 0; i < a_per; ++i) {
+      const int m = m0 + t / 8 + i * rows_apart;
+      a_ok[i] = m < a.m_total;
+      const int mm = a_ok[i] ? m : 0;
+      const int hwo = a.ho * a.wo;
+      const int b = mm / hwo;
+      const int p = mm - b * hwo;
+      const int oh = p / a.wo;
+      const int ow = p - oh * a.wo;
+      a_ih0[i] = oh * a.stride - a.pad_h;
+      a_iw0[i] = ow * a.stride - a.pad_w;
+      const int corner = (b * a.h + a_ih0[i]) * a.w + a_iw0[i];  // may lie outside the image (padding)
+      a_src[i] = a.in + static_cast<long long>(corner) * a.cinp;
+    }
+#pragma unroll
+    for (int i = 0; i < b_per; ++i) {
+      const int n = n0 + t / 8 + i * rows_apart;
+      b_ok[i] = n < a.cout && b_row(t, i);
+      b_src[i] = a.wgt + static_cast<long long>(b_ok[i] ? n : 0) * a.k_pad + kt_begin * bk + j * vec;
+    }
+    cur_k = kt_begin * bk + j * vec;
+    cur_ci = cur_k;
+    cur_r = 0;
+    cur_c = 0;
+    cur_off = cur_k;
+    if constexpr (KS != 1) {
+      const int rs = cur_k / a.cinp;
+      cur_ci = cur_k - rs * a.cinp;
+      cur_r = rs / kw;
+      cur_c = rs - cur_r * kw;
+      cur_off = (cur_r * a.w + cur_c) * a.cinp + cur_ci;
+    }
   }
 
-  auto stage_a = [&](int s) { return smem_base + static_cast<std::uint32_t>(s * T::stage_bytes); };
-  auto stage_b = [&](int s) { return smem_base + static_cast<std::uint32_t>(s * T::stage_bytes + T::a_bytes); };
-
-  // Loads the next weight tile (tiles are loaded in order) into stage s.
-  auto load_b = [&](int s) {
-    const std::uint32_t base = stage_b(s);
+  // The next weight tile into the stage's B tile at shared address `base`.
+  __device__ __forceinline__ void load_b(std::uint32_t base) {
 #pragma unroll
-    for (int i = 0; i < T::b_per_thread; ++i) {
-      if (BN * 8 % T::threads == 0 || tid / 8 + i * (T::threads / 8) < BN)
-        cp_async16(base + swz(tid / 8 + i * (T::threads / 8), j), b_src[i], b_ok[i]);
+    for (int i = 0; i < b_per; ++i) {
+      if (b_row(t, i)) cp_async16(base + swz(t / 8 + i * rows_apart, j), b_src[i], b_ok[i]);
       b_src[i] += bk;
     }
-  };
-  // Gathers the next activation tile (tiles are loaded in order) into stage s.
-  auto load_a = [&](int s) {
-    const std::uint32_t base = stage_a(s);
+  }
+
+  // The next activation tile into the stage's A tile at shared address `base` (with POOL: synchronous
+  // loads and shared stores, not cp.async).
+  __device__ __forceinline__ void load_a(std::uint32_t base) {
     const bool k_ok = cur_k < a.k;
 #pragma unroll
-    for (int i = 0; i < T::a_per_thread; ++i) {
-      const int row = tid / 8 + i * (T::threads / 8);
-      const std::uint32_t dst = base + swz(row, j);
+    for (int i = 0; i < a_per; ++i) {
+      const std::uint32_t dst = base + swz(t / 8 + i * rows_apart, j);
       if constexpr (POOL) {
         // The 3x3 window's 9 loads go out together: out-of-image taps read the clamped (valid) pixel
         // and are left out of the maximum afterwards, so no load waits behind a branch.
         const bool ok = a_ok[i] && k_ok;
         float4 x[9];
 #pragma unroll
-        for (int t = 0; t < 9; ++t) {
-          const int dy = min(max(a_ih0[i] + t / 3 - 1, 0), a.h - 1) - a_ih0[i];
-          const int dx = min(max(a_iw0[i] + t % 3 - 1, 0), a.w - 1) - a_iw0[i];
-          x[t] = ok ? __ldg(reinterpret_cast<const float4*>(a_src[i] + (dy * a.w + dx) * a.cinp + cur_ci))
+        for (int q = 0; q < 9; ++q) {
+          const int dy = min(max(a_ih0[i] + q / 3 - 1, 0), a.h - 1) - a_ih0[i];
+          const int dx = min(max(a_iw0[i] + q % 3 - 1, 0), a.w - 1) - a_iw0[i];
+          x[q] = ok ? __ldg(reinterpret_cast<const float4*>(a_src[i] + (dy * a.w + dx) * a.cinp + cur_ci))
                     : make_float4(0.f, 0.f, 0.f, 0.f);
         }
         float4 v = x[4];  // the centre tap is always inside the image
 #pragma unroll
-        for (int t = 0; t < 9; ++t) {
-          const int ih = a_ih0[i] + t / 3 - 1, iw = a_iw0[i] + t % 3 - 1;
+        for (int q = 0; q < 9; ++q) {
+          const int ih = a_ih0[i] + q / 3 - 1, iw = a_iw0[i] + q % 3 - 1;
           if ((unsigned)ih < (unsigned)a.h && (unsigned)iw < (unsigned)a.w) {
-            v.x = fmaxf(v.x, x[t].x); v.y = fmaxf(v.y, x[t].y); v.z = fmaxf(v.z, x[t].z); v.w = fmaxf(v.w, x[t].w);
+            v.x = fmaxf(v.x, x[q].x); v.y = fmaxf(v.y, x[q].y); v.z = fmaxf(v.z, x[q].z); v.w = fmaxf(v.w, x[q].w);
           }
         }
         asm volatile("st.shared.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"r"(dst), "f"(v.x), "f"(v.y), "f"(v.z), "f"(v.w)
@@ -339,7 +417,63 @@ conv_nhwc_kernel(const conv_args<E> a) {
         }
       }
     }
-  };
+  }
+};
+
+// The K steps of one split (gridDim.z splits of a_k_pad / bk steps, block z taking a contiguous share).
+struct k_range {
+  int begin, count;
+};
+template <class E>
+__device__ __forceinline__ k_range split_k_range(const conv_args<E>& a) {
+  const int splits = static_cast<int>(gridDim.z), rank = static_cast<int>(blockIdx.z);
+  const int all = a.k_pad / bk<E>;
+  const int b = static_cast<int>(1LL * rank * all / splits), e = static_cast<int>(1LL * (rank + 1) * all / splits);
+  return {b, e - b};
+}
+
+// The block's 1024-aligned shared memory (the swizzle atoms' alignment).
+__device__ __forceinline__ std::uint8_t* aligned_smem(std::uint8_t* raw) {
+  const std::uint32_t s = static_cast<std::uint32_t>(__cvta_generic_to_shared(raw));
+  return raw + (((s + 1023u) & ~1023u) - s);
+}
+
+// The four wgmmas of one K step on stage (sa, sb): this warpgroup's 64 rows of A times all of B.
+template <class E, int BN>
+__device__ __forceinline__ void mma_step(float (&acc)[BN / 2], std::uint32_t sa, std::uint32_t sb, int wg) {
+  wg_fence();
+#pragma unroll
+  for (int kk = 0; kk < row_bytes / 32; ++kk) {
+    const std::uint64_t da = desc_sw128(sa + static_cast<std::uint32_t>(wg * 64 * row_bytes + kk * 32));
+    const std::uint64_t db = desc_sw128(sb + static_cast<std::uint32_t>(kk * 32));
+    detail::mma<E, BN>(acc, da, db);
+  }
+  wg_commit();
+}
+
+// The ring main loop (sm90_pipeline::ring): every thread copies, a block barrier per K step.
+template <class E, int BM, int BN, int KS, bool POOL>
+__global__ void __launch_bounds__(tile_traits<BM, BN>::threads)
+conv_nhwc_kernel(const conv_args<E> a) {
+  using T = tile_traits<BM, BN>;
+  // Horizontal fusion (several output slices) is compiled into the 1x1 kernels only, the windows it
+  // serves; the others keep the one-output epilogue (the launcher refuses slices for them).
+  constexpr bool kFusable = KS == 1 && !POOL;
+  extern __shared__ std::uint8_t smem_raw[];
+  std::uint8_t* smem = aligned_smem(smem_raw);
+  const std::uint32_t smem_base = static_cast<std::uint32_t>(__cvta_generic_to_shared(smem));
+
+  const int tid = static_cast<int>(threadIdx.x);
+  const int wg = tid / 128;
+  const int m0 = static_cast<int>(blockIdx.x) * BM;
+  const int n0 = static_cast<int>(blockIdx.y) * BN;
+  const k_range kr = split_k_range(a);
+  const int k_tiles = kr.count;
+
+  im2col_loader<E, BM, BN, KS, POOL, T::threads> ld(a, tid);
+  ld.start(m0, n0, kr.begin);
+  auto stage_a = [&](int s) { return smem_base + static_cast<std::uint32_t>(s * T::stage_bytes); };
+  auto stage_b = [&](int s) { return smem_base + static_cast<std::uint32_t>(s * T::stage_bytes + T::a_bytes); };
 
   float acc[T::acc_regs];
 #pragma unroll
@@ -352,14 +486,14 @@ conv_nhwc_kernel(const conv_args<E> a) {
   constexpr int ahead = T::stages - 1 - mma_in_flight;
 #pragma unroll
   for (int s = 0; s < ahead; ++s)
-    if (s < k_tiles) load_b(s);
+    if (s < k_tiles) ld.load_b(stage_b(s));
   // Programmatic dependent launch: the weight loads above overlap the producers' tail; activations
   // and the output only after they completed. Dependents may be launched now (they wait in turn).
   opara::pdl::wait_for_producers();
   opara::pdl::launch_dependents();
 #pragma unroll
   for (int s = 0; s < ahead; ++s) {
-    if (s < k_tiles) load_a(s);
+    if (s < k_tiles) ld.load_a(stage_a(s));
     cp_async_commit();
   }
 
@@ -368,19 +502,12 @@ conv_nhwc_kernel(const conv_args<E> a) {
     fence_async_shared();  // this thread's copies and stores, seen by the tensor cores' proxy
     __syncthreads();       // everyone's stage kt landed; every warpgroup retired the wgmmas of kt-2
     const int s = kt % T::stages;
-    wg_fence();
-#pragma unroll
-    for (int kk = 0; kk < row_bytes / 32; ++kk) {
-      const std::uint64_t da = desc_sw128(stage_a(s) + static_cast<std::uint32_t>(wg * 64 * row_bytes + kk * 32));
-      const std::uint64_t db = desc_sw128(stage_b(s) + static_cast<std::uint32_t>(kk * 32));
-      detail::mma<E, BN>(acc, da, db);
-    }
-    wg_commit();
+    mma_step<E, BN>(acc, stage_a(s), stage_b(s), wg);
     // Refill the stage whose wgmmas every warpgroup retired before this iteration's barrier.
     const int next = kt + ahead;
     if (next < k_tiles) {
-      load_b(next % T::stages);
-      load_a(next % T::stages);
+      ld.load_b(stage_b(next % T::stages));
+      ld.load_a(stage_a(next % T::stages));
     }
     cp_async_commit();
     wg_wait<mma_in_flight>();
@@ -390,101 +517,221 @@ conv_nhwc_kernel(const conv_args<E> a) {
   pin(acc);
   cp_async_wait<0>();
 
-  const int lane = tid % 32;
-  const int wrow = wg * 64 + ((tid / 32) % 4) * 16 + lane / 4;  // rows wrow and wrow + 8
-  const int wcol = 2 * (lane % 4);                              // columns wcol + 8 i, + 1
+  if (gridDim.z == 1) {
+    store_tile<E, BM, BN, kFusable>(a, acc, m0, n0, tid);
+    return;
+  }
+  __syncthreads();  // every warpgroup is done with the pipeline's shared memory
+  reduce_split_k<E, BM, BN, kFusable, T::threads>(a, acc, reinterpret_cast<float*>(smem), m0, n0, tid, true);
+}
 
-  if (splits == 1) {
-    // One output (a.slices == 1, uniform across the grid): the row's base pointer once; fused
-    // (several slices, 1x1 windows only: kFusable): each column pair's own (slices start at even
-    // columns: n, n + 1 in one).
-    const bool one = !kFusable || a.slices == 1;
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int m = m0 + wrow + 8 * half;
-      if (m >= a.m_total) continue;
-      E* dst = a.out + static_cast<long long>(m) * a.c_total + a.c_off;
-#pragma unroll
-      for (int i = 0; i < BN / 8; ++i) {
-        const int n = n0 + 8 * i + wcol;
-        const float v0 = acc[4 * i + 2 * half], v1 = acc[4 * i + 2 * half + 1];
-        E* p = dst + n;
-        if constexpr (kFusable)
-          if (!one) p = out_at(a, m, n);
-        if (n + 1 < a.cout) {
-          elem::traits<E>::store2(p, bias_relu<E>(v0, __ldg(a.bias + n)), bias_relu<E>(v1, __ldg(a.bias + n + 1)));
-        } else if (n < a.cout) {
-          elem::traits<E>::store1(p, bias_relu<E>(v0, __ldg(a.bias + n)));
+// ---- mbarriers (the specialized main loop's hand-offs) -------------------------------------------
+__device__ __forceinline__ void mbar_init(std::uint32_t bar, int count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+// Waits until the phase of parity `parity` completed (a fresh barrier counts parity 1 as completed).
+__device__ __forceinline__ void mbar_wait(std::uint32_t bar, std::uint32_t parity) {
+  asm volatile(
+      "{\n"
+      ".reg .pred done;\n"
+      "WAIT:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra WAIT;\n"
+      "}\n" ::"r"(bar),
+      "r"(parity)
+      : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(std::uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+// Arrives on `bar` once every cp.async this thread issued so far has landed (counts as one arrival).
+__device__ __forceinline__ void mbar_arrive_cp_async(std::uint32_t bar) {
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+}
+
+//! The specialized main loop's layout: BM / 64 consumer warpgroups (wgmma and epilogue), then one
+//! producer warpgroup (all the copies), and `stages` stages handed over through two mbarriers each:
+//! full (the producer's 128 threads arrive when their copies landed) and empty (each consumer warp
+//! arrives when its wgmmas that read the stage retired).
+template <int BM, int BN>
+struct specialized_traits {
+  using R = tile_traits<BM, BN>;
+  static constexpr int consumers = 2 * BM;
+  static constexpr int producers = 128;
+  static constexpr int threads = consumers + producers;
+  static constexpr int stages = R::stages;
+  static constexpr int region = R::smem_bytes - 1024;  // the ring or the split-K partial tile
+  static constexpr int smem_bytes = R::smem_bytes + 2 * stages * 8;
+};
+
+// The specialized main loop (sm90_pipeline::specialized and persistent). The block loops over output
+// tiles blockIdx.x, + gridDim.x, ... of `tiles` (m fastest, `m_tiles` of them; split-K: one tile per
+// block); the ring's stage and phase run on across tiles, so the producer fills the next tile's first
+// stages while the consumers still store the last one.
+template <class E, int BM, int BN, int KS>
+__global__ void __launch_bounds__(specialized_traits<BM, BN>::threads)
+conv_nhwc_specialized_kernel(const conv_args<E> a, int m_tiles, int tiles) {
+  using T = tile_traits<BM, BN>;
+  using W = specialized_traits<BM, BN>;
+  constexpr int S = W::stages;
+  constexpr bool kFusable = KS == 1;
+  extern __shared__ std::uint8_t smem_raw[];
+  std::uint8_t* smem = aligned_smem(smem_raw);
+  const std::uint32_t smem_base = static_cast<std::uint32_t>(__cvta_generic_to_shared(smem));
+  const std::uint32_t full0 = smem_base + W::region, empty0 = full0 + 8 * S;
+  auto stage_a = [&](int s) { return smem_base + static_cast<std::uint32_t>(s * T::stage_bytes); };
+  auto stage_b = [&](int s) { return smem_base + static_cast<std::uint32_t>(s * T::stage_bytes + T::a_bytes); };
+
+  const int tid = static_cast<int>(threadIdx.x);
+  const int wg = tid / 128;
+  if (tid == 0) {
+    for (int s = 0; s < S; ++s) {
+      mbar_init(full0 + 8 * s, W::producers);
+      mbar_init(empty0 + 8 * s, W::consumers / 32);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");  // the inits, before any arrival
+  }
+  __syncthreads();
+  const k_range kr = split_k_range(a);
+  const int k_tiles = kr.count;
+
+  float acc[T::acc_regs];
+  if (wg == BM / 64) {
+    // ---- producer warpgroup ----
+    im2col_loader<E, BM, BN, KS, false, W::producers> ld(a, tid - W::consumers);
+    // Stage s copied: its full barrier completes once the copies landed.
+    auto publish = [&](int s) { mbar_arrive_cp_async(full0 + 8 * s); };
+    int s = 0;
+    std::uint32_t phase = 0;
+    bool first = true;
+    for (int tile = static_cast<int>(blockIdx.x); tile < tiles; tile += static_cast<int>(gridDim.x)) {
+      ld.start((tile % m_tiles) * BM, (tile / m_tiles) * BN, kr.begin);
+      int kt = 0;
+      if (first) {
+        // The weight tiles of the first stages (all free) before the wait for the producers, as the
+        // ring does; then their activations.
+        first = false;
+        const int pre = k_tiles < S ? k_tiles : S;
+        for (int q = 0; q < pre; ++q) ld.load_b(stage_b(q));
+        opara::pdl::wait_for_producers();
+        opara::pdl::launch_dependents();
+        for (int q = 0; q < pre; ++q) {
+          ld.load_a(stage_a(q));
+          publish(q);
+        }
+        kt = pre;
+        s = pre == S ? 0 : pre;
+        phase = pre == S ? 1 : 0;
+      }
+      for (; kt < k_tiles; ++kt) {
+        mbar_wait(empty0 + 8 * s, phase ^ 1);  // the consumers retired the stage's last reads
+        ld.load_b(stage_b(s));
+        ld.load_a(stage_a(s));
+        publish(s);
+        if (++s == S) {
+          s = 0;
+          phase ^= 1;
         }
       }
     }
-    return;
-  }
-
-  // Split-K: partial tile to shared memory, then a deterministic reduction across the cluster.
-  __syncthreads();  // every warpgroup is done with the pipeline's shared memory
-  float* part = reinterpret_cast<float*>(smem);
+    cp_async_wait<0>();  // leave no copy in flight
+  } else {
+    // ---- consumer warpgroups ----
+    opara::pdl::wait_for_producers();  // before the epilogue's stores
+    opara::pdl::launch_dependents();
+    int s = 0;
+    std::uint32_t phase = 0;
+    int last = 0;  // the stage of the previous K step
+    for (int tile = static_cast<int>(blockIdx.x); tile < tiles; tile += static_cast<int>(gridDim.x)) {
 #pragma unroll
-  for (int half = 0; half < 2; ++half)
-#pragma unroll
-    for (int i = 0; i < BN / 8; ++i)
-      *reinterpret_cast<float2*>(part + (wrow + 8 * half) * T::part_pitch + 8 * i + wcol) =
-          make_float2(acc[4 * i + 2 * half], acc[4 * i + 2 * half + 1]);
-  namespace cg = cooperative_groups;
-  cg::cluster_group cluster = cg::this_cluster();
-  cluster.sync();
-  constexpr int quads = BN / 4;
-  constexpr int rows_per_pass = T::threads / quads;
-  const int c4 = (tid % quads) * 4;
-  const int first_row = tid < rows_per_pass * quads ? rank + (tid / quads) * splits : BM;  // spare threads idle
-  for (int row = first_row; row < BM; row += rows_per_pass * splits) {
-    const int m = m0 + row;
-    if (m >= a.m_total) continue;
-    float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
-    for (int q = 0; q < splits; ++q) {
-      const float* p = cluster.map_shared_rank(part, static_cast<unsigned>(q));
-      const float4 x = *reinterpret_cast<const float4*>(p + row * T::part_pitch + c4);
-      v.x += x.x; v.y += x.y; v.z += x.z; v.w += x.w;
-    }
-    const int n = n0 + c4;
-    E* dst = a.out + static_cast<long long>(m) * a.c_total + a.c_off + n;
-    if constexpr (kFusable) dst = out_at(a, m, n);  // slices start at multiples of 4 columns: n .. n + 3 in one
-    if (n + 3 < a.cout) {
-      elem::traits<E>::store4(dst, bias_relu<E>(v.x, __ldg(a.bias + n)), bias_relu<E>(v.y, __ldg(a.bias + n + 1)),
-                              bias_relu<E>(v.z, __ldg(a.bias + n + 2)), bias_relu<E>(v.w, __ldg(a.bias + n + 3)));
-    } else {
-      const float vv[4] = {v.x, v.y, v.z, v.w};
-      for (int e = 0; e < 4 && n + e < a.cout; ++e) elem::traits<E>::store1(dst + e, bias_relu<E>(vv[e], __ldg(a.bias + n + e)));
+      for (int i = 0; i < T::acc_regs; ++i) acc[i] = 0.0f;
+      for (int kt = 0; kt < k_tiles; ++kt) {
+        mbar_wait(full0 + 8 * s, phase);
+        fence_async_shared();  // the copies' results, seen by the tensor cores' proxy
+        mma_step<E, BN>(acc, stage_a(s), stage_b(s), wg);
+        wg_wait<1>();  // the previous step's wgmmas retired: its stage goes back to the producer
+        pin(acc);
+        if (kt > 0 && tid % 32 == 0) mbar_arrive(empty0 + 8 * last);
+        last = s;
+        if (++s == S) {
+          s = 0;
+          phase ^= 1;
+        }
+      }
+      wg_wait<0>();
+      pin(acc);
+      if (tid % 32 == 0) mbar_arrive(empty0 + 8 * last);
+      if (gridDim.z == 1) store_tile<E, BM, BN, kFusable>(a, acc, (tile % m_tiles) * BM, (tile / m_tiles) * BN, tid);
     }
   }
-  cluster.sync();  // no block leaves while another still reads its shared memory
+  if (gridDim.z == 1) return;
+  // Split-K (one tile per block): every stage was consumed, so the ring's memory is free.
+  __syncthreads();
+  const int tile = static_cast<int>(blockIdx.x);
+  reduce_split_k<E, BM, BN, kFusable, W::threads>(a, acc, reinterpret_cast<float*>(smem), (tile % m_tiles) * BM,
+                                                   (tile / m_tiles) * BN, tid, wg < BM / 64);
 }
 
+template <class E, int BM, int BN, int KS>
+inline cudaError_t launch_specialized(const conv_args<E>& a, int m_tiles, int n_tiles, int splits, sm90_pipeline pipe,
+                                      cudaStream_t stream);
+
 template <class E, int BM, int BN, int KS, bool POOL>
-inline cudaError_t launch_t(const conv_args<E>& a, int splits, cudaStream_t stream) {
-  using T = tile_traits<BM, BN>;
-  auto* fn = &conv_nhwc_kernel<E, BM, BN, KS, POOL>;
-  if (const cudaError_t e = kernels::detail::allow_dynamic_smem<&conv_nhwc_kernel<E, BM, BN, KS, POOL>>(T::smem_bytes);
+inline cudaError_t launch_t(const conv_args<E>& a, int splits, sm90_pipeline pipe, cudaStream_t stream) {
+  const int m_tiles = (a.m_total + BM - 1) / BM, n_tiles = (a.cout + BN - 1) / BN;
+  if (pipe == sm90_pipeline::ring) {
+    using T = tile_traits<BM, BN>;
+    auto* fn = &conv_nhwc_kernel<E, BM, BN, KS, POOL>;
+    if (const cudaError_t e = kernels::detail::allow_dynamic_smem<&conv_nhwc_kernel<E, BM, BN, KS, POOL>>(T::smem_bytes);
+        e != cudaSuccess)
+      return e;
+    return kernels::detail::launch_split_k(fn, dim3(m_tiles, n_tiles), T::threads, T::smem_bytes, splits, stream, a);
+  }
+  // The fused pool runs on the ring only: the producer warpgroup would hold 8 rows x 9 taps of loads
+  // (spilled), and the fusion is off by default anyway (slower than pool + conv).
+  if constexpr (POOL) return cudaErrorInvalidValue;
+  else return launch_specialized<E, BM, BN, KS>(a, m_tiles, n_tiles, splits, pipe, stream);
+}
+
+template <class E, int BM, int BN, int KS>
+inline cudaError_t launch_specialized(const conv_args<E>& a, int m_tiles, int n_tiles, int splits, sm90_pipeline pipe,
+                                      cudaStream_t stream) {
+  using W = specialized_traits<BM, BN>;
+  auto* fn = &conv_nhwc_specialized_kernel<E, BM, BN, KS>;
+  if (const cudaError_t e = kernels::detail::allow_dynamic_smem<&conv_nhwc_specialized_kernel<E, BM, BN, KS>>(W::smem_bytes);
       e != cudaSuccess)
     return e;
-  return kernels::detail::launch_split_k(fn, dim3((a.m_total + BM - 1) / BM, (a.cout + BN - 1) / BN), T::threads, T::smem_bytes,
-                                         splits, stream, a);
+  const int tiles = m_tiles * n_tiles;
+  int grid = tiles;
+  if (pipe == sm90_pipeline::persistent && splits == 1) {
+    // No more blocks than the GPU holds at once.
+    int device = 0, sms = 0, per_sm = 0;
+    if (const cudaError_t e = cudaGetDevice(&device); e != cudaSuccess) return e;
+    if (const cudaError_t e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device); e != cudaSuccess) return e;
+    if (const cudaError_t e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fn, W::threads, W::smem_bytes);
+        e != cudaSuccess)
+      return e;
+    const long long resident = 1LL * sms * (per_sm > 0 ? per_sm : 1);
+    if (resident < grid) grid = static_cast<int>(resident);
+  }
+  return kernels::detail::launch_split_k(fn, dim3(grid, 1), W::threads, W::smem_bytes, splits, stream, a, m_tiles, tiles);
 }
 
 template <class E, int BM, int BN>
-inline cudaError_t launch_ks(const conv_shape& s, bool pool, const conv_args<E>& a, int splits, cudaStream_t stream) {
+inline cudaError_t launch_ks(const conv_shape& s, bool pool, const conv_args<E>& a, int splits, sm90_pipeline pipe,
+                             cudaStream_t stream) {
   if constexpr (std::is_same_v<E, float>) {
-    if (pool) return launch_t<E, BM, BN, 1, true>(a, splits, stream);
+    if (pool) return launch_t<E, BM, BN, 1, true>(a, splits, pipe, stream);
   } else {
     if (pool) return cudaErrorInvalidValue;  // the fused pool is fp32 only (not instantiated for bf16)
   }
-  if (s.kh != s.kw) return launch_t<E, BM, BN, 0, false>(a, splits, stream);
+  if (s.kh != s.kw) return launch_t<E, BM, BN, 0, false>(a, splits, pipe, stream);
   switch (s.kh) {
-    case 1: return launch_t<E, BM, BN, 1, false>(a, splits, stream);
-    case 3: return launch_t<E, BM, BN, 3, false>(a, splits, stream);
-    case 5: return launch_t<E, BM, BN, 5, false>(a, splits, stream);
-    case 7: return launch_t<E, BM, BN, 7, false>(a, splits, stream);
-    default: return launch_t<E, BM, BN, 0, false>(a, splits, stream);
+    case 1: return launch_t<E, BM, BN, 1, false>(a, splits, pipe, stream);
+    case 3: return launch_t<E, BM, BN, 3, false>(a, splits, pipe, stream);
+    case 5: return launch_t<E, BM, BN, 5, false>(a, splits, pipe, stream);
+    case 7: return launch_t<E, BM, BN, 7, false>(a, splits, pipe, stream);
+    default: return launch_t<E, BM, BN, 0, false>(a, splits, pipe, stream);
   }
 }
 
@@ -502,9 +749,10 @@ inline cudaError_t launch_ks(const conv_shape& s, bool pool, const conv_args<E>&
 //! the outputs' weight rows one after the other, bias likewise). Returns the launch's error (never
 //! throws: it may run inside stream capture).
 template <class E>
-inline cudaError_t conv_bias_relu_nhwc(const conv_shape& s, sm90_tile t, int splits, bool fused_pool, const E* in,
+inline cudaError_t conv_bias_relu_nhwc(const conv_shape& s, const sm90_config& c, bool fused_pool, const E* in,
                                        const E* w, const float* bias, const conv_output<E>* outs, int n_outs,
                                        cudaStream_t stream) {
+  int splits = c.splits;
   constexpr conv_precision p = detail::precision_of<E>;
   constexpr int vec = detail::chunk<E>, bk = detail::bk<E>;
   if (s.kh < 1 || s.kw < 1 || splits < 1 || splits > 8) return cudaErrorInvalidValue;
@@ -531,25 +779,25 @@ inline cudaError_t conv_bias_relu_nhwc(const conv_shape& s, sm90_tile t, int spl
   for (int i = 1, n = outs[0].cout; i < n_outs; n += outs[i].cout, ++i)
     a.more[i - 1] = {outs[i].out, n, outs[i].c_off, outs[i].c_total};
   if (splits > a.k_pad / bk) splits = a.k_pad / bk;
-  switch (t) {
-    case sm90_tile::m128n128: return detail::launch_ks<E, 128, 128>(s, fused_pool, a, splits, stream);
-    case sm90_tile::m128n64: return detail::launch_ks<E, 128, 64>(s, fused_pool, a, splits, stream);
-    case sm90_tile::m64n128: return detail::launch_ks<E, 64, 128>(s, fused_pool, a, splits, stream);
-    case sm90_tile::m64n64: return detail::launch_ks<E, 64, 64>(s, fused_pool, a, splits, stream);
-    case sm90_tile::m64n32: return detail::launch_ks<E, 64, 32>(s, fused_pool, a, splits, stream);
-    case sm90_tile::m64n16: return detail::launch_ks<E, 64, 16>(s, fused_pool, a, splits, stream);
-    case sm90_tile::m128n192: return detail::launch_ks<E, 128, 192>(s, fused_pool, a, splits, stream);
-    case sm90_tile::m128n96: return detail::launch_ks<E, 128, 96>(s, fused_pool, a, splits, stream);
+  switch (c.tile) {
+    case sm90_tile::m128n128: return detail::launch_ks<E, 128, 128>(s, fused_pool, a, splits, c.pipeline, stream);
+    case sm90_tile::m128n64: return detail::launch_ks<E, 128, 64>(s, fused_pool, a, splits, c.pipeline, stream);
+    case sm90_tile::m64n128: return detail::launch_ks<E, 64, 128>(s, fused_pool, a, splits, c.pipeline, stream);
+    case sm90_tile::m64n64: return detail::launch_ks<E, 64, 64>(s, fused_pool, a, splits, c.pipeline, stream);
+    case sm90_tile::m64n32: return detail::launch_ks<E, 64, 32>(s, fused_pool, a, splits, c.pipeline, stream);
+    case sm90_tile::m64n16: return detail::launch_ks<E, 64, 16>(s, fused_pool, a, splits, c.pipeline, stream);
+    case sm90_tile::m128n192: return detail::launch_ks<E, 128, 192>(s, fused_pool, a, splits, c.pipeline, stream);
+    case sm90_tile::m128n96: return detail::launch_ks<E, 128, 96>(s, fused_pool, a, splits, c.pipeline, stream);
   }
   return cudaErrorInvalidValue;
 }
 
 //! One convolution into channels [s.c_off, s.c_off + s.cout) of an s.total_channels()-channel tensor.
 template <class E>
-inline cudaError_t conv_bias_relu_nhwc(const conv_shape& s, sm90_tile t, int splits, bool fused_pool, const E* in,
+inline cudaError_t conv_bias_relu_nhwc(const conv_shape& s, const sm90_config& c, bool fused_pool, const E* in,
                                        const E* w, const float* bias, E* out, cudaStream_t stream) {
   const conv_output<E> o{out, s.cout, s.c_off, s.total_channels()};
-  return conv_bias_relu_nhwc(s, t, splits, fused_pool, in, w, bias, &o, 1, stream);
+  return conv_bias_relu_nhwc(s, c, fused_pool, in, w, bias, &o, 1, stream);
 }
 
 } // namespace convnet::kernels::sm90

@@ -9,12 +9,12 @@ namespace convnet::launch {
 
 cudaError_t conv_bias_relu_nhwc(const kernels::conv_shape& s, kernels::sm90_config c, bool fused_pool,
                                 const float* in, const float* w, const float* bias, float* out, cudaStream_t stream) {
-  return kernels::sm90::conv_bias_relu_nhwc(s, c.tile, c.splits, fused_pool, in, w, bias, out, stream);
+  return kernels::sm90::conv_bias_relu_nhwc(s, c, fused_pool, in, w, bias, out, stream);
 }
 cudaError_t conv_bias_relu_nhwc(const kernels::conv_shape& s, kernels::sm90_config c, const float* in, const float* w,
                                 const float* bias, const kernels::conv_output<float>* outs, int n_outs,
                                 cudaStream_t stream) {
-  return kernels::sm90::conv_bias_relu_nhwc(s, c.tile, c.splits, false, in, w, bias, outs, n_outs, stream);
+  return kernels::sm90::conv_bias_relu_nhwc(s, c, false, in, w, bias, outs, n_outs, stream);
 }
 cudaError_t pool_nhwc(const kernels::pool_shape& s, const float* in, float* out, cudaStream_t stream) {
   return kernels::nhwc::pool(s, in, out, stream);

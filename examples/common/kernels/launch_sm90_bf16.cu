@@ -20,7 +20,7 @@ __nv_bfloat16* dev(kernels::bfloat16* p) { return reinterpret_cast<__nv_bfloat16
 cudaError_t conv_bias_relu_nhwc_bf16(const kernels::conv_shape& s, kernels::sm90_config c, bool fused_pool,
                                      const kernels::bfloat16* in, const kernels::bfloat16* w, const float* bias,
                                      kernels::bfloat16* out, cudaStream_t stream) {
-  return kernels::sm90::conv_bias_relu_nhwc(s, c.tile, c.splits, fused_pool, dev(in), dev(w), bias, dev(out), stream);
+  return kernels::sm90::conv_bias_relu_nhwc(s, c, fused_pool, dev(in), dev(w), bias, dev(out), stream);
 }
 cudaError_t conv_bias_relu_nhwc_bf16(const kernels::conv_shape& s, kernels::sm90_config c, const kernels::bfloat16* in,
                                      const kernels::bfloat16* w, const float* bias,
@@ -29,7 +29,7 @@ cudaError_t conv_bias_relu_nhwc_bf16(const kernels::conv_shape& s, kernels::sm90
   if (n_outs < 1 || n_outs > kernels::max_conv_outputs) return cudaErrorInvalidValue;
   kernels::conv_output<__nv_bfloat16> o[kernels::max_conv_outputs];
   for (int i = 0; i < n_outs; ++i) o[i] = {dev(outs[i].out), outs[i].cout, outs[i].c_off, outs[i].c_total};
-  return kernels::sm90::conv_bias_relu_nhwc(s, c.tile, c.splits, false, dev(in), dev(w), bias, o, n_outs, stream);
+  return kernels::sm90::conv_bias_relu_nhwc(s, c, false, dev(in), dev(w), bias, o, n_outs, stream);
 }
 cudaError_t pool_nhwc_bf16(const kernels::pool_shape& s, const kernels::bfloat16* in, kernels::bfloat16* out,
                            cudaStream_t stream) {

@@ -198,10 +198,24 @@ struct conv_output {
   int cout = 0, c_off = 0, c_total = 0;
 };
 
-//! An sm_90 launch configuration: tile and split-K count.
+//! The sm_90 kernel's main loop (kernels/conv_sm90.cuh). ring: every thread copies its share of a
+//! K step with cp.async and the block meets at a barrier before each step's wgmmas. specialized: a
+//! producer warpgroup copies, the consumer warpgroups only run wgmmas and the epilogue, the two
+//! handing stages to each other through mbarriers (no block barrier in the loop). persistent:
+//! specialized with no more blocks than the GPU holds at once, each block looping over output tiles,
+//! so that its producer fills the ring for the next tile while the consumers store the last one
+//! (split-K launches keep one tile per block).
+enum class sm90_pipeline : std::uint8_t { ring, specialized, persistent };
+
+inline const char* pipeline_name(sm90_pipeline p) {
+  return p == sm90_pipeline::ring ? "ring" : p == sm90_pipeline::specialized ? "specialized" : "persistent";
+}
+
+//! An sm_90 launch configuration: tile, split-K count and main loop.
 struct sm90_config {
   sm90_tile tile = sm90_tile::m64n64;
   int splits = 1;
+  sm90_pipeline pipeline = sm90_pipeline::ring;
 };
 
 //! Per-layer sm_90 configuration from a small cost model fitted to measurements (conv_sweep on an
