@@ -218,6 +218,11 @@ if [ "$what" = pipelines ]; then
         sed -n '/^batch  /,$p' "$OUTDIR/$tag-bench-quick.log"
       done
     done
+    if [ $m = googlenet ]; then
+      step "a small layer's fixed cost (conv_sweep fixed)"
+      timeout 60 "$E/googlenet_conv_sweep_96" fixed > "$OUTDIR/conv_sweep-fixed.log" 2>&1 || status=1
+      grep -E "empty|fit" "$OUTDIR/conv_sweep-fixed.log"
+    fi
     step "conv_sweep $m (TF32), every pipeline"
     timeout 150 "$E/googlenet_conv_sweep_96" $m > "$OUTDIR/conv_sweep-$m.log" 2>&1 || status=1
     grep BEST "$OUTDIR/conv_sweep-$m.log"

@@ -5,6 +5,7 @@
 //! Each figure: 20 launches captured in one CUDA graph, median of 20 replays, divided by 20.
 //! Build variants with -DGOOGLENET_SM90_PIPE_KB=N to compare shared-memory ring sizes.
 //!   conv_sweep [googlenet|inception_v3]   prints one line per layer x config: us and TFLOP/s
+//!   conv_sweep fixed                      a small layer's fixed cost against its K loop (fixed_cost)
 #include <algorithm>
 #include <cstdlib>
 #include <cstdio>
@@ -48,13 +49,61 @@ double time_config(const k::conv_shape& s, k::sm90_config c, const float* in, co
   return t[t.size() / 2] / per_graph;
 }
 
+__global__ void empty_kernel() {}
+
+// The fixed cost of a small layer, split: an empty kernel's launch in a graph, then a 1x1 layer of
+// 14x14 pixels at batch 8 (GoogLeNet's inception-4 maps; 13 blocks of 128 pixels) with K = cin from 32
+// to 1024 timed per pipeline and fitted to fixed + per_step * K steps: the intercept less the launch
+// is what the kernel spends outside the K loop (set-up, the ring's fill, the epilogue).
+void fixed_cost(const std::vector<k::sm90_pipeline>& pipelines, cudaStream_t st) {
+  {
+    constexpr int per_graph = 20;
+    cudaGraph_t g = nullptr;
+    cudaGraphExec_t ge = nullptr;
+    CHECK_CUDA(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+    for (int i = 0; i < per_graph; ++i) empty_kernel<<<1, 32, 0, st>>>();
+    CHECK_CUDA(cudaStreamEndCapture(st, &g));
+    CHECK_CUDA(cudaGraphInstantiate(&ge, g, 0));
+    for (int i = 0; i < 3; ++i) CHECK_CUDA(cudaGraphLaunch(ge, st));
+    const opara::cuda::event_timer timer;
+    std::vector<double> t;
+    for (int r = 0; r < 20; ++r) t.push_back(timer.time(st, [&] { CHECK_CUDA(cudaGraphLaunch(ge, st)); }).count());
+    std::sort(t.begin(), t.end());
+    std::printf("FIXED empty kernel in a graph: %.2f us per launch\n", t[t.size() / 2] / per_graph);
+    cudaGraphExecDestroy(ge);
+    cudaGraphDestroy(g);
+  }
+  for (auto pipe : pipelines)
+    for (auto tile : {k::sm90_tile::m128n64, k::sm90_tile::m64n64}) {
+      std::vector<double> xs, ys;
+      for (int cin : {32, 64, 128, 256, 512, 1024}) {
+        k::conv_shape s = cs(8, cin, 14, 14, 128, 1, 1, 0);
+        dev_buf in(random_vec(static_cast<std::size_t>(s.batch) * s.h * s.w * s.cin4()));
+        dev_buf w(random_vec(static_cast<std::size_t>(s.cout) * s.k_pad_nhwc(), -0.05f, 0.05f)), b(random_vec(s.cout));
+        dev_buf out(static_cast<std::size_t>(s.batch) * s.ho() * s.wo() * s.total_channels());
+        const double us = time_config(s, {tile, 1, pipe}, in.p, w.p, b.p, out.p, st);
+        xs.push_back(s.k_pad_nhwc() / 32.0);
+        ys.push_back(us);
+        std::printf("FIXED %-11s %-7s cin %4d  %2.0f K steps  %6.2f us\n", k::pipeline_name(pipe), k::tile_name(tile), cin,
+                    xs.back(), us);
+      }
+      double mx = 0, my = 0;
+      for (std::size_t i = 0; i < xs.size(); ++i) mx += xs[i] / xs.size(), my += ys[i] / ys.size();
+      double sxy = 0, sxx = 0;
+      for (std::size_t i = 0; i < xs.size(); ++i) sxy += (xs[i] - mx) * (ys[i] - my), sxx += (xs[i] - mx) * (xs[i] - mx);
+      const double slope = sxy / sxx;
+      std::printf("FIXED %-11s %-7s fit: %.2f us + %.3f us per K step\n", k::pipeline_name(pipe), k::tile_name(tile),
+                  my - slope * mx, slope);
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   devices_or_skip();
   const std::string model = argc > 1 ? argv[1] : "googlenet";
-  if (model != "googlenet" && model != "inception_v3") {
-    std::fprintf(stderr, "conv_sweep: unknown model '%s' (googlenet or inception_v3)\n", model.c_str());
+  if (model != "googlenet" && model != "inception_v3" && model != "fixed") {
+    std::fprintf(stderr, "conv_sweep: unknown model '%s' (googlenet, inception_v3 or fixed)\n", model.c_str());
     return 2;
   }
   if (!convnet::launch::sm90_supported(0)) {
@@ -92,6 +141,10 @@ int main(int argc, char** argv) {
     if (want.find(k::pipeline_name(p)) != std::string::npos) pipelines.push_back(p);
   cudaStream_t st;
   CHECK_CUDA(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+  if (model == "fixed") {
+    fixed_cost(pipelines, st);
+    return 0;
+  }
   std::printf("pipeline ring budget %d KB\n", GOOGLENET_SM90_PIPE_KB);
   for (const layer& l : layers) {
     k::conv_shape s = l.s;
