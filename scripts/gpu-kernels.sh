@@ -21,9 +21,10 @@
 #        TF32 and BF16: the model checks, per-layer sums at batch 8, and --quick benches at batch 1 and 8
 #        (each pair in the same call, JSON each).
 # pipelines: the sm_90 main loops (ring, specialized, persistent; kernels::sm90_pipeline) against each
-#        other: both kernel tests (PIPELINE_TESTS=0: not), then per model (PIPELINE_MODELS) and
-#        pipeline the model against the float64 reference, per-layer sums at batch 8 and --quick
-#        benches at batch 1 and 8, TF32 and BF16 (JSON each), then conv_sweep on its heaviest layers.
+#        other: both kernel tests (PIPELINE_TESTS=0: not), per model (PIPELINE_MODELS) and pipeline
+#        the model against the float64 reference (the new loops), per-layer sums at batch 8 and
+#        --quick benches at batch 1 and 8, TF32 and BF16 (JSON each), then conv_sweep on its
+#        heaviest layers (96 and 200 KB rings) and, for GoogLeNet, a small layer's fixed cost.
 # peers: one model (PEERS_MODEL=googlenet|inception_v3) with PyTorch eager, CUDA Graph and
 #        torch.compile (fp32 and bf16 autocast) and its bench in TF32 and BF16 (batch 1 and 8), JSON each.
 set -uo pipefail
@@ -195,22 +196,24 @@ if [ "$what" = full ]; then
   echo "--- inception_v3 sm90"; sed -n '/^batch  /,$p' "$OUTDIR/iv3-bench-sm90.log"
 fi
 if [ "$what" = pipelines ]; then
-  # PIPELINE_TESTS=0 skips the kernel tests; PIPELINE_MODELS picks the models (each: its variants, then
-  # its conv_sweep).
-  if [ "${PIPELINE_TESTS:-1}" = 1 ]; then
-    step "kernel tests (every pipeline)"
-    for t in convnet_test_kernels_sm90 convnet_test_kernels_sm90_bf16; do
-      timeout 200 "$C/$t" > "$OUTDIR/$t.log" 2>&1; rc=$?
-      echo "$t: rc=$rc"; grep -v "^ok " "$OUTDIR/$t.log" | tail -6; [ $rc -eq 0 ] || status=1
-    done
-  fi
+  # Most urgent first: the fp32 kernel test, then per model (PIPELINE_MODELS) its variants and its
+  # conv_sweeps (GoogLeNet: the fixed-cost split too), the bf16 kernel test after the first model.
+  # PIPELINE_TESTS=0 skips the kernel tests.
+  kernel_test() {
+    [ "${PIPELINE_TESTS:-1}" = 1 ] || return 0
+    step "kernel test $1 (every pipeline)"
+    timeout 200 "$C/$1" > "$OUTDIR/$1.log" 2>&1; rc=$?
+    echo "$1: rc=$rc"; grep -v "^ok " "$OUTDIR/$1.log" | tail -6; [ $rc -eq 0 ] || status=1
+  }
+  kernel_test convnet_test_kernels_sm90
+  first=1
   for m in ${PIPELINE_MODELS:-googlenet inception_v3}; do
     bin="$E/googlenet_bench"; [ $m = inception_v3 ] && bin="$I/inception_v3_bench"
     for p in tf32 bf16; do
       for pipe in ring specialized persistent; do
         tag=$m-$p-$pipe
         step "$tag"
-        timeout 100 "$bin" --check-only --batch 1,8 --path sm90 --precision $p --pipeline $pipe 2>&1 | grep -E "^ok|FAIL|error" | head -4 || status=1
+        [ $pipe = ring ] || timeout 100 "$bin" --check-only --batch 1,8 --path sm90 --precision $p --pipeline $pipe 2>&1 | grep -E "^ok|FAIL|error" | head -4 || status=1
         timeout 100 "$bin" --layers --batch 8 --reps 20 --check-only --path sm90 --precision $p --pipeline $pipe > "$OUTDIR/$tag-layers-b8.log" 2>&1 || status=1
         grep -E "sum of conv|critical path" "$OUTDIR/$tag-layers-b8.log" | sed "s/^/[$tag b8] /"
         timeout 200 "$bin" --batch 1,8 --quick --path sm90 --precision $p --pipeline $pipe --json "$OUTDIR/$tag-$gpu-$day.json" \
@@ -229,6 +232,8 @@ if [ "$what" = pipelines ]; then
     step "conv_sweep $m, specialized and persistent with a 200 KB ring"
     CONV_SWEEP_PIPELINES=specialized,persistent timeout 150 "$E/googlenet_conv_sweep_200" $m > "$OUTDIR/conv_sweep-200-$m.log" 2>&1 || status=1
     grep BEST "$OUTDIR/conv_sweep-200-$m.log"
+    [ $first = 1 ] && kernel_test convnet_test_kernels_sm90_bf16
+    first=0
   done
 fi
 if [ "$what" = peers ]; then
