@@ -46,9 +46,13 @@ step configure and build
 [ -n "${KEEP_CONFIG:-}" ] && [ -f "$B/CMakeCache.txt" ] || cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
   -DOPARA_BUILD_TESTS=OFF -DOPARA_BUILD_BENCH=OFF -DOPARA_INSTALL=OFF > "$T/configure.log" 2>&1 \
   || { tail -30 "$T/configure.log"; exit 1; }
-extra=(); [ "$what" = pipelines ] && extra=(googlenet_conv_sweep_96 googlenet_conv_sweep_200)
-cmake --build "$B" -j16 --target convnet_test_kernels convnet_test_kernels_sm90 convnet_test_kernels_sm90_bf16 \
-  googlenet_bench inception_v3_bench "${extra[@]}" > "$T/build.log" 2>&1 \
+targets=(convnet_test_kernels convnet_test_kernels_sm90 convnet_test_kernels_sm90_bf16 googlenet_bench inception_v3_bench)
+if [ "$what" = pipelines ]; then
+  # PIPELINE_LEAN=1 (a short device call): no portable kernel test, no 200 KB sweep.
+  targets+=(googlenet_conv_sweep_96)
+  if [ "${PIPELINE_LEAN:-0}" = 1 ]; then targets=("${targets[@]:1}"); else targets+=(googlenet_conv_sweep_200); fi
+fi
+cmake --build "$B" -j16 --target "${targets[@]}" > "$T/build.log" 2>&1 \
   || { grep -E "error|Error" -A5 "$T/build.log" | head -60; exit 1; }
 E="$B/examples/googlenet"
 C="$B/examples/common"
@@ -229,9 +233,9 @@ if [ "$what" = pipelines ]; then
     step "conv_sweep $m (TF32), every pipeline"
     timeout 150 "$E/googlenet_conv_sweep_96" $m > "$OUTDIR/conv_sweep-$m.log" 2>&1 || status=1
     grep BEST "$OUTDIR/conv_sweep-$m.log"
-    step "conv_sweep $m, specialized and persistent with a 200 KB ring"
-    CONV_SWEEP_PIPELINES=specialized,persistent timeout 150 "$E/googlenet_conv_sweep_200" $m > "$OUTDIR/conv_sweep-200-$m.log" 2>&1 || status=1
-    grep BEST "$OUTDIR/conv_sweep-200-$m.log"
+    [ "${PIPELINE_LEAN:-0}" = 1 ] || step "conv_sweep $m, specialized and persistent with a 200 KB ring"
+    [ "${PIPELINE_LEAN:-0}" = 1 ] || { CONV_SWEEP_PIPELINES=specialized,persistent timeout 150 "$E/googlenet_conv_sweep_200" $m \
+      > "$OUTDIR/conv_sweep-200-$m.log" 2>&1 || status=1; grep BEST "$OUTDIR/conv_sweep-200-$m.log"; }
     [ $first = 1 ] && kernel_test convnet_test_kernels_sm90_bf16
     first=0
   done
