@@ -209,12 +209,16 @@ if [ "$what" = pipelines ]; then
     timeout 200 "$C/$1" > "$OUTDIR/$1.log" 2>&1; rc=$?
     echo "$1: rc=$rc"; grep -v "^ok " "$OUTDIR/$1.log" | tail -6; [ $rc -eq 0 ] || status=1
   }
-  kernel_test convnet_test_kernels_sm90
+  # A smoke test first (the 7x7 shapes, every pipeline): a hang there would take every later step.
+  pipes="ring specialized persistent"
+  CONVNET_TEST_ONLY=k7x7 timeout 40 "$C/convnet_test_kernels_sm90" > "$OUTDIR/smoke.log" 2>&1; rc=$?
+  echo "smoke (k7x7, every pipeline): rc=$rc $(tail -1 "$OUTDIR/smoke.log")"
+  if [ $rc -ne 0 ]; then status=1; pipes=ring; grep -v "^ok " "$OUTDIR/smoke.log" | tail -5; else kernel_test convnet_test_kernels_sm90; fi
   first=1
   for m in ${PIPELINE_MODELS:-googlenet inception_v3}; do
     bin="$E/googlenet_bench"; [ $m = inception_v3 ] && bin="$I/inception_v3_bench"
     for p in tf32 bf16; do
-      for pipe in ring specialized persistent; do
+      for pipe in $pipes; do
         tag=$m-$p-$pipe
         step "$tag"
         [ $pipe = ring ] || timeout 100 "$bin" --check-only --batch 1,8 --path sm90 --precision $p --pipeline $pipe 2>&1 | grep -E "^ok|FAIL|error" | head -4 || status=1
