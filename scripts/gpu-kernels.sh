@@ -206,7 +206,7 @@ if [ "$what" = pipelines ]; then
   kernel_test() {
     [ "${PIPELINE_TESTS:-1}" = 1 ] || return 0
     step "kernel test $1 (every pipeline)"
-    timeout 200 "$C/$1" > "$OUTDIR/$1.log" 2>&1; rc=$?
+    timeout 120 "$C/$1" > "$OUTDIR/$1.log" 2>&1; rc=$?
     echo "$1: rc=$rc"; grep -v "^ok " "$OUTDIR/$1.log" | tail -6; [ $rc -eq 0 ] || status=1
   }
   # A smoke test first (the 7x7 shapes, every pipeline): a hang there would take every later step.
