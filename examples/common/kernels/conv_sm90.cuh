@@ -22,6 +22,15 @@
 //! the first stages) is issued before the first read of the input activations, so that a later
 //! programmatic dependent launch can overlap it with the producer's tail.
 //!
+//! Two more main loops (sm90_pipeline; the ring above is the default): specialized, where a producer
+//! warpgroup issues every copy and the consumer warpgroups only wait on an mbarrier per stage, run the
+//! wgmmas and hand the stage back through a second mbarrier (no block barrier, no thread both copying
+//! and waiting), and persistent, the same with at most as many blocks as the GPU holds at once, each
+//! looping over output tiles so that the ring's fill for the next tile overlaps the epilogue of the
+//! last. Measured on an H100 (examples/googlenet/RESULTS.md) neither beats the ring on these models:
+//! a K step costs 8-19% less, the block's fixed cost 0.4-0.7 us more, and the 128-pixel tiles fit
+//! once per SM instead of twice (384 threads x ~130 registers), which the parallel schedule feels.
+//!
 //! Fused 3x3/s1/p1 max pool (POOL): an inception block's pool-projection 1x1 conv reads the block
 //! input and takes the 3x3 maximum on the fly while gathering its A tile (synchronous 16-byte loads),
 //! which removes the pool kernel and its round trip through memory.
