@@ -24,7 +24,8 @@
 #        other: both kernel tests (PIPELINE_TESTS=0: not), per model (PIPELINE_MODELS) and pipeline
 #        the model against the float64 reference (the new loops), per-layer sums at batch 8 and
 #        --quick benches at batch 1 and 8, TF32 and BF16 (JSON each), then conv_sweep on its
-#        heaviest layers (96 and 200 KB rings) and, for GoogLeNet, a small layer's fixed cost.
+#        heaviest layers (96 and 200 KB rings) and, for GoogLeNet, a small layer's fixed cost and
+#        where its blocks spend their time (conv_sweep fixed, conv_sweep stamps).
 # peers: one model (PEERS_MODEL=googlenet|inception_v3) with PyTorch eager, CUDA Graph and
 #        torch.compile (fp32 and bf16 autocast) and its bench in TF32 and BF16 (batch 1 and 8), JSON each.
 set -uo pipefail
@@ -49,7 +50,7 @@ step configure and build
 targets=(convnet_test_kernels convnet_test_kernels_sm90 convnet_test_kernels_sm90_bf16 googlenet_bench inception_v3_bench)
 if [ "$what" = pipelines ]; then
   # PIPELINE_LEAN=1 (a short device call): no portable kernel test, no 200 KB sweep.
-  targets+=(googlenet_conv_sweep_96)
+  targets+=(googlenet_conv_sweep_96 googlenet_conv_sweep_stamps)
   if [ "${PIPELINE_LEAN:-0}" = 1 ]; then targets=("${targets[@]:1}"); else targets+=(googlenet_conv_sweep_200); fi
 fi
 cmake --build "$B" -j16 --target "${targets[@]}" > "$T/build.log" 2>&1 \
@@ -233,6 +234,9 @@ if [ "$what" = pipelines ]; then
       step "a small layer's fixed cost (conv_sweep fixed)"
       timeout 60 "$E/googlenet_conv_sweep_96" fixed > "$OUTDIR/conv_sweep-fixed.log" 2>&1 || status=1
       grep -E "empty|fit" "$OUTDIR/conv_sweep-fixed.log"
+      step "where its blocks spend their time (conv_sweep stamps, the ring)"
+      timeout 60 "$E/googlenet_conv_sweep_stamps" stamps > "$OUTDIR/conv_sweep-stamps.log" 2>&1 || status=1
+      grep PARTS "$OUTDIR/conv_sweep-stamps.log"
     fi
     step "conv_sweep $m (TF32), every pipeline"
     timeout 150 "$E/googlenet_conv_sweep_96" $m > "$OUTDIR/conv_sweep-$m.log" 2>&1 || status=1

@@ -6,6 +6,7 @@
 //! Build variants with -DGOOGLENET_SM90_PIPE_KB=N to compare shared-memory ring sizes.
 //!   conv_sweep [googlenet|inception_v3]   prints one line per layer x config: us and TFLOP/s
 //!   conv_sweep fixed                      a small layer's fixed cost against its K loop (fixed_cost)
+//!   conv_sweep stamps                     where its blocks spend their time (googlenet_conv_sweep_stamps)
 #include <algorithm>
 #include <cstdlib>
 #include <cstdio>
@@ -97,13 +98,41 @@ void fixed_cost(const std::vector<k::sm90_pipeline>& pipelines, cudaStream_t st)
     }
 }
 
+#ifdef GOOGLENET_SM90_STAMPS
+// Where a small layer's block spends its time (the ring; stamps in conv_sm90.cuh): the layer of
+// fixed_cost at 1 and 16 K steps, 20 launches each, the parts averaged over blocks.
+void block_parts(cudaStream_t st) {
+  int khz = 0;
+  CHECK_CUDA(cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, 0));
+  for (auto tile : {k::sm90_tile::m128n64, k::sm90_tile::m64n64})
+    for (int cin : {32, 512}) {
+      k::conv_shape s = cs(8, cin, 14, 14, 128, 1, 1, 0);
+      dev_buf in(random_vec(static_cast<std::size_t>(s.batch) * s.h * s.w * s.cin4()));
+      dev_buf w(random_vec(static_cast<std::size_t>(s.cout) * s.k_pad_nhwc(), -0.05f, 0.05f)), b(random_vec(s.cout));
+      dev_buf out(static_cast<std::size_t>(s.batch) * s.ho() * s.wo() * s.total_channels());
+      const double us = time_config(s, {tile, 1}, in.p, w.p, b.p, out.p, st);
+      const unsigned long long zero[6] = {};
+      CHECK_CUDA(cudaMemcpyToSymbol(k::sm90::detail::stamp_cycles, zero, sizeof zero));
+      for (int i = 0; i < 20; ++i) CHECK_CUDA(k::sm90::conv_bias_relu_nhwc(s, {tile, 1}, false, in.p, w.p, b.p, out.p, st));
+      CHECK_CUDA(cudaStreamSynchronize(st));
+      unsigned long long sum[6];
+      CHECK_CUDA(cudaMemcpyFromSymbol(sum, k::sm90::detail::stamp_cycles, sizeof sum));
+      const double per = 1e3 / khz / static_cast<double>(sum[5]);  // cycles summed over blocks -> us per block
+      std::printf("PARTS ring %-7s cin %4d (%2d K steps): kernel %6.2f us; per block: set-up %.2f, "
+                  "activation copies issued %.2f, first stage landed %.2f, rest of the K loop %.2f, epilogue %.2f us\n",
+                  k::tile_name(tile), cin, s.k_pad_nhwc() / 32, us, sum[0] * per, sum[1] * per, sum[2] * per,
+                  sum[3] * per, sum[4] * per);
+    }
+}
+#endif
+
 } // namespace
 
 int main(int argc, char** argv) {
   devices_or_skip();
   const std::string model = argc > 1 ? argv[1] : "googlenet";
-  if (model != "googlenet" && model != "inception_v3" && model != "fixed") {
-    std::fprintf(stderr, "conv_sweep: unknown model '%s' (googlenet, inception_v3 or fixed)\n", model.c_str());
+  if (model != "googlenet" && model != "inception_v3" && model != "fixed" && model != "stamps") {
+    std::fprintf(stderr, "conv_sweep: unknown model '%s' (googlenet, inception_v3, fixed or stamps)\n", model.c_str());
     return 2;
   }
   if (!convnet::launch::sm90_supported(0)) {
@@ -144,6 +173,15 @@ int main(int argc, char** argv) {
   if (model == "fixed") {
     fixed_cost(pipelines, st);
     return 0;
+  }
+  if (model == "stamps") {
+#ifdef GOOGLENET_SM90_STAMPS
+    block_parts(st);
+    return 0;
+#else
+    std::fputs("conv_sweep stamps: needs the build with GOOGLENET_SM90_STAMPS (googlenet_conv_sweep_stamps)\n", stderr);
+    return 2;
+#endif
   }
   std::printf("pipeline ring budget %d KB\n", GOOGLENET_SM90_PIPE_KB);
   for (const layer& l : layers) {

@@ -460,6 +460,26 @@ __device__ __forceinline__ void mma_step(float (&acc)[BN / 2], std::uint32_t sa,
   wg_commit();
 }
 
+// Where a ring block's time goes, in builds with GOOGLENET_SM90_STAMPS only (conv_sweep stamps):
+// thread 0's clock64() at the kernel's milestones, the parts summed over the blocks of the launches
+// that ran (split-K launches are left out). Elsewhere the calls compile to nothing.
+#ifdef GOOGLENET_SM90_STAMPS
+__device__ unsigned long long stamp_cycles[6];  // parts 0..4 summed over blocks; [5]: blocks
+struct stamps {
+  long long t[6];
+  __device__ __forceinline__ void at(int i) { t[i] = clock64(); }
+  __device__ __forceinline__ void publish() {
+    for (int i = 0; i < 5; ++i) atomicAdd(&stamp_cycles[i], static_cast<unsigned long long>(t[i + 1] - t[i]));
+    atomicAdd(&stamp_cycles[5], 1ull);
+  }
+};
+#else
+struct stamps {
+  __device__ __forceinline__ void at(int) {}
+  __device__ __forceinline__ void publish() {}
+};
+#endif
+
 // The ring main loop (sm90_pipeline::ring): every thread copies, a block barrier per K step.
 template <class E, int BM, int BN, int KS, bool POOL>
 __global__ void __launch_bounds__(tile_traits<BM, BN>::threads)
@@ -472,6 +492,8 @@ conv_nhwc_kernel(const conv_args<E> a) {
   std::uint8_t* smem = aligned_smem(smem_raw);
   const std::uint32_t smem_base = static_cast<std::uint32_t>(__cvta_generic_to_shared(smem));
 
+  stamps st;
+  st.at(0);
   const int tid = static_cast<int>(threadIdx.x);
   const int wg = tid / 128;
   const int m0 = static_cast<int>(blockIdx.x) * BM;
@@ -496,6 +518,7 @@ conv_nhwc_kernel(const conv_args<E> a) {
 #pragma unroll
   for (int s = 0; s < ahead; ++s)
     if (s < k_tiles) ld.load_b(stage_b(s));
+  st.at(1);  // set-up and the first weight copies issued
   // Programmatic dependent launch: the weight loads above overlap the producers' tail; activations
   // and the output only after they completed. Dependents may be launched now (they wait in turn).
   opara::pdl::wait_for_producers();
@@ -505,11 +528,13 @@ conv_nhwc_kernel(const conv_args<E> a) {
     if (s < k_tiles) ld.load_a(stage_a(s));
     cp_async_commit();
   }
+  st.at(2);  // the first activation copies issued
 
   for (int kt = 0; kt < k_tiles; ++kt) {
     cp_async_wait<ahead - 1>();
     fence_async_shared();  // this thread's copies and stores, seen by the tensor cores' proxy
     __syncthreads();       // everyone's stage kt landed; every warpgroup retired the wgmmas of kt-2
+    if (kt == 0) st.at(3);  // the first stage landed
     const int s = kt % T::stages;
     mma_step<E, BN>(acc, stage_a(s), stage_b(s), wg);
     // Refill the stage whose wgmmas every warpgroup retired before this iteration's barrier.
@@ -525,9 +550,15 @@ conv_nhwc_kernel(const conv_args<E> a) {
   wg_wait<0>();
   pin(acc);
   cp_async_wait<0>();
+  st.at(4);  // the K loop done
 
   if (gridDim.z == 1) {
     store_tile<E, BM, BN, kFusable>(a, acc, m0, n0, tid);
+#ifdef GOOGLENET_SM90_STAMPS
+    __syncthreads();  // every thread's stores issued
+    st.at(5);
+    if (tid == 0) st.publish();
+#endif
     return;
   }
   __syncthreads();  // every warpgroup is done with the pipeline's shared memory
