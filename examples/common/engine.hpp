@@ -67,8 +67,8 @@ struct engine_options {
   //! throws (examples/googlenet/RESULTS.md has fused against unfused).
   bool fuse_pointwise = false;
   //! sm_90 path: the convolutions' main loop (kernels::sm90_pipeline: ring, specialized or
-  //! persistent). Ring by default: measured on an H100 the warp-specialized loops are 4-12% slower
-  //! on both models' parallel plans (examples/googlenet/RESULTS.md). A convolution that absorbed a
+  //! persistent). Ring by default: measured on an H100 the warp-specialized loops are 4-14% slower
+  //! at batch 8 on both models' parallel plans (examples/googlenet/RESULTS.md). A convolution that absorbed a
   //! pool (fuse_pools) runs the ring whatever this says: the fused pool has no specialized kernel.
   kernels::sm90_pipeline pipeline = kernels::sm90_pipeline::ring;
 };
