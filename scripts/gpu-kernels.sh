@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GPU run of the examples' kernels and models, GoogLeNet then Inception-v3 (owner: kernels). One
 # command on the GPU machine:
-#   scripts/gpu-kernels.sh [quick|full|sanitize|bf16|fusion|peers] [build-dir]
+#   scripts/gpu-kernels.sh [quick|full|sanitize|copies|bf16|fusion|peers|pipelines] [build-dir]
 # quick: configure (sm_90 + sm_90a), build, both kernel tests (portable and sm_90 paths), whole-model
 #        checks against the float64 reference (batch 1 and 8; sm90, portable tf32, portable tf32x3),
 #        per-layer tables (--layers) at batch 1 and 8 on both paths, googlenet_bench --quick on sm90;
@@ -11,8 +11,13 @@
 #        comparison (scripts/pytorch_torchvision.py, embedded in the sm90 JSON) and the PyTorch-weights
 #        check; the same for inception_v3_bench (sm90 path); tables last. Results under $OUT (or
 #        /tmp/gpu-kernels-out).
-# sanitize: compute-sanitizer memcheck and racecheck on both kernel tests (all of them take longer than
-#        the time limit under racecheck: CONVNET_TEST_ONLY="k1x7|avgpool|..." limits the shapes checked).
+# sanitize: compute-sanitizer memcheck and racecheck on the kernel tests (all of them take longer than
+#        the time limit under racecheck: CONVNET_TEST_ONLY="k1x7|avgpool|..." limits the shapes checked,
+#        CONVNET_TEST_PIPELINES=specialized,persistent the sm_90 main loops; SANITIZE_TOOLS, SANITIZE_TESTS
+#        and SANITIZE_TIMEOUT (s per run, default 280) the runs).
+# copies: where a small layer's time goes: conv_sweep stamps (the ring's blocks, part by part, and one
+#        launch's span), conv_sweep copies (how fast one SM fills its shared memory: 16-byte cp.async as
+#        the ring issues them against bulk copies) and conv_sweep fixed, in that order.
 # bf16:  the BF16 sm_90 path: its kernel test, both models against the float64 reference (batch 1
 #        and 8), the PyTorch-weights check (when scripts/export_torchvision_weights.py runs), per-layer
 #        tables and --quick benches at batch 1 and 8 for both models, with the TF32 sm90 figures of the
@@ -48,6 +53,8 @@ step configure and build
   -DOPARA_BUILD_TESTS=OFF -DOPARA_BUILD_BENCH=OFF -DOPARA_INSTALL=OFF > "$T/configure.log" 2>&1 \
   || { tail -30 "$T/configure.log"; exit 1; }
 targets=(convnet_test_kernels convnet_test_kernels_sm90 convnet_test_kernels_sm90_bf16 googlenet_bench inception_v3_bench)
+[ "$what" = copies ] && targets=(googlenet_conv_sweep_96 googlenet_conv_sweep_stamps)
+[ "$what" = sanitize ] && targets=(${SANITIZE_TESTS:-convnet_test_kernels_sm90 convnet_test_kernels_sm90_bf16 convnet_test_kernels})
 if [ "$what" = pipelines ]; then
   # PIPELINE_LEAN=1 (a short device call): no portable kernel test, no 200 KB sweep.
   targets+=(googlenet_conv_sweep_96 googlenet_conv_sweep_stamps)
@@ -154,13 +161,25 @@ fi
 
 if [ "$what" = sanitize ]; then
   step compute-sanitizer memcheck and racecheck on the kernel tests
-  for tool in memcheck racecheck; do
-    for t in convnet_test_kernels_sm90 convnet_test_kernels_sm90_bf16 convnet_test_kernels; do
-      timeout 280 compute-sanitizer --tool $tool --error-exitcode 9 "$C/$t" > "$OUTDIR/$tool-$t.log" 2>&1; rc=$?
+  for tool in ${SANITIZE_TOOLS:-memcheck racecheck}; do
+    for t in ${SANITIZE_TESTS:-convnet_test_kernels_sm90 convnet_test_kernels_sm90_bf16 convnet_test_kernels}; do
+      timeout "${SANITIZE_TIMEOUT:-280}" compute-sanitizer --tool $tool --error-exitcode 9 "$C/$t" > "$OUTDIR/$tool-$t.log" 2>&1; rc=$?
       echo "$tool $t: rc=$rc $(grep -E 'checks passed' "$OUTDIR/$tool-$t.log" | tail -1) $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUTDIR/$tool-$t.log" | tail -1)"
       [ $rc -eq 0 ] || status=1
     done
   done
+fi
+
+if [ "$what" = copies ]; then
+  step "where a small layer's blocks spend their time (conv_sweep stamps, the ring)"
+  timeout 60 "$E/googlenet_conv_sweep_stamps" stamps > "$OUTDIR/conv_sweep-stamps.log" 2>&1 || status=1
+  grep PARTS "$OUTDIR/conv_sweep-stamps.log"
+  step "how fast one SM fills its shared memory (conv_sweep copies)"
+  timeout 60 "$E/googlenet_conv_sweep_96" copies > "$OUTDIR/conv_sweep-copies.log" 2>&1 || status=1
+  grep COPIES "$OUTDIR/conv_sweep-copies.log"
+  step "a small layer's fixed cost (conv_sweep fixed)"
+  timeout 60 "$E/googlenet_conv_sweep_96" fixed > "$OUTDIR/conv_sweep-fixed.log" 2>&1 || status=1
+  grep -E "empty|fit" "$OUTDIR/conv_sweep-fixed.log"
 fi
 
 if [ "$what" = full ]; then

@@ -62,7 +62,7 @@ void test_conv(k::conv_shape s, std::vector<int> splits = {1, 0}, bool fused_poo
   dev_buf d_w(k::pack_weights_nhwc(s, w.data(), false)), d_b(bias);
   dev_buf d_out(want.size());
   const k::sm90_config rule = k::choose_sm90_config(s);
-  for (auto pipe : all_pipelines)
+  for (auto pipe : test_pipelines())
   for (auto t : all_tiles)
     for (int sp : splits) {
       k::sm90_config c{t, sp == 0 ? rule.splits : sp, pipe};
@@ -104,7 +104,7 @@ void test_fused(int batch, int cin, int h, int w, const std::vector<fused_out>& 
   dev_buf d_in(k::nchw_to_nhwc(f.in, batch, cin, hw, s.cin4()));
   dev_buf d_w(k::pack_weights_nhwc(s, f.w_all.data(), false)), d_b(f.b_all);
   const k::sm90_config rule = k::choose_sm90_config(s);
-  for (auto pipe : all_pipelines)
+  for (auto pipe : test_pipelines())
   for (auto t : all_tiles)
     for (int sp : splits) {
       k::sm90_config c{t, sp == 0 ? rule.splits : sp, pipe};

@@ -105,7 +105,7 @@ void test_conv(k::conv_shape s, const std::vector<int>& splits) {
   dev_vec<k::bfloat16> d_out(want.size());
   const double tol = std::ldexp(1.0, -8) + s.k_nhwc(bf16) * std::ldexp(1.0, -24);
   const k::sm90_config rule = k::choose_sm90_config(s, 264, bf16);
-  for (auto pipe : all_pipelines)
+  for (auto pipe : test_pipelines())
   for (auto t : all_tiles)
     for (int sp : splits) {
       k::sm90_config c{t, sp == 0 ? rule.splits : sp, pipe};
@@ -144,7 +144,7 @@ void test_fused(int batch, int cin, int h, int w, const std::vector<fused_out>& 
   dev_vec<float> d_b(f.b_all);
   const double tol = std::ldexp(1.0, -8) + s.k_nhwc(bf16) * std::ldexp(1.0, -24);
   const k::sm90_config rule = k::choose_sm90_config(s, 264, bf16);
-  for (auto pipe : all_pipelines)
+  for (auto pipe : test_pipelines())
   for (auto t : all_tiles)
     for (int sp : splits) {
       k::sm90_config c{t, sp == 0 ? rule.splits : sp, pipe};

@@ -108,6 +108,28 @@ inline constexpr convnet::kernels::sm90_pipeline all_pipelines[] = {
     convnet::kernels::sm90_pipeline::ring, convnet::kernels::sm90_pipeline::specialized,
     convnet::kernels::sm90_pipeline::persistent};
 
+//! The main loops the sm_90 kernel tests run: CONVNET_TEST_PIPELINES="specialized,persistent" limits
+//! them (for compute-sanitizer runs of the new loops); unset: every one. An unknown name is an error.
+inline std::vector<convnet::kernels::sm90_pipeline> test_pipelines() {
+  const char* only = std::getenv("CONVNET_TEST_PIPELINES");
+  if (only == nullptr || *only == '\0') return {std::begin(all_pipelines), std::end(all_pipelines)};
+  std::vector<convnet::kernels::sm90_pipeline> out;
+  const std::string names = only;
+  for (std::size_t b = 0; b <= names.size();) {
+    const std::size_t e = std::min(names.find(',', b), names.size());
+    const std::string name = names.substr(b, e - b);
+    bool known = false;
+    for (auto p : all_pipelines)
+      if (name == convnet::kernels::pipeline_name(p)) out.push_back(p), known = true;
+    if (!known) {
+      std::fprintf(stderr, "CONVNET_TEST_PIPELINES: unknown main loop '%s' (ring, specialized, persistent)\n", name.c_str());
+      std::exit(2);
+    }
+    b = e + 1;
+  }
+  return out;
+}
+
 //! A launch the kernels must refuse (cudaErrorInvalidValue, nothing launched).
 inline void expect_refused(const std::string& what, cudaError_t e) {
   ++checks;

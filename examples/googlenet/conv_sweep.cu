@@ -7,6 +7,7 @@
 //!   conv_sweep [googlenet|inception_v3]   prints one line per layer x config: us and TFLOP/s
 //!   conv_sweep fixed                      a small layer's fixed cost against its K loop (fixed_cost)
 //!   conv_sweep stamps                     where its blocks spend their time (googlenet_conv_sweep_stamps)
+//!   conv_sweep copies                     how fast one SM fills its shared memory: cp.async against bulk copies
 #include <algorithm>
 #include <cstdlib>
 #include <cstdio>
@@ -118,21 +119,150 @@ void block_parts(cudaStream_t st) {
       unsigned long long sum[6];
       CHECK_CUDA(cudaMemcpyFromSymbol(sum, k::sm90::detail::stamp_cycles, sizeof sum));
       const double per = 1e3 / khz / static_cast<double>(sum[5]);  // cycles summed over blocks -> us per block
-      std::printf("PARTS ring %-7s cin %4d (%2d K steps): kernel %6.2f us; per block: set-up %.2f, "
-                  "activation copies issued %.2f, first stage landed %.2f, rest of the K loop %.2f, epilogue %.2f us\n",
-                  k::tile_name(tile), cin, s.k_pad_nhwc() / 32, us, sum[0] * per, sum[1] * per, sum[2] * per,
-                  sum[3] * per, sum[4] * per);
+      // One launch at a time (nothing before it on the GPU): its span from the first block's start to
+      // the last block's stores issued, on the global timer.
+      double span_ns = 0;
+      constexpr int spans = 10;
+      for (int i = 0; i < spans; ++i) {
+        const unsigned long long init[2] = {~0ull, 0ull};
+        CHECK_CUDA(cudaMemcpyToSymbol(k::sm90::detail::stamp_span, init, sizeof init));
+        CHECK_CUDA(k::sm90::conv_bias_relu_nhwc(s, {tile, 1}, false, in.p, w.p, b.p, out.p, st));
+        CHECK_CUDA(cudaStreamSynchronize(st));
+        unsigned long long got[2];
+        CHECK_CUDA(cudaMemcpyFromSymbol(got, k::sm90::detail::stamp_span, sizeof got));
+        span_ns += static_cast<double>(got[1] - got[0]) / spans;
+      }
+      std::printf("PARTS ring %-7s cin %4d (%2d K steps, %llu blocks): kernel %6.2f us in a graph, span alone %.2f us; "
+                  "per block: set-up %.2f, activation copies issued %.2f, first stage landed %.2f, rest of the K loop "
+                  "%.2f, epilogue %.2f us\n",
+                  k::tile_name(tile), cin, s.k_pad_nhwc() / 32, sum[5] / 20, us, span_ns * 1e-3, sum[0] * per,
+                  sum[1] * per, sum[2] * per, sum[3] * per, sum[4] * per);
     }
 }
 #endif
+
+// How fast one SM fills its shared memory from L2, without the tensor cores (conv_sweep copies):
+// each block (one per SM: 128 KB of shared memory) streams `steps` 16 KB stages from an 8 MB buffer
+// that stays in L2, either the ring's way (256 threads, 16-byte cp.async, `Ahead` stages in flight,
+// a block barrier per stage) or with bulk copies (the tensor-memory accelerator's 1-D cp.async.bulk,
+// issued by one warp in `Pieces` copies per stage, every stage in flight, an mbarrier each).
+constexpr int copy_stage = 16384, copy_stages = 6, copy_smem = 128 * 1024;
+
+__device__ __forceinline__ std::size_t copy_offset(int step, std::size_t mask) {
+  return (static_cast<std::size_t>(blockIdx.x) * 97 + static_cast<std::size_t>(step)) * copy_stage & mask;
+}
+
+template <int Ahead>
+__global__ void __launch_bounds__(256) copy_cp_async(const char* src, std::size_t mask, int steps) {
+  extern __shared__ __align__(1024) std::uint8_t copy_raw[];
+  const std::uint32_t base = k::detail::shared_address(copy_raw);
+  const int t = static_cast<int>(threadIdx.x);
+  auto issue = [&](int step) {
+    if (step < steps) {
+      const std::uint32_t dst = base + static_cast<std::uint32_t>(step % copy_stages * copy_stage);
+      const char* from = src + copy_offset(step, mask);
+#pragma unroll
+      for (int i = 0; i < copy_stage / 16 / 256; ++i)
+        k::detail::cp_async16(dst + static_cast<std::uint32_t>((i * 256 + t) * 16), from + (i * 256 + t) * 16, true);
+    }
+    k::detail::cp_async_commit();
+  };
+  for (int s = 0; s < Ahead; ++s) issue(s);
+  for (int step = 0; step < steps; ++step) {
+    k::detail::cp_async_wait<Ahead - 1>();
+    __syncthreads();
+    issue(step + Ahead);
+  }
+  k::detail::cp_async_wait<0>();
+}
+
+template <int Pieces>
+__global__ void __launch_bounds__(128) copy_bulk(const char* src, std::size_t mask, int steps) {
+  extern __shared__ __align__(1024) std::uint8_t copy_raw[];
+  __shared__ __align__(8) std::uint64_t full[copy_stages];
+  constexpr int piece = copy_stage / Pieces;
+  static_assert(piece % 16 == 0, "bulk copies move multiples of 16 bytes");
+  const std::uint32_t base = k::detail::shared_address(copy_raw);
+  const int t = static_cast<int>(threadIdx.x);
+  if (t == 0)
+    for (int s = 0; s < copy_stages; ++s)
+      asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(k::detail::shared_address(&full[s])) : "memory");
+  asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  __syncthreads();
+  if (t >= 32) return;
+  auto issue = [&](int step) {
+    const int s = step % copy_stages;
+    const std::uint32_t bar = k::detail::shared_address(&full[s]);
+    if (t == 0)
+      asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(copy_stage) : "memory");
+    __syncwarp();
+    const std::uint32_t dst = base + static_cast<std::uint32_t>(s * copy_stage);
+    const char* from = src + copy_offset(step, mask);
+    for (int p = t; p < Pieces; p += 32)
+      asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(
+                       dst + static_cast<std::uint32_t>(p * piece)),
+                   "l"(from + p * piece), "r"(piece), "r"(bar)
+                   : "memory");
+  };
+  for (int s = 0; s < copy_stages && s < steps; ++s) issue(s);
+  for (int step = 0; step < steps; ++step) {
+    const std::uint32_t bar = k::detail::shared_address(&full[step % copy_stages]);
+    const std::uint32_t parity = static_cast<std::uint32_t>(step / copy_stages) & 1u;
+    asm volatile(
+        "{\n"
+        ".reg .pred done;\n"
+        "WAIT:\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+        "@!done bra WAIT;\n"
+        "}\n" ::"r"(bar),
+        "r"(parity)
+        : "memory");
+    __syncwarp();
+    if (step + copy_stages < steps) issue(step + copy_stages);
+  }
+}
+
+template <class Kernel>
+void time_copies(const char* what, Kernel kernel, int threads, const char* src, std::size_t bytes, cudaStream_t st) {
+  CHECK_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, copy_smem));
+  constexpr int steps = 1024;
+  for (int blocks : {1, 8, 26, 66, 132}) {
+    const opara::cuda::event_timer timer;
+    std::vector<double> t;
+    for (int r = 0; r < 7; ++r) {
+      const double us = timer.time(st, [&] {
+        kernel<<<blocks, threads, copy_smem, st>>>(src, bytes - 1, steps);
+        CHECK_CUDA(cudaGetLastError());
+      }).count();
+      if (r > 1) t.push_back(us);
+    }
+    std::sort(t.begin(), t.end());
+    const double us = t[t.size() / 2];
+    const double per_block = static_cast<double>(steps) * copy_stage / (us * 1e-6) / 1e9;
+    std::printf("COPIES %-34s blocks %3d  %7.1f GB/s per SM  %6.2f TB/s in all  (%.2f us per 16 KB stage)\n", what, blocks,
+                per_block, per_block * blocks / 1e3, us / steps);
+  }
+}
+
+void copies(cudaStream_t st) {
+  constexpr std::size_t bytes = std::size_t{8} << 20;
+  dev_buf buf(random_vec(bytes / sizeof(float)));
+  const char* src = reinterpret_cast<const char*>(buf.p);
+  time_copies("cp.async 16 B, 3 stages in flight", copy_cp_async<3>, 256, src, bytes, st);
+  time_copies("cp.async 16 B, 5 stages in flight", copy_cp_async<5>, 256, src, bytes, st);
+  time_copies("bulk, 128 B pieces, 6 in flight", copy_bulk<128>, 128, src, bytes, st);
+  time_copies("bulk, 1 KB pieces, 6 in flight", copy_bulk<16>, 128, src, bytes, st);
+  time_copies("bulk, 16 KB pieces, 6 in flight", copy_bulk<1>, 128, src, bytes, st);
+}
 
 } // namespace
 
 int main(int argc, char** argv) {
   devices_or_skip();
   const std::string model = argc > 1 ? argv[1] : "googlenet";
-  if (model != "googlenet" && model != "inception_v3" && model != "fixed" && model != "stamps") {
-    std::fprintf(stderr, "conv_sweep: unknown model '%s' (googlenet, inception_v3, fixed or stamps)\n", model.c_str());
+  if (model != "googlenet" && model != "inception_v3" && model != "fixed" && model != "stamps" && model != "copies") {
+    std::fprintf(stderr, "conv_sweep: unknown model '%s' (googlenet, inception_v3, fixed, stamps or copies)\n",
+                 model.c_str());
     return 2;
   }
   if (!convnet::launch::sm90_supported(0)) {
@@ -172,6 +302,10 @@ int main(int argc, char** argv) {
   CHECK_CUDA(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
   if (model == "fixed") {
     fixed_cost(pipelines, st);
+    return 0;
+  }
+  if (model == "copies") {
+    copies(st);
     return 0;
   }
   if (model == "stamps") {

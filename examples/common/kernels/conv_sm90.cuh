@@ -465,12 +465,25 @@ __device__ __forceinline__ void mma_step(float (&acc)[BN / 2], std::uint32_t sa,
 // that ran (split-K launches are left out). Elsewhere the calls compile to nothing.
 #ifdef GOOGLENET_SM90_STAMPS
 __device__ unsigned long long stamp_cycles[6];  // parts 0..4 summed over blocks; [5]: blocks
+// The launch's span on the GPU's global timer (ns): the first block's start, the last block's end.
+__device__ unsigned long long stamp_span[2];
+__device__ __forceinline__ unsigned long long global_ns() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
 struct stamps {
   long long t[6];
-  __device__ __forceinline__ void at(int i) { t[i] = clock64(); }
+  unsigned long long g0 = 0;
+  __device__ __forceinline__ void at(int i) {
+    t[i] = clock64();
+    if (i == 0) g0 = global_ns();
+  }
   __device__ __forceinline__ void publish() {
     for (int i = 0; i < 5; ++i) atomicAdd(&stamp_cycles[i], static_cast<unsigned long long>(t[i + 1] - t[i]));
     atomicAdd(&stamp_cycles[5], 1ull);
+    atomicMin(&stamp_span[0], g0);
+    atomicMax(&stamp_span[1], global_ns());
   }
 };
 #else
