@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GPU run of the examples' kernels and models, GoogLeNet then Inception-v3 (owner: kernels). One
 # command on the GPU machine:
-#   scripts/gpu-kernels.sh [quick|full|sanitize|copies|bf16|fusion|peers|pipelines] [build-dir]
+#   scripts/gpu-kernels.sh [quick|full|sanitize|copies|compare|bf16|fusion|peers|pipelines] [build-dir]
 # quick: configure (sm_90 + sm_90a), build, both kernel tests (portable and sm_90 paths), whole-model
 #        checks against the float64 reference (batch 1 and 8; sm90, portable tf32, portable tf32x3),
 #        per-layer tables (--layers) at batch 1 and 8 on both paths, googlenet_bench --quick on sm90;
@@ -18,6 +18,8 @@
 # copies: where a small layer's time goes: conv_sweep stamps (the ring's blocks, part by part, and one
 #        launch's span), conv_sweep copies (how fast one SM fills its shared memory: 16-byte cp.async as
 #        the ring issues them against bulk copies) and conv_sweep fixed, in that order.
+# compare: two prebuilt builds (COMPARE_DIRS, see below) alternately: model checks, per-layer sums,
+#        --quick benches.
 # bf16:  the BF16 sm_90 path: its kernel test, both models against the float64 reference (batch 1
 #        and 8), the PyTorch-weights check (when scripts/export_torchvision_weights.py runs), per-layer
 #        tables and --quick benches at batch 1 and 8 for both models, with the TF32 sm90 figures of the
@@ -47,24 +49,33 @@ day=$(date -u +%Y-%m-%d)
 export OPARA_COMMIT=${OPARA_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
 
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader || true
-step configure and build
-# KEEP_CONFIG=1 and a configured build dir (scripts/gpu-check's): build its targets as configured.
-[ -n "${KEEP_CONFIG:-}" ] && [ -f "$B/CMakeCache.txt" ] || cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DOPARA_BUILD_TESTS=OFF -DOPARA_BUILD_BENCH=OFF -DOPARA_INSTALL=OFF > "$T/configure.log" 2>&1 \
-  || { tail -30 "$T/configure.log"; exit 1; }
-targets=(convnet_test_kernels convnet_test_kernels_sm90 convnet_test_kernels_sm90_bf16 googlenet_bench inception_v3_bench)
-[ "$what" = copies ] && targets=(googlenet_conv_sweep_96 googlenet_conv_sweep_stamps)
-[ "$what" = sanitize ] && targets=(${SANITIZE_TESTS:-convnet_test_kernels_sm90 convnet_test_kernels_sm90_bf16 convnet_test_kernels})
-if [ "$what" = pipelines ]; then
-  # PIPELINE_LEAN=1 (a short device call): no portable kernel test, no 200 KB sweep.
-  targets+=(googlenet_conv_sweep_96 googlenet_conv_sweep_stamps)
-  if [ "${PIPELINE_LEAN:-0}" = 1 ]; then targets=("${targets[@]:1}"); else targets+=(googlenet_conv_sweep_200); fi
+# PREBUILT=dir: the binaries were built elsewhere (the same nvcc, sm_90a) and carried into dir: no
+# configure, no build (saves a short device call its minutes of compiling).
+# compare: COMPARE_DIRS="dirA dirB" (prebuilt, each with googlenet_bench, inception_v3_bench,
+# googlenet_conv_sweep_96 and googlenet_conv_sweep_stamps) run alternately in one call.
+if [ -n "${PREBUILT:-}" ] || [ "$what" = compare ]; then
+  E=${PREBUILT:-} C=${PREBUILT:-} I=${PREBUILT:-}
+  echo "prebuilt binaries from ${PREBUILT:-$COMPARE_DIRS}"
+else
+  step configure and build
+  # KEEP_CONFIG=1 and a configured build dir (scripts/gpu-check's): build its targets as configured.
+  [ -n "${KEEP_CONFIG:-}" ] && [ -f "$B/CMakeCache.txt" ] || cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DOPARA_BUILD_TESTS=OFF -DOPARA_BUILD_BENCH=OFF -DOPARA_INSTALL=OFF > "$T/configure.log" 2>&1 \
+    || { tail -30 "$T/configure.log"; exit 1; }
+  targets=(convnet_test_kernels convnet_test_kernels_sm90 convnet_test_kernels_sm90_bf16 googlenet_bench inception_v3_bench)
+  [ "$what" = copies ] && targets=(googlenet_conv_sweep_96 googlenet_conv_sweep_stamps)
+  [ "$what" = sanitize ] && targets=(${SANITIZE_TESTS:-convnet_test_kernels_sm90 convnet_test_kernels_sm90_bf16 convnet_test_kernels})
+  if [ "$what" = pipelines ]; then
+    # PIPELINE_LEAN=1 (a short device call): no portable kernel test, no 200 KB sweep.
+    targets+=(googlenet_conv_sweep_96 googlenet_conv_sweep_stamps)
+    if [ "${PIPELINE_LEAN:-0}" = 1 ]; then targets=("${targets[@]:1}"); else targets+=(googlenet_conv_sweep_200); fi
+  fi
+  cmake --build "$B" -j16 --target "${targets[@]}" > "$T/build.log" 2>&1 \
+    || { grep -E "error|Error" -A5 "$T/build.log" | head -60; exit 1; }
+  E="$B/examples/googlenet"
+  C="$B/examples/common"
+  I="$B/examples/inception_v3"
 fi
-cmake --build "$B" -j16 --target "${targets[@]}" > "$T/build.log" 2>&1 \
-  || { grep -E "error|Error" -A5 "$T/build.log" | head -60; exit 1; }
-E="$B/examples/googlenet"
-C="$B/examples/common"
-I="$B/examples/inception_v3"
 
 if [ "$what" = quick ]; then
   step kernel tests
@@ -168,6 +179,32 @@ if [ "$what" = sanitize ]; then
       [ $rc -eq 0 ] || status=1
     done
   done
+fi
+
+if [ "$what" = compare ]; then
+  # Two builds of the kernels (a change and its parent), alternately in the same call: per model
+  # (COMPARE_MODELS) and precision (COMPARE_PRECISIONS) the model check, the per-layer sum at batch 8
+  # and --quick benches at batch 1 and 8 (JSON each); with COMPARE_COPIES=1 the copies steps as well.
+  for m in ${COMPARE_MODELS:-googlenet}; do
+    for p in ${COMPARE_PRECISIONS:-tf32 bf16}; do
+      for d in $COMPARE_DIRS; do
+        bin="$d/googlenet_bench"; [ $m = inception_v3 ] && bin="$d/inception_v3_bench"
+        tag=$m-$p-$(basename "$d")
+        step "$tag"
+        timeout 100 "$bin" --check-only --batch 1,8 --path sm90 --precision $p 2>&1 | grep -E "^ok|FAIL|error" | head -4 || status=1
+        timeout 100 "$bin" --layers --batch 8 --reps 20 --check-only --path sm90 --precision $p > "$OUTDIR/$tag-layers-b8.log" 2>&1 || status=1
+        grep -E "sum of conv|critical path" "$OUTDIR/$tag-layers-b8.log" | sed "s/^/[$tag b8] /"
+        timeout 200 "$bin" --batch 1,8 --quick --path sm90 --precision $p --json "$OUTDIR/$tag-$gpu-$day.json" \
+          > "$OUTDIR/$tag-bench-quick.log" 2>&1 || status=1
+        sed -n '/^batch  /,$p' "$OUTDIR/$tag-bench-quick.log"
+      done
+    done
+  done
+  if [ "${COMPARE_COPIES:-0}" = 1 ]; then
+    for d in $COMPARE_DIRS; do
+      OUT="$OUTDIR/copies-$(basename "$d")" PREBUILT="$d" "$0" copies || status=1
+    done
+  fi
 fi
 
 if [ "$what" = copies ]; then
