@@ -13,8 +13,9 @@
 #        /tmp/gpu-kernels-out).
 # sanitize: compute-sanitizer memcheck and racecheck on the kernel tests (all of them take longer than
 #        the time limit under racecheck: CONVNET_TEST_ONLY="k1x7|avgpool|..." limits the shapes checked,
-#        CONVNET_TEST_PIPELINES=specialized,persistent the sm_90 main loops; SANITIZE_TOOLS, SANITIZE_TESTS
-#        and SANITIZE_TIMEOUT (s per run, default 280) the runs).
+#        CONVNET_TEST_PIPELINES=specialized,persistent the sm_90 main loops; SANITIZE_TOOLS (memcheck,
+#        racecheck, none: the test alone), SANITIZE_ONLY (CONVNET_TEST_ONLY for the sanitizer's runs
+#        only), SANITIZE_TESTS and SANITIZE_TIMEOUT (s per run, default 280) the runs).
 # copies: where a small layer's time goes: conv_sweep stamps (the ring's blocks, part by part, and one
 #        launch's span), conv_sweep copies (how fast one SM fills its shared memory: 16-byte cp.async as
 #        the ring issues them against bulk copies) and conv_sweep fixed, in that order.
@@ -174,8 +175,14 @@ if [ "$what" = sanitize ]; then
   step compute-sanitizer memcheck and racecheck on the kernel tests
   for tool in ${SANITIZE_TOOLS:-memcheck racecheck}; do
     for t in ${SANITIZE_TESTS:-convnet_test_kernels_sm90 convnet_test_kernels_sm90_bf16 convnet_test_kernels}; do
-      timeout "${SANITIZE_TIMEOUT:-280}" compute-sanitizer --tool $tool --error-exitcode 9 "$C/$t" > "$OUTDIR/$tool-$t.log" 2>&1; rc=$?
-      echo "$tool $t: rc=$rc $(grep -E 'checks passed' "$OUTDIR/$tool-$t.log" | tail -1) $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUTDIR/$tool-$t.log" | tail -1)"
+      # tool "none": the test alone (no compute-sanitizer)
+      # SANITIZE_ONLY: the shapes (CONVNET_TEST_ONLY) under the sanitizer; the test alone runs them all.
+      run=(env CONVNET_TEST_ONLY="${SANITIZE_ONLY:-${CONVNET_TEST_ONLY:-}}" compute-sanitizer --tool $tool --error-exitcode 9)
+      [ $tool = none ] && run=(env)
+      s0=$(date +%s)
+      timeout "${SANITIZE_TIMEOUT:-280}" "${run[@]}" "$C/$t" > "$OUTDIR/$tool-$t.log" 2>&1; rc=$?
+      echo "$tool $t: rc=$rc in $(( $(date +%s) - s0 )) s: $(grep -E 'checks passed' "$OUTDIR/$tool-$t.log" | tail -1) $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUTDIR/$tool-$t.log" | tail -1)"
+      grep "^FAIL" "$OUTDIR/$tool-$t.log" | head -5
       [ $rc -eq 0 ] || status=1
     done
   done
@@ -184,7 +191,8 @@ fi
 if [ "$what" = compare ]; then
   # Two builds of the kernels (a change and its parent), alternately in the same call: per model
   # (COMPARE_MODELS) and precision (COMPARE_PRECISIONS) the model check, the per-layer sum at batch 8
-  # and --quick benches at batch 1 and 8 (JSON each); with COMPARE_COPIES=1 the copies steps as well.
+  # and --quick benches at batch 1 and 8 (JSON each); with COMPARE_COPIES=1 (and GoogLeNet among the
+  # models) the copies steps as well, each build's.
   for m in ${COMPARE_MODELS:-googlenet}; do
     for p in ${COMPARE_PRECISIONS:-tf32 bf16}; do
       for d in $COMPARE_DIRS; do
@@ -200,7 +208,7 @@ if [ "$what" = compare ]; then
       done
     done
   done
-  if [ "${COMPARE_COPIES:-0}" = 1 ]; then
+  if [ "${COMPARE_COPIES:-0}" = 1 ] && [[ " ${COMPARE_MODELS:-googlenet} " == *" googlenet "* ]]; then
     for d in $COMPARE_DIRS; do
       OUT="$OUTDIR/copies-$(basename "$d")" PREBUILT="$d" "$0" copies || status=1
     done
