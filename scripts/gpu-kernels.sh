@@ -15,7 +15,8 @@
 #        the time limit under racecheck: CONVNET_TEST_ONLY="k1x7|avgpool|..." limits the shapes checked,
 #        CONVNET_TEST_PIPELINES=specialized,persistent the sm_90 main loops; SANITIZE_TOOLS (memcheck,
 #        racecheck, none: the test alone), SANITIZE_ONLY (CONVNET_TEST_ONLY for the sanitizer's runs
-#        only), SANITIZE_TESTS and SANITIZE_TIMEOUT (s per run, default 280) the runs).
+#        only; RACECHECK_ONLY for racecheck's), SANITIZE_TESTS and SANITIZE_TIMEOUT (s per run,
+#        default 280) the runs).
 # copies: where a small layer's time goes: conv_sweep stamps (the ring's blocks, part by part, and one
 #        launch's span), conv_sweep copies (how fast one SM fills its shared memory: 16-byte cp.async as
 #        the ring issues them against bulk copies) and conv_sweep fixed, in that order.
@@ -176,8 +177,10 @@ if [ "$what" = sanitize ]; then
   for tool in ${SANITIZE_TOOLS:-memcheck racecheck}; do
     for t in ${SANITIZE_TESTS:-convnet_test_kernels_sm90 convnet_test_kernels_sm90_bf16 convnet_test_kernels}; do
       # tool "none": the test alone (no compute-sanitizer)
-      # SANITIZE_ONLY: the shapes (CONVNET_TEST_ONLY) under the sanitizer; the test alone runs them all.
-      run=(env CONVNET_TEST_ONLY="${SANITIZE_ONLY:-${CONVNET_TEST_ONLY:-}}" compute-sanitizer --tool $tool --error-exitcode 9)
+      # SANITIZE_ONLY: the shapes (CONVNET_TEST_ONLY) under the sanitizer, RACECHECK_ONLY under racecheck
+      # (the slowest); the test alone runs them all.
+      only=${SANITIZE_ONLY:-${CONVNET_TEST_ONLY:-}}; [ $tool = racecheck ] && only=${RACECHECK_ONLY:-$only}
+      run=(env CONVNET_TEST_ONLY="$only" compute-sanitizer --tool $tool --error-exitcode 9)
       [ $tool = none ] && run=(env)
       s0=$(date +%s)
       timeout "${SANITIZE_TIMEOUT:-280}" "${run[@]}" "$C/$t" > "$OUTDIR/$tool-$t.log" 2>&1; rc=$?

@@ -72,6 +72,7 @@ namespace detail {
 
 using kernels::detail::cp_async16;
 using kernels::detail::cp_async16_l1;
+using kernels::detail::cp_async4;
 using kernels::detail::cp_async_commit;
 using kernels::detail::cp_async_wait;
 
@@ -204,16 +205,21 @@ struct tile_traits {
   static constexpr int budget = GOOGLENET_SM90_PIPE_KB * 1024;
   static constexpr int stages = budget / stage_bytes < 4 ? 4 : budget / stage_bytes > 8 ? 8 : budget / stage_bytes;
   static constexpr int pipe_bytes = stages * stage_bytes;
-  static constexpr int part_pitch = BN + 4;  // split-K partial tile, floats per row
+  // The tile in shared memory (the ring's staged epilogue, split-K's partial tile), floats per row:
+  // + 8 puts the 8 rows a warp's float2 writes touch at once 8 banks apart (no conflicts).
+  static constexpr int part_pitch = BN + 8;
   static constexpr int part_bytes = BM * part_pitch * 4;
-  static constexpr int smem_bytes = (pipe_bytes > part_bytes ? pipe_bytes : part_bytes) + 1024;  // + alignment
+  // The ring loop's copy of the tile's BN biases, past the ring and the staged tile.
+  static constexpr int bias_offset = pipe_bytes > part_bytes ? pipe_bytes : part_bytes;
+  static constexpr int smem_bytes = bias_offset + BN * 4 + 1024;  // + alignment
   static constexpr int a_per_thread = BM * 8 / threads;  // 16-byte chunks per stage: 4
   static constexpr int b_per_thread = (BN * 8 + threads - 1) / threads;
   static constexpr int acc_regs = BN / 2;
 };
 
-// The epilogue of a finished tile without split-K: consumer thread `tid` (0 .. 2 BM - 1) holds rows
-// wrow and wrow + 8 of its warpgroup's 64 and columns wcol + 8 i, + 1 (the wgmma accumulator layout).
+// The epilogue of a finished tile without split-K, stored from the registers (the specialized
+// loops, whose ring is still in use): consumer thread `tid` (0 .. 2 BM - 1) holds rows wrow and
+// wrow + 8 of its warpgroup's 64 and columns wcol + 8 i, + 1 (the wgmma accumulator layout).
 // One output (a.slices == 1, uniform across the grid): the row's base pointer once; fused (several
 // slices, 1x1 windows only: kFusable): each column pair's own (slices start at even columns: n, n + 1
 // in one).
@@ -244,6 +250,57 @@ __device__ __forceinline__ void store_tile(const conv_args<E>& a, const float (&
   }
 }
 
+// A consumer's accumulators into a BM x BN float tile in shared memory (part_pitch floats per row).
+template <int BM, int BN>
+__device__ __forceinline__ void acc_to_smem(const float (&acc)[BN / 2], float* tile, int tid) {
+  constexpr int pitch = tile_traits<BM, BN>::part_pitch;
+  const int lane = tid % 32;
+  const int wrow = (tid / 128) * 64 + ((tid / 32) % 4) * 16 + lane / 4;
+  const int wcol = 2 * (lane % 4);
+#pragma unroll
+  for (int half = 0; half < 2; ++half)
+#pragma unroll
+    for (int i = 0; i < BN / 8; ++i)
+      *reinterpret_cast<float2*>(tile + (wrow + 8 * half) * pitch + 8 * i + wcol) =
+          make_float2(acc[4 * i + 2 * half], acc[4 * i + 2 * half + 1]);
+}
+
+// Output pixel m's columns n .. n + 3 (n a multiple of 4, so within one slice) from the sums v, with
+// bias(column) and ReLU; columns past cout are left alone.
+template <class E, bool kFusable, class Bias>
+__device__ __forceinline__ void store_chunk(const conv_args<E>& a, int m, int n, float4 v, Bias bias) {
+  E* dst = a.out + static_cast<long long>(m) * a.c_total + a.c_off + n;
+  if constexpr (kFusable) dst = out_at(a, m, n);
+  if (n + 3 < a.cout) {
+    elem::traits<E>::store4(dst, bias_relu<E>(v.x, bias(n)), bias_relu<E>(v.y, bias(n + 1)),
+                            bias_relu<E>(v.z, bias(n + 2)), bias_relu<E>(v.w, bias(n + 3)));
+  } else {
+    const float vv[4] = {v.x, v.y, v.z, v.w};
+    for (int e = 0; e < 4 && n + e < a.cout; ++e) elem::traits<E>::store1(dst + e, bias_relu<E>(vv[e], bias(n + e)));
+  }
+}
+
+// The ring loop's epilogue without split-K, staged through shared memory: the accumulators into
+// `tile` (the ring, free once the block synchronized after the main loop), then the NT threads store
+// 4-column chunks, consecutive threads consecutive chunks of a row, so a warp writes whole 128-byte
+// lines where the register layout writes 32-byte pieces of 8 rows. bias_s: the tile's BN biases in
+// shared memory (copied with the first stage, so no global load waits here).
+template <class E, int BM, int BN, bool kFusable, int NT>
+__device__ __forceinline__ void store_tile_staged(const conv_args<E>& a, const float (&acc)[BN / 2], float* tile,
+                                                  const float* bias_s, int m0, int n0, int tid) {
+  constexpr int pitch = tile_traits<BM, BN>::part_pitch;
+  constexpr int quads = BN / 4;
+  acc_to_smem<BM, BN>(acc, tile, tid);
+  __syncthreads();
+  for (int idx = tid; idx < BM * quads; idx += NT) {
+    const int row = idx / quads, c4 = (idx - row * quads) * 4;
+    const int m = m0 + row, n = n0 + c4;
+    if (m >= a.m_total || n >= a.cout) continue;
+    store_chunk<E, kFusable>(a, m, n, *reinterpret_cast<const float4*>(tile + row * pitch + c4),
+                             [&](int c) { return bias_s[c - n0]; });
+  }
+}
+
 // Split-K: each block's partial tile to its shared memory `part` (free: the caller synchronized the
 // block after the main loop), then a deterministic reduction across the cluster: all NT threads of
 // every block reduce a share of the rows, reading the partial tiles through distributed shared memory
@@ -254,17 +311,7 @@ __device__ __forceinline__ void reduce_split_k(const conv_args<E>& a, const floa
   constexpr int pitch = tile_traits<BM, BN>::part_pitch;
   const int splits = static_cast<int>(gridDim.z);
   const int rank = static_cast<int>(blockIdx.z);
-  if (has_acc) {
-    const int lane = tid % 32;
-    const int wrow = (tid / 128) * 64 + ((tid / 32) % 4) * 16 + lane / 4;
-    const int wcol = 2 * (lane % 4);
-#pragma unroll
-    for (int half = 0; half < 2; ++half)
-#pragma unroll
-      for (int i = 0; i < BN / 8; ++i)
-        *reinterpret_cast<float2*>(part + (wrow + 8 * half) * pitch + 8 * i + wcol) =
-            make_float2(acc[4 * i + 2 * half], acc[4 * i + 2 * half + 1]);
-  }
+  if (has_acc) acc_to_smem<BM, BN>(acc, part, tid);
   namespace cg = cooperative_groups;
   cg::cluster_group cluster = cg::this_cluster();
   cluster.sync();
@@ -281,16 +328,7 @@ __device__ __forceinline__ void reduce_split_k(const conv_args<E>& a, const floa
       const float4 x = *reinterpret_cast<const float4*>(p + row * pitch + c4);
       v.x += x.x; v.y += x.y; v.z += x.z; v.w += x.w;
     }
-    const int n = n0 + c4;
-    E* dst = a.out + static_cast<long long>(m) * a.c_total + a.c_off + n;
-    if constexpr (kFusable) dst = out_at(a, m, n);  // slices start at multiples of 4 columns: n .. n + 3 in one
-    if (n + 3 < a.cout) {
-      elem::traits<E>::store4(dst, bias_relu<E>(v.x, __ldg(a.bias + n)), bias_relu<E>(v.y, __ldg(a.bias + n + 1)),
-                              bias_relu<E>(v.z, __ldg(a.bias + n + 2)), bias_relu<E>(v.w, __ldg(a.bias + n + 3)));
-    } else {
-      const float vv[4] = {v.x, v.y, v.z, v.w};
-      for (int e = 0; e < 4 && n + e < a.cout; ++e) elem::traits<E>::store1(dst + e, bias_relu<E>(vv[e], __ldg(a.bias + n + e)));
-    }
+    store_chunk<E, kFusable>(a, m, n0 + c4, v, [&](int c) { return __ldg(a.bias + c); });
   }
   cluster.sync();  // no block leaves while another still reads its shared memory
 }
@@ -523,7 +561,14 @@ conv_nhwc_kernel(const conv_args<E> a) {
 #pragma unroll
   for (int i = 0; i < T::acc_regs; ++i) acc[i] = 0.0f;
 
-  // Prologue: the weight tiles of the first stages, then (only now) the activations.
+  // Prologue: the tile's biases and the weight tiles of the first stages, then (only now) the
+  // activations. The biases land with the first stage (its copy group), so the epilogue reads them
+  // from shared memory instead of waiting on a global load after the K loop.
+  static_assert(BN <= T::threads, "a thread per bias");
+  float* const bias_s = reinterpret_cast<float*>(smem + T::bias_offset);
+  if (tid < BN)
+    cp_async4(smem_base + static_cast<std::uint32_t>(T::bias_offset + 4 * tid), a.bias + (n0 + tid < a.cout ? n0 + tid : 0),
+              n0 + tid < a.cout);
   // wgmma groups left in flight at the end of an iteration, and copies in flight: a stage is refilled
   // only once every warpgroup has retired the wgmmas that read it (ahead <= stages - 1 - mma_in_flight).
   constexpr int mma_in_flight = T::stages >= 6 ? 2 : 1;
@@ -566,7 +611,8 @@ conv_nhwc_kernel(const conv_args<E> a) {
   st.at(4);  // the K loop done
 
   if (gridDim.z == 1) {
-    store_tile<E, BM, BN, kFusable>(a, acc, m0, n0, tid);
+    __syncthreads();  // every warpgroup is done with the ring: it holds the staged tile now
+    store_tile_staged<E, BM, BN, kFusable, T::threads>(a, acc, reinterpret_cast<float*>(smem), bias_s, m0, n0, tid);
 #ifdef GOOGLENET_SM90_STAMPS
     __syncthreads();  // every thread's stores issued
     st.at(5);
