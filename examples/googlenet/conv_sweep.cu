@@ -186,7 +186,7 @@ __global__ void __launch_bounds__(128) copy_bulk(const char* src, std::size_t ma
   const int t = static_cast<int>(threadIdx.x);
   if (t == 0)
     for (int s = 0; s < copy_stages; ++s)
-      asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(k::detail::shared_address(&full[s])) : "memory");
+      k::sm90::detail::mbar_init(k::detail::shared_address(&full[s]), 1);
   asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   __syncthreads();
   if (t >= 32) return;
@@ -208,15 +208,7 @@ __global__ void __launch_bounds__(128) copy_bulk(const char* src, std::size_t ma
   for (int step = 0; step < steps; ++step) {
     const std::uint32_t bar = k::detail::shared_address(&full[step % copy_stages]);
     const std::uint32_t parity = static_cast<std::uint32_t>(step / copy_stages) & 1u;
-    asm volatile(
-        "{\n"
-        ".reg .pred done;\n"
-        "WAIT:\n"
-        "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
-        "@!done bra WAIT;\n"
-        "}\n" ::"r"(bar),
-        "r"(parity)
-        : "memory");
+    k::sm90::detail::mbar_wait(bar, parity);
     __syncwarp();
     if (step + copy_stages < steps) issue(step + copy_stages);
   }
